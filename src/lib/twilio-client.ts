@@ -1,4 +1,5 @@
 import twilio from 'twilio';
+import RequestClientBase from 'twilio/lib/base/RequestClient';
 
 /**
  * A RequestClient that sends every `https://<sub>.twilio.com` request to another base URL
@@ -10,7 +11,7 @@ export class RedirectingRequestClient extends twilio.RequestClient {
     super();
   }
 
-  override request<TData>(opts: twilio.RequestClient.RequestOptions<TData>) {
+  override request<TData>(opts: RequestClientBase.RequestOptions<TData>) {
     return super.request<TData>({ ...opts, uri: rewriteTwilioUri(opts.uri, this.baseUrl) });
   }
 }
