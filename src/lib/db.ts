@@ -1,0 +1,65 @@
+import { createClient, type SupabaseClient, type SupabaseClientOptions } from '@supabase/supabase-js';
+import ws from 'ws';
+
+/** Error code for "the database could not be reached in time" (network, timeout, 5xx). */
+export const DB_UNAVAILABLE = 'DB_UNAVAILABLE';
+
+/** The result of one SQL function call: data, or an error with a stable code. */
+export type RpcResult<T> = { data: T; error: null } | { data: null; error: { code: string; message: string } };
+
+/** Connection settings for the Supabase REST API (service role: server side only). */
+export interface DbSettings {
+  url: string;
+  serviceRoleKey: string;
+  /** Give up on a request after this long (ms). Webhooks must answer within Twilio's 15 s. */
+  timeoutMs?: number;
+}
+
+/** The database as the functions use it: one SQL function per business operation. */
+export interface Db {
+  client: SupabaseClient;
+  rpc<T>(fn: string, args: Record<string, unknown>): Promise<RpcResult<T>>;
+}
+
+type RealtimeTransport = NonNullable<NonNullable<SupabaseClientOptions<'public'>['realtime']>['transport']>;
+
+const cache = new Map<string, Db>();
+
+/** A Db for these settings, reused across invocations of a warm function container. */
+export function getDb(settings: DbSettings): Db {
+  const key = `${settings.url}|${settings.serviceRoleKey}|${settings.timeoutMs ?? ''}`;
+  let db = cache.get(key);
+  if (!db) {
+    db = createDb(settings);
+    cache.set(key, db);
+  }
+  return db;
+}
+
+/** Creates a Db whose requests time out after settings.timeoutMs (default 3 s). */
+export function createDb(settings: DbSettings): Db {
+  const timeoutMs = settings.timeoutMs ?? 3000;
+  const timedFetch: typeof fetch = (input, init) =>
+    fetch(input, { ...init, signal: init?.signal ?? AbortSignal.timeout(timeoutMs) });
+  const client = createClient(settings.url, settings.serviceRoleKey, {
+    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+    // Node 20 has no global WebSocket; supabase-js refuses to start without a transport.
+    realtime: { transport: ws as unknown as RealtimeTransport },
+    global: { fetch: timedFetch },
+  });
+  return {
+    client,
+    async rpc<T>(fn: string, args: Record<string, unknown>): Promise<RpcResult<T>> {
+      try {
+        const { data, error, status } = await client.rpc(fn, args);
+        if (error) {
+          const unavailable = status === 0 || status >= 500 || !error.code;
+          return { data: null, error: { code: unavailable ? DB_UNAVAILABLE : error.code, message: error.message } };
+        }
+        return { data: data as T, error: null };
+      } catch (e) {
+        return { data: null, error: { code: DB_UNAVAILABLE, message: e instanceof Error ? e.message : String(e) } };
+      }
+    },
+  };
+}
