@@ -1,0 +1,197 @@
+/**
+ * The pacing decision: given a campaign snapshot and its settings, how many calls to place
+ * now. Pure and deterministic; the Twilio functions call it on every event that changes the
+ * campaign's state and on a heartbeat, and the simulator does exactly the same.
+ */
+import { forecastParts, outcomeWith } from './forecast';
+import type { PacingDecision, PacingForecast, PacingReason, PacingSettings, PacingSnapshot } from './types';
+
+/** Rolling statistics must rest on this many dials before predictive leaves 1:1 (unless the settings say otherwise). */
+export const DEFAULT_MIN_SAMPLE_DIALS = 100;
+/** ...and on this many finished conversations. */
+export const DEFAULT_MIN_TALK_SAMPLES = 20;
+/** How hard the risk tolerance reacts to the measured abandon rate (exponent per cap of error). */
+export const FEEDBACK_GAIN = 2;
+/** Live answers' worth of weight given to "on target" before the measured rate takes over. */
+export const FEEDBACK_PRIOR_LIVE = 30;
+
+/** Decides how many calls to place now, with a reason code and a one-line explanation. */
+export function decidePacing(snapshot: PacingSnapshot, settings: PacingSettings): PacingDecision {
+  const { agents, calls } = snapshot;
+  if (agents.length === 0) return { dial: 0, wanted: 0, reason: 'no_agents', explanation: 'No agent is logged in.' };
+  let active = 0;
+  let available = 0;
+  for (const agent of agents) {
+    if (agent.activity !== 'paused') active++;
+    if (agent.activity === 'available') available++;
+  }
+  if (active === 0) {
+    return { dial: 0, wanted: 0, reason: 'all_paused', explanation: `All ${agents.length} logged-in agents are paused.` };
+  }
+  const unconnected = calls.ringing + calls.detecting + calls.waiting;
+  // Dials that cannot abandon: one per available agent not already covered by a call in flight.
+  const safe = Math.max(0, available - unconnected);
+
+  let wanted: number;
+  let reason: PacingReason;
+  let explanation: string;
+  let forecast: PacingForecast | undefined;
+  switch (settings.mode) {
+    case 'preview': {
+      wanted = Math.max(0, Math.min(snapshot.previewRequests, available));
+      reason = wanted > 0 ? 'preview_requests' : 'preview_idle';
+      explanation = wanted > 0 ? `${wanted} agent(s) asked for their next call.` : 'No agent is asking for a call.';
+      break;
+    }
+    case 'power': {
+      const target = Math.floor(settings.ratio * available + 1e-9);
+      wanted = Math.max(0, target - unconnected);
+      reason = wanted > 0 ? 'power_ratio' : 'power_full';
+      explanation = `${available} available agent(s) x ratio ${settings.ratio} = ${target} line(s); ${unconnected} already in flight.`;
+      break;
+    }
+    case 'predictive': {
+      const result = predictive(snapshot, settings, active, unconnected, safe);
+      ({ wanted, reason, explanation, forecast } = result);
+      break;
+    }
+  }
+  return applyLimits(snapshot, settings, wanted, reason, explanation, forecast);
+}
+
+function predictive(
+  snapshot: PacingSnapshot,
+  settings: PacingSettings,
+  active: number,
+  unconnected: number,
+  safe: number,
+): { wanted: number; reason: PacingReason; explanation: string; forecast?: PacingForecast } {
+  const { stats } = snapshot;
+  const minDials = settings.minSampleDials ?? DEFAULT_MIN_SAMPLE_DIALS;
+  const minTalks = settings.minTalkSamples ?? DEFAULT_MIN_TALK_SAMPLES;
+  if (stats.sampleDials < minDials || stats.talkSamples < minTalks || !statsUsable(snapshot)) {
+    return {
+      wanted: safe,
+      reason: 'warmup',
+      explanation: `Statistics rest on ${stats.sampleDials} dial(s) and ${stats.talkSamples} conversation(s); dialing 1:1 until ${minDials} and ${minTalks}.`,
+    };
+  }
+  const cap = settings.abandonCap;
+  const abandoned = stats.abandonedToday;
+  const live = stats.liveToday;
+  // The day's rate must survive one more abandon; otherwise only dials that cannot abandon.
+  if (abandoned + 1 > cap * (live + 1)) {
+    const next = (100 * (abandoned + 1)) / (live + 1);
+    return {
+      wanted: safe,
+      reason: 'abandon_guard',
+      explanation: `${abandoned} abandoned of ${live} live today; one more would make ${next.toFixed(1)} % (cap ${(100 * cap).toFixed(1)} %): dialing 1:1.`,
+    };
+  }
+  const parts = forecastParts(snapshot, settings.disclaimerS, settings.abandonGraceS);
+  const risk = riskTolerance(snapshot, settings);
+  const most = Math.max(0, Math.floor(settings.ratio * active + 1e-9) - unconnected);
+  let n = 0;
+  let chosen = outcomeWith(parts, 0);
+  for (let k = 1; k <= most; k++) {
+    const o = outcomeWith(parts, k);
+    if (o.overflow > risk * o.live) break;
+    // Expected abandons from this pipeline must still leave the day one abandon under the cap.
+    if (abandoned + o.overflow + 1 > cap * (live + o.live)) break;
+    n = k;
+    chosen = o;
+  }
+  const wanted = Math.max(n, safe);
+  const forecast: PacingForecast = {
+    horizonS: parts.horizonS,
+    agentsFree: parts.agentsFree,
+    pipelineLive: parts.pipelineLive,
+    liveRate: parts.liveRate,
+    risk,
+    expectedOverflow: chosen.overflow,
+  };
+  return {
+    wanted,
+    reason: wanted > 0 ? 'predictive_forecast' : 'predictive_full',
+    explanation: `${parts.agentsFree.toFixed(1)} agent(s) free within ${parts.horizonS.toFixed(0)} s, ${parts.pipelineLive.toFixed(1)} live answer(s) in flight, ${(100 * parts.liveRate).toFixed(0)} % live per dial: ${wanted} dial(s).`,
+    forecast,
+  };
+}
+
+/**
+ * How much expected overflow per expected live answer predictive may accept now: the cap,
+ * scaled up when the measured abandon rate runs under the behaviour's target and down when
+ * over it. ADAPT_HARD_LIMIT and ADAPT_TAPERED measure the last hour, ADAPT_AVERAGE the day;
+ * ADAPT_TAPERED's target starts above the cap and ends well under it as the shift goes on.
+ */
+export function riskTolerance(snapshot: PacingSnapshot, settings: PacingSettings): number {
+  const cap = settings.abandonCap;
+  const { stats } = snapshot;
+  let target: number;
+  let abandoned: number;
+  let live: number;
+  switch (settings.behaviour) {
+    case 'ADAPT_HARD_LIMIT':
+      target = 0.85 * cap;
+      abandoned = stats.abandonedLastHour;
+      live = stats.liveLastHour;
+      break;
+    case 'ADAPT_AVERAGE':
+      target = 0.9 * cap;
+      abandoned = stats.abandonedToday;
+      live = stats.liveToday;
+      break;
+    case 'ADAPT_TAPERED': {
+      target = cap * (1.3 - 0.7 * shiftProgress(snapshot.nowMs, settings));
+      abandoned = stats.abandonedLastHour;
+      live = stats.liveLastHour;
+      break;
+    }
+  }
+  if (target <= 0) return 0;
+  const observed = (abandoned + target * FEEDBACK_PRIOR_LIVE) / (live + FEEDBACK_PRIOR_LIVE);
+  const multiplier = Math.exp(Math.max(-3, Math.min(3, (FEEDBACK_GAIN * (target - observed)) / target)));
+  return Math.min(0.5, cap * multiplier);
+}
+
+/** Fraction of the shift already gone (0 at the start, 1 at the end; 0.5 when no shift is set). */
+export function shiftProgress(nowMs: number, settings: PacingSettings): number {
+  const { shiftStartMs, shiftEndMs } = settings;
+  if (shiftStartMs === undefined || shiftEndMs === undefined || shiftEndMs <= shiftStartMs) return 0.5;
+  return Math.min(1, Math.max(0, (nowMs - shiftStartMs) / (shiftEndMs - shiftStartMs)));
+}
+
+function statsUsable(snapshot: PacingSnapshot): boolean {
+  const s = snapshot.stats;
+  const positive = [s.answerTimeS, s.ringTimeS, s.talkTimeS, s.wrapUpTimeS];
+  const nonNegative = [s.answerRate, s.machineRate, s.amdTimeS, s.talkTimeSdS, s.wrapUpTimeSdS];
+  return (
+    positive.every((x) => Number.isFinite(x) && x > 0) &&
+    nonNegative.every((x) => Number.isFinite(x) && x >= 0) &&
+    s.answerRate > 0 &&
+    s.machineRate < 1
+  );
+}
+
+function applyLimits(
+  snapshot: PacingSnapshot,
+  settings: PacingSettings,
+  wanted: number,
+  reason: PacingReason,
+  explanation: string,
+  forecast: PacingForecast | undefined,
+): PacingDecision {
+  const { calls } = snapshot;
+  const lines = calls.ringing + calls.detecting + calls.waiting + calls.connected;
+  const lineRoom = Math.max(0, Math.floor(settings.maxLines) - lines);
+  const cpsRoom = Math.max(0, Math.floor(settings.cps) - snapshot.dialsLastSecond);
+  const dial = Math.max(0, Math.min(wanted, lineRoom, cpsRoom));
+  const base = forecast ? { forecast } : {};
+  if (dial === wanted) return { dial, wanted, reason, explanation, ...base };
+  const limit: PacingReason = lineRoom <= cpsRoom ? 'max_lines' : 'cps_limit';
+  const why =
+    limit === 'max_lines'
+      ? `${lines} of ${settings.maxLines} lines in use`
+      : `${snapshot.dialsLastSecond} of ${settings.cps} calls placed this second`;
+  return { dial, wanted, reason: limit, explanation: `${explanation} Limited to ${dial}: ${why}.`, ...base };
+}
