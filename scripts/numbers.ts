@@ -1,0 +1,362 @@
+/**
+ * Brazilian phone numbers of the Twilio account (task 2): search, buy, point at the
+ * functions, list, sync into the phone_numbers pool, release.
+ *   npm run numbers -- search --type mobile --area-code 11
+ *   npm run numbers -- buy +5511912345678 --address-sid AD… --bundle-sid BU…
+ *   npm run numbers -- point all
+ *   npm run numbers -- sync
+ */
+import { Command, Option } from 'commander';
+import type twilio from 'twilio';
+import {
+  CliError,
+  cliMain,
+  ctxOf,
+  emit,
+  emitPlan,
+  EXIT,
+  checkUrl,
+  openDb,
+  phoneArg,
+  positiveInt,
+  requireEnv,
+  rpcOrThrow,
+  runProgram,
+  twilioClient,
+  twilioError,
+  twilioSettings,
+  twilioUrl,
+  wireParams,
+  type CommonOptions,
+  type Ctx,
+  type Env,
+  type Io,
+  type PlannedStep,
+  type TwilioSettings,
+  withCommonOptions,
+} from './lib/cli';
+
+type NumberType = 'local' | 'mobile' | 'toll_free';
+/** The fields of an AvailablePhoneNumbers Local/Mobile/TollFree result that `search` shows. */
+interface AvailableNumber {
+  phoneNumber: string;
+  friendlyName: string;
+  locality: string;
+  region: string;
+  addressRequirements: string;
+  capabilities: object;
+}
+type IncomingNumber = Awaited<ReturnType<twilio.Twilio['incomingPhoneNumbers']['list']>>[number];
+
+/** The phone_numbers.number_type of an E.164 number: +55 800 → toll_free, DDD + 9 digits starting 9 → mobile, other +55 → local; null outside Brazil. */
+export function inferNumberType(e164: string): NumberType | null {
+  if (!e164.startsWith('+55')) return null;
+  const national = e164.slice(3);
+  if (national.startsWith('800')) return 'toll_free';
+  const subscriber = national.slice(2);
+  return subscriber.length === 9 && subscriber.startsWith('9') ? 'mobile' : 'local';
+}
+
+/** The webhook settings every number of the account gets (paths are part of the product's contract, DESIGN.md §1b). */
+export function webhookParams(functionsBaseUrl: string) {
+  const base = functionsBaseUrl.replace(/\/+$/, '');
+  return {
+    voiceUrl: `${base}/voice/inbound`,
+    voiceMethod: 'POST',
+    statusCallback: `${base}/webhooks/call-status`,
+    statusCallbackMethod: 'POST',
+    smsUrl: `${base}/webhooks/sms`,
+    smsMethod: 'POST',
+  };
+}
+
+function functionsBaseUrl(env: Env): string {
+  const url = requireEnv(env, 'FUNCTIONS_BASE_URL', 'where the deployed functions answer, e.g. https://discador-1234-dev.twil.io');
+  checkUrl('FUNCTIONS_BASE_URL', url);
+  return url.replace(/\/+$/, '');
+}
+
+const SEARCH_TYPES = { local: 'Local', mobile: 'Mobile', 'toll-free': 'TollFree' } as const;
+type SearchType = keyof typeof SEARCH_TYPES;
+
+/** One owned number as `list` / `sync` report it. */
+export interface OwnedNumber {
+  sid: string;
+  phone_number: string;
+  friendly_name: string;
+  number_type: NumberType | null;
+  voice_url: string | null;
+  sms_url: string | null;
+  status_callback: string | null;
+  pointed?: boolean;
+}
+
+function owned(n: IncomingNumber, base?: string): OwnedNumber {
+  const row: OwnedNumber = {
+    sid: n.sid,
+    phone_number: n.phoneNumber,
+    friendly_name: n.friendlyName,
+    number_type: inferNumberType(n.phoneNumber),
+    voice_url: n.voiceUrl || null,
+    sms_url: n.smsUrl || null,
+    status_callback: n.statusCallback || null,
+  };
+  if (base) {
+    const w = webhookParams(base);
+    row.pointed = n.voiceUrl === w.voiceUrl && n.statusCallback === w.statusCallback && n.smsUrl === w.smsUrl;
+  }
+  return row;
+}
+
+async function findOwned(client: twilio.Twilio, s: TwilioSettings, e164: string): Promise<IncomingNumber> {
+  const found = (await client.incomingPhoneNumbers.list({ phoneNumber: e164 })).find((n) => n.phoneNumber === e164);
+  if (!found) throw new CliError(`${e164} is not a number of account ${s.accountSid} (see \`numbers list\`)`, EXIT.FAILED, 'NOT_FOUND');
+  return found;
+}
+
+function incomingUrl(s: TwilioSettings, sid = ''): string {
+  return twilioUrl(s, `/Accounts/${s.accountSid}/IncomingPhoneNumbers${sid ? '/' + sid : ''}.json`);
+}
+
+/** Runs the numbers CLI with these arguments; returns the exit code. */
+export function run(argv: string[], env: Env, io: Io): Promise<number> {
+  return runProgram(argv, io, () => {
+    const program = new Command('numbers').description("the Twilio account's Brazilian phone numbers and the phone_numbers pool");
+    const ctx = (opts: CommonOptions): Ctx => ctxOf({ env, io }, opts);
+
+    // search ----------------------------------------------------------------------------
+    withCommonOptions(
+      program
+        .command('search')
+        .description('search Brazilian numbers available to buy (voice-enabled)')
+        .addOption(new Option('--type <type>', 'kind of number').choices(Object.keys(SEARCH_TYPES)).default('local'))
+        .option('--area-code <ddd>', 'two-digit DDD, e.g. 11 (sent to Twilio as Contains=+55<DDD>)')
+        .option('--contains <pattern>', 'Twilio Contains pattern (digits, letters, * for one digit); not with --area-code')
+        .option('--limit <n>', 'how many to show (1-100)', positiveInt('--limit', 100), 20),
+    ).action(async (opts: CommonOptions & { type: SearchType; areaCode?: string; contains?: string; limit: number }) => {
+      const c = ctx(opts);
+      const { type, areaCode, contains, limit } = opts;
+      if (areaCode !== undefined && !/^[1-9]{2}$/.test(areaCode)) {
+        throw new CliError(`--area-code must be a two-digit Brazilian DDD such as 11 or 21, got "${areaCode}"`, EXIT.USAGE, 'USAGE');
+      }
+      if (areaCode !== undefined && type === 'toll-free') throw new CliError('toll-free numbers (0800) have no area code', EXIT.USAGE, 'USAGE');
+      if (areaCode !== undefined && contains !== undefined) {
+        throw new CliError('Twilio takes one Contains pattern: use --area-code or --contains, not both (e.g. --contains +551199*)', EXIT.USAGE, 'USAGE');
+      }
+      if (contains !== undefined && !/^\+?[0-9A-Za-z*%$]{2,16}$/.test(contains)) {
+        throw new CliError(`--contains must be 2-16 characters of digits, letters, *, % or $, got "${contains}"`, EXIT.USAGE, 'USAGE');
+      }
+      const pattern = areaCode !== undefined ? `+55${areaCode}` : contains;
+      const query = { voiceEnabled: true, contains: pattern, pageSize: limit };
+      const s = twilioSettings(env, { dryRun: c.dryRun });
+      if (c.dryRun) {
+        emitPlan(c, [{ kind: 'rest', method: 'GET', url: twilioUrl(s, `/Accounts/${s.accountSid}/AvailablePhoneNumbers/BR/${SEARCH_TYPES[type]}.json`), params: wireParams(query) }]);
+        return;
+      }
+      let found: AvailableNumber[];
+      try {
+        const list = twilioClient(s).availablePhoneNumbers('BR');
+        const q = { voiceEnabled: true, contains: pattern, limit };
+        found = type === 'mobile' ? await list.mobile.list(q) : type === 'toll-free' ? await list.tollFree.list(q) : await list.local.list(q);
+      } catch (e) {
+        throw twilioError(e, s);
+      }
+      const numbers = found
+        // Contains is a pattern match; keep only the asked DDD whatever the matcher did.
+        .filter((n) => areaCode === undefined || n.phoneNumber.startsWith(`+55${areaCode}`))
+        .map((n) => ({
+          phone_number: n.phoneNumber,
+          friendly_name: n.friendlyName,
+          number_type: inferNumberType(n.phoneNumber),
+          locality: n.locality ?? null,
+          region: n.region ?? null,
+          address_requirements: n.addressRequirements ?? null,
+          capabilities: n.capabilities,
+        }));
+      emit(c, { numbers }, () =>
+        numbers.length
+          ? numbers.map((n) => `${n.phone_number}  ${String(n.number_type).padEnd(9)}  ${[n.locality, n.region].filter(Boolean).join(' / ')}  address: ${n.address_requirements ?? '?'}`)
+          : ['no numbers available for this search'],
+      );
+    });
+
+    // buy -------------------------------------------------------------------------------
+    withCommonOptions(
+      program
+        .command('buy')
+        .description('buy a number; when FUNCTIONS_BASE_URL is set it is pointed at the functions in the same request')
+        .argument('<number>', 'the number to buy, e.g. +5511912345678 or "(11) 91234-5678"')
+        .option('--address-sid <AD…>', 'Address the number is registered to (Brazil requires one for most types)')
+        .option('--bundle-sid <BU…>', 'approved regulatory Bundle (Brazil requires one for some types)')
+        .option('--friendly-name <name>', 'label shown in the Console')
+        .option('--no-point', 'do not set the webhooks now (run `numbers point` later)'),
+    ).action(async (number: string, opts: CommonOptions & { addressSid?: string; bundleSid?: string; friendlyName?: string; point: boolean }) => {
+      const c = ctx(opts);
+      const e164 = phoneArg(number);
+      if (opts.addressSid !== undefined && !/^AD[0-9a-fA-F]{32}$/.test(opts.addressSid)) {
+        throw new CliError(`--address-sid must be "AD" followed by 32 hex digits, got "${opts.addressSid}"`, EXIT.USAGE, 'USAGE');
+      }
+      if (opts.bundleSid !== undefined && !/^BU[0-9a-fA-F]{32}$/.test(opts.bundleSid)) {
+        throw new CliError(`--bundle-sid must be "BU" followed by 32 hex digits, got "${opts.bundleSid}"`, EXIT.USAGE, 'USAGE');
+      }
+      const hooks = opts.point && env.FUNCTIONS_BASE_URL?.trim() ? webhookParams(functionsBaseUrl(env)) : {};
+      const params = { phoneNumber: e164, addressSid: opts.addressSid, bundleSid: opts.bundleSid, friendlyName: opts.friendlyName, ...hooks };
+      const s = twilioSettings(env, { dryRun: c.dryRun });
+      if (c.dryRun) {
+        emitPlan(c, [{ kind: 'rest', method: 'POST', url: incomingUrl(s), params: wireParams(params) }]);
+        return;
+      }
+      let bought: IncomingNumber;
+      try {
+        bought = await twilioClient(s).incomingPhoneNumbers.create(params);
+      } catch (e) {
+        throw twilioError(e, s);
+      }
+      const row = owned(bought, 'voiceUrl' in hooks ? functionsBaseUrl(env) : undefined);
+      emit(c, { bought: row }, () => [
+        `bought ${row.phone_number} (${row.sid})`,
+        row.pointed ? `webhooks set: voice ${row.voice_url}` : 'webhooks not set: run `numbers point` when FUNCTIONS_BASE_URL is known',
+        'run `numbers sync` to add it to the phone_numbers pool',
+      ]);
+    });
+
+    // point -----------------------------------------------------------------------------
+    withCommonOptions(
+      program
+        .command('point')
+        .description('set VoiceUrl, StatusCallback and SmsUrl (all POST) to the functions at FUNCTIONS_BASE_URL')
+        .argument('<number|all>', 'one number of the account, or "all"'),
+    ).action(async (target: string, opts: CommonOptions) => {
+      const c = ctx(opts);
+      const all = target.toLowerCase() === 'all';
+      const e164 = all ? undefined : phoneArg(target);
+      const hooks = webhookParams(functionsBaseUrl(env));
+      const s = twilioSettings(env, { dryRun: c.dryRun });
+      if (c.dryRun) {
+        emitPlan(c, [
+          { kind: 'rest', method: 'GET', url: incomingUrl(s), params: e164 ? { PhoneNumber: e164 } : {}, note: 'find the number SID(s)' },
+          { kind: 'rest', method: 'POST', url: incomingUrl(s, '{PN sid}'), params: wireParams(hooks), note: all ? 'for each number' : undefined },
+        ]);
+        return;
+      }
+      const client = twilioClient(s);
+      let targets: IncomingNumber[];
+      try {
+        targets = e164 ? [await findOwned(client, s, e164)] : await client.incomingPhoneNumbers.list();
+      } catch (e) {
+        throw twilioError(e, s);
+      }
+      const results: { sid: string; phone_number: string; ok: boolean; error?: string }[] = [];
+      for (const n of targets) {
+        try {
+          await client.incomingPhoneNumbers(n.sid).update(hooks);
+          results.push({ sid: n.sid, phone_number: n.phoneNumber, ok: true });
+        } catch (e) {
+          results.push({ sid: n.sid, phone_number: n.phoneNumber, ok: false, error: twilioError(e, s).message });
+        }
+      }
+      emit(c, { webhooks: hooks, numbers: results }, () =>
+        results.length
+          ? results.map((r) => (r.ok ? `pointed ${r.phone_number} → ${hooks.voiceUrl}` : `FAILED  ${r.phone_number}: ${r.error}`))
+          : [`account ${s.accountSid} has no numbers`],
+      );
+      const failed = results.filter((r) => !r.ok);
+      if (failed.length) throw new CliError(`${failed.length} of ${results.length} numbers could not be pointed`, EXIT.FAILED, 'PARTIAL');
+    });
+
+    // list ------------------------------------------------------------------------------
+    withCommonOptions(program.command('list').description("the account's numbers and where their webhooks point")).action(async (opts: CommonOptions) => {
+      const c = ctx(opts);
+      const s = twilioSettings(env, { dryRun: c.dryRun });
+      if (c.dryRun) {
+        emitPlan(c, [{ kind: 'rest', method: 'GET', url: incomingUrl(s), params: {} }]);
+        return;
+      }
+      let numbers: OwnedNumber[];
+      try {
+        const base = env.FUNCTIONS_BASE_URL?.trim() ? functionsBaseUrl(env) : undefined;
+        numbers = (await twilioClient(s).incomingPhoneNumbers.list()).map((n) => owned(n, base));
+      } catch (e) {
+        throw twilioError(e, s);
+      }
+      emit(c, { numbers }, () =>
+        numbers.length
+          ? numbers.map(
+              (n) =>
+                `${n.phone_number}  ${n.sid}  ${String(n.number_type).padEnd(9)}  ${n.pointed === undefined ? '' : n.pointed ? 'pointed  ' : 'NOT pointed  '}voice: ${n.voice_url ?? '-'}`,
+            )
+          : [`account ${s.accountSid} has no numbers`],
+      );
+    });
+
+    // sync ------------------------------------------------------------------------------
+    withCommonOptions(
+      program.command('sync').description("make the phone_numbers pool match the account's numbers (numbers gone from Twilio become inactive)"),
+    ).action(async (opts: CommonOptions) => {
+      const c = ctx(opts);
+      const s = twilioSettings(env, { dryRun: c.dryRun });
+      if (c.dryRun) {
+        emitPlan(c, [
+          { kind: 'rest', method: 'GET', url: incomingUrl(s), params: {} },
+          { kind: 'rpc', fn: 'sync_phone_numbers', args: { p_account_sid: s.accountSid, p_numbers: '[{sid, phone_number, friendly_name, number_type} for each number listed]' } },
+        ]);
+        return;
+      }
+      const db = openDb(env);
+      let numbers: OwnedNumber[];
+      try {
+        numbers = (await twilioClient(s).incomingPhoneNumbers.list()).map((n) => owned(n));
+      } catch (e) {
+        throw twilioError(e, s);
+      }
+      const payload = numbers.map((n) => ({ sid: n.sid, phone_number: n.phone_number, friendly_name: n.friendly_name, number_type: n.number_type }));
+      const counts = await rpcOrThrow<{ inserted: number; updated: number; deactivated: number }>(db, env, 'sync_phone_numbers', {
+        p_account_sid: s.accountSid.toLowerCase().replace(/^ac/, 'AC'),
+        p_numbers: payload,
+      });
+      emit(c, { account_sid: s.accountSid, numbers: payload, ...counts }, () => [
+        `${numbers.length} numbers on Twilio account ${s.accountSid}: ${counts.inserted} added to the pool, ${counts.updated} updated, ${counts.deactivated} deactivated`,
+      ]);
+    });
+
+    // release ---------------------------------------------------------------------------
+    withCommonOptions(
+      program
+        .command('release')
+        .description('give a number back to Twilio (permanent; you may never get it again)')
+        .argument('<number>', 'the number to release')
+        .option('--yes', 'confirm the release'),
+    ).action(async (number: string, opts: CommonOptions & { yes?: boolean }) => {
+      const c = ctx(opts);
+      const e164 = phoneArg(number);
+      const s = twilioSettings(env, { dryRun: c.dryRun });
+      if (c.dryRun) {
+        const steps: PlannedStep[] = [
+          { kind: 'rest', method: 'GET', url: incomingUrl(s), params: { PhoneNumber: e164 }, note: 'find the number SID' },
+          { kind: 'rest', method: 'DELETE', url: incomingUrl(s, '{PN sid}'), params: {} },
+        ];
+        emitPlan(c, steps);
+        return;
+      }
+      if (!opts.yes) {
+        throw new CliError(`releasing ${e164} gives it back to Twilio and cannot be undone: pass --yes to confirm (or --dry-run to see the requests)`, EXIT.USAGE, 'CONFIRM');
+      }
+      const client = twilioClient(s);
+      let sid: string;
+      try {
+        sid = (await findOwned(client, s, e164)).sid;
+        await client.incomingPhoneNumbers(sid).remove();
+      } catch (e) {
+        throw twilioError(e, s);
+      }
+      emit(c, { released: { sid, phone_number: e164 } }, () => [
+        `released ${e164} (${sid})`,
+        'run `numbers sync` to mark it inactive in the phone_numbers pool',
+      ]);
+    });
+
+    return program;
+  });
+}
+
+if (require.main === module) cliMain(run);
