@@ -1,0 +1,17 @@
+/**
+ * Everything callers and agents hear, in Brazilian Portuguese, in one place.
+ * Deployments override the disclaimer with DISCLAIMER_TEXT (or a recorded MP3).
+ */
+export const MESSAGES = {
+  disclaimer:
+    'Esta ligação poderá ser gravada para fins de qualidade e segurança. ' +
+    'Seus dados são tratados conforme a Lei Geral de Proteção de Dados.',
+  optOutOffer: (key: string) => `Se não quiser mais receber nossas ligações, digite ${key} a qualquer momento.`,
+  optOutConfirmed: 'Pronto. Seu número foi retirado da nossa lista de ligações. Obrigado e até logo.',
+  optOutFailed: 'Não conseguimos registrar seu pedido agora. Por favor, ligue novamente mais tarde. Obrigado.',
+  inboundOptedOut: 'Seu número está na nossa lista de não contato. Para atendimento, fale com nossos canais digitais. Até logo.',
+  connecting: 'Aguarde, estamos transferindo sua ligação.',
+  voicemail: 'Nenhum atendente está disponível no momento. Deixe sua mensagem após o sinal.',
+  voicemailThanks: 'Mensagem recebida. Obrigado e até logo.',
+  unavailable: 'No momento não conseguimos completar seu atendimento. Por favor, ligue novamente mais tarde.',
+} as const;
