@@ -117,12 +117,17 @@ export function emitPlan(ctx: Ctx, steps: PlannedStep[], extra: Record<string, u
     'dry run: nothing was sent. It would:',
     ...steps.map((s) => {
       const note = s.note ? `   # ${s.note}` : '';
-      if (s.kind === 'rpc') return `  RPC ${s.fn}(${JSON.stringify(s.args)})${note}`;
+      if (s.kind === 'rpc') return `  RPC ${s.fn}(${JSON.stringify(s.args, abbreviateArrays)})${note}`;
       const params = Object.entries(s.params).map(([k, v]) => `${k}=${String(v)}`);
       return `  ${s.method} ${s.url}${params.length ? '  ' + params.join(' ') : ''}${note}`;
     }),
     ...extraLines,
   ]);
+}
+
+/** JSON.stringify replacer for human output: long arrays show their first 3 items and a count (--json keeps everything). */
+function abbreviateArrays(_key: string, value: unknown): unknown {
+  return Array.isArray(value) && value.length > 3 ? [...value.slice(0, 3), `… ${value.length - 3} more`] : value;
 }
 
 /** twilio-node's camelCase parameter names → the REST API's (voiceUrl → VoiceUrl). */
