@@ -116,6 +116,25 @@ begin
 end;
 $$;
 
+-- A dialer call was answered (/voice/outbound): record it and return its agent, if any.
+create or replace function public.start_outbound_answer(p_event jsonb) returns jsonb
+language plpgsql
+as $$
+declare
+  v_agent public.agents;
+begin
+  perform public.apply_call_event(p_event || jsonb_build_object('kind', 'voice', 'dedupe_key', 'voice:answer'));
+  select a.* into v_agent
+    from public.calls c join public.agents a on a.id = c.agent_id
+   where c.call_sid = p_event->>'call_sid' and a.is_active;
+  if v_agent.id is null then
+    return null;
+  end if;
+  return jsonb_build_object('id', v_agent.id, 'name', v_agent.name, 'phone_number', v_agent.phone_number,
+                            'client_identity', v_agent.client_identity, 'status', v_agent.status);
+end;
+$$;
+
 -- Before dialing: refuse opted-out numbers and pick the caller ID, in one round trip.
 -- With p_caller_id the given number must be an active pool number; otherwise the least
 -- recently used unassigned number still under its daily cap is taken (SKIP LOCKED, so
@@ -208,11 +227,13 @@ end;
 $$;
 
 revoke execute on function public.apply_call_event(jsonb), public.start_inbound_call(jsonb),
+                          public.start_outbound_answer(jsonb),
                           public.prepare_outbound_call(public.e164, public.e164),
                           public.register_outbound_call(jsonb),
                           public.opt_out_from_call(public.call_sid, public.e164, text)
   from public, anon, authenticated;
 grant execute on function public.apply_call_event(jsonb), public.start_inbound_call(jsonb),
+                          public.start_outbound_answer(jsonb),
                           public.prepare_outbound_call(public.e164, public.e164),
                           public.register_outbound_call(jsonb),
                           public.opt_out_from_call(public.call_sid, public.e164, text)

@@ -1,0 +1,27 @@
+/**
+ * /voice/voicemail — `<Dial action>` after ringing an agent, and `<Record action>` after a
+ * message. A bridged call just ends; an unanswered one records a message; a recorded
+ * message gets a thank-you. Needs no database, so it works during an outage too.
+ */
+import twilio from 'twilio';
+import { voiceFunction } from '../../lib/handler';
+import { MESSAGES } from '../../lib/messages';
+import { addVoicemail, say, unavailableTwiml } from '../../lib/twiml';
+import { parseParams, voiceParams } from '../../lib/twilio-params';
+
+export const handler = voiceFunction(
+  async ({ config, params }) => {
+    parseParams(voiceParams, params);
+    const twiml = new twilio.twiml.VoiceResponse();
+    if (params['RecordingUrl'] !== undefined) {
+      say(twiml, config, MESSAGES.voicemailThanks);
+      twiml.hangup();
+    } else if (params['DialCallStatus'] === 'completed' || params['DialCallStatus'] === 'answered') {
+      twiml.hangup();
+    } else {
+      addVoicemail(twiml, config);
+    }
+    return twiml;
+  },
+  (config) => unavailableTwiml(config),
+);
