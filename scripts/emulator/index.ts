@@ -1,0 +1,233 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { VirtualClock } from './clock';
+import { ContractValidator, type ContractViolation } from './openapi';
+import { Parties, type PartySpec } from './parties';
+import { RestApi, deliverInboundMessage } from './rest/api';
+import { Store, type AccountOptions, type Recording } from './state';
+import { VoiceEngine, type Queue } from './voice/engine';
+import type { Leg, TimelineEntry } from './voice/leg';
+import { WebhookSender, type FaultSpec, type WebhookRecord } from './webhooks';
+import { newSid } from './util';
+
+export type { PartySpec } from './parties';
+export type { FaultSpec, WebhookRecord, WebhookPurpose } from './webhooks';
+export type { TimelineEntry, CallStatus } from './voice/leg';
+export type { ContractViolation } from './openapi';
+export type { AccountOptions } from './state';
+
+/** Default main account SID of the emulator (valid-looking: AC + 32 hex). */
+export const DEFAULT_ACCOUNT_SID = 'AC' + 'd15cad0r'.replace(/[^0-9a-f]/g, '0') + '0'.repeat(24);
+/** Default auth token of the main account (32 characters). */
+export const DEFAULT_AUTH_TOKEN = 'emulator0auth0token0000000000000'.slice(0, 32);
+
+/** Options of startEmulator. */
+export interface EmulatorOptions {
+  /** TCP port (0 = any free port; the default). */
+  port?: number;
+  host?: string;
+  /** Virtual seconds per real second (default 1). */
+  speed?: number;
+  accountSid?: string;
+  authToken?: string;
+  /** Buying BR Local/Mobile numbers requires AddressSid (21631), for every account unless overridden per account. */
+  requireAddressForBR?: boolean;
+  /** Buying BR Local/Mobile numbers requires BundleSid (21649). */
+  requireBundleForBR?: boolean;
+  /** Outbound API calls started per virtual second per account (default 1, as Twilio). Excess calls wait queued. */
+  cps?: number;
+  /** Queued outbound calls per account beyond which Calls create answers 429 / 20429 (default unlimited). */
+  cpsQueueLimit?: number;
+  /** Require Basic auth on recording media URLs (default false: public, as Twilio by default). */
+  recordingMediaAuth?: boolean;
+  /** Real-time floor for webhook timeouts in ms (default 10000). */
+  minRealTimeoutMs?: number;
+  /** Receives one line per timeline entry. */
+  log?: (line: string) => void;
+}
+
+/** A snapshot of one call leg for tests. */
+export interface CallView {
+  sid: string;
+  accountSid: string;
+  parentCallSid?: string;
+  direction: string;
+  from: string;
+  to: string;
+  status: string;
+  answeredBy?: string;
+  durationS: number;
+  ended: boolean;
+  /** True while the engine still has work or callbacks in flight for it. */
+  busy: boolean;
+}
+
+/** A running emulator: Twilio's REST API plus a voice engine on a virtual clock. */
+export interface Emulator {
+  /** Base URL, e.g. http://127.0.0.1:PORT (point the twilio client or TWILIO_API_BASE_URL here). */
+  url: string;
+  accountSid: string;
+  authToken: string;
+  clock: VirtualClock;
+  /** Stops the HTTP server and hangs up every live call. */
+  stop(): Promise<void>;
+  /** Registers (or replaces) a simulated party by number / client:identity / sip: address. */
+  addParty(spec: PartySpec): void;
+  /** A party dials one of the emulator's IncomingPhoneNumbers; resolves with the new CallSid. */
+  placeInboundCall(opts: { from: string; to: string; party?: Partial<PartySpec>; forwardedFrom?: string; callerName?: string }): Promise<string>;
+  /** Resolves when `predicate` holds for the call (default: the call ended and its callbacks were delivered). */
+  waitForCall(callSid: string, predicate?: (c: CallView) => boolean, opts?: { timeoutMs?: number }): Promise<CallView>;
+  /** Resolves when no call is live and no webhook is in flight. */
+  waitUntilIdle(opts?: { timeoutMs?: number }): Promise<void>;
+  /** Timeline of a call; with `children` the legs it dialed are merged in. */
+  timeline(callSid: string, opts?: { children?: boolean }): TimelineEntry[];
+  /** Every call leg, oldest first. */
+  calls(): CallView[];
+  /** REST requests that broke Twilio's OpenAPI contract. */
+  contractViolations(): ContractViolation[];
+  /** Every webhook sent so far (completed), in order. */
+  webhooks(): WebhookRecord[];
+  /** Injects a fault into matching webhooks. */
+  addFault(fault: FaultSpec): void;
+  clearFaults(): void;
+  /** Creates a subaccount directly (same as POST /Accounts.json with main credentials). */
+  createSubaccount(friendlyName?: string, options?: AccountOptions): { sid: string; authToken: string };
+  /** Sets per-account options (regulation, CPS). */
+  configureAccount(accountSid: string, options: AccountOptions): void;
+  /** Adds an IncomingPhoneNumber directly (test setup without REST). */
+  addNumber(opts: { accountSid?: string; phoneNumber: string; voiceUrl?: string; voiceMethod?: string; statusCallback?: string; smsUrl?: string }): string;
+  /** An SMS/WhatsApp arrives at one of the numbers: its SmsUrl is called. */
+  sendInboundMessage(opts: { from: string; to: string; body: string }): Promise<{ sid: string; status: number }>;
+  /** Recordings made so far. */
+  recordings(): Recording[];
+  /** Queues by SID. */
+  queues(): Queue[];
+}
+
+function view(engine: VoiceEngine, l: Leg): CallView {
+  return {
+    sid: l.sid, accountSid: l.accountSid, parentCallSid: l.parentSid, direction: l.direction, from: l.from, to: l.to, status: l.status,
+    answeredBy: l.answeredBy, durationS: l.durationS(), ended: l.ended, busy: engine.busy(l),
+  };
+}
+
+async function poll<T>(what: string, fn: () => T | undefined, timeoutMs: number, onTimeout: () => string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${onTimeout()}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Formats a timeline for humans. */
+export function formatTimeline(entries: TimelineEntry[]): string {
+  return entries.map((e) => `  ${(e.t / 1000).toFixed(2).padStart(8)}s ${e.callSid.slice(0, 8)}… ${e.type.padEnd(9)} ${e.text}`).join('\n');
+}
+
+/** Starts the emulator (HTTP server on `port`, default 0 = a free port). */
+export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
+  const clock = new VirtualClock(opts.speed ?? 1);
+  const store = new Store();
+  const main = store.createAccount({
+    sid: opts.accountSid ?? DEFAULT_ACCOUNT_SID, authToken: opts.authToken ?? DEFAULT_AUTH_TOKEN, friendlyName: 'discador emulator main account', now: clock.now(),
+  });
+  const parties = new Parties();
+  const webhooks = new WebhookSender({ clock, minRealTimeoutMs: opts.minRealTimeoutMs });
+  let baseUrl = '';
+  const engine = new VoiceEngine({ clock, store, parties, webhooks, baseUrl: () => baseUrl, defaultCps: opts.cps ?? 1, log: opts.log });
+  const validator = new ContractValidator();
+  const rest = new RestApi({
+    clock, store, engine, validator, webhooks, baseUrl: () => baseUrl,
+    options: {
+      requireAddressForBR: opts.requireAddressForBR ?? false, requireBundleForBR: opts.requireBundleForBR ?? false,
+      cps: opts.cps ?? 1, cpsQueueLimit: opts.cpsQueueLimit, recordingMediaAuth: opts.recordingMediaAuth ?? false,
+    },
+  });
+  const server: Server = createServer((req, res) => void rest.handle(req, res));
+  server.keepAliveTimeout = 1000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  baseUrl = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${addr.port}`;
+
+  const legTimeline = (sid: string) => engine.legs.get(sid)?.timeline.map((e) => `  ${(e.t / 1000).toFixed(2)}s ${e.type} ${e.text}`).join('\n') ?? '(no such call)';
+
+  const emu: Emulator = {
+    url: baseUrl,
+    accountSid: main.sid,
+    authToken: main.authToken,
+    clock,
+    async stop() {
+      engine.hangupAll();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+    addParty: (spec) => parties.add(spec),
+    async placeInboundCall(o) {
+      return engine.startInbound(o).sid;
+    },
+    waitForCall(callSid, predicate, o) {
+      return poll(
+        `call ${callSid}`,
+        () => {
+          const l = engine.legs.get(callSid);
+          if (!l) return undefined;
+          const v = view(engine, l);
+          if (predicate) return predicate(v) ? v : undefined;
+          return engine.family(callSid).some((x) => engine.busy(x)) ? undefined : view(engine, l);
+        },
+        o?.timeoutMs ?? 25000,
+        () => legTimeline(callSid),
+      );
+    },
+    async waitUntilIdle(o) {
+      await poll('the emulator to be idle', () => (engine.idle() ? true : undefined), o?.timeoutMs ?? 60000, () =>
+        [...engine.legs.values()].filter((l) => engine.busy(l)).map((l) => `${l.sid} ${l.status}\n${legTimeline(l.sid)}`).join('\n'),
+      );
+    },
+    timeline(callSid, o) {
+      if (!o?.children) return [...(engine.legs.get(callSid)?.timeline ?? [])];
+      return engine.family(callSid).flatMap((l) => l.timeline).sort((a, b) => a.t - b.t);
+    },
+    calls: () => [...engine.legs.values()].map((l) => view(engine, l)),
+    contractViolations: () => [...rest.violations],
+    webhooks: () => [...webhooks.records],
+    addFault: (f) => webhooks.addFault(f),
+    clearFaults: () => webhooks.clearFaults(),
+    createSubaccount(friendlyName, options) {
+      const a = store.createAccount({ friendlyName, owner: main.sid, now: clock.now(), options });
+      return { sid: a.sid, authToken: a.authToken };
+    },
+    configureAccount(accountSid, options) {
+      const a = store.accounts.get(accountSid);
+      if (!a) throw new Error(`unknown account ${accountSid}`);
+      Object.assign(a.options, options);
+    },
+    addNumber(o) {
+      const sid = newSid('PN');
+      const accountSid = o.accountSid ?? main.sid;
+      const base = `/2010-04-01/Accounts/${accountSid}/IncomingPhoneNumbers/${sid}`;
+      store.numbers.set(sid, {
+        sid, accountSid, phoneNumber: o.phoneNumber,
+        json: {
+          sid, account_sid: accountSid, phone_number: o.phoneNumber, friendly_name: o.phoneNumber, voice_url: o.voiceUrl ?? '',
+          voice_method: o.voiceMethod ?? 'POST', status_callback: o.statusCallback ?? '', status_callback_method: 'POST', sms_url: o.smsUrl ?? '',
+          sms_method: 'POST', voice_fallback_url: '', voice_fallback_method: 'POST', uri: `${base}.json`, origin: 'twilio', status: 'in-use',
+          capabilities: { voice: true, sms: true, mms: false, fax: false }, api_version: '2010-04-01',
+        },
+      });
+      return sid;
+    },
+    sendInboundMessage: (m) => deliverInboundMessage({ store, webhooks, clock }, m),
+    recordings: () => [...store.recordings.values()],
+    queues: () => [...engine.queues.values()],
+  };
+  return emu;
+}

@@ -1,0 +1,151 @@
+import { API_VERSION, newSid, rfc2822 } from './util';
+
+/** Per-account behaviour switches (regulation, pacing). */
+export interface AccountOptions {
+  /** Buying BR Local/Mobile numbers requires AddressSid (error 21631). */
+  requireAddressForBR?: boolean;
+  /** Buying BR Local/Mobile numbers requires BundleSid (error 21649). */
+  requireBundleForBR?: boolean;
+  /** Outbound API calls started per virtual second; excess calls wait in a queue (default 1). */
+  cps?: number;
+  /** Queued outbound calls allowed before Calls create answers 429 / 20429 (default unlimited). */
+  cpsQueueLimit?: number;
+}
+
+/** An account or subaccount. */
+export interface Account {
+  sid: string;
+  authToken: string;
+  friendlyName: string;
+  status: 'active' | 'suspended' | 'closed';
+  /** The main account's SID (equal to `sid` for the main account). */
+  ownerSid: string;
+  dateCreated: number;
+  dateUpdated: number;
+  options: AccountOptions;
+}
+
+/** An IncomingPhoneNumber, kept as its snake_case JSON. */
+export interface IncomingNumber {
+  sid: string;
+  accountSid: string;
+  phoneNumber: string;
+  json: Record<string, unknown>;
+}
+
+/** A recording made by `<Record>`, `<Dial record>` or Calls create Record=true. */
+export interface Recording {
+  sid: string;
+  accountSid: string;
+  callSid: string;
+  startMs: number;
+  durationS: number;
+  channels: 1 | 2;
+  source: 'RecordVerb' | 'DialVerb' | 'OutboundAPI';
+  status: 'in-progress' | 'completed' | 'absent';
+  track: string;
+  dateCreated: number;
+  dateUpdated: number;
+}
+
+/** A message sent through Messages create (SMS or WhatsApp), or received by a number. */
+export interface Message {
+  sid: string;
+  accountSid: string;
+  json: Record<string, unknown>;
+}
+
+/** Everything the REST API can list, by SID. */
+export class Store {
+  readonly accounts = new Map<string, Account>();
+  readonly numbers = new Map<string, IncomingNumber>();
+  readonly recordings = new Map<string, Recording>();
+  readonly messages = new Map<string, Message>();
+
+  /** Creates an account; `owner` undefined makes a main account. */
+  createAccount(opts: { sid?: string; authToken?: string; friendlyName?: string; owner?: string; now: number; options?: AccountOptions }): Account {
+    const sid = opts.sid ?? newSid('AC');
+    const acct: Account = {
+      sid,
+      authToken: opts.authToken ?? newSid('').slice(0, 32),
+      friendlyName: opts.friendlyName ?? `SubAccount Created at ${rfc2822(opts.now)}`,
+      status: 'active',
+      ownerSid: opts.owner ?? sid,
+      dateCreated: opts.now,
+      dateUpdated: opts.now,
+      options: { ...opts.options },
+    };
+    this.accounts.set(sid, acct);
+    return acct;
+  }
+
+  /** The owned number matching an address (E.164 or `whatsapp:+E164`), in any account. */
+  numberByAddress(address: string): IncomingNumber | undefined {
+    const bare = address.replace(/^whatsapp:/, '');
+    for (const n of this.numbers.values()) if (n.phoneNumber === bare) return n;
+    return undefined;
+  }
+}
+
+/** Base REST path of an account: /2010-04-01/Accounts/AC…. */
+export function accountPath(accountSid: string): string {
+  return `/${API_VERSION}/Accounts/${accountSid}`;
+}
+
+/** JSON of an account the way Twilio returns it. */
+export function accountJson(a: Account): Record<string, unknown> {
+  const base = accountPath(a.sid);
+  return {
+    auth_token: a.authToken,
+    date_created: rfc2822(a.dateCreated),
+    date_updated: rfc2822(a.dateUpdated),
+    friendly_name: a.friendlyName,
+    owner_account_sid: a.ownerSid,
+    sid: a.sid,
+    status: a.status,
+    subresource_uris: Object.fromEntries(
+      ['addresses', 'conferences', 'signing_keys', 'transcriptions', 'connect_apps', 'sip', 'authorized_connect_apps', 'usage', 'keys',
+        'applications', 'recordings', 'short_codes', 'calls', 'notifications', 'incoming_phone_numbers', 'queues', 'messages',
+        'outgoing_caller_ids', 'available_phone_numbers', 'balance'].map((k) => [k, `${base}/${k.split('_').map((w) => w[0]?.toUpperCase() + w.slice(1)).join('')}.json`]),
+    ),
+    type: 'Full',
+    uri: `${base}.json`,
+  };
+}
+
+/** Recording media URL without extension (Twilio serves WAV there; add .mp3 or .wav to choose). */
+export function recordingMediaPath(r: Recording): string {
+  return `${accountPath(r.accountSid)}/Recordings/${r.sid}`;
+}
+
+/** JSON of a recording the way Twilio returns it. */
+export function recordingJson(r: Recording, baseUrl: string): Record<string, unknown> {
+  const base = `${accountPath(r.accountSid)}/Recordings/${r.sid}`;
+  return {
+    account_sid: r.accountSid,
+    api_version: API_VERSION,
+    call_sid: r.callSid,
+    conference_sid: null,
+    date_created: rfc2822(r.dateCreated),
+    date_updated: rfc2822(r.dateUpdated),
+    start_time: rfc2822(r.startMs),
+    duration: r.status === 'completed' ? String(r.durationS) : '-1',
+    sid: r.sid,
+    price: r.status === 'completed' ? '-0.0025' : null,
+    price_unit: 'USD',
+    status: r.status,
+    channels: r.channels,
+    source: r.source,
+    error_code: null,
+    uri: `${base}.json`,
+    encryption_details: null,
+    subresource_uris: { add_on_results: `${base}/AddOnResults.json`, transcriptions: `${base}/Transcriptions.json` },
+    media_url: `${baseUrl}${base}`,
+    track: r.track,
+  };
+}
+
+/** PascalCase form parameter name → Twilio's snake_case JSON field name. */
+export function snake(name: string): string {
+  return name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+}
