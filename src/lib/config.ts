@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { isE164 } from './phone';
 
 const e164 = z.string().refine(isE164, 'must be an E.164 number like +5511999999999');
-const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
 
 /**
  * Every environment variable the functions read, with its default. .env.example documents
@@ -25,7 +24,6 @@ export const configSchema = z.object({
   FALLBACK_NUMBER: e164.optional(),
   AGENT_RING_TIMEOUT: z.coerce.number().int().min(5).max(120).default(20),
   VOICEMAIL_MAX_LENGTH: z.coerce.number().int().min(10).max(600).default(120),
-  AMD_ENABLED: bool.default(true),
 });
 
 /** The validated configuration of one deployment. */
