@@ -52,11 +52,12 @@ export function webhookParams(event: Record<string, unknown>): Record<string, st
 
 /** Validates a webhook's parameters, or throws BadRequest naming every missing or malformed one. */
 export function parseParams<S extends z.ZodType>(schema: S, event: Record<string, unknown>): z.infer<S> {
-  const result = schema.safeParse(webhookParams(event));
+  const params = webhookParams(event);
+  const result = schema.safeParse(params);
   if (result.success) return result.data;
   const problems = result.error.issues.map((i) => {
     const name = i.path.join('.');
-    return i.code === 'invalid_type' && i.input === undefined ? `missing ${name}` : `${name} ${i.message}`;
+    return params[name] === undefined ? `missing ${name}` : `${name} ${i.message}`;
   });
   throw new BadRequest(`invalid webhook parameters: ${problems.join('; ')}`, 'invalid_parameters');
 }
