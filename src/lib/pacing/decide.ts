@@ -4,12 +4,21 @@
  * campaign's state and on a heartbeat, and the simulator does exactly the same.
  */
 import { forecastParts, outcomeWith } from './forecast';
-import type { PacingDecision, PacingForecast, PacingReason, PacingSettings, PacingSnapshot } from './types';
+import type { AdaptiveBehaviour, PacingDecision, PacingForecast, PacingReason, PacingSettings, PacingSnapshot } from './types';
 
+/** Seconds a call rings before Twilio gives up, when the settings do not say. */
+export const DEFAULT_NO_ANSWER_TIMEOUT_S = 30;
 /** Rolling statistics must rest on this many dials before predictive leaves 1:1 (unless the settings say otherwise). */
 export const DEFAULT_MIN_SAMPLE_DIALS = 100;
 /** ...and on this many finished conversations. */
 export const DEFAULT_MIN_TALK_SAMPLES = 20;
+/**
+ * Expected overflow per expected live answer that predictive tolerates when the measured
+ * abandon rate is on target, as a fraction of the cap. The forecast's overflow is an
+ * approximation that runs low (independent Bernoulli events, a normal tail, one dial at a
+ * time), so the tolerance starts well under the cap and the abandon feedback does the rest.
+ */
+export const RISK_SCALE = 0.2;
 /** How hard the risk tolerance reacts to the measured abandon rate (exponent per cap of error). */
 export const FEEDBACK_GAIN = 2;
 /** Live answers' worth of weight given to "on target" before the measured rate takes over. */
@@ -88,7 +97,7 @@ function predictive(
       explanation: `${abandoned} abandoned of ${live} live today; one more would make ${next.toFixed(1)} % (cap ${(100 * cap).toFixed(1)} %): dialing 1:1.`,
     };
   }
-  const parts = forecastParts(snapshot, settings.disclaimerS, settings.abandonGraceS);
+  const parts = forecastParts(snapshot, settings.disclaimerS, settings.abandonGraceS, settings.noAnswerTimeoutS ?? DEFAULT_NO_ANSWER_TIMEOUT_S);
   const risk = riskTolerance(snapshot, settings);
   const most = Math.max(0, Math.floor(settings.ratio * active + 1e-9) - unconnected);
   let n = 0;
@@ -102,10 +111,14 @@ function predictive(
     chosen = o;
   }
   const wanted = Math.max(n, safe);
+  const last = parts.checkpointsS.length - 1;
+  const horizonS = (parts.checkpointsS[last] as number) + parts.toleranceS;
+  const agentsFree = parts.agentsFree[last] as number;
+  const pipelineLive = parts.pipelineLive[last] as number;
   const forecast: PacingForecast = {
-    horizonS: parts.horizonS,
-    agentsFree: parts.agentsFree,
-    pipelineLive: parts.pipelineLive,
+    horizonS,
+    agentsFree,
+    pipelineLive,
     liveRate: parts.liveRate,
     risk,
     expectedOverflow: chosen.overflow,
@@ -113,10 +126,21 @@ function predictive(
   return {
     wanted,
     reason: wanted > 0 ? 'predictive_forecast' : 'predictive_full',
-    explanation: `${parts.agentsFree.toFixed(1)} agent(s) free within ${parts.horizonS.toFixed(0)} s, ${parts.pipelineLive.toFixed(1)} live answer(s) in flight, ${(100 * parts.liveRate).toFixed(0)} % live per dial: ${wanted} dial(s).`,
+    explanation: `${agentsFree.toFixed(1)} agent(s) free within ${horizonS.toFixed(0)} s, ${pipelineLive.toFixed(1)} live answer(s) in flight, ${(100 * parts.liveRate).toFixed(0)} % live per dial: ${wanted} dial(s).`,
     forecast,
   };
 }
+
+/**
+ * Abandon rate each behaviour steers to, as a fraction of the cap at the start and at the end
+ * of the shift (straight line between), and the window it measures: HARD_LIMIT and TAPERED
+ * watch the last hour, AVERAGE the whole day. The day guard applies to all of them.
+ */
+export const BEHAVIOUR_TARGETS: Record<AdaptiveBehaviour, { start: number; end: number; window: 'hour' | 'day' }> = {
+  ADAPT_HARD_LIMIT: { start: 0.85, end: 0.85, window: 'hour' },
+  ADAPT_TAPERED: { start: 1.2, end: 0.5, window: 'hour' },
+  ADAPT_AVERAGE: { start: 0.75, end: 0.75, window: 'day' },
+};
 
 /**
  * How much expected overflow per expected live answer predictive may accept now: the cap,
@@ -127,31 +151,15 @@ function predictive(
 export function riskTolerance(snapshot: PacingSnapshot, settings: PacingSettings): number {
   const cap = settings.abandonCap;
   const { stats } = snapshot;
-  let target: number;
-  let abandoned: number;
-  let live: number;
-  switch (settings.behaviour) {
-    case 'ADAPT_HARD_LIMIT':
-      target = 0.85 * cap;
-      abandoned = stats.abandonedLastHour;
-      live = stats.liveLastHour;
-      break;
-    case 'ADAPT_AVERAGE':
-      target = 0.9 * cap;
-      abandoned = stats.abandonedToday;
-      live = stats.liveToday;
-      break;
-    case 'ADAPT_TAPERED': {
-      target = cap * (1.3 - 0.7 * shiftProgress(snapshot.nowMs, settings));
-      abandoned = stats.abandonedLastHour;
-      live = stats.liveLastHour;
-      break;
-    }
-  }
+  const tuning = BEHAVIOUR_TARGETS[settings.behaviour];
+  const progress = shiftProgress(snapshot.nowMs, settings);
+  const target = cap * (tuning.start + (tuning.end - tuning.start) * progress);
+  const abandoned = tuning.window === 'hour' ? stats.abandonedLastHour : stats.abandonedToday;
+  const live = tuning.window === 'hour' ? stats.liveLastHour : stats.liveToday;
   if (target <= 0) return 0;
   const observed = (abandoned + target * FEEDBACK_PRIOR_LIVE) / (live + FEEDBACK_PRIOR_LIVE);
   const multiplier = Math.exp(Math.max(-3, Math.min(3, (FEEDBACK_GAIN * (target - observed)) / target)));
-  return Math.min(0.5, cap * multiplier);
+  return Math.min(0.5, RISK_SCALE * cap * multiplier);
 }
 
 /** Fraction of the shift already gone (0 at the start, 1 at the end; 0.5 when no shift is set). */

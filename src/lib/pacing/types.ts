@@ -34,6 +34,8 @@ export interface PacingStats {
   machineRate: number;
   /** Mean seconds from dial to answer, over answered calls. */
   answerTimeS: number;
+  /** Standard deviation of dial-to-answer time (used with ringingSinceMs). */
+  answerTimeSdS: number;
   /** Mean seconds a dial spends before it is answered or gives up, over all dials. */
   ringTimeS: number;
   /** Mean seconds from answer to the AMD result. */
@@ -62,6 +64,8 @@ export interface PacingSnapshot {
   calls: CallCounts;
   /** Calls this account placed in the last second (for the CPS budget). */
   dialsLastSecond: number;
+  /** When each call now ringing was placed; sharper forecast than the count alone (optional). */
+  ringingSinceMs?: readonly number[];
   /** Preview mode: agents who asked for their next call and have none placed yet. */
   previewRequests: number;
   stats: PacingStats;
@@ -90,6 +94,8 @@ export interface PacingSettings {
   disclaimerS: number;
   /** A live answer not connected within this many seconds after the disclaimer is abandoned (2). */
   abandonGraceS: number;
+  /** Seconds a call rings before it is given up as no-answer (the Calls API Timeout; default 30). */
+  noAnswerTimeoutS?: number;
   /** Working window of the campaign today, for ADAPT_TAPERED. */
   shiftStartMs?: number;
   shiftEndMs?: number;
