@@ -6,8 +6,8 @@
 set -euo pipefail
 out="$(cd "$(dirname "$0")/.." && pwd)/src/assets"
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT; cd "$work"
-espeak-ng -v pt-br -s 150 -w disclaimer.wav \
-  "Esta ligação poderá ser gravada para fins de qualidade e segurança. Seus dados são tratados conforme a Lei Geral de Proteção de Dados."
+espeak-ng -v pt-br -s 165 -w disclaimer.wav \
+  "Esta ligação pode ser gravada. Seus dados seguem a Lei Geral de Proteção de Dados."
 lame --quiet -m m -b 32 disclaimer.wav "$out/disclaimer.mp3"
 notes=(C4 E4 G4 C5 G4 E4 D4 F4 A4 D5 A4 F4 E4 G4 B4 E5 B4 G4 C4 E4 G4 C5 E5 C5)
 files=()

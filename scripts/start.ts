@@ -21,14 +21,17 @@ async function main(): Promise<void> {
     .option('--no-build', 'serve dist/ as it is')
     .option('--no-emulator', 'do not start the Twilio emulator')
     .option('--speed <n>', 'Twilio emulator clock speed', '1')
+    .option('--twilio-url <url>', 'use the Twilio emulator already running at this URL (tests)')
     .option('--verbose', 'print service logs');
   const o = program.parse(process.argv).opts<{
-    fresh?: boolean; ephemeral?: boolean; json?: boolean; control?: boolean; build: boolean; emulator: boolean; speed: string; verbose?: boolean;
+    fresh?: boolean; ephemeral?: boolean; json?: boolean; control?: boolean; build: boolean; emulator: boolean; speed: string;
+    twilioUrl?: string; verbose?: boolean;
   }>();
   const log = (line: string) => (o.verbose ? console.error(line) : undefined);
   if (o.build) await buildAll();
   const stack = await startStack({
-    fresh: o.fresh, ephemeral: o.ephemeral, emulator: o.emulator, emulatorSpeed: Number(o.speed), live: !o.ephemeral, log,
+    fresh: o.fresh, ephemeral: o.ephemeral, emulator: o.emulator, emulatorSpeed: Number(o.speed), twilioApiBaseUrl: o.twilioUrl,
+    live: !o.ephemeral, log,
   });
   let stopping = false;
   const stop = async (code = 0) => {

@@ -38,6 +38,8 @@ export interface StackOptions {
   live?: boolean;
   /** Start the Twilio emulator (default true). */
   emulator?: boolean;
+  /** Use a Twilio emulator that is already running here instead of starting one. */
+  twilioApiBaseUrl?: string;
   /** Emulator clock speed (1 = real time). */
   emulatorSpeed?: number;
   /** Extra environment for the functions (overrides the defaults). */
@@ -90,7 +92,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const functionsUrl = `http://127.0.0.1:${ports.functions}`;
     let emulator: Stack['emulator'] = null;
     const emulatorUrl = `http://127.0.0.1:${ports.emulator}`;
-    if (opts.emulator ?? true) {
+    if ((opts.emulator ?? true) && !opts.twilioApiBaseUrl) {
       emulator = await startEmulatorIfPresent({ port: ports.emulator, speed: opts.emulatorSpeed ?? 1, log });
       if (emulator) started.push(emulator);
     }
@@ -100,7 +102,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       SUPABASE_SERVICE_ROLE_KEY: LOCAL.serviceRoleKey,
       DATABASE_URL: postgres.url,
       FUNCTIONS_BASE_URL: functionsUrl,
-      TWILIO_API_BASE_URL: emulator?.url ?? emulatorUrl,
+      TWILIO_API_BASE_URL: opts.twilioApiBaseUrl ?? emulator?.url ?? emulatorUrl,
       TWILIO_ACCOUNT_SID: LOCAL.accountSid,
       TWILIO_AUTH_TOKEN: LOCAL.authToken,
       S3_ENDPOINT: s3.endpoint,

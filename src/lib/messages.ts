@@ -3,10 +3,9 @@
  * Deployments override the disclaimer with DISCLAIMER_TEXT (or a recorded MP3).
  */
 export const MESSAGES = {
-  disclaimer:
-    'Esta ligação poderá ser gravada para fins de qualidade e segurança. ' +
-    'Seus dados são tratados conforme a Lei Geral de Proteção de Dados.',
-  optOutOffer: (key: string) => `Se não quiser mais receber nossas ligações, digite ${key} a qualquer momento.`,
+  // Short on purpose: on outbound calls the customer hears it before an agent is connected.
+  disclaimer: 'Esta ligação pode ser gravada. Seus dados seguem a Lei Geral de Proteção de Dados.',
+  optOutOffer: (key: string) => `Para não receber mais ligações, digite ${key}.`,
   optOutConfirmed: 'Pronto. Seu número foi retirado da nossa lista de ligações. Obrigado e até logo.',
   optOutFailed: 'Não conseguimos registrar seu pedido agora. Por favor, ligue novamente mais tarde. Obrigado.',
   inboundOptedOut: 'Seu número está na nossa lista de não contato. Para atendimento, fale com nossos canais digitais. Até logo.',

@@ -122,7 +122,7 @@ describe('call status callbacks', () => {
     const { CallStatus: _omit, ...missing } = good!;
     const r1 = await signedPost(url, missing, env('TWILIO_AUTH_TOKEN'));
     expect(r1.status).toBe(400);
-    expect((await r1.json()).message).toContain('missing CallStatus');
+    expect(((await r1.json()) as { message: string }).message).toContain('missing CallStatus');
     const r2 = await signedPost(url, { ...good!, CallSid: 'CA-not-a-sid' }, env('TWILIO_AUTH_TOKEN'));
     expect(r2.status).toBe(400);
     expect(await sql('select count(*)::int as n from call_events where call_sid = $1', [sid])).toEqual([{ n: 0 }]);

@@ -61,7 +61,7 @@ describe('inbound call', () => {
     const p = voiceRequest({ CallSid: newCallSid(), From: 'não é número', To: did() }, env('TWILIO_ACCOUNT_SID'));
     const res = await post(p);
     expect(res.status).toBe(400);
-    expect((await res.json()).message).toContain('From must be an E.164 number');
+    expect(((await res.json()) as { message: string }).message).toContain('From must be an E.164 number');
     expect(await sql('select count(*)::int as n from calls where call_sid = $1', [p['CallSid']])).toEqual([{ n: 0 }]);
   });
 });

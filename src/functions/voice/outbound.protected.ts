@@ -16,7 +16,7 @@ import { parseParams, voiceParams } from '../../lib/twilio-params';
 function answer(config: Config, target: DialTarget | null, withDisclaimer: boolean): twilio.twiml.VoiceResponse {
   const twiml = new twilio.twiml.VoiceResponse();
   if (withDisclaimer) {
-    const gather = twiml.gather({ numDigits: 1, timeout: 2, action: urlFor(config, '/voice/opt-out'), actionOnEmptyResult: false });
+    const gather = twiml.gather({ numDigits: 1, timeout: 1, action: urlFor(config, '/voice/opt-out'), actionOnEmptyResult: false });
     addDisclaimer(gather, config);
     say(gather, config, MESSAGES.optOutOffer(config.OPT_OUT_KEY));
   }
