@@ -43,6 +43,11 @@ export async function startRestApi(opts: { port: number; postgrestPort: number; 
   let count = 0;
   const server: Server = createServer((req, res) => {
     const url = req.url ?? '/';
+    if (url === '/_local/stats') {
+      // Local only (benchmarks): how many requests went through to PostgREST.
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ restRequests: count }));
+      return;
+    }
     if (!url.startsWith('/rest/v1')) {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"no route matched"}');
       return;
