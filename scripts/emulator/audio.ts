@@ -47,7 +47,7 @@ export function synthMp3(seconds: number, channels: 1 | 2): Buffer {
   const frame = Buffer.alloc(MP3_FRAME_BYTES);
   frame[0] = 0xff;
   frame[1] = 0xfb; // sync, MPEG-1, Layer III, no CRC
-  frame[2] = 0x1c; // bitrate index 1 (32 kbit/s), 48 kHz, no padding
+  frame[2] = 0x14; // bitrate index 1 (32 kbit/s), 48 kHz, no padding
   frame[3] = channels === 2 ? 0x04 : 0xc4; // stereo or mono, original
   const out = Buffer.alloc(frames * MP3_FRAME_BYTES);
   for (let i = 0; i < frames; i++) frame.copy(out, i * MP3_FRAME_BYTES);

@@ -81,7 +81,8 @@ export class WebhookSender {
     return callSid ? (this.perCall.get(callSid) ?? 0) : this.inflight;
   }
 
-  private takeFault(purpose: WebhookPurpose, url: string, params: Record<string, string>): FaultSpec | undefined {
+  /** Picks (and uses up) the fault for a webhook about to be sent; pass it to send() as `fault`. */
+  takeFault(purpose: WebhookPurpose, url: string, params: Record<string, string>): FaultSpec | undefined {
     for (const f of this.faults) {
       const s = f.spec;
       if (f.left <= 0) continue;
@@ -107,11 +108,16 @@ export class WebhookSender {
     params: Record<string, string>;
     authToken: string;
     callSid?: string;
+    /** A fault already chosen with takeFault (null: none); undefined lets send choose. */
+    fault?: FaultSpec | null;
+    /** Waits for this before sending (keeps one call's status callbacks in order); reorder faults skip it. */
+    after?: Promise<unknown>;
   }): Promise<WebhookRecord> {
     const callSid = req.callSid ?? req.params.CallSid;
     this.track(callSid, +1);
     try {
-      const fault = this.takeFault(req.purpose, req.url, req.params);
+      const fault = req.fault === undefined ? this.takeFault(req.purpose, req.url, req.params) : (req.fault ?? undefined);
+      if (req.after && fault?.kind !== 'reorder') await req.after;
       const token = randomUUID();
       if (fault?.kind === 'reorder') {
         await this.opts.clock.sleep((fault.delaySeconds ?? 10) * 1000);

@@ -14,7 +14,7 @@ export interface AppRequest {
 }
 
 /** What a route answers: TwiML (VoiceResponse or string), or a status with a body. */
-export type RouteResult = twilio.twiml.VoiceResponse | string | { status: number; body?: string; delayMs?: number; contentType?: string };
+export type RouteResult = { toString(): string } | { status: number; body?: string | Buffer; delayMs?: number; contentType?: string };
 
 /** A tiny TwiML app: routes by path, verifies X-Twilio-Signature on every request, records everything. */
 export interface TwimlApp {
@@ -82,4 +82,37 @@ const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' });
 /** Parses XML (e.g. TwiML) into objects for assertions. */
 export function parseXml(text: string): Record<string, unknown> {
   return xml.parse(text) as Record<string, unknown>;
+}
+
+import { startEmulator, type Emulator, type EmulatorOptions } from '../../scripts/emulator/index';
+import { createTwilioClient } from '../../src/lib/twilio-client';
+
+/** Emulator + signed TwiML app + official twilio client + one owned number (+551130000001). */
+export interface Rig {
+  emu: Emulator;
+  app: TwimlApp;
+  client: twilio.Twilio;
+  number: string;
+  close(): Promise<void>;
+}
+
+/** Starts a rig; `opts` go to startEmulator (speed defaults to 100). */
+export async function rig(opts: EmulatorOptions = {}): Promise<Rig> {
+  const emu = await startEmulator({ speed: 100, cps: 50, ...opts });
+  const app = await startApp(emu.authToken);
+  const client = createTwilioClient(emu.accountSid, emu.authToken, emu.url);
+  const number = '+551130000001';
+  await client.incomingPhoneNumbers.create({ phoneNumber: number, voiceUrl: `${app.url}/inbound` });
+  return {
+    emu, app, client, number,
+    async close() {
+      await emu.stop();
+      await app.close();
+    },
+  };
+}
+
+/** Verb entries of a timeline, as `Name:content`. */
+export function verbs(emu: Emulator, sid: string): string[] {
+  return emu.timeline(sid).filter((e) => e.type === 'verb').map((e) => `${e.verb}:${e.content ?? ''}`);
 }

@@ -1,3 +1,4 @@
+import twilio from 'twilio';
 import type { VirtualClock } from '../clock';
 import type { Parties, PartySpec } from '../parties';
 import { normaliseAddress } from '../parties';
@@ -146,7 +147,11 @@ export class VoiceEngine {
     if (leg.answeredBy) p.AnsweredBy = leg.answeredBy;
     const url = leg.statusCallback;
     const method = leg.statusCallbackMethod;
-    this.spawn(leg, () => this.d.webhooks.send({ purpose: 'status', url, method, params: p, authToken: this.token(leg.accountSid) }));
+    const fault = this.d.webhooks.takeFault('status', url, p) ?? null;
+    const after = leg.statusChain;
+    const sent = this.d.webhooks.send({ purpose: 'status', url, method, params: p, authToken: this.token(leg.accountSid), fault, after });
+    if (fault?.kind !== 'reorder') leg.statusChain = sent;
+    this.spawn(leg, () => sent);
   }
 
   private answer(leg: Leg): void {
@@ -571,11 +576,12 @@ export class VoiceEngine {
 
   // ---------------------------------------------------------------- Say / Play / Pause
 
-  private async playSeconds(url: string): Promise<number | undefined> {
+  private async playSeconds(url: string, accountSid: string): Promise<number | undefined> {
     const hit = this.assetSeconds.get(url);
     if (hit !== undefined) return hit;
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(10000) });
+      const signature = twilio.getExpectedTwilioSignature(this.token(accountSid), url, {});
+      const res = await fetch(url, { signal: AbortSignal.timeout(10000), headers: { 'X-Twilio-Signature': signature, 'User-Agent': 'TwilioProxy/1.1' } });
       if (!res.ok) return undefined;
       const info = probeAudio(Buffer.from(await res.arrayBuffer()));
       if (!info) return undefined;
@@ -603,7 +609,7 @@ export class VoiceEngine {
         leg.note('verb', `Play digits=${a.digits}`, { verb: 'Play', attrs: a, content: a.digits });
       } else {
         const url = this.url(v.text, docUrl);
-        const len = await this.playSeconds(url);
+        const len = await this.playSeconds(url, leg.accountSid);
         seconds = (len ?? 5) * loops;
         leg.note('verb', `Play ${url}${len === undefined ? ' (length unknown: 5 s assumed)' : ` (${len.toFixed(1)} s)`}${loops > 1 ? ` loop=${a.loop}` : ''}`, {
           verb: 'Play', attrs: a, content: url,

@@ -70,6 +70,8 @@ export class Leg {
   statusCallbackMethod = 'POST';
   statusEvents = new Set<string>(['completed']);
   seq = 0;
+  /** The previous status callback: the next one waits for it, so one call's callbacks arrive in order unless a fault reorders them. */
+  statusChain: Promise<unknown> = Promise.resolve();
   timeLimitS = 14400;
   /** Raw Calls create parameters (outbound-api legs). */
   createParams: Record<string, unknown> = {};
