@@ -18,7 +18,7 @@ export const DEFAULT_MIN_TALK_SAMPLES = 20;
  * approximation that runs low (independent Bernoulli events, a normal tail, one dial at a
  * time), so the tolerance starts well under the cap and the abandon feedback does the rest.
  */
-export const RISK_SCALE = 0.2;
+export const RISK_SCALE = 0.1;
 /** How hard the risk tolerance reacts to the measured abandon rate (exponent per cap of error). */
 export const FEEDBACK_GAIN = 2;
 /** Live answers' worth of weight given to "on target" before the measured rate takes over. */

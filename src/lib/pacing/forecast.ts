@@ -237,7 +237,12 @@ export function outcomeWith(parts: ForecastParts, dials: number): { live: number
     const p = parts.newLive[i] as number;
     live = (parts.pipelineLive[i] as number) + dials * p;
     const variance = (parts.pipelineLiveVar[i] as number) + dials * p * (1 - p) + (parts.agentsFreeVar[i] as number);
-    const shortfall = expectedPositivePart(live - (parts.agentsFree[i] as number), variance);
+    const agents = parts.agentsFree[i] as number;
+    const agentsVar = parts.agentsFreeVar[i] as number;
+    // The normal puts some probability on fewer than zero free agents; the shortfall it would
+    // show with no live answers at all is that artefact, and is taken off.
+    const artefact = expectedPositivePart(-agents, agentsVar);
+    const shortfall = Math.max(0, expectedPositivePart(live - agents, variance) - artefact);
     if (shortfall > previous) overflow += shortfall - previous;
     previous = shortfall;
   }
