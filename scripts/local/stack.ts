@@ -47,6 +47,13 @@ export interface StackOptions {
   log?: (line: string) => void;
 }
 
+/** The part of the Twilio emulator (scripts/emulator) the stack uses. */
+export interface LocalEmulator {
+  url: string;
+  stop(): Promise<void>;
+  addNumber(opts: { phoneNumber: string; voiceUrl?: string; statusCallback?: string }): string;
+}
+
 /** A running local stack. */
 export interface Stack {
   env: StackEnv;
@@ -55,7 +62,7 @@ export interface Stack {
   rest: LocalRestApi;
   s3: LocalS3;
   functions: LocalFunctions;
-  emulator: { url: string; stop(): Promise<void> } | null;
+  emulator: LocalEmulator | null;
   stop(): Promise<void>;
 }
 
@@ -134,6 +141,19 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       },
     });
     started.push(functions);
+    if (emulator) {
+      // The emulator owns the pool's numbers, pointed at the functions, so an emulated call
+      // to any of them runs discador's real flows (what `npm run numbers -- point` does on Twilio).
+      const numbers = await postgres.query<{ phone_number: string }>('select phone_number from phone_numbers where is_active');
+      for (const n of numbers) {
+        emulator.addNumber({
+          phoneNumber: n.phone_number,
+          voiceUrl: `${functionsUrl}/voice/inbound`,
+          statusCallback: `${functionsUrl}/webhooks/call-status`,
+        });
+      }
+      log(`emulator: ${numbers.length} numbers pointed at ${functionsUrl}/voice/inbound`);
+    }
     const services = [
       { name: 'Postgres', url: postgres.url },
       { name: 'Supabase REST (PostgREST)', url: `${rest.url}/rest/v1` },
@@ -157,7 +177,7 @@ async function startEmulatorIfPresent(opts: { port: number; speed: number; log: 
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const mod = require(entry) as {
-    startEmulator(o: Record<string, unknown>): Promise<{ url: string; stop(): Promise<void> }>;
+    startEmulator(o: Record<string, unknown>): Promise<LocalEmulator>;
   };
   return mod.startEmulator({ port: opts.port, speed: opts.speed, accountSid: LOCAL.accountSid, authToken: LOCAL.authToken });
 }
