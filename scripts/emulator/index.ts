@@ -188,7 +188,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       );
     },
     async waitUntilIdle(o) {
-      await poll('the emulator to be idle', () => (engine.idle() ? true : undefined), o?.timeoutMs ?? 60000, () =>
+      await poll('the emulator to be idle', () => (engine.idle() && rest.pending === 0 ? true : undefined), o?.timeoutMs ?? 60000, () =>
         [...engine.legs.values()].filter((l) => engine.busy(l)).map((l) => `${l.sid} ${l.status}\n${legTimeline(l.sid)}`).join('\n'),
       );
     },

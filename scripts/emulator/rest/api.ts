@@ -37,6 +37,8 @@ export interface RestOptions {
 export class RestApi {
   /** Requests that broke the contract, in order. */
   readonly violations: ContractViolation[] = [];
+  /** Background work started by REST calls (message delivery) that is still running. */
+  pending = 0;
   private readonly handlers = new Map<string, Handler>();
 
   constructor(
@@ -471,6 +473,7 @@ export class RestApi {
     this.d.store.messages.set(sid, msg);
     const token = c.account.authToken;
     const cb = b.StatusCallback as string | undefined;
+    this.pending++;
     void (async () => {
       for (const [status, delay] of [['sent', 500], ['delivered', 1500]] as const) {
         await this.d.clock.sleep(delay);
@@ -484,7 +487,7 @@ export class RestApi {
           });
         }
       }
-    })();
+    })().finally(() => this.pending--);
     return { status: 201, body: { ...json } };
   }
 }
