@@ -11,7 +11,9 @@ afterEach(async () => {
 
 const auth = (sid: string, token: string) => ({ Authorization: 'Basic ' + Buffer.from(`${sid}:${token}`).toString('base64') });
 async function raw(method: string, path: string, form?: Record<string, string | string[]>, creds?: [string, string]) {
-  const body = form ? new URLSearchParams(Object.entries(form).flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => [k, x]) : [[k, v]]))).toString() : undefined;
+  const pairs: [string, string][] = [];
+  for (const [k, v] of Object.entries(form ?? {})) for (const x of Array.isArray(v) ? v : [v]) pairs.push([k, x]);
+  const body = form ? new URLSearchParams(pairs).toString() : undefined;
   const res = await fetch(r.emu.url + path, {
     method,
     headers: { ...auth(...(creds ?? [r.emu.accountSid, r.emu.authToken])), ...(body ? { 'Content-Type': 'application/x-www-form-urlencoded' } : {}) },
