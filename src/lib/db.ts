@@ -1,5 +1,6 @@
 import { createClient, type SupabaseClient, type SupabaseClientOptions } from '@supabase/supabase-js';
 import ws from 'ws';
+import { BadRequest } from './http';
 
 /** Error code for "the database could not be reached in time" (network, timeout, 5xx). */
 export const DB_UNAVAILABLE = 'DB_UNAVAILABLE';
@@ -62,4 +63,19 @@ export function createDb(settings: DbSettings): Db {
       }
     },
   };
+}
+
+/** The database did not answer in time (or at all). Voice flows then answer fallback TwiML. */
+export class DbUnavailable extends Error {}
+
+/**
+ * The data of an RPC result. Unreachable database → DbUnavailable; the database refusing the
+ * input (SQLSTATE classes 22 data exception, 23 integrity violation) → BadRequest.
+ */
+export function unwrap<T>(result: RpcResult<T>): T {
+  if (!result.error) return result.data;
+  const { code, message } = result.error;
+  if (code === DB_UNAVAILABLE) throw new DbUnavailable(message);
+  if (/^2[23]/.test(code)) throw new BadRequest(`refused by the database: ${message}`, 'invalid_data');
+  throw new Error(`database error ${code}: ${message}`);
 }

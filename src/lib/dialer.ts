@@ -1,7 +1,6 @@
 import type twilio from 'twilio';
 import { urlFor, type Config } from './config';
-import type { Db } from './db';
-import { unwrap } from './handler';
+import { unwrap, type Db } from './db';
 import { parsePhone } from './phone';
 
 /** What to dial. The caller ID is picked from the pool unless `callerId` names one. */

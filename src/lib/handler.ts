@@ -1,8 +1,8 @@
 import type { Context, ServerlessCallback } from '@twilio-labs/serverless-runtime-types/types';
 import type twilio from 'twilio';
 import { ConfigError, loadConfig, type Config } from './config';
-import { DB_UNAVAILABLE, getDb, type Db, type RpcResult } from './db';
-import { BadRequest, errorResponse, HttpError, httpResponse, twimlResponse } from './http';
+import { DbUnavailable, getDb, type Db } from './db';
+import { errorResponse, HttpError, httpResponse, twimlResponse } from './http';
 import { webhookParams } from './twilio-params';
 
 type VoiceResponse = twilio.twiml.VoiceResponse;
@@ -13,21 +13,6 @@ export interface FlowInput {
   params: Record<string, string>;
   db: Db;
   context: Context;
-}
-
-/** The database did not answer in time (or at all). Voice flows then answer fallback TwiML. */
-export class DbUnavailable extends Error {}
-
-/**
- * The data of an RPC result. Unreachable database → DbUnavailable; the database refusing the
- * input (SQLSTATE classes 22 data exception, 23 integrity violation) → BadRequest.
- */
-export function unwrap<T>(result: RpcResult<T>): T {
-  if (!result.error) return result.data;
-  const { code, message } = result.error;
-  if (code === DB_UNAVAILABLE) throw new DbUnavailable(message);
-  if (/^2[23]/.test(code)) throw new BadRequest(`refused by the database: ${message}`, 'invalid_data');
-  throw new Error(`database error ${code}: ${message}`);
 }
 
 /** Resolves with the promise, or rejects after ms: a webhook must answer before Twilio gives up. */

@@ -7,7 +7,8 @@
 import twilio from 'twilio';
 import { voiceEvent } from '../../lib/call-events';
 import type { Config } from '../../lib/config';
-import { voiceFunction, unwrap } from '../../lib/handler';
+import { unwrap } from '../../lib/db';
+import { voiceFunction } from '../../lib/handler';
 import { MESSAGES } from '../../lib/messages';
 import { inboundRoute, type InboundDecision, type InboundRoute } from '../../lib/routing';
 import { addDial, addDisclaimer, addVoicemail, say, unavailableTwiml } from '../../lib/twiml';

@@ -6,7 +6,8 @@
 import twilio from 'twilio';
 import { urlFor } from '../../lib/config';
 import { BadRequest } from '../../lib/http';
-import { voiceFunction, unwrap } from '../../lib/handler';
+import { unwrap } from '../../lib/db';
+import { voiceFunction } from '../../lib/handler';
 import { MESSAGES } from '../../lib/messages';
 import { isE164 } from '../../lib/phone';
 import { customerNumber } from '../../lib/routing';

@@ -7,7 +7,8 @@
 import twilio from 'twilio';
 import { voiceEvent } from '../../lib/call-events';
 import { urlFor, type Config } from '../../lib/config';
-import { voiceFunction, unwrap } from '../../lib/handler';
+import { unwrap } from '../../lib/db';
+import { voiceFunction } from '../../lib/handler';
 import { MESSAGES } from '../../lib/messages';
 import { agentTarget, type RoutedAgent } from '../../lib/routing';
 import { addDial, addDisclaimer, say, unavailableTwiml, type DialTarget } from '../../lib/twiml';

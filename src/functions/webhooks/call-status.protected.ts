@@ -4,7 +4,8 @@
  * repeated or reordered callbacks end in the same row.
  */
 import { statusCallbackEvent } from '../../lib/call-events';
-import { unwrap, webhookFunction } from '../../lib/handler';
+import { unwrap } from '../../lib/db';
+import { webhookFunction } from '../../lib/handler';
 import { parseParams, statusCallbackParams } from '../../lib/twilio-params';
 
 export const handler = webhookFunction(async ({ params, db }) => {
