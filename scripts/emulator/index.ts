@@ -128,6 +128,7 @@ export function formatTimeline(entries: TimelineEntry[]): string {
 
 /** Starts the emulator (HTTP server on `port`, default 0 = a free port). */
 export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
+  const validator = new ContractValidator(); // compiled before the clock starts, so start-up costs no virtual time
   const clock = new VirtualClock(opts.speed ?? 1);
   const store = new Store();
   const main = store.createAccount({
@@ -137,7 +138,6 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   const webhooks = new WebhookSender({ clock, minRealTimeoutMs: opts.minRealTimeoutMs });
   let baseUrl = '';
   const engine = new VoiceEngine({ clock, store, parties, webhooks, baseUrl: () => baseUrl, defaultCps: opts.cps ?? 1, log: opts.log });
-  const validator = new ContractValidator();
   const rest = new RestApi({
     clock, store, engine, validator, webhooks, baseUrl: () => baseUrl,
     options: {
