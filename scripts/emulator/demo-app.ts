@@ -66,10 +66,17 @@ export async function startDemoApp(authToken: string, port = 0): Promise<{ url: 
       r.pause({ length: 5 });
       return r;
     },
-    '/voice/queue-result': () => new VR().hangup(),
+    '/voice/queue-result': () => {
+      const r = new VR();
+      r.hangup();
+      return r;
+    },
     '/voice/outbound': (p) => {
       const r = new VR();
-      if (p.AnsweredBy && p.AnsweredBy !== 'human' && p.AnsweredBy !== 'unknown') return r.hangup(), r;
+      if (p.AnsweredBy && p.AnsweredBy !== 'human' && p.AnsweredBy !== 'unknown') {
+        r.hangup();
+        return r;
+      }
       r.say({ language: 'pt-BR' }, 'Olá, aqui é da central. Esta ligação pode ser gravada.');
       r.dial({ timeout: 20, action: '/voice/dial-result' }).number({ url: '/voice/whisper' }, DEMO_AGENT);
       return r;
