@@ -179,7 +179,7 @@ const TWILIO_HINTS: Record<number, (s: TwilioSettings) => string> = {
   21452: () => 'Twilio found no available numbers matching the search',
   21631:
     () =>
-      'an Address is required for this number type in Brazil: create one in the Console (Phone Numbers > Regulatory Compliance > Addresses, or via the Addresses API) and pass --address-sid AD…',
+      'an Address is required for this number type in Brazil: create one in the Console (Phone Numbers > Regulatory Compliance) or via the Addresses API, and pass --address-sid AD…',
   21649:
     () =>
       'a regulatory Bundle is required for this number type in Brazil: create a Bundle with the identity documents Twilio asks for (Console > Phone Numbers > Regulatory Compliance > Bundles), wait for it to be approved, and pass --bundle-sid BU…',

@@ -162,7 +162,7 @@ describe('numbers', () => {
     const refused = await cli(numbers, ['buy', national], env);
     expect(refused.code).toBe(1);
     expect(refused.errText()).toContain(
-      'an Address is required for this number type in Brazil: create one in the Console (Phone Numbers > Regulatory Compliance > Addresses, or via the Addresses API) and pass --address-sid AD…',
+      'an Address is required for this number type in Brazil: create one in the Console (Phone Numbers > Regulatory Compliance) or via the Addresses API, and pass --address-sid AD…',
     );
     expect(refused.errText()).toContain('Twilio error 21631');
 
@@ -213,6 +213,21 @@ describe('numbers', () => {
     const gone = await cli(numbers, ['release', e164, '--yes'], env);
     expect(gone.code).toBe(1);
     expect(gone.errText()).toContain(`${e164} is not a number of account ${emu.accountSid}`);
+  });
+
+  test('buy: 21649 explained when the account needs a regulatory Bundle; passes with --bundle-sid', async () => {
+    const sub = emu.createSubaccount('bundle-required', { requireAddressForBR: false, requireBundleForBR: true });
+    const subEnv = { ...env, TWILIO_ACCOUNT_SID: sub.sid, TWILIO_AUTH_TOKEN: sub.authToken };
+    const [n] = (await cli(numbers, ['search', '--type', 'local', '--area-code', '31', '--limit', '1', '--json'], subEnv)).json().numbers;
+    const refused = await cli(numbers, ['buy', n.phone_number, '--json'], subEnv);
+    expect(refused.code).toBe(1);
+    const err = JSON.parse(refused.errText()).error;
+    expect(err.code).toBe(21649);
+    expect(err.message).toMatch(/^a regulatory Bundle is required for this number type in Brazil: .* pass --bundle-sid BU… \(Twilio error 21649/);
+
+    const bought = await cli(numbers, ['buy', n.phone_number, '--bundle-sid', 'BU' + '12'.repeat(16), '--json'], subEnv);
+    expect(bought.code).toBe(0);
+    expect(bought.json().bought.phone_number).toBe(n.phone_number);
   });
 
   test('--dry-run sends no request at all', async () => {
