@@ -712,7 +712,7 @@ export class VoiceEngine {
     try {
       if (!leg.interrupt) {
         const r1 = await leg.wait(speak * 1000, { digits: true });
-        spokenMs = this.d.clock.now() - startMs;
+        spokenMs = r1 === 'timeout' ? speak * 1000 : this.d.clock.now() - startMs;
         if (r1 === 'digit') digits = leg.dtmf.find((d) => finishOnKey.includes(d)) ?? '';
         else if (r1 === 'timeout' && speak < maxLength) {
           const then = spec.then ?? 'silence';
