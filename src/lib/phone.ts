@@ -37,8 +37,13 @@ export function parsePhone(input: unknown): ParsedPhone | PhoneError {
     return { ok: false, input: String(input ?? ''), reason: 'empty phone number' };
   }
   const whatsapp = /^\s*whatsapp:/i.test(input);
+  // Letters left after the known prefixes mean extra text ("ramal 3", "x"): refuse rather than
+  // guess, since dropping them would silently glue an extension onto the number.
+  const rest = input.trim().replace(/^whatsapp:/i, '').replace(/^0\s*x\s*x/i, '');
+  if (!/\d/.test(rest)) return { ok: false, input, reason: 'no digits in phone number' };
+  if (/[a-z]/i.test(rest)) return { ok: false, input, reason: 'letters in phone number' };
+  if (/.\+/.test(rest.trim())) return { ok: false, input, reason: "'+' only allowed at the start" };
   const cleaned = precleanPhone(input);
-  if (!/\d/.test(cleaned)) return { ok: false, input, reason: 'no digits in phone number' };
   if (cleaned.replace(/\D/g, '').length > 17) return { ok: false, input, reason: 'too many digits for a phone number' };
   const parsed = parsePhoneNumberFromString(cleaned, 'BR');
   if (!parsed) return { ok: false, input, reason: 'not a phone number' };
@@ -50,8 +55,11 @@ export function parsePhone(input: unknown): ParsedPhone | PhoneError {
         : `not a valid number for country code +${parsed.countryCallingCode}`;
     return { ok: false, input, reason };
   }
-  const ddd = parsed.countryCallingCode === '55' ? parsed.nationalNumber.slice(0, 2) : undefined;
-  return { ok: true, e164: parsed.number, type: parsed.getType(), ddd, whatsapp };
+  const type = parsed.getType();
+  // Non-geographic numbers (0800 toll free, 0300/0303 shared cost, 0900) have no area code.
+  const geographic = type !== 'TOLL_FREE' && type !== 'SHARED_COST' && type !== 'PREMIUM_RATE' && type !== 'UAN';
+  const ddd = parsed.countryCallingCode === '55' && geographic ? parsed.nationalNumber.slice(0, 2) : undefined;
+  return { ok: true, e164: parsed.number, type, ddd, whatsapp };
 }
 
 /** E.164 of a valid number, or throws an Error whose message is the reason. */

@@ -75,8 +75,11 @@ begin
     raise exception 'p_rows must be a JSON array' using errcode = '22023';
   end if;
   with rows as (
-    select distinct on (r.phone_number) r.phone_number::public.e164 as phone_number, r.reason
-      from jsonb_to_recordset(p_rows) as r(phone_number text, reason text)
+    -- A number repeated in the input keeps its first occurrence's reason.
+    select distinct on (e.value->>'phone_number') (e.value->>'phone_number')::public.e164 as phone_number,
+           e.value->>'reason' as reason
+      from jsonb_array_elements(p_rows) with ordinality as e(value, n)
+     order by e.value->>'phone_number', e.n
   ), ins as (
     insert into public.opt_outs (phone_number, reason, source, created_by)
     select phone_number, reason, coalesce(p_source, 'import'), p_created_by from rows

@@ -36,9 +36,9 @@ begin
   select count(*) filter (where inserted), count(*) filter (where not inserted)
     into v_inserted, v_updated from upserted;
 
-  update public.phone_numbers set is_active = false, updated_at = now()
-   where account_sid = p_account_sid and is_active
-     and phone_number not in (select r->>'phone_number' from jsonb_array_elements(p_numbers) r);
+  update public.phone_numbers n set is_active = false, updated_at = now()
+   where n.account_sid = p_account_sid and n.is_active
+     and not exists (select 1 from jsonb_array_elements(p_numbers) r where r->>'phone_number' = n.phone_number);
   get diagnostics v_deactivated = row_count;
 
   return jsonb_build_object('inserted', v_inserted, 'updated', v_updated, 'deactivated', v_deactivated);

@@ -22,6 +22,11 @@ describe('parsePhone (default country Brazil)', () => {
     expect(parsePhone('(92) 3232-1234')).toMatchObject({ ok: true, ddd: '92', whatsapp: false });
   });
 
+  it('gives no DDD to non-geographic numbers', () => {
+    expect(parsePhone('0800 123 4567')).toMatchObject({ ok: true, ddd: undefined });
+    expect(parsePhone('0300 123 4567')).toMatchObject({ ok: true, ddd: undefined });
+  });
+
   it.each([
     ['', 'empty phone number'],
     ['abc', 'no digits in phone number'],
@@ -30,6 +35,9 @@ describe('parsePhone (default country Brazil)', () => {
     ['99999-9999', 'not a valid Brazilian number'],
     ['+1 555 0100', 'not a valid number for country code +1'],
     ['1234567890123456789', 'too many digits'],
+    ['(11) 99999-9999 ramal 3', 'letters in phone number'],
+    ['11 99999-9999,x', 'letters in phone number'],
+    ['11+99999-9999', "'+' only allowed at the start"],
   ])('refuses %j with a reason', (input, reason) => {
     const r = parsePhone(input);
     expect(r.ok).toBe(false);
