@@ -1,5 +1,5 @@
 /**
- * /voice/voicemail — `<Dial action>` after ringing an agent, and `<Record action>` after a
+ * /voice/voicemail — the Dial action after ringing an agent, and the Record action after a
  * message. A bridged call just ends; an unanswered one records a message; a recorded
  * message gets a thank-you. Needs no database, so it works during an outage too.
  */
