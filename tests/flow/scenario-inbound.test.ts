@@ -1,5 +1,5 @@
 /**
- * The shipped scenario scripts/emulator/scenarios/discador-inbound.json, run by the sim
+ * The shipped scenario scripts/emulator/scenarios/discador/inbound.json, run by the sim
  * against a local stack of discador: the call passes its expectations and lands in Postgres.
  * (The scenario's account is the local stack's, as with `npm start`.)
  */
@@ -16,8 +16,8 @@ beforeAll(async () => {
 });
 afterAll(async () => stack?.stop());
 
-it('discador-inbound.json: disclaimer, Ana answers, the call is completed in the calls table', async () => {
-  const scenario = loadScenario(join(__dirname, '../../scripts/emulator/scenarios/discador-inbound.json'));
+it('discador/inbound.json: disclaimer, Ana answers, the call is completed in the calls table', async () => {
+  const scenario = loadScenario(join(__dirname, '../../scripts/emulator/scenarios/discador/inbound.json'));
   const result = await runScenario(scenario, {
     appUrl: stack.env.FUNCTIONS_BASE_URL, accountSid: LOCAL.accountSid, authToken: LOCAL.authToken, quiet: true,
   });
