@@ -23,6 +23,17 @@ export const RISK_SCALE = 0.1;
 export const FEEDBACK_GAIN = 2;
 /** Live answers' worth of weight given to "on target" before the measured rate takes over. */
 export const FEEDBACK_PRIOR_LIVE = 30;
+/**
+ * Abandons of headroom under the day cap, per square root of the active agents, below which
+ * the risk tolerance is scaled down in proportion (20 agents: full tolerance from about 4.5
+ * abandons of headroom, none at 0). The day guard used to be all or nothing: a burst of
+ * abandons that used up the headroom dropped predictive to 1:1 until enough clean live
+ * answers came in, and those 1:1 stretches cost more talk than the risk had earned. Scaling
+ * the tolerance down as the headroom shrinks keeps predictive dialing, cautiously, and
+ * rarely lets the guard trip. Bursts grow with the team, but more slowly than the budget,
+ * hence the square root.
+ */
+export const HEADROOM_RAMP_PER_SQRT_AGENT = 1;
 
 /** Decides how many calls to place now, with a reason code and a one-line explanation. */
 export function decidePacing(snapshot: PacingSnapshot, settings: PacingSettings): PacingDecision {
@@ -98,7 +109,7 @@ function predictive(
     };
   }
   const parts = forecastParts(snapshot, settings.disclaimerS, settings.abandonGraceS, settings.noAnswerTimeoutS ?? DEFAULT_NO_ANSWER_TIMEOUT_S);
-  const risk = riskTolerance(snapshot, settings);
+  const risk = riskTolerance(snapshot, settings) * headroomFactor(abandoned, live, cap, active);
   const most = Math.max(0, Math.floor(settings.ratio * active + 1e-9) - unconnected);
   let n = 0;
   let chosen = outcomeWith(parts, 0);
@@ -160,6 +171,18 @@ export function riskTolerance(snapshot: PacingSnapshot, settings: PacingSettings
   const observed = (abandoned + target * FEEDBACK_PRIOR_LIVE) / (live + FEEDBACK_PRIOR_LIVE);
   const multiplier = Math.exp(Math.max(-3, Math.min(3, (FEEDBACK_GAIN * (target - observed)) / target)));
   return Math.min(0.5, RISK_SCALE * cap * multiplier);
+}
+
+/**
+ * Share of the risk tolerance predictive may use given the day's record: the headroom is how
+ * many abandons the day could still take after one more without going over the cap,
+ * cap x (live + 1) - (abandoned + 1). 0 at no headroom (where the day guard takes over),
+ * rising in a straight line to 1 at HEADROOM_RAMP_PER_SQRT_AGENT x sqrt(active agents).
+ */
+export function headroomFactor(abandonedToday: number, liveToday: number, cap: number, activeAgents: number): number {
+  const headroom = cap * (liveToday + 1) - (abandonedToday + 1);
+  const ramp = HEADROOM_RAMP_PER_SQRT_AGENT * Math.sqrt(Math.max(1, activeAgents));
+  return Math.min(1, Math.max(0, headroom / ramp));
 }
 
 /** Fraction of the shift already gone (0 at the start, 1 at the end; 0.5 when no shift is set). */

@@ -1,6 +1,6 @@
 /** Pacing: how many calls a campaign places now (pure; safe to bundle into Twilio Functions). */
 export * from './types';
-export { decidePacing, riskTolerance, shiftProgress, DEFAULT_MIN_SAMPLE_DIALS, DEFAULT_MIN_TALK_SAMPLES, DEFAULT_NO_ANSWER_TIMEOUT_S } from './decide';
+export { decidePacing, headroomFactor, riskTolerance, shiftProgress, DEFAULT_MIN_SAMPLE_DIALS, DEFAULT_MIN_TALK_SAMPLES, DEFAULT_NO_ANSWER_TIMEOUT_S } from './decide';
 export {
   agentFreeWithin,
   expectedPositivePart,

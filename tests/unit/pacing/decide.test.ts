@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import {
   decidePacing,
+  headroomFactor,
   riskTolerance,
   shiftProgress,
   type AgentActivity,
@@ -9,7 +10,7 @@ import {
   type PacingSnapshot,
   type PacingStats,
 } from '../../../src/lib/pacing';
-import { RISK_SCALE } from '../../../src/lib/pacing/decide';
+import { HEADROOM_RAMP_PER_SQRT_AGENT, RISK_SCALE } from '../../../src/lib/pacing/decide';
 
 const NOW = 1_700_000_000_000;
 
@@ -173,6 +174,57 @@ describe('abandon feedback', () => {
     expect(shiftProgress(NOW, settings)).toBeCloseTo(0.5, 10);
     expect(shiftProgress(0, settings)).toBe(0);
     expect(shiftProgress(NOW, { ...settings, shiftStartMs: undefined })).toBe(0.5);
+  });
+});
+
+describe('headroom under the day cap', () => {
+  test('none at the guard, a straight line up to sqrt(active agents) abandons of headroom, then full', () => {
+    expect(HEADROOM_RAMP_PER_SQRT_AGENT).toBe(1);
+    // 26 of 999 live: one more leaves 0.03 x 1000 - 27 = 3 abandons of headroom.
+    expect(headroomFactor(26, 999, 0.03, 4)).toBe(1); // ramp sqrt(4) = 2
+    expect(headroomFactor(26, 999, 0.03, 16)).toBeCloseTo(0.75, 10); // ramp 4
+    expect(headroomFactor(26, 999, 0.03, 36)).toBeCloseTo(0.5, 10); // ramp 6
+    // 29 of 999: one more makes exactly 3 %, no headroom left; past it, still 0.
+    expect(headroomFactor(29, 999, 0.03, 16)).toBeCloseTo(0, 10);
+    expect(headroomFactor(35, 999, 0.03, 16)).toBe(0);
+    // No agents active counts as one (no division by zero).
+    expect(headroomFactor(0, 999, 0.03, 0)).toBe(1);
+  });
+
+  const wrapping = snap({
+    agents: agents([
+      ['wrapup', 28],
+      ['wrapup', 29],
+      ['wrapup', 27],
+      ['talking', 30],
+      ['talking', 60],
+      ['talking', 500],
+    ]),
+    calls: { ringing: 0, detecting: 0, waiting: 0, connected: 3 },
+  });
+
+  test('thin headroom: predictive keeps dialing ahead, more cautiously, instead of dropping to 1:1', () => {
+    const plenty = decidePacing(wrapping, settings);
+    // 999 live, 28 abandoned: headroom 0.03 x 1000 - 29 = 1 abandon, against a ramp of sqrt(6).
+    const thin = decidePacing({ ...wrapping, stats: { ...stats, liveToday: 999, abandonedToday: 28 } }, settings);
+    expect(thin.reason).toBe('predictive_forecast');
+    expect(thin.dial).toBeGreaterThan(0); // 1:1 would dial nothing here: nobody is available
+    expect(thin.dial).toBeLessThan(plenty.dial);
+    expect(thin.forecast?.risk).toBeCloseTo((plenty.forecast?.risk as number) / Math.sqrt(6), 10);
+    // 29: no headroom, nothing beyond 1:1 (and nobody is available); 30: the guard itself.
+    expect(decidePacing({ ...wrapping, stats: { ...stats, liveToday: 999, abandonedToday: 29 } }, settings)).toMatchObject({ dial: 0 });
+    expect(decidePacing({ ...wrapping, stats: { ...stats, liveToday: 999, abandonedToday: 30 } }, settings)).toMatchObject({ dial: 0, reason: 'abandon_guard' });
+  });
+
+  test('more abandons today never mean more dials', () => {
+    fc.assert(
+      fc.property(snapshotArb, fc.integer({ min: 1, max: 20 }), settingsArb, (s, extra, o) => {
+        const set = { ...settings, ...o, mode: 'predictive' as const };
+        const worse = { ...s, stats: { ...s.stats, abandonedToday: s.stats.abandonedToday + extra } };
+        expect(decidePacing(worse, set).wanted).toBeLessThanOrEqual(decidePacing(s, set).wanted);
+      }),
+      { numRuns: 500 },
+    );
   });
 });
 
