@@ -1,0 +1,102 @@
+/**
+ * Multi-seed evaluation: every scenario (or the ones named) under the chosen strategies over a
+ * range of seeds, with the mean and the spread per (scenario, strategy). Used to check that a
+ * pacing change holds on seeds it was not tuned on (tune on 1-10, confirm on 11-20).
+ * Usage: tsx scripts/sim/pacing/eval.ts [--seeds 11-20] [--scenarios medium-20,few-5]
+ *        [--strategies "pred HARD_LIMIT,power 1:1"] [--json]
+ */
+import { fork } from 'node:child_process';
+import { cpus } from 'node:os';
+import { loadScenarios } from './scenario';
+import { simulate, type SimResult } from './simulate';
+import { BENCH_STRATEGIES } from './strategies';
+
+interface Job {
+  scenario: string;
+  strategy: string;
+  seed: number;
+}
+
+const WORKER_FLAG = '--pacing-eval-worker';
+
+function runJob(job: Job): SimResult {
+  const scenario = loadScenarios().find((s) => s.name === job.scenario);
+  const strategy = BENCH_STRATEGIES.find((s) => s.label === job.strategy);
+  if (scenario === undefined || strategy === undefined) throw new Error(`bad job ${JSON.stringify(job)}`);
+  return simulate(scenario, strategy, job.seed);
+}
+
+function inWorker(jobs: Job[]): Promise<SimResult[]> {
+  return new Promise((resolve, reject) => {
+    const child = fork(__filename, [WORKER_FLAG], { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    child.once('message', (message) => resolve(message as SimResult[]));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`eval worker exited with ${code}`));
+    });
+    child.send(jobs);
+  });
+}
+
+/** "11-20" or "1,3,5" or "7". */
+export function parseSeeds(text: string): number[] {
+  const out: number[] = [];
+  for (const part of text.split(',')) {
+    const [a, b] = part.split('-').map(Number);
+    if (a === undefined || !Number.isInteger(a)) throw new Error(`bad seeds "${text}"`);
+    const end = b === undefined ? a : b;
+    for (let s = a; s <= end; s++) out.push(s);
+  }
+  return out;
+}
+
+function stats(xs: number[]): { mean: number; min: number; max: number } {
+  return { mean: xs.reduce((a, b) => a + b, 0) / xs.length, min: Math.min(...xs), max: Math.max(...xs) };
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const arg = (name: string): string | undefined => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const seeds = parseSeeds(arg('--seeds') ?? '11-20');
+  const scenarioNames = arg('--scenarios')?.split(',') ?? loadScenarios().map((s) => s.name);
+  const strategyLabels = arg('--strategies')?.split(',') ?? BENCH_STRATEGIES.filter((s) => s.mode === 'predictive').map((s) => s.label);
+  const jobs: Job[] = [];
+  for (const scenario of scenarioNames) for (const strategy of strategyLabels) for (const seed of seeds) jobs.push({ scenario, strategy, seed });
+  const workers = Math.max(1, Math.min(cpus().length, jobs.length));
+  const shares: Job[][] = Array.from({ length: workers }, () => []);
+  jobs.forEach((job, i) => (shares[i % workers] as Job[]).push(job));
+  const started = Date.now();
+  const results = (await Promise.all(shares.map((share) => inWorker(share)))).flat();
+  if (args.includes('--json')) {
+    console.log(JSON.stringify(results.map(({ hourly: _hourly, ...r }) => r)));
+    return;
+  }
+  console.log(`seeds ${seeds[0]}..${seeds[seeds.length - 1]} (${seeds.length}): talk min/agent-h and abandon %, mean [min..max]`);
+  for (const scenario of scenarioNames) {
+    for (const strategy of strategyLabels) {
+      const rs = results.filter((r) => r.scenario === scenario && r.strategy === strategy);
+      const talk = stats(rs.map((r) => r.talkMinPerAgentHour));
+      const ab = stats(rs.map((r) => 100 * r.abandonRate));
+      const over = rs.filter((r) => r.abandonRate > 0.03).length;
+      console.log(
+        `${scenario.padEnd(10)} ${strategy.padEnd(16)} talk ${talk.mean.toFixed(2)} [${talk.min.toFixed(1)}..${talk.max.toFixed(1)}]  abandon ${ab.mean.toFixed(2)} % [${ab.min.toFixed(2)}..${ab.max.toFixed(2)}]${over > 0 ? `  OVER CAP in ${over}` : ''}`,
+      );
+    }
+  }
+  console.log(`${jobs.length} runs in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+if (process.argv.includes(WORKER_FLAG)) {
+  process.once('message', (jobs) => {
+    const results = (jobs as Job[]).map(runJob);
+    process.send?.(results, () => process.exit(0));
+  });
+} else {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
