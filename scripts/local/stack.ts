@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LOCAL } from './defaults';
@@ -7,6 +7,7 @@ import { startPostgres, type LocalPostgres } from './postgres';
 import { startRestApi, type LocalRestApi } from './rest-api';
 import { startS3, type LocalS3 } from './s3';
 import { startFunctions, type LocalFunctions } from './functions';
+import { startEmulator, type Emulator } from '../emulator';
 
 const root = join(__dirname, '..', '..');
 
@@ -47,13 +48,6 @@ export interface StackOptions {
   log?: (line: string) => void;
 }
 
-/** The part of the Twilio emulator (scripts/emulator) the stack uses. */
-export interface LocalEmulator {
-  url: string;
-  stop(): Promise<void>;
-  addNumber(opts: { phoneNumber: string; voiceUrl?: string; statusCallback?: string }): string;
-}
-
 /** A running local stack. */
 export interface Stack {
   env: StackEnv;
@@ -62,7 +56,7 @@ export interface Stack {
   rest: LocalRestApi;
   s3: LocalS3;
   functions: LocalFunctions;
-  emulator: LocalEmulator | null;
+  emulator: Emulator | null;
   stop(): Promise<void>;
 }
 
@@ -100,8 +94,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     let emulator: Stack['emulator'] = null;
     const emulatorUrl = `http://127.0.0.1:${ports.emulator}`;
     if ((opts.emulator ?? true) && !opts.twilioApiBaseUrl) {
-      emulator = await startEmulatorIfPresent({ port: ports.emulator, speed: opts.emulatorSpeed ?? 1, log });
-      if (emulator) started.push(emulator);
+      emulator = await startEmulator({ port: ports.emulator, speed: opts.emulatorSpeed ?? 1, accountSid: LOCAL.accountSid, authToken: LOCAL.authToken });
+      started.push(emulator);
     }
     const env: StackEnv = {
       SUPABASE_URL: rest.url,
@@ -166,18 +160,4 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     await stopAll();
     throw e;
   }
-}
-
-/** The Twilio emulator (scripts/emulator), started in this process. */
-async function startEmulatorIfPresent(opts: { port: number; speed: number; log: (l: string) => void }): Promise<Stack['emulator']> {
-  const entry = join(__dirname, '..', 'emulator', 'index.ts');
-  if (!existsSync(entry)) {
-    opts.log('Twilio emulator not found (scripts/emulator): skipped');
-    return null;
-  }
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const mod = require(entry) as {
-    startEmulator(o: Record<string, unknown>): Promise<LocalEmulator>;
-  };
-  return mod.startEmulator({ port: opts.port, speed: opts.speed, accountSid: LOCAL.accountSid, authToken: LOCAL.authToken });
 }
