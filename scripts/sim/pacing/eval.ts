@@ -5,38 +5,9 @@
  * Usage: tsx scripts/sim/pacing/eval.ts [--seeds 11-20] [--scenarios medium-20,few-5]
  *        [--strategies "pred HARD_LIMIT,power 1:1"] [--json]
  */
-import { fork } from 'node:child_process';
-import { cpus } from 'node:os';
+import { runInParallel, type SimJob } from './parallel';
 import { loadScenarios } from './scenario';
-import { simulate, type SimResult } from './simulate';
 import { BENCH_STRATEGIES } from './strategies';
-
-interface Job {
-  scenario: string;
-  strategy: string;
-  seed: number;
-}
-
-const WORKER_FLAG = '--pacing-eval-worker';
-
-function runJob(job: Job): SimResult {
-  const scenario = loadScenarios().find((s) => s.name === job.scenario);
-  const strategy = BENCH_STRATEGIES.find((s) => s.label === job.strategy);
-  if (scenario === undefined || strategy === undefined) throw new Error(`bad job ${JSON.stringify(job)}`);
-  return simulate(scenario, strategy, job.seed);
-}
-
-function inWorker(jobs: Job[]): Promise<SimResult[]> {
-  return new Promise((resolve, reject) => {
-    const child = fork(__filename, [WORKER_FLAG], { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    child.once('message', (message) => resolve(message as SimResult[]));
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`eval worker exited with ${code}`));
-    });
-    child.send(jobs);
-  });
-}
 
 /** "11-20" or "1,3,5" or "7". */
 export function parseSeeds(text: string): number[] {
@@ -63,13 +34,10 @@ async function main(): Promise<void> {
   const seeds = parseSeeds(arg('--seeds') ?? '11-20');
   const scenarioNames = arg('--scenarios')?.split(',') ?? loadScenarios().map((s) => s.name);
   const strategyLabels = arg('--strategies')?.split(',') ?? BENCH_STRATEGIES.filter((s) => s.mode === 'predictive').map((s) => s.label);
-  const jobs: Job[] = [];
+  const jobs: SimJob[] = [];
   for (const scenario of scenarioNames) for (const strategy of strategyLabels) for (const seed of seeds) jobs.push({ scenario, strategy, seed });
-  const workers = Math.max(1, Math.min(cpus().length, jobs.length));
-  const shares: Job[][] = Array.from({ length: workers }, () => []);
-  jobs.forEach((job, i) => (shares[i % workers] as Job[]).push(job));
   const started = Date.now();
-  const results = (await Promise.all(shares.map((share) => inWorker(share)))).flat();
+  const results = await runInParallel(jobs);
   if (args.includes('--json')) {
     console.log(JSON.stringify(results.map(({ hourly: _hourly, ...r }) => r)));
     return;
@@ -89,14 +57,7 @@ async function main(): Promise<void> {
   console.log(`${jobs.length} runs in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
-if (process.argv.includes(WORKER_FLAG)) {
-  process.once('message', (jobs) => {
-    const results = (jobs as Job[]).map(runJob);
-    process.send?.(results, () => process.exit(0));
-  });
-} else {
-  main().catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
-}
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,56 @@
+/**
+ * Runs many simulations over child processes (one per core), for the bench and the multi-seed
+ * evaluation. Each child is this module forked; results come back in job order.
+ */
+import { fork } from 'node:child_process';
+import { cpus } from 'node:os';
+import { loadScenarios } from './scenario';
+import { simulate, type SimResult } from './simulate';
+import { BENCH_STRATEGIES } from './strategies';
+
+/** One simulation: a scenario by name, a strategy by label, a seed (default: the scenario's). */
+export interface SimJob {
+  scenario: string;
+  strategy: string;
+  seed?: number;
+}
+
+/** Runs the jobs in this process. */
+export function runJobs(jobs: SimJob[]): SimResult[] {
+  const scenarios = loadScenarios();
+  return jobs.map((job) => {
+    const scenario = scenarios.find((s) => s.name === job.scenario);
+    const strategy = BENCH_STRATEGIES.find((s) => s.label === job.strategy);
+    if (scenario === undefined || strategy === undefined) throw new Error(`bad job ${JSON.stringify(job)}`);
+    return simulate(scenario, strategy, job.seed ?? scenario.seed);
+  });
+}
+
+function inWorker(jobs: SimJob[]): Promise<SimResult[]> {
+  return new Promise((resolve, reject) => {
+    const child = fork(__filename, [], { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    child.once('message', (message) => resolve(message as SimResult[]));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`simulation worker exited with ${code}`));
+    });
+    child.send(jobs);
+  });
+}
+
+/** Runs the jobs dealt round-robin over `workers` child processes; results in job order. */
+export async function runInParallel(jobs: SimJob[], workers = cpus().length): Promise<SimResult[]> {
+  const n = Math.max(1, Math.min(workers, jobs.length));
+  const shares: number[][] = Array.from({ length: n }, () => []);
+  jobs.forEach((_, i) => shares[i % n]!.push(i));
+  const parts = await Promise.all(shares.map((idx) => inWorker(idx.map((i) => jobs[i]!))));
+  const results: SimResult[] = new Array(jobs.length);
+  shares.forEach((idx, w) => idx.forEach((i, k) => (results[i] = parts[w]![k]!)));
+  return results;
+}
+
+if (require.main === module) {
+  process.once('message', (jobs) => {
+    process.send?.(runJobs(jobs as SimJob[]), () => process.exit(0));
+  });
+}
