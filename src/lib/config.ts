@@ -18,7 +18,6 @@ export const configSchema = z.object({
   DISCLAIMER_TEXT: z.string().min(1).optional(),
   TTS_VOICE: z.string().default('Polly.Camila'),
   TTS_LANGUAGE: z.string().default('pt-BR'),
-  HOLD_MUSIC_AUDIO: z.string().startsWith('/').default('/hold-music.mp3'),
   OPT_OUT_INBOUND: z.enum(['continue', 'message', 'reject']).default('continue'),
   OPT_OUT_KEY: z.string().regex(/^[0-9*#]$/).default('9'),
   FALLBACK_NUMBER: e164.optional(),
@@ -32,15 +31,11 @@ export type Config = z.infer<typeof configSchema> & { baseUrl: string };
 /** Thrown when the deployment's environment is incomplete or malformed. */
 export class ConfigError extends Error {}
 
-const cache = new WeakMap<object, Config>();
-
 /**
  * Reads and validates the configuration from a function's context (or any env object).
  * `baseUrl` is PUBLIC_BASE_URL, else https://DOMAIN_NAME (what Twilio calls us at).
  */
 export function loadConfig(env: Record<string, unknown>): Config {
-  const hit = cache.get(env);
-  if (hit) return hit;
   const raw = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '' && v !== undefined));
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
@@ -50,9 +45,7 @@ export function loadConfig(env: Record<string, unknown>): Config {
   const domain = typeof env['DOMAIN_NAME'] === 'string' ? env['DOMAIN_NAME'] : undefined;
   const baseUrl = (parsed.data.PUBLIC_BASE_URL ?? (domain ? `https://${domain}` : '')).replace(/\/$/, '');
   if (!baseUrl) throw new ConfigError('invalid configuration: PUBLIC_BASE_URL or DOMAIN_NAME is required');
-  const config = { ...parsed.data, baseUrl };
-  cache.set(env, config);
-  return config;
+  return { ...parsed.data, baseUrl };
 }
 
 /** Absolute URL of one of our functions or assets. */

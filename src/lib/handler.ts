@@ -29,7 +29,7 @@ function dbFor(config: Config): Db {
 }
 
 /** Time a voice flow may take before the fallback answers instead (Functions stop at 10 s). */
-export const VOICE_DEADLINE_MS = 6000;
+const VOICE_DEADLINE_MS = 6000;
 
 /**
  * Wraps a TwiML flow as a Twilio Function handler that never fails the call: malformed

@@ -3,8 +3,6 @@ import { BadRequest } from './http';
 
 /** Twilio's call statuses, in the order a call goes through them. */
 export const CALL_STATUSES = ['queued', 'initiated', 'ringing', 'in-progress', 'canceled', 'no-answer', 'busy', 'failed', 'completed'] as const;
-/** Statuses after which nothing more happens on a call. */
-export const TERMINAL_STATUSES = new Set(['canceled', 'no-answer', 'busy', 'failed', 'completed']);
 
 const callSid = z.string().regex(/^CA[0-9a-f]{32}$/, 'must be CA followed by 32 hex characters');
 const accountSid = z.string().regex(/^AC[0-9a-f]{32}$/, 'must be AC followed by 32 hex characters');
