@@ -1,14 +1,25 @@
 /**
- * Three projects: `unit` needs nothing running; `emulator` starts the Twilio emulator in-process; `flow` shares one local stack (Postgres,
- * PostgREST, S3, twilio-run behind the signature front, the Twilio emulator) started once
- * by tests/flow/global-setup.ts and stopped by tests/flow/global-teardown.ts.
+ * Three projects: `unit` needs nothing running (src, the pacing simulator); `emulator`
+ * starts the Twilio emulator in-process (its conformance tests and the admin CLIs against
+ * it); `flow` shares one local stack (Postgres, PostgREST, S3, twilio-run behind the
+ * signature front, the Twilio emulator) started once by tests/flow/global-setup.ts and
+ * stopped by tests/flow/global-teardown.ts.
  */
 const transform = { '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022' } }] };
 module.exports = {
   projects: [
-    { displayName: 'unit', testMatch: ['<rootDir>/tests/unit/**/*.test.ts'], transform, testEnvironment: 'node' },
-    // The emulator's own conformance tests: emulator + a TwiML app written in the test.
-    { displayName: 'emulator', testMatch: ['<rootDir>/tests/emulator/**/*.test.ts'], transform, testEnvironment: 'node' },
+    {
+      displayName: 'unit',
+      testMatch: ['<rootDir>/tests/unit/**/*.test.ts', '<rootDir>/simulator/tests/**/*.test.ts'],
+      transform,
+      testEnvironment: 'node',
+    },
+    {
+      displayName: 'emulator',
+      testMatch: ['<rootDir>/emulator/tests/**/*.test.ts', '<rootDir>/tests/cli/**/*.test.ts'],
+      transform,
+      testEnvironment: 'node',
+    },
     {
       displayName: 'flow',
       testMatch: ['<rootDir>/tests/flow/**/*.test.ts'],

@@ -2,7 +2,7 @@
 # Regenerates src/assets/disclaimer.mp3 and hold-music.mp3 (committed; run only to change them).
 # Needs Debian's espeak-ng, sox, libsox-fmt-mp3 and lame:
 #   apt-get install -y espeak-ng sox libsox-fmt-mp3 lame
-# Keep the spoken text equal to MESSAGES.disclaimer in src/lib/messages.ts.
+# Keep the spoken text equal to MESSAGES.disclaimer in src/lib/domain/messages.ts.
 set -euo pipefail
 out="$(cd "$(dirname "$0")/.." && pwd)/src/assets"
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT; cd "$work"

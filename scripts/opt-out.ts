@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { Command, Option } from 'commander';
-import { batches, OptOutCsvError, parseOptOutCsv } from '../src/lib/opt-out-csv';
+import { batches, OptOutCsvError, parseOptOutCsv } from '../src/lib/domain/opt-out-csv';
 import {
   CliError,
   cliMain,

@@ -9,9 +9,9 @@ import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { Command, CommanderError } from 'commander';
 import type twilio from 'twilio';
-import { createDb, DB_UNAVAILABLE, type Db } from '../../src/lib/db';
-import { parsePhone } from '../../src/lib/phone';
-import { createTwilioClient } from '../../src/lib/twilio-client';
+import { createDb, DB_UNAVAILABLE, type Db } from '../../src/lib/runtime/db';
+import { parsePhone } from '../../src/lib/domain/phone';
+import { createTwilioClient } from '../../src/lib/runtime/twilio-client';
 
 /** Environment as the scripts read it (process.env in production, a plain object in tests). */
 export type Env = Record<string, string | undefined>;

@@ -5,9 +5,9 @@
  * concurrency). This file runs its own stack so the number pool is its alone.
  */
 import { run as numbers } from '../../scripts/numbers';
-import { loadConfig } from '../../src/lib/config';
-import { createDb } from '../../src/lib/db';
-import { placeCall } from '../../src/lib/dialer';
+import { loadConfig } from '../../src/lib/runtime/config';
+import { createDb } from '../../src/lib/runtime/db';
+import { placeCall } from '../../src/lib/domain/dialer';
 import { sql as sqlAt } from '../helpers/db';
 import { startEmulatedStack, type EmulatedStack } from '../helpers/emulated-stack';
 import { newMobile } from '../helpers/twilio';

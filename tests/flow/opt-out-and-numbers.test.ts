@@ -10,8 +10,8 @@ import path from 'node:path';
 import type { Env, Io } from '../../scripts/lib/cli';
 import { run as numbers } from '../../scripts/numbers';
 import { run as optOut } from '../../scripts/opt-out';
-import { createDb, type Db } from '../../src/lib/db';
-import { createTwilioClient } from '../../src/lib/twilio-client';
+import { createDb, type Db } from '../../src/lib/runtime/db';
+import { createTwilioClient } from '../../src/lib/runtime/twilio-client';
 
 const ADDRESS_SID = 'AD' + 'cd'.repeat(16);
 

@@ -1,11 +1,11 @@
 /**
- * The shipped scenario scripts/emulator/scenarios/discador/inbound.json, run by the sim
+ * The shipped scenario emulator/scenarios/discador/inbound.json, run by the sim
  * against a local stack of discador: the call passes its expectations and lands in Postgres.
  * (The scenario's account is the local stack's, as with `npm start`.)
  */
 import { join } from 'node:path';
-import { LOCAL } from '../../scripts/local/defaults';
-import { loadScenario, runScenario } from '../../scripts/emulator/scenario';
+import { LOCAL } from '../../stack/defaults';
+import { loadScenario, runScenario } from '../../emulator/scenario';
 import { sql } from '../helpers/db';
 import { startStackProcess, type StackProcess } from '../helpers/stack';
 
@@ -17,7 +17,7 @@ beforeAll(async () => {
 afterAll(async () => stack?.stop());
 
 it('discador/inbound.json: disclaimer, Ana answers, the call is completed in the calls table', async () => {
-  const scenario = loadScenario(join(__dirname, '../../scripts/emulator/scenarios/discador/inbound.json'));
+  const scenario = loadScenario(join(__dirname, '../../emulator/scenarios/discador/inbound.json'));
   const result = await runScenario(scenario, {
     appUrl: stack.env.FUNCTIONS_BASE_URL, accountSid: LOCAL.accountSid, authToken: LOCAL.authToken, quiet: true,
   });

@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { createDb, type Db } from '../../src/lib/db';
+import { createDb, type Db } from '../../src/lib/runtime/db';
 
 /** Environment variable set by the flow global setup (fails loudly when missing). */
 export function env(name: string): string {

@@ -1,6 +1,6 @@
-import { LOCAL } from '../../scripts/local/defaults';
-import { startEmulator, type Emulator } from '../../scripts/emulator';
-import { createTwilioClient } from '../../src/lib/twilio-client';
+import { LOCAL } from '../../stack/defaults';
+import { startEmulator, type Emulator } from '../../emulator';
+import { createTwilioClient } from '../../src/lib/runtime/twilio-client';
 import { startStackProcess, type StackProcess } from './stack';
 
 /** A Twilio emulator in this test process plus a local stack (child process) that uses it. */

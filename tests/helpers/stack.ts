@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
-import type { StackEnv } from '../../scripts/local/stack';
+import type { StackEnv } from '../../stack/stack';
 
 const root = join(__dirname, '..', '..');
 
@@ -20,7 +20,7 @@ export interface StackProcess {
 export function startStackProcess(extraArgs: string[] = []): Promise<StackProcess> {
   const child: ChildProcess = spawn(
     process.execPath,
-    [require.resolve('tsx/cli'), join(root, 'scripts/start.ts'), '--ephemeral', '--json', '--control', '--no-build', ...extraArgs],
+    [require.resolve('tsx/cli'), join(root, 'stack/start.ts'), '--ephemeral', '--json', '--control', '--no-build', ...extraArgs],
     { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] },
   );
   let stderr = '';

@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { configSchema } from '../../src/lib/config';
+import { configSchema } from '../../src/lib/runtime/config';
 
 const root = join(__dirname, '..', '..');
 const dist = join(root, 'dist', 'functions');

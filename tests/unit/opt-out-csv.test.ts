@@ -1,4 +1,4 @@
-import { batches, detectDelimiter, normaliseHeader, OptOutCsvError, parseOptOutCsv } from '../../src/lib/opt-out-csv';
+import { batches, detectDelimiter, normaliseHeader, OptOutCsvError, parseOptOutCsv } from '../../src/lib/domain/opt-out-csv';
 
 const MOBILE = '+5511999999999';
 

@@ -1,4 +1,4 @@
-import { parsePhone, precleanPhone, toE164 } from '../../src/lib/phone';
+import { parsePhone, precleanPhone, toE164 } from '../../src/lib/domain/phone';
 
 describe('parsePhone (default country Brazil)', () => {
   it.each([

@@ -1,4 +1,4 @@
-import { customerNumber, inboundRoute, type InboundDecision } from '../../src/lib/routing';
+import { customerNumber, inboundRoute, type InboundDecision } from '../../src/lib/domain/routing';
 
 const agent = { id: 7, name: 'Ana', phone_number: '+5511990000001', client_identity: 'ana', status: 'available' };
 const cfg = (over: Partial<{ OPT_OUT_INBOUND: 'continue' | 'message' | 'reject'; FALLBACK_NUMBER: string }> = {}) => ({

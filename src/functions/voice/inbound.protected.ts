@@ -5,14 +5,14 @@
  * Database down: disclaimer, then fallback number or voicemail.
  */
 import twilio from 'twilio';
-import { voiceEvent } from '../../lib/call-events';
-import type { Config } from '../../lib/config';
-import { unwrap } from '../../lib/db';
-import { voiceFunction } from '../../lib/handler';
-import { MESSAGES } from '../../lib/messages';
-import { inboundRoute, type InboundDecision, type InboundRoute } from '../../lib/routing';
-import { addDial, addDisclaimer, addVoicemail, say, unavailableTwiml } from '../../lib/twiml';
-import { parseParams, voiceParams } from '../../lib/twilio-params';
+import { voiceEvent } from '../../lib/domain/call-events';
+import type { Config } from '../../lib/runtime/config';
+import { unwrap } from '../../lib/runtime/db';
+import { voiceFunction } from '../../lib/runtime/handler';
+import { MESSAGES } from '../../lib/domain/messages';
+import { inboundRoute, type InboundDecision, type InboundRoute } from '../../lib/domain/routing';
+import { addDial, addDisclaimer, addVoicemail, say, unavailableTwiml } from '../../lib/domain/twiml';
+import { parseParams, voiceParams } from '../../lib/runtime/params';
 
 function answer(route: InboundRoute, config: Config): twilio.twiml.VoiceResponse {
   const twiml = new twilio.twiml.VoiceResponse();

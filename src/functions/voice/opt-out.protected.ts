@@ -4,15 +4,15 @@
  * Database down: the customer is told the request could not be registered (and it is logged).
  */
 import twilio from 'twilio';
-import { urlFor } from '../../lib/config';
-import { BadRequest } from '../../lib/http';
-import { unwrap } from '../../lib/db';
-import { voiceFunction } from '../../lib/handler';
-import { MESSAGES } from '../../lib/messages';
-import { isE164 } from '../../lib/phone';
-import { customerNumber } from '../../lib/routing';
-import { say } from '../../lib/twiml';
-import { gatherParams, parseParams } from '../../lib/twilio-params';
+import { urlFor } from '../../lib/runtime/config';
+import { BadRequest } from '../../lib/runtime/http';
+import { unwrap } from '../../lib/runtime/db';
+import { voiceFunction } from '../../lib/runtime/handler';
+import { MESSAGES } from '../../lib/domain/messages';
+import { isE164 } from '../../lib/domain/phone';
+import { customerNumber } from '../../lib/domain/routing';
+import { say } from '../../lib/domain/twiml';
+import { gatherParams, parseParams } from '../../lib/runtime/params';
 
 export const handler = voiceFunction(
   async ({ config, params, db }) => {

@@ -5,14 +5,14 @@
  * when the customer pressed another key). Database down: disclaimer, then fallback number.
  */
 import twilio from 'twilio';
-import { voiceEvent } from '../../lib/call-events';
-import { urlFor, type Config } from '../../lib/config';
-import { unwrap } from '../../lib/db';
-import { voiceFunction } from '../../lib/handler';
-import { MESSAGES } from '../../lib/messages';
-import { agentTarget, type RoutedAgent } from '../../lib/routing';
-import { addDial, addDisclaimer, say, unavailableTwiml, type DialTarget } from '../../lib/twiml';
-import { parseParams, voiceParams } from '../../lib/twilio-params';
+import { voiceEvent } from '../../lib/domain/call-events';
+import { urlFor, type Config } from '../../lib/runtime/config';
+import { unwrap } from '../../lib/runtime/db';
+import { voiceFunction } from '../../lib/runtime/handler';
+import { MESSAGES } from '../../lib/domain/messages';
+import { agentTarget, type RoutedAgent } from '../../lib/domain/routing';
+import { addDial, addDisclaimer, say, unavailableTwiml, type DialTarget } from '../../lib/domain/twiml';
+import { parseParams, voiceParams } from '../../lib/runtime/params';
 
 function answer(config: Config, target: DialTarget | null, withDisclaimer: boolean): twilio.twiml.VoiceResponse {
   const twiml = new twilio.twiml.VoiceResponse();

@@ -4,10 +4,10 @@
  * message gets a thank-you. Needs no database, so it works during an outage too.
  */
 import twilio from 'twilio';
-import { voiceFunction } from '../../lib/handler';
-import { MESSAGES } from '../../lib/messages';
-import { addVoicemail, say, unavailableTwiml } from '../../lib/twiml';
-import { parseParams, voiceParams } from '../../lib/twilio-params';
+import { voiceFunction } from '../../lib/runtime/handler';
+import { MESSAGES } from '../../lib/domain/messages';
+import { addVoicemail, say, unavailableTwiml } from '../../lib/domain/twiml';
+import { parseParams, voiceParams } from '../../lib/runtime/params';
 
 export const handler = voiceFunction(
   async ({ config, params }) => {

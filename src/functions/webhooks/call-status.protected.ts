@@ -3,10 +3,10 @@
  * the callback in call_events and folds it into calls, idempotently and monotonically, so
  * repeated or reordered callbacks end in the same row.
  */
-import { statusCallbackEvent } from '../../lib/call-events';
-import { unwrap } from '../../lib/db';
-import { webhookFunction } from '../../lib/handler';
-import { parseParams, statusCallbackParams } from '../../lib/twilio-params';
+import { statusCallbackEvent } from '../../lib/domain/call-events';
+import { unwrap } from '../../lib/runtime/db';
+import { webhookFunction } from '../../lib/runtime/handler';
+import { parseParams, statusCallbackParams } from '../../lib/runtime/params';
 
 export const handler = webhookFunction(async ({ params, db }) => {
   const callback = parseParams(statusCallbackParams, params);

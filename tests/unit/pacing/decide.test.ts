@@ -9,8 +9,8 @@ import {
   type PacingSettings,
   type PacingSnapshot,
   type PacingStats,
-} from '../../../src/lib/pacing';
-import { HEADROOM_RAMP_PER_SQRT_AGENT, RISK_SCALE } from '../../../src/lib/pacing/decide';
+} from '../../../src/lib/domain/pacing';
+import { HEADROOM_RAMP_PER_SQRT_AGENT, RISK_SCALE } from '../../../src/lib/domain/pacing/decide';
 
 const NOW = 1_700_000_000_000;
 

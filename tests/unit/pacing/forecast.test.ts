@@ -11,7 +11,7 @@ import {
   probEndsWithin,
   type PacingSnapshot,
   type PacingStats,
-} from '../../../src/lib/pacing';
+} from '../../../src/lib/domain/pacing';
 
 // A log-normal with sigma = 1 and median 100: mean 100 sqrt(e), sd = mean sqrt(e - 1).
 const MEAN = 100 * Math.sqrt(Math.E);

@@ -1,0 +1,51 @@
+import type { Config } from '../runtime/config';
+import type { DialTarget } from './twiml';
+
+/** An agent as the database returns it with a routing decision. */
+export interface RoutedAgent {
+  id: number;
+  name: string;
+  phone_number: string | null;
+  client_identity: string | null;
+  status: string;
+}
+
+/** What start_inbound_call answers. */
+export interface InboundDecision {
+  opted_out: boolean;
+  agent: RoutedAgent | null;
+}
+
+/** Where an inbound call goes after the disclaimer. */
+export type InboundRoute =
+  | { kind: 'reject' }
+  | { kind: 'opted-out-message' }
+  | { kind: 'dial'; target: DialTarget }
+  | { kind: 'voicemail' };
+
+/**
+ * Decides an inbound call's route. `decision` is null when the database could not be asked:
+ * then the configured fallback number, else voicemail.
+ * Opted-out callers get OPT_OUT_INBOUND: continue (served as anyone), message, or reject.
+ */
+export function inboundRoute(decision: InboundDecision | null, config: Pick<Config, 'OPT_OUT_INBOUND' | 'FALLBACK_NUMBER'>): InboundRoute {
+  if (decision?.opted_out) {
+    if (config.OPT_OUT_INBOUND === 'reject') return { kind: 'reject' };
+    if (config.OPT_OUT_INBOUND === 'message') return { kind: 'opted-out-message' };
+  }
+  const target = agentTarget(decision?.agent ?? null);
+  if (target) return { kind: 'dial', target };
+  if (config.FALLBACK_NUMBER) return { kind: 'dial', target: { kind: 'number', number: config.FALLBACK_NUMBER } };
+  return { kind: 'voicemail' };
+}
+
+/** The devices to ring for an agent, or null when the agent has none. */
+export function agentTarget(agent: RoutedAgent | null): DialTarget | null {
+  if (!agent || (!agent.phone_number && !agent.client_identity)) return null;
+  return { kind: 'agent', phone: agent.phone_number, client: agent.client_identity };
+}
+
+/** The customer's number on a call: the caller on inbound calls, the callee otherwise. */
+export function customerNumber(params: { Direction?: string; From: string; To: string }): string {
+  return params.Direction === 'inbound' ? params.From : params.To;
+}

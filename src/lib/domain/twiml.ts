@@ -1,0 +1,45 @@
+import twilio from 'twilio';
+import { urlFor, type Config } from '../runtime/config';
+import { MESSAGES } from './messages';
+
+type VoiceResponse = twilio.twiml.VoiceResponse;
+type Sayable = Pick<VoiceResponse, 'say' | 'play'>;
+
+/** Speaks pt-BR text with the configured voice. */
+export function say(node: Pick<VoiceResponse, 'say'>, config: Pick<Config, 'TTS_VOICE' | 'TTS_LANGUAGE'> | null, text: string): void {
+  node.say({ voice: (config?.TTS_VOICE ?? 'Polly.Camila') as 'Polly.Camila', language: (config?.TTS_LANGUAGE ?? 'pt-BR') as 'pt-BR' }, text);
+}
+
+/** The recording disclaimer: the MP3 asset, or DISCLAIMER_TEXT (default text) spoken. */
+export function addDisclaimer(node: Sayable, config: Config): void {
+  if (config.DISCLAIMER_MODE === 'play') node.play(urlFor(config, config.DISCLAIMER_AUDIO));
+  else say(node, config, config.DISCLAIMER_TEXT ?? MESSAGES.disclaimer);
+}
+
+/** Prompt, beep, and a recorded message; /voice/voicemail thanks the caller afterwards. */
+export function addVoicemail(twiml: VoiceResponse, config: Config): void {
+  say(twiml, config, MESSAGES.voicemail);
+  twiml.record({ maxLength: config.VOICEMAIL_MAX_LENGTH, playBeep: true, timeout: 5, action: urlFor(config, '/voice/voicemail') });
+}
+
+/** What a caller hears when nothing else can be done (e.g. the configuration is broken). */
+export function unavailableTwiml(config: Config | null): VoiceResponse {
+  const twiml = new twilio.twiml.VoiceResponse();
+  say(twiml, config, MESSAGES.unavailable);
+  twiml.hangup();
+  return twiml;
+}
+
+/** Who an answered call should ring: an agent (softphone and/or phone) or a plain number. */
+export type DialTarget = { kind: 'agent'; phone: string | null; client: string | null } | { kind: 'number'; number: string };
+
+/** Rings the target (all of an agent's devices at once) and hands the outcome to actionPath. */
+export function addDial(twiml: VoiceResponse, config: Config, target: DialTarget, actionPath: string): void {
+  const dial = twiml.dial({ timeout: config.AGENT_RING_TIMEOUT, action: urlFor(config, actionPath), answerOnBridge: true });
+  if (target.kind === 'number') {
+    dial.number(target.number);
+    return;
+  }
+  if (target.client) dial.client(target.client);
+  if (target.phone) dial.number(target.phone);
+}

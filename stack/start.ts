@@ -1,0 +1,73 @@
+/**
+ * `npm start`: the whole local stack on one machine, no Docker, no internet.
+ *   --fresh       throw away the data of the previous run
+ *   --ephemeral   free ports and a temporary data dir (tests, benchmarks)
+ *   --json        print one line of JSON with the stack's env when ready (for a parent process)
+ *   --control     read commands from stdin: `db:stop`, `db:start` (outage tests), `stop`
+ * Ctrl-C (or SIGTERM) stops every process it started.
+ */
+import { createInterface } from 'node:readline';
+import { Command } from 'commander';
+import { buildAll } from '../scripts/build';
+import { startStack } from './stack';
+
+async function main(): Promise<void> {
+  const program = new Command()
+    .name('npm start --')
+    .option('--fresh', 'start from an empty database (re-applies migrations and seed)')
+    .option('--ephemeral', 'use free ports and a temporary data dir, removed on exit')
+    .option('--json', 'print the stack env as one JSON line when ready')
+    .option('--control', 'accept db:stop / db:start / stop on stdin')
+    .option('--no-build', 'serve dist/ as it is')
+    .option('--no-emulator', 'do not start the Twilio emulator')
+    .option('--speed <n>', 'Twilio emulator clock speed', '1')
+    .option('--twilio-url <url>', 'use the Twilio emulator already running at this URL (tests)')
+    .option('--verbose', 'print service logs');
+  const o = program.parse(process.argv).opts<{
+    fresh?: boolean; ephemeral?: boolean; json?: boolean; control?: boolean; build: boolean; emulator: boolean; speed: string;
+    twilioUrl?: string; verbose?: boolean;
+  }>();
+  const log = (line: string) => (o.verbose ? console.error(line) : undefined);
+  if (o.build) await buildAll();
+  const stack = await startStack({
+    fresh: o.fresh, ephemeral: o.ephemeral, emulator: o.emulator, emulatorSpeed: Number(o.speed), twilioApiBaseUrl: o.twilioUrl,
+    live: !o.ephemeral, log,
+  });
+  let stopping = false;
+  const stop = async (code = 0) => {
+    if (stopping) return;
+    stopping = true;
+    await stack.stop();
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+
+  if (o.json) {
+    console.log(JSON.stringify({ ready: true, env: stack.env }));
+  } else {
+    console.log('discador local stack is up:\n');
+    for (const s of stack.services) console.log(`  ${s.name.padEnd(32)} ${s.url}`);
+    console.log('\nPoint the Twilio emulator numbers (or a tunnel) at', `${stack.env.FUNCTIONS_BASE_URL}/voice/inbound`);
+    console.log('Environment for scripts (also in .env.example):');
+    for (const [k, v] of Object.entries(stack.env)) console.log(`  ${k}=${v}`);
+    console.log('\nCtrl-C stops everything.');
+  }
+  if (o.control) {
+    const rl = createInterface({ input: process.stdin });
+    rl.on('line', (line) => {
+      const cmd = line.trim();
+      const reply = (p: Promise<unknown>) =>
+        p.then(() => console.log(JSON.stringify({ ok: cmd })), (e: unknown) => console.log(JSON.stringify({ error: String(e) })));
+      if (cmd === 'db:stop') reply(stack.postgres.stop());
+      else if (cmd === 'db:start') reply(stack.postgres.restart());
+      else if (cmd === 'stop') void stop();
+    });
+    rl.on('close', () => void stop());
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});
