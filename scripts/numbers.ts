@@ -1,5 +1,5 @@
 /**
- * Brazilian phone numbers of the Twilio account (task 2): search, buy, point at the
+ * Brazilian phone numbers of the Twilio account: search, buy, point at the
  * functions, list, sync into the phone_numbers pool, release.
  *   npm run numbers -- search --type mobile --area-code 11
  *   npm run numbers -- buy +5511912345678 --address-sid AD… --bundle-sid BU…
@@ -35,6 +35,7 @@ import {
   type TwilioSettings,
   withCommonOptions,
 } from './lib/cli';
+import { statusCallbackUrl, voiceFallbackUrl, voiceInboundUrl } from '../src/lib/domain/callback-urls';
 
 type NumberType = 'local' | 'mobile' | 'toll_free';
 /** The fields of an AvailablePhoneNumbers Local/Mobile/TollFree result that `search` shows. */
@@ -57,16 +58,21 @@ export function inferNumberType(e164: string): NumberType | null {
   return subscriber.length === 9 && subscriber.startsWith('9') ? 'mobile' : 'local';
 }
 
-/** The webhook settings every number of the account gets (paths are part of the product's contract, DESIGN.md §1b). */
+/**
+ * The webhook settings every number of the account gets (paths are part of the product's
+ * contract, DESIGN.md §1b): VoiceUrl, a VoiceFallbackUrl that answers without the database
+ * (Twilio calls it when VoiceUrl fails or times out), and a StatusCallback carrying Twilio's
+ * retry fragment (see src/lib/domain/callback-urls.ts).
+ */
 export function webhookParams(functionsBaseUrl: string) {
-  const base = functionsBaseUrl.replace(/\/+$/, '');
+  const at = { baseUrl: functionsBaseUrl };
   return {
-    voiceUrl: `${base}/voice/inbound`,
+    voiceUrl: voiceInboundUrl(at),
     voiceMethod: 'POST',
-    statusCallback: `${base}/webhooks/call-status`,
+    voiceFallbackUrl: voiceFallbackUrl(at),
+    voiceFallbackMethod: 'POST',
+    statusCallback: statusCallbackUrl(at),
     statusCallbackMethod: 'POST',
-    smsUrl: `${base}/webhooks/sms`,
-    smsMethod: 'POST',
   };
 }
 
@@ -86,6 +92,7 @@ export interface OwnedNumber {
   friendly_name: string;
   number_type: NumberType | null;
   voice_url: string | null;
+  voice_fallback_url: string | null;
   sms_url: string | null;
   status_callback: string | null;
   pointed?: boolean;
@@ -98,12 +105,13 @@ function owned(n: IncomingNumber, base?: string): OwnedNumber {
     friendly_name: n.friendlyName,
     number_type: inferNumberType(n.phoneNumber),
     voice_url: n.voiceUrl || null,
+    voice_fallback_url: n.voiceFallbackUrl || null,
     sms_url: n.smsUrl || null,
     status_callback: n.statusCallback || null,
   };
   if (base) {
     const w = webhookParams(base);
-    row.pointed = n.voiceUrl === w.voiceUrl && n.statusCallback === w.statusCallback && n.smsUrl === w.smsUrl;
+    row.pointed = n.voiceUrl === w.voiceUrl && n.voiceFallbackUrl === w.voiceFallbackUrl && n.statusCallback === w.statusCallback;
   }
   return row;
 }
@@ -224,7 +232,7 @@ export function run(argv: string[], env: Env, io: Io): Promise<number> {
     withCommonOptions(
       program
         .command('point')
-        .description('set VoiceUrl, StatusCallback and SmsUrl (all POST) to the functions at FUNCTIONS_BASE_URL')
+        .description('set VoiceUrl, VoiceFallbackUrl and StatusCallback (all POST) to the functions at FUNCTIONS_BASE_URL')
         .argument('<number|all>', 'one number of the account, or "all"'),
     ).action(async (target: string, opts: CommonOptions) => {
       const c = ctx(opts);

@@ -19,6 +19,14 @@ export interface LocalPostgres {
   stop(): Promise<void>;
   /** Starts it again after stop() (for outage tests). */
   restart(): Promise<void>;
+  /**
+   * Freezes the server with SIGSTOP (for outage tests): the postmaster and every backend, so
+   * the process stays alive, new connections wait in the listen queue and live connections
+   * hang mid-query, which is what a stalled database looks like (unlike a refused connection).
+   */
+  freeze(): Promise<void>;
+  /** Undoes freeze() with SIGCONT. */
+  thaw(): Promise<void>;
   /** Runs SQL as the superuser. */
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
 }
@@ -55,13 +63,80 @@ export async function startPostgres(opts: { dir: string; port: number; fresh?: b
     }
   };
   await migrate(url, { seed: (opts.seed ?? true) && isNew, log: opts.log });
+  let frozen: number[] = [];
+  const thaw = async () => {
+    // Backends first, then the postmaster, so it finds its children running when it wakes.
+    for (const pid of [...frozen].reverse()) signal(pid, 'SIGCONT');
+    frozen = [];
+  };
   return {
     port: opts.port,
     url,
     query,
-    stop: () => pg.stop(),
+    stop: async () => {
+      await thaw(); // a stopped postmaster would never see the shutdown signal
+      await pg.stop();
+    },
     restart: () => pg.start(),
+    async freeze() {
+      if (frozen.length) return;
+      const postmaster = postmasterPid(opts.dir);
+      // Postmaster first: once stopped it forks no new backend, so the list below is complete.
+      signal(postmaster, 'SIGSTOP');
+      frozen = [postmaster];
+      for (const pid of descendants(postmaster)) {
+        if (signal(pid, 'SIGSTOP')) frozen.push(pid);
+      }
+    },
+    thaw,
   };
+}
+
+/** The postmaster's pid, from the first line of postmaster.pid in the data directory. */
+function postmasterPid(dir: string): number {
+  const file = join(dir, 'postmaster.pid');
+  const pid = Number(readFileSync(file, 'utf8').split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 1) throw new Error(`no running postmaster in ${dir} (postmaster.pid: ${pid})`);
+  return pid;
+}
+
+/** Every process below pid (children, grandchildren…), read from /proc. */
+function descendants(pid: number): number[] {
+  const parentOf = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // "pid (comm) state ppid ...": comm may contain spaces and parentheses, so split after the last ')'.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    const list = parentOf.get(ppid) ?? [];
+    list.push(Number(name));
+    parentOf.set(ppid, list);
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const c of parentOf.get(p) ?? []) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+/** Sends a signal; false when the process is already gone. */
+function signal(pid: number, sig: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, sig);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw e;
+  }
 }
 
 /** Applies bootstrap.sql, then every migration not yet recorded, each in its own transaction. */

@@ -3,7 +3,9 @@
  *   --fresh       throw away the data of the previous run
  *   --ephemeral   free ports and a temporary data dir (tests, benchmarks)
  *   --json        print one line of JSON with the stack's env when ready (for a parent process)
- *   --control     read commands from stdin: `db:stop`, `db:start` (outage tests), `stop`
+ *   --control     read commands from stdin: `db:stop`, `db:start`, `db:freeze`, `db:thaw`
+ *                 (outage tests: Postgres stopped, or alive but hung by SIGSTOP), `stop`
+ *   --functions-env KEY=VALUE   extra environment for the functions (repeatable; tests)
  * Ctrl-C (or SIGTERM) stops every process it started.
  */
 import { createInterface } from 'node:readline';
@@ -11,13 +13,21 @@ import { Command } from 'commander';
 import { buildAll } from '../scripts/build';
 import { startStack } from './stack';
 
+/** Commander collector for repeated --functions-env KEY=VALUE options. */
+function collectEnv(pair: string, acc: Record<string, string>): Record<string, string> {
+  const m = /^([A-Z][A-Z0-9_]*)=(.*)$/s.exec(pair);
+  if (!m) throw new Error(`--functions-env takes KEY=VALUE with an upper-case KEY, got "${pair}"`);
+  return { ...acc, [m[1]!]: m[2]! };
+}
+
 async function main(): Promise<void> {
   const program = new Command()
     .name('npm start --')
     .option('--fresh', 'start from an empty database (re-applies migrations and seed)')
     .option('--ephemeral', 'use free ports and a temporary data dir, removed on exit')
     .option('--json', 'print the stack env as one JSON line when ready')
-    .option('--control', 'accept db:stop / db:start / stop on stdin')
+    .option('--control', 'accept db:stop / db:start / db:freeze / db:thaw / stop on stdin')
+    .option('--functions-env <KEY=VALUE>', 'extra environment for the functions (repeatable)', collectEnv, {})
     .option('--no-build', 'serve dist/ as it is')
     .option('--no-emulator', 'do not start the Twilio emulator')
     .option('--speed <n>', 'Twilio emulator clock speed', '1')
@@ -25,13 +35,13 @@ async function main(): Promise<void> {
     .option('--verbose', 'print service logs');
   const o = program.parse(process.argv).opts<{
     fresh?: boolean; ephemeral?: boolean; json?: boolean; control?: boolean; build: boolean; emulator: boolean; speed: string;
-    twilioUrl?: string; verbose?: boolean;
+    twilioUrl?: string; verbose?: boolean; functionsEnv: Record<string, string>;
   }>();
   const log = (line: string) => (o.verbose ? console.error(line) : undefined);
   if (o.build) await buildAll();
   const stack = await startStack({
     fresh: o.fresh, ephemeral: o.ephemeral, emulator: o.emulator, emulatorSpeed: Number(o.speed), twilioApiBaseUrl: o.twilioUrl,
-    live: !o.ephemeral, log,
+    live: !o.ephemeral, log, functionsEnv: o.functionsEnv,
   });
   let stopping = false;
   const stop = async (code = 0) => {
@@ -61,6 +71,8 @@ async function main(): Promise<void> {
         p.then(() => console.log(JSON.stringify({ ok: cmd })), (e: unknown) => console.log(JSON.stringify({ error: String(e) })));
       if (cmd === 'db:stop') reply(stack.postgres.stop());
       else if (cmd === 'db:start') reply(stack.postgres.restart());
+      else if (cmd === 'db:freeze') reply(stack.postgres.freeze());
+      else if (cmd === 'db:thaw') reply(stack.postgres.thaw());
       else if (cmd === 'stop') void stop();
     });
     rl.on('close', () => void stop());

@@ -183,13 +183,14 @@ describe('numbers', () => {
 
     const client = createTwilioClient(emu.accountSid, emu.authToken, emu.url);
     const fetched = await client.incomingPhoneNumbers(plain.json().bought.sid).fetch();
-    expect([fetched.voiceUrl, fetched.voiceMethod, fetched.statusCallback, fetched.statusCallbackMethod, fetched.smsUrl, fetched.smsMethod]).toEqual([
+    expect([fetched.voiceUrl, fetched.voiceMethod, fetched.voiceFallbackUrl, fetched.voiceFallbackMethod, fetched.statusCallback, fetched.statusCallbackMethod, fetched.smsUrl]).toEqual([
       `${FUNCTIONS}/voice/inbound`,
       'POST',
-      `${FUNCTIONS}/webhooks/call-status`,
+      `${FUNCTIONS}/voice/fallback`,
       'POST',
-      `${FUNCTIONS}/webhooks/sms`,
+      `${FUNCTIONS}/webhooks/call-status#rc=3&rp=5xx,ct,rt&ct=2000&rt=5000&tt=15000`,
       'POST',
+      '',
     ]);
 
     const listed = (await cli(numbers, ['list', '--json'], env)).json().numbers;

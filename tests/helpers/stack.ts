@@ -8,8 +8,16 @@ const root = join(__dirname, '..', '..');
 /** A local stack running as a child process (`npm start -- --ephemeral --json --control`). */
 export interface StackProcess {
   env: StackEnv;
-  /** Sends a control command (db:stop, db:start) and waits for its acknowledgement. */
-  control(cmd: 'db:stop' | 'db:start'): Promise<void>;
+  /**
+   * Sends a control command and waits for its acknowledgement: db:stop / db:start (Postgres
+   * shut down: connections refused), db:freeze / db:thaw (Postgres alive but hung by SIGSTOP:
+   * connections and queries wait forever).
+   */
+  control(cmd: 'db:stop' | 'db:start' | 'db:freeze' | 'db:thaw'): Promise<void>;
+  /** Freezes Postgres (SIGSTOP on the postmaster and its backends). */
+  freezeDb(): Promise<void>;
+  /** Thaws it (SIGCONT). */
+  thawDb(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -39,13 +47,16 @@ export function startStackProcess(extraArgs: string[] = []): Promise<StackProces
       }
       if (msg['ready']) {
         clearTimeout(timer);
+        const control = (cmd: string) =>
+          new Promise<void>((ok, fail) => {
+            waiting.push((reply) => (reply['ok'] ? ok() : fail(new Error(String(reply['error'])))));
+            child.stdin!.write(cmd + '\n');
+          });
         resolve({
           env: msg['env'] as StackEnv,
-          control: (cmd) =>
-            new Promise<void>((ok, fail) => {
-              waiting.push((reply) => (reply['ok'] ? ok() : fail(new Error(String(reply['error'])))));
-              child.stdin!.write(cmd + '\n');
-            }),
+          control,
+          freezeDb: () => control('db:freeze'),
+          thawDb: () => control('db:thaw'),
           stop: () =>
             new Promise<void>((done) => {
               if (child.exitCode !== null) return done();

@@ -30,14 +30,14 @@ describe('inferNumberType', () => {
   ])('%s → %s', (n, t) => expect(inferNumberType(n)).toBe(t));
 });
 
-test('webhookParams points the three webhooks at the functions, POST, without a doubled slash', () => {
+test('webhookParams points voice, voice fallback and status callback at the functions, POST, without a doubled slash', () => {
   expect(webhookParams('https://x.twil.io/')).toEqual({
     voiceUrl: 'https://x.twil.io/voice/inbound',
     voiceMethod: 'POST',
-    statusCallback: 'https://x.twil.io/webhooks/call-status',
+    voiceFallbackUrl: 'https://x.twil.io/voice/fallback',
+    voiceFallbackMethod: 'POST',
+    statusCallback: 'https://x.twil.io/webhooks/call-status#rc=3&rp=5xx,ct,rt&ct=2000&rt=5000&tt=15000',
     statusCallbackMethod: 'POST',
-    smsUrl: 'https://x.twil.io/webhooks/sms',
-    smsMethod: 'POST',
   });
 });
 
@@ -97,10 +97,10 @@ describe('dry runs print the exact requests', () => {
             AddressSid: ad,
             VoiceUrl: 'https://f.example/voice/inbound',
             VoiceMethod: 'POST',
-            StatusCallback: 'https://f.example/webhooks/call-status',
+            VoiceFallbackUrl: 'https://f.example/voice/fallback',
+            VoiceFallbackMethod: 'POST',
+            StatusCallback: 'https://f.example/webhooks/call-status#rc=3&rp=5xx,ct,rt&ct=2000&rt=5000&tt=15000',
             StatusCallbackMethod: 'POST',
-            SmsUrl: 'https://f.example/webhooks/sms',
-            SmsMethod: 'POST',
           },
         },
       ],

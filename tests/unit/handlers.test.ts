@@ -65,8 +65,8 @@ describe('voice flows with the database down', () => {
     expect(find(twiml, 'Number')!.text).toBe('+5511955550000');
   });
 
-  it('opt-out key with the database down: tells the customer it was not registered, never silence', async () => {
-    const res = await invoke(optOut, makeContext(), { ...call, Direction: 'outbound-api', Digits: '9' });
+  it('opt-out key with the database down: tells the customer it was not registered (last attempt), never silence', async () => {
+    const res = await invoke(optOut, makeContext(), { ...call, Direction: 'outbound-api', Digits: '9', attempt: '3' });
     const twiml = parseTwiml(res.body);
     expect(verbNames(twiml)).toEqual(['Say', 'Hangup']);
     expect(twiml.children[0]!.text).toContain('Não conseguimos registrar');

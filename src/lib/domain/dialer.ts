@@ -1,6 +1,7 @@
 import type twilio from 'twilio';
 import { urlFor, type Config } from '../runtime/config';
 import { unwrap, type Db } from '../runtime/db';
+import { statusCallbackUrl } from './callback-urls';
 import { parsePhone } from './phone';
 
 /** What to dial. The caller ID is picked from the pool unless `callerId` names one. */
@@ -54,7 +55,7 @@ export async function placeCall(deps: { db: Db; twilio: twilio.Twilio; config: C
     from: prepared.caller_id,
     url: urlFor(deps.config, '/voice/outbound'),
     method: 'POST',
-    statusCallback: urlFor(deps.config, '/webhooks/call-status'),
+    statusCallback: statusCallbackUrl(deps.config),
     statusCallbackMethod: 'POST',
     statusCallbackEvent: STATUS_EVENTS,
   });

@@ -8,6 +8,10 @@ export const MESSAGES = {
   optOutOffer: (key: string) => `Para não receber mais ligações, digite ${key}.`,
   optOutConfirmed: 'Pronto. Seu número foi retirado da nossa lista de ligações. Obrigado e até logo.',
   optOutFailed: 'Não conseguimos registrar seu pedido agora. Por favor, ligue novamente mais tarde. Obrigado.',
+  optOutWait: 'Aguarde um instante, estamos registrando seu pedido.',
+  // Said only when a person was actually alerted (Slack or SMS accepted the alert).
+  optOutFailedReported:
+    'Não conseguimos registrar seu pedido automaticamente agora. Nossa equipe foi avisada e vai registrá-lo. Se voltar a receber ligações, ligue novamente. Obrigado.',
   inboundOptedOut: 'Seu número está na nossa lista de não contato. Para atendimento, fale com nossos canais digitais. Até logo.',
   connecting: 'Aguarde, estamos transferindo sua ligação.',
   voicemail: 'Nenhum atendente está disponível no momento. Deixe sua mensagem após o sinal.',

@@ -23,6 +23,9 @@ export const configSchema = z.object({
   FALLBACK_NUMBER: e164.optional(),
   AGENT_RING_TIMEOUT: z.coerce.number().int().min(5).max(120).default(20),
   VOICEMAIL_MAX_LENGTH: z.coerce.number().int().min(10).max(600).default(120),
+  ALERT_SLACK_WEBHOOK_URL: z.url().optional(),
+  ALERT_SMS_TO: z.string().regex(/^(whatsapp:)?\+[1-9][0-9]{7,14}$/, 'must be an E.164 number, optionally prefixed whatsapp:').optional(),
+  ALERT_SMS_FROM: z.string().regex(/^(whatsapp:)?\+[1-9][0-9]{7,14}$/, 'must be an E.164 number, optionally prefixed whatsapp:').optional(),
 });
 
 /** The validated configuration of one deployment. */
