@@ -9,7 +9,7 @@ import { BadRequest } from '../../lib/runtime/http';
 import { unwrap } from '../../lib/runtime/db';
 import { voiceFunction } from '../../lib/runtime/handler';
 import { MESSAGES } from '../../lib/domain/messages';
-import { isE164 } from '../../lib/domain/phone';
+import { isE164 } from '../../lib/domain/e164';
 import { customerNumber } from '../../lib/domain/routing';
 import { say } from '../../lib/domain/twiml';
 import { gatherParams, parseParams } from '../../lib/runtime/params';
