@@ -12,6 +12,9 @@ import { voiceFunction } from '../../src/lib/runtime/handler';
 import { installRuntimeGlobals, invoke, makeContext } from '../helpers/function-context';
 import { find, parseTwiml, verbNames } from '../helpers/twiml';
 
+/** A test title's view of a value: long ones as their first characters and length. */
+const short = (v: string) => (v.length > 40 ? `"${v.slice(0, 12)}…" (${v.length} characters)` : JSON.stringify(v));
+
 beforeAll(installRuntimeGlobals);
 // Failures are logged for Twilio's console; keep the test output readable.
 beforeEach(() => jest.spyOn(console, 'error').mockImplementation(() => undefined));
@@ -202,7 +205,7 @@ describe('status callbacks validate strictly', () => {
     ['Timestamp', new Date(Date.now() + 3 * 24 * 3600 * 1000).toUTCString()],
     ['Timestamp', 'Tue, 31 Feb 2026 10:00:00 +0000'],
     ['Timestamp', 'Wed, 25 Nov 2026 25:00:00 +0000'],
-  ])('refuses %s=%p with 400 naming it', async (name, value) => refuse({ ...status, [name]: value }, name));
+  ].map(([n, v]) => [n!, short(v!), v!] as const))('refuses %s=%s with 400 naming it', async (name, _label, value) => refuse({ ...status, [name]: value }, name));
 
   it.each([
     ['missing CallSid', { ...status, CallSid: undefined }],
