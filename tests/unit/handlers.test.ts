@@ -163,9 +163,10 @@ describe('voice flows serve any caller', () => {
     );
     const res = await invoke(broken, ctx(), call);
     expect(res.status).toBe(200);
+    expect(res.headers['Content-Type']).toContain('text/xml');
     const twiml = parseTwiml(res.body);
     expect(verbNames(twiml)).toEqual(['Say', 'Hangup']);
-    expect(twiml.children[0]!.attrs).toMatchObject({ language: 'pt-BR' });
+    expect(twiml.children[0]).toMatchObject({ text: expect.stringContaining('No momento não conseguimos'), attrs: { language: 'pt-BR', voice: 'Polly.Camila' } });
   });
 
   it('a broken configuration still answers TwiML (and names nothing secret)', async () => {

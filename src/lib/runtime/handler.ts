@@ -74,7 +74,7 @@ function lastResort(context: Context, fallback: () => VoiceResponse) {
 
 /** Written out rather than built, so it cannot fail (and status webhooks do not load twilio for it). */
 const UNAVAILABLE_XML =
-  '<?xml version="1.0" encoding="UTF-8"?><Response><Say language="pt-BR">' +
+  '<?xml version="1.0" encoding="UTF-8"?><Response><Say voice="Polly.Camila" language="pt-BR">' +
   MESSAGES.unavailable.replace(/&/g, '&amp;').replace(/</g, '&lt;') +
   '</Say><Hangup/></Response>';
 
