@@ -8,7 +8,7 @@ export function env(name: string): string {
   return v;
 }
 
-/** supabase-js through the local REST gateway, as the functions use it. */
+/** The functions' database client through the local REST gateway, as the functions use it. */
 export function testDb(): Db {
   return createDb({ url: env('SUPABASE_URL'), serviceRoleKey: env('SUPABASE_SERVICE_ROLE_KEY'), timeoutMs: 5000 });
 }

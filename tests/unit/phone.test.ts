@@ -1,4 +1,5 @@
-import { parsePhone, precleanPhone, toE164 } from '../../src/lib/domain/phone';
+import { isE164 } from '../../src/lib/domain/e164';
+import { isE164 as isE164FromPhone, parsePhone, precleanPhone, toE164 } from '../../src/lib/domain/phone';
 
 describe('parsePhone (default country Brazil)', () => {
   it.each([
@@ -57,5 +58,26 @@ describe('parsePhone (default country Brazil)', () => {
   it('precleanPhone strips separators and international prefixes', () => {
     expect(precleanPhone(' 0055 (11) 9.9999-9999 ')).toBe('+5511999999999');
     expect(precleanPhone('0 XX 21 2222-3333')).toBe('2122223333');
+  });
+});
+
+describe('isE164 (the light check functions import without libphonenumber)', () => {
+  it.each([
+    ['+5511999999999', true],
+    ['+266696687', true],
+    ['+12025550123', true],
+    ['5511999999999', false],
+    ['+0511999999999', false],
+    ['+55119999999999999', false],
+    ['Anonymous', false],
+    ['', false],
+    [undefined, false],
+  ])('%p → %p', (value, ok) => {
+    expect(isE164(value)).toBe(ok);
+    expect(isE164FromPhone(value)).toBe(ok);
+  });
+
+  it('phone.ts re-exports the same function', () => {
+    expect(isE164FromPhone).toBe(isE164);
   });
 });

@@ -11,11 +11,10 @@
  */
 import twilio from 'twilio';
 import { urlFor, type Config } from '../../lib/runtime/config';
-import { BadRequest } from '../../lib/runtime/http';
 import { DB_UNAVAILABLE, unwrap, type RpcResult } from '../../lib/runtime/db';
 import { voiceFunction } from '../../lib/runtime/handler';
 import { MESSAGES } from '../../lib/domain/messages';
-import { isE164 } from '../../lib/domain/phone';
+import { isE164 } from '../../lib/domain/e164';
 import { customerNumber } from '../../lib/domain/routing';
 import { say } from '../../lib/domain/twiml';
 import { sendOptOutAlert } from '../../lib/domain/urgent-alert';
@@ -75,7 +74,11 @@ export const handler = voiceFunction(
       return twiml;
     }
     const phone = customerNumber(call);
-    if (!isE164(phone)) throw new BadRequest(`customer number ${phone} is not an E.164 phone number`, 'invalid_number');
+    if (!isE164(phone)) {
+      // A withheld or alphanumeric caller ID cannot go on the list: say so, no retry helps.
+      console.error(`[discador] opt-out key from a caller without a usable number (${phone || 'none'}): call ${call.CallSid}`);
+      return goodbye(config, MESSAGES.optOutNoNumber);
+    }
     const attempt = attemptOf(params);
     const result = await within(
       db.rpc('opt_out_from_call', { p_call_sid: call.CallSid, p_phone: phone, p_source: 'ivr' }),

@@ -7,11 +7,11 @@ import twilio from 'twilio';
 import { voiceFunction } from '../../lib/runtime/handler';
 import { MESSAGES } from '../../lib/domain/messages';
 import { addVoicemail, say, unavailableTwiml } from '../../lib/domain/twiml';
-import { parseParams, voiceParams } from '../../lib/runtime/params';
+import { actionParams, parseParams } from '../../lib/runtime/params';
 
 export const handler = voiceFunction(
   async ({ config, params }) => {
-    parseParams(voiceParams, params);
+    parseParams(actionParams, params);
     const twiml = new twilio.twiml.VoiceResponse();
     if (params['RecordingUrl'] !== undefined) {
       say(twiml, config, MESSAGES.voicemailThanks);

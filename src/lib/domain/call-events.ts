@@ -3,11 +3,12 @@ import type { StatusCallbackParams, VoiceParams } from '../runtime/params';
 /** The JSON apply_call_event / start_inbound_call take (snake_case, as the SQL reads it). */
 export interface CallEvent {
   call_sid: string;
-  account_sid: string;
+  account_sid?: string;
   call_status: string;
   direction?: string;
-  from: string;
-  to: string;
+  /** The parties as Twilio sent them (absent when unusable: see voiceParams). */
+  from?: string;
+  to?: string;
   parent_call_sid?: string;
   sequence_number?: number;
   call_duration?: number;

@@ -8,6 +8,7 @@ export const MESSAGES = {
   optOutOffer: (key: string) => `Para não receber mais ligações, digite ${key}.`,
   optOutConfirmed: 'Pronto. Seu número foi retirado da nossa lista de ligações. Obrigado e até logo.',
   optOutFailed: 'Não conseguimos registrar seu pedido agora. Por favor, ligue novamente mais tarde. Obrigado.',
+  optOutNoNumber: 'Não conseguimos identificar o seu número, por isso não podemos registrar o pedido. Por favor, ligue de um número identificado. Obrigado.',
   optOutWait: 'Aguarde um instante, estamos registrando seu pedido.',
   // Said only when a person was actually alerted (Slack or SMS accepted the alert).
   optOutFailedReported:

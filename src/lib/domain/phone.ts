@@ -69,7 +69,4 @@ export function toE164(input: unknown): string {
   return r.e164;
 }
 
-/** True for strings already in strict E.164 form (what the database's e164 domain accepts). */
-export function isE164(value: unknown): value is string {
-  return typeof value === 'string' && /^\+[1-9][0-9]{7,14}$/.test(value);
-}
+export { isE164 } from './e164';

@@ -45,7 +45,7 @@ export function agentTarget(agent: RoutedAgent | null): DialTarget | null {
   return { kind: 'agent', phone: agent.phone_number, client: agent.client_identity };
 }
 
-/** The customer's number on a call: the caller on inbound calls, the callee otherwise. */
-export function customerNumber(params: { Direction?: string; From: string; To: string }): string {
+/** The customer's number on a call: the caller on inbound calls, the callee otherwise (as Twilio sent it). */
+export function customerNumber(params: { Direction?: string; From?: string; To?: string }): string | undefined {
   return params.Direction === 'inbound' ? params.From : params.To;
 }

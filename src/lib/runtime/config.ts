@@ -1,54 +1,62 @@
-import { z } from 'zod';
-import { isE164 } from '../domain/phone';
+import { isE164 } from '../domain/e164';
+import { httpUrl, int, oneOf, parseShape, text, type Infer } from './validate';
 
-const e164 = z.string().refine(isE164, 'must be an E.164 number like +5511999999999');
+/** Where urgent alerts are texted: an E.164 number, or whatsapp:+E.164. */
+const ALERT_PHONE = /^(whatsapp:)?\+[1-9][0-9]{7,14}$/;
+
+const e164 = text().refine(isE164, 'must be an E.164 number like +5511999999999');
 
 /**
  * Every environment variable the functions read, with its default. .env.example documents
  * each one (a test keeps the two in step). Twilio passes them in `context`.
  */
-export const configSchema = z.object({
-  SUPABASE_URL: z.url(),
-  SUPABASE_SERVICE_ROLE_KEY: z.string().min(20),
-  DB_TIMEOUT_MS: z.coerce.number().int().min(200).max(8000).default(2500),
-  PUBLIC_BASE_URL: z.url().optional(),
-  TWILIO_API_BASE_URL: z.url().optional(),
-  DISCLAIMER_MODE: z.enum(['play', 'say']).default('play'),
-  DISCLAIMER_AUDIO: z.string().startsWith('/').default('/disclaimer.mp3'),
-  DISCLAIMER_TEXT: z.string().min(1).optional(),
-  TTS_VOICE: z.string().default('Polly.Camila'),
-  TTS_LANGUAGE: z.string().default('pt-BR'),
-  OPT_OUT_INBOUND: z.enum(['continue', 'message', 'reject']).default('continue'),
-  OPT_OUT_KEY: z.string().regex(/^[0-9*#]$/).default('9'),
-  FALLBACK_NUMBER: e164.optional(),
-  AGENT_RING_TIMEOUT: z.coerce.number().int().min(5).max(120).default(20),
-  VOICEMAIL_MAX_LENGTH: z.coerce.number().int().min(10).max(600).default(120),
-  ALERT_SLACK_WEBHOOK_URL: z.url().optional(),
-  ALERT_SMS_TO: z.string().regex(/^(whatsapp:)?\+[1-9][0-9]{7,14}$/, 'must be an E.164 number, optionally prefixed whatsapp:').optional(),
-  ALERT_SMS_FROM: z.string().regex(/^(whatsapp:)?\+[1-9][0-9]{7,14}$/, 'must be an E.164 number, optionally prefixed whatsapp:').optional(),
-});
+export const configSchema = {
+  shape: {
+    SUPABASE_URL: httpUrl(),
+    SUPABASE_SERVICE_ROLE_KEY: text({ min: 20, max: 4096 }),
+    DB_TIMEOUT_MS: int(200, 8000).default(2500),
+    PUBLIC_BASE_URL: httpUrl().optional(),
+    TWILIO_API_BASE_URL: httpUrl().optional(),
+    DISCLAIMER_MODE: oneOf(['play', 'say']).default('play'),
+    DISCLAIMER_AUDIO: text({ pattern: /^\//, message: 'must start with /' }).default('/disclaimer.mp3'),
+    // A Polly voice (the default) speaks at most 3000 characters per <Say> (Twilio warning 13521).
+    DISCLAIMER_TEXT: text({ max: 3000 }).optional(),
+    TTS_VOICE: text().default('Polly.Camila'),
+    TTS_LANGUAGE: text().default('pt-BR'),
+    OPT_OUT_INBOUND: oneOf(['continue', 'message', 'reject']).default('continue'),
+    OPT_OUT_KEY: text({ pattern: /^[0-9*#]$/, message: 'must be one keypad key (0-9, * or #)' }).default('9'),
+    FALLBACK_NUMBER: e164.optional(),
+    AGENT_RING_TIMEOUT: int(5, 120).default(20),
+    VOICEMAIL_MAX_LENGTH: int(10, 600).default(120),
+    ALERT_SLACK_WEBHOOK_URL: httpUrl().optional(),
+    ALERT_SMS_TO: text({ pattern: ALERT_PHONE, message: 'must be an E.164 number, optionally prefixed whatsapp:' }).optional(),
+    ALERT_SMS_FROM: text({ pattern: ALERT_PHONE, message: 'must be an E.164 number, optionally prefixed whatsapp:' }).optional(),
+  },
+};
 
 /** The validated configuration of one deployment. */
-export type Config = z.infer<typeof configSchema> & { baseUrl: string };
+export type Config = Infer<typeof configSchema.shape> & { baseUrl: string };
 
 /** Thrown when the deployment's environment is incomplete or malformed. */
 export class ConfigError extends Error {}
 
 /**
  * Reads and validates the configuration from a function's context (or any env object).
- * `baseUrl` is PUBLIC_BASE_URL, else https://DOMAIN_NAME (what Twilio calls us at).
+ * Empty values count as unset. `baseUrl` is PUBLIC_BASE_URL, else https://DOMAIN_NAME
+ * (what Twilio calls us at).
  */
 export function loadConfig(env: Record<string, unknown>): Config {
-  const raw = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '' && v !== undefined));
-  const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new ConfigError(`invalid configuration: ${issues}`);
+  const raw: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (typeof v === 'string' && v !== '') raw[k] = v;
+    else if (typeof v === 'number') raw[k] = String(v);
   }
+  const parsed = parseShape(configSchema.shape, raw);
+  if (!parsed.ok) throw new ConfigError(`invalid configuration: ${parsed.problems.join('; ')}`);
   const domain = typeof env['DOMAIN_NAME'] === 'string' ? env['DOMAIN_NAME'] : undefined;
-  const baseUrl = (parsed.data.PUBLIC_BASE_URL ?? (domain ? `https://${domain}` : '')).replace(/\/$/, '');
+  const baseUrl = (parsed.value.PUBLIC_BASE_URL ?? (domain ? `https://${domain}` : '')).replace(/\/$/, '');
   if (!baseUrl) throw new ConfigError('invalid configuration: PUBLIC_BASE_URL or DOMAIN_NAME is required');
-  return { ...parsed.data, baseUrl };
+  return { ...parsed.value, baseUrl };
 }
 
 /** Absolute URL of one of our functions or assets. */

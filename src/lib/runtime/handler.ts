@@ -4,6 +4,7 @@ import { ConfigError, loadConfig, type Config } from './config';
 import { DbUnavailable, getDb, type Db } from './db';
 import { errorResponse, HttpError, httpResponse, twimlResponse } from './http';
 import { webhookParams } from './params';
+import { MESSAGES } from '../domain/messages';
 
 type VoiceResponse = twilio.twiml.VoiceResponse;
 
@@ -32,10 +33,13 @@ function dbFor(config: Config): Db {
 const VOICE_DEADLINE_MS = 6000;
 
 /**
- * Wraps a TwiML flow as a Twilio Function handler that never fails the call: malformed
- * parameters get a 400 naming them; an unreachable database, a bad configuration or any
- * other failure gets the flow's fallback TwiML (still a 200), so the caller never hears
- * dead air or Twilio's "application error".
+ * Wraps a TwiML flow as a Twilio Function handler that never fails the call: whatever goes
+ * wrong (parameters the flow cannot use, an unreachable database, a bad configuration, a
+ * bug) is logged and answered with the flow's fallback TwiML, always a 200, so the caller
+ * hears the disclaimer and a route instead of dead air or Twilio's "application error".
+ * Parameters a flow can do without never get this far: the voice schemas are lenient.
+ * A request without a usable CallSid gets the fallback too: nothing about it can be
+ * recorded (every row is keyed by CallSid), and the fallback route needs no database.
  */
 export function voiceFunction(
   flow: (input: FlowInput) => Promise<VoiceResponse>,
@@ -51,18 +55,28 @@ export function voiceFunction(
     run().then(
       (twiml) => callback(null, twimlResponse(twiml)),
       (err: unknown) => {
-        if (err instanceof HttpError) return callback(null, errorResponse(err));
         logFailure(context, err);
-        try {
-          callback(null, twimlResponse(fallback(config, params)));
-        } catch (e) {
-          logFailure(context, e);
-          callback(null, httpResponse(500, { error: 'fallback_failed' }));
-        }
+        callback(null, lastResort(context, () => fallback(config, params)));
       },
     );
   };
 }
+
+/** The fallback's TwiML; if even that fails, the generic "unavailable" message. Never an error status. */
+function lastResort(context: Context, fallback: () => VoiceResponse) {
+  try {
+    return twimlResponse(fallback());
+  } catch (e) {
+    logFailure(context, e);
+    return httpResponse(200, UNAVAILABLE_XML, 'text/xml; charset=utf-8');
+  }
+}
+
+/** Written out rather than built, so it cannot fail (and status webhooks do not load twilio for it). */
+const UNAVAILABLE_XML =
+  '<?xml version="1.0" encoding="UTF-8"?><Response><Say voice="Polly.Camila" language="pt-BR">' +
+  MESSAGES.unavailable.replace(/&/g, '&amp;').replace(/</g, '&lt;') +
+  '</Say><Hangup/></Response>';
 
 /**
  * Wraps a callback handler (status, AMD, recording…): 204 when applied, 400 when the
@@ -89,6 +103,10 @@ export function webhookFunction(handle: (input: FlowInput) => Promise<object | v
 }
 
 function logFailure(context: Context, err: unknown): void {
-  const kind = err instanceof ConfigError ? 'configuration' : err instanceof DbUnavailable ? 'database unavailable' : 'failure';
+  const kind =
+    err instanceof ConfigError ? 'configuration'
+    : err instanceof DbUnavailable ? 'database unavailable'
+    : err instanceof HttpError ? `unusable request (${err.code})`
+    : 'failure';
   console.error(`[discador] ${context.PATH ?? ''} ${kind}: ${err instanceof Error ? err.message : String(err)}`);
 }
