@@ -115,10 +115,14 @@ export function listeners(): Listener[] {
 
 function decodeAddress(hex: string): string {
   if (hex.length === 8) return [3, 2, 1, 0].map((i) => parseInt(hex.slice(i * 2, i * 2 + 2), 16)).join('.');
-  // IPv6: four 32-bit words, each little-endian.
+  // IPv6: four 32-bit words, each little-endian; written out in full, then the usual names.
   const words = [0, 1, 2, 3].map((w) => hex.slice(w * 8, w * 8 + 8).match(/../g)!.reverse().join(''));
   const groups = words.join('').match(/..../g)!.map((g) => parseInt(g, 16).toString(16));
-  return groups.join(':').replace(/\b(?:0:){2,}/, ':').replace(/^0::/, '::');
+  const full = groups.join(':');
+  if (full === '0:0:0:0:0:0:0:0') return '::';
+  if (full === '0:0:0:0:0:0:0:1') return '::1';
+  if (full.startsWith('0:0:0:0:0:ffff:')) return decodeAddress(hex.slice(24, 32));
+  return full;
 }
 
 /** The pid and every descendant of it (from /proc/<pid>/stat). */
