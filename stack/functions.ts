@@ -156,7 +156,8 @@ export interface LocalFunctions {
  *  - answers 401 (80625) to a `.protected` function whose X-Twilio-Signature is missing or
  *    wrong for the URL and the parameters the function will see, and 404 to `.private` ones;
  *  - refuses bodies over MAX_BODY_BYTES with 413 (20413), counting as it reads and stopping
- *    there, compressed bodies with 415, and malformed Host headers with 400;
+ *    there, compressed bodies with 415, a GET with a body with 403 (as Twilio Functions do),
+ *    and malformed Host headers with 400;
  *  - replaces HTML error pages from twilio-run (Express prints stack traces) with a plain status.
  */
 export async function startFunctions(opts: {
@@ -248,6 +249,10 @@ export async function startFunctions(opts: {
     const encoding = String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
     if (encoding !== 'identity') return answer(req, res, 415, plain(415), true);
     const declared = req.headers['content-length'];
+    // Twilio Functions answer 403 to a GET that carries a body (Function Request Flow, "Supported requests").
+    if ((req.method === 'GET' || req.method === 'HEAD') && ((declared !== undefined && declared !== '0') || req.headers['transfer-encoding'] !== undefined)) {
+      return answer(req, res, 403, plain(403), true);
+    }
     if (declared !== undefined && !(Number(declared) <= MAX_BODY_BYTES)) return answer(req, res, 413, TOO_LARGE, true);
 
     const chunks: Buffer[] = [];
@@ -288,7 +293,7 @@ export async function startFunctions(opts: {
     const up = request({ host: upstreamHost, port: opts.twilioRunPort, method: req.method, path, headers }, (upRes) => {
       const status = upRes.statusCode ?? 502;
       const type = String(upRes.headers['content-type'] ?? '').toLowerCase();
-      if (status >= 400 && !type.startsWith('application/json') && !type.startsWith('text/xml') && !type.startsWith('application/xml')) {
+      if (status >= 400 && (type === '' || type.startsWith('text/html'))) {
         // twilio-run's and Express's error pages carry stack traces and file paths.
         upRes.resume();
         return answer(req, res, status, plain(status));

@@ -184,6 +184,19 @@ describe('malformed requests cannot crash, bypass or grow the front', () => {
     expect(await callRows(p['CallSid']!)).toBe(0);
   });
 
+  it('a GET with a body is refused with 403, as Twilio Functions do', async () => {
+    const p = params();
+    const url = `${base()}/voice/inbound?${form(p)}`;
+    const head = `GET /voice/inbound?${form(p)} HTTP/1.1\r\nHost: 127.0.0.1:${port()}\r\nX-Twilio-Signature: ${twilio.getExpectedTwilioSignature(token(), url, {})}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 5\r\nConnection: close\r\n\r\n`;
+    const reply = await rawRequest(port(), head, { body: 'a=b&c' });
+    expect(reply.status).toBe(403);
+    expect(await callRows(p['CallSid']!)).toBe(0);
+    // The same GET without a body is served: its query is signed as part of the URL.
+    const ok = await fetch(url, { headers: { 'x-twilio-signature': twilio.getExpectedTwilioSignature(token(), url, {}) } });
+    expect(ok.status).toBe(200);
+    expect(await callRows(p['CallSid']!)).toBe(1);
+  });
+
   it('a client that hangs up mid-body does not take the front down', async () => {
     const head = post('/voice/inbound', '', { 'Content-Length': String(5 * 1024 * 1024) });
     await rawRequest(port(), head, { stream: { total: 1024 * 1024, chunk: 64 * 1024, chunked: false }, timeoutMs: 300 });
