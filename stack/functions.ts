@@ -275,13 +275,15 @@ export async function startFunctions(opts: {
         const body = Buffer.concat(chunks);
         if (visibility === 'protected') {
           const text = body.toString('utf8');
-          if (bodyParams(req.headers, text) === null) return answer(req, res, 413, TOO_LARGE, true);
-          if (!hasValidSignature(opts.authToken, `http://${host}${rawUrl}`, req.headers, text)) return answer(req, res, 401, UNAUTHORIZED, true);
+          const { type, charset } = mediaType(req.headers['content-type']);
+          if (type === 'application/x-www-form-urlencoded' && charset !== undefined && charset !== 'utf-8') return answer(req, res, 415, plain(415));
+          if (bodyParams(req.headers, text) === null) return answer(req, res, 413, TOO_LARGE);
+          if (!hasValidSignature(opts.authToken, `http://${host}${rawUrl}`, req.headers, text)) return answer(req, res, 401, UNAUTHORIZED);
         }
         forward(req, res, rawUrl, body);
       } catch (e) {
         opts.log?.(`front: ${String(e)}`);
-        answer(req, res, 500, plain(500), true);
+        answer(req, res, 500, plain(500));
       }
     });
   };

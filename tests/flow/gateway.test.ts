@@ -172,6 +172,18 @@ describe('malformed requests cannot crash, bypass or grow the front', () => {
     await frontServesSignedRequest();
   });
 
+  it('a form in a charset the function would refuse is refused here with 415, before anything runs', async () => {
+    const p = params();
+    const url = `${base()}/voice/inbound`;
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded; charset=ISO-8859-1', 'x-twilio-signature': twilio.getExpectedTwilioSignature(token(), url, p) },
+      body: form(p),
+    });
+    expect(res.status).toBe(415);
+    expect(await callRows(p['CallSid']!)).toBe(0);
+  });
+
   it('a compressed body (which the function would inflate into other parameters) is refused with 415', async () => {
     const p = params();
     const url = `${base()}/voice/inbound`;
