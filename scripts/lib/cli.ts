@@ -12,6 +12,7 @@ import type twilio from 'twilio';
 import { createDb, DB_UNAVAILABLE, type Db } from '../../src/lib/runtime/db';
 import { parsePhone } from '../../src/lib/domain/phone';
 import { createTwilioClient } from '../../src/lib/runtime/twilio-client';
+import { displayPath, readStackEnv } from '../../stack/env-file';
 
 /** Environment as the scripts read it (process.env in production, a plain object in tests). */
 export type Env = Record<string, string | undefined>;
@@ -63,7 +64,7 @@ export function requireEnv(env: Env, name: string, why?: string): string {
   const value = env[name]?.trim();
   if (!value) {
     throw new CliError(
-      `missing environment variable ${name}${why ? ` (${why})` : ''}: set it in the environment or in .env at the repository root (see .env.example)`,
+      `missing environment variable ${name}${why ? ` (${why})` : ''}: set it in the environment or in .env at the repository root (see .env.example), or start the local stack with \`npm start\``,
       EXIT.USAGE,
       'ENV_MISSING',
     );
@@ -310,11 +311,35 @@ export async function runProgram(argv: readonly string[], io: Io, build: () => C
   }
 }
 
-/** Process entry point: loads .env, runs, and sets the exit code. */
+/** The variables that say which Twilio account and database a script works on. */
+const TARGET_VARS = ['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_API_BASE_URL', 'SUPABASE_URL', 'SUPABASE_SERVICE_ROLE_KEY'] as const;
+
+/**
+ * Completes env for a script run: `.env` first; when neither the environment nor `.env`
+ * names any account or database, the env file of the local stack `npm start` is running
+ * (all of it, never mixed with other settings). Returns one line saying what is used.
+ */
+export function resolveTarget(env: Env, dotEnvFile?: string): string {
+  const fromDotEnv = loadDotEnv(env, dotEnvFile);
+  const given = TARGET_VARS.some((k) => env[k]?.trim());
+  let source = fromDotEnv.some((k) => (TARGET_VARS as readonly string[]).includes(k)) ? '.env' : 'the environment';
+  if (!given) {
+    const stack = readStackEnv(env);
+    if (!stack) return 'using no account: set TWILIO_* and SUPABASE_* (see .env.example), or start the local stack with `npm start`';
+    for (const k of TARGET_VARS) if (stack.values[k] !== undefined) env[k] = stack.values[k];
+    source = `the local stack of ${displayPath(stack.file)}`;
+  }
+  const twilioAt = env.TWILIO_API_BASE_URL?.trim() ? `Twilio API ${env.TWILIO_API_BASE_URL.trim()}` : 'Twilio (api.twilio.com)';
+  return `using ${source}: account ${env.TWILIO_ACCOUNT_SID?.trim() || '(none)'} on ${twilioAt}, database ${env.SUPABASE_URL?.trim() || '(none)'}`;
+}
+
+/** Process entry point: finds its account and database (environment, .env, the running local stack), says which on stderr, runs, and sets the exit code. */
 export function cliMain(run: (argv: string[], env: Env, io: Io) => Promise<number>): void {
-  loadDotEnv(process.env);
+  const target = resolveTarget(process.env);
   const io: Io = { out: (l) => process.stdout.write(l + '\n'), err: (l) => process.stderr.write(l + '\n') };
-  void run(process.argv.slice(2), process.env, io).then((code) => {
+  const argv = process.argv.slice(2);
+  if (!argv.includes('--help') && !argv.includes('-h') && argv.length > 0) io.err(target);
+  void run(argv, process.env, io).then((code) => {
     process.exitCode = code;
   });
 }
