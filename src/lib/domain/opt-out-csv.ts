@@ -254,7 +254,8 @@ export class ByteDecoder {
 
   private decode(buf: Buffer, eof: boolean): string {
     if (this.mode === 'start') {
-      if (buf.length < 3 && !eof) {
+      // Enough bytes for the BOM and for spotting UTF-16 without one.
+      if (buf.length < 512 && !eof) {
         this.pending = buf;
         return '';
       }
@@ -331,6 +332,7 @@ class LineSplitter {
   private overlong = false;
 
   write(text: string, out: (string | null)[]): void {
+    if (text === '') return;
     if (this.crPending && text.startsWith('\n')) text = text.slice(1);
     this.crPending = false;
     const s = this.rest + text;
@@ -593,6 +595,8 @@ export class OptOutCsvReader {
       if (!this.assembler) this.startRecords(items);
       this.assembler!.end(items);
     }
+    // The encoding may be decided after the first lines (at the first non-ASCII byte).
+    if (this.format) this.format.encoding = this.decoder.encoding;
     return this.items(items, eof);
   }
 
@@ -638,10 +642,11 @@ export class OptOutCsvReader {
     const records = sample.flatMap((it) => (it.kind === 'record' && it.fields.some((x) => x.trim() !== '') ? [it] : []));
     const first = records[0];
     const namedColumn = this.options.column !== undefined && !/^\s*\d+\s*$/.test(this.options.column);
-    const header = first && (namedColumn || looksLikeHeader(first.fields)) ? first.fields.map((x) => x.trim()) : null;
+    const recognised = first !== undefined && looksLikeHeader(first.fields);
+    const header = first && (namedColumn || recognised) ? first.fields.map((x) => x.trim()) : null;
     const data = header ? records.slice(1) : records;
     f.header = header;
-    f.phoneColumn = this.pickPhoneColumn(header, data);
+    f.phoneColumn = this.pickPhoneColumn(header, data, recognised);
     f.reasonColumn = pickReasonColumn(header, f.phoneColumn.index);
     const names = header?.map(normaliseHeader) ?? [];
     const ddd = names.findIndex((n) => DDD_COLUMN_NAMES.includes(n));
@@ -649,7 +654,7 @@ export class OptOutCsvReader {
     this.expectedColumns = header ? header.length : mode(data.map((r) => r.fields.length)).value;
   }
 
-  private pickPhoneColumn(header: string[] | null, data: readonly { fields: string[] }[]): { index: number; name: string | null } {
+  private pickPhoneColumn(header: string[] | null, data: readonly { fields: string[] }[], recognised: boolean): { index: number; name: string | null } {
     const column = this.options.column;
     if (column !== undefined && /^\s*\d+\s*$/.test(column)) {
       const index = Number(column.trim()) - 1;
@@ -660,6 +665,7 @@ export class OptOutCsvReader {
     if (column !== undefined) {
       if (!header) throw new OptOutCsvError(`column "${column}" was asked for, but the file has no header row`);
       const index = names.indexOf(normaliseHeader(column));
+      if (index < 0 && !recognised) throw new OptOutCsvError(`column "${column}" was asked for, but the file has no header row (line 1 is "${shorten(header.join(this.format!.delimiter))}")`);
       if (index < 0) throw new OptOutCsvError(`no column named "${column}" in the header (${header.join(', ')})`);
       return { index, name: header[index] ?? null };
     }
