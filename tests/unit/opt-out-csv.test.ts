@@ -197,6 +197,16 @@ describe('separators and quotes', () => {
     expect(r.rows).toHaveLength(199);
   });
 
+  test('a line over 1 MiB is reported without being held; the lines around it are imported', async () => {
+    const bytes = Buffer.from(`telefone;motivo\n11 98765-4321;a\n11 98765-4322;${'x'.repeat(1_200_000)}\n11 98765-4323;c\n`);
+    const r = await collectOptOutCsv(chunks(bytes, 65536));
+    expect(lineAndNumber(r)).toEqual([
+      [2, '+5511987654321'],
+      [4, '+5511987654323'],
+    ]);
+    expect(r.rejected).toEqual([{ line: 3, reason: 'unreadable CSV: line longer than 1048576 characters; line 3 skipped', input: '' }]);
+  });
+
   test('text after a closing quote is reported; a quote inside an unquoted field is text', async () => {
     const r = await read('telefone;motivo\n"11 99999-9999"x;a\n11 98888-7777;disse "chega"\n');
     expect(r.rejected).toEqual([{ line: 2, reason: 'unreadable CSV: stray quote (") in field 1; line 2 skipped', input: '"11 99999-9999"x;a' }]);

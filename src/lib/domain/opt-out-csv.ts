@@ -429,6 +429,8 @@ class RecordAssembler {
   private lines: string[] = [];
   private firstLine = 1;
   private open = false;
+  /** Characters in `lines`. */
+  private chars = 0;
 
   constructor(private readonly delimiter: string) {}
 
@@ -441,8 +443,9 @@ class RecordAssembler {
     }
     if (this.lines.length === 0) this.firstLine = lineNo;
     this.lines.push(text);
+    this.chars += text.length;
     // Still inside a quoted field and this line has no quote to close it: nothing to parse yet.
-    if (this.open && !text.includes('"') && this.lines.length < MAX_RECORD_LINES) return;
+    if (this.open && !text.includes('"') && this.lines.length < MAX_RECORD_LINES && this.chars < MAX_RECORD_CHARS) return;
     this.drain(out, false);
   }
 
@@ -456,20 +459,19 @@ class RecordAssembler {
       const r = parseRecord(this.lines, this.delimiter);
       if (r.status === 'ok') {
         out.push({ kind: 'record', line: this.firstLine, fields: r.fields });
-        this.lines.splice(0, r.used);
+        for (const l of this.lines.splice(0, r.used)) this.chars -= l.length;
         this.firstLine += r.used;
         continue;
       }
       if (r.status === 'open') {
-        const chars = this.lines.reduce((n, l) => n + l.length, 0);
-        if (!eof && this.lines.length < MAX_RECORD_LINES && chars < MAX_RECORD_CHARS) {
+        if (!eof && this.lines.length < MAX_RECORD_LINES && this.chars < MAX_RECORD_CHARS) {
           this.open = true;
           return;
         }
       }
       const reason = r.status === 'bad' && !r.multiline ? r.reason : `a quote (") opened on line ${this.firstLine} is never closed`;
       out.push({ kind: 'malformed', line: this.firstLine, reason, raw: this.lines[0]! });
-      this.lines.shift();
+      this.chars -= this.lines.shift()!.length;
       this.firstLine++;
     }
   }
