@@ -82,6 +82,7 @@ async function fakePostgrest(): Promise<{ url: string; rows: () => number; close
 interface ChildReport {
   peakRss: number;
   peakHeap: number;
+  liveHeap: number;
   baseRss: number;
   seconds: number;
   code: number;
@@ -99,31 +100,48 @@ async function child(file: string): Promise<void> {
     peakRss = Math.max(peakRss, m.rss);
     peakHeap = Math.max(peakHeap, m.heapUsed);
   };
+  // Live memory: what is left after a full collection, every half second (the peaks above include garbage not yet collected).
+  let liveHeap = 0;
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const collect = () => {
+    if (!gc) return;
+    gc();
+    liveHeap = Math.max(liveHeap, process.memoryUsage().heapUsed);
+  };
   const timer = setInterval(sample, 20);
+  const gcTimer = setInterval(collect, 500);
   const out: string[] = [];
   const started = Date.now();
   const code = await run(['import', file, '--no-progress'], { ...process.env, USER: 'bench' }, { out: (l) => out.push(l), err: () => {} });
   sample();
   clearInterval(timer);
-  const report: ChildReport = { peakRss, peakHeap, baseRss, seconds: (Date.now() - started) / 1000, code, summary: out.at(-1) ?? '' };
+  clearInterval(gcTimer);
+  const report: ChildReport = { peakRss, peakHeap, liveHeap, baseRss, seconds: (Date.now() - started) / 1000, code, summary: out.at(-1) ?? '' };
   process.stdout.write(JSON.stringify(report) + '\n');
 }
 
 async function main(): Promise<void> {
-  const o = new Command().option('--lines <n,...>', 'file sizes in data lines', '100000,1000000').option('--child <file>').parse(process.argv).opts<{ lines: string; child?: string }>();
+  const o = new Command()
+    .option('--lines <n,...>', 'file sizes in data lines', '100000,1000000')
+    .option('--heap-limit <MB>', "V8's old-space limit for the import process (--max-old-space-size)")
+    .option('--child <file>')
+    .parse(process.argv)
+    .opts<{ lines: string; heapLimit?: string; child?: string }>();
   if (o.child) return child(o.child);
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'optout-bench-'));
   const api = await fakePostgrest();
   const mb = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MB`;
-  console.log('lines      file      time    lines/s   base RSS  peak RSS  peak heap  summary');
+  console.log(`heap limit: ${o.heapLimit ? `${o.heapLimit} MB` : "V8's default"}`);
+  console.log('lines      file      time    lines/s   base RSS  peak RSS  peak heap  live heap  summary');
   try {
     for (const lines of o.lines.split(',').map(Number)) {
       const file = path.join(dir, `lista-${lines}.csv`);
       await writeFile(file, lines);
       const before = api.rows();
       const stdout = await new Promise<string>((resolve, reject) => {
-        const p = spawn(process.execPath, [...process.execArgv, __filename, '--child', file], {
+        const v8 = ['--expose-gc', ...(o.heapLimit ? [`--max-old-space-size=${o.heapLimit}`] : [])];
+        const p = spawn(process.execPath, [...v8, ...process.execArgv, __filename, '--child', file], {
           env: { ...process.env, SUPABASE_URL: api.url, SUPABASE_SERVICE_ROLE_KEY: 'bench' },
           stdio: ['ignore', 'pipe', 'inherit'],
         });
@@ -143,6 +161,7 @@ async function main(): Promise<void> {
           mb(r.baseRss).padStart(9),
           mb(r.peakRss).padStart(9),
           mb(r.peakHeap).padStart(10),
+          mb(r.liveHeap).padStart(10),
           ` ${r.summary} (stand-in received ${api.rows() - before} rows)`,
         ].join(' '),
       );

@@ -428,8 +428,14 @@ describe('streaming', () => {
   });
 
   test('memory for repeats is bounded: numbers further apart than rememberNumbers pass through', async () => {
-    const r = await read('telefone\n11 99999-9991\n11 99999-9992\n11 99999-9993\n11 99999-9991\n11 99999-9993\n', { rememberNumbers: 2 });
-    expect(r.rows.map((x) => x.line)).toEqual([2, 3, 4, 5]);
-    expect(r.duplicates.map((x) => x.line)).toEqual([6]);
+    // rememberNumbers 4: the last 2 to 4 distinct numbers are remembered.
+    const r = await read('telefone\n11 99999-9991\n11 99999-9992\n11 99999-9993\n11 99999-9993\n11 99999-9994\n11 99999-9995\n11 99999-9991\n11 99999-9995\n', {
+      rememberNumbers: 4,
+    });
+    expect(r.rows.map((x) => x.line)).toEqual([2, 3, 4, 6, 7, 8]);
+    expect(r.duplicates.map((x) => [x.line, x.first_line])).toEqual([
+      [5, 4],
+      [9, 7],
+    ]);
   });
 });

@@ -557,7 +557,9 @@ export class OptOutCsvReader {
   private headerSeen = false;
   private expectedColumns = 0;
   private dddColumn: number | null = null;
-  private readonly seen = new Map<string, number>();
+  /** Numbers seen, in two generations: the older one is dropped when the newer fills half of `remember` (O(1), bounded memory). */
+  private seen = new Map<string, number>();
+  private seenBefore = new Map<string, number>();
   private readonly remember: number;
 
   constructor(private readonly options: OptOutCsvOptions = {}) {
@@ -729,13 +731,16 @@ export class OptOutCsvReader {
       const hint = it.line === 1 && !f.header ? ' (no header was recognised on line 1: name the phone column with --column)' : '';
       return this.reject(events, it.line, parsed.reason + hint, cell);
     }
-    const first = this.seen.get(parsed.e164);
+    const first = this.seen.get(parsed.e164) ?? this.seenBefore.get(parsed.e164);
     if (first !== undefined) {
       this.stats.duplicates++;
       events.push({ kind: 'duplicate', duplicate: { line: it.line, phone_number: parsed.e164, first_line: first } });
       return;
     }
-    if (this.seen.size >= this.remember) this.seen.delete(this.seen.keys().next().value as string);
+    if (this.seen.size >= Math.max(1, Math.floor(this.remember / 2))) {
+      this.seenBefore = this.seen;
+      this.seen = new Map();
+    }
     this.seen.set(parsed.e164, it.line);
     if (parsed.ninthDigitAdded) {
       this.stats.warnings++;
