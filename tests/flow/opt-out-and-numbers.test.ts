@@ -32,6 +32,18 @@ function freshMobile(): { e164: string; ddd: string; local: string } {
   return { e164: `+55${ddd}${local}`, ddd, local };
 }
 
+/** Windows-1252 bytes of a text (what Excel pt-BR writes for "CSV (separado por vírgulas)"). */
+function cp1252(text: string): Buffer {
+  const special: Record<string, number> = { '€': 0x80, '“': 0x93, '”': 0x94, '–': 0x96, '—': 0x97 };
+  return Buffer.from(
+    [...text].map((ch) => {
+      const code = special[ch] ?? ch.charCodeAt(0);
+      if (code > 0xff || (code >= 0x80 && code <= 0x9f && special[ch] === undefined)) throw new Error(`no Windows-1252 byte for ${ch}`);
+      return code;
+    }),
+  );
+}
+
 let env: Env;
 let db: Db;
 
@@ -117,6 +129,54 @@ describe('opt-out', () => {
 
     const again = await cli(optOut, ['import', file, '--source', 'procon_sp', '--json'], env);
     expect(again.json()).toMatchObject({ added: 0, already_listed: 4 });
+  });
+
+  test('an Excel pt-BR export (Windows-1252, ";", "Número;Observação") lands in opt_outs as written, old mobiles with their ninth digit', async () => {
+    const [a, c, d] = [freshMobile(), freshMobile(), freshMobile()];
+    // An 8-digit mobile from before the ninth digit: DDD + 8 + 7 digits, today DDD + 98 + 7 digits.
+    const old = { ddd: a.ddd, local: `8${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}` };
+    const oldToday = `+55${old.ddd}9${old.local}`;
+    const text = [
+      'Número;Observação', // 1
+      `(${a.ddd}) ${a.local.slice(0, 5)}-${a.local.slice(5)};não ligar – pediu “SAIR”`, // 2
+      `${old.ddd} ${old.local.slice(0, 4)}-${old.local.slice(4)};cadastro antigo`, // 3: ninth digit added
+      `"${c.ddd} ${c.local};aspas sem fechar`, // 4: stray quote, rejected
+      `${d.ddd} ${d.local};"cobrança; 2ª via € 10,00"`, // 5
+      '12345;curto', // 6: rejected
+    ].join('\r\n');
+    const bytes = cp1252(text + '\r\n');
+    expect(bytes.subarray(0, 2)).toEqual(Buffer.from([0x4e, 0xfa])); // "Nú": one byte per letter, as Excel writes it
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'optout-flow-')), 'lista-excel.csv');
+    fs.writeFileSync(file, bytes);
+
+    const r = await cli(optOut, ['import', file, '--source', 'procon_sp', '--json'], env);
+    expect({ code: r.code, err: r.errText() }).toEqual({ code: 0, err: '' });
+    const out = r.json();
+    expect(out).toMatchObject({ encoding: 'windows-1252', delimiter: ';', header: ['Número', 'Observação'], lines_read: 5, valid: 3, added: 3 });
+    expect(out.rejected.map((x: any) => x.line)).toEqual([4, 6]);
+    expect(out.warnings).toEqual([{ line: 3, message: `8-digit mobile from before the ninth digit: imported as ${oldToday}`, input: expect.any(String) }]);
+
+    expect(await optOutRows([a.e164, oldToday, c.e164, d.e164])).toEqual([
+      { phone_number: a.e164, reason: 'não ligar – pediu “SAIR”', source: 'procon_sp', created_by: 'cli:flow-test' },
+      { phone_number: oldToday, reason: 'cadastro antigo', source: 'procon_sp', created_by: 'cli:flow-test' },
+      { phone_number: d.e164, reason: 'cobrança; 2ª via € 10,00', source: 'procon_sp', created_by: 'cli:flow-test' },
+    ]);
+    expect(await optOutRows([`+55${old.ddd}${old.local}`])).toEqual([]);
+  });
+
+  test('--strict with a rejected line imports nothing; a file with nothing importable exits 1', async () => {
+    const [a, b] = [freshMobile(), freshMobile()];
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'optout-flow-')), 'lista.csv');
+    fs.writeFileSync(file, `telefone\n${a.e164}\n12345\n${b.e164}\n`);
+    const strict = await cli(optOut, ['import', file, '--strict'], env);
+    expect(strict.code).toBe(1);
+    expect(strict.errText()).toMatch(/line 3: not a valid Brazilian number[\s\S]*--strict: 1 line\(s\) rejected, nothing was imported/);
+    expect(await optOutRows([a.e164, b.e164])).toEqual([]);
+
+    fs.writeFileSync(file, 'telefone\n12345\n');
+    const nothing = await cli(optOut, ['import', file], env);
+    expect(nothing.code).toBe(1);
+    expect(nothing.errText()).toMatch(/nothing imported/);
   });
 
   test('a database that is not there is reported by URL, exit 1', async () => {

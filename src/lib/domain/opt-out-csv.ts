@@ -1,19 +1,71 @@
-import { parse } from 'csv-parse/sync';
-import { parsePhone } from './phone';
+/**
+ * Reads opt-out lists as spreadsheets export them (Não Me Perturbe, Procon-SP, Excel pt-BR,
+ * LibreOffice, Google Sheets), as a stream: bytes go in chunk by chunk and rows come out
+ * as soon as their line is complete, so a list of millions of lines is read in flat memory.
+ *
+ * - Encoding: a BOM decides (UTF-8, UTF-16LE, UTF-16BE); otherwise bytes that are valid
+ *   UTF-8 are UTF-8 and anything else is Windows-1252 (Excel pt-BR's "CSV (separado por
+ *   vírgulas)"). Windows-1252 is decoded with our own table: Node's TextDecoder decodes it
+ *   as Latin-1 (nodejs/node#56542), which is wrong for bytes 0x80-0x9F.
+ * - Delimiter: Excel's `sep=;` first line, else `;`, tab or `,`, whichever splits the first
+ *   lines into the same number of fields (quotes honoured).
+ * - Quotes: RFC 4180 quoted fields (separators, doubled quotes and newlines inside); a quote
+ *   in the middle of an unquoted field is kept as text. A quote that is never closed, or
+ *   text after a closing quote, spoils only the line it starts on: that line is reported and
+ *   reading resumes on the next line.
+ * - Header: recognised by its names, accents and case ignored ("Número", "telefone",
+ *   "Telefone Celular", "Observação"…). A first line with no recognised name is data, so a
+ *   bad first line of a file without header is reported, not taken for a header.
+ * - Numbers: normalised to E.164; old 8-digit mobiles get their ninth digit, with a warning.
+ */
+import { TextDecoder } from 'node:util';
+import { parsePhoneWithNinthDigit } from './phone';
 
-/** Header names (accents and case ignored) that mark the phone column, in order of preference. */
-export const PHONE_COLUMN_NAMES = ['phone', 'phone_number', 'telefone', 'numero', 'celular', 'fone', 'tel', 'whatsapp'];
+/** Header names (normalised, see normaliseHeader) that mark the phone column, in order of preference. */
+export const PHONE_COLUMN_NAMES = [
+  'phone',
+  'phone_number',
+  'telefone',
+  'telefone_celular',
+  'celular',
+  'numero',
+  'numero_do_telefone',
+  'numero_telefone',
+  'numero_do_celular',
+  'numero_celular',
+  'fone',
+  'tel',
+  'cel',
+  'whatsapp',
+  'mobile',
+  'msisdn',
+  'contato',
+];
+/** Words that, inside a longer header name ("Telefone 1", "Fone Residencial"), mark a phone column. */
+const PHONE_NAME_WORDS = ['telefone', 'celular', 'fone', 'phone', 'whatsapp', 'numero', 'tel', 'cel'];
 /** Header names that mark an optional reason column. */
-export const REASON_COLUMN_NAMES = ['reason', 'motivo', 'observacao', 'obs'];
+export const REASON_COLUMN_NAMES = ['reason', 'motivo', 'observacao', 'observacoes', 'obs', 'comentario', 'comentarios'];
+/** Header names of a separate area-code column ("DDD;Telefone" lists). */
+const DDD_COLUMN_NAMES = ['ddd', 'cod_area', 'codigo_de_area', 'codigo_area'];
+/** Other column names common in these lists: enough, with the above, to know a header when we see one. */
+const OTHER_COLUMN_NAMES = ['nome', 'name', 'cliente', 'cpf', 'cnpj', 'cpf_cnpj', 'email', 'e_mail', 'data', 'date', 'id', 'codigo', 'cidade', 'uf', 'estado', 'origem', 'source'];
+
+export type CsvDelimiter = ';' | ',' | '\t';
+/** Encodings we read; `utf-8` covers plain ASCII too. */
+export type CsvEncoding = 'utf-8' | 'utf-16le' | 'utf-16be' | 'windows-1252';
 
 /** How to read an opt-out CSV. */
 export interface OptOutCsvOptions {
-  /** Phone column: a header name (accents/case ignored) or a 1-based column number. Default: by header name, else the first column. */
+  /** Phone column: a header name (accents/case ignored) or a 1-based column number. Default: by header name, else the column whose first values are phone numbers. */
   column?: string;
-  /** Field delimiter; detected from the first line when absent. */
-  delimiter?: ';' | ',';
+  /** Field delimiter; from a `sep=` first line or detected when absent. */
+  delimiter?: CsvDelimiter;
+  /** Text encoding; detected (BOM, then UTF-8 validity, else Windows-1252) when absent. */
+  encoding?: CsvEncoding;
   /** Reason stored for rows without a reason column value. */
   defaultReason?: string | null;
+  /** Numbers remembered to report repeats within the file (bounds memory; repeats further apart reach the database, which counts them as already listed). */
+  rememberNumbers?: number;
 }
 
 /** A line whose number parsed, ready for opt_out_import. */
@@ -31,6 +83,13 @@ export interface OptOutCsvRejection {
   input: string;
 }
 
+/** A line that was imported, but not exactly as written. */
+export interface OptOutCsvWarning {
+  line: number;
+  message: string;
+  input: string;
+}
+
 /** A line whose number was already seen earlier in the same file. */
 export interface OptOutCsvDuplicate {
   line: number;
@@ -38,79 +97,662 @@ export interface OptOutCsvDuplicate {
   first_line: number;
 }
 
-/** Everything the CSV said: rows to import, rejected lines, in-file duplicates and counts. */
-export interface OptOutCsvResult {
-  rows: OptOutCsvRow[];
-  rejected: OptOutCsvRejection[];
-  duplicates: OptOutCsvDuplicate[];
-  /** Data lines read (header and blank lines excluded) = rows + rejected + duplicates. */
-  linesRead: number;
-  blankLines: number;
+/** What the reader found out about the file's shape (known once the first lines are read). */
+export interface OptOutCsvFormat {
+  encoding: CsvEncoding;
+  delimiter: CsvDelimiter;
+  /** True when the first line was Excel's `sep=` hint. */
+  sepLine: boolean;
   header: string[] | null;
-  delimiter: ';' | ',';
   phoneColumn: { index: number; name: string | null };
   reasonColumn: { index: number; name: string } | null;
+}
+
+/** One thing the reader has to say about a line, in file order. */
+export type OptOutCsvEvent =
+  | { kind: 'row'; row: OptOutCsvRow }
+  | { kind: 'rejected'; rejection: OptOutCsvRejection }
+  | { kind: 'warning'; warning: OptOutCsvWarning }
+  | { kind: 'duplicate'; duplicate: OptOutCsvDuplicate };
+
+/** Running counts: linesRead (data lines; header, `sep=` and blank lines excluded) = rows + rejected + duplicates. */
+export interface OptOutCsvStats {
+  /** Physical lines seen so far (every line of the file, for progress). */
+  physicalLines: number;
+  linesRead: number;
+  blankLines: number;
+  rows: number;
+  rejected: number;
+  duplicates: number;
+  warnings: number;
+}
+
+/** Everything a whole file said (collectOptOutCsv). */
+export interface OptOutCsvResult extends OptOutCsvFormat {
+  rows: OptOutCsvRow[];
+  rejected: OptOutCsvRejection[];
+  warnings: OptOutCsvWarning[];
+  duplicates: OptOutCsvDuplicate[];
+  linesRead: number;
+  blankLines: number;
 }
 
 /** Thrown when the file cannot be read at all (e.g. the named column does not exist). */
 export class OptOutCsvError extends Error {}
 
-/** Lower case, accents stripped, spaces/dashes as underscores: "Número" → "numero". */
+/** Lower case, accents stripped, anything else than letters and digits as one underscore: " Número do Celular " → "numero_do_celular". */
 export function normaliseHeader(name: string): string {
   return name
-    .normalize('NFD')
+    .normalize('NFKD')
     .replace(/[\u0300-\u036f]/g, '')
-    .trim()
     .toLowerCase()
-    .replace(/[\s-]+/g, '_');
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '');
 }
 
-/** Guesses the delimiter from the first non-empty line: the more frequent of `;` and `,` outside quotes. */
-export function detectDelimiter(text: string): ';' | ',' {
-  const first = text.split('\n').find((l) => l.trim() !== '') ?? '';
-  let inQuote = false;
-  let semi = 0;
-  let comma = 0;
-  for (const ch of first) {
-    if (ch === '"') inQuote = !inQuote;
-    else if (!inQuote && ch === ';') semi++;
-    else if (!inQuote && ch === ',') comma++;
-  }
-  return semi > 0 && semi >= comma ? ';' : ',';
+// ---------------------------------------------------------------------------------------
+// Bytes → text
+
+/** Windows-1252 bytes 0x80-0x9F (WHATWG index-windows-1252); every other byte is its Latin-1 code point. */
+const CP1252_80_9F = [
+  0x20ac, 0x81, 0x201a, 0x192, 0x201e, 0x2026, 0x2020, 0x2021, 0x2c6, 0x2030, 0x160, 0x2039, 0x152, 0x8d, 0x17d, 0x8f,
+  0x90, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014, 0x2dc, 0x2122, 0x161, 0x203a, 0x153, 0x9d, 0x17e, 0x178,
+];
+
+/** Decodes Windows-1252 bytes (the same on every Node build, with or without ICU). */
+export function decodeWindows1252(bytes: Uint8Array): string {
+  const latin1 = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  return /[\x80-\x9f]/.test(latin1) ? latin1.replace(/[\x80-\x9f]/g, (c) => String.fromCharCode(CP1252_80_9F[c.charCodeAt(0) - 0x80]!)) : latin1;
 }
 
-interface RawRecord {
-  kind: 'record' | 'error';
-  fields: string[];
-  raw: string;
-  message?: string;
+/** Checks the UTF-8 of bytes[from..]: valid, invalid, or valid but cut inside a final character. */
+function checkUtf8(b: Uint8Array, from: number): 'valid' | 'invalid' | 'truncated' {
+  let i = from;
+  while (i < b.length) {
+    const c = b[i]!;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    let need: number;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) need = 1;
+    else if (c >= 0xe0 && c <= 0xef) {
+      need = 2;
+      if (c === 0xe0) lo = 0xa0;
+      if (c === 0xed) hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      need = 3;
+      if (c === 0xf0) lo = 0x90;
+      if (c === 0xf4) hi = 0x8f;
+    } else return 'invalid';
+    for (let k = 1; k <= need; k++) {
+      if (i + k >= b.length) return 'truncated';
+      const d = b[i + k]!;
+      if (k === 1 ? d < lo || d > hi : d < 0x80 || d > 0xbf) return 'invalid';
+    }
+    i += need + 1;
+  }
+  return 'valid';
 }
 
-function looksLikeHeader(fields: string[]): boolean {
-  const names = fields.map(normaliseHeader);
-  if (names.some((n) => PHONE_COLUMN_NAMES.includes(n) || REASON_COLUMN_NAMES.includes(n))) return true;
-  // No cell is a phone number and some cell has letters: a header we do not know the names of.
-  return !fields.some((f) => parsePhone(f).ok) && fields.some((f) => /\p{L}/u.test(f));
+/** UTF-16 without a BOM: in text of Latin letters every other byte is zero. */
+function sniffUtf16(b: Uint8Array): 'utf-16le' | 'utf-16be' | null {
+  const n = Math.min(b.length, 1024) & ~1;
+  if (n < 4) return null;
+  let evenZeros = 0;
+  let oddZeros = 0;
+  for (let i = 0; i < n; i += 2) {
+    if (b[i] === 0) evenZeros++;
+    if (b[i + 1] === 0) oddZeros++;
+  }
+  const pairs = n / 2;
+  if (oddZeros > pairs * 0.4 && evenZeros < pairs * 0.05) return 'utf-16le';
+  if (evenZeros > pairs * 0.4 && oddZeros < pairs * 0.05) return 'utf-16be';
+  return null;
 }
 
-function pickPhoneColumn(header: string[] | null, column: string | undefined): { index: number; name: string | null } {
-  if (column !== undefined && /^\d+$/.test(column.trim())) {
-    const index = Number(column.trim()) - 1;
-    if (index < 0) throw new OptOutCsvError(`column numbers start at 1, got ${column}`);
-    return { index, name: header?.[index] ?? null };
+/**
+ * Bytes to text, chunk by chunk. Until the first non-ASCII byte the text is the same in
+ * every encoding we read, so the choice between UTF-8 and Windows-1252 is made there, on
+ * the bytes that follow it (not on the first chunk only).
+ */
+export class ByteDecoder {
+  private mode: 'start' | 'ascii' | CsvEncoding;
+  private pending: Buffer = Buffer.alloc(0);
+  private utf8: TextDecoder | null = null;
+  private utf16: TextDecoder | null = null;
+  private swapCarry: number | null = null;
+
+  constructor(private readonly forced?: CsvEncoding) {
+    this.mode = 'start';
   }
-  const names = header?.map(normaliseHeader) ?? [];
-  if (column !== undefined) {
-    if (!header) throw new OptOutCsvError(`column "${column}" was asked for, but the file has no header row`);
-    const index = names.indexOf(normaliseHeader(column));
-    if (index < 0) throw new OptOutCsvError(`no column named "${column}" in the header (${header.join(', ')})`);
-    return { index, name: header[index] ?? null };
+
+  /** The encoding chosen so far (plain ASCII reads as UTF-8). */
+  get encoding(): CsvEncoding {
+    return this.mode === 'start' || this.mode === 'ascii' ? (this.forced ?? 'utf-8') : this.mode;
   }
-  for (const wanted of PHONE_COLUMN_NAMES) {
-    const index = names.indexOf(wanted);
-    if (index >= 0) return { index, name: header?.[index] ?? null };
+
+  write(chunk: Uint8Array): string {
+    const buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    this.pending = Buffer.alloc(0);
+    return this.decode(buf, false);
   }
-  return { index: 0, name: header?.[0] ?? null };
+
+  end(): string {
+    const buf = this.pending;
+    this.pending = Buffer.alloc(0);
+    return this.decode(buf, true) + (this.utf8?.decode() ?? '') + (this.utf16?.decode() ?? '');
+  }
+
+  private use(mode: CsvEncoding): void {
+    this.mode = mode;
+    if (mode === 'utf-8') this.utf8 = new TextDecoder('utf-8');
+    if (mode === 'utf-16le' || mode === 'utf-16be') this.utf16 = new TextDecoder('utf-16le');
+  }
+
+  private decode(buf: Buffer, eof: boolean): string {
+    if (this.mode === 'start') {
+      // Enough bytes for the BOM and for spotting UTF-16 without one.
+      if (buf.length < 512 && !eof) {
+        this.pending = buf;
+        return '';
+      }
+      const bom: [CsvEncoding, number] | null =
+        buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf
+          ? ['utf-8', 3]
+          : buf[0] === 0xff && buf[1] === 0xfe
+            ? ['utf-16le', 2]
+            : buf[0] === 0xfe && buf[1] === 0xff
+              ? ['utf-16be', 2]
+              : null;
+      if (bom && (!this.forced || this.forced === bom[0])) {
+        this.use(bom[0]);
+        buf = buf.subarray(bom[1]);
+      } else if (this.forced) {
+        this.use(this.forced);
+      } else {
+        const utf16 = sniffUtf16(buf);
+        if (utf16) this.use(utf16);
+        else this.mode = 'ascii';
+      }
+    }
+    if (this.mode === 'ascii') {
+      let i = 0;
+      while (i < buf.length && buf[i]! < 0x80) i++;
+      if (i === buf.length) return buf.toString('latin1');
+      const head = buf.subarray(0, i).toString('latin1');
+      const rest = buf.subarray(i);
+      const verdict = checkUtf8(rest, 0);
+      if (verdict === 'truncated' && !eof) {
+        // A character is cut by the chunk's end: decide when the next chunk completes it.
+        this.pending = Buffer.from(rest);
+        return head;
+      }
+      this.use(verdict === 'invalid' || (verdict === 'truncated' && eof) ? 'windows-1252' : 'utf-8');
+      return head + this.decode(rest, eof);
+    }
+    switch (this.mode) {
+      case 'utf-8':
+        return this.utf8!.decode(buf, { stream: !eof });
+      case 'windows-1252':
+        return decodeWindows1252(buf);
+      case 'utf-16le':
+        return this.utf16!.decode(buf, { stream: !eof });
+      case 'utf-16be': {
+        // Swap each byte pair and read it as UTF-16LE (Node's UTF-16BE decoder needs full ICU).
+        let bytes = this.swapCarry === null ? buf : Buffer.concat([Buffer.from([this.swapCarry]), buf]);
+        this.swapCarry = null;
+        if (bytes.length % 2 === 1) {
+          this.swapCarry = bytes[bytes.length - 1]!;
+          bytes = bytes.subarray(0, bytes.length - 1);
+        }
+        return this.utf16!.decode(Buffer.from(bytes).swap16(), { stream: !eof });
+      }
+      default:
+        return '';
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Text → physical lines → records
+
+/** Longest physical line kept; longer ones are reported, not buffered. */
+const MAX_LINE_CHARS = 1 << 20;
+/** A quoted field may span this many lines (or characters) before its opening quote is taken for a stray one. */
+const MAX_RECORD_LINES = 20;
+const MAX_RECORD_CHARS = 64 * 1024;
+
+/** Splits text into lines at CRLF, LF or a lone CR (old Mac exports); `null` stands for a line over MAX_LINE_CHARS. */
+class LineSplitter {
+  private rest = '';
+  private crPending = false;
+  private overlong = false;
+
+  write(text: string, out: (string | null)[]): void {
+    if (text === '') return;
+    if (this.crPending && text.startsWith('\n')) text = text.slice(1);
+    this.crPending = false;
+    const s = this.rest + text;
+    let start = 0;
+    for (;;) {
+      let i = s.indexOf('\n', start);
+      const cr = s.indexOf('\r', start);
+      if (cr >= 0 && (i < 0 || cr < i)) i = cr;
+      if (i < 0) break;
+      out.push(this.overlong ? null : s.slice(start, i));
+      this.overlong = false;
+      if (s.charCodeAt(i) === 13) {
+        if (i + 1 === s.length) this.crPending = true;
+        else if (s.charCodeAt(i + 1) === 10) i++;
+      }
+      start = i + 1;
+    }
+    this.rest = s.slice(start);
+    if (this.rest.length > MAX_LINE_CHARS) {
+      this.overlong = true;
+      this.rest = '';
+    }
+  }
+
+  end(out: (string | null)[]): void {
+    if (this.rest !== '' || this.overlong) out.push(this.overlong ? null : this.rest);
+    this.rest = '';
+    this.overlong = false;
+  }
+}
+
+type RecordParse =
+  | { status: 'ok'; fields: string[]; used: number }
+  | { status: 'open' }
+  | { status: 'bad'; reason: string; multiline: boolean };
+
+/** Parses one record from the start of `lines` (a quoted field may continue on the next lines). */
+function parseRecord(lines: readonly string[], d: string): RecordParse {
+  const fields: string[] = [];
+  let li = 0;
+  let line = lines[0]!;
+  let i = 0;
+  for (;;) {
+    let j = i;
+    while (line.charCodeAt(j) === 32) j++;
+    if (line.charCodeAt(j) === 34) {
+      let value = '';
+      let k = j + 1;
+      for (;;) {
+        const q = line.indexOf('"', k);
+        if (q < 0) {
+          value += line.slice(k) + '\n';
+          li++;
+          if (li >= lines.length) return { status: 'open' };
+          line = lines[li]!;
+          k = 0;
+          continue;
+        }
+        if (line.charCodeAt(q + 1) === 34) {
+          value += line.slice(k, q) + '"';
+          k = q + 2;
+          continue;
+        }
+        value += line.slice(k, q);
+        k = q + 1;
+        break;
+      }
+      while (line.charCodeAt(k) === 32) k++;
+      fields.push(value);
+      if (k >= line.length) return { status: 'ok', fields, used: li + 1 };
+      if (!line.startsWith(d, k)) return { status: 'bad', reason: `stray quote (") in field ${fields.length}`, multiline: li > 0 };
+      i = k + d.length;
+      continue;
+    }
+    const next = line.indexOf(d, i);
+    if (next < 0) {
+      fields.push(line.slice(i));
+      return { status: 'ok', fields, used: li + 1 };
+    }
+    fields.push(line.slice(i, next));
+    i = next + d.length;
+  }
+}
+
+type CsvItem = { kind: 'record'; line: number; fields: string[] } | { kind: 'malformed'; line: number; reason: string; raw: string };
+
+function shorten(s: string, max = 80): string {
+  const one = s.replace(/\n/g, '\\n');
+  return one.length > max ? one.slice(0, max - 1) + '…' : one;
+}
+
+/** Physical lines in, records out; a record that cannot be read is reported on its first line and reading resumes on the next. */
+class RecordAssembler {
+  private lines: string[] = [];
+  private firstLine = 1;
+  private open = false;
+  /** Characters in `lines`. */
+  private chars = 0;
+
+  constructor(private readonly delimiter: string) {}
+
+  push(lineNo: number, text: string | null, out: CsvItem[]): void {
+    if (text === null) {
+      this.drain(out, true);
+      out.push({ kind: 'malformed', line: lineNo, reason: `line longer than ${MAX_LINE_CHARS} characters`, raw: '' });
+      this.firstLine = lineNo + 1;
+      return;
+    }
+    if (this.lines.length === 0) this.firstLine = lineNo;
+    this.lines.push(text);
+    this.chars += text.length;
+    // Still inside a quoted field and this line has no quote to close it: nothing to parse yet.
+    if (this.open && !text.includes('"') && this.lines.length < MAX_RECORD_LINES && this.chars < MAX_RECORD_CHARS) return;
+    this.drain(out, false);
+  }
+
+  end(out: CsvItem[]): void {
+    this.drain(out, true);
+  }
+
+  private drain(out: CsvItem[], eof: boolean): void {
+    this.open = false;
+    while (this.lines.length) {
+      const r = parseRecord(this.lines, this.delimiter);
+      if (r.status === 'ok') {
+        out.push({ kind: 'record', line: this.firstLine, fields: r.fields });
+        for (const l of this.lines.splice(0, r.used)) this.chars -= l.length;
+        this.firstLine += r.used;
+        continue;
+      }
+      if (r.status === 'open') {
+        if (!eof && this.lines.length < MAX_RECORD_LINES && this.chars < MAX_RECORD_CHARS) {
+          this.open = true;
+          return;
+        }
+      }
+      const reason = r.status === 'bad' && !r.multiline ? r.reason : `a quote (") opened on line ${this.firstLine} is never closed`;
+      out.push({ kind: 'malformed', line: this.firstLine, reason, raw: this.lines[0]! });
+      this.chars -= this.lines.shift()!.length;
+      this.firstLine++;
+    }
+  }
+}
+
+/** Field counts per record when `lines` are split with `d`. */
+function fieldCounts(lines: readonly string[], d: string): number[] {
+  const items: CsvItem[] = [];
+  const a = new RecordAssembler(d);
+  lines.forEach((l, i) => a.push(i + 1, l, items));
+  a.end(items);
+  return items.flatMap((it) => (it.kind === 'record' && it.fields.some((f) => f.trim() !== '') ? [it.fields.length] : []));
+}
+
+/** The most frequent value and the share of items that have it. */
+function mode(values: readonly number[]): { value: number; share: number } {
+  const counts = new Map<number, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  let best = { value: 0, n: 0 };
+  for (const [value, n] of counts) if (n > best.n || (n === best.n && value > best.value)) best = { value, n };
+  return { value: best.value, share: values.length ? best.n / values.length : 0 };
+}
+
+/**
+ * Picks the delimiter that splits the first lines into the same number (2 or more) of
+ * fields, quotes honoured: `;` (Excel pt-BR), tab (Excel "Unicode text"), then `,`.
+ * A file with a single column has nothing to split: `;`.
+ */
+export function detectDelimiter(lines: readonly string[]): CsvDelimiter {
+  let best: { d: CsvDelimiter; score: number } = { d: ';', score: 0 };
+  for (const d of [';', '\t', ','] as const) {
+    const m = mode(fieldCounts(lines, d));
+    const score = m.value >= 2 ? m.share : 0;
+    if (score > best.score) best = { d, score };
+  }
+  return best.d;
+}
+
+const SEP_LINE = /^\s*"?sep=([;,\t|])"?\s*$/i;
+
+// ---------------------------------------------------------------------------------------
+// Records → opt-out rows
+
+function isPhoneName(name: string): boolean {
+  return PHONE_COLUMN_NAMES.includes(name) || name.split('_').some((w) => PHONE_NAME_WORDS.includes(w));
+}
+
+function isKnownName(name: string): boolean {
+  return isPhoneName(name) || REASON_COLUMN_NAMES.includes(name) || DDD_COLUMN_NAMES.includes(name) || OTHER_COLUMN_NAMES.includes(name);
+}
+
+/** A first line is a header when one of its cells is a column name we know. */
+function looksLikeHeader(fields: readonly string[]): boolean {
+  return fields.some((f) => isKnownName(normaliseHeader(f)));
+}
+
+const SCIENTIFIC = /^\d+(?:[.,]\d+)?E\+?\d+$/i;
+
+/** Reads the phone cell (prefixed with the separate DDD cell when the list has one and the cell lacks it). */
+function readPhone(cell: string, dddCell: string | undefined) {
+  const ddd = dddCell?.replace(/\D/g, '').replace(/^0/, '');
+  const local = cell.replace(/\D/g, '');
+  if (ddd && /^[1-9]\d$/.test(ddd) && (local.length === 8 || local.length === 9)) return parsePhoneWithNinthDigit(`${ddd} ${cell}`);
+  return parsePhoneWithNinthDigit(cell);
+}
+
+/**
+ * The streaming reader: `write` bytes as they come, `end` at the end of the file; each
+ * returns the events of the lines completed so far. `read` does the same over an async
+ * source (a file stream). One reader reads one file.
+ */
+export class OptOutCsvReader {
+  readonly stats: OptOutCsvStats = { physicalLines: 0, linesRead: 0, blankLines: 0, rows: 0, rejected: 0, duplicates: 0, warnings: 0 };
+  /** Known once the first lines are read. */
+  format: OptOutCsvFormat | null = null;
+
+  private readonly decoder: ByteDecoder;
+  private readonly splitter = new LineSplitter();
+  private assembler: RecordAssembler | null = null;
+  private sampleLines: (string | null)[] = [];
+  private sampleChars = 0;
+  private sampleItems: CsvItem[] | null = [];
+  private headerSeen = false;
+  private expectedColumns = 0;
+  private dddColumn: number | null = null;
+  /** Numbers seen, in two generations: the older one is dropped when the newer fills half of `remember` (O(1), bounded memory). */
+  private seen = new Map<string, number>();
+  private seenBefore = new Map<string, number>();
+  private readonly remember: number;
+
+  constructor(private readonly options: OptOutCsvOptions = {}) {
+    this.decoder = new ByteDecoder(options.encoding);
+    this.remember = options.rememberNumbers ?? 100_000;
+  }
+
+  write(chunk: Uint8Array): OptOutCsvEvent[] {
+    return this.lines(this.decoder.write(chunk), false);
+  }
+
+  end(): OptOutCsvEvent[] {
+    return this.lines(this.decoder.end(), true);
+  }
+
+  /** Reads a whole source (e.g. fs.createReadStream), yielding events as lines complete. */
+  async *read(source: AsyncIterable<Uint8Array>): AsyncGenerator<OptOutCsvEvent> {
+    for await (const chunk of source) yield* this.write(chunk);
+    yield* this.end();
+  }
+
+  private lines(text: string, eof: boolean): OptOutCsvEvent[] {
+    const lines: (string | null)[] = [];
+    this.splitter.write(text, lines);
+    if (eof) this.splitter.end(lines);
+    const items: CsvItem[] = [];
+    for (const l of lines) {
+      const lineNo = ++this.stats.physicalLines;
+      if (this.assembler) this.assembler.push(lineNo, l, items);
+      else {
+        this.sampleLines.push(l);
+        this.sampleChars += l?.length ?? 0;
+        if (this.sampleLines.filter((s) => s !== null && s.trim() !== '').length >= 50 || this.sampleChars > 64 * 1024) this.startRecords(items);
+      }
+    }
+    if (eof) {
+      if (!this.assembler) this.startRecords(items);
+      this.assembler!.end(items);
+    }
+    // The encoding may be decided after the first lines (at the first non-ASCII byte).
+    if (this.format) this.format.encoding = this.decoder.encoding;
+    return this.items(items, eof);
+  }
+
+  /** The first lines are in: choose the delimiter and start reading records. */
+  private startRecords(items: CsvItem[]): void {
+    const sample = this.sampleLines;
+    this.sampleLines = [];
+    const sep = sample[0] != null ? SEP_LINE.exec(sample[0]) : null;
+    const delimiter = (this.options.delimiter ??
+      (sep ? sep[1] : detectDelimiter(sample.slice(sep ? 1 : 0).filter((l): l is string => l !== null)))) as CsvDelimiter;
+    this.format = {
+      encoding: this.decoder.encoding,
+      delimiter,
+      sepLine: sep !== null,
+      header: null,
+      phoneColumn: { index: 0, name: null },
+      reasonColumn: null,
+    };
+    this.assembler = new RecordAssembler(delimiter);
+    sample.forEach((l, i) => {
+      if (i === 0 && sep) return;
+      this.assembler!.push(i + 1, l, items);
+    });
+  }
+
+  /** Records in, events out; the first records wait until the header and phone column are decided. */
+  private items(items: CsvItem[], eof: boolean): OptOutCsvEvent[] {
+    if (this.sampleItems) {
+      this.sampleItems.push(...items);
+      const records = this.sampleItems.filter((it) => it.kind === 'record' && it.fields.some((f) => f.trim() !== ''));
+      if (!eof && records.length < 20) return [];
+      items = this.sampleItems;
+      this.sampleItems = null;
+      this.decideColumns(items);
+    }
+    const events: OptOutCsvEvent[] = [];
+    for (const it of items) this.item(it, events);
+    return events;
+  }
+
+  private decideColumns(sample: CsvItem[]): void {
+    const f = this.format!;
+    const records = sample.flatMap((it) => (it.kind === 'record' && it.fields.some((x) => x.trim() !== '') ? [it] : []));
+    const first = records[0];
+    const namedColumn = this.options.column !== undefined && !/^\s*\d+\s*$/.test(this.options.column);
+    const recognised = first !== undefined && looksLikeHeader(first.fields);
+    const header = first && (namedColumn || recognised) ? first.fields.map((x) => x.trim()) : null;
+    const data = header ? records.slice(1) : records;
+    f.header = header;
+    f.phoneColumn = this.pickPhoneColumn(header, data, recognised);
+    f.reasonColumn = pickReasonColumn(header, f.phoneColumn.index);
+    const names = header?.map(normaliseHeader) ?? [];
+    const ddd = names.findIndex((n) => DDD_COLUMN_NAMES.includes(n));
+    this.dddColumn = ddd >= 0 && ddd !== f.phoneColumn.index ? ddd : null;
+    this.expectedColumns = header ? header.length : mode(data.map((r) => r.fields.length)).value;
+  }
+
+  private pickPhoneColumn(header: string[] | null, data: readonly { fields: string[] }[], recognised: boolean): { index: number; name: string | null } {
+    const column = this.options.column;
+    if (column !== undefined && /^\s*\d+\s*$/.test(column)) {
+      const index = Number(column.trim()) - 1;
+      if (index < 0) throw new OptOutCsvError(`column numbers start at 1, got ${column}`);
+      return { index, name: header?.[index] ?? null };
+    }
+    const names = header?.map(normaliseHeader) ?? [];
+    if (column !== undefined) {
+      if (!header) throw new OptOutCsvError(`column "${column}" was asked for, but the file has no header row`);
+      const index = names.indexOf(normaliseHeader(column));
+      if (index < 0 && !recognised) throw new OptOutCsvError(`column "${column}" was asked for, but the file has no header row (line 1 is "${shorten(header.join(this.format!.delimiter))}")`);
+      if (index < 0) throw new OptOutCsvError(`no column named "${column}" in the header (${header.join(', ')})`);
+      return { index, name: header[index] ?? null };
+    }
+    for (const wanted of PHONE_COLUMN_NAMES) {
+      const index = names.indexOf(wanted);
+      if (index >= 0) return { index, name: header?.[index] ?? null };
+    }
+    const byWord = names.findIndex(isPhoneName);
+    if (byWord >= 0) return { index: byWord, name: header?.[byWord] ?? null };
+    // No name says where the numbers are: the column where most of the first values are numbers.
+    const width = Math.max(0, ...data.map((r) => r.fields.length));
+    let best = { index: 0, n: 0 };
+    for (let index = 0; index < width; index++) {
+      const n = data.filter((r) => parsePhoneWithNinthDigit(r.fields[index] ?? '').ok).length;
+      if (n > best.n) best = { index, n };
+    }
+    return { index: best.index, name: header?.[best.index] ?? null };
+  }
+
+  private reject(events: OptOutCsvEvent[], line: number, reason: string, input: string): void {
+    this.stats.rejected++;
+    events.push({ kind: 'rejected', rejection: { line, reason, input } });
+  }
+
+  private item(it: CsvItem, events: OptOutCsvEvent[]): void {
+    const f = this.format!;
+    if (it.kind === 'malformed') {
+      this.stats.linesRead++;
+      this.reject(events, it.line, `unreadable CSV: ${it.reason}; line ${it.line} skipped`, shorten(it.raw));
+      return;
+    }
+    const fields = it.fields.map((x) => x.trim());
+    if (fields.every((x) => x === '')) {
+      this.stats.blankLines++;
+      return;
+    }
+    if (f.header && !this.headerSeen) {
+      this.headerSeen = true;
+      return;
+    }
+    this.stats.linesRead++;
+    if (fields.length !== this.expectedColumns) {
+      const raw = it.fields.join(f.delimiter);
+      this.reject(events, it.line, `wrong number of columns: expected ${this.expectedColumns}, found ${fields.length}`, shorten(raw));
+      return;
+    }
+    const cell = fields[f.phoneColumn.index] ?? '';
+    if (cell === '') return this.reject(events, it.line, 'empty phone number', cell);
+    if (SCIENTIFIC.test(cell)) {
+      return this.reject(
+        events,
+        it.line,
+        'the spreadsheet wrote this number in scientific notation and lost its last digits: format the column as Text and export again',
+        cell,
+      );
+    }
+    const parsed = readPhone(cell, this.dddColumn !== null ? fields[this.dddColumn] : undefined);
+    if (!parsed.ok) {
+      const hint = it.line === 1 && !f.header ? ' (no header was recognised on line 1: name the phone column with --column)' : '';
+      return this.reject(events, it.line, parsed.reason + hint, cell);
+    }
+    const first = this.seen.get(parsed.e164) ?? this.seenBefore.get(parsed.e164);
+    if (first !== undefined) {
+      this.stats.duplicates++;
+      events.push({ kind: 'duplicate', duplicate: { line: it.line, phone_number: parsed.e164, first_line: first } });
+      return;
+    }
+    if (this.seen.size >= Math.max(1, Math.floor(this.remember / 2))) {
+      this.seenBefore = this.seen;
+      this.seen = new Map();
+    }
+    this.seen.set(parsed.e164, it.line);
+    if (parsed.ninthDigitAdded) {
+      this.stats.warnings++;
+      events.push({
+        kind: 'warning',
+        warning: { line: it.line, message: `8-digit mobile from before the ninth digit: imported as ${parsed.e164}`, input: cell },
+      });
+    }
+    const reasonCell = f.reasonColumn ? (fields[f.reasonColumn.index] ?? '') : '';
+    this.stats.rows++;
+    events.push({ kind: 'row', row: { line: it.line, phone_number: parsed.e164, reason: reasonCell !== '' ? reasonCell : (this.options.defaultReason ?? null) } });
+  }
 }
 
 function pickReasonColumn(header: string[] | null, phoneIndex: number): { index: number; name: string } | null {
@@ -120,134 +762,22 @@ function pickReasonColumn(header: string[] | null, phoneIndex: number): { index:
     const index = names.indexOf(wanted);
     if (index >= 0 && index !== phoneIndex) return { index, name: header[index] as string };
   }
-  return null;
+  const byWord = names.findIndex((n, i) => i !== phoneIndex && n.split('_').some((w) => REASON_COLUMN_NAMES.includes(w)));
+  return byWord >= 0 ? { index: byWord, name: header[byWord] as string } : null;
 }
 
-function countNewlines(s: string): number {
-  let n = 0;
-  for (const ch of s) if (ch === '\n') n++;
-  return n;
-}
-
-function shorten(s: string, max = 80): string {
-  const one = s.replace(/\n/g, '\\n');
-  return one.length > max ? one.slice(0, max - 1) + '…' : one;
-}
-
-/**
- * Reads an opt-out list exported from a spreadsheet (Não Me Perturbe, Procon-SP, our own):
- * optional header row, `;` or `,` delimiter, BOM, quoted fields, CRLF. Every number is
- * normalised to E.164 with parsePhone; every line that cannot be imported is reported with
- * its 1-based line number in the file and the reason. Blank lines are skipped silently.
- */
-export function parseOptOutCsv(input: string | Buffer, options: OptOutCsvOptions = {}): OptOutCsvResult {
-  const text = (typeof input === 'string' ? input : input.toString('utf8')).replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n');
-  const delimiter = options.delimiter ?? detectDelimiter(text);
-
-  // Records and unreadable chunks in file order, each with the raw text it came from
-  // (the raw text is how we know which lines it spans).
-  const records: RawRecord[] = [];
-  parse(text, {
-    delimiter,
-    raw: true,
-    relax_quotes: true,
-    relax_column_count: true,
-    skip_empty_lines: false,
-    skip_records_with_error: true,
-    // With `raw: true` csv-parse hands on_record {record, raw}; its typings say string[].
-    on_record: (r: unknown) => {
-      const { record, raw } = r as { record: string[]; raw: string };
-      records.push({ kind: 'record', fields: record, raw });
-      return record;
-    },
-    on_skip: (err, raw) => {
-      records.push({ kind: 'error', fields: [], raw: raw ?? '', message: err?.message ?? 'unreadable line' });
-      return undefined;
-    },
-  });
-
-  const result: OptOutCsvResult = {
-    rows: [],
-    rejected: [],
-    duplicates: [],
-    linesRead: 0,
-    blankLines: 0,
-    header: null,
-    delimiter,
-    phoneColumn: { index: 0, name: null },
-    reasonColumn: null,
-  };
-  const seen = new Map<string, number>();
-  let expectedColumns: number | null = null;
-  let headerDecided = false;
-  let nextLine = 1;
-
-  for (const rec of records) {
-    const line = nextLine;
-    const span = countNewlines(rec.raw.replace(/\n$/, ''));
-    nextLine += span + 1;
-
-    if (rec.kind === 'error') {
-      result.linesRead++;
-      const where = span > 0 ? `lines ${line}-${line + span}` : `line ${line}`;
-      const why = /quote/i.test(rec.message ?? '') ? `a quote (") opened on line ${line} is never closed` : rec.message;
-      result.rejected.push({ line, reason: `unreadable CSV: ${why}; ${where} skipped`, input: shorten(rec.raw) });
-      continue;
-    }
-    const fields = rec.fields.map((f) => f.trim());
-    if (fields.every((f) => f === '')) {
-      result.blankLines++;
-      continue;
-    }
-
-    if (!headerDecided) {
-      headerDecided = true;
-      if (looksLikeHeader(fields)) {
-        result.header = fields;
-        result.phoneColumn = pickPhoneColumn(fields, options.column);
-        result.reasonColumn = pickReasonColumn(fields, result.phoneColumn.index);
-        expectedColumns = fields.length;
-        continue;
-      }
-      result.phoneColumn = pickPhoneColumn(null, options.column);
-    }
-
-    result.linesRead++;
-    expectedColumns ??= fields.length;
-    if (fields.length !== expectedColumns) {
-      result.rejected.push({
-        line,
-        reason: `wrong number of columns: expected ${expectedColumns}, found ${fields.length}`,
-        input: shorten(rec.raw.replace(/\n$/, '')),
-      });
-      continue;
-    }
-    const cell = fields[result.phoneColumn.index] ?? '';
-    if (cell === '') {
-      result.rejected.push({ line, reason: 'empty phone number', input: cell });
-      continue;
-    }
-    const parsed = parsePhone(cell);
-    if (!parsed.ok) {
-      result.rejected.push({ line, reason: parsed.reason, input: cell });
-      continue;
-    }
-    const first = seen.get(parsed.e164);
-    if (first !== undefined) {
-      result.duplicates.push({ line, phone_number: parsed.e164, first_line: first });
-      continue;
-    }
-    seen.set(parsed.e164, line);
-    const reasonCell = result.reasonColumn ? (fields[result.reasonColumn.index] ?? '') : '';
-    result.rows.push({ line, phone_number: parsed.e164, reason: reasonCell !== '' ? reasonCell : (options.defaultReason ?? null) });
+/** Reads a whole source into one result (for tests and small files; the CLI consumes the events as they come). */
+export async function collectOptOutCsv(source: AsyncIterable<Uint8Array>, options: OptOutCsvOptions = {}): Promise<OptOutCsvResult> {
+  const reader = new OptOutCsvReader(options);
+  const rows: OptOutCsvRow[] = [];
+  const rejected: OptOutCsvRejection[] = [];
+  const warnings: OptOutCsvWarning[] = [];
+  const duplicates: OptOutCsvDuplicate[] = [];
+  for await (const ev of reader.read(source)) {
+    if (ev.kind === 'row') rows.push(ev.row);
+    else if (ev.kind === 'rejected') rejected.push(ev.rejection);
+    else if (ev.kind === 'warning') warnings.push(ev.warning);
+    else duplicates.push(ev.duplicate);
   }
-  return result;
-}
-
-/** Splits rows into batches for opt_out_import (one RPC per batch). */
-export function batches<T>(items: readonly T[], size: number): T[][] {
-  if (!Number.isInteger(size) || size < 1) throw new RangeError(`batch size must be a positive integer, got ${size}`);
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
+  return { ...reader.format!, rows, rejected, warnings, duplicates, linesRead: reader.stats.linesRead, blankLines: reader.stats.blankLines };
 }

@@ -70,3 +70,28 @@ export function toE164(input: unknown): string {
 }
 
 export { isE164 } from './e164';
+
+/** A number that parsed, saying whether the mobile ninth digit had to be added. */
+export type ParsedPhoneWithNinthDigit = ParsedPhone & { ninthDigitAdded: boolean };
+
+/**
+ * Like parsePhone, and also reads Brazilian mobiles written before the ninth digit: every
+ * mobile number got a leading 9 (DDD by DDD, completed in 2016), so an old list's
+ * "11 8765-4321" is today's +55 11 98765-4321. A DDD followed by 8 digits starting 6-9 (the
+ * old mobile range) becomes that 9-digit mobile, with ninthDigitAdded set so the caller can
+ * warn; 8 digits starting 2-5 are landlines and stay as they are. Inputs without a DDD cannot
+ * be completed and keep parsePhone's answer.
+ */
+export function parsePhoneWithNinthDigit(input: unknown): ParsedPhoneWithNinthDigit | PhoneError {
+  const first = parsePhone(input);
+  const upgradable = first.ok ? first.type === 'MOBILE' : /^not a valid Brazilian number/.test(first.reason);
+  if (upgradable && typeof input === 'string') {
+    const parsed = parsePhoneNumberFromString(precleanPhone(input), 'BR');
+    const national = parsed?.countryCallingCode === '55' ? parsed.nationalNumber : '';
+    if (/^[1-9]{2}[6-9]\d{7}$/.test(national)) {
+      const today = parsePhone(`+55${national.slice(0, 2)}9${national.slice(2)}`);
+      if (today.ok && today.type === 'MOBILE') return { ...today, ninthDigitAdded: true };
+    }
+  }
+  return first.ok ? { ...first, ninthDigitAdded: false } : first;
+}
