@@ -60,7 +60,7 @@ export function inferNumberType(e164: string): NumberType | null {
 
 /**
  * The webhook settings every number of the account gets (paths are part of the product's
- * contract, DESIGN.md §1b): VoiceUrl, a VoiceFallbackUrl that answers without the database
+ * contract, see the README's URL table): VoiceUrl, a VoiceFallbackUrl that answers without the database
  * (Twilio calls it when VoiceUrl fails or times out), and a StatusCallback carrying Twilio's
  * retry fragment (see src/lib/domain/callback-urls.ts).
  */

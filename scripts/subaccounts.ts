@@ -1,5 +1,5 @@
 /**
- * Twilio subaccounts that keep environments apart (task 1): `create` (idempotent by
+ * Twilio subaccounts that keep environments apart: `create` (idempotent by
  * FriendlyName) and `list`. Needs the MAIN account's credentials.
  *   npm run subaccounts -- create                 # dev-discador and prod-discador
  *   npm run subaccounts -- create acme-discador --json

@@ -59,7 +59,7 @@ async function main(): Promise<void> {
     console.log('discador local stack is up:\n');
     for (const s of stack.services) console.log(`  ${s.name.padEnd(32)} ${s.url}`);
     console.log('\nPoint the Twilio emulator numbers (or a tunnel) at', `${stack.env.FUNCTIONS_BASE_URL}/voice/inbound`);
-    console.log('Environment for scripts (also in .env.example):');
+    console.log(`Environment for scripts (the admin CLIs and npm run sim read it from ${stack.env.DISCADOR_STACK_ENV}):`);
     for (const [k, v] of Object.entries(stack.env)) console.log(`  ${k}=${v}`);
     console.log('\nCtrl-C stops everything.');
   }
