@@ -136,7 +136,7 @@ describe('placeCall', () => {
     await sql(`update phone_numbers set daily_cap = 2, calls_today = 0, calls_today_date = null`);
     const db = deps().db;
     const results = await Promise.all(
-      Array.from({ length: 20 }, () => db.rpc<{ allowed: boolean; caller_id?: string; reason?: string }>('prepare_outbound_call', { p_to: newMobile() })),
+      Array.from({ length: 20 }, () => db.rpc<{ allowed: boolean; caller_id?: string; reason?: string }>('start_dial_attempt', { p_to: newMobile() })),
     );
     const allowed = results.filter((r) => r.data?.allowed).map((r) => r.data!.caller_id!);
     expect(allowed.length).toBe(POOL.length * 2);

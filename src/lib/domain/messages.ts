@@ -8,6 +8,8 @@ export const MESSAGES = {
   optOutOffer: (key: string) => `Para não receber mais ligações, digite ${key}.`,
   optOutConfirmed: 'Pronto. Seu número foi retirado da nossa lista de ligações. Obrigado e até logo.',
   optOutFailed: 'Não conseguimos registrar seu pedido agora. Por favor, ligue novamente mais tarde. Obrigado.',
+  // A dialer call answered by a number that opted out after the call was placed.
+  outboundOptedOut: 'Seu número está na nossa lista de não contato e não será mais chamado. Desculpe o incômodo. Até logo.',
   inboundOptedOut: 'Seu número está na nossa lista de não contato. Para atendimento, fale com nossos canais digitais. Até logo.',
   connecting: 'Aguarde, estamos transferindo sua ligação.',
   voicemail: 'Nenhum atendente está disponível no momento. Deixe sua mensagem após o sinal.',
