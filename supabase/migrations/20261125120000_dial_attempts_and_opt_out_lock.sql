@@ -295,7 +295,9 @@ begin
     calls_today      = case when calls_today_date = v_today then calls_today + 1 else 1 end,
     calls_today_date = v_today,
     call_count       = call_count + 1,
-    last_used_at     = pg_catalog.now(),
+    -- The moment of the pick, not of the transaction start: picks are serialized, so
+    -- last_used_at follows their order even when a transaction waited for the lock.
+    last_used_at     = pg_catalog.clock_timestamp(),
     updated_at       = pg_catalog.now()
   where id = v_number.id;
 
