@@ -35,6 +35,7 @@ begin
     select c.call_sid::text, c.account_sid, c.status, c.updated_at, c.reconciled_at
       from public.calls c
      where c.status in ('queued', 'initiated', 'ringing', 'in-progress')
+       and c.call_sid is not null  -- a dial attempt Twilio never accepted has nothing to read back
        and c.updated_at <= now() - make_interval(secs => p_older_than_seconds)
        and (c.reconciled_at is null or c.reconciled_at <= now() - make_interval(secs => p_older_than_seconds))
      order by c.reconciled_at nulls first, c.updated_at

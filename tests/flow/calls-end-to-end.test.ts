@@ -10,7 +10,10 @@ import { createDb } from '../../src/lib/runtime/db';
 import { placeCall } from '../../src/lib/domain/dialer';
 import { sql as sqlAt } from '../helpers/db';
 import { startEmulatedStack, type EmulatedStack } from '../helpers/emulated-stack';
-import { newMobile } from '../helpers/twilio';
+import { newCallSid, newMobile, signedPost, voiceRequest } from '../helpers/twilio';
+import { find, parseTwiml, verbNames } from '../helpers/twiml';
+import { MESSAGES } from '../../src/lib/domain/messages';
+import type { Db } from '../../src/lib/runtime/db';
 
 jest.setTimeout(60000);
 let s: EmulatedStack;
@@ -136,7 +139,7 @@ describe('placeCall', () => {
     await sql(`update phone_numbers set daily_cap = 2, calls_today = 0, calls_today_date = null`);
     const db = deps().db;
     const results = await Promise.all(
-      Array.from({ length: 20 }, () => db.rpc<{ allowed: boolean; caller_id?: string; reason?: string }>('prepare_outbound_call', { p_to: newMobile() })),
+      Array.from({ length: 20 }, () => db.rpc<{ allowed: boolean; caller_id?: string; reason?: string }>('start_dial_attempt', { p_to: newMobile() })),
     );
     const allowed = results.filter((r) => r.data?.allowed).map((r) => r.data!.caller_id!);
     expect(allowed.length).toBe(POOL.length * 2);
@@ -144,4 +147,72 @@ describe('placeCall', () => {
     expect(results.filter((r) => r.data && !r.data.allowed).every((r) => r.data!.reason === 'no_caller_id_available')).toBe(true);
     expect(await sql(`select phone_number, calls_today from phone_numbers where calls_today > daily_cap`)).toEqual([]);
   });
+
+  it('a call Twilio refuses leaves its attempt failed with Twilio\'s code, and the caller ID\'s daily count is given back', async () => {
+    const unowned = '+551130002999'; // in the pool, but not a number of the Twilio account
+    await sql(`insert into phone_numbers (phone_number, friendly_name, daily_cap) values ($1, 'Not at Twilio', 150)`, [unowned]);
+    await sql(`update phone_numbers set daily_cap = 150, last_used_at = null, calls_today = 3, calls_today_date = (now() at time zone 'America/Sao_Paulo')::date where phone_number = $1`, [unowned]);
+    try {
+      const customer = newMobile();
+      const r = await placeCall(deps(), { to: customer });
+      expect(r).toMatchObject({ placed: false, reason: 'twilio_refused' });
+      if (r.placed) return;
+      expect(r.twilioCode).toBeGreaterThan(20000);
+      expect(await sql('select id::int, call_sid, status, end_reason, error_code, caller_id from calls where to_number = $1', [customer])).toEqual([
+        { id: r.attemptId, call_sid: null, status: 'failed', end_reason: 'twilio_refused', error_code: r.twilioCode, caller_id: unowned },
+      ]);
+      expect(await sql('select calls_today from phone_numbers where phone_number = $1', [unowned])).toEqual([{ calls_today: 3 }]);
+    } finally {
+      await sql(`update phone_numbers set is_active = false where phone_number = $1`, [unowned]);
+    }
+  });
+
+  it('a call Twilio accepted keeps its row even when attaching the CallSid fails: the webhooks attach it', async () => {
+    await sql(`update phone_numbers set daily_cap = 150, calls_today = 0`);
+    const customer = newMobile();
+    s.emulator.addParty({ number: customer, answerAfter: 2, talkSeconds: 10 });
+    s.emulator.addParty({ number: ANA_PHONE, answerAfter: 1 });
+    const [agent] = await sql<{ id: string }>(`select id from agents where phone_number = $1`, [ANA_PHONE]);
+    const real = deps();
+    // The database fails exactly once, right after Twilio accepted the call.
+    const failingAttach: Db = {
+      client: real.db.client,
+      rpc: (fn, args) => (fn === 'attach_call_sid' ? Promise.resolve({ data: null, error: { code: 'DB_UNAVAILABLE', message: 'simulated outage' } }) : real.db.rpc(fn, args)),
+    };
+    const r = await placeCall({ ...real, db: failingAttach }, { to: customer, agentId: Number(agent!.id) });
+    expect(r.placed).toBe(true);
+    if (!r.placed) return;
+    await s.emulator.waitForCall(r.callSid);
+    expect(await sql('select id::int, call_sid, status, agent_id::int, caller_id from calls where to_number = $1', [customer])).toEqual([
+      { id: r.attemptId, call_sid: r.callSid, status: 'completed', agent_id: Number(agent!.id), caller_id: r.callerId },
+    ]);
+  });
+
+  it('?step=connect checks the opt-out list again: connected before the opt-out, a goodbye and no <Dial> after it', async () => {
+    await sql(`update phone_numbers set daily_cap = 150, calls_today = 0`);
+    const customer = newMobile();
+    const [agent] = await sql<{ id: string }>(`select id from agents where phone_number = $1`, [ANA_PHONE]);
+    const attempt = unwrapData(await deps().db.rpc<{ attempt_id: number; caller_id: string }>('start_dial_attempt', { p_to: customer, p_agent_id: Number(agent!.id) }));
+    const sid = newCallSid();
+    const url = `${s.stack.env.FUNCTIONS_BASE_URL}/voice/outbound?step=connect`;
+    const params = voiceRequest({ CallSid: sid, From: attempt.caller_id, To: customer, Direction: 'outbound-api', CallStatus: 'in-progress' }, s.stack.env.TWILIO_ACCOUNT_SID);
+    expect(unwrapData(await deps().db.rpc('attach_call_sid', { p_attempt_id: attempt.attempt_id, p_call_sid: sid }))).toEqual({ attached: true });
+
+    const before = await signedPost(url, params, s.stack.env.TWILIO_AUTH_TOKEN);
+    expect(before.status).toBe(200);
+    expect(verbNames(parseTwiml(await before.text()))).toEqual(['Dial']);
+
+    expect((await deps().db.rpc('opt_out_add', { p_phone: customer })).error).toBeNull();
+    const after = await signedPost(url, params, s.stack.env.TWILIO_AUTH_TOKEN);
+    expect(after.status).toBe(200);
+    const twiml = parseTwiml(await after.text());
+    expect(verbNames(twiml)).toEqual(['Say', 'Hangup']);
+    expect(find(twiml, 'Say')?.text).toBe(MESSAGES.outboundOptedOut);
+    expect(await sql('select end_reason, opted_out from calls where call_sid = $1', [sid])).toEqual([{ end_reason: 'opted_out_after_dial', opted_out: true }]);
+  });
 });
+
+function unwrapData<T>(r: { data: T | null; error: { message: string } | null }): T {
+  if (r.error) throw new Error(r.error.message);
+  return r.data as T;
+}

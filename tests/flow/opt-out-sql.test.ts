@@ -1,5 +1,6 @@
 /** The opt-out SQL functions called directly, as any future caller (an /api import) would. */
-import { sql, testDb } from '../helpers/db';
+import { Client } from 'pg';
+import { env, sql, testDb } from '../helpers/db';
 import { newMobile } from '../helpers/twilio';
 
 describe('opt_out_import', () => {
@@ -33,5 +34,31 @@ describe('opting out marks pending leads', () => {
     expect((await testDb().rpc('opt_out_add', { p_phone: phone })).error).toBeNull();
     const rows = await sql<{ status: string }>('select status from leads where phone_number = $1 order by status', [phone]);
     expect(rows.map((r) => r.status)).toEqual(['done', 'opted_out']);
+  });
+});
+
+describe('opt_out_import serializes with dial decisions on each number it lists', () => {
+  it('a dial for a number in an import not yet committed waits for it, then is refused', async () => {
+    const [x, y] = [newMobile(), newMobile()];
+    const a = new Client({ connectionString: env('DATABASE_URL') });
+    const b = new Client({ connectionString: env('DATABASE_URL') });
+    await a.connect();
+    await b.connect();
+    try {
+      const bPid = (await b.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+      await a.query('begin');
+      await a.query(`select opt_out_import($1)`, [JSON.stringify([{ phone_number: x }, { phone_number: y }])]);
+      const dial = b.query<{ d: unknown }>(`select start_dial_attempt($1) as d`, [y]);
+      const deadline = Date.now() + 10000;
+      while (!(await sql<{ w: boolean }>(`select exists (select 1 from pg_locks where pid = $1 and not granted) as w`, [bPid]))[0]!.w) {
+        if (Date.now() > deadline) throw new Error('the dial never waited for the import');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await a.query('commit');
+      expect((await dial).rows[0]!.d).toEqual({ allowed: false, reason: 'opted_out' });
+    } finally {
+      await a.end();
+      await b.end();
+    }
   });
 });

@@ -59,15 +59,13 @@ describe('voice flows with the database down', () => {
     expect(say).toMatchObject({ name: 'Say', text: 'Ligação gravada.', attrs: { language: 'pt-BR', voice: 'Polly.Camila' } });
   });
 
-  it('outbound: disclaimer inside a Gather for the opt-out key, then the fallback number', async () => {
+  it('outbound: the opt-out list cannot be read, so nobody is connected: an apology, then hang up', async () => {
     const res = await invoke(outbound, makeContext({ FALLBACK_NUMBER: '+5511955550000' }), { ...call, Direction: 'outbound-api', CallStatus: 'in-progress' });
+    expect(res.status).toBe(200);
     const twiml = parseTwiml(res.body);
-    expect(verbNames(twiml)).toEqual(['Gather', 'Dial']);
-    const gather = twiml.children[0]!;
-    expect(gather.attrs).toMatchObject({ numDigits: '1', action: `${base}/voice/opt-out`, actionOnEmptyResult: 'false' });
-    expect(verbNames(gather)).toEqual(['Play', 'Say']);
-    expect(gather.children[1]!.text).toContain('digite 9');
-    expect(find(twiml, 'Number')!.text).toBe('+5511955550000');
+    expect(verbNames(twiml)).toEqual(['Say', 'Hangup']);
+    expect(find(twiml, 'Say')!.text).toBe(MESSAGES.outboundUnverified);
+    expect(find(twiml, 'Dial')).toBeUndefined();
   });
 
   it('opt-out key with the database down: tells the customer it was not registered (last attempt), never silence', async () => {
@@ -130,10 +128,10 @@ describe('voice flows serve any caller', () => {
     fallbackRoute(res.body);
   });
 
-  it('outbound answer with a malformed CallSid: disclaimer, opt-out offer and the fallback number', async () => {
+  it('outbound answer with a malformed CallSid: the opt-out list cannot be checked, so an apology and no Dial', async () => {
     const res = await invoke(outbound, ctx(), { ...call, CallSid: 'nope', To: 'Anonymous', Direction: 'outbound-api', CallStatus: 'in-progress' });
     expect(res.status).toBe(200);
-    expect(verbNames(parseTwiml(res.body))).toEqual(['Gather', 'Dial']);
+    expect(verbNames(parseTwiml(res.body))).toEqual(['Say', 'Hangup']);
   });
 
   it('the opt-out key from a withheld number: told it could not be registered, never an error', async () => {

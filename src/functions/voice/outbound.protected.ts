@@ -1,8 +1,15 @@
 /**
- * /voice/outbound — answer URL of every call the dialer places. The customer hears the
- * disclaimer with the opt-out offer (a key press goes to /voice/opt-out), then is connected
- * to the call's agent, else the fallback number. `?step=connect` skips the disclaimer (used
- * when the customer pressed another key). Database down: disclaimer, then fallback number.
+ * /voice/outbound — answer URL of every call the dialer places (`?attempt=<id>` names the
+ * dial attempt recorded before the call was created). The decision to connect is taken
+ * again here: a number that opted out after the call was placed hears a short goodbye and
+ * the call ends, never bridged to anyone. Otherwise the customer hears the disclaimer with
+ * the opt-out offer (a key press goes to /voice/opt-out), then is connected to the call's
+ * agent, else the fallback number. `?step=connect` (another key was pressed) skips the
+ * disclaimer and checks again.
+ *
+ * Database down: the opt-out list cannot be read, so the call is not connected to anyone
+ * (we placed it; connecting a number that may have opted out is the one thing that must not
+ * happen). The customer hears a short apology instead of silence, and the call ends.
  */
 import twilio from 'twilio';
 import { voiceEvent } from '../../lib/domain/call-events';
@@ -11,8 +18,11 @@ import { unwrap } from '../../lib/runtime/db';
 import { voiceFunction } from '../../lib/runtime/handler';
 import { MESSAGES } from '../../lib/domain/messages';
 import { agentTarget, type RoutedAgent } from '../../lib/domain/routing';
-import { addDial, addDisclaimer, say, unavailableTwiml, type DialTarget } from '../../lib/domain/twiml';
+import { addDial, addDisclaimer, say, type DialTarget } from '../../lib/domain/twiml';
 import { parseParams, voiceParams } from '../../lib/runtime/params';
+
+/** What start_outbound_answer decides. */
+type AnswerDecision = { connect: true; agent: RoutedAgent | null } | { connect: false; reason: string };
 
 function answer(config: Config, target: DialTarget | null, withDisclaimer: boolean): twilio.twiml.VoiceResponse {
   const twiml = new twilio.twiml.VoiceResponse();
@@ -30,11 +40,20 @@ function answer(config: Config, target: DialTarget | null, withDisclaimer: boole
   return twiml;
 }
 
+/** Said, then the call ends: nobody is connected. */
+function goodbye(config: Config | null, text: string): twilio.twiml.VoiceResponse {
+  const twiml = new twilio.twiml.VoiceResponse();
+  say(twiml, config, text);
+  twiml.hangup();
+  return twiml;
+}
+
 export const handler = voiceFunction(
   async ({ config, params, db }) => {
     const call = parseParams(voiceParams, params);
-    const agent = unwrap(await db.rpc<RoutedAgent | null>('start_outbound_answer', { p_event: voiceEvent(call, params) }));
-    return answer(config, agentTarget(agent), params['step'] !== 'connect');
+    const decision = unwrap(await db.rpc<AnswerDecision>('start_outbound_answer', { p_event: voiceEvent(call, params) }));
+    if (!decision.connect) return goodbye(config, MESSAGES.outboundOptedOut);
+    return answer(config, agentTarget(decision.agent), params['step'] !== 'connect');
   },
-  (config, params) => (config ? answer(config, null, params['step'] !== 'connect') : unavailableTwiml(null)),
+  (config) => goodbye(config, MESSAGES.outboundUnverified),
 );

@@ -14,7 +14,19 @@ export interface CallEvent {
   call_duration?: number;
   event_at?: string;
   kind?: 'status' | 'amd' | 'voice';
+  /** The dial attempt this call belongs to (from our own answer/status URLs), so the CallSid is attached even if placeCall never did. */
+  attempt_id?: number;
   params: Record<string, string>;
+}
+
+/** The query parameter carrying a dial attempt's id in the URLs placeCall gives Twilio. */
+export const ATTEMPT_PARAM = 'attempt';
+
+/** The dial attempt id of a webhook, when its URL carries a well-formed one (else undefined). */
+export function attemptId(raw: Record<string, string>): number | undefined {
+  const v = raw[ATTEMPT_PARAM];
+  if (v === undefined || !/^[1-9][0-9]{0,17}$/.test(v)) return undefined;
+  return Number(v);
 }
 
 /** A status callback as a call event; Twilio's RFC 2822 Timestamp becomes ISO 8601. */
@@ -38,6 +50,7 @@ export function voiceEvent(p: VoiceParams, raw: Record<string, string>): CallEve
     from: p.From,
     to: p.To,
     parent_call_sid: p.ParentCallSid,
+    attempt_id: attemptId(raw),
     params: raw,
   };
 }

@@ -34,9 +34,13 @@ function join(base: string, path: string): string {
   return base.replace(/\/+$/, '') + (path.startsWith('/') ? path : `/${path}`);
 }
 
-/** /webhooks/call-status with the retry fragment: the statusCallback of every call and number. */
-export function statusCallbackUrl(config: HasBaseUrl): string {
-  return `${join(config.baseUrl, '/webhooks/call-status')}#${STATUS_CALLBACK_OVERRIDES}`;
+/**
+ * /webhooks/call-status with the retry fragment: the statusCallback of every call and number.
+ * `query` (a dial attempt's id) goes before the fragment, where Twilio keeps it.
+ */
+export function statusCallbackUrl(config: HasBaseUrl, query?: Record<string, string>): string {
+  const search = query && Object.keys(query).length ? `?${new URLSearchParams(query).toString()}` : '';
+  return `${join(config.baseUrl, '/webhooks/call-status')}${search}#${STATUS_CALLBACK_OVERRIDES}`;
 }
 
 /** /voice/fallback: the number's VoiceFallbackUrl, answered without the database. */

@@ -2,6 +2,7 @@ import type twilio from 'twilio';
 import { urlFor, type Config } from '../runtime/config';
 import { unwrap, type Db } from '../runtime/db';
 import { statusCallbackUrl } from './callback-urls';
+import { ATTEMPT_PARAM } from './call-events';
 import { parsePhone } from './phone';
 
 /** What to dial. The caller ID is picked from the pool unless `callerId` names one. */
@@ -14,20 +15,44 @@ export interface CallRequest {
 }
 
 /** Why a call was not placed (stable codes to branch on). */
-export type RefusalReason = 'invalid_number' | 'opted_out' | 'no_caller_id_available' | 'caller_id_not_in_pool';
+export type RefusalReason =
+  | 'invalid_number'
+  | 'opted_out'
+  | 'no_caller_id_available'
+  | 'caller_id_not_in_pool'
+  | 'caller_id_dedicated_to_agent'
+  | 'caller_id_at_daily_cap'
+  | 'twilio_refused';
 
-/** The outcome of placeCall. */
+/** The outcome of placeCall. `attemptId` is the calls row recorded before Twilio was asked. */
 export type PlaceCallResult =
-  | { placed: true; callSid: string; to: string; callerId: string }
-  | { placed: false; reason: RefusalReason; detail: string };
+  | { placed: true; callSid: string; to: string; callerId: string; attemptId: number }
+  | { placed: false; reason: RefusalReason; detail: string; attemptId?: number; twilioCode?: number };
 
 /** Status callback events discador asks Twilio for on every call. */
 export const STATUS_EVENTS = ['initiated', 'ringing', 'answered', 'completed'];
 
+interface AttemptDecision {
+  allowed: boolean;
+  reason?: RefusalReason;
+  attempt_id?: number;
+  caller_id?: string;
+}
+
 /**
- * Places an outbound call. The only place in discador that creates calls: the number is
- * normalised, then one SQL call refuses opted-out numbers and picks the caller ID; only
- * then does a request reach Twilio. The call is registered with its campaign/lead/agent.
+ * Places an outbound call. The only place in discador that creates calls:
+ *  1. the number is normalised;
+ *  2. one SQL call (start_dial_attempt) refuses opted-out numbers, picks the caller ID and
+ *     records the dial attempt (campaign, lead, agent, caller ID, destination), serialized
+ *     with opt_out_add on the same number;
+ *  3. Twilio is asked, with the attempt id in the answer and status callback URLs, so every
+ *     webhook of the call finds its row (and /voice/outbound checks the opt-out list again
+ *     when the customer answers);
+ *  4. Twilio refused → the attempt is marked failed with Twilio's code and the caller ID's
+ *     daily count is given back. Twilio accepted → attaching the CallSid is best effort (the
+ *     webhooks attach it too): nothing after Twilio accepted can make placeCall fail.
+ * A Twilio error that is not a refusal (network, 5xx: the call may exist) is rethrown and
+ * the attempt is left as it is, counted against the cap.
  */
 export async function placeCall(deps: { db: Db; twilio: twilio.Twilio; config: Config }, req: CallRequest): Promise<PlaceCallResult> {
   const to = parsePhone(req.to);
@@ -39,52 +64,80 @@ export async function placeCall(deps: { db: Db; twilio: twilio.Twilio; config: C
     callerId = parsed.e164;
   }
 
-  const prepared = unwrap(
-    await deps.db.rpc<{ allowed: boolean; reason?: RefusalReason; caller_id?: string }>('prepare_outbound_call', {
+  const attempt = unwrap(
+    await deps.db.rpc<AttemptDecision>('start_dial_attempt', {
       p_to: to.e164,
       p_caller_id: callerId ?? null,
+      p_agent_id: req.agentId ?? null,
+      p_campaign_id: req.campaignId ?? null,
+      p_lead_id: req.leadId ?? null,
     }),
   );
-  if (!prepared.allowed || !prepared.caller_id) {
-    const reason = prepared.reason ?? 'no_caller_id_available';
-    return { placed: false, reason, detail: refusalText(reason, to.e164) };
+  if (!attempt.allowed || !attempt.caller_id || !attempt.attempt_id) {
+    const reason = attempt.reason ?? 'no_caller_id_available';
+    return { placed: false, reason, detail: refusalText(reason, to.e164, callerId) };
+  }
+  const attemptId = attempt.attempt_id;
+  const withAttempt = (path: string) => `${urlFor(deps.config, path)}?${ATTEMPT_PARAM}=${attemptId}`;
+
+  let call: { sid: string; accountSid: string };
+  try {
+    call = await deps.twilio.calls.create({
+      to: to.e164,
+      from: attempt.caller_id,
+      url: withAttempt('/voice/outbound'),
+      method: 'POST',
+      statusCallback: statusCallbackUrl(deps.config, { [ATTEMPT_PARAM]: String(attemptId) }),
+      statusCallbackMethod: 'POST',
+      statusCallbackEvent: STATUS_EVENTS,
+    });
+  } catch (e) {
+    const refusal = twilioRefusal(e);
+    if (!refusal) throw e;
+    const failed = await deps.db.rpc('fail_dial_attempt', { p_attempt_id: attemptId, p_error_code: refusal.code ?? null });
+    if (failed.error) console.error(`[discador] dial attempt ${attemptId} refused by Twilio but not marked failed: ${failed.error.message}`);
+    return {
+      placed: false,
+      reason: 'twilio_refused',
+      detail: `Twilio refused the call (HTTP ${refusal.status}${refusal.code ? `, error ${refusal.code}` : ''}): ${refusal.message}`,
+      attemptId,
+      ...(refusal.code ? { twilioCode: refusal.code } : {}),
+    };
   }
 
-  const call = await deps.twilio.calls.create({
-    to: to.e164,
-    from: prepared.caller_id,
-    url: urlFor(deps.config, '/voice/outbound'),
-    method: 'POST',
-    statusCallback: statusCallbackUrl(deps.config),
-    statusCallbackMethod: 'POST',
-    statusCallbackEvent: STATUS_EVENTS,
-  });
-  unwrap(
-    await deps.db.rpc('register_outbound_call', {
-      p_call: {
-        call_sid: call.sid,
-        account_sid: call.accountSid,
-        from: prepared.caller_id,
-        to: to.e164,
-        agent_id: req.agentId ?? null,
-        campaign_id: req.campaignId ?? null,
-        lead_id: req.leadId ?? null,
-        status: call.status,
-      },
-    }),
-  );
-  return { placed: true, callSid: call.sid, to: to.e164, callerId: prepared.caller_id };
+  // Best effort: the answer and status webhooks carry the attempt id and attach the CallSid too.
+  try {
+    const attached = await deps.db.rpc('attach_call_sid', { p_attempt_id: attemptId, p_call_sid: call.sid, p_account_sid: call.accountSid });
+    if (attached.error) console.error(`[discador] call ${call.sid} (attempt ${attemptId}) not attached yet: ${attached.error.message}`);
+  } catch (e) {
+    console.error(`[discador] call ${call.sid} (attempt ${attemptId}) not attached yet: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return { placed: true, callSid: call.sid, to: to.e164, callerId: attempt.caller_id, attemptId };
 }
 
-function refusalText(reason: RefusalReason, to: string): string {
+/** Twilio answered Calls create with a 4xx: the call was not created. */
+function twilioRefusal(e: unknown): { status: number; code?: number; message: string } | null {
+  if (typeof e !== 'object' || e === null) return null;
+  const { status, code, message } = e as { status?: unknown; code?: unknown; message?: unknown };
+  if (typeof status !== 'number' || status < 400 || status >= 500) return null;
+  return { status, code: typeof code === 'number' ? code : undefined, message: typeof message === 'string' ? message : '' };
+}
+
+function refusalText(reason: RefusalReason, to: string, callerId: string | undefined): string {
   switch (reason) {
     case 'opted_out':
       return `${to} is on the opt-out list`;
     case 'caller_id_not_in_pool':
-      return 'the requested caller ID is not an active number of the pool';
+      return `the requested caller ID ${callerId ?? ''} is not an active number of the pool`;
+    case 'caller_id_dedicated_to_agent':
+      return `the requested caller ID ${callerId ?? ''} is dedicated to an agent`;
+    case 'caller_id_at_daily_cap':
+      return `the requested caller ID ${callerId ?? ''} has reached its daily cap`;
     case 'no_caller_id_available':
       return 'no caller ID available: every pool number is inactive, assigned to an agent or at its daily cap';
     case 'invalid_number':
       return `${to} is not a valid number`;
+    case 'twilio_refused':
+      return 'Twilio refused the call';
   }
 }

@@ -13,6 +13,10 @@ export const MESSAGES = {
   // Said only when a person was actually alerted (Slack or SMS accepted the alert).
   optOutFailedReported:
     'Não conseguimos registrar seu pedido automaticamente agora. Nossa equipe foi avisada e vai registrá-lo. Se voltar a receber ligações, ligue novamente. Obrigado.',
+  // A dialer call answered by a number that opted out after the call was placed.
+  outboundOptedOut: 'Seu número está na nossa lista de não contato e não será mais chamado. Desculpe o incômodo. Até logo.',
+  // A dialer call answered while the opt-out list cannot be read: it is not connected.
+  outboundUnverified: 'Desculpe, não foi possível completar esta ligação agora. Até logo.',
   inboundOptedOut: 'Seu número está na nossa lista de não contato. Para atendimento, fale com nossos canais digitais. Até logo.',
   connecting: 'Aguarde, estamos transferindo sua ligação.',
   voicemail: 'Nenhum atendente está disponível no momento. Deixe sua mensagem após o sinal.',
