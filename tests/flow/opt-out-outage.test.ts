@@ -54,7 +54,7 @@ async function callPressingOptOut(customer: string): Promise<{ sid: string; call
   const placed = await placeCall(deps(), { to: customer });
   if (!placed.placed) throw new Error(placed.detail);
   await until('the answer URL', () =>
-    emulator.webhooks().some((w) => w.callSid === placed.callSid && w.url.endsWith('/voice/outbound') && w.status === 200) ? true : undefined,
+    emulator.webhooks().some((w) => w.callSid === placed.callSid && w.url.includes('/voice/outbound?') && w.status === 200) ? true : undefined,
   );
   return { sid: placed.callSid, callerId: placed.callerId };
 }

@@ -13,6 +13,7 @@ import { startStackProcess, type StackProcess } from '../helpers/stack';
 import { newCallSid, newMobile, signedPost, voiceRequest } from '../helpers/twilio';
 import { find, parseTwiml, verbNames } from '../helpers/twiml';
 import { sql } from '../helpers/db';
+import { MESSAGES } from '../../src/lib/domain/messages';
 
 jest.setTimeout(120000);
 const ANA_DID = '+551130001000'; // supabase/seed.sql: Ana's dedicated number
@@ -71,8 +72,9 @@ describe('with Postgres frozen (SIGSTOP): connections hang instead of failing', 
 
     expect(outbound.status).toBe(200);
     const outTwiml = parseTwiml(outbound.body);
-    expect(verbNames(outTwiml)).toEqual(['Gather', 'Dial']);
-    expect(find(outTwiml, 'Number')!.text).toBe(FALLBACK);
+    // The opt-out list cannot be read: the customer hears an apology and is connected to nobody.
+    expect(verbNames(outTwiml)).toEqual(['Say', 'Hangup']);
+    expect(find(outTwiml, 'Say')!.text).toBe(MESSAGES.outboundUnverified);
 
     expect(optOut.status).toBe(200);
     const optTwiml = parseTwiml(optOut.body);
@@ -122,7 +124,7 @@ describe('with a database timeout longer than the voice deadline (DB_TIMEOUT_MS=
       expect(r.ms).toBeLessThan(8000 - 300); // before DB_TIMEOUT_MS: the handler's deadline fired
     }
     expect(find(parseTwiml(inbound.body), 'Number')!.text).toBe(FALLBACK);
-    expect(verbNames(parseTwiml(outbound.body))).toEqual(['Gather', 'Dial']);
+    expect(verbNames(parseTwiml(outbound.body))).toEqual(['Say', 'Hangup']);
   });
 });
 
@@ -144,11 +146,11 @@ describe('with the database stopped (connections refused)', () => {
     expect(find(twiml, 'Number')!.text).toBe(FALLBACK);
   });
 
-  it('outbound: disclaimer with the opt-out offer, then the fallback number', async () => {
+  it('outbound: the opt-out list cannot be read, so an apology and no Dial to anyone', async () => {
     const r = await timed(stack, '/voice/outbound', outboundOf(stack));
     expect(r.status).toBe(200);
     expect(r.ms).toBeLessThan(5000);
-    expect(verbNames(parseTwiml(r.body))).toEqual(['Gather', 'Dial']);
+    expect(verbNames(parseTwiml(r.body))).toEqual(['Say', 'Hangup']);
   });
 
   it('opt-out key: retried in the call, then the customer is told it could not be registered', async () => {

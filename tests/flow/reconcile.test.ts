@@ -122,7 +122,7 @@ describe('reconciliation after status callbacks were lost', () => {
 
     // The answer URL was served from the database; then the database goes away mid-call.
     await until('the answer URL', () =>
-      emulator.timeline(sid).some((e) => e.type === 'webhook' && e.url?.endsWith('/voice/outbound') && e.httpStatus === 200) ? true : undefined,
+      emulator.timeline(sid).some((e) => e.type === 'webhook' && e.url?.includes('/voice/outbound?') && e.httpStatus === 200) ? true : undefined,
     );
     await stack.control('db:stop');
     const ended = await emulator.waitForCall(sid, undefined, { timeoutMs: 60000 });
