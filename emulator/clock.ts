@@ -81,6 +81,13 @@ export class VirtualClock {
     });
   }
 
+  /** Drops every pending timer (their sleeps never resolve): used when the emulator stops. */
+  stop(): void {
+    if (this.armed) clearTimeout(this.armed);
+    this.armed = undefined;
+    this.timers = [];
+  }
+
   private rebase(): void {
     const now = performance.now();
     this.baseVirtual += (now - this.baseReal) * this.rate();

@@ -177,6 +177,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      clock.stop();
     },
     addParty: (spec) => parties.add(spec),
     async placeInboundCall(o) {
