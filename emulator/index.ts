@@ -40,8 +40,15 @@ export interface EmulatorOptions {
   cpsQueueLimit?: number;
   /** Require Basic auth on recording media URLs (default false: public, as Twilio by default). */
   recordingMediaAuth?: boolean;
-  /** Real-time floor for webhook timeouts in ms (default 10000). */
+  /** Real-time floor for webhook connect/read timeouts in ms (default 0: Twilio's own, or the URL's `#ct=`/`#rt=`). */
   minRealTimeoutMs?: number;
+  /**
+   * Countries (ISO codes) every account may call unless it says otherwise (default `['BR']`; `['*']` = all).
+   * Calls create to another country answers 21215; `<Dial>` to one fails with 13227.
+   */
+  dialingPermissions?: string[];
+  /** Verified outgoing caller IDs of the main account (usable as From / callerId besides owned numbers). */
+  verifiedCallerIds?: string[];
   /** Receives one line per timeline entry. */
   log?: (line: string) => void;
 }
@@ -92,7 +99,7 @@ export interface Emulator {
   clearFaults(): void;
   /** Creates a subaccount directly (same as POST /Accounts.json with main credentials). */
   createSubaccount(friendlyName?: string, options?: AccountOptions): { sid: string; authToken: string };
-  /** Sets per-account options (regulation, CPS). */
+  /** Sets per-account options (regulation, CPS, geographic permissions, verified caller IDs). */
   configureAccount(accountSid: string, options: AccountOptions): void;
   /** Adds an IncomingPhoneNumber directly (test setup without REST). */
   addNumber(opts: { accountSid?: string; phoneNumber: string; voiceUrl?: string; voiceMethod?: string; statusCallback?: string; smsUrl?: string }): string;
@@ -131,8 +138,10 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   const validator = new ContractValidator(); // compiled before the clock starts, so start-up costs no virtual time
   const clock = new VirtualClock(opts.speed ?? 1);
   const store = new Store();
+  store.defaults = { dialingPermissions: opts.dialingPermissions ?? ['BR'] };
   const main = store.createAccount({
     sid: opts.accountSid ?? DEFAULT_ACCOUNT_SID, authToken: opts.authToken ?? DEFAULT_AUTH_TOKEN, friendlyName: 'discador emulator main account', now: clock.now(),
+    options: opts.verifiedCallerIds ? { verifiedCallerIds: opts.verifiedCallerIds } : undefined,
   });
   const parties = new Parties();
   const webhooks = new WebhookSender({ clock, minRealTimeoutMs: opts.minRealTimeoutMs });
@@ -168,6 +177,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      clock.stop();
     },
     addParty: (spec) => parties.add(spec),
     async placeInboundCall(o) {

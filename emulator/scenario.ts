@@ -41,7 +41,7 @@ export interface Scenario {
   app?: 'demo';
   /** Base URL of the app under test; `--app-url` overrides it. */
   appUrl?: string;
-  emulator?: Pick<EmulatorOptions, 'cps' | 'cpsQueueLimit' | 'requireAddressForBR' | 'requireBundleForBR'>;
+  emulator?: Pick<EmulatorOptions, 'cps' | 'cpsQueueLimit' | 'requireAddressForBR' | 'requireBundleForBR' | 'dialingPermissions' | 'verifiedCallerIds'>;
   parties?: PartySpec[];
   numbers?: { phoneNumber: string; voiceUrl?: string; voiceMethod?: string; statusCallback?: string; smsUrl?: string }[];
   calls: {

@@ -2,6 +2,7 @@
  * CLI: runs the Twilio emulator until interrupted.
  *   tsx emulator/server.ts --port 3010 [--host 127.0.0.1] [--speed 1] [--cps 1]
  *     [--account-sid AC…] [--auth-token …] [--require-address] [--require-bundle] [--quiet]
+ *     [--dialing-permissions BR,US|*] [--verified-caller-id +E164]…
  *     [--party '{"number":"+55…","answerAfter":2}']… [--number '+55…=http://app/voice/inbound']…
  * Prints the base URL and the main account's credentials.
  */
@@ -22,6 +23,8 @@ async function main() {
       party: { type: 'string', multiple: true },
       number: { type: 'string', multiple: true },
       quiet: { type: 'boolean', default: false },
+      'dialing-permissions': { type: 'string' },
+      'verified-caller-id': { type: 'string', multiple: true },
     },
   });
   const emu = await startEmulator({
@@ -33,6 +36,8 @@ async function main() {
     authToken: values['auth-token'],
     requireAddressForBR: values['require-address'],
     requireBundleForBR: values['require-bundle'],
+    dialingPermissions: values['dialing-permissions']?.split(',').map((c) => c.trim()).filter(Boolean),
+    verifiedCallerIds: values['verified-caller-id'],
     log: values.quiet ? undefined : (line) => console.log(line),
   });
   for (const p of values.party ?? []) emu.addParty(JSON.parse(p));

@@ -1,4 +1,4 @@
-import { API_VERSION, newSid, rfc2822 } from './util';
+import { API_VERSION, countryOf, newSid, rfc2822 } from './util';
 
 /** Per-account behaviour switches (regulation, pacing). */
 export interface AccountOptions {
@@ -10,6 +10,13 @@ export interface AccountOptions {
   cps?: number;
   /** Queued outbound calls allowed before Calls create answers 429 / 20429 (default unlimited). */
   cpsQueueLimit?: number;
+  /**
+   * Voice geographic permissions: ISO countries the account may call (Calls create 21215, `<Dial>` 13227 elsewhere).
+   * A subaccount inherits its main account's list unless it has its own. `['*']` allows every country.
+   */
+  dialingPermissions?: string[];
+  /** Verified outgoing caller IDs (E.164) usable as `From` / `callerId` besides the account's own numbers. */
+  verifiedCallerIds?: string[];
 }
 
 /** An account or subaccount. */
@@ -61,6 +68,31 @@ export class Store {
   readonly numbers = new Map<string, IncomingNumber>();
   readonly recordings = new Map<string, Recording>();
   readonly messages = new Map<string, Message>();
+  /** Options every account has unless its main account or itself says otherwise. */
+  defaults: AccountOptions = {};
+
+  /** An account's options: the defaults, then its main account's, then its own. */
+  optionsOf(accountSid: string): AccountOptions {
+    const a = this.accounts.get(accountSid);
+    const owner = a ? this.accounts.get(a.ownerSid) : undefined;
+    return { ...this.defaults, ...owner?.options, ...a?.options };
+  }
+
+  /** True when the account may call `to` under its geographic permissions (client:/sip: addresses are not geographic). */
+  mayCall(accountSid: string, to: string): boolean {
+    if (!to.startsWith('+')) return true;
+    const allowed = this.optionsOf(accountSid).dialingPermissions ?? ['*'];
+    if (allowed.includes('*')) return true;
+    const country = countryOf(to);
+    return country !== '' && allowed.map((c) => c.toUpperCase()).includes(country);
+  }
+
+  /** True when `callerId` is a number of the account (or of its main account's verified list) or a verified caller ID. */
+  ownsCallerId(accountSid: string, callerId: string): boolean {
+    const n = this.numberByAddress(callerId);
+    if (n && n.accountSid === accountSid) return true;
+    return (this.optionsOf(accountSid).verifiedCallerIds ?? []).includes(callerId);
+  }
 
   /** Creates an account; `owner` undefined makes a main account. */
   createAccount(opts: { sid?: string; authToken?: string; friendlyName?: string; owner?: string; now: number; options?: AccountOptions }): Account {

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { parsePhoneNumberFromString } from 'libphonenumber-js/min';
+import metadata from 'libphonenumber-js/min/metadata';
 
 /** Twilio's REST API version path segment. */
 export const API_VERSION = '2010-04-01';
@@ -50,13 +52,18 @@ export function list(v: string | string[] | undefined): string[] {
   return arr.flatMap((s) => s.split(/[\s,]+/)).filter(Boolean);
 }
 
-/** Two-letter ISO country of an E.164 number, for the few countries the project meets. */
+/** Two-letter ISO country of an E.164 number ('' when unknown). */
 export function countryOf(num: string): string {
+  if (!num.startsWith('+')) return '';
   if (num.startsWith('+55')) return 'BR';
-  if (num.startsWith('+1')) return 'US';
-  if (num.startsWith('+44')) return 'GB';
-  if (num.startsWith('+351')) return 'PT';
-  return '';
+  try {
+    const p = parsePhoneNumberFromString(num);
+    if (!p) return '';
+    // A number outside the known ranges still belongs to its calling code's main country.
+    return p.country ?? metadata.country_calling_codes[p.countryCallingCode]?.[0] ?? '';
+  } catch {
+    return '';
+  }
 }
 
 /** A promise with its resolve function exposed. */

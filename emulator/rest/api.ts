@@ -4,7 +4,7 @@ import type { ContractValidator, ContractViolation } from '../openapi';
 import { classifyBr, describeBr, isDiallable, searchBr, type BrNumberType } from '../numbers';
 import { synthMp3, synthWav } from '../audio';
 import { type Account, type AccountOptions, type IncomingNumber, type Message, type Store, accountJson, accountPath, recordingJson, snake } from '../state';
-import { API_VERSION, isE164, newSid, parseForm, rfc2822 } from '../util';
+import { API_VERSION, countryOf, isE164, newSid, parseForm, rfc2822 } from '../util';
 import { parseTwiml } from '../twiml';
 import type { VoiceEngine, Queue } from '../voice/engine';
 import type { WebhookSender } from '../webhooks';
@@ -279,19 +279,15 @@ export class RestApi {
       const isAddr = (x: string) => /^(client:.+|sip:.+)$/.test(x);
       if (!isAddr(to) && !isDiallable(to)) throw new TwilioError(400, 21211, `Invalid 'To' Phone Number: ${to}`);
       if (!isAddr(from)) {
-        const owned = S.numberByAddress(from);
-        if (!isE164(from) || !owned || owned.accountSid !== c.account.sid) {
-          throw new TwilioError(400, 21212, `Invalid 'From' Number: ${from} is not a phone number of account ${c.account.sid}`);
+        if (!isE164(from) || !S.ownsCallerId(c.account.sid, from)) {
+          throw new TwilioError(400, 21210, `The source phone number provided, ${from}, is not yet verified for your account ${c.account.sid}: use one of its numbers or a verified caller ID`);
         }
-        if (classifyBr(from) === 'TollFree') throw new TwilioError(400, 21212, `Invalid 'From' Number: Brazilian toll-free ${from} cannot place outbound calls`);
+        if (classifyBr(from) === 'TollFree') throw new TwilioError(400, 21210, `Brazilian toll-free ${from} cannot be the caller ID of an outbound call`);
       }
-      if (b.Twiml !== undefined && b.Url === undefined) {
-        try {
-          parseTwiml(String(b.Twiml)); // a bad Twiml parameter fails the request, as on Twilio
-        } catch (e) {
-          throw new TwilioError(400, 21232, `Invalid Twiml: ${(e as Error).message}`);
-        }
+      if (!isAddr(to) && !S.mayCall(c.account.sid, to)) {
+        throw new TwilioError(400, 21215, `Account not authorized to call ${to}: enable ${countryOf(to) || 'its country'} in the Voice geographic permissions`);
       }
+      if (b.Twiml !== undefined && b.Url === undefined) checkTwimlParam(String(b.Twiml));
       const o = this.opts(c.account);
       if (o.cpsQueueLimit !== undefined && E.cpsBacklog(c.account.sid) >= o.cpsQueueLimit) {
         throw new TwilioError(429, 20429, `Too Many Requests: ${E.cpsBacklog(c.account.sid)} calls already queued at ${o.cps ?? this.d.options.cps} CPS`);
@@ -318,6 +314,7 @@ export class RestApi {
     this.on('POST', '/Accounts/{AccountSid}/Calls/{Sid}.json', (c) => {
       const leg = getCall(c);
       const b = c.body;
+      if (b.Twiml !== undefined) checkTwimlParam(String(b.Twiml));
       if (b.StatusCallback !== undefined) leg.statusCallback = String(b.StatusCallback);
       if (b.StatusCallbackMethod !== undefined) leg.statusCallbackMethod = String(b.StatusCallbackMethod);
       if (b.FallbackUrl !== undefined) leg.fallbackUrl = String(b.FallbackUrl);
@@ -489,6 +486,21 @@ export class RestApi {
       }
     })().finally(() => this.pending--);
     return { status: 201, body: { ...json } };
+  }
+}
+
+/** Twilio's limit on the `Twiml` parameter of Calls create and update. */
+export const MAX_TWIML_PARAM_CHARS = 4000;
+
+/** Refuses a `Twiml` parameter that is too long (32018) or not valid TwiML (21232); nothing is created or changed. */
+function checkTwimlParam(twiml: string): void {
+  if (twiml.length > MAX_TWIML_PARAM_CHARS) {
+    throw new TwilioError(400, 32018, `Twiml size exceeded maximum allowed value of ${MAX_TWIML_PARAM_CHARS} characters (got ${twiml.length})`);
+  }
+  try {
+    parseTwiml(twiml);
+  } catch (e) {
+    throw new TwilioError(400, 21232, `Invalid Twiml: ${(e as Error).message}`);
   }
 }
 

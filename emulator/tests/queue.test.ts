@@ -30,12 +30,12 @@ test('waitUrl is re-fetched with queue parameters; Dial Queue bridges; Enqueue a
   const caller = await r.emu.placeInboundCall({ from: CALLER, to: r.number });
   await r.emu.waitForCall(caller, () => r.app.to('/wait').length >= 3);
   const w = r.app.to('/wait').map((q) => q.params);
-  expect(w[0]).toMatchObject({ QueuePosition: '1', CurrentQueueSize: '1', MaxQueueSize: '100', AvgQueueTime: '0', CallSid: caller });
+  expect(w[0]).toMatchObject({ QueuePosition: '1', CurrentQueueSize: '1', MaxQueueSize: '1000', AvgQueueTime: '0', CallSid: caller });
   expect(w[0]?.QueueSid).toMatch(/^QU[0-9a-f]{32}$/);
   expect(Number(w[2]?.QueueTime)).toBeGreaterThan(Number(w[0]?.QueueTime));
   // REST view of the queue and its members
   const [queue] = await r.client.queues.list();
-  expect(queue).toMatchObject({ friendlyName: 'suporte', currentSize: 1, maxSize: 100 });
+  expect(queue).toMatchObject({ friendlyName: 'suporte', currentSize: 1, maxSize: 1000 });
   const members = await r.client.queues(queue?.sid as string).members.list();
   expect(members.map((m) => [m.callSid, m.position])).toEqual([[caller, 1]]);
   // an agent call takes the caller: <Dial><Queue url> with the whisper to the caller

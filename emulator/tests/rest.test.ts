@@ -143,11 +143,11 @@ describe('AvailablePhoneNumbers BR and IncomingPhoneNumbers', () => {
 });
 
 describe('Calls REST', () => {
-  test('21211 invalid To, 21212 From not ours or toll-free, 20404 unknown call', async () => {
+  test('21211 invalid To, 21210 From not ours or toll-free, 20404 unknown call', async () => {
     await expect(r.client.calls.create({ to: '+55119999', from: r.number, url: 'http://x.test/a' })).rejects.toMatchObject({ code: 21211, status: 400 });
-    await expect(r.client.calls.create({ to: '+5511999990001', from: '+551130009999', url: 'http://x.test/a' })).rejects.toMatchObject({ code: 21212 });
+    await expect(r.client.calls.create({ to: '+5511999990001', from: '+551130009999', url: 'http://x.test/a' })).rejects.toMatchObject({ code: 21210, status: 400 });
     await r.client.incomingPhoneNumbers.create({ phoneNumber: '+558001111222' });
-    await expect(r.client.calls.create({ to: '+5511999990001', from: '+558001111222', url: 'http://x.test/a' })).rejects.toMatchObject({ code: 21212 });
+    await expect(r.client.calls.create({ to: '+5511999990001', from: '+558001111222', url: 'http://x.test/a' })).rejects.toMatchObject({ code: 21210, status: 400 });
     await expect(r.client.calls('CA' + '0'.repeat(32)).fetch()).rejects.toMatchObject({ code: 20404, status: 404 });
   });
 

@@ -5,7 +5,7 @@ import { normaliseAddress } from '../parties';
 import { type Recording, type Store, recordingMediaPath } from '../state';
 import { parseTwiml, sayDuration, TwimlError, UNSUPPORTED_VERBS, type TwimlNode } from '../twiml';
 import { probeAudio } from '../audio';
-import { list, newSid, resolveUrl, rfc2822 } from '../util';
+import { countryOf, list, newSid, resolveUrl, rfc2822 } from '../util';
 import type { WebhookPurpose, WebhookRecord, WebhookSender } from '../webhooks';
 import { Leg, TERMINAL, type CallStatus, type TimelineEntry } from './leg';
 
@@ -15,14 +15,14 @@ export type DocSource =
   | { twiml: string; base?: string };
 
 /** How a document loop ended. */
-type RunResult = 'ended' | 'done' | 'leave' | 'interrupted';
+type RunResult = 'ended' | 'done' | 'leave' | 'interrupted' | 'error';
 
 /** What a verb asks the document loop to do next. */
 type VerbResult = { next: DocSource } | 'continue' | 'ended' | 'leave' | 'interrupted';
 
 interface RunContext {
-  /** call: normal; whisper: `<Number url>`/`<Queue url>` (ends = bridge); wait: `<Enqueue waitUrl>`. */
-  mode: 'call' | 'whisper' | 'wait';
+  /** call: normal; whisper: `<Number url>` (ends = bridge); announce: `<Queue url>`; wait: `<Enqueue waitUrl>`. */
+  mode: 'call' | 'whisper' | 'announce' | 'wait';
   /** Extra parameters for every request in this context (queue parameters for waitUrl). */
   extra?: () => Record<string, string>;
 }
@@ -60,6 +60,19 @@ export interface EngineDeps {
 }
 
 const APP_ERROR_TEXT = 'We are sorry, an application error has occurred. Goodbye.';
+
+/** Twilio adds this to every ring timeout (Calls `Timeout`, `<Dial timeout>`): a timeout of 10 s rings for about 15 s. */
+export const RING_BUFFER_MS = 5000;
+
+/** Verbs a document may use, by where it runs (top-level verbs; Gather keeps its own nesting rules). */
+export const ALLOWED_VERBS: Record<Exclude<RunContext['mode'], 'call'>, string[]> = {
+  /** `<Number url>` / `<Client url>` / `<Sip url>`: run on the called party before the bridge. */
+  whisper: ['Play', 'Say', 'Gather', 'Hangup'],
+  /** `<Queue url>`: run on the dequeued caller before the bridge. */
+  announce: ['Play', 'Say', 'Pause', 'Redirect'],
+  /** `<Enqueue waitUrl>`: run while the caller waits. */
+  wait: ['Play', 'Say', 'Pause', 'Hangup', 'Redirect', 'Leave', 'Gather'],
+};
 
 /** The voice engine: rings parties, fetches and runs TwiML, bridges legs, and sends Twilio's callbacks. */
 export class VoiceEngine {
@@ -186,8 +199,8 @@ export class VoiceEngine {
     }
   }
 
-  /** Ends a leg with a final status, stops its recordings and sends the completed callback. */
-  finish(leg: Leg, status: CallStatus): void {
+  /** Ends a leg with a final status, stops its recordings and sends the completed callback (unless `silent`). */
+  finish(leg: Leg, status: CallStatus, o: { silent?: boolean } = {}): void {
     if (leg.ended) return;
     leg.status = status;
     leg.endMs = this.d.clock.now();
@@ -198,7 +211,7 @@ export class VoiceEngine {
     leg.note('status', `${status}${leg.answered ? ` (duration ${leg.durationS()} s)` : ''}`, { status });
     for (const q of this.queues.values()) q.members = q.members.filter((m) => m.leg !== leg);
     for (const [sid, live] of this.liveRecordings) if (live.rec.callSid === leg.sid) this.stopRecording(sid);
-    this.statusCallback(leg, 'completed');
+    if (!o.silent) this.statusCallback(leg, 'completed');
     leg.wake();
   }
 
@@ -253,7 +266,9 @@ export class VoiceEngine {
     const r = await leg.wait(slot - now);
     this.cpsWaiting.set(leg.accountSid, this.cpsBacklog(leg.accountSid) - 1);
     if (r === 'interrupt' && leg.interrupt?.kind === 'hangup') {
-      this.finish(leg, 'canceled');
+      // Twilio sends no status callback for a call cancelled while it was still queued.
+      leg.note('note', 'cancelled while queued: no status callback');
+      this.finish(leg, 'canceled', { silent: true });
       return false;
     }
     return true;
@@ -261,7 +276,7 @@ export class VoiceEngine {
 
   private async runOutbound(leg: Leg): Promise<void> {
     if (!(await this.cpsSlot(leg))) return;
-    const outcome = await this.ring(leg, Number(leg.createParams.Timeout ?? 60) * 1000);
+    const outcome = await this.ring(leg, Number(leg.createParams.Timeout ?? 60) * 1000 + RING_BUFFER_MS);
     if (outcome !== 'answered') return;
     const p = leg.createParams;
     if (String(p.Record) === 'true') {
@@ -412,7 +427,7 @@ export class VoiceEngine {
   private async load(leg: Leg, src: DocSource, ctx: RunContext): Promise<{ root: TwimlNode; url?: string } | undefined> {
     if ('twiml' in src) {
       try {
-        return { root: parseTwiml(src.twiml), url: src.base };
+        return this.allowed(leg, { root: parseTwiml(src.twiml), url: src.base }, ctx);
       } catch (e) {
         leg.note('error', `invalid TwiML: ${(e as Error).message}`, { errorCode: 12100 });
         return undefined;
@@ -423,7 +438,7 @@ export class VoiceEngine {
       const rec = await this.d.webhooks.send({ purpose, url, method, params, authToken: this.token(leg.accountSid) });
       if (rec.errorCode) return undefined;
       try {
-        return { root: parseTwiml(rec.body), url: url.split('#')[0] };
+        return this.allowed(leg, { root: parseTwiml(rec.body), url: url.split('#')[0] }, ctx);
       } catch (e) {
         leg.note('error', `document parse failure from ${url}: ${(e as Error).message}`, { errorCode: e instanceof TwimlError ? e.code : 12100, url });
         return undefined;
@@ -432,6 +447,17 @@ export class VoiceEngine {
     const doc = await attempt(src.url, src.method, src.purpose);
     if (doc) return doc;
     if (src.purpose === 'voice' && leg.fallbackUrl) return attempt(leg.fallbackUrl, leg.fallbackMethod, 'fallback');
+    return undefined;
+  }
+
+  /** The document, or undefined (with an error on the timeline) when it uses a verb its context does not allow. */
+  private allowed(leg: Leg, doc: { root: TwimlNode; url?: string }, ctx: RunContext): { root: TwimlNode; url?: string } | undefined {
+    if (ctx.mode === 'call') return doc;
+    const allow = ALLOWED_VERBS[ctx.mode];
+    const bad = doc.root.children.map((v) => v.name).filter((n) => !allow.includes(n));
+    if (!bad.length) return doc;
+    const where = { whisper: 'a <Number url>/<Client url> document', announce: 'a <Queue url> document', wait: 'a waitUrl document' }[ctx.mode];
+    leg.note('error', `${[...new Set(bad)].map((n) => `<${n}>`).join(', ')} not allowed in ${where} (allowed: ${allow.join(', ')}); document refused`, { errorCode: 12100 });
     return undefined;
   }
 
@@ -459,10 +485,7 @@ export class VoiceEngine {
       if (leg.ended) return 'ended';
       const doc = await this.load(leg, src, ctx);
       if (!doc) {
-        if (ctx.mode === 'wait') {
-          await leg.wait(5000);
-          return leg.interrupt ? 'interrupted' : 'done';
-        }
+        if (ctx.mode === 'wait') return leg.interrupt ? 'interrupted' : 'error';
         await this.applicationError(leg);
         return 'ended';
       }
@@ -579,6 +602,7 @@ export class VoiceEngine {
   private async playSeconds(url: string, accountSid: string): Promise<number | undefined> {
     const hit = this.assetSeconds.get(url);
     if (hit !== undefined) return hit;
+    const release = this.d.clock.hold(); // fetching the audio takes real time, as it does on Twilio
     try {
       const signature = twilio.getExpectedTwilioSignature(this.token(accountSid), url, {});
       const res = await fetch(url, { signal: AbortSignal.timeout(10000), headers: { 'X-Twilio-Signature': signature, 'User-Agent': 'TwilioProxy/1.1' } });
@@ -589,6 +613,8 @@ export class VoiceEngine {
       return info.seconds;
     } catch {
       return undefined;
+    } finally {
+      release();
     }
   }
 
@@ -851,9 +877,18 @@ export class VoiceEngine {
     };
     if (o.record.startsWith('record-from-ringing')) startRec();
 
+    if (a.callerId !== undefined && nouns.some((n) => n.name === 'Number')) {
+      const cid = a.callerId.trim();
+      if (cid !== leg.from && cid !== leg.to && !this.d.store.ownsCallerId(leg.accountSid, cid)) {
+        // callerId must be the calling number, the called number or one the account owns or verified (13214); nothing is dialed.
+        leg.note('error', `<Dial callerId="${cid}">: not the calling or called number, nor a number of the account or a verified caller ID`, { errorCode: 13214 });
+        leg.note('verb', 'Dial finished: DialCallStatus=failed', { verb: 'Dial', content: 'failed' });
+        return this.afterDial(leg, o, { DialCallStatus: 'failed', DialCallSid: '', DialBridged: 'false' });
+      }
+    }
     const children = nouns.map((n) => this.childLeg(leg, n, a, docUrl));
     const cancel = new AbortController();
-    const results = children.map(({ child, noun }) => this.ringChild(child, noun, o.timeoutMs, docUrl));
+    const results = children.map(({ child, noun }) => this.ringChild(child, noun, o.timeoutMs + RING_BUFFER_MS, docUrl));
     let winner: Leg | undefined;
     const settled: (string | undefined)[] = children.map(() => undefined);
     await new Promise<void>((resolve) => {
@@ -965,6 +1000,14 @@ export class VoiceEngine {
         this.finish(child, 'failed');
         return 'failed';
       }
+      if (!this.d.store.mayCall(child.accountSid, child.to)) {
+        const msg = `no geographic permission to call ${child.to} (${countryOf(child.to) || 'unknown country'})`;
+        child.note('error', msg, { errorCode: 13227 });
+        this.legs.get(child.parentSid ?? '')?.note('error', msg, { errorCode: 13227 });
+        this.setStatus(child, 'initiated');
+        this.finish(child, 'failed');
+        return 'failed';
+      }
       const r = await this.ring(child, timeoutMs);
       if (r !== 'answered') return r;
       const n = noun.attrs;
@@ -1021,9 +1064,14 @@ export class VoiceEngine {
   // ---------------------------------------------------------------- queues
 
   /** Finds or creates a queue by friendly name. */
-  queueByName(accountSid: string, name: string, maxSize = 100): Queue {
+  queueByName(accountSid: string, name: string, maxSize = 1000): Queue {
+    return this.findQueue(accountSid, name) ?? this.createQueue(accountSid, name, maxSize);
+  }
+
+  /** A queue by friendly name, without creating it. */
+  findQueue(accountSid: string, name: string): Queue | undefined {
     for (const q of this.queues.values()) if (q.accountSid === accountSid && q.friendlyName === name) return q;
-    return this.createQueue(accountSid, name, maxSize);
+    return undefined;
   }
 
   /** Creates a queue. */
@@ -1066,7 +1114,7 @@ export class VoiceEngine {
     const q = this.queueByName(leg.accountSid, name);
     const result = (r: string, t: number): Record<string, string> => ({ QueueResult: r, QueueSid: q.sid, QueueTime: String(t) });
     if (q.members.length >= q.maxSize) {
-      leg.note('queue', `queue ${name} is full (${q.maxSize})`);
+      leg.note('error', `queue ${name} is full (${q.maxSize})`, { errorCode: 14207 });
       return this.afterDial(leg, { action, method }, result('queue-full', 0));
     }
     const m: QueueMember = { leg, enqueuedMs: this.d.clock.now() };
@@ -1092,6 +1140,10 @@ export class VoiceEngine {
       if (outcome !== 'done') break;
     }
     const waited = this.leaveQueue(q, m);
+    if (outcome === 'error') {
+      leg.note('queue', `left ${name} after ${waited} s: the waitUrl document failed`);
+      return this.afterDial(leg, { action, method }, result('error', waited));
+    }
     if (outcome === 'leave') {
       leg.note('queue', `left ${name} (<Leave>) after ${waited} s`);
       return this.afterDial(leg, { action, method }, result('leave', waited));
@@ -1117,8 +1169,14 @@ export class VoiceEngine {
 
   private async dialQueue(agent: Leg, noun: TwimlNode, o: ReturnType<VoiceEngine['bridgeAttrs']>, docUrl: string | undefined): Promise<VerbResult> {
     const name = noun.text;
-    const q = this.queueByName(agent.accountSid, name);
+    const found = this.findQueue(agent.accountSid, name);
     if (!agent.answered) this.answer(agent);
+    if (!found) {
+      // A queue exists once <Enqueue> or the REST API made it; dialing any other name fails the Dial.
+      agent.note('error', `<Dial><Queue>: no queue named ${name}`, { errorCode: 12100 });
+      return this.afterDial(agent, o, { DialCallStatus: 'failed', DialCallSid: '', DialBridged: 'false' });
+    }
+    const q = found;
     const deadline = this.d.clock.now() + o.timeoutMs;
     let m = q.members.find((x) => !x.bridge);
     while (!m) {
@@ -1143,7 +1201,8 @@ export class VoiceEngine {
     agent.note('queue', `took ${member.leg.sid} from ${name} (waited ${Math.round(waitedMs / 1000)} s)`);
     let recSid: string | undefined;
     if (noun.attrs.url) {
-      const wr = await this.run(member.leg, { url: this.url(noun.attrs.url, docUrl), method: noun.attrs.method ?? 'POST', purpose: 'whisper' }, { mode: 'whisper' });
+      const extra = () => ({ QueueSid: q.sid, QueueTime: String(Math.round(waitedMs / 1000)), DequeingCallSid: agent.sid });
+      const wr = await this.run(member.leg, { url: this.url(noun.attrs.url, docUrl), method: noun.attrs.method ?? 'POST', purpose: 'whisper' }, { mode: 'announce', extra });
       if (wr === 'ended' || member.leg.ended) {
         done.resolve('caller');
         return this.afterDial(agent, o, { DialCallStatus: 'no-answer', DialCallSid: member.leg.sid, DialBridged: 'false', QueueSid: q.sid });
