@@ -264,7 +264,8 @@ describe('error pages show no stack traces, paths or database messages', () => {
       req.end();
     });
     expect(status).toBe(404);
-    const ok = await fetch(`${env('SUPABASE_URL')}/rest/v1/agents?select=id&limit=1`, { headers: { apikey: env('SUPABASE_SERVICE_ROLE_KEY') } });
+    const key = env('SUPABASE_SERVICE_ROLE_KEY');
+    const ok = await fetch(`${env('SUPABASE_URL')}/rest/v1/agents?select=id&limit=1`, { headers: { apikey: key, authorization: `Bearer ${key}` } });
     expect(ok.status).toBe(200);
   });
 });
