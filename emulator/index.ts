@@ -102,7 +102,9 @@ export interface Emulator {
   /** Sets per-account options (regulation, CPS, geographic permissions, verified caller IDs). */
   configureAccount(accountSid: string, options: AccountOptions): void;
   /** Adds an IncomingPhoneNumber directly (test setup without REST). */
-  addNumber(opts: { accountSid?: string; phoneNumber: string; voiceUrl?: string; voiceMethod?: string; statusCallback?: string; smsUrl?: string }): string;
+  addNumber(opts: {
+    accountSid?: string; phoneNumber: string; voiceUrl?: string; voiceMethod?: string; voiceFallbackUrl?: string; statusCallback?: string; smsUrl?: string;
+  }): string;
   /** An SMS/WhatsApp arrives at one of the numbers: its SmsUrl is called. */
   sendInboundMessage(opts: { from: string; to: string; body: string }): Promise<{ sid: string; status: number }>;
   /** Recordings made so far. */
@@ -229,7 +231,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
         json: {
           sid, account_sid: accountSid, phone_number: o.phoneNumber, friendly_name: o.phoneNumber, voice_url: o.voiceUrl ?? '',
           voice_method: o.voiceMethod ?? 'POST', status_callback: o.statusCallback ?? '', status_callback_method: 'POST', sms_url: o.smsUrl ?? '',
-          sms_method: 'POST', voice_fallback_url: '', voice_fallback_method: 'POST', uri: `${base}.json`, origin: 'twilio', status: 'in-use',
+          sms_method: 'POST', voice_fallback_url: o.voiceFallbackUrl ?? '', voice_fallback_method: 'POST', uri: `${base}.json`, origin: 'twilio', status: 'in-use',
           capabilities: { voice: true, sms: true, mms: false, fax: false }, api_version: '2010-04-01',
         },
       });

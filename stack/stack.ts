@@ -9,6 +9,7 @@ import { startRestApi, type LocalRestApi } from './rest-api';
 import { startS3, type LocalS3 } from './s3';
 import { startFunctions, type LocalFunctions } from './functions';
 import { startEmulator, type Emulator } from '../emulator';
+import { statusCallbackUrl, voiceFallbackUrl, voiceInboundUrl } from '../src/lib/domain/callback-urls';
 
 const root = join(__dirname, '..');
 
@@ -150,11 +151,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       // The emulator owns the pool's numbers, pointed at the functions, so an emulated call
       // to any of them runs discador's real flows (what `npm run numbers -- point` does on Twilio).
       const numbers = await postgres.query<{ phone_number: string }>('select phone_number from phone_numbers where is_active');
+      const at = { baseUrl: functionsUrl };
       for (const n of numbers) {
         emulator.addNumber({
           phoneNumber: n.phone_number,
-          voiceUrl: `${functionsUrl}/voice/inbound`,
-          statusCallback: `${functionsUrl}/webhooks/call-status`,
+          voiceUrl: voiceInboundUrl(at),
+          voiceFallbackUrl: voiceFallbackUrl(at),
+          statusCallback: statusCallbackUrl(at),
         });
       }
       log(`emulator: ${numbers.length} numbers pointed at ${functionsUrl}/voice/inbound`);

@@ -210,6 +210,26 @@ describe('placeCall', () => {
     expect(find(twiml, 'Say')?.text).toBe(MESSAGES.outboundOptedOut);
     expect(await sql('select end_reason, opted_out from calls where call_sid = $1', [sid])).toEqual([{ end_reason: 'opted_out_after_dial', opted_out: true }]);
   });
+
+  it('an answer URL that fails sends Twilio to /voice/fallback, which connects a dialer call to nobody', async () => {
+    await sql(`update phone_numbers set daily_cap = 150, calls_today = 0`);
+    const customer = newMobile();
+    s.emulator.addParty({ number: customer, answerAfter: 1, hangupAfter: 60 });
+    s.emulator.addFault({ kind: 'timeout', url: '/voice/outbound', purpose: 'voice', times: 1 });
+    try {
+      const r = await placeCall(deps(), { to: customer });
+      if (!r.placed) throw new Error(r.detail);
+      await s.emulator.waitForCall(r.callSid);
+      const timeline = s.emulator.timeline(r.callSid);
+      const hooks = s.emulator.webhooks().filter((w) => w.callSid === r.callSid && w.url.includes('/voice/'));
+      expect(hooks.map((w) => w.url.replace(s.stack.env.FUNCTIONS_BASE_URL, '').replace(/\?.*$/, ''))).toEqual(['/voice/outbound', '/voice/fallback']);
+      const verbs = timeline.filter((e) => e.type === 'verb').map((e) => [e.verb, e.content ?? '']);
+      expect(verbs.map(([v]) => v)).not.toContain('Dial');
+      expect(verbs).toContainEqual(['Say', MESSAGES.outboundUnverified]);
+    } finally {
+      s.emulator.clearFaults();
+    }
+  });
 });
 
 function unwrapData<T>(r: { data: T | null; error: { message: string } | null }): T {

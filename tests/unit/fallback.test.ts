@@ -4,6 +4,7 @@
  */
 import { handler as fallback } from '../../src/functions/voice/fallback.protected';
 import { statusCallbackUrl, STATUS_CALLBACK_OVERRIDES, voiceFallbackUrl } from '../../src/lib/domain/callback-urls';
+import { MESSAGES } from '../../src/lib/domain/messages';
 import { installRuntimeGlobals, invoke, makeContext } from '../helpers/function-context';
 import { find, parseTwiml, verbNames } from '../helpers/twiml';
 
@@ -36,6 +37,19 @@ describe('/voice/fallback', () => {
     expect(twiml.children[0]!.text).toBe(`${base}/disclaimer.mp3`);
     expect(twiml.children[1]!.attrs).toMatchObject({ action: `${base}/voice/voicemail`, answerOnBridge: 'true' });
     expect(find(twiml, 'Number')!.text).toBe('+5511955550000');
+  });
+
+  it('a dialer call whose answer URL failed is connected to nobody: an apology, then hang up', async () => {
+    for (const Direction of ['outbound-api', 'outbound-dial']) {
+      const res = await invoke(fallback, makeContext({ FALLBACK_NUMBER: '+5511955550000' }), {
+        ...failed, Direction, From: '+551130001000', To: '+5511987654321', ErrorUrl: `${base}/voice/outbound?attempt=7`,
+      });
+      expect(res.status).toBe(200);
+      const twiml = parseTwiml(res.body);
+      expect(verbNames(twiml)).toEqual(['Say', 'Hangup']);
+      expect(find(twiml, 'Say')!.text).toBe(MESSAGES.outboundUnverified);
+      expect(find(twiml, 'Dial')).toBeUndefined();
+    }
   });
 
   it('without FALLBACK_NUMBER: disclaimer, then a voicemail prompt and Record', async () => {

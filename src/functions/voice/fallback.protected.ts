@@ -2,14 +2,29 @@
  * /voice/fallback — every number's VoiceFallbackUrl (set by `numbers point`). Twilio calls it
  * when the primary VoiceUrl fails: an error status, invalid TwiML, or no answer in time. It
  * receives the usual call parameters plus ErrorCode and ErrorUrl (what failed and where).
- * It never touches the database and never fails: the caller hears the disclaimer, then is
- * connected to FALLBACK_NUMBER, else leaves a voicemail; with a broken configuration, a
- * spoken apology.
+ * It never touches the database and never fails: an inbound caller hears the disclaimer, then
+ * is connected to FALLBACK_NUMBER, else leaves a voicemail; with a broken configuration, a
+ * spoken apology. A dialer call (the answer URL's FallbackUrl) is never connected from here:
+ * the opt-out list could not be checked, so the customer hears an apology and the call ends.
  */
 import twilio from 'twilio';
 import type { Config } from '../../lib/runtime/config';
 import { voiceFunction } from '../../lib/runtime/handler';
-import { addDial, addDisclaimer, addVoicemail, unavailableTwiml } from '../../lib/domain/twiml';
+import { MESSAGES } from '../../lib/domain/messages';
+import { addDial, addDisclaimer, addVoicemail, say, unavailableTwiml } from '../../lib/domain/twiml';
+
+/** Calls discador placed (the customer is the callee): everything but an inbound call. */
+function isDialerCall(params: Record<string, string>): boolean {
+  return params['Direction'] !== undefined && params['Direction'] !== 'inbound';
+}
+
+/** A dialer call whose answer URL failed: an apology, nobody is connected. */
+function apology(config: Config | null): twilio.twiml.VoiceResponse {
+  const twiml = new twilio.twiml.VoiceResponse();
+  say(twiml, config, MESSAGES.outboundUnverified);
+  twiml.hangup();
+  return twiml;
+}
 
 /** Disclaimer, then the fallback number (voicemail if nobody answers), else voicemail. */
 function fallbackTwiml(config: Config): twilio.twiml.VoiceResponse {
@@ -26,7 +41,7 @@ export const handler = voiceFunction(
     console.error(
       `[discador] /voice/fallback: primary URL failed (ErrorCode ${params['ErrorCode'] ?? '?'} at ${params['ErrorUrl'] ?? '?'}) for call ${params['CallSid'] ?? '?'}`,
     );
-    return fallbackTwiml(config);
+    return isDialerCall(params) ? apology(config) : fallbackTwiml(config);
   },
-  (config) => (config ? fallbackTwiml(config) : unavailableTwiml(null)),
+  (config, params) => (isDialerCall(params) ? apology(config) : config ? fallbackTwiml(config) : unavailableTwiml(null)),
 );

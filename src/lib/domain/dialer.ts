@@ -1,7 +1,7 @@
 import type twilio from 'twilio';
 import { urlFor, type Config } from '../runtime/config';
 import { unwrap, type Db } from '../runtime/db';
-import { statusCallbackUrl } from './callback-urls';
+import { statusCallbackUrl, voiceFallbackUrl } from './callback-urls';
 import { ATTEMPT_PARAM } from './call-events';
 import { parsePhone } from './phone';
 
@@ -87,6 +87,10 @@ export async function placeCall(deps: { db: Db; twilio: twilio.Twilio; config: C
       from: attempt.caller_id,
       url: withAttempt('/voice/outbound'),
       method: 'POST',
+      // If /voice/outbound itself fails, the customer hears an apology instead of Twilio's
+      // application error; /voice/fallback never connects a dialer call (see there).
+      fallbackUrl: voiceFallbackUrl(deps.config),
+      fallbackMethod: 'POST',
       statusCallback: statusCallbackUrl(deps.config, { [ATTEMPT_PARAM]: String(attemptId) }),
       statusCallbackMethod: 'POST',
       statusCallbackEvent: STATUS_EVENTS,
