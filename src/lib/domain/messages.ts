@@ -18,7 +18,6 @@ export const MESSAGES = {
   // A dialer call answered while the opt-out list cannot be read: it is not connected.
   outboundUnverified: 'Desculpe, não foi possível completar esta ligação agora. Até logo.',
   inboundOptedOut: 'Seu número está na nossa lista de não contato. Para atendimento, fale com nossos canais digitais. Até logo.',
-  connecting: 'Aguarde, estamos transferindo sua ligação.',
   voicemail: 'Nenhum atendente está disponível no momento. Deixe sua mensagem após o sinal.',
   voicemailThanks: 'Mensagem recebida. Obrigado e até logo.',
   unavailable: 'No momento não conseguimos completar seu atendimento. Por favor, ligue novamente mais tarde.',
