@@ -11,19 +11,11 @@ import twilio from 'twilio';
 import type { Config } from '../../lib/runtime/config';
 import { voiceFunction } from '../../lib/runtime/handler';
 import { MESSAGES } from '../../lib/domain/messages';
-import { addDial, addDisclaimer, addVoicemail, say, unavailableTwiml } from '../../lib/domain/twiml';
+import { addDial, addDisclaimer, addVoicemail, sayAndHangUp, unavailableTwiml } from '../../lib/domain/twiml';
 
 /** Calls discador placed (the customer is the callee): everything but an inbound call. */
 function isDialerCall(params: Record<string, string>): boolean {
   return params['Direction'] !== undefined && params['Direction'] !== 'inbound';
-}
-
-/** A dialer call whose answer URL failed: an apology, nobody is connected. */
-function apology(config: Config | null): twilio.twiml.VoiceResponse {
-  const twiml = new twilio.twiml.VoiceResponse();
-  say(twiml, config, MESSAGES.outboundUnverified);
-  twiml.hangup();
-  return twiml;
 }
 
 /** Disclaimer, then the fallback number (voicemail if nobody answers), else voicemail. */
@@ -41,7 +33,7 @@ export const handler = voiceFunction(
     console.error(
       `[discador] /voice/fallback: primary URL failed (ErrorCode ${params['ErrorCode'] ?? '?'} at ${params['ErrorUrl'] ?? '?'}) for call ${params['CallSid'] ?? '?'}`,
     );
-    return isDialerCall(params) ? apology(config) : fallbackTwiml(config);
+    return isDialerCall(params) ? sayAndHangUp(config, MESSAGES.outboundUnverified) : fallbackTwiml(config);
   },
-  (config, params) => (isDialerCall(params) ? apology(config) : config ? fallbackTwiml(config) : unavailableTwiml(null)),
+  (config, params) => (isDialerCall(params) ? sayAndHangUp(config, MESSAGES.outboundUnverified) : config ? fallbackTwiml(config) : unavailableTwiml(null)),
 );

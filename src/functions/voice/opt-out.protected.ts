@@ -16,7 +16,7 @@ import { voiceFunction } from '../../lib/runtime/handler';
 import { MESSAGES } from '../../lib/domain/messages';
 import { isE164 } from '../../lib/domain/e164';
 import { customerNumber } from '../../lib/domain/routing';
-import { say } from '../../lib/domain/twiml';
+import { say, sayAndHangUp } from '../../lib/domain/twiml';
 import { sendOptOutAlert } from '../../lib/domain/urgent-alert';
 import { twilioClientOptions } from '../../lib/runtime/twilio-client';
 import { gatherParams, parseParams } from '../../lib/runtime/params';
@@ -58,13 +58,6 @@ function retryLater(config: Config | null, params: Record<string, string>, attem
   return twiml;
 }
 
-function goodbye(config: Config | null, text: string): twilio.twiml.VoiceResponse {
-  const twiml = new twilio.twiml.VoiceResponse();
-  say(twiml, config, text);
-  twiml.hangup();
-  return twiml;
-}
-
 export const handler = voiceFunction(
   async ({ config, params, db, context }) => {
     const call = parseParams(gatherParams, params);
@@ -77,14 +70,14 @@ export const handler = voiceFunction(
     if (!isE164(phone)) {
       // A withheld or alphanumeric caller ID cannot go on the list: say so, no retry helps.
       console.error(`[discador] opt-out key from a caller without a usable number (${phone || 'none'}): call ${call.CallSid}`);
-      return goodbye(config, MESSAGES.optOutNoNumber);
+      return sayAndHangUp(config, MESSAGES.optOutNoNumber);
     }
     const attempt = attemptOf(params);
     const result = await within(
       db.rpc('opt_out_from_call', { p_call_sid: call.CallSid, p_phone: phone, p_source: 'ivr' }),
       Math.min(config.DB_TIMEOUT_MS, OPT_OUT_DB_BUDGET_MS),
     );
-    if (!result.error) return goodbye(config, MESSAGES.optOutConfirmed);
+    if (!result.error) return sayAndHangUp(config, MESSAGES.optOutConfirmed);
     if (result.error.code !== DB_UNAVAILABLE) unwrap(result); // refused by the database: throws
     console.error(`[discador] opt-out attempt ${attempt}/${OPT_OUT_ATTEMPTS} failed (database unavailable): call ${call.CallSid} number ${phone}: ${result.error.message}`);
     if (attempt < OPT_OUT_ATTEMPTS) return retryLater(config, params, attempt);
@@ -102,7 +95,7 @@ export const handler = voiceFunction(
     console.error(
       `[discador] opt-out NOT recorded: call ${call.CallSid} number ${phone}; alert slack=${alert.slack} sms=${alert.sms}${alert.errors.length ? ` (${alert.errors.join('; ')})` : ''}`,
     );
-    return goodbye(config, alert.delivered ? MESSAGES.optOutFailedReported : MESSAGES.optOutFailed);
+    return sayAndHangUp(config, alert.delivered ? MESSAGES.optOutFailedReported : MESSAGES.optOutFailed);
   },
   // Past the deadline or on an unexpected failure: retry while attempts remain, else the truth.
   (config, params) => {
@@ -111,6 +104,6 @@ export const handler = voiceFunction(
       return retryLater(config, params, attempt);
     }
     console.error(`[discador] opt-out NOT recorded (no alert sent): call ${params['CallSid']} number ${params['Direction'] === 'inbound' ? params['From'] : params['To']}`);
-    return goodbye(config, MESSAGES.optOutFailed);
+    return sayAndHangUp(config, MESSAGES.optOutFailed);
   },
 );

@@ -18,7 +18,7 @@ import { unwrap } from '../../lib/runtime/db';
 import { voiceFunction } from '../../lib/runtime/handler';
 import { MESSAGES } from '../../lib/domain/messages';
 import { agentTarget, type RoutedAgent } from '../../lib/domain/routing';
-import { addDial, addDisclaimer, say, type DialTarget } from '../../lib/domain/twiml';
+import { addDial, addDisclaimer, say, sayAndHangUp, type DialTarget } from '../../lib/domain/twiml';
 import { parseParams, voiceParams } from '../../lib/runtime/params';
 
 /** What start_outbound_answer decides. */
@@ -40,20 +40,12 @@ function answer(config: Config, target: DialTarget | null, withDisclaimer: boole
   return twiml;
 }
 
-/** Said, then the call ends: nobody is connected. */
-function goodbye(config: Config | null, text: string): twilio.twiml.VoiceResponse {
-  const twiml = new twilio.twiml.VoiceResponse();
-  say(twiml, config, text);
-  twiml.hangup();
-  return twiml;
-}
-
 export const handler = voiceFunction(
   async ({ config, params, db }) => {
     const call = parseParams(voiceParams, params);
     const decision = unwrap(await db.rpc<AnswerDecision>('start_outbound_answer', { p_event: voiceEvent(call, params) }));
-    if (!decision.connect) return goodbye(config, MESSAGES.outboundOptedOut);
+    if (!decision.connect) return sayAndHangUp(config, MESSAGES.outboundOptedOut);
     return answer(config, agentTarget(decision.agent), params['step'] !== 'connect');
   },
-  (config) => goodbye(config, MESSAGES.outboundUnverified),
+  (config) => sayAndHangUp(config, MESSAGES.outboundUnverified),
 );

@@ -22,6 +22,14 @@ export function addVoicemail(twiml: VoiceResponse, config: Config): void {
   twiml.record({ maxLength: config.VOICEMAIL_MAX_LENGTH, playBeep: true, timeout: 5, action: urlFor(config, '/voice/voicemail') });
 }
 
+/** Says one thing, then ends the call (a goodbye, an apology): nobody is connected. */
+export function sayAndHangUp(config: Pick<Config, 'TTS_VOICE' | 'TTS_LANGUAGE'> | null, text: string): VoiceResponse {
+  const twiml = new twilio.twiml.VoiceResponse();
+  say(twiml, config, text);
+  twiml.hangup();
+  return twiml;
+}
+
 /** What a caller hears when nothing else can be done (e.g. the configuration is broken). */
 export function unavailableTwiml(config: Config | null): VoiceResponse {
   const twiml = new twilio.twiml.VoiceResponse();
