@@ -41,9 +41,12 @@ export const MAX_BODY_BYTES = 6 * 1024 * 1024;
 /** Most form parameters the functions' body parser accepts (body-parser's parameterLimit); more is 413 there too. */
 export const MAX_FORM_PARAMS = 1000;
 
-/** How much a refused client may still send, and for how long, before its connection is cut. */
+/**
+ * How much a refused client may still send before the front stops reading (TCP then holds the
+ * client back), and how long the connection is kept for the client to read the answer.
+ */
 const LINGER_BYTES = 4 * 1024 * 1024;
-const LINGER_MS = 1000;
+const LINGER_MS = 5000;
 
 const UNAUTHORIZED = JSON.stringify({ code: 80625, message: 'Unauthorized Request. Signature is missing or is invalid' });
 const TOO_LARGE = JSON.stringify({ code: 20413, message: 'Request Entity Too Large' });
@@ -204,9 +207,11 @@ export async function startFunctions(opts: {
   /**
    * Answers a request whose body is not (or no longer) wanted, and closes the connection the
    * way nginx's lingering close does: the answer and a FIN go out, what the client still sends
-   * is discarded for a moment (at most LINGER_BYTES, LINGER_MS), then the socket is destroyed.
-   * Closing at once would reset the connection with unread data, and the client would see a
-   * reset instead of the answer.
+   * is discarded (up to LINGER_BYTES, then reading stops and TCP holds the client back), and the
+   * socket is destroyed after LINGER_MS. Closing at once, or while the client is still pushing,
+   * would reset the connection with the answer unread (a reset drops it from the client's
+   * receive buffer): the client would see a reset instead of the answer, more often the busier
+   * the machine.
    */
   const refuse = (req: IncomingMessage, res: ServerResponse, status: number, body: string) => {
     const socket = req.socket;
@@ -220,7 +225,7 @@ export async function startFunctions(opts: {
     req.removeAllListeners('data');
     req.on('data', (c: Buffer) => {
       discarded += c.length;
-      if (discarded > LINGER_BYTES) socket.destroy();
+      if (discarded > LINGER_BYTES) req.pause();
     });
     req.resume();
     setTimeout(() => socket.destroy(), LINGER_MS).unref();
