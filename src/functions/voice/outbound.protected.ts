@@ -3,16 +3,16 @@
  * dial attempt recorded before the call was created). The decision to connect is taken
  * again here: a number that opted out after the call was placed hears a short goodbye and
  * the call ends, never bridged to anyone. Otherwise the customer hears the disclaimer with
- * the opt-out offer (a key press goes to /voice/opt-out), then is connected to the call's
- * agent, else the fallback number. `?step=connect` (another key was pressed) skips the
- * disclaimer and checks again.
+ * the opt-out offer (a key press goes to /voice/opt-out), then comes back with
+ * `?step=connect` (also where another key leads), which checks the list once more and only
+ * then connects the call's agent, else the fallback number.
  *
  * Database down: the opt-out list cannot be read, so the call is not connected to anyone
  * (we placed it; connecting a number that may have opted out is the one thing that must not
  * happen). The customer hears a short apology instead of silence, and the call ends.
  */
 import twilio from 'twilio';
-import { voiceEvent } from '../../lib/domain/call-events';
+import { ATTEMPT_PARAM, voiceEvent } from '../../lib/domain/call-events';
 import { urlFor, type Config } from '../../lib/runtime/config';
 import { unwrap } from '../../lib/runtime/db';
 import { voiceFunction } from '../../lib/runtime/handler';
@@ -24,13 +24,25 @@ import { parseParams, voiceParams } from '../../lib/runtime/params';
 /** What start_outbound_answer decides. */
 type AnswerDecision = { connect: true; agent: RoutedAgent | null } | { connect: false; reason: string };
 
-function answer(config: Config, target: DialTarget | null, withDisclaimer: boolean): twilio.twiml.VoiceResponse {
+/**
+ * The disclaimer with the opt-out offer, then back here with ?step=connect: the decision to
+ * connect is taken again after the disclaimer, so an opt-out that arrives while the customer
+ * listens to it (by any channel) is honoured. Never a <Dial> after a disclaimer.
+ */
+function disclaimer(config: Config, params: Record<string, string>): twilio.twiml.VoiceResponse {
   const twiml = new twilio.twiml.VoiceResponse();
-  if (withDisclaimer) {
-    const gather = twiml.gather({ numDigits: 1, timeout: 1, action: urlFor(config, '/voice/opt-out'), actionOnEmptyResult: false });
-    addDisclaimer(gather, config);
-    say(gather, config, MESSAGES.optOutOffer(config.OPT_OUT_KEY));
-  }
+  const gather = twiml.gather({ numDigits: 1, timeout: 1, action: urlFor(config, '/voice/opt-out'), actionOnEmptyResult: false });
+  addDisclaimer(gather, config);
+  say(gather, config, MESSAGES.optOutOffer(config.OPT_OUT_KEY));
+  const next = new URLSearchParams({ step: 'connect' });
+  if (params[ATTEMPT_PARAM]) next.set(ATTEMPT_PARAM, params[ATTEMPT_PARAM]);
+  twiml.redirect({ method: 'POST' }, urlFor(config, `/voice/outbound?${next.toString()}`));
+  return twiml;
+}
+
+/** Connects the customer to the call's agent, else the fallback number, else an apology. */
+function connect(config: Config, target: DialTarget | null): twilio.twiml.VoiceResponse {
+  const twiml = new twilio.twiml.VoiceResponse();
   const to = target ?? (config.FALLBACK_NUMBER ? ({ kind: 'number', number: config.FALLBACK_NUMBER } as const) : null);
   if (to) addDial(twiml, config, to, '/voice/voicemail');
   else {
@@ -45,7 +57,7 @@ export const handler = voiceFunction(
     const call = parseParams(voiceParams, params);
     const decision = unwrap(await db.rpc<AnswerDecision>('start_outbound_answer', { p_event: voiceEvent(call, params) }));
     if (!decision.connect) return sayAndHangUp(config, MESSAGES.outboundOptedOut);
-    return answer(config, agentTarget(decision.agent), params['step'] !== 'connect');
+    return params['step'] === 'connect' ? connect(config, agentTarget(decision.agent)) : disclaimer(config, params);
   },
   (config) => sayAndHangUp(config, MESSAGES.outboundUnverified),
 );
