@@ -41,6 +41,22 @@ describe('inbound from a withheld or alphanumeric caller ID', () => {
     ]);
   });
 
+  it.each([
+    ['empty', ''],
+    ['longer than any caller ID', 'x'.repeat(300)],
+    ['with a NUL character', 'ANON\u0000YMOUS'],
+  ])('a caller %s is served, and its status callbacks land too (never a 4xx Twilio would not retry)', async (_label, from) => {
+    const p = voiceRequest({ CallSid: newCallSid(), From: from, To: nobodysNumber() }, env('TWILIO_ACCOUNT_SID'));
+    const voice = await post('/voice/inbound', p);
+    expect(voice.status).toBe(200);
+    expect(verbNames(parseTwiml(await voice.text()))).toEqual(['Play', 'Dial']);
+    const done = { ...p, CallStatus: 'completed', CallDuration: '7', SequenceNumber: '2', Timestamp: new Date().toUTCString() };
+    const res = await post('/webhooks/call-status', done);
+    const body = await res.text();
+    expect({ status: res.status, body }).toEqual({ status: 204, body: '' });
+    expect(await sql('select status, duration from calls where call_sid = $1', [p['CallSid']])).toEqual([{ status: 'completed', duration: 7 }]);
+  });
+
   it('a request without a usable CallSid still gets the disclaimer and a route', async () => {
     const p = voiceRequest({ CallSid: 'CA-not-a-sid', From: 'Anonymous', To: nobodysNumber() }, env('TWILIO_ACCOUNT_SID'));
     const res = await post('/voice/inbound', p);

@@ -101,7 +101,7 @@ describe('placeCall', () => {
     await s.emulator.waitForCall(r.callSid);
 
     const verbs = s.emulator.timeline(r.callSid).filter((e) => e.type === 'verb' && !/timed out|finished/.test(e.text)).map((e) => e.verb);
-    expect(verbs.slice(0, 4)).toEqual(['Gather', 'Play', 'Say', 'Dial']);
+    expect(verbs.slice(0, 5)).toEqual(['Gather', 'Play', 'Say', 'Redirect', 'Dial']);
     const [call] = await sql('select status, caller_id, agent_id, direction, answered_at is not null as answered, duration from calls where call_sid = $1', [r.callSid]);
     expect(call).toMatchObject({ status: 'completed', caller_id: r.callerId, agent_id: agent!.id, direction: 'outbound-api', answered: true });
     expect(Number(call!['duration'])).toBeGreaterThanOrEqual(45);
@@ -209,6 +209,26 @@ describe('placeCall', () => {
     expect(verbNames(twiml)).toEqual(['Say', 'Hangup']);
     expect(find(twiml, 'Say')?.text).toBe(MESSAGES.outboundOptedOut);
     expect(await sql('select end_reason, opted_out from calls where call_sid = $1', [sid])).toEqual([{ end_reason: 'opted_out_after_dial', opted_out: true }]);
+  });
+
+  it('an opt-out made while the customer hears the disclaimer (by any channel) is honoured: no <Dial> after it', async () => {
+    await sql(`update phone_numbers set daily_cap = 150, calls_today = 0`);
+    const customer = newMobile();
+    const [agent] = await sql<{ id: string }>(`select id from agents where phone_number = $1`, [ANA_PHONE]);
+    s.emulator.addParty({ number: customer, answerAfter: 1, hangupAfter: 120 });
+    const r = await placeCall(deps(), { to: customer, agentId: Number(agent!.id) });
+    if (!r.placed) throw new Error(r.detail);
+    // The answer URL was served (disclaimer playing); the number is listed now, from outside the call.
+    const served = () => s.emulator.webhooks().some((w) => w.callSid === r.callSid && w.url.includes('/voice/outbound?') && !w.url.includes('step=connect') && w.status === 200);
+    for (let i = 0; i < 500 && !served(); i++) await new Promise((ok) => setTimeout(ok, 10));
+    expect(served()).toBe(true);
+    expect((await deps().db.rpc('opt_out_add', { p_phone: customer, p_source: 'api' })).error).toBeNull();
+    await s.emulator.waitForCall(r.callSid);
+    const verbs = s.emulator.timeline(r.callSid, { children: true }).filter((e) => e.type === 'verb').map((e) => e.verb);
+    expect(verbs).not.toContain('Dial');
+    const said = s.emulator.timeline(r.callSid).filter((e) => e.type === 'verb' && e.verb === 'Say').map((e) => e.content);
+    expect(said[said.length - 1]).toBe(MESSAGES.outboundOptedOut);
+    expect(await sql('select end_reason, opted_out from calls where call_sid = $1', [r.callSid])).toEqual([{ end_reason: 'opted_out_after_dial', opted_out: true }]);
   });
 
   it('an answer URL that fails sends Twilio to /voice/fallback, which connects a dialer call to nobody', async () => {

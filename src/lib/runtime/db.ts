@@ -79,6 +79,10 @@ export function unwrap<T>(result: RpcResult<T>): T {
   if (!result.error) return result.data;
   const { code, message } = result.error;
   if (code === DB_UNAVAILABLE) throw new DbUnavailable(message);
-  if (/^2[23]/.test(code)) throw new BadRequest(`refused by the database: ${message}`, 'invalid_data');
+  if (/^2[23]/.test(code)) {
+    // The database's own words stay in the log: an answer must not show them.
+    console.error(`[discador] refused by the database (SQLSTATE ${code}): ${message}`);
+    throw new BadRequest(`refused by the database (SQLSTATE ${code})`, 'invalid_data');
+  }
   throw new Error(`database error ${code}: ${message}`);
 }

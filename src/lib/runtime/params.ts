@@ -82,8 +82,10 @@ export const MAX_TIMESTAMP_AHEAD_MS = 24 * 3600 * 1000;
 export const statusCallbackParams = {
   CallSid: callSid(),
   AccountSid: accountSid(),
-  From: party(),
-  To: party(),
+  // Who called whom is already on the row (the voice webhook wrote it, any caller accepted
+  // there); a status callback must not be refused, and lost, over an unusable From or To.
+  From: party().orElse(undefined),
+  To: party().orElse(undefined),
   CallStatus: oneOf(CALL_STATUSES),
   Direction: oneOf(DIRECTIONS).optional(),
   ParentCallSid: callSid().optional(),
@@ -99,7 +101,8 @@ export type StatusCallbackParams = Infer<typeof statusCallbackParams>;
 /** The webhook's parameters without the runtime's `request` object. */
 export function webhookParams(event: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(event)) if (k !== 'request' && typeof v === 'string') out[k] = v;
+  // NUL never comes from Twilio and Postgres text and jsonb cannot hold it: dropped here.
+  for (const [k, v] of Object.entries(event)) if (k !== 'request' && typeof v === 'string') out[k] = v.replace(/\u0000/g, '');
   return out;
 }
 
