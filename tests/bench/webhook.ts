@@ -8,7 +8,7 @@
  *   made straight to the local REST API (/rest/v1 gateway, service key, no function between).
  *
  * Absolute figures depend on the machine; the function path as a multiple of the floor is what
- * the function layer (signature check, runtime, parsing, supabase-js) costs on any machine.
+ * the function layer (signature check, runtime, parsing, the PostgREST client) costs on any machine.
  * The two paths alternate in rounds so drift (table growth, a busy neighbour) hits both.
  */
 import { Command } from 'commander';
