@@ -24,9 +24,17 @@ create or replace function auth.role() returns text language sql stable as $$
 $$;
 
 grant usage on schema public to anon, authenticated, service_role;
-alter default privileges in schema public grant all on tables to anon, authenticated, service_role;
-alter default privileges in schema public grant all on sequences to anon, authenticated, service_role;
-alter default privileges in schema public grant execute on functions to anon, authenticated, service_role;
+-- A new hosted project starts with these default privileges; the migrations take them back.
+-- Set once, on a new database only: setting them again at every start would hand anon and
+-- authenticated the objects of every migration applied after a restart.
+do $$
+begin
+  if not exists (select from pg_namespace where nspname = 'supabase_migrations') then
+    alter default privileges in schema public grant all on tables to anon, authenticated, service_role;
+    alter default privileges in schema public grant all on sequences to anon, authenticated, service_role;
+    alter default privileges in schema public grant execute on functions to anon, authenticated, service_role;
+  end if;
+end $$;
 
 create schema if not exists supabase_migrations;
 create table if not exists supabase_migrations.schema_migrations (

@@ -153,7 +153,15 @@ describe('privileges', () => {
     expect(await sql(`select grantee, routine_name from information_schema.routine_privileges where routine_schema = 'public' and grantee = any($1 || array['PUBLIC'])`, [API_ROLES])).toEqual([]);
   });
 
-  it('nothing created later in public gives them anything (default privileges)', async () => {
+  it('nothing created later in public gives them anything (default privileges), even after the local stack restarts', async () => {
+    // `npm start` on a kept database runs its bootstrap again before pending migrations.
+    const c = new Client({ connectionString: env('DATABASE_URL') });
+    await c.connect();
+    try {
+      await c.query(readFileSync(join(root, 'stack', 'bootstrap.sql'), 'utf8'));
+    } finally {
+      await c.end();
+    }
     const defaults = await sql<{ acl: string }>(
       `select d.defaclobjtype::text || ' ' || coalesce(n.nspname, '(all schemas)') || ' ' || a.grantee::regrole::text as acl
          from pg_default_acl d
