@@ -27,7 +27,7 @@ type AnswerDecision = { connect: true; agent: RoutedAgent | null } | { connect: 
 /**
  * The disclaimer with the opt-out offer, then back here with ?step=connect: the decision to
  * connect is taken again after the disclaimer, so an opt-out that arrives while the customer
- * listens to it (by any channel) is honoured. Never a <Dial> after a disclaimer.
+ * listens to it (by any channel) is honoured. Never a Dial verb right after a disclaimer.
  */
 function disclaimer(config: Config, params: Record<string, string>): twilio.twiml.VoiceResponse {
   const twiml = new twilio.twiml.VoiceResponse();

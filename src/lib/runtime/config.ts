@@ -19,7 +19,7 @@ export const configSchema = {
     TWILIO_API_BASE_URL: httpUrl().optional(),
     DISCLAIMER_MODE: oneOf(['play', 'say']).default('play'),
     DISCLAIMER_AUDIO: text({ pattern: /^\//, message: 'must start with /' }).default('/disclaimer.mp3'),
-    // A Polly voice (the default) speaks at most 3000 characters per <Say> (Twilio warning 13521).
+    // A Polly voice (the default) speaks at most 3000 characters per Say verb (Twilio warning 13521).
     DISCLAIMER_TEXT: text({ max: 3000 }).optional(),
     TTS_VOICE: text().default('Polly.Camila'),
     TTS_LANGUAGE: text().default('pt-BR'),

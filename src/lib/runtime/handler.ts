@@ -5,6 +5,7 @@ import { DbUnavailable, getDb, type Db } from './db';
 import { errorResponse, HttpError, httpResponse, twimlResponse } from './http';
 import { webhookParams } from './params';
 import { MESSAGES } from '../domain/messages';
+import { sayAndHangUp } from '../domain/twiml';
 
 type VoiceResponse = twilio.twiml.VoiceResponse;
 
@@ -68,15 +69,9 @@ function lastResort(context: Context, fallback: () => VoiceResponse) {
     return twimlResponse(fallback());
   } catch (e) {
     logFailure(context, e);
-    return httpResponse(200, UNAVAILABLE_XML, 'text/xml; charset=utf-8');
+    return twimlResponse(sayAndHangUp(null, MESSAGES.unavailable));
   }
 }
-
-/** Written out rather than built, so it cannot fail (and status webhooks do not load twilio for it). */
-const UNAVAILABLE_XML =
-  '<?xml version="1.0" encoding="UTF-8"?><Response><Say voice="Polly.Camila" language="pt-BR">' +
-  MESSAGES.unavailable.replace(/&/g, '&amp;').replace(/</g, '&lt;') +
-  '</Say><Hangup/></Response>';
 
 /**
  * Wraps a callback handler (status, AMD, recording…): 204 when applied, 400 when the
