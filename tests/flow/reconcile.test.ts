@@ -120,9 +120,9 @@ describe('reconciliation after status callbacks were lost', () => {
     if (!placed.placed) throw new Error(placed.detail);
     const sid = placed.callSid;
 
-    // The answer URL was served from the database; then the database goes away mid-call.
+    // The call was connected from the database (after the disclaimer); then the database goes away mid-call.
     await until('the answer URL', () =>
-      emulator.timeline(sid).some((e) => e.type === 'webhook' && e.url?.includes('/voice/outbound?') && e.httpStatus === 200) ? true : undefined,
+      emulator.timeline(sid).some((e) => e.type === 'webhook' && e.url?.includes('step=connect') && e.httpStatus === 200) ? true : undefined,
     );
     await stack.control('db:stop');
     const ended = await emulator.waitForCall(sid, undefined, { timeoutMs: 60000 });
