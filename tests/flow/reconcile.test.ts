@@ -190,6 +190,9 @@ describe('reconciliation after status callbacks were lost', () => {
     expect(r.code).toBe(2);
     const limit = await cli(reconcile, ['--limit', '501', '--json']);
     expect(limit.code).toBe(2);
+    const attempts = await cli(reconcile, ['--attempts-older-than', '1.5', '--json']);
+    expect(attempts.code).toBe(2);
+    expect(attempts.err.join('\n')).toContain('--attempts-older-than must be a whole number of seconds');
   });
 });
 
