@@ -302,6 +302,27 @@ export class RestApi {
       if (q.From) legs = legs.filter((l) => l.from === q.From);
       if (q.ParentCallSid) legs = legs.filter((l) => l.parentSid === q.ParentCallSid);
       if (q.Status) legs = legs.filter((l) => l.status === q.Status);
+      // StartTime / EndTime (a date-time, as Twilio's OpenAPI types them; a bare YYYY-MM-DD is
+      // midnight UTC, as its docs describe): `StartTime` alone matches that instant (a bare date:
+      // that day), `StartTime>` on or after, `StartTime<` on or before. A call without a start
+      // (still queued) or an end (still live) does not match a filter on it.
+      for (const [field, at] of [['StartTime', (l: (typeof legs)[number]) => l.startMs], ['EndTime', (l: (typeof legs)[number]) => l.endMs]] as const) {
+        for (const op of ['', '>', '<'] as const) {
+          const raw = q[field + op];
+          if (raw === undefined) continue;
+          const v = String(raw);
+          const dateOnly = /^\d{4}-\d{2}-\d{2}$/.test(v);
+          const t = Date.parse(dateOnly ? `${v}T00:00:00Z` : v);
+          if (Number.isNaN(t)) throw new TwilioError(400, 20001, `Invalid value for ${field}${op}: ${v}`);
+          legs = legs.filter((l) => {
+            const ms = at(l);
+            if (ms === undefined) return false;
+            if (op === '>') return ms >= t;
+            if (op === '<') return ms <= t;
+            return dateOnly ? ms >= t && ms < t + 86_400_000 : ms === t;
+          });
+        }
+      }
       legs.sort((a, b) => b.createdMs - a.createdMs);
       return { status: 200, body: page(legs.map((l) => l.json()), 'calls', c.pathname, q) };
     });

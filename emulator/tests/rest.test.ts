@@ -167,6 +167,31 @@ describe('Calls REST', () => {
     expect(r.emu.contractViolations()).toEqual([]);
   });
 
+  test('list filters by From and by StartTime> / StartTime<, as the Calls list API documents', async () => {
+    r.app.route('/a', () => '<Response/>');
+    const other = '+551130000002';
+    await r.client.incomingPhoneNumbers.create({ phoneNumber: other });
+    const first = await r.client.calls.create({ to: '+5511999990101', from: r.number, url: `${r.app.url}/a` });
+    await r.emu.waitUntilIdle();
+    // The client sends whole seconds: the next second after the first call's start.
+    const between = new Date(Math.floor((await r.client.calls(first.sid).fetch()).startTime.getTime() / 1000) * 1000 + 1000);
+    await new Promise((res) => setTimeout(res, 100)); // 5 virtual seconds at x50
+    const second = await r.client.calls.create({ to: '+5511999990101', from: other, url: `${r.app.url}/a` });
+    await r.emu.waitUntilIdle();
+    const sids = (calls: { sid: string }[]) => calls.map((c) => c.sid).sort();
+    expect(sids(await r.client.calls.list({ from: other }))).toEqual([second.sid]);
+    expect(sids(await r.client.calls.list({ startTimeAfter: between }))).toEqual([second.sid]);
+    expect(sids(await r.client.calls.list({ startTimeBefore: between }))).toEqual([first.sid]);
+    expect(sids(await r.client.calls.list({ to: '+5511999990101', from: r.number, startTimeAfter: new Date(between.getTime() - 60_000), startTimeBefore: between }))).toEqual([first.sid]);
+    // The raw parameter names Twilio documents.
+    const tomorrow = new Date(between.getTime() + 86_400_000).toISOString();
+    const after = await raw('GET', `/2010-04-01/Accounts/${r.emu.accountSid}/Calls.json?${encodeURIComponent('StartTime>')}=${tomorrow}`);
+    expect([after.status, after.json.calls]).toEqual([200, []]);
+    const before = await raw('GET', `/2010-04-01/Accounts/${r.emu.accountSid}/Calls.json?${encodeURIComponent('StartTime<')}=${tomorrow}`);
+    expect((before.json.calls as { sid: string }[]).map((c) => c.sid).sort()).toEqual([first.sid, second.sid].sort());
+    expect(r.emu.contractViolations()).toEqual([]);
+  });
+
   test('CPS: excess calls are queued and paced; 20429 past the configured queue limit', async () => {
     await r.close();
     r = await rig({ cps: 0.04, cpsQueueLimit: 3 }); // one call per 25 virtual s = 0.5 s real at x50

@@ -6,6 +6,14 @@
  * and applies the final state through apply_call_event (reconcile_call), so the row ends as a
  * delivered callback would have left it. Safe to run at any time, from several places at once:
  * every write is idempotent and monotonic.
+ *
+ * Dial attempts that never got a CallSid (placeCall gave up on the database, Twilio's Calls
+ * create failed with a 5xx or a network error, or the call ended while every webhook got a 503)
+ * are settled too, once old enough: Twilio's Calls list is searched for a call with the
+ * attempt's To and From created around it. One call found (and held by no other row) is
+ * attached and reconciled like the others; none found means the call was never placed: the
+ * attempt fails with end_reason never_placed and gives the caller ID's daily count back;
+ * several found are left alone and reported.
  */
 import type twilio from 'twilio';
 import { unwrap, type Db } from '../runtime/db';
@@ -43,6 +51,43 @@ export interface ReconcileReport {
   errors: number;
   dry_run: boolean;
   items: ReconcileItem[];
+  /** Dial attempts without a CallSid, settled before the calls above were listed. */
+  attempts: {
+    candidates: number;
+    attached: number;
+    never_placed: number;
+    ambiguous: number;
+    errors: number;
+    items: AttemptItem[];
+  };
+}
+
+/** What dial_attempt_candidates lists. */
+export interface AttemptCandidate {
+  id: number;
+  from_number: string;
+  to_number: string;
+  created_at: string;
+}
+
+/** What happened to one dial attempt without a CallSid. */
+export interface AttemptItem {
+  attempt_id: number;
+  to: string;
+  from: string;
+  /** CallSids Twilio lists for the attempt (same To and From, created around it). */
+  twilio_calls: string[];
+  /**
+   * attached: the one call found was attached (and reconciled); never_placed: no call at Twilio,
+   * the attempt failed and its daily count came back; ambiguous: several calls, left alone;
+   * unchanged: settled meanwhile (a webhook attached it); would_attach / would_fail: dry run;
+   * error: see `error` (nothing written).
+   */
+  outcome: 'attached' | 'never_placed' | 'ambiguous' | 'unchanged' | 'would_attach' | 'would_fail' | 'error';
+  call_sid?: string;
+  twilio_status?: string;
+  status_after?: string;
+  error?: string;
 }
 
 /** Options of a run. */
@@ -55,7 +100,13 @@ export interface ReconcileOptions {
   dryRun?: boolean;
   /** Twilio fetches in flight at once (default 4; Twilio's REST API limits concurrency per account). */
   concurrency?: number;
+  /** Dial attempts without a CallSid recorded at least this many seconds ago (default 600). */
+  attemptsOlderThanSeconds?: number;
 }
+
+/** Twilio lists calls created this long before or after the attempt row as candidates of it. */
+export const ATTEMPT_MATCH_BEFORE_MS = 60_000;
+export const ATTEMPT_MATCH_AFTER_MS = 10 * 60_000;
 
 const TERMINAL = new Set(['completed', 'busy', 'failed', 'no-answer', 'canceled']);
 
@@ -114,6 +165,7 @@ async function mapLimit<T, R>(items: T[], n: number, fn: (item: T) => Promise<R>
  * one call is reported in its item and does not stop the others.
  */
 export async function reconcileCalls(deps: { db: Db; twilio: twilio.Twilio }, opts: ReconcileOptions = {}): Promise<ReconcileReport> {
+  const attempts = await settleAttempts(deps, opts);
   const candidates = unwrap(
     await deps.db.rpc<ReconcileCandidate[]>('reconcile_candidates', {
       p_older_than_seconds: opts.olderThanSeconds ?? 60,
@@ -149,5 +201,86 @@ export async function reconcileCalls(deps: { db: Db; twilio: twilio.Twilio }, op
     errors: items.filter((i) => i.outcome === 'error').length,
     dry_run: dryRun,
     items,
+    attempts: {
+      candidates: attempts.length,
+      attached: attempts.filter((i) => i.outcome === 'attached').length,
+      never_placed: attempts.filter((i) => i.outcome === 'never_placed').length,
+      ambiguous: attempts.filter((i) => i.outcome === 'ambiguous').length,
+      errors: attempts.filter((i) => i.outcome === 'error').length,
+      items: attempts,
+    },
   };
+}
+
+/**
+ * The calls Twilio has for one attempt: same To and From, created from a minute before the
+ * attempt row to ten minutes after it. Twilio's Calls list filters by To, From and StartTime
+ * (its StartTime> / StartTime< may only honour the date, so the window is applied again here
+ * on DateCreated); calls still queued have no StartTime and are listed separately.
+ */
+async function callsForAttempt(tw: twilio.Twilio, a: AttemptCandidate): Promise<CallInstance[]> {
+  const created = new Date(a.created_at).getTime();
+  const from = created - ATTEMPT_MATCH_BEFORE_MS;
+  const to = created + ATTEMPT_MATCH_AFTER_MS;
+  const [started, queued] = await Promise.all([
+    tw.calls.list({ to: a.to_number, from: a.from_number, startTimeAfter: new Date(from), startTimeBefore: new Date(to), pageSize: 50, limit: 200 }),
+    tw.calls.list({ to: a.to_number, from: a.from_number, status: 'queued', pageSize: 50, limit: 200 }),
+  ]);
+  const bySid = new Map<string, CallInstance>();
+  for (const c of [...started, ...queued]) {
+    const t = c.dateCreated instanceof Date ? c.dateCreated.getTime() : NaN;
+    if (t >= from && t <= to && !c.parentCallSid) bySid.set(c.sid, c);
+  }
+  return [...bySid.values()];
+}
+
+/** Settles dial attempts without a CallSid (see the module's comment); one at a time, oldest first. */
+async function settleAttempts(deps: { db: Db; twilio: twilio.Twilio }, opts: ReconcileOptions): Promise<AttemptItem[]> {
+  const candidates = unwrap(
+    await deps.db.rpc<AttemptCandidate[]>('dial_attempt_candidates', {
+      p_older_than_seconds: opts.attemptsOlderThanSeconds ?? 600,
+      p_limit: opts.limit ?? 100,
+    }),
+  );
+  const dryRun = opts.dryRun ?? false;
+  const out: AttemptItem[] = [];
+  // In order, not concurrently: two attempts with the same To and From must not both claim one call.
+  for (const a of candidates) {
+    const item: AttemptItem = { attempt_id: a.id, to: a.to_number, from: a.from_number, twilio_calls: [], outcome: 'error' };
+    let calls: CallInstance[];
+    try {
+      calls = await callsForAttempt(deps.twilio, a);
+    } catch (e) {
+      out.push({ ...item, error: `Twilio: ${e instanceof Error ? e.message : String(e)}` });
+      continue;
+    }
+    item.twilio_calls = calls.map((c) => c.sid).sort();
+    const r = await deps.db.rpc<{ outcome: 'attached' | 'never_placed' | 'ambiguous' | 'unchanged'; call_sid?: string | null }>('resolve_dial_attempt', {
+      p_attempt_id: a.id,
+      p_call_sids: item.twilio_calls,
+      p_account_sid: calls[0]?.accountSid ?? null,
+      p_dry_run: dryRun,
+    });
+    if (r.error) {
+      out.push({ ...item, error: `database: ${r.error.message}` });
+      continue;
+    }
+    const outcome = r.data.outcome;
+    if (outcome !== 'attached') {
+      out.push({ ...item, outcome: dryRun && outcome === 'never_placed' ? 'would_fail' : outcome, ...(r.data.call_sid ? { call_sid: r.data.call_sid } : {}) });
+      continue;
+    }
+    const call = calls.find((c) => c.sid === r.data.call_sid)!;
+    if (dryRun) {
+      out.push({ ...item, outcome: 'would_attach', call_sid: call.sid, twilio_status: call.status });
+      continue;
+    }
+    const applied = await deps.db.rpc<{ status: string }>('reconcile_call', { p_call: callResourceEvent(call) });
+    if (applied.error) {
+      out.push({ ...item, outcome: 'attached', call_sid: call.sid, twilio_status: call.status, error: `attached, not reconciled yet: ${applied.error.message}` });
+      continue;
+    }
+    out.push({ ...item, outcome: 'attached', call_sid: call.sid, twilio_status: call.status, status_after: applied.data.status });
+  }
+  return out;
 }
