@@ -113,7 +113,7 @@ describe('encodings', () => {
     expect(r.delimiter).toBe(',');
     expect(r.header).toEqual(['Nome', 'Telefone', 'Observação']);
     expect(r.rows).toEqual([
-      { line: 2, phone_number: '+5511987654326', reason: 'disse "não",\nligou de novo' },
+      { line: 2, lastLine: 3, phone_number: '+5511987654326', reason: 'disse "não",\nligou de novo' },
       { line: 4, phone_number: '+5511987654327', reason: 'ok' },
     ]);
   });
