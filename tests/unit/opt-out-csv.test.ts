@@ -439,3 +439,161 @@ describe('streaming', () => {
     ]);
   });
 });
+
+describe('which columns hold the numbers', () => {
+  test('"Número do Contrato;Fone Res.;Nome": the contract number is never taken for a phone', async () => {
+    const r = await read(fixture('phone-column-contract-number.csv'));
+    expect(r.header).toEqual(['Número do Contrato', 'Fone Res.', 'Nome']);
+    expect(r.phoneColumns).toEqual([{ index: 1, name: 'Fone Res.' }]);
+    expect(lineAndNumber(r)).toEqual([
+      [2, '+5511987654401'],
+      [3, '+552122224402'],
+    ]);
+    expect(r.rejected).toEqual([]);
+  });
+
+  test('"Nome;Endereço;Número;Fone": Fone ranks above a bare Número (here the house number)', async () => {
+    const r = await read(fixture('phone-column-house-number.csv'));
+    expect(r.phoneColumns).toEqual([{ index: 3, name: 'Fone' }]);
+    expect(lineAndNumber(r)).toEqual([
+      [2, '+5511987654403'],
+      [3, '+552122224404'],
+    ]);
+    expect(r.rejected).toEqual([]);
+  });
+
+  test('"Nome;Telefone;Telefone Celular": both numbers of a line are imported, each reported on its own', async () => {
+    const r = await read(fixture('two-phone-columns.csv'));
+    expect(r.phoneColumns).toEqual([
+      { index: 1, name: 'Telefone' },
+      { index: 2, name: 'Telefone Celular' },
+    ]);
+    expect(lineAndNumber(r)).toEqual([
+      [2, '+551133334405'],
+      [2, '+5511987654406'],
+      [3, '+5511987654407'],
+      [4, '+552122224408'],
+      [5, '+551133334409'],
+    ]);
+    // An empty cell of a second phone column is nothing to report; a bad one is, by column.
+    expect(r.rejected).toEqual([{ line: 5, reason: expect.stringMatching(/^Telefone Celular: not a valid Brazilian number/), input: '12345' }]);
+    expect(r.linesRead).toBe(4);
+  });
+
+  test('Telefone 1, Telefone 2 and WhatsApp are all read; the CPF column never is; a number repeated on its own line is a repeat', async () => {
+    const r = await read(fixture('telefone-1-2-whatsapp.csv'));
+    expect(r.phoneColumns.map((c) => c.name)).toEqual(['Telefone 1', 'Telefone 2', 'WhatsApp']);
+    expect(lineAndNumber(r)).toEqual([
+      [2, '+551133334410'],
+      [2, '+5511987654411'],
+      [3, '+5521998764412'],
+    ]);
+    expect(r.duplicates).toEqual([{ line: 2, phone_number: '+5511987654411', first_line: 2 }]);
+    expect(r.rejected).toEqual([]);
+  });
+
+  test('names that say something else are never phone columns, whatever phone word they hold', async () => {
+    for (const [csv, name] of [
+      ['Número do Pedido;Celular\n1198765432;11 98765-4431\n', 'Celular'],
+      ['CPF;Telefone\n11987654432;11 98765-4432\n', 'Telefone'],
+      ['Operadora Celular;Data;Tel\nVivo;11/03/2026;11 98765-4433\n', 'Tel'],
+      ['Protocolo;Contato\n11987654434;11 98765-4434\n', 'Contato'],
+    ] as const) {
+      const r = await read(csv);
+      expect(r.phoneColumns.map((c) => c.name)).toEqual([name]);
+      expect(r.rows).toHaveLength(1);
+    }
+  });
+
+  test('a header with no phone column and no column of numbers is an error, not a file of rejections', async () => {
+    await expect(read('Nome;CPF;Endereço\nAna;123.456.789-09;Rua A, 12\n')).rejects.toThrow(/no phone column/);
+  });
+
+  test('a bare "Número" is the phone column when nothing better is named and its values are numbers', async () => {
+    const r = await read('Nome;Número\nAna;11 98765-4435\nBia;21 2222-4436\n');
+    expect(r.phoneColumns).toEqual([{ index: 1, name: 'Número' }]);
+    expect(r.rows).toHaveLength(2);
+  });
+});
+
+describe('headerless files keep their first line', () => {
+  test('"11 98765-4321;email": a line with a phone number is never a header', async () => {
+    const r = await read(fixture('headerless-phone-first.csv'));
+    expect(r.header).toBeNull();
+    expect(lineAndNumber(r)).toEqual([
+      [1, '+5511987654413'],
+      [2, '+5511987654414'],
+    ]);
+    expect(r.linesRead).toBe(2);
+  });
+
+  test('"Nome;11 98765-4321": the same, with the number in the second column', async () => {
+    const r = await read(fixture('headerless-name-phone.csv'));
+    expect(r.header).toBeNull();
+    expect(r.phoneColumns).toEqual([{ index: 1, name: null }]);
+    expect(lineAndNumber(r)).toEqual([
+      [1, '+5511987654415'],
+      [2, '+5511987654416'],
+    ]);
+  });
+
+  test('--column by name on a file whose first line holds a number says there is no header', async () => {
+    await expect(read(fixture('headerless-phone-first.csv'), { column: 'telefone' })).rejects.toThrow(/no header row \(line 1 is "11 98765-4413;email"\)/);
+  });
+});
+
+describe('stray quotes and ragged rows lose no good line', () => {
+  test('an unclosed quote on line 2 closed by a stray one on line 4: line 2 is reported, lines 3 and 4 are read on their own', async () => {
+    const r = await read(fixture('stray-quotes-span-lines.csv'));
+    expect(r.rejected).toEqual([
+      {
+        line: 2,
+        reason: 'unreadable CSV: a quote (") on line 2 runs to line 4 and leaves 1 column instead of 2; line 2 skipped',
+        input: '"11 98765-4417;pediu',
+      },
+    ]);
+    expect(r.rows).toEqual([
+      { line: 3, phone_number: '+5511987654418', reason: 'sms' },
+      { line: 4, phone_number: '+5511987654419', reason: 'chega"' },
+      { line: 5, phone_number: '+5511987654420', reason: 'ok' },
+    ]);
+    expect(r.linesRead).toBe(4);
+  });
+
+  test('a quote that carries line breaks into the phone cell: the first line is reported, the next ones re-read', async () => {
+    const r = await read(fixture('stray-quote-into-phone-cell.csv'));
+    expect(r.rejected).toEqual([
+      {
+        line: 2,
+        reason: 'unreadable CSV: a quote (") on line 2 runs to line 4 and leaves a line break in the phone number; line 2 skipped',
+        input: '"11 98765-4421;pediu',
+      },
+      { line: 4, reason: 'no digits in phone number', input: 'fim"' },
+    ]);
+    expect(lineAndNumber(r)).toEqual([
+      [3, '+5511987654422'],
+      [5, '+5511987654423'],
+    ]);
+  });
+
+  test('a short row is padded with empty cells; extra cells are fine when empty and reported when not', async () => {
+    const r = await read(fixture('ragged-rows.csv'));
+    expect(r.rows).toEqual([
+      { line: 2, phone_number: '+5511987654424', reason: 'pediu' },
+      { line: 3, phone_number: '+5511987654425', reason: null },
+      { line: 4, phone_number: '+5511987654426', reason: null },
+    ]);
+    expect(r.rejected).toEqual([{ line: 5, reason: 'wrong number of columns: expected 3, found 4', input: 'Dora;11 98765-4427;;x' }]);
+  });
+
+  test('"11 98765-4321;" under a one-column header is imported', async () => {
+    const r = await read(fixture('one-column-trailing-separator.csv'));
+    expect(r.header).toEqual(['telefone']);
+    expect(lineAndNumber(r)).toEqual([
+      [2, '+5511987654428'],
+      [3, '+5511987654429'],
+      [4, '+5511987654430'],
+    ]);
+    expect(r.rejected).toEqual([]);
+  });
+});

@@ -759,8 +759,10 @@ export class OptOutCsvReader {
     const byRank = (cs: typeof columns) => [...cs].sort((x, y) => y.rank - x.rank || y.share - x.share || x.index - y.index);
     const named = columns.filter((c) => c.rank > 0);
     if (named.length) {
-      // A phone-named column still empty in the first lines is kept: its numbers may come later.
-      const taken = named.filter((c) => c.share >= 0.5 || (c.values === 0 && c.rank === 2));
+      // A column named for phones is kept unless its first values are mostly something else
+      // (still empty in the first lines: its numbers may come later); a bare "Número" must
+      // hold mostly phone numbers.
+      const taken = named.filter((c) => (c.rank === 2 ? c.values === 0 || c.share >= 0.2 : c.share >= 0.5));
       if (taken.length) {
         const primary = byRank(taken)[0]!;
         return out([primary, ...taken.filter((c) => c !== primary)]);
@@ -817,7 +819,7 @@ export class OptOutCsvReader {
       if (broken) {
         const [firstRaw, ...rest] = it.raw;
         this.stats.linesRead++;
-        const why = fields.length !== this.expectedColumns ? `${fields.length} columns instead of ${this.expectedColumns}` : 'a line break in the phone number';
+        const why = fields.length !== this.expectedColumns ? `${fields.length} column${fields.length === 1 ? '' : 's'} instead of ${this.expectedColumns}` : 'a line break in the phone number';
         this.reject(events, it.line, `unreadable CSV: a quote (") on line ${it.line} runs to line ${it.line + span - 1} and leaves ${why}; line ${it.line} skipped`, shorten(firstRaw!));
         rest.forEach((raw, k) => {
           const line = it.line + 1 + k;
