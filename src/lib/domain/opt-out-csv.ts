@@ -569,10 +569,11 @@ function isPhoneCell(cell: string): boolean {
 
 /**
  * A first line is a header when one of its cells is a column name we know, and none of its
- * cells is a phone number (a headerless file's first line may hold a name or an e-mail).
+ * cells is a phone number or any other run of digits (a headerless file's first line may
+ * hold a name or the word "email" next to its number, good or bad).
  */
 function looksLikeHeader(fields: readonly string[]): boolean {
-  return fields.some(isKnownName) && !fields.some(isPhoneCell);
+  return fields.some(isKnownName) && !fields.some((f) => isPhoneCell(f) || /\d{3}/.test(f));
 }
 
 const SCIENTIFIC = /^\d+(?:[.,]\d+)?E\+?\d+$/i;
