@@ -12,11 +12,20 @@
  * - Quotes: RFC 4180 quoted fields (separators, doubled quotes and newlines inside); a quote
  *   in the middle of an unquoted field is kept as text. A quote that is never closed, or
  *   text after a closing quote, spoils only the line it starts on: that line is reported and
- *   reading resumes on the next line.
+ *   reading resumes on the next line. A record whose quoted field spans lines and then does
+ *   not fit the columns is the same stray quote: its first line is reported and the lines
+ *   it swallowed are read again one by one.
  * - Header: recognised by its names, accents and case ignored ("Número", "telefone",
- *   "Telefone Celular", "Observação"…). A first line with no recognised name is data, so a
- *   bad first line of a file without header is reported, not taken for a header.
+ *   "Telefone Celular", "Observação"…). A first line with no recognised name, or with a
+ *   phone number or other digits in a cell, is data: it is imported or reported, never
+ *   swallowed as a header.
+ * - Phone columns: every column whose name says phone (a bare "Número" only when its values
+ *   are phones; never a column named contrato, CPF, endereço…), decided with the first
+ *   values; each non-empty phone cell of a line is one number, imported or reported.
+ * - Rows: missing trailing cells are empty; extra cells are accepted when empty.
  * - Numbers: normalised to E.164; old 8-digit mobiles get their ninth digit, with a warning.
+ * - Accounting: every physical line is the header, blank, inside a multi-line record, or a
+ *   data line with at least one event on its number (see OptOutCsvStats).
  */
 import { TextDecoder } from 'node:util';
 import { parsePhoneWithNinthDigit } from './phone';
