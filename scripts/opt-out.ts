@@ -116,7 +116,7 @@ export function run(argv: string[], env: Env, io: Io): Promise<number> {
         )
         .argument('<file>', 'the file: Windows-1252, UTF-8 or UTF-16; ; , or tab separated; header optional')
         .addOption(new Option('--source <source>', 'where the list came from').choices([...IMPORT_SOURCES]).default('import'))
-        .option('--column <name|n>', 'phone column by header name or 1-based number (default: telefone/celular/número/phone…, else the column holding numbers)')
+        .option('--column <name|n>', 'read only this phone column, by header name or 1-based number (default: every column named telefone/celular/fone/whatsapp…, a bare número only if it holds phones, else the columns holding numbers)')
         .option('--reason <text>', 'reason stored for rows without a motivo/observação column value')
         .addOption(new Option('--delimiter <d>', 'field separator (default: sep= line, else detected)').choices([';', ',', 'tab']))
         .addOption(new Option('--encoding <e>', 'text encoding (default: BOM, else UTF-8 when valid, else Windows-1252)').choices([...ENCODINGS]))
@@ -289,6 +289,7 @@ function reportOf(file: string, source: string, scan: Scan) {
     delimiter: f?.delimiter ?? null,
     header: f?.header ?? null,
     phone_column: f?.phoneColumn ?? null,
+    phone_columns: f?.phoneColumns ?? null,
     reason_column: f?.reasonColumn ?? null,
     lines_read: scan.stats.linesRead,
     valid: scan.stats.rows,
@@ -305,18 +306,20 @@ function formatLines(r: ReturnType<typeof reportOf>): string[] {
   if (r.encoding === null) return [];
   const delimiter = r.delimiter === '\t' ? 'tab' : `'${r.delimiter}'`;
   const header = r.header
-    ? `header ${r.header.join(' | ')}; phone column "${r.phone_column?.name}"${r.reason_column ? `, reason column "${r.reason_column.name}"` : ''}`
-    : `no header; phone column ${(r.phone_column?.index ?? 0) + 1}`;
+    ? `header ${r.header.join(' | ')}; ${(r.phone_columns?.length ?? 1) > 1 ? `phone columns ${r.phone_columns!.map((c) => `"${c.name}"`).join(', ')}` : `phone column "${r.phone_column?.name}"`}${r.reason_column ? `, reason column "${r.reason_column.name}"` : ''}`
+    : `no header; phone column${(r.phone_columns?.length ?? 1) > 1 ? 's' : ''} ${(r.phone_columns ?? [r.phone_column]).map((c) => (c?.index ?? 0) + 1).join(', ')}`;
   return [`${r.file}: ${r.encoding}, ${delimiter} separated, ${header}`];
 }
 
 function summaryLine(
-  r: { lines_read: number; valid: number; duplicates_in_file: number; rejected_count: number; warnings_count: number },
+  r: { lines_read: number; valid: number; duplicates_in_file: number; rejected_count: number; warnings_count: number; phone_columns: unknown[] | null },
   totals: { added: number; already_listed: number } | null,
 ): string {
+  // With several phone columns a line holds several numbers: the counts are per number.
+  const numbers = (r.phone_columns?.length ?? 1) > 1 ? ` (${r.valid + r.duplicates_in_file + r.rejected_count} numbers)` : '';
   const imported = totals ? `${totals.added} added, ${totals.already_listed} already listed` : `${r.valid} would be sent`;
   const warned = r.warnings_count ? `, ${r.warnings_count} with the mobile ninth digit added` : '';
-  return `${r.lines_read} lines read: ${imported}, ${r.duplicates_in_file} repeated in the file, ${r.rejected_count} rejected${warned}`;
+  return `${r.lines_read} lines read${numbers}: ${imported}, ${r.duplicates_in_file} repeated in the file, ${r.rejected_count} rejected${warned}`;
 }
 
 if (require.main === module) cliMain(run);

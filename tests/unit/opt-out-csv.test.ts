@@ -5,6 +5,7 @@
  * 1-byte chunks so no decision depends on where a chunk ends.
  */
 import fs from 'node:fs';
+import fc from 'fast-check';
 import path from 'node:path';
 import {
   ByteDecoder,
@@ -14,6 +15,7 @@ import {
   normaliseHeader,
   OptOutCsvError,
   OptOutCsvReader,
+  type OptOutCsvEvent,
   type OptOutCsvOptions,
 } from '../../src/lib/domain/opt-out-csv';
 
@@ -113,7 +115,7 @@ describe('encodings', () => {
     expect(r.delimiter).toBe(',');
     expect(r.header).toEqual(['Nome', 'Telefone', 'Observação']);
     expect(r.rows).toEqual([
-      { line: 2, phone_number: '+5511987654326', reason: 'disse "não",\nligou de novo' },
+      { line: 2, lastLine: 3, phone_number: '+5511987654326', reason: 'disse "não",\nligou de novo' },
       { line: 4, phone_number: '+5511987654327', reason: 'ok' },
     ]);
   });
@@ -437,5 +439,299 @@ describe('streaming', () => {
       [5, 4],
       [9, 7],
     ]);
+  });
+});
+
+describe('which columns hold the numbers', () => {
+  test('"Número do Contrato;Fone Res.;Nome": the contract number is never taken for a phone', async () => {
+    const r = await read(fixture('phone-column-contract-number.csv'));
+    expect(r.header).toEqual(['Número do Contrato', 'Fone Res.', 'Nome']);
+    expect(r.phoneColumns).toEqual([{ index: 1, name: 'Fone Res.' }]);
+    expect(lineAndNumber(r)).toEqual([
+      [2, '+5511987654401'],
+      [3, '+552122224402'],
+    ]);
+    expect(r.rejected).toEqual([]);
+  });
+
+  test('"Nome;Endereço;Número;Fone": Fone ranks above a bare Número (here the house number)', async () => {
+    const r = await read(fixture('phone-column-house-number.csv'));
+    expect(r.phoneColumns).toEqual([{ index: 3, name: 'Fone' }]);
+    expect(lineAndNumber(r)).toEqual([
+      [2, '+5511987654403'],
+      [3, '+552122224404'],
+    ]);
+    expect(r.rejected).toEqual([]);
+  });
+
+  test('"Nome;Telefone;Telefone Celular": both numbers of a line are imported, each reported on its own', async () => {
+    const r = await read(fixture('two-phone-columns.csv'));
+    expect(r.phoneColumns).toEqual([
+      { index: 1, name: 'Telefone' },
+      { index: 2, name: 'Telefone Celular' },
+    ]);
+    expect(lineAndNumber(r)).toEqual([
+      [2, '+551133334405'],
+      [2, '+5511987654406'],
+      [3, '+5511987654407'],
+      [4, '+552122224408'],
+      [5, '+551133334409'],
+    ]);
+    // An empty cell of a second phone column is nothing to report; a bad one is, by column.
+    expect(r.rejected).toEqual([{ line: 5, reason: expect.stringMatching(/^Telefone Celular: not a valid Brazilian number/), input: '12345' }]);
+    expect(r.linesRead).toBe(4);
+  });
+
+  test('Telefone 1, Telefone 2 and WhatsApp are all read; the CPF column never is; a number repeated on its own line is a repeat', async () => {
+    const r = await read(fixture('telefone-1-2-whatsapp.csv'));
+    expect(r.phoneColumns.map((c) => c.name)).toEqual(['Telefone 1', 'Telefone 2', 'WhatsApp']);
+    expect(lineAndNumber(r)).toEqual([
+      [2, '+551133334410'],
+      [2, '+5511987654411'],
+      [3, '+5521998764412'],
+    ]);
+    expect(r.duplicates).toEqual([{ line: 2, phone_number: '+5511987654411', first_line: 2 }]);
+    expect(r.rejected).toEqual([]);
+  });
+
+  test('names that say something else are never phone columns, whatever phone word they hold', async () => {
+    for (const [csv, name] of [
+      ['Número do Pedido;Celular\n1198765432;11 98765-4431\n', 'Celular'],
+      ['CPF;Telefone\n11987654432;11 98765-4432\n', 'Telefone'],
+      ['Operadora Celular;Data;Tel\nVivo;11/03/2026;11 98765-4433\n', 'Tel'],
+      ['Protocolo;Contato\n11987654434;11 98765-4434\n', 'Contato'],
+    ] as const) {
+      const r = await read(csv);
+      expect(r.phoneColumns.map((c) => c.name)).toEqual([name]);
+      expect(r.rows).toHaveLength(1);
+    }
+  });
+
+  test('a phone word does not save a column whose name says it is something else, even when its values look like phones', async () => {
+    const r = await read('Protocolo WhatsApp;Celular;Contrato Fone\n21987654437;11 98765-4437;2134567890\n31987654438;11 98765-4438;3134567891\n');
+    expect(r.phoneColumns).toEqual([{ index: 1, name: 'Celular' }]);
+    expect(r.rows.map((x) => x.phone_number)).toEqual(['+5511987654437', '+5511987654438']);
+  });
+
+  test('when no column holds numbers yet, the phone-named one is read (its lines reported), not a bare Número', async () => {
+    const r = await read('Nome;Número;Fone\nAna;123;sem telefone\nBia;4500;\n');
+    expect(r.phoneColumns).toEqual([{ index: 2, name: 'Fone' }]);
+    expect(r.rows).toEqual([]);
+    expect(r.rejected.map((x) => [x.line, x.reason])).toEqual([
+      [2, 'no digits in phone number'],
+      [3, 'empty phone number'],
+    ]);
+  });
+
+  test('a header with no phone column and no column of numbers is an error, not a file of rejections', async () => {
+    await expect(read('Nome;CPF;Endereço\nAna;123.456.789-09;Rua A, 12\n')).rejects.toThrow(/no phone column/);
+  });
+
+  test('a bare "Número" is the phone column when nothing better is named and its values are numbers', async () => {
+    const r = await read('Nome;Número\nAna;11 98765-4435\nBia;21 2222-4436\n');
+    expect(r.phoneColumns).toEqual([{ index: 1, name: 'Número' }]);
+    expect(r.rows).toHaveLength(2);
+  });
+});
+
+describe('headerless files keep their first line', () => {
+  test('"11 98765-4321;email": a line with a phone number is never a header', async () => {
+    const r = await read(fixture('headerless-phone-first.csv'));
+    expect(r.header).toBeNull();
+    expect(lineAndNumber(r)).toEqual([
+      [1, '+5511987654413'],
+      [2, '+5511987654414'],
+    ]);
+    expect(r.linesRead).toBe(2);
+  });
+
+  test('"Nome;11 98765-4321": the same, with the number in the second column', async () => {
+    const r = await read(fixture('headerless-name-phone.csv'));
+    expect(r.header).toBeNull();
+    expect(r.phoneColumns).toEqual([{ index: 1, name: null }]);
+    expect(lineAndNumber(r)).toEqual([
+      [1, '+5511987654415'],
+      [2, '+5511987654416'],
+    ]);
+  });
+
+  test('--column by name on a file whose first line holds a number says there is no header', async () => {
+    await expect(read(fixture('headerless-phone-first.csv'), { column: 'telefone' })).rejects.toThrow(/no header row \(line 1 is "11 98765-4413;email"\)/);
+  });
+});
+
+describe('stray quotes and ragged rows lose no good line', () => {
+  test('an unclosed quote on line 2 closed by a stray one on line 4: line 2 is reported, lines 3 and 4 are read on their own', async () => {
+    const r = await read(fixture('stray-quotes-span-lines.csv'));
+    expect(r.rejected).toEqual([
+      {
+        line: 2,
+        reason: 'unreadable CSV: a quote (") on line 2 runs to line 4 and leaves 1 column instead of 2; line 2 skipped',
+        input: '"11 98765-4417;pediu',
+      },
+    ]);
+    expect(r.rows).toEqual([
+      { line: 3, phone_number: '+5511987654418', reason: 'sms' },
+      { line: 4, phone_number: '+5511987654419', reason: 'chega"' },
+      { line: 5, phone_number: '+5511987654420', reason: 'ok' },
+    ]);
+    expect(r.linesRead).toBe(4);
+  });
+
+  test('a quote that carries line breaks into the phone cell: the first line is reported, the next ones re-read', async () => {
+    const r = await read(fixture('stray-quote-into-phone-cell.csv'));
+    expect(r.rejected).toEqual([
+      {
+        line: 2,
+        reason: 'unreadable CSV: a quote (") on line 2 runs to line 4 and leaves a line break in the phone number; line 2 skipped',
+        input: '"11 98765-4421;pediu',
+      },
+      { line: 4, reason: 'no digits in phone number', input: 'fim"' },
+    ]);
+    expect(lineAndNumber(r)).toEqual([
+      [3, '+5511987654422'],
+      [5, '+5511987654423'],
+    ]);
+  });
+
+  test('a short row is padded with empty cells; extra cells are fine when empty and reported when not', async () => {
+    const r = await read(fixture('ragged-rows.csv'));
+    expect(r.rows).toEqual([
+      { line: 2, phone_number: '+5511987654424', reason: 'pediu' },
+      { line: 3, phone_number: '+5511987654425', reason: null },
+      { line: 4, phone_number: '+5511987654426', reason: null },
+    ]);
+    expect(r.rejected).toEqual([{ line: 5, reason: 'wrong number of columns: expected 3, found 4', input: 'Dora;11 98765-4427;;x' }]);
+  });
+
+  test('"11 98765-4321;" under a one-column header is imported', async () => {
+    const r = await read(fixture('one-column-trailing-separator.csv'));
+    expect(r.header).toEqual(['telefone']);
+    expect(lineAndNumber(r)).toEqual([
+      [2, '+5511987654428'],
+      [3, '+5511987654429'],
+      [4, '+5511987654430'],
+    ]);
+    expect(r.rejected).toEqual([]);
+  });
+});
+
+describe('every physical line is accounted for exactly once', () => {
+  type Mode = 'one' | 'two' | 'none';
+  /** A generated line: its physical text(s) and, for a quote-free good line, the numbers it must yield. */
+  type Gen = { texts: string[]; numbers?: string[]; quoteFree: boolean };
+
+  const phone = fc.integer({ min: 0, max: 99_999_999 }).map((n) => {
+    const d = String(n).padStart(8, '0');
+    return { text: `11 9${d.slice(0, 4)}-${d.slice(4)}`, e164: `+55119${d}` };
+  });
+  const junk = fc.stringMatching(/^[0-9xy ;"]{0,10}$/).map((j) => j + 'z');
+  const line = (mode: Mode): fc.Arbitrary<Gen> => {
+    const good = fc.tuple(phone, phone).map(([a, b]) =>
+      mode === 'two'
+        ? { cells: ['Ana', a.text, b.text, 'pediu'], numbers: [a.e164, b.e164] }
+        : // Headerless lines hold a column name ("email") next to the number: still data.
+          { cells: [a.text, mode === 'none' ? 'email' : 'pediu'], numbers: [a.e164] },
+    );
+    const join = (cells: string[]) => cells.join(';');
+    return fc.oneof(
+      { weight: 6, arbitrary: good.map((g) => ({ texts: [join(g.cells)], numbers: g.numbers, quoteFree: true })) },
+      { weight: 1, arbitrary: good.map((g) => ({ texts: [join(g.cells.map((c, i) => (i === g.cells.length - 1 ? c : c.startsWith('1') ? '12345' : c)))], quoteFree: true })) },
+      { weight: 1, arbitrary: fc.constantFrom('', ';', ' ; ').map((t) => ({ texts: [t], quoteFree: true })) },
+      { weight: 1, arbitrary: good.map((g) => ({ texts: ['"' + join(g.cells)], quoteFree: false })) },
+      { weight: 1, arbitrary: good.map((g) => ({ texts: [join(g.cells) + '"'], quoteFree: false })) },
+      // A short row (last cell missing), an empty extra cell: both still good lines.
+      { weight: 1, arbitrary: good.map((g) => ({ texts: [join(g.cells.slice(0, -1))], numbers: g.numbers, quoteFree: true })) },
+      { weight: 1, arbitrary: good.map((g) => ({ texts: [join(g.cells) + ';'], numbers: g.numbers, quoteFree: true })) },
+      { weight: 1, arbitrary: good.map((g) => ({ texts: [join(g.cells) + ';z'], quoteFree: true })) },
+      // A reason with a line break, properly quoted: one record on two lines.
+      { weight: 1, arbitrary: good.map((g) => ({ texts: [join(g.cells.slice(0, -1)) + ';"linha um', 'linha dois"'], quoteFree: false })) },
+      { weight: 1, arbitrary: junk.map((t) => ({ texts: [t], quoteFree: !t.includes('"') })) },
+    );
+  };
+  const file = fc.constantFrom<Mode>('one', 'two', 'none').chain((mode) =>
+    fc.record({
+      mode: fc.constant(mode),
+      lines: fc.array(line(mode), { minLength: 0, maxLength: 40 }),
+      eol: fc.constantFrom('\n', '\r\n'),
+      chunk: fc.integer({ min: 1, max: 97 }),
+    }),
+  );
+
+  async function events(bytes: Buffer, size: number) {
+    const reader = new OptOutCsvReader();
+    const out: OptOutCsvEvent[] = [];
+    for await (const ev of reader.read(chunks(bytes, size))) out.push(ev);
+    return { out, stats: reader.stats, format: reader.format! };
+  }
+
+  test('imported (per number), repeated or rejected on its line number, or header, blank or inside a quoted field; the counts add up', async () => {
+    await fc.assert(
+      fc.asyncProperty(file, async ({ mode, lines, eol, chunk }) => {
+        const header = mode === 'one' ? ['telefone;motivo'] : mode === 'two' ? ['Nome;Telefone;Celular;Motivo'] : [];
+        const physical = [...header, ...lines.flatMap((l) => l.texts)];
+        // First physical line number of each generated line.
+        const starts: number[] = [];
+        let n = header.length;
+        for (const l of lines) {
+          starts.push(n + 1);
+          n += l.texts.length;
+        }
+        const bytes = Buffer.from(physical.map((t) => t + eol).join(''));
+        const got = await events(bytes, chunk);
+        const { out, stats, format } = got;
+        expect(await events(bytes, bytes.length || 1)).toEqual(got);
+
+        expect(stats.physicalLines).toBe(physical.length);
+        expect(stats.headerLines + stats.blankLines + stats.continuationLines + stats.linesRead).toBe(physical.length);
+        expect(out.filter((e) => e.kind === 'row')).toHaveLength(stats.rows);
+        expect(out.filter((e) => e.kind === 'duplicate')).toHaveLength(stats.duplicates);
+        expect(out.filter((e) => e.kind === 'rejected')).toHaveLength(stats.rejected);
+
+        // Records: the lines they cover, none overlapping, in file order.
+        const spans = new Map<number, number>();
+        for (const e of out) {
+          const x = e.kind === 'row' ? e.row : e.kind === 'duplicate' ? e.duplicate : e.kind === 'rejected' ? e.rejection : null;
+          if (!x) continue;
+          const last = x.lastLine ?? x.line;
+          expect(spans.get(x.line) ?? last).toBe(last);
+          spans.set(x.line, last);
+        }
+        expect(spans.size).toBe(stats.linesRead);
+        const covered = new Set<number>();
+        let previousEnd = 0;
+        let continuation = 0;
+        for (const [first, last] of [...spans].sort((a, b) => a[0] - b[0])) {
+          expect(first).toBeGreaterThan(previousEnd);
+          previousEnd = last;
+          continuation += last - first;
+          for (let i = first; i <= last; i++) covered.add(i);
+        }
+        expect(continuation).toBe(stats.continuationLines);
+        // Every line no record covers is the header or blank.
+        const uncovered = physical.map((t, i) => ({ t, no: i + 1 })).filter((x) => !covered.has(x.no) && !(header.length && x.no === 1));
+        for (const x of uncovered) expect(x.t).toMatch(/^[\s;]*$/);
+        expect(uncovered).toHaveLength(stats.blankLines);
+
+        // A good line that starts a record yields its numbers (those of the columns read as phones), on its own line number.
+        const numbersAt = (no: number) =>
+          out.flatMap((e) => (e.kind === 'row' && e.row.line === no ? [e.row.phone_number] : e.kind === 'duplicate' && e.duplicate.line === no ? [e.duplicate.phone_number] : []));
+        const read = format.phoneColumns.map((c) => (mode === 'two' ? c.index - 1 : c.index));
+        const anyQuote = physical.some((t) => t.includes('"'));
+        lines.forEach((l, k) => {
+          if (!l.numbers || mode === 'none') return;
+          const no = starts[k]!;
+          if (!spans.has(no)) {
+            expect(anyQuote).toBe(true); // only a quoted field of an earlier line can hold it
+            expect(covered.has(no)).toBe(true);
+            return;
+          }
+          expect(numbersAt(no)).toEqual(read.map((i) => l.numbers![i]));
+          if (!anyQuote) expect(spans.get(no)).toBe(no);
+        });
+        if (!anyQuote) expect(stats.continuationLines).toBe(0);
+      }),
+      { numRuns: 300 },
+    );
   });
 });

@@ -36,6 +36,17 @@ test('a Windows-1252 Excel export: format, rejected lines and warnings by line n
   ]);
 });
 
+test('several phone columns: each is named in the format line, each number is reported and sent', async () => {
+  const io = capture();
+  const csv = path.join(FIXTURES, 'two-phone-columns.csv');
+  expect(await optOut(['import', csv, '--dry-run'], {}, io)).toBe(0);
+  expect(io.stderr).toEqual([expect.stringMatching(/^line 5: Telefone Celular: not a valid Brazilian number .* \("12345"\)$/)]);
+  expect(io.stdout.slice(-2)).toEqual([
+    `${csv}: utf-8, ';' separated, header Nome | Telefone | Telefone Celular; phone columns "Telefone", "Telefone Celular"`,
+    '4 lines read (6 numbers): 5 would be sent, 0 repeated in the file, 1 rejected',
+  ]);
+});
+
 test('--json keeps stdout one JSON document, with the rejected lines and warnings in it', async () => {
   const io = capture();
   expect(await optOut(['import', path.join(FIXTURES, 'utf8-bom-sep.csv'), '--dry-run', '--json'], {}, io)).toBe(0);
