@@ -110,6 +110,8 @@ export const MAX_FORM_PARAMS = 1000;
  * client back), and how long the connection is kept for the client to read the answer.
  */
 const LINGER_BYTES = 4 * 1024 * 1024;
+/** The same for a client refused because the body budget is spent: reading much more would defeat the budget. */
+const BUSY_LINGER_BYTES = 64 * 1024;
 const LINGER_MS = 5000;
 
 const UNAUTHORIZED = JSON.stringify({ code: 80625, message: 'Unauthorized Request. Signature is missing or is invalid' });
@@ -300,7 +302,7 @@ export async function startFunctions(opts: {
    * receive buffer): the client would see a reset instead of the answer, more often the busier
    * the machine.
    */
-  const refuse = (req: IncomingMessage, res: ServerResponse, status: number, body: string, extra = '') => {
+  const refuse = (req: IncomingMessage, res: ServerResponse, status: number, body: string, extra = '', lingerBytes = LINGER_BYTES) => {
     const socket = req.socket;
     if (res.headersSent || socket.destroyed || lingering.has(socket)) return void socket.destroy();
     lingering.add(socket);
@@ -312,7 +314,7 @@ export async function startFunctions(opts: {
     req.removeAllListeners('data');
     req.on('data', (c: Buffer) => {
       discarded += c.length;
-      if (discarded > LINGER_BYTES) req.pause();
+      if (discarded > lingerBytes) req.pause();
     });
     req.resume();
     setTimeout(() => socket.destroy(), LINGER_MS).unref();
@@ -369,7 +371,7 @@ export async function startFunctions(opts: {
         refused = true;
         chunks.length = 0;
         release();
-        refuse(req, res, 503, BUSY, `retry-after: ${RETRY_AFTER_SECONDS}\r\n`);
+        refuse(req, res, 503, BUSY, `retry-after: ${RETRY_AFTER_SECONDS}\r\n`, BUSY_LINGER_BYTES);
         return;
       }
       bodyBytes += c.length;
