@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, request, STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import querystring from 'node:querystring';
@@ -9,25 +10,59 @@ import { waitFor } from './ports';
 
 const root = join(__dirname, '..');
 
-/** How a built function may be reached, from its file name. */
+/** How a built function or asset may be reached, from its file name. */
 export type Visibility = 'public' | 'protected' | 'private';
+
+/** Visibility from a file name, as the Serverless toolkit reads it (`.protected.`/`.private.` before the extension). */
+function visibilityOf(name: string): Visibility {
+  return name.includes('.protected.') ? 'protected' : name.includes('.private.') ? 'private' : 'public';
+}
+
+/** Every file under dir, as paths relative to it with forward slashes. Throws when the tree changes under it. */
+function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const path = join(d, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else out.push(relative(dir, path).replace(/\\/g, '/'));
+    }
+  };
+  if (existsSync(dir)) walk(dir);
+  return out;
+}
 
 /** Maps each URL path of dist/functions to its visibility (`voice/inbound.protected.js` → `/voice/inbound`). */
 export function functionRoutes(functionsDir: string): Map<string, Visibility> {
   const routes = new Map<string, Visibility>();
-  const walk = (dir: string) => {
-    for (const name of readdirSync(dir)) {
-      const path = join(dir, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else if (name.endsWith('.js')) {
-        const rel = '/' + relative(functionsDir, path).replace(/\\/g, '/');
-        const visibility: Visibility = rel.includes('.protected.') ? 'protected' : rel.includes('.private.') ? 'private' : 'public';
-        routes.set(rel.replace(/(\.protected|\.private)?\.js$/, ''), visibility);
-      }
-    }
-  };
-  if (existsSync(functionsDir)) walk(functionsDir);
+  for (const rel of filesUnder(functionsDir)) {
+    if (rel.endsWith('.js')) routes.set('/' + rel.replace(/(\.protected|\.private)?\.js$/, ''), visibilityOf(rel));
+  }
   return routes;
+}
+
+/** Maps each URL path of dist/assets to its visibility (`a/b.protected.mp3` → `/a/b.mp3`), as twilio-run serves them. */
+export function assetRoutes(assetsDir: string): Map<string, Visibility> {
+  const routes = new Map<string, Visibility>();
+  for (const rel of filesUnder(assetsDir)) routes.set('/' + rel.replace(/\.(protected|private)(\.[^./]*)$/, '$2').replace(/\s/g, '-'), visibilityOf(rel));
+  return routes;
+}
+
+/** The functions and assets of a dist/ directory, by URL path. Throws when dist/ changes while it is read. */
+export function distRoutes(distDir: string): Map<string, Visibility> {
+  return new Map([...assetRoutes(join(distDir, 'assets')), ...functionRoutes(join(distDir, 'functions'))]);
+}
+
+/**
+ * The routes the front acts on after a new scan of dist/: the scan, except that a path once
+ * seen protected or private keeps that visibility when the scan no longer shows it (dist/ is
+ * being rebuilt) or shows it public, for the life of the front. A path the front does not
+ * know is never forwarded, so a rebuild can only make paths unreachable, never open.
+ */
+export function mergeRoutes(known: ReadonlyMap<string, Visibility>, scanned: ReadonlyMap<string, Visibility>): Map<string, Visibility> {
+  const out = new Map(scanned);
+  for (const [path, v] of known) if (v !== 'public' && (out.get(path) ?? 'public') === 'public') out.set(path, v);
+  return out;
 }
 
 /**
@@ -38,6 +73,35 @@ export function functionRoutes(functionsDir: string): Map<string, Visibility> {
  */
 export const MAX_BODY_BYTES = 6 * 1024 * 1024;
 
+/**
+ * Most request-body bytes the front holds at once, across all requests (bodies are buffered
+ * until their signature is checked). 64 MB: ten bodies at the 6 MB limit, or thousands of
+ * real Twilio webhooks (a few kB each) at once, far beyond what one machine's flows send; the
+ * front's memory then stays within about twice that above its idle size whatever clients
+ * do. A chunk that would go beyond it gets 503 with Retry-After, as a busy gateway answers.
+ */
+export const BODY_BUDGET_BYTES = 64 * 1024 * 1024;
+
+/** Seconds a client refused for the budget is told to wait (Retry-After). */
+export const RETRY_AFTER_SECONDS = 1;
+
+/**
+ * Most open client connections (server.maxConnections; beyond it new ones are closed at once).
+ * Each costs a few kB idle and at most a header block of 16 kB; bodies are under the budget.
+ */
+export const MAX_CONNECTIONS = 512;
+
+/**
+ * How long a client has to send its headers, and its whole request: 15 s, the time Twilio
+ * waits for a webhook's whole HTTP answer ("Twilio's HTTP timeout is 15 seconds",
+ * twilio.com/docs/api/errors/11205). A client that trickles its request slower is dropped (408).
+ */
+export const REQUEST_TIMEOUT_MS = 15000;
+
+/** The header the front adds to every forwarded request, and its per-start secret (see twilio-run-guard.cjs). */
+export const FRONT_SECRET_HEADER = 'x-discador-front';
+const FRONT_SECRET_ENV = 'DISCADOR_FRONT_SECRET';
+
 /** Most form parameters the functions' body parser accepts (body-parser's parameterLimit); more is 413 there too. */
 export const MAX_FORM_PARAMS = 1000;
 
@@ -46,10 +110,13 @@ export const MAX_FORM_PARAMS = 1000;
  * client back), and how long the connection is kept for the client to read the answer.
  */
 const LINGER_BYTES = 4 * 1024 * 1024;
+/** The same for a client refused because the body budget is spent: reading much more would defeat the budget. */
+const BUSY_LINGER_BYTES = 64 * 1024;
 const LINGER_MS = 5000;
 
 const UNAUTHORIZED = JSON.stringify({ code: 80625, message: 'Unauthorized Request. Signature is missing or is invalid' });
 const TOO_LARGE = JSON.stringify({ code: 20413, message: 'Request Entity Too Large' });
+const BUSY = JSON.stringify({ message: 'Service Unavailable' });
 
 /** The media type of a Content-Type header, lower-cased as body-parser (type-is) compares it, and its charset. */
 export function mediaType(header: string | undefined): { type: string; charset: string | undefined } {
@@ -141,26 +208,33 @@ export function looseFunctionPath(rawUrl: string): string {
 }
 
 /** Headers that belong to one connection and are not forwarded. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'content-length']);
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'content-length', FRONT_SECRET_HEADER]);
 
 /** twilio-run serving dist/, behind a front that checks signatures as Twilio's gateway does. */
 export interface LocalFunctions {
   url: string;
-  /** Where twilio-run itself listens (loopback; only the front connects to it). */
+  /** Where twilio-run itself listens (loopback; it serves only requests carrying the front's secret). */
   upstream: { host: string; port: number; pid: number | undefined };
+  /** Request-body bytes the front holds right now (at most BODY_BUDGET_BYTES). */
+  bodyBytesInFlight(): number;
   stop(): Promise<void>;
 }
 
 /**
  * Starts `twilio-run` on 127.0.0.1:`twilioRunPort` with the given environment, and a front on
- * `port` that is the only way in. The front:
+ * `port` that is the only way in (twilio-run refuses any request without the secret header the
+ * front adds, see twilio-run-guard.cjs). The front:
  *  - forwards only canonical request paths (see canonicalTarget); any other answers 401
  *    (Twilio error 80625) when it could mean a protected function, else 404;
+ *  - forwards only paths it knows from dist/ (functions and assets; see mergeRoutes: a
+ *    protected path stays protected while dist/ is rebuilt); anything else is 404;
  *  - answers 401 (80625) to a `.protected` function whose X-Twilio-Signature is missing or
  *    wrong for the URL and the parameters the function will see, and 404 to `.private` ones;
  *  - refuses bodies over MAX_BODY_BYTES with 413 (20413), counting as it reads and stopping
  *    there, compressed bodies with 415, a GET with a body with 403 (as Twilio Functions do),
  *    and malformed Host headers with 400;
+ *  - holds at most BODY_BUDGET_BYTES of bodies across requests (503 beyond), MAX_CONNECTIONS
+ *    connections, and drops a request not received within REQUEST_TIMEOUT_MS;
  *  - replaces HTML error pages from twilio-run (Express prints stack traces) with a plain status.
  */
 export async function startFunctions(opts: {
@@ -170,34 +244,49 @@ export async function startFunctions(opts: {
   envFile: string;
   authToken: string;
   live?: boolean;
+  /** The built project to serve (default dist/ of the repository). */
+  distDir?: string;
   log?: (l: string) => void;
 }): Promise<LocalFunctions> {
-  const functionsDir = join(root, 'dist', 'functions');
-  if (!existsSync(functionsDir)) throw new Error('dist/functions is missing: run `npm run build` first');
+  const distDir = opts.distDir ?? join(root, 'dist');
+  const functionsDir = join(distDir, 'functions');
+  if (!existsSync(functionsDir)) throw new Error(`${relative(root, functionsDir)} is missing: run \`npm run build\` first`);
+  const secret = randomBytes(32).toString('hex');
   writeFileSync(opts.envFile, Object.entries(opts.env).map(([k, v]) => `${k}=${v}`).join('\n') + '\n', { mode: 0o600 });
   chmodSync(opts.envFile, 0o600); // holds the auth token and the service role key
   const args = [
-    '--require', join(__dirname, 'loopback-only.cjs'),
+    '--require', join(__dirname, 'twilio-run-guard.cjs'),
     require.resolve('twilio-run/bin/twilio-run.js'), 'start',
-    '--functions-folder', 'dist/functions', '--assets-folder', 'dist/assets',
+    '--functions-folder', relative(root, functionsDir), '--assets-folder', relative(root, join(distDir, 'assets')),
     '--port', String(opts.twilioRunPort), '--env', opts.envFile,
     // One process: ~2 ms a request instead of ~200 ms. Handlers never throw (src/lib/runtime/handler.ts).
     '--no-fork-process', '--log-level', 'error', '--no-logs',
     opts.live ? '--live' : '--no-live',
   ];
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0', [FRONT_SECRET_ENV]: secret } });
   child.stdout?.on('data', (d: Buffer) => opts.log?.(`twilio-run: ${d.toString().trim()}`));
   child.stderr?.on('data', (d: Buffer) => opts.log?.(`twilio-run: ${d.toString().trim()}`));
   killOnExit(child);
   const upstreamHost = '127.0.0.1';
   await waitFor('twilio-run', async () => {
     if (child.exitCode !== null) throw new Error(`twilio-run exited with ${child.exitCode}`);
-    return (await fetch(`http://${upstreamHost}:${opts.twilioRunPort}/__discador_ready`)).status > 0;
+    return (await fetch(`http://${upstreamHost}:${opts.twilioRunPort}/__discador_ready`, { headers: { [FRONT_SECRET_HEADER]: secret } })).status > 0;
   }, 60000, 200);
 
-  let routes = functionRoutes(functionsDir);
+  let routes = distRoutes(distDir);
   const lowerRoutes = () => new Map([...routes].map(([path, v]) => [path.toLowerCase(), v]));
   let routesByLowerPath = lowerRoutes();
+  /** Reads dist/ again (live mode); a scan that fails while dist/ is rewritten keeps the last good routes. */
+  const rescan = () => {
+    try {
+      routes = mergeRoutes(routes, distRoutes(distDir));
+    } catch {
+      routes = mergeRoutes(routes, new Map());
+    }
+    routesByLowerPath = lowerRoutes();
+  };
+
+  let bodyBytes = 0;
 
   const answer = (req: IncomingMessage, res: ServerResponse, status: number, body: string, close = false) => {
     if (close) return refuse(req, res, status, body);
@@ -213,19 +302,19 @@ export async function startFunctions(opts: {
    * receive buffer): the client would see a reset instead of the answer, more often the busier
    * the machine.
    */
-  const refuse = (req: IncomingMessage, res: ServerResponse, status: number, body: string) => {
+  const refuse = (req: IncomingMessage, res: ServerResponse, status: number, body: string, extra = '', lingerBytes = LINGER_BYTES) => {
     const socket = req.socket;
     if (res.headersSent || socket.destroyed || lingering.has(socket)) return void socket.destroy();
     lingering.add(socket);
     socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra}connection: close\r\n\r\n${body}`,
     );
     socket.end();
     let discarded = 0;
     req.removeAllListeners('data');
     req.on('data', (c: Buffer) => {
       discarded += c.length;
-      if (discarded > LINGER_BYTES) req.pause();
+      if (discarded > lingerBytes) req.pause();
     });
     req.resume();
     setTimeout(() => socket.destroy(), LINGER_MS).unref();
@@ -238,10 +327,7 @@ export async function startFunctions(opts: {
     if (typeof host !== 'string' || !HOST.test(host)) return answer(req, res, 400, plain(400), true);
     const rawUrl = req.url ?? '/';
     const target = canonicalTarget(rawUrl);
-    if (opts.live) {
-      routes = functionRoutes(functionsDir);
-      routesByLowerPath = lowerRoutes();
-    }
+    if (opts.live) rescan();
     if (!target) {
       const meant = routesByLowerPath.get(looseFunctionPath(rawUrl));
       return meant === 'protected' ? answer(req, res, 401, UNAUTHORIZED, true) : answer(req, res, 404, plain(404), true);
@@ -249,7 +335,8 @@ export async function startFunctions(opts: {
     // twilio-run routes on the exact path; a path that differs only in case is refused here too.
     const visibility = routes.get(target.path) ?? routesByLowerPath.get(target.path.toLowerCase());
     const exact = routes.has(target.path);
-    if (visibility === 'private') return answer(req, res, 404, plain(404), true);
+    if (visibility === undefined || visibility === 'private') return answer(req, res, 404, plain(404), true);
+    if (visibility === 'public' && !exact) return answer(req, res, 404, plain(404), true);
     if (visibility === 'protected' && !exact) return answer(req, res, 401, UNAUTHORIZED, true);
     const encoding = String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
     if (encoding !== 'identity') return answer(req, res, 415, plain(415), true);
@@ -263,21 +350,39 @@ export async function startFunctions(opts: {
     const chunks: Buffer[] = [];
     let size = 0;
     let refused = false;
+    // What this request holds of the budget, given back when its answer is done or it goes away.
+    let held = 0;
+    const release = () => {
+      bodyBytes -= held;
+      held = 0;
+    };
+    res.on('close', release); // the answer is done, or the connection went away
     req.on('data', (c: Buffer) => {
       if (refused) return;
       size += c.length;
       if (size > MAX_BODY_BYTES) {
         refused = true;
         chunks.length = 0;
+        release();
         answer(req, res, 413, TOO_LARGE, true);
         return;
       }
+      if (bodyBytes + c.length > BODY_BUDGET_BYTES) {
+        refused = true;
+        chunks.length = 0;
+        release();
+        refuse(req, res, 503, BUSY, `retry-after: ${RETRY_AFTER_SECONDS}\r\n`, BUSY_LINGER_BYTES);
+        return;
+      }
+      bodyBytes += c.length;
+      held += c.length;
       chunks.push(c);
     });
     req.on('end', () => {
       if (refused) return;
       try {
         const body = Buffer.concat(chunks);
+        chunks.length = 0;
         if (visibility === 'protected') {
           const text = body.toString('utf8');
           const { type, charset } = mediaType(req.headers['content-type']);
@@ -297,6 +402,7 @@ export async function startFunctions(opts: {
     const headers: OutgoingHttpHeaders = {};
     for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) headers[k] = v;
     headers['content-length'] = body.length;
+    headers[FRONT_SECRET_HEADER] = secret;
     const up = request({ host: upstreamHost, port: opts.twilioRunPort, method: req.method, path, headers }, (upRes) => {
       const status = upRes.statusCode ?? 502;
       const type = String(upRes.headers['content-type'] ?? '').toLowerCase();
@@ -315,7 +421,7 @@ export async function startFunctions(opts: {
     up.end(body);
   };
 
-  const server: Server = createServer((req, res) => {
+  const server: Server = createServer({ headersTimeout: REQUEST_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1000 }, (req, res) => {
     req.on('error', () => undefined); // a client that goes away mid-body
     res.on('error', () => undefined);
     try {
@@ -325,12 +431,13 @@ export async function startFunctions(opts: {
       answer(req, res, 500, plain(500), true);
     }
   });
-  server.keepAliveTimeout = 30000;
-  server.requestTimeout = 60000;
+  server.keepAliveTimeout = REQUEST_TIMEOUT_MS;
+  server.maxConnections = MAX_CONNECTIONS;
   await new Promise<void>((r) => server.listen(opts.port, '127.0.0.1', r));
   return {
     url: `http://127.0.0.1:${opts.port}`,
     upstream: { host: upstreamHost, port: opts.twilioRunPort, pid: child.pid },
+    bodyBytesInFlight: () => bodyBytes,
     stop: async () => {
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();

@@ -315,17 +315,33 @@ export async function runProgram(argv: readonly string[], io: Io, build: () => C
 const TARGET_VARS = ['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_API_BASE_URL', 'SUPABASE_URL', 'SUPABASE_SERVICE_ROLE_KEY'] as const;
 
 /**
- * Completes env for a script run: `.env` first; when neither the environment nor `.env`
- * names any account or database, the env file of the local stack `npm start` is running
- * (all of it, never mixed with other settings). Returns one line saying what is used.
+ * Completes env for a script run. The account and database (TWILIO_*, SUPABASE_*) come, in
+ * order, from: the environment; the stack named by an explicit DISCADOR_STACK_ENV in the
+ * environment; `.env`; the default local stack's env file (`npm start`). A stack's file is
+ * used whole, never mixed with account or database settings from elsewhere; `.env` still
+ * fills the other settings. An explicit DISCADOR_STACK_ENV whose file is missing gives no
+ * account rather than falling back on `.env`. Returns one line saying what is used.
  */
 export function resolveTarget(env: Env, dotEnvFile?: string): string {
-  const fromDotEnv = loadDotEnv(env, dotEnvFile);
+  const isTarget = (k: string) => (TARGET_VARS as readonly string[]).includes(k);
+  const givenInEnv = TARGET_VARS.some((k) => env[k]?.trim());
+  const explicitStack = !givenInEnv && Boolean(env['DISCADOR_STACK_ENV']?.trim());
+  let source = 'the environment';
+  if (explicitStack) {
+    const dotEnv: Env = {};
+    loadDotEnv(dotEnv, dotEnvFile);
+    for (const [k, v] of Object.entries(dotEnv)) if (!isTarget(k) && k !== 'DISCADOR_STACK_ENV' && env[k] === undefined) env[k] = v;
+  } else if (loadDotEnv(env, dotEnvFile).some(isTarget)) {
+    source = '.env';
+  }
   const given = TARGET_VARS.some((k) => env[k]?.trim());
-  let source = fromDotEnv.some((k) => (TARGET_VARS as readonly string[]).includes(k)) ? '.env' : 'the environment';
   if (!given) {
     const stack = readStackEnv(env);
-    if (!stack) return 'using no account: set TWILIO_* and SUPABASE_* (see .env.example), or start the local stack with `npm start`';
+    if (!stack) {
+      return explicitStack
+        ? `using no account: DISCADOR_STACK_ENV names ${env['DISCADOR_STACK_ENV']?.trim()}, which does not exist (is that stack running?)`
+        : 'using no account: set TWILIO_* and SUPABASE_* (see .env.example), or start the local stack with `npm start`';
+    }
     for (const k of TARGET_VARS) if (stack.values[k] !== undefined) env[k] = stack.values[k];
     source = `the local stack of ${displayPath(stack.file)}`;
   }
@@ -338,7 +354,7 @@ export function cliMain(run: (argv: string[], env: Env, io: Io) => Promise<numbe
   const target = resolveTarget(process.env);
   const io: Io = { out: (l) => process.stdout.write(l + '\n'), err: (l) => process.stderr.write(l + '\n') };
   const argv = process.argv.slice(2);
-  if (!argv.includes('--help') && !argv.includes('-h') && argv.length > 0) io.err(target);
+  if (!argv.includes('--help') && !argv.includes('-h')) io.err(target);
   void run(argv, process.env, io).then((code) => {
     process.exitCode = code;
   });

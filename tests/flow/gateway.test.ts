@@ -5,16 +5,18 @@
  * the files that hold keys. Raw requests go through node:net so no client library
  * normalises them first; after each attack the front must still serve a signed request.
  */
-import { statSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, statSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import twilio from 'twilio';
 import { env, sql } from '../helpers/db';
 import { newCallSid, newMobile, signedPost, voiceRequest } from '../helpers/twilio';
 import { parseTwiml } from '../helpers/twiml';
-import { cmdline, listeners, processTree, rawRequest, rssBytes } from '../helpers/raw-http';
+import { cmdline, holdRequest, listeners, processTree, rawRequest, rssBytes, startFrontProcess, type FrontProcess } from '../helpers/raw-http';
 import { createRestGateway } from '../../stack/rest-api';
-import { MAX_BODY_BYTES } from '../../stack/functions';
+import { BODY_BUDGET_BYTES, FRONT_SECRET_HEADER, MAX_BODY_BYTES, MAX_CONNECTIONS, REQUEST_TIMEOUT_MS } from '../../stack/functions';
 import { freePort } from '../../stack/ports';
 import { LOCAL } from '../../stack/defaults';
 
@@ -35,17 +37,17 @@ async function optedOut(phone: string): Promise<boolean> {
 }
 
 /** The front still answers a correctly signed request with TwiML (and the function ran). */
-async function frontServesSignedRequest(): Promise<void> {
+async function frontServesSignedRequest(at = base()): Promise<void> {
   const p = params();
-  const res = await signedPost(`${base()}/voice/inbound`, p, token());
+  const res = await signedPost(`${at}/voice/inbound`, p, token());
   expect(res.status).toBe(200);
   expect(parseTwiml(await res.text()).children.length).toBeGreaterThan(0);
   expect(await callRows(p['CallSid']!)).toBe(1);
 }
 
 const form = (p: Record<string, string>) => new URLSearchParams(p).toString();
-const post = (path: string, body: string, headers: Record<string, string> = {}) => {
-  const h = { Host: `127.0.0.1:${port()}`, 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close', ...headers };
+const post = (path: string, body: string, headers: Record<string, string> = {}, to = port()) => {
+  const h = { Host: `127.0.0.1:${to}`, 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close', ...headers };
   return `POST ${path} HTTP/1.1\r\n${Object.entries(h).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`;
 };
 
@@ -103,6 +105,33 @@ describe('twilio-run is reachable only through the front', () => {
     expect(twilioRun[0]!.address).toBe('127.0.0.1');
     expect(twilioRun[0]!.port).not.toBe(port());
   });
+
+  /** twilio-run's port, from /proc (the stack's process tree). */
+  function twilioRunPort(): number {
+    const tree = processTree(stackPid());
+    const l = listeners().find((x) => x.pid !== undefined && tree.has(x.pid) && /twilio-run/.test(cmdline(x.pid)));
+    if (!l) throw new Error('twilio-run is not listening');
+    return l.port;
+  }
+
+  it.each([
+    ['unsigned', () => ({})],
+    ['with a valid Twilio signature', (p: Record<string, string>, url: string) => ({ 'X-Twilio-Signature': twilio.getExpectedTwilioSignature(token(), url, p) })],
+    ['with a guessed front secret', () => ({ [FRONT_SECRET_HEADER]: 'f'.repeat(64) })],
+  ])('a request straight to twilio-run (%s) gets 403 with no body, and no function runs', async (_what, headers) => {
+    const direct = twilioRunPort();
+    for (const path of ['/voice/inbound', '/voice/opt-out', '/disclaimer.mp3']) {
+      const p = params({ Digits: '9' });
+      const reply = await rawRequest(direct, post(path, form(p), headers(p, `http://127.0.0.1:${direct}${path}`), direct), { body: form(p) });
+      expect(reply.status).toBe(403);
+      expect(reply.body).toBe('');
+      expect(await callRows(p['CallSid']!)).toBe(0);
+      expect(await optedOut(p['From']!)).toBe(false);
+    }
+    // Through the front the same function is served, and the asset too.
+    await frontServesSignedRequest();
+    expect((await fetch(`${base()}/disclaimer.mp3`)).status).toBe(200);
+  });
 });
 
 describe('malformed requests cannot crash, bypass or grow the front', () => {
@@ -152,8 +181,8 @@ describe('malformed requests cannot crash, bypass or grow the front', () => {
 
   it('a body just under the limit on a public path is read and forwarded', async () => {
     const body = 'a'.repeat(MAX_BODY_BYTES - 10);
-    const reply = await rawRequest(port(), post('/nothing-here', body), { body, timeoutMs: 20000 });
-    expect(reply.status).toBe(404);
+    const reply = await rawRequest(port(), post('/disclaimer.mp3', body), { body, timeoutMs: 20000 });
+    expect(reply.status).toBe(200);
   });
 
   it('a Content-Type in another casing is parsed as the function will parse it: the signature covers its parameters', async () => {
@@ -293,5 +322,142 @@ describe('files that hold keys are readable by their owner only', () => {
       .filter((p) => (statSync(p).mode & 0o077) !== 0)
       .map((p) => `${p} ${mode(p).toString(8)}`);
     expect(exposed).toEqual([]);
+  });
+});
+
+describe('a front of its own: dist/ rebuilt under it, and many large bodies at once', () => {
+  let front: FrontProcess;
+  let dist: string;
+
+  beforeAll(async () => {
+    dist = mkdtempSync(join(tmpdir(), 'discador-front-'));
+    cpSync(join(__dirname, '..', '..', 'dist'), join(dist, 'dist'), { recursive: true });
+    // The built functions require the packages the runtime provides (twilio) from node_modules.
+    symlinkSync(join(__dirname, '..', '..', 'node_modules'), join(dist, 'node_modules'));
+    const frontPort = await freePort();
+    front = await startFrontProcess({
+      port: frontPort,
+      twilioRunPort: await freePort(),
+      distDir: join(dist, 'dist'),
+      live: true, // as under `npm start`: the front reads dist/ again on every request
+      authToken: token(),
+      envFile: join(dist, 'functions.env'),
+      env: {
+        ACCOUNT_SID: env('TWILIO_ACCOUNT_SID'),
+        AUTH_TOKEN: token(),
+        SUPABASE_URL: env('SUPABASE_URL'),
+        SUPABASE_SERVICE_ROLE_KEY: env('SUPABASE_SERVICE_ROLE_KEY'),
+        PUBLIC_BASE_URL: `http://127.0.0.1:${frontPort}`,
+        TWILIO_API_BASE_URL: env('TWILIO_API_BASE_URL'),
+        FALLBACK_NUMBER: '+5511955550000',
+      },
+    });
+  }, 90000);
+  afterAll(async () => {
+    await front?.stop();
+    if (dist) rmSync(dist, { recursive: true, force: true });
+  });
+
+  const holders = Math.ceil((4 * BODY_BUDGET_BYTES) / MAX_BODY_BYTES); // 4 × what the budget holds
+  it(`${holders} near-limit bodies held open at once: memory bounded by the body budget, the rest 503, slow clients dropped after ${REQUEST_TIMEOUT_MS / 1000} s`, async () => {
+    const n = holders;
+    const before = rssBytes(front.pid);
+    const head = post('/voice/inbound', '', { 'Content-Length': String(MAX_BODY_BYTES) }, front.port);
+    const held = Array.from({ length: n }, () => holdRequest(front.port, head, MAX_BODY_BYTES - 1));
+    try {
+      await Promise.all(held.map((h) => h.sent));
+      await new Promise((r) => setTimeout(r, 500));
+      // Without the budget the front would hold n × 6 MB (4 × the budget); with it, the budget
+      // plus allocation overhead (socket reads land in larger buffers) and what refused
+      // clients pushed before they were stopped (garbage not yet collected).
+      const grown = rssBytes(front.pid) - before;
+      console.log(`front under ${n} near-limit bodies held open: RSS +${Math.round(grown / 2 ** 20)} MB (budget ${BODY_BUDGET_BYTES / 2 ** 20} MB, bound ${(BODY_BUDGET_BYTES * 2) / 2 ** 20} MB)`);
+      expect(grown).toBeLessThan(BODY_BUDGET_BYTES * 2);
+    } catch (e) {
+      held.forEach((h) => h.close());
+      throw e;
+    }
+    const ends = await Promise.all(held.map((h) => h.ended));
+    const busy = ends.filter((e) => e.status === 503);
+    expect(busy.length).toBeGreaterThanOrEqual(n - Math.floor(BODY_BUDGET_BYTES / (MAX_BODY_BYTES - 1)));
+    for (const b of busy) expect(b.head).toMatch(/\r\nretry-after: \d+\r\n/i);
+    // Those that fit in the budget were never finished by their client: the front drops them (408).
+    const slow = ends.filter((e) => e.status !== 503);
+    expect(slow.length).toBeGreaterThan(0);
+    for (const e of slow) {
+      expect(e.status).toBe(408);
+      expect(e.afterMs).toBeLessThan(REQUEST_TIMEOUT_MS + 5000);
+    }
+    await frontServesSignedRequest(front.url);
+  }, REQUEST_TIMEOUT_MS + 30000);
+
+  it('while dist/ is deleted and written again, no unsigned request is forwarded (every one 401) and no row is written', async () => {
+    const functions = join(dist, 'dist', 'functions');
+    const copy = join(dist, 'functions-copy');
+    cpSync(functions, copy, { recursive: true });
+    let rebuilding = true;
+    const rebuilds = (async () => {
+      for (let i = 0; i < 40; i++) {
+        rmSync(functions, { recursive: true, force: true });
+        await new Promise((r) => setTimeout(r, 40));
+        cpSync(copy, functions, { recursive: true });
+        await new Promise((r) => setTimeout(r, 40));
+      }
+      rebuilding = false;
+    })();
+    const statuses = new Map<number, number>();
+    const sids: string[] = [];
+    const sender = async () => {
+      while (rebuilding) {
+        const p = params({ Digits: '9' });
+        sids.push(p['CallSid']!);
+        const path = sids.length % 2 ? '/voice/inbound' : '/voice/opt-out';
+        const res = await fetch(`${front.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form(p) });
+        await res.arrayBuffer();
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      }
+    };
+    await Promise.all([rebuilds, sender(), sender(), sender(), sender()]);
+    expect(sids.length).toBeGreaterThan(100);
+    expect(Object.fromEntries(statuses)).toEqual({ 401: sids.length });
+    const [r] = await sql<{ n: string }>('select count(*) as n from calls where call_sid = any($1)', [sids]);
+    expect(Number(r!.n)).toBe(0);
+    // dist/ is whole again: once twilio-run has reloaded it, a signed request is served.
+    for (let i = 0; ; i++) {
+      try {
+        await frontServesSignedRequest(front.url);
+        break;
+      } catch (e) {
+        if (i === 20) throw e;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }, 60000);
+
+  it(`no more than ${MAX_CONNECTIONS} connections are kept open; the front serves again once they go`, async () => {
+    const extra = 8;
+    const sockets = await Promise.all(
+      Array.from({ length: MAX_CONNECTIONS + extra }, () => new Promise<Socket>((resolve) => {
+        const s = connect(front.port, '127.0.0.1', () => resolve(s));
+        s.on('error', () => undefined);
+      })),
+    );
+    try {
+      await new Promise((r) => setTimeout(r, 1000));
+      // The front may also hold a few keep-alive connections of the tests before this one.
+      const open = sockets.filter((s) => !s.destroyed && !s.readableEnded).length;
+      expect(open).toBeLessThanOrEqual(MAX_CONNECTIONS);
+      expect(sockets.length - open).toBeGreaterThanOrEqual(extra);
+    } finally {
+      sockets.forEach((s) => s.destroy());
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    await frontServesSignedRequest(front.url);
+  });
+
+  it('a path the front has never seen in dist/ is 404 and not forwarded', async () => {
+    const reply = await rawRequest(front.port, post('/voice/not-a-function', 'a=b', {}, front.port), { body: 'a=b' });
+    expect(reply.status).toBe(404);
+    expect(JSON.parse(reply.body)).toEqual({ message: 'Not Found' });
   });
 });

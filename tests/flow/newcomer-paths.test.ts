@@ -8,11 +8,12 @@
  * terminal", since this stack has free ports and a temporary data dir.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from '../helpers/db';
 import { startStackProcess, type StackProcess } from '../helpers/stack';
+import { resolveTarget, type Env } from '../../scripts/lib/cli';
 
 jest.setTimeout(120000);
 const root = join(__dirname, '..', '..');
@@ -95,7 +96,71 @@ it('an environment that names an account wins over the stack, and the CLI says w
 
 it('with no stack running and no environment, the CLI says how to get one', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'discador-nostack-'));
-  const r = await npmRun(['subaccounts', '--', 'list'], { DISCADOR_STACK_ENV: join(dir, 'stack.env') });
-  expect(r.code).toBe(2);
-  expect(r.stderr).toMatch(/missing environment variable TWILIO_ACCOUNT_SID.*npm start/);
+  try {
+    const r = await npmRun(['subaccounts', '--', 'list'], { DISCADOR_STACK_ENV: join(dir, 'stack.env') });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`DISCADOR_STACK_ENV names ${join(dir, 'stack.env')}, which does not exist`);
+    expect(r.stderr).toMatch(/missing environment variable TWILIO_ACCOUNT_SID.*npm start/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+it('`npm run reconcile` with no arguments says which stack it uses; --help does not', async () => {
+  const env = { DISCADOR_STACK_ENV: stack.env.DISCADOR_STACK_ENV };
+  const r = await npmRun(['reconcile'], env);
+  expect(r.stderr).toMatch(new RegExp(`using the local stack of .*stack\\.env: account ${stack.env.TWILIO_ACCOUNT_SID} on Twilio API ${stack.env.TWILIO_API_BASE_URL}, database ${stack.env.SUPABASE_URL}`));
+  expect(r.code).toBe(0);
+  const help = await npmRun(['reconcile', '--', '--help'], env);
+  expect(help.code).toBe(0);
+  expect(help.stderr).not.toContain('using');
+});
+
+describe('a .env at the repository root (as after `cp .env.example .env`)', () => {
+  let dir: string;
+  let dotEnv: string;
+  const otherAccount = 'AC' + 'e'.repeat(32);
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'discador-dotenv-'));
+    dotEnv = join(dir, '.env');
+    writeFileSync(dotEnv, `TWILIO_ACCOUNT_SID=${otherAccount}\nTWILIO_AUTH_TOKEN=${'t'.repeat(32)}\nSUPABASE_URL=https://example.supabase.co\nSUPABASE_SERVICE_ROLE_KEY=k\nDB_TIMEOUT_MS=1234\n`);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('an explicit DISCADOR_STACK_ENV wins over it for the account and database; its other settings still apply', () => {
+    const env: Env = { DISCADOR_STACK_ENV: stack.env.DISCADOR_STACK_ENV };
+    const said = resolveTarget(env, dotEnv);
+    expect(said).toMatch(/^using the local stack of .*stack\.env: /);
+    expect(env).toMatchObject({
+      TWILIO_ACCOUNT_SID: stack.env.TWILIO_ACCOUNT_SID,
+      TWILIO_AUTH_TOKEN: stack.env.TWILIO_AUTH_TOKEN,
+      TWILIO_API_BASE_URL: stack.env.TWILIO_API_BASE_URL,
+      SUPABASE_URL: stack.env.SUPABASE_URL,
+      SUPABASE_SERVICE_ROLE_KEY: stack.env.SUPABASE_SERVICE_ROLE_KEY,
+      DB_TIMEOUT_MS: '1234',
+    });
+  });
+
+  it('an explicit DISCADOR_STACK_ENV whose file is missing gives no account, not the one of .env', () => {
+    const env: Env = { DISCADOR_STACK_ENV: join(dir, 'gone', 'stack.env') };
+    expect(resolveTarget(env, dotEnv)).toContain('which does not exist');
+    expect(env['TWILIO_ACCOUNT_SID']).toBeUndefined();
+    expect(env['SUPABASE_URL']).toBeUndefined();
+  });
+
+  it('without DISCADOR_STACK_ENV, .env is used and said', () => {
+    const env: Env = {};
+    expect(resolveTarget(env, dotEnv)).toBe(`using .env: account ${otherAccount} on Twilio (api.twilio.com), database https://example.supabase.co`);
+  });
+
+  it('the environment still wins over both', () => {
+    const env: Env = {
+      DISCADOR_STACK_ENV: stack.env.DISCADOR_STACK_ENV,
+      TWILIO_ACCOUNT_SID: 'AC' + 'f'.repeat(32),
+      TWILIO_AUTH_TOKEN: 'x'.repeat(32),
+      SUPABASE_URL: 'http://127.0.0.1:9',
+      SUPABASE_SERVICE_ROLE_KEY: 'k',
+    };
+    expect(resolveTarget(env, dotEnv)).toBe(`using the environment: account AC${'f'.repeat(32)} on Twilio (api.twilio.com), database http://127.0.0.1:9`);
+  });
 });

@@ -1,5 +1,10 @@
 import { connect } from 'node:net';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+
+const root = join(__dirname, '..', '..');
 
 /** What came back on a raw connection: the status line's code (0 if none), headers and body text, and how many body bytes were sent. */
 export interface RawReply {
@@ -159,4 +164,115 @@ export function cmdline(pid: number): string {
   } catch {
     return '';
   }
+}
+
+/** A connection that sent its request head and some body bytes, and is held open. */
+export interface HeldRequest {
+  /** Resolves when the bytes are all written, or the front answered or closed first. */
+  sent: Promise<void>;
+  /** Resolves with the status the front answered (0 when it closed without one) once the connection ends. */
+  ended: Promise<{ status: number; head: string; afterMs: number }>;
+  close(): void;
+}
+
+/**
+ * Sends `head`, then `bytes` body bytes in 1 MB pieces, and keeps the connection open
+ * (the body unfinished when the head declares more) until the server ends it or close().
+ */
+export function holdRequest(port: number, head: string, bytes: number): HeldRequest {
+  const socket = connect(port, '127.0.0.1');
+  const started = Date.now();
+  const got: Buffer[] = [];
+  let closed = false;
+  const ended = new Promise<{ status: number; head: string; afterMs: number }>((resolve) => {
+    const done = () => {
+      closed = true;
+      const text = Buffer.concat(got).toString('latin1');
+      const m = /^HTTP\/1\.[01] (\d{3})/.exec(text);
+      resolve({ status: m ? Number(m[1]) : 0, head: text.split('\r\n\r\n')[0] ?? '', afterMs: Date.now() - started });
+    };
+    socket.on('close', done);
+    socket.on('error', () => socket.destroy());
+  });
+  socket.on('data', (d: Buffer) => got.push(d));
+  const sent = new Promise<void>((resolve) => {
+    socket.on('close', () => resolve());
+    socket.on('connect', async () => {
+      socket.write(head);
+      const piece = Buffer.alloc(1024 * 1024, 'a');
+      let left = bytes;
+      while (!closed && got.length === 0 && left > 0) {
+        const n = Math.min(left, piece.length);
+        left -= n;
+        if (!socket.write(n === piece.length ? piece : piece.subarray(0, n))) {
+          await new Promise<void>((r) => {
+            const t = setTimeout(r, 2000);
+            socket.once('drain', () => (clearTimeout(t), r()));
+            socket.once('close', () => (clearTimeout(t), r()));
+          });
+        }
+      }
+      resolve();
+    });
+  });
+  return { sent, ended, close: () => socket.destroy() };
+}
+
+/** A signature front and its twilio-run, alone in a child process (no Postgres or emulator of its own). */
+export interface FrontProcess {
+  url: string;
+  port: number;
+  /** The process running the front (its RSS is the front's memory; tsx runs it under a parent of its own). */
+  pid: number;
+  upstream: { host: string; port: number; pid: number | undefined };
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts stack/functions.ts's front and twilio-run in a child process (tsx), serving `distDir`
+ * on `port`, with the functions' environment `env`. Stops when stop() closes its stdin.
+ */
+export function startFrontProcess(opts: { port: number; twilioRunPort: number; distDir: string; live: boolean; authToken: string; env: Record<string, string>; envFile: string }): Promise<FrontProcess> {
+  const code = `
+    const { startFunctions } = require(${JSON.stringify(join(root, 'stack', 'functions.ts'))});
+    const opts = JSON.parse(process.env.FRONT_OPTIONS);
+    startFunctions(opts).then((f) => {
+      console.log(JSON.stringify({ ready: true, pid: process.pid, url: f.url, upstream: f.upstream }));
+      process.stdin.on('end', () => f.stop().then(() => process.exit(0)));
+      process.stdin.resume();
+    }, (e) => { console.error(String(e)); process.exit(1); });`;
+  const child = spawn(process.execPath, [require.resolve('tsx/cli'), '-e', code], {
+    cwd: root,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, FRONT_OPTIONS: JSON.stringify(opts) },
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`front did not start in 60 s\n${stderr}`)), 60000);
+    child.once('exit', (c) => reject(new Error(`front exited with ${c}\n${stderr}`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      let msg: { ready?: boolean; pid: number; url: string; upstream: FrontProcess['upstream'] };
+      try {
+        msg = JSON.parse(line) as typeof msg;
+      } catch {
+        return;
+      }
+      if (!msg.ready) return;
+      clearTimeout(timer);
+      resolve({
+        url: msg.url,
+        port: opts.port,
+        pid: msg.pid,
+        upstream: msg.upstream,
+        stop: () =>
+          new Promise<void>((done) => {
+            if (child.exitCode !== null) return done();
+            child.once('exit', () => done());
+            child.stdin!.end();
+            setTimeout(() => child.kill('SIGKILL'), 10000).unref();
+          }),
+      });
+    });
+  });
 }
