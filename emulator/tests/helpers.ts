@@ -112,6 +112,23 @@ export async function rig(opts: EmulatorOptions = {}): Promise<Rig> {
   };
 }
 
+/**
+ * A fresh rig for every test, checked after it: no contract violation, every request the app
+ * got correctly signed. `get`/`set` are the test file's own variable, so a test may swap in a
+ * rig with other options (closing the old one first).
+ */
+export function rigPerTest(get: () => Rig, set: (r: Rig) => void): void {
+  beforeEach(async () => {
+    set(await rig());
+  });
+  afterEach(async () => {
+    const r = get();
+    expect(r.emu.contractViolations()).toEqual([]);
+    expect(r.app.requests.every((q) => q.signatureValid)).toBe(true);
+    await r.close();
+  });
+}
+
 /** Verb entries of a timeline, as `Name:content`. */
 export function verbs(emu: Emulator, sid: string): string[] {
   return emu.timeline(sid).filter((e) => e.type === 'verb').map((e) => `${e.verb}:${e.content ?? ''}`);

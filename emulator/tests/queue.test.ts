@@ -1,16 +1,9 @@
-import { rig, vr, verbs, type Rig } from './helpers';
+import { rigPerTest, vr, verbs, type Rig } from './helpers';
 
 const CALLER = '+5511999990001';
 const AGENT = 'client:ana';
 let r: Rig;
-beforeEach(async () => {
-  r = await rig();
-});
-afterEach(async () => {
-  expect(r.emu.contractViolations()).toEqual([]);
-  expect(r.app.requests.every((q) => q.signatureValid)).toBe(true);
-  await r.close();
-});
+rigPerTest(() => r, (x) => (r = x));
 
 function enqueueApp() {
   r.app.route('/inbound', () => {

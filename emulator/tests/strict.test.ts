@@ -4,21 +4,14 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { rig, vr, verbs, type Rig } from './helpers';
+import { rig, rigPerTest, vr, verbs, type Rig } from './helpers';
 
 const CUSTOMER = '+5511999990001';
 const AGENT = '+5511988887777';
 const US = '+14155550100';
 let r: Rig;
 
-beforeEach(async () => {
-  r = await rig();
-});
-afterEach(async () => {
-  expect(r.emu.contractViolations()).toEqual([]);
-  expect(r.app.requests.every((q) => q.signatureValid)).toBe(true);
-  await r.close();
-});
+rigPerTest(() => r, (x) => (r = x));
 
 const statusOf = (sid: string) => r.app.to('/status').filter((q) => q.params.CallSid === sid).map((q) => q.params.CallStatus);
 const errors = (sid: string) => r.emu.timeline(sid, { children: true }).filter((e) => e.errorCode).map((e) => e.errorCode);

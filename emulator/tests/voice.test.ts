@@ -1,18 +1,11 @@
-import { rig, vr, verbs, type Rig } from './helpers';
+import { rigPerTest, vr, verbs, type Rig } from './helpers';
 import { probeAudio } from '../audio';
 
 const CUSTOMER = '+5511999990001';
 const AGENT = '+5511988887777';
 let r: Rig;
 
-beforeEach(async () => {
-  r = await rig();
-});
-afterEach(async () => {
-  expect(r.emu.contractViolations()).toEqual([]);
-  expect(r.app.requests.every((q) => q.signatureValid)).toBe(true);
-  await r.close();
-});
+rigPerTest(() => r, (x) => (r = x));
 
 async function call(params: Record<string, unknown> = {}) {
   const c = await r.client.calls.create({ to: CUSTOMER, from: r.number, url: `${r.app.url}/answer`, ...params });
