@@ -6,12 +6,12 @@
  * never takes an agent's dedicated number.
  * This file runs its own stack so the number pool is its alone.
  */
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { loadConfig } from '../../src/lib/runtime/config';
 import { createDb, type Db } from '../../src/lib/runtime/db';
 import { createTwilioClient } from '../../src/lib/runtime/twilio-client';
 import { placeCall } from '../../src/lib/domain/dialer';
-import { sql as sqlAt } from '../helpers/db';
+import { session, sql as sqlAt, waitUntilBlocked } from '../helpers/db';
 import { startStackProcess, type StackProcess } from '../helpers/stack';
 import { newMobile } from '../helpers/twilio';
 
@@ -24,23 +24,6 @@ let db: Db;
 const sql = <T = Record<string, unknown>>(q: string, p: unknown[] = []) => sqlAt<T>(q, p, stack.env.DATABASE_URL);
 
 type Decision = { allowed: boolean; caller_id?: string; reason?: string; attempt_id?: number };
-
-async function connect(): Promise<Client> {
-  const c = new Client({ connectionString: stack.env.DATABASE_URL });
-  await c.connect();
-  return c;
-}
-
-/** Resolves once the backend `pid` is waiting for a lock (what "B waits for A" looks like in Postgres). */
-async function waitUntilBlocked(pid: number): Promise<void> {
-  const deadline = Date.now() + 10000;
-  while (Date.now() < deadline) {
-    const [row] = await sql<{ waiting: boolean }>(`select exists (select 1 from pg_locks where pid = $1 and not granted) as waiting`, [pid]);
-    if (row!.waiting) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`backend ${pid} never waited for a lock`);
-}
 
 /** Sets each pool number's cap and today's count, oldest use first in POOL order. */
 async function setPool(numbers: { cap: number; used: number }[]): Promise<void> {
@@ -68,14 +51,13 @@ afterAll(async () => stack?.stop());
 describe('two dialers, one number with capacity, interleaved on purpose', () => {
   it('B waits for the number A holds and gets it instead of being refused; the cap stays exact', async () => {
     await setPool([{ cap: 2, used: 0 }, { cap: 5, used: 5 }, { cap: 5, used: 5 }]); // only POOL[0] has room, for 2 calls
-    const a = await connect();
-    const b = await connect();
+    const { client: a } = await session(stack.env.DATABASE_URL);
+    const { client: b, pid: bPid } = await session(stack.env.DATABASE_URL);
     try {
       await a.query('begin');
       expect(await pick(a)).toMatchObject({ allowed: true, caller_id: POOL[0] }); // A holds POOL[0], not committed
-      const bPid = (await b.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
       const bPick = pick(b);
-      await waitUntilBlocked(bPid); // B is inside start_dial_attempt while A's transaction is open
+      await waitUntilBlocked(bPid, stack.env.DATABASE_URL); // B is inside start_dial_attempt while A's transaction is open
       await a.query('commit');
       expect(await bPick).toMatchObject({ allowed: true, caller_id: POOL[0] });
       expect(await pick(a)).toEqual({ allowed: false, reason: 'no_caller_id_available' }); // cap of 2 reached
@@ -88,14 +70,13 @@ describe('two dialers, one number with capacity, interleaved on purpose', () => 
 
   it('an explicitly named caller ID held by A at cap - 1: B waits, then is refused with caller_id_at_daily_cap', async () => {
     await setPool([{ cap: 3, used: 2 }, { cap: 5, used: 0 }, { cap: 5, used: 0 }]);
-    const a = await connect();
-    const b = await connect();
+    const { client: a } = await session(stack.env.DATABASE_URL);
+    const { client: b, pid: bPid } = await session(stack.env.DATABASE_URL);
     try {
       await a.query('begin');
       expect(await pick(a, newMobile(), POOL[0]!)).toMatchObject({ allowed: true, caller_id: POOL[0] });
-      const bPid = (await b.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
       const bPick = pick(b, newMobile(), POOL[0]!);
-      await waitUntilBlocked(bPid);
+      await waitUntilBlocked(bPid, stack.env.DATABASE_URL);
       await a.query('commit');
       expect(await bPick).toEqual({ allowed: false, reason: 'caller_id_at_daily_cap' });
       expect(await sql(`select calls_today from phone_numbers where phone_number = $1`, [POOL[0]])).toEqual([{ calls_today: 3 }]);

@@ -8,14 +8,14 @@
  * no child leg, and every placed call's row says it was stopped at answer.
  * This file runs its own stack so the number pool and the emulator's CPS are its alone.
  */
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import type twilio from 'twilio';
 import { LOCAL } from '../../stack/defaults';
 import { loadConfig } from '../../src/lib/runtime/config';
 import { createDb } from '../../src/lib/runtime/db';
 import { MESSAGES } from '../../src/lib/domain/messages';
 import { placeCall, type PlaceCallResult } from '../../src/lib/domain/dialer';
-import { sql as sqlAt } from '../helpers/db';
+import { session, sql as sqlAt, waitUntilBlocked } from '../helpers/db';
 import { startEmulatedStack, type EmulatedStack } from '../helpers/emulated-stack';
 import { newCallSid, newMobile } from '../helpers/twilio';
 
@@ -153,21 +153,6 @@ it(`0 of ${RACES} opted-out numbers reach an agent, whether the opt-out lands be
  * commits. Without the per-number lock B would not wait and would decide on stale data.
  */
 describe('opt-outs and dial decisions serialize on the number', () => {
-  const connect = async () => {
-    const c = new Client({ connectionString: s.stack.env.DATABASE_URL });
-    await c.connect();
-    return c;
-  };
-  const pidOf = async (c: Client) => (await c.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
-  async function waitUntilBlocked(pid: number): Promise<void> {
-    const deadline = Date.now() + 10000;
-    while (Date.now() < deadline) {
-      const [row] = await sql<{ waiting: boolean }>(`select exists (select 1 from pg_locks where pid = $1 and not granted) as waiting`, [pid]);
-      if (row!.waiting) return;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    throw new Error(`backend ${pid} never waited for a lock`);
-  }
   const answerEvent = (sid: string, to: string, attemptId: number) => ({
     call_sid: sid, account_sid: LOCAL.accountSid, call_status: 'in-progress', direction: 'outbound-api',
     from: '+551130002000', to, attempt_id: attemptId, params: {},
@@ -176,9 +161,8 @@ describe('opt-outs and dial decisions serialize on the number', () => {
   let b: Client;
   let bPid: number;
   beforeEach(async () => {
-    a = await connect();
-    b = await connect();
-    bPid = await pidOf(b);
+    a = (await session(s.stack.env.DATABASE_URL)).client;
+    ({ client: b, pid: bPid } = await session(s.stack.env.DATABASE_URL));
   });
   afterEach(async () => {
     await a.end();
@@ -190,7 +174,7 @@ describe('opt-outs and dial decisions serialize on the number', () => {
     await a.query('begin');
     await a.query(`select opt_out_add($1)`, [to]);
     const dial = b.query<{ d: { allowed: boolean; reason?: string } }>(`select start_dial_attempt($1) as d`, [to]);
-    await waitUntilBlocked(bPid);
+    await waitUntilBlocked(bPid, s.stack.env.DATABASE_URL);
     await a.query('commit');
     expect((await dial).rows[0]!.d).toEqual({ allowed: false, reason: 'opted_out' });
     expect(await sql(`select count(*)::int as n from calls where to_number = $1`, [to])).toEqual([{ n: 0 }]);
@@ -202,7 +186,7 @@ describe('opt-outs and dial decisions serialize on the number', () => {
     const attempt = (await a.query<{ d: { allowed: boolean; attempt_id: number } }>(`select start_dial_attempt($1) as d`, [to])).rows[0]!.d;
     expect(attempt.allowed).toBe(true);
     const optOut = b.query(`select opt_out_add($1)`, [to]);
-    await waitUntilBlocked(bPid);
+    await waitUntilBlocked(bPid, s.stack.env.DATABASE_URL);
     await a.query('commit');
     await optOut;
     const sid = newCallSid();
@@ -219,7 +203,7 @@ describe('opt-outs and dial decisions serialize on the number', () => {
     await a.query('begin');
     await a.query(`select opt_out_add($1)`, [to]);
     const answer = b.query<{ d: unknown }>(`select start_outbound_answer($1) as d`, [answerEvent(newCallSid(), to, attempt.attempt_id)]);
-    await waitUntilBlocked(bPid);
+    await waitUntilBlocked(bPid, s.stack.env.DATABASE_URL);
     await a.query('commit');
     expect((await answer).rows[0]!.d).toEqual({ connect: false, reason: 'opted_out_after_dial' });
   });

@@ -1,6 +1,5 @@
 /** The opt-out SQL functions called directly, as any future caller (an /api import) would. */
-import { Client } from 'pg';
-import { env, sql, testDb } from '../helpers/db';
+import { session, sql, testDb, waitUntilBlocked } from '../helpers/db';
 import { newMobile } from '../helpers/twilio';
 
 describe('opt_out_import', () => {
@@ -40,20 +39,13 @@ describe('opting out marks pending leads', () => {
 describe('opt_out_import serializes with dial decisions on each number it lists', () => {
   it('a dial for a number in an import not yet committed waits for it, then is refused', async () => {
     const [x, y] = [newMobile(), newMobile()];
-    const a = new Client({ connectionString: env('DATABASE_URL') });
-    const b = new Client({ connectionString: env('DATABASE_URL') });
-    await a.connect();
-    await b.connect();
+    const { client: a } = await session();
+    const { client: b, pid: bPid } = await session();
     try {
-      const bPid = (await b.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
       await a.query('begin');
       await a.query(`select opt_out_import($1)`, [JSON.stringify([{ phone_number: x }, { phone_number: y }])]);
       const dial = b.query<{ d: unknown }>(`select start_dial_attempt($1) as d`, [y]);
-      const deadline = Date.now() + 10000;
-      while (!(await sql<{ w: boolean }>(`select exists (select 1 from pg_locks where pid = $1 and not granted) as w`, [bPid]))[0]!.w) {
-        if (Date.now() > deadline) throw new Error('the dial never waited for the import');
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await waitUntilBlocked(bPid); // the dial waits for the import
       await a.query('commit');
       expect((await dial).rows[0]!.d).toEqual({ allowed: false, reason: 'opted_out' });
     } finally {

@@ -24,6 +24,25 @@ export async function sql<T = Record<string, unknown>>(query: string, params: un
   }
 }
 
+/** A connection of its own (a transaction to interleave with another), and its backend pid. */
+export async function session(url = env('DATABASE_URL')): Promise<{ client: Client; pid: number }> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  const pid = (await client.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+  return { client, pid };
+}
+
+/** Resolves once backend `pid` waits for a lock (what "B waits for A" looks like in Postgres). */
+export async function waitUntilBlocked(pid: number, url = env('DATABASE_URL'), timeoutMs = 10000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const [row] = await sql<{ waiting: boolean }>(`select exists (select 1 from pg_locks where pid = $1 and not granted) as waiting`, [pid], url);
+    if (row!.waiting) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`backend ${pid} never waited for a lock`);
+}
+
 /** Inserts an agent with a dedicated DID; returns its id. */
 export async function createAgentWithDid(agent: { name: string; phone: string | null; client: string | null; did: string }): Promise<number> {
   const [row] = await sql<{ id: number }>(
