@@ -1,4 +1,4 @@
-import { rigPerTest, vr, verbs, type Rig } from './helpers';
+import { rig, rigPerTest, vr, verbs, type Rig } from './helpers';
 
 const AGENT = '+5511988887777';
 const CUSTOMER = '+5511999990001';
@@ -276,5 +276,193 @@ describe('<Conference> attributes', () => {
     ]);
     expect(r.app.to('/third')).toHaveLength(0);
     expect(events('/other')[3]?.ReasonParticipantLeft).toBe('conference_ended_via_api');
+  });
+});
+
+const ALL_EVENTS = 'start end join leave mute hold modify speaker announcement';
+
+describe('Conferences and Participants REST resources', () => {
+  test('Participants create dials a new leg (client: too) that joins when answered; list, fetch by CallSid or label, list filters', async () => {
+    const agent = await agentCall({ waitUrl: '', statusCallback: '/conf', statusCallbackEvent: ALL_EVENTS });
+    const cf = conf()?.sid as string;
+    r.emu.addParty({ number: 'client:ana', answerAfter: 2 });
+    const p = await r.client.conferences(cf).participants.create({
+      from: r.number, to: 'client:ana', label: 'supervisor', muted: true, beep: 'false', statusCallback: `${r.app.url}/call-status`,
+      statusCallbackEvent: ['ringing', 'answered', 'completed'], earlyMedia: true, endConferenceOnExit: false,
+    });
+    expect(p).toMatchObject({ conferenceSid: cf, label: 'supervisor', muted: true, hold: false, coaching: false, status: 'queued', endConferenceOnExit: false });
+    expect(p.callSid).toMatch(/^CA[0-9a-f]{32}$/);
+    expect(p.queueTime).toBe('0');
+    const ringing = await r.client.conferences(cf).participants('supervisor').fetch();
+    expect(['queued', 'connecting', 'ringing']).toContain(ringing.status);
+    await inRoom(p.callSid);
+    const call = await r.client.calls(p.callSid).fetch();
+    expect(call).toMatchObject({ to: 'client:ana', from: r.number, direction: 'outbound-api', status: 'in-progress' });
+    expect((await r.client.conferences(cf).participants(p.callSid).fetch()).status).toBe('connected');
+    expect((await r.client.conferences(cf).participants.list()).map((x) => x.callSid)).toEqual([agent, p.callSid]);
+    expect((await r.client.conferences(cf).participants.list({ muted: true })).map((x) => x.callSid)).toEqual([p.callSid]);
+    expect(await r.client.conferences(cf).participants.list({ hold: true })).toEqual([]);
+    expect(r.emu.hears(agent)).toEqual(new Set()); // the supervisor is muted, and alone with the agent the room has started
+    expect(r.emu.hears(p.callSid)).toEqual(new Set([agent]));
+    expect((await r.client.conferences.list({ friendlyName: ROOM, status: 'in-progress' })).map((c) => c.sid)).toEqual([cf]);
+    expect(await r.client.conferences.list({ status: 'completed' })).toEqual([]);
+    const today = new Date(r.emu.clock.now()).toISOString().slice(0, 10);
+    expect((await r.client.conferences.list({ dateCreated: new Date(`${today}T00:00:00Z`) })).map((c) => c.sid)).toEqual([cf]);
+    const fetched = await r.client.conferences(cf).fetch();
+    expect(fetched).toMatchObject({ sid: cf, friendlyName: ROOM, status: 'in-progress', accountSid: r.emu.accountSid, reasonConferenceEnded: null });
+    expect(r.app.to('/call-status').map((q) => q.params.CallStatus)).toEqual(['ringing', 'in-progress']);
+    await r.client.conferences(cf).update({ status: 'completed' });
+    await r.emu.waitUntilIdle();
+    // the API participant has no TwiML after its conference: its call ends; the agent goes on after <Dial>
+    expect((await r.client.calls(p.callSid).fetch()).status).toBe('completed');
+    expect(verbs(r.emu, agent).slice(-1)).toEqual(['Say:after']);
+    expect(await r.client.conferences(cf).fetch()).toMatchObject({ status: 'completed', reasonConferenceEnded: 'conference-ended-via-api', callSidEndingConference: null });
+    expect(await r.client.conferences(cf).participants.list()).toEqual([]);
+    expect(events().map((e) => e.StatusCallbackEvent)).toEqual([
+      'participant-join', 'participant-join', 'conference-start', 'participant-leave', 'participant-leave', 'conference-end',
+    ]);
+    expect(events()[1]).toMatchObject({ CallSid: p.callSid, ParticipantLabel: 'supervisor', Muted: 'true', EndConferenceOnExit: 'false' });
+    expect(events()[5]).toMatchObject({ ReasonConferenceEnded: 'conference-ended-via-api' });
+    expect(events()[5]?.CallSidEndingConference).toBeUndefined();
+  });
+
+  test('Participants create by FriendlyName creates the conference with the ConferenceStatusCallback settings; a participant who never answers leaves with participant_add_failed', async () => {
+    r.emu.addParty({ number: CUSTOMER, outcome: 'no-answer' });
+    const p = await r.client.conferences('sala-nova').participants.create({
+      from: r.number, to: CUSTOMER, timeout: 5, conferenceStatusCallback: `${r.app.url}/conf`, conferenceStatusCallbackEvent: ['join', 'leave', 'end'],
+    });
+    const c = conf('sala-nova');
+    expect(c).toMatchObject({ sid: p.conferenceSid, status: 'init', participants: [] });
+    await r.emu.waitForCall(p.callSid);
+    await r.emu.waitUntilIdle();
+    expect((await r.client.calls(p.callSid).fetch()).status).toBe('no-answer');
+    expect(events().map((e) => e.StatusCallbackEvent)).toEqual(['participant-leave', 'conference-end']);
+    expect(events()[0]).toMatchObject({ CallSid: p.callSid, ParticipantCallStatus: 'no-answer', ReasonParticipantLeft: 'participant_add_failed' });
+    expect(conf('sala-nova')).toMatchObject({ status: 'completed', reasonEnded: 'last-participant-left' });
+  });
+
+  test('who hears whom: coaching (whisper), barge, listen (muted), hold with HoldUrl, unhold; mute/hold/modify events', async () => {
+    r.app.route('/hold', () => vr().play('/music.wav'));
+    r.app.route('/music.wav', async () => ({ status: 200, body: (await import('../audio')).synthWav(60, 1), contentType: 'audio/wav' }));
+    const agent = await agentCall({ waitUrl: '', statusCallback: '/conf', statusCallbackEvent: 'mute hold modify' });
+    const customer = await customerCall();
+    const cf = conf()?.sid as string;
+    const sup = await r.client.conferences(cf).participants.create({ from: r.number, to: SUPERVISOR, coaching: true, callSidToCoach: agent, beep: 'false' });
+    await inRoom(sup.callSid);
+    const S = sup.callSid;
+    const matrix = () => [agent, customer, S].map((x) => [...r.emu.hears(x)].sort());
+    const sorted = (...x: string[]) => x.sort();
+    // whisper: only the agent hears the supervisor
+    expect(matrix()).toEqual([sorted(customer, S), [agent], sorted(agent, customer)]);
+    // barge
+    await r.client.conferences(cf).participants(S).update({ coaching: false });
+    expect(matrix()).toEqual([sorted(customer, S), sorted(agent, S), sorted(agent, customer)]);
+    // listen only
+    await r.client.conferences(cf).participants(S).update({ muted: true });
+    expect(matrix()).toEqual([[customer], [agent], sorted(agent, customer)]);
+    // the customer on hold hears the hold document and nobody; nobody hears them
+    await r.client.conferences(cf).participants(customer).update({ hold: true, holdUrl: `${r.app.url}/hold`, holdMethod: 'POST' });
+    expect(matrix()).toEqual([[], [], [agent]]);
+    await until('hold music', () => r.emu.playing(customer) === `hold:${r.app.url}/hold`);
+    await until('hold document', () => verbs(r.emu, customer).includes(`Play:${r.app.url}/music.wav`));
+    expect(r.app.to('/hold')[0]?.method).toBe('POST');
+    expect((await r.client.conferences(cf).participants.list({ hold: true })).map((x) => x.callSid)).toEqual([customer]);
+    await r.client.conferences(cf).participants(customer).update({ hold: false });
+    expect(matrix()).toEqual([[customer], [agent], sorted(agent, customer)]);
+    await until('music stops', () => r.emu.playing(customer) === null);
+    // the supervisor whispers again, now to the customer
+    await r.client.conferences(cf).participants(S).update({ muted: false, coaching: true, callSidToCoach: customer });
+    expect(matrix()).toEqual([[customer], sorted(agent, S), sorted(agent, customer)]);
+    await r.client.conferences(cf).update({ status: 'completed' });
+    await r.emu.waitUntilIdle();
+    expect(events().map((e) => `${e.StatusCallbackEvent}:${e.CallSid}`)).toEqual([
+      `participant-modify:${S}`, `participant-mute:${S}`, `participant-hold:${customer}`, `participant-unhold:${customer}`,
+      `participant-unmute:${S}`, `participant-modify:${S}`,
+    ]);
+    expect(events()[0]).toMatchObject({ Coaching: 'false' });
+    expect(events()[5]).toMatchObject({ Coaching: 'true', Muted: 'false' });
+  });
+
+  test('AnnounceUrl on a participant plays only to that participant (announcement-end); on the conference, to everyone', async () => {
+    r.app.route('/announce', () => vr().say('sua ligação está sendo gravada'));
+    r.app.route('/all', () => vr().say('a sala vai fechar'));
+    const agent = await agentCall({ waitUrl: '', statusCallback: '/conf', statusCallbackEvent: 'announcement' });
+    const customer = await customerCall();
+    const cf = conf()?.sid as string;
+    await r.client.conferences(cf).participants(customer).update({ announceUrl: `${r.app.url}/announce` });
+    await until('customer announcement', () => r.emu.playing(customer) === `announcement:${r.app.url}/announce`);
+    expect(r.emu.playing(agent)).toBeNull();
+    expect(r.emu.hears(customer)).toEqual(new Set([agent]));
+    await until('announcement-end', () => events().length === 1);
+    expect(events()[0]).toMatchObject({ StatusCallbackEvent: 'announcement-end', AnnounceUrl: `${r.app.url}/announce`, CallSid: customer });
+    expect(verbs(r.emu, customer)).toContain('Say:sua ligação está sendo gravada');
+    expect(verbs(r.emu, agent)).not.toContain('Say:sua ligação está sendo gravada');
+    expect(r.app.to('/announce')[0]?.params.CallSid).toBe(customer);
+    await r.client.conferences(cf).update({ announceUrl: `${r.app.url}/all`, announceMethod: 'GET' });
+    await until('conference announcement-end', () => events().length === 2);
+    expect(r.app.to('/all')).toHaveLength(1);
+    expect(r.app.to('/all')[0]).toMatchObject({ method: 'GET', params: expect.objectContaining({ ConferenceSid: cf }) });
+    expect(events()[1]).toMatchObject({ StatusCallbackEvent: 'announcement-end', AnnounceUrl: `${r.app.url}/all` });
+    expect(events()[1]?.CallSid).toBeUndefined();
+    expect(verbs(r.emu, agent)).toContain('Say:a sala vai fechar');
+    expect(verbs(r.emu, customer)).toContain('Say:a sala vai fechar');
+    await r.client.conferences(cf).update({ status: 'completed' });
+    await r.emu.waitUntilIdle();
+  });
+
+  test('Calls update redirects a participant out of the conference (participant_updated_via_api); the agent alone keeps the room', async () => {
+    r.app.route('/elsewhere', () => vr().say('transferido'));
+    const agent = await agentCall({ waitUrl: '', statusCallback: '/conf', statusCallbackEvent: 'leave' });
+    const customer = await customerCall();
+    await r.client.calls(customer).update({ url: `${r.app.url}/elsewhere` });
+    await r.emu.waitForCall(customer);
+    expect(verbs(r.emu, customer).slice(-1)).toEqual(['Say:transferido']);
+    expect(events()[0]).toMatchObject({ StatusCallbackEvent: 'participant-leave', CallSid: customer, ReasonParticipantLeft: 'participant_updated_via_api', ParticipantCallStatus: 'in-progress' });
+    expect(conf()).toMatchObject({ status: 'in-progress', participants: [agent] });
+    expect(r.emu.hears(agent)).toEqual(new Set());
+    await r.client.conferences(conf()?.sid as string).update({ status: 'completed' });
+    await r.emu.waitUntilIdle();
+  });
+
+  test('bad requests change nothing: contract, label, coach target, ended or unknown conference, unknown participant, caller ID', async () => {
+    const agent = await agentCall({ waitUrl: '', participantLabel: 'agent' });
+    const cf = conf()?.sid as string;
+    const P = r.client.conferences(cf).participants;
+    const base = { from: r.number, to: CUSTOMER };
+    await expect(P.create({ ...base, label: 'agent' })).rejects.toMatchObject({ status: 400, code: 16026 });
+    await expect(P.create({ ...base, label: 'a/b' })).rejects.toMatchObject({ status: 400, code: 16024 });
+    await expect(P.create({ ...base, coaching: true })).rejects.toMatchObject({ status: 400, code: 16028 });
+    await expect(P.create({ ...base, callSidToCoach: `CA${'1'.repeat(32)}` })).rejects.toMatchObject({ status: 400, code: 16028 });
+    await expect(P.create({ ...base, from: '+551130009999' })).rejects.toMatchObject({ status: 400, code: 21210 });
+    await expect(P.create({ ...base, to: '12345' })).rejects.toMatchObject({ status: 400, code: 21211 });
+    await expect(P.create({ ...base, maxParticipants: 300 })).rejects.toMatchObject({ status: 400 });
+    await expect(P('nobody').fetch()).rejects.toMatchObject({ status: 404, code: 20404 });
+    await expect(P(agent).update({ coaching: true, callSidToCoach: agent })).rejects.toMatchObject({ status: 400, code: 16028 });
+    await expect(r.client.conferences(`CF${'0'.repeat(32)}`).fetch()).rejects.toMatchObject({ status: 404 });
+    expect(r.emu.calls()).toHaveLength(1);
+    expect(conf()?.participants).toEqual([agent]);
+    expect((await P(agent).fetch()).coaching).toBe(false);
+    // the contract: an unknown parameter, a bad enum, a malformed SID
+    const raw = async (method: string, path: string, form?: Record<string, string>) => {
+      const res = await fetch(`${r.emu.url}/2010-04-01/Accounts/${r.emu.accountSid}${path}`, {
+        method, body: form ? new URLSearchParams(form).toString() : undefined,
+        headers: { Authorization: 'Basic ' + Buffer.from(`${r.emu.accountSid}:${r.emu.authToken}`).toString('base64'), 'Content-Type': 'application/x-www-form-urlencoded' },
+      });
+      return { status: res.status, json: (await res.json().catch(() => ({}))) as Record<string, unknown> };
+    };
+    expect(await raw('POST', `/Conferences/${cf}/Participants/${agent}.json`, { Volume: '3' })).toMatchObject({ status: 400, json: { code: 20001 } });
+    expect(await raw('POST', `/Conferences/${cf}.json`, { Status: 'in-progress' })).toMatchObject({ status: 400, json: { code: 20001 } });
+    expect(await raw('GET', '/Conferences/room-1.json')).toMatchObject({ status: 400, json: { code: 20001 } });
+    expect(await raw('GET', '/Conferences.json?Status=done')).toMatchObject({ status: 400, json: { code: 20001 } });
+    expect(r.emu.contractViolations().map((v) => v.operation)).toEqual(['UpdateParticipant', 'UpdateConference', 'FetchConference', 'ListConference']);
+    await r.client.conferences(cf).update({ status: 'completed' });
+    await r.emu.waitUntilIdle();
+    await expect(P.create(base)).rejects.toMatchObject({ status: 404, code: 20404 });
+    await expect(r.client.conferences(cf).update({ announceUrl: `${r.app.url}/x` })).rejects.toMatchObject({ status: 400 });
+    await expect(P(agent).fetch()).rejects.toMatchObject({ status: 404 });
+    expect(r.emu.calls()).toHaveLength(1);
+    // the violations above were on purpose: the per-test check runs on a fresh rig
+    await r.close();
+    r = await rig();
   });
 });
