@@ -383,6 +383,24 @@ describe('Conferences and Participants REST resources', () => {
     expect(events()[5]).toMatchObject({ Coaching: 'true', Muted: 'false' });
   });
 
+  test('update EndConferenceOnExit and BeepOnExit (participant-modify); hold without HoldUrl plays the default music', async () => {
+    r.emu.addParty({ number: CUSTOMER, hangupAfter: 6 });
+    const agent = await agentCall({ waitUrl: '', endConferenceOnExit: false, statusCallback: '/conf', statusCallbackEvent: 'modify hold end' });
+    const customer = await customerCall({ beep: true });
+    const cf = conf()?.sid as string;
+    const updated = await r.client.conferences(cf).participants(customer).update({ endConferenceOnExit: true, beepOnExit: false, hold: true });
+    expect(updated).toMatchObject({ endConferenceOnExit: true, hold: true });
+    expect(r.emu.playing(customer)).toBe('hold:https://twimlets.com/holdmusic?Bucket=com.twilio.music.classical');
+    expect(r.emu.hears(agent)).toEqual(new Set());
+    await r.emu.waitForCall(customer);
+    await r.emu.waitForCall(agent);
+    expect(conf()).toMatchObject({ status: 'completed', reasonEnded: 'participant-with-end-conference-on-exit-left', callSidEnding: customer });
+    expect(r.emu.timeline(agent).filter((e) => e.type === 'conference' && e.text.startsWith('beep')).map((e) => e.text)).toEqual([`beep (${customer} joined)`]);
+    expect(events().map((e) => e.StatusCallbackEvent)).toEqual(['participant-hold', 'participant-modify', 'conference-end']);
+    expect(events()[1]).toMatchObject({ CallSid: customer, EndConferenceOnExit: 'true', Hold: 'true' });
+    expect(verbs(r.emu, agent).slice(-1)).toEqual(['Say:after']);
+  });
+
   test('AnnounceUrl on a participant plays only to that participant (announcement-end); on the conference, to everyone', async () => {
     r.app.route('/announce', () => vr().say('sua ligação está sendo gravada'));
     r.app.route('/all', () => vr().say('a sala vai fechar'));
