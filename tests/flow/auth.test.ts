@@ -174,19 +174,30 @@ describe('POST /api/login', () => {
     };
 
     it.each([
-      ['a body that is not JSON', { raw: '{"email": "x@example.test", "password": ' }, 400, 'invalid_json'],
-      ['a JSON array', { raw: '[1, 2]' }, 400, 'invalid_json'],
-      ['a JSON string', { raw: '"hello"' }, 400, 'invalid_json'],
-      ['a missing password', { body: { email: 'x@example.test' } }, 400, 'bad_request'],
-      ['a password that is an object', { body: { email: 'x@example.test', password: { $ne: '' } } }, 400, 'bad_request'],
-      ['an empty e-mail', { body: { email: '', password: 'whatever 123' } }, 400, 'bad_request'],
-      ['a form instead of JSON', { raw: 'email=x%40example.test&password=abc', contentType: 'application/x-www-form-urlencoded' }, 400, 'bad_request'],
-      ['a body over the API limit (64 KiB)', { body: { email: 'x@example.test', password: 'a'.repeat(70 * 1024) } }, 413, 'body_too_large'],
-      ['a body over the front limit (6 MB)', { body: { email: 'x@example.test', password: 'a'.repeat(7 * 1024 * 1024) } }, 413, 'body_too_large'],
-    ])('%s: %d %s', async (_what, call, status, code) => {
+      ['a body that is not JSON', 400, 'invalid_json', { raw: '{"email": "x@example.test", "password": ' }],
+      ['a JSON array', 400, 'invalid_json', { raw: '[1, 2]' }],
+      ['a JSON string', 400, 'invalid_json', { raw: '"hello"' }],
+      ['a missing password', 400, 'bad_request', { body: { email: 'x@example.test' } }],
+      ['a password that is an object', 400, 'bad_request', { body: { email: 'x@example.test', password: { $ne: '' } } }],
+      ['an empty e-mail', 400, 'bad_request', { body: { email: '', password: 'whatever 123' } }],
+      ['a form instead of JSON', 400, 'bad_request', { raw: 'email=x%40example.test&password=abc', contentType: 'application/x-www-form-urlencoded' }],
+      ['a body over the API limit (64 KiB)', 413, 'body_too_large', { body: { email: 'x@example.test', password: 'a'.repeat(70 * 1024) } }],
+      ['a body over the front limit (6 MB)', 413, 'body_too_large', { body: { email: 'x@example.test', password: 'a'.repeat(7 * 1024 * 1024) } }],
+    ] as const)('%s: %i %s', async (_what, status, code, call) => {
       const res = await callApi('/api/login', { ...call, from: freshAddress() });
       expect(res.status).toBe(status);
       expect(res.json).toEqual({ error: code, message: expect.any(String) });
+      await noTrace('x@example.test');
+    });
+
+    it('a parameter named "request" (which the runtime would merge over the request\'s headers) is refused', async () => {
+      const forged = { headers: { 'x-discador-client-address': '10.1.2.3' }, cookies: {} };
+      const inBody = await callApi('/api/login', { body: { email: 'x@example.test', password: 'whatever 123', request: forged }, from: freshAddress() });
+      expect(inBody.status).toBe(400);
+      expect(inBody.json.error).toBe('bad_request');
+      const inQuery = await callApi('/api/login?request[headers][x-discador-client-address]=10.1.2.3', { body: { email: 'x@example.test', password: 'whatever 123' }, from: freshAddress() });
+      expect(inQuery.status).toBe(400);
+      expect(inQuery.json.error).toBe('bad_request');
       await noTrace('x@example.test');
     });
   });
