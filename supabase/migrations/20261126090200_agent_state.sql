@@ -124,8 +124,8 @@ end $$;
 -- expired wrap-up (available, source 'timer'), sweeps stale agents, and returns what the
 -- page shows:
 --   {agent, offer, call, waiting, voicemails, missed, server_time}
--- or {error: 'unauthenticated' | 'session_expired' | 'forbidden_role'} when the session does
--- not allow it (nothing is written then).
+-- or {error: 'session_expired' | 'forbidden_role'} when the session does not allow it
+-- (nothing is written then; an unknown token is session_expired, as for auth_session).
 create function public.agent_poll(p_token_hash text, p_idle_seconds integer, p_presence_seconds integer)
 returns jsonb
 language plpgsql set search_path = '' as $$
@@ -141,10 +141,7 @@ declare
   v_now      timestamptz := pg_catalog.now();
 begin
   select * into v_session from public.sessions s where s.token_hash = p_token_hash;
-  if v_session.id is null then
-    return pg_catalog.jsonb_build_object('error', 'unauthenticated');
-  end if;
-  if v_session.revoked_at is not null or v_session.expires_at <= v_now
+  if v_session.id is null or v_session.revoked_at is not null or v_session.expires_at <= v_now
      or v_session.last_seen_at <= v_now - pg_catalog.make_interval(secs => p_idle_seconds) then
     return pg_catalog.jsonb_build_object('error', 'session_expired');
   end if;
@@ -283,4 +280,19 @@ begin
   return pg_catalog.jsonb_build_object(
     'call_sid', v_row.call_sid, 'code', v_row.code, 'notes', v_row.notes, 'callback_at', v_row.callback_at,
     'created_at', v_row.created_at, 'updated_at', v_row.updated_at);
+end $$;
+
+-- The agent's softphone identity (agents.client_identity; null when none is set), for the
+-- softphone's access token. An inactive or unknown agent is DA404.
+create function public.agent_client_identity(p_agent_id bigint)
+returns text
+language plpgsql stable set search_path = '' as $$
+declare
+  v_agent public.agents;
+begin
+  select * into v_agent from public.agents a where a.id = p_agent_id and a.is_active;
+  if v_agent.id is null then
+    raise exception 'agent % not found', p_agent_id using errcode = 'DA404';
+  end if;
+  return v_agent.client_identity;
 end $$;

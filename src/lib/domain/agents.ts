@@ -1,9 +1,11 @@
 /**
  * An agent's working state as the API and the agent page see it: which statuses an agent may
- * choose and when, the configured lists (pause reasons, disposition codes), what a refusal
- * from the database means, and the JSON types of every agent endpoint's answer (the page
+ * choose and when (the configured lists of pause reasons and disposition codes are read by
+ * pauseReasons/dispositionCodes in runtime/config), what a refusal from the database means, and the JSON types of every agent endpoint's answer (the page
  * imports them from here).
  */
+import { unwrap, type RpcResult } from '../runtime/db';
+import { HttpError } from '../runtime/http';
 
 /** Every status an agent can be in (agents.status). */
 export const AGENT_STATUSES = ['offline', 'available', 'reserved', 'busy', 'wrap_up', 'paused'] as const;
@@ -15,56 +17,8 @@ export const CHOOSABLE_STATUSES = ['available', 'paused', 'offline'] as const;
 /** A status an agent may choose. */
 export type ChoosableStatus = (typeof CHOOSABLE_STATUSES)[number];
 
-/** Pause reasons offered when AGENT_PAUSE_REASONS is unset. */
-export const DEFAULT_PAUSE_REASONS = 'Intervalo,Almoço,Banheiro,Treinamento,Feedback';
-/** Disposition codes offered when DISPOSITION_CODES is unset. */
-export const DEFAULT_DISPOSITION_CODES = 'acordo,promessa_pagamento,recusa,numero_errado,retornar,sem_interesse,outro';
-
-/** Longest pause reason (agents.pause_reason allows 60 characters). */
-export const MAX_PAUSE_REASON_LENGTH = 60;
-/** A disposition code as call_dispositions.code stores it. */
-export const DISPOSITION_CODE = /^[a-z0-9_]{1,40}$/;
 /** Longest disposition note (call_dispositions.notes). */
 export const MAX_DISPOSITION_NOTES = 2000;
-
-/** Why a configured list cannot be used, or null when it can. */
-function listProblem(items: string[], check: (item: string) => string | null): string | null {
-  if (items.length === 0) return 'must name at least one item';
-  const seen = new Set<string>();
-  for (const item of items) {
-    const problem = check(item);
-    if (problem) return problem;
-    if (seen.has(item)) return `names "${item}" twice`;
-    seen.add(item);
-  }
-  return null;
-}
-
-function splitList(raw: string): string[] {
-  return raw.split(',').map((s) => s.trim());
-}
-
-/** Why AGENT_PAUSE_REASONS cannot be used (comma list, each 1..60 characters), or null. */
-export function pauseReasonsProblem(raw: string): string | null {
-  return listProblem(splitList(raw), (r) =>
-    r === '' ? 'has an empty item' : r.length > MAX_PAUSE_REASON_LENGTH ? `has an item longer than ${MAX_PAUSE_REASON_LENGTH} characters` : null,
-  );
-}
-
-/** Why DISPOSITION_CODES cannot be used (comma list of lower-case codes a-z, 0-9, _), or null. */
-export function dispositionCodesProblem(raw: string): string | null {
-  return listProblem(splitList(raw), (c) => (DISPOSITION_CODE.test(c) ? null : `has "${c}", not a code of a-z, 0-9 and _ (at most 40)`));
-}
-
-/** The pause reasons of AGENT_PAUSE_REASONS, in order (the configuration was validated at load). */
-export function pauseReasons(raw: string | undefined): string[] {
-  return splitList(raw ?? DEFAULT_PAUSE_REASONS);
-}
-
-/** The disposition codes of DISPOSITION_CODES, in order. */
-export function dispositionCodes(raw: string | undefined): string[] {
-  return splitList(raw ?? DEFAULT_DISPOSITION_CODES);
-}
 
 /** Whether an agent may choose a status, and if not why: the rule agent_set_status enforces. */
 export type StatusChoice = { ok: true } | { ok: false; refusal: 'agent_busy' | 'bad_request'; message: string };
@@ -126,12 +80,35 @@ export function agentRefusal(sqlstate: string): { status: number; code: string; 
   }
 }
 
-/** The error codes agent_poll answers instead of a state when the session does not allow it. */
+/**
+ * The data of an agent SQL function's result: its own refusals (DA400/DA404/DA409) become
+ * the API's 400 bad_request, 404 not_found and 409 agent_busy; anything else as unwrap.
+ */
+export function unwrapAgent<T>(result: RpcResult<T>): T {
+  if (result.error) {
+    const refusal = agentRefusal(result.error.code);
+    if (refusal) throw new HttpError(refusal.status, refusal.code, refusal.message);
+  }
+  return unwrap(result);
+}
+
+/** The refusals agent_poll answers instead of a state when the session does not allow the poll. */
 export const POLL_ERRORS = {
-  unauthenticated: { status: 401, message: 'sign in first' },
-  session_expired: { status: 401, message: 'the session expired: sign in again' },
-  forbidden_role: { status: 403, message: 'only agents use the agent page' },
+  session_expired: { status: 401, message: 'the session has expired or was ended; sign in again' },
+  forbidden_role: { status: 403, message: 'this is not available to your role' },
 } as const;
+
+/** What agent_poll answers: the state, or why the session does not allow it. */
+export type PollAnswer = AgentStateResponse | { error: keyof typeof POLL_ERRORS };
+
+/** The state of a poll, or the 401/403 its session gets. */
+export function pollResult(answer: PollAnswer): AgentStateResponse {
+  if ('error' in answer) {
+    const e = POLL_ERRORS[answer.error] ?? POLL_ERRORS.session_expired;
+    throw new HttpError(e.status, answer.error in POLL_ERRORS ? answer.error : 'session_expired', e.message);
+  }
+  return answer;
+}
 
 /**
  * Parses callback_at: an ISO 8601 date-time with a zone, from now to a year ahead. Returns
