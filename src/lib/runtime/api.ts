@@ -16,12 +16,12 @@
  *  - an endpoint with a body requires `Content-Type: application/json`: an HTML form or a GET
  *    with query parameters cannot call it (the browser must preflight a cross-site JSON POST).
  */
-import { createHash } from 'node:crypto';
 import type { Context, ServerlessCallback, TwilioResponse } from '@twilio-labs/serverless-runtime-types/types';
 import { ConfigError, loadConfig, type Config } from './config';
 import { DbUnavailable, getDb, unwrap, type Db } from './db';
 import { HttpError, httpResponse } from './http';
 import { Field, FieldError, parseShape, type Infer, type Shape } from './validate';
+import { sessionTokenHash } from '../domain/auth/token';
 
 export type Role = 'admin' | 'supervisor' | 'agent';
 export const ROLES: readonly Role[] = ['admin', 'supervisor', 'agent'];
@@ -152,7 +152,7 @@ export function header(req: RequestInfo, name: string): string | undefined {
 
 /** SHA-256 (hex) of a session token: the only form in which the database knows it. */
 export function tokenHash(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  return sessionTokenHash(token);
 }
 
 /**
