@@ -39,6 +39,14 @@ export const configSchema = {
     AGENT_PAUSE_REASONS: text({ max: 2000, pattern: /^[^,]{1,60}(,[^,]{1,60})*$/, message: 'must be a comma list of reasons of 1-60 characters' }).default('Intervalo,Almoço,Banheiro,Treinamento,Feedback'),
     DISPOSITION_CODES: text({ max: 2000, pattern: /^[a-z0-9_]{1,40}(,[a-z0-9_]{1,40})*$/, message: 'must be a comma list of codes (a-z, 0-9, _; 1-40 characters)' }).default('acordo,promessa_pagamento,recusa,numero_errado,retornar,sem_interesse,outro'),
     SOFTPHONE_STANDIN_URL: text({ max: 2000, pattern: /^(https?:\/\/|\/)/, message: 'must be an http(s) URL or a path starting with /' }).optional(),
+    // Presence, wrap-up and the softphone's access token.
+    AGENT_PRESENCE_SECONDS: int(5, 600).default(20),
+    WRAP_UP_SECONDS: int(0, 3600).default(30),
+    // An access token may live at most 24 hours (twilio.com/docs/iam/access-tokens; error 20104 beyond).
+    VOICE_TOKEN_TTL_SECONDS: int(60, 86400).default(3600),
+    TWILIO_API_KEY: text({ pattern: /^SK[0-9a-f]{32}$/, message: 'must be SK followed by 32 hex characters' }).optional(),
+    TWILIO_API_SECRET: text({ min: 16, max: 200 }).optional(),
+    TWILIO_TWIML_APP_SID: text({ pattern: /^AP[0-9a-f]{32}$/, message: 'must be AP followed by 32 hex characters' }).optional(),
   },
 };
 
