@@ -8,29 +8,9 @@
 --   any       --(customer joins the room)--> busy  busy --(customer leaves)--> wrap_up (available when no wrap-up time)
 -- The shift leg ending clears shift_call_sid, and an available agent becomes offline.
 
--- When an offer to calls.agent_id ended without the agent answering (the customer hung up or
--- the ring timeout sent them to voicemail): the agent's missed calls.
-alter table public.calls add column agent_missed_at timestamptz;
-create index calls_agent_missed_idx on public.calls (agent_id, agent_missed_at) where agent_missed_at is not null;
-comment on column public.calls.agent_missed_at is
-  'When an offer of this call to agent_id ended unanswered (the agent''s missed calls).';
-
 -- The agent's room as Twilio named it (ConferenceSid, from the conference callbacks): what the
 -- Participants API needs to hold or release the customer.
 alter table public.agents add column room_conference_sid text check (room_conference_sid ~ '^CF[0-9a-f]{32}$');
-
--- Whether an agent may be offered a call now: available, seen by a poll within
--- p_presence_seconds, and with the shift leg in the room. Routing checks last_seen_at itself,
--- so a page that stopped polling is never offered a call even before any sweep runs.
-create or replace function public.agent_can_take_offer(p_agent public.agents, p_presence_seconds integer)
-returns boolean
-language sql stable
-set search_path = ''
-as $$
-  select p_agent.id is not null and p_agent.is_active and p_agent.status = 'available'
-     and p_agent.shift_call_sid is not null
-     and p_agent.last_seen_at > pg_catalog.now() - pg_catalog.make_interval(secs => coalesce(p_presence_seconds, 20));
-$$;
 
 -- The softphone's shift leg reached /voice/agent-session. Returns the agent (id, name,
 -- client_identity, status) with shift_call_sid set, or null when the identity names no active
@@ -82,7 +62,8 @@ $$;
 
 -- The customer leg p_call_sid is no longer with its agent (hung up, left the room, went to
 -- voicemail). The agent whose current call it is: reserved (an offer never answered) →
--- available, and an inbound call counts as missed; busy → wrap_up for p_wrap_up_seconds
+-- available (the call, never connected to the agent, is one of the agent's missed calls:
+-- see agent_poll); busy → wrap_up for p_wrap_up_seconds
 -- (available when 0). Anything else (already in wrap-up, another call) is left alone, so
 -- repeated and reordered callbacks change nothing twice. With p_offer_only, only an offer is
 -- released (an offer that ended while the agent was answering it is the agent's to finish).
@@ -104,8 +85,6 @@ begin
   end if;
   if v_agent.status = 'reserved' then
     v_agent := public.agent_transition(v_agent.id, 'available', null, 'system', null);
-    update public.calls set agent_missed_at = coalesce(agent_missed_at, pg_catalog.now()), updated_at = pg_catalog.now()
-     where call_sid = p_call_sid and direction = 'inbound';
   elsif coalesce(p_wrap_up_seconds, 30) <= 0 then
     v_agent := public.agent_transition(v_agent.id, 'available', null, 'system', null);
   else
@@ -304,7 +283,7 @@ begin
   if v_agent.id is not null then
     if v_agent.status = 'reserved' and v_agent.current_call_sid = p_event->>'call_sid' then
       v_route := 'offer';
-    elsif public.agent_can_take_offer(v_agent, (p_event->>'presence_seconds')::integer)
+    elsif public.agent_is_routable(v_agent, coalesce((p_event->>'presence_seconds')::integer, 20))
           and (not v_opted_out or coalesce(p_event->>'opt_out_inbound', 'continue') = 'continue') then
       v_agent := public.agent_transition(v_agent.id, 'reserved', null, 'system', null, p_event->>'call_sid');
       v_route := 'offer';
@@ -470,7 +449,7 @@ end;
 $$;
 
 revoke execute on function
-  public.agent_can_take_offer(public.agents, integer), public.agent_shift_started(text, public.call_sid),
+  public.agent_shift_started(text, public.call_sid),
   public.agent_shift_ended(text), public.agent_customer_left(text, integer, boolean),
   public.agent_customer_joined(bigint, public.call_sid), public.apply_call_status(jsonb),
   public.apply_conference_event(jsonb), public.agent_answer_offer(bigint, text),
@@ -478,7 +457,7 @@ revoke execute on function
   public.start_connect(jsonb, bigint)
   from public, anon, authenticated;
 grant execute on function
-  public.agent_can_take_offer(public.agents, integer), public.agent_shift_started(text, public.call_sid),
+  public.agent_shift_started(text, public.call_sid),
   public.agent_shift_ended(text), public.agent_customer_left(text, integer, boolean),
   public.agent_customer_joined(bigint, public.call_sid), public.apply_call_status(jsonb),
   public.apply_conference_event(jsonb), public.agent_answer_offer(bigint, text),

@@ -28,8 +28,6 @@ export const configSchema = {
     FALLBACK_NUMBER: e164.optional(),
     AGENT_RING_TIMEOUT: int(5, 120).default(20),
     VOICEMAIL_MAX_LENGTH: int(10, 600).default(120),
-    AGENT_PRESENCE_SECONDS: int(5, 600).default(20),
-    WRAP_UP_SECONDS: int(0, 3600).default(30),
     ALERT_SLACK_WEBHOOK_URL: httpUrl().optional(),
     ALERT_SMS_TO: text({ pattern: ALERT_PHONE, message: 'must be an E.164 number, optionally prefixed whatsapp:' }).optional(),
     ALERT_SMS_FROM: text({ pattern: ALERT_PHONE, message: 'must be an E.164 number, optionally prefixed whatsapp:' }).optional(),
