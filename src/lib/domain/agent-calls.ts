@@ -8,7 +8,6 @@ import type twilio from 'twilio';
 import { urlFor, type Config } from '../runtime/config';
 import { unwrap, type Db } from '../runtime/db';
 import { HttpError } from '../runtime/http';
-import { placeCall } from './dialer';
 import { roomName } from './rooms';
 
 /** What the call-control endpoints read about an agent (agent_call_context). */
@@ -55,6 +54,9 @@ export async function clickToCall(deps: AgentCallDeps, agentId: number, to: stri
   const ctx = await context(deps.db, agentId);
   if (ctx.status === 'reserved' || ctx.status === 'busy') throw refuse(409, 'agent_busy', 'finish the current call first');
   if (!ctx.own_number) throw refuse(409, 'conflict', 'this agent has no number of their own to call from');
+  // Loaded on the first click-to-call, not when the function starts: placeCall's number
+  // parsing brings the phone-number metadata, which the other call controls never need.
+  const { placeCall } = await import('./dialer');
   const r = await placeCall(deps, { to, callerId: ctx.own_number, agentId });
   if (!r.placed) {
     switch (r.reason) {
