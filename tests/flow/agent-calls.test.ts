@@ -97,11 +97,26 @@ describe("the agent's shift leg", () => {
     expect(room).toBeDefined();
     expect(room!.participants).toEqual([sid]);
 
+    // The room's callbacks reached /webhooks/conference and were applied (signed, 204).
+    const conferenceHooks = s.emulator.webhooks().filter((w) => w.url.startsWith(`${fb()}/webhooks/conference`));
+    expect(conferenceHooks.length).toBeGreaterThan(0);
+    expect(conferenceHooks.every((w) => w.status === 204)).toBe(true);
+
     const stranger = await s.emulator.placeInboundCall({ from: 'client:nobody_here', to: SESSION_NUMBER });
     await s.emulator.waitForCall(stranger);
     const verbs = s.emulator.timeline(stranger).filter((e) => e.type === 'verb').map((e) => e.verb);
     expect(verbs).toEqual(['Say', 'Hangup']);
     expect(s.emulator.conferences().some((c) => c.participants.includes(stranger))).toBe(false);
+  });
+
+  it('ending the shift leg leaves the agent without a room: available becomes offline (system)', async () => {
+    const agent = await agentWithLogin();
+    const shift = await startShift(agent);
+    await s.twilio.calls(shift).update({ status: 'completed' });
+    await s.emulator.waitForCall(shift);
+    await statusIs(agent.id, 'offline');
+    expect((await agentRow(agent.id)).shift_call_sid).toBeNull();
+    expect((await history(agent.id)).slice(-1)).toEqual([['offline', 'system', null]]);
   });
 });
 
