@@ -130,10 +130,12 @@ describe("a call to the agent's own number", () => {
     // Offered: the agent is reserved for this customer, who waits in the agent's queue.
     await until('offer', async () => ((await agentRow(agent.id)).current_call_sid === sid ? true : undefined));
     expect((await agentRow(agent.id)).status).toBe('reserved');
-    await until('customer enqueued', async () => (s.emulator.timeline(sid).some((e) => e.verb === 'Enqueue') ? true : undefined));
-
+    // Answered at once, while the customer still hears the disclaimer: the answer waits for the
+    // customer to reach the queue, so the disclaimer is heard to its end.
     const answered = await api('/api/agent/answer', agent.token, { call_sid: sid });
     expect(answered).toEqual({ status: 200, json: { ok: true } });
+    const verbs = s.emulator.timeline(sid).filter((e) => e.type === 'verb').map((e) => e.verb);
+    expect(verbs.slice(0, 2)).toEqual(['Play', 'Enqueue']);
     await until('customer and agent hear each other', async () => (hearsEachOther(sid, shift) ? true : undefined));
     expect(await agentRow(agent.id)).toMatchObject({ status: 'busy', current_call_sid: sid });
     const [row] = await sql('select direction, agent_id, from_number from calls where call_sid = $1', [sid]);
