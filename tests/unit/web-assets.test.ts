@@ -11,7 +11,7 @@ import { build, type Metafile } from 'esbuild';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WEB_METAFILE } from '../../scripts/build';
-import { STAND_IN_GLOBAL } from '../../src/web/agent/softphone';
+import { STAND_IN_GLOBAL } from '../../src/web/agent/globals';
 
 const root = join(__dirname, '..', '..');
 const dist = join(root, 'dist');
@@ -64,7 +64,7 @@ describe('the agent page in dist/assets', () => {
     // A page entry that defines the global itself, the way a stand-in script does.
     const r = await build({
       stdin: {
-        contents: `import { Device } from '@twilio/voice-sdk'; import { STAND_IN_GLOBAL } from './softphone';
+        contents: `import { Device } from '@twilio/voice-sdk'; import { STAND_IN_GLOBAL } from './globals';
           (window as any).${STAND_IN_GLOBAL} = { Device: class { register() {} } }; console.log(Device, STAND_IN_GLOBAL);`,
         resolveDir: join(root, 'src/web/agent'),
         sourcefile: 'src/web/agent/stand-in-inline.ts',

@@ -5,6 +5,7 @@
  * of the SDK's Device and Call the page needs, so the page code is one.
  */
 import { Device } from '@twilio/voice-sdk';
+import { STAND_IN_GLOBAL } from './globals';
 import type { SoftphoneConfig } from './types';
 
 type Listener = (...args: any[]) => void;
@@ -48,11 +49,6 @@ const twilioFactory: DeviceFactory = (token) => {
 /** A constructor shaped like the SDK's Device, as a run-time script exposes it. */
 type DeviceConstructor = new (token: string, options?: typeof DEVICE_OPTIONS) => SoftDevice;
 
-/**
- * The global the emulator's script defines: `{ Device, Call }`. Only the name is here; the
- * stand-in's code stays in the emulator and reaches the browser from its own URL.
- */
-export const STAND_IN_GLOBAL = 'DiscadorStandInDevice';
 
 function loadScript(url: string): Promise<void> {
   return new Promise((resolve, reject) => {

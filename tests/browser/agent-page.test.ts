@@ -1,0 +1,189 @@
+/**
+ * The agent page in Chromium against the real local stack: the functions behind their front,
+ * Postgres, and the Twilio emulator in this process (so the test can place a customer's call;
+ * real time, since a person-paced page is on the other end). The softphone is the
+ * emulator's stand-in Device, which /api/me names on the local stack.
+ *
+ * Ana signs in, goes available (her softphone's shift leg joins her room), a customer calls
+ * her number, the page rings with a desktop notification and the screen pop shows the lead,
+ * she answers, hangs up, saves a disposition (the row is checked) and signs out. Then
+ * repeated wrong passwords lock an account and the page says how long to wait.
+ */
+import { sql as sqlAt } from '../helpers/db';
+import { startEmulatedStack, type EmulatedStack } from '../helpers/emulated-stack';
+import { newCallSid, newMobile } from '../helpers/twilio';
+import { statusCallbackUrl, voiceFallbackUrl, voiceInboundUrl } from '../../src/lib/domain/callback-urls';
+import { formatPhoneBR } from '../../src/web/agent/format';
+import { launch, notifications, type TestBrowser } from './browser';
+
+jest.setTimeout(180000);
+
+const ANA = { email: 'ana@discador.local', password: 'demo-ana', did: '+551130001000' };
+let s: EmulatedStack;
+let base: string;
+const sql = <T = Record<string, unknown>>(q: string, p: unknown[] = []) => sqlAt<T>(q, p, s.stack.env.DATABASE_URL);
+
+/** Polls fn until it returns a truthy value (or throws the last failure after `ms`). */
+async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 20000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+      last = new Error(`${what}: got ${JSON.stringify(v)}`);
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+beforeAll(async () => {
+  s = await startEmulatedStack({ speed: 1 });
+  base = s.stack.env.FUNCTIONS_BASE_URL;
+  const at = { baseUrl: base };
+  s.emulator.addNumber({ phoneNumber: ANA.did, voiceUrl: voiceInboundUrl(at), voiceFallbackUrl: voiceFallbackUrl(at), statusCallback: statusCallbackUrl(at) });
+});
+afterAll(async () => s?.stop());
+
+describe('the agent page', () => {
+  let b: TestBrowser | undefined;
+  afterEach(async () => {
+    await b?.close();
+    b = undefined;
+  });
+
+  it('serves a pt-BR sign-in form that refuses empty fields', async () => {
+    b = await launch('sign-in form');
+    const { page } = b;
+    const res = await page.goto(`${base}/agent.html`);
+    expect(res?.status()).toBe(200);
+    await page.waitForSelector('#login-form');
+    expect(await page.getAttribute('html', 'lang')).toBe('pt-BR');
+    expect(await page.isVisible('#app-view')).toBe(false);
+    await b.shot('sign-in form');
+    await page.click('#login-submit');
+    await page.waitForSelector('#login-error:not([hidden])');
+    expect(await page.textContent('#login-error')).toBe('Informe e-mail e senha.');
+    expect(await page.evaluate('document.activeElement && document.activeElement.id')).toBe('login-email');
+    await b.shot('empty fields refused');
+  });
+
+  it('a whole call: sign in, available, a customer rings, screen pop, answer, hang up, disposition, sign out', async () => {
+    // The customer is a lead of the demo campaign with one earlier call that has a disposition.
+    const customer = newMobile('21');
+    const [lead] = await sql<{ id: string }>(
+      `insert into leads (campaign_id, phone_number, name, data)
+       values ((select id from campaigns order by id limit 1), $1, 'Marina Teste', '{"contrato": "CT-4471", "saldo": "1.250,00", "dias_atraso": 33}')
+       returning id`,
+      [customer],
+    );
+    const earlier = newCallSid();
+    await sql(
+      `insert into calls (call_sid, direction, from_number, to_number, status, agent_id, lead_id, campaign_id, started_at, answered_at, ended_at, duration)
+       values ($1, 'outbound-api', '+551130001000', $2, 'completed', (select id from agents where client_identity = 'ana'), $3,
+               (select id from campaigns order by id limit 1), now() - interval '2 days', now() - interval '2 days', now() - interval '2 days' + interval '95 seconds', 95)`,
+      [earlier, customer, lead!.id],
+    );
+    await sql(`insert into call_dispositions (call_sid, agent_id, code, notes) values ($1, (select id from agents where client_identity = 'ana'), 'retornar', 'Pediu retorno')`, [earlier]);
+
+    b = await launch('whole call', { notifications: 'granted', origin: base });
+    const { page } = b;
+    await page.goto(`${base}/agent.html`);
+    await page.fill('#login-email', ANA.email);
+    await page.fill('#login-password', ANA.password);
+    await b.shot('sign-in filled');
+    await page.click('#login-submit');
+    await page.waitForSelector('#app-view:not([hidden])');
+    expect(await page.textContent('#agent-name')).toBe('Ana Souza');
+    // Notifications granted: the permission button is not offered.
+    expect(await page.isVisible('#notify-permission')).toBe(false);
+    await b.shot('signed in');
+
+    await page.click('#go-available');
+    await page.waitForFunction(`document.getElementById('phone-state').textContent === 'Conectado — aguardando clientes'`, undefined, { timeout: 20000 });
+    expect(await page.textContent('#status-badge')).toBe('Disponível');
+    const [agent] = await until('Ana routable', async () => {
+      const rows = await sql<{ status: string; shift_call_sid: string | null }>(`select status, shift_call_sid from agents where client_identity = 'ana'`);
+      return rows[0]?.status === 'available' && rows[0]?.shift_call_sid ? rows : undefined;
+    });
+    expect(agent!.shift_call_sid).toMatch(/^CA[0-9a-f]{32}$/);
+    await b.shot('available');
+
+    // The customer calls Ana's number: disclaimer, then the page rings.
+    s.emulator.addParty({ number: customer, hangupAfter: 300 });
+    const customerSid = await s.emulator.placeInboundCall({ from: customer, to: ANA.did });
+    await page.waitForSelector('#offer-box:not([hidden])', { timeout: 30000 });
+    expect(await page.textContent('#offer-from')).toBe(formatPhoneBR(customer));
+    expect(await page.textContent('#pop-number')).toBe(formatPhoneBR(customer));
+    expect(await page.textContent('#pop-name')).toBe('Marina Teste');
+    const fields = await page.$$eval('#pop-fields dt, #pop-fields dd', (els) => els.map((e) => e.textContent));
+    expect(fields).toEqual(expect.arrayContaining(['contrato', 'CT-4471', 'saldo', '1.250,00']));
+    const history = await page.$$eval('#pop-history tr', (rows) => rows.map((r) => [...r.children].map((c) => c.textContent)));
+    expect(history).toEqual([[expect.any(String), 'Efetuada', expect.any(String), 'Retornar depois']]);
+    await b.shot('ringing with screen pop');
+
+    // Keyboard: Alt+Shift+A answers.
+    await page.keyboard.press('Alt+Shift+KeyA');
+    await page.waitForFunction(`document.getElementById('phone-state').textContent === 'Em ligação'`, undefined, { timeout: 20000 });
+    expect(await page.textContent('#status-badge')).toBe('Em ligação');
+    expect(await sql(`select status, current_call_sid from agents where client_identity = 'ana'`)).toEqual([{ status: 'busy', current_call_sid: customerSid }]);
+    await b.shot('in call');
+
+    await page.click('#hangup');
+    await page.waitForSelector('#disposition:not([hidden])', { timeout: 20000 });
+    expect(await page.textContent('#disposition-customer')).toBe(`Marina Teste (${formatPhoneBR(customer)})`);
+    await until('customer leg ended', async () => s.emulator.calls().find((c) => c.sid === customerSid)?.status === 'completed');
+    await b.shot('wrap-up with disposition form');
+
+    await page.selectOption('#disposition-code', 'promessa_pagamento');
+    await page.fill('#disposition-notes', 'Paga dia 10');
+    await page.click('#disposition-submit');
+    await page.waitForSelector('#disposition', { state: 'hidden' });
+    expect(await sql(`select d.code, d.notes, d.agent_id = a.id as by_ana from call_dispositions d, agents a where a.client_identity = 'ana' and d.call_sid = $1`, [customerSid])).toEqual([
+      { code: 'promessa_pagamento', notes: 'Paga dia 10', by_ana: true },
+    ]);
+    await b.shot('disposition saved');
+
+    // Exactly one desktop notification: the offered call, once, however many polls showed it.
+    expect(await notifications(page)).toEqual([{ title: 'Chamada recebida', body: `${formatPhoneBR(customer)} — Marina Teste`, tag: `offer:${customerSid}` }]);
+
+    await page.click('#logout');
+    await page.waitForSelector('#login-view:not([hidden])');
+    await b.shot('signed out');
+    const sessions = await sql<{ open: number }>(
+      `select count(*)::int as open from sessions se join users u on u.id = se.user_id where u.email = $1 and se.revoked_at is null`,
+      [ANA.email],
+    );
+    expect(sessions).toEqual([{ open: 0 }]);
+    expect(await sql(`select status from agents where client_identity = 'ana'`)).toEqual([{ status: 'offline' }]);
+  });
+
+  it('repeated wrong passwords lock the account and the page says how long to wait', async () => {
+    b = await launch('lockout');
+    const { page } = b;
+    await page.goto(`${base}/agent.html`);
+    await page.fill('#login-email', 'bruno@discador.local');
+    let locked = false;
+    for (let i = 0; i < 12 && !locked; i++) {
+      await page.fill('#login-password', `errada-${i}`);
+      await page.click('#login-submit');
+      await page.waitForSelector('#login-error:not([hidden])');
+      const text = (await page.textContent('#login-error')) ?? '';
+      if (i === 0) {
+        expect(text).toBe('E-mail ou senha incorretos.');
+        await b.shot('wrong password');
+      }
+      locked = text.startsWith('Muitas tentativas sem sucesso. Tente novamente em ');
+      if (!locked) await page.waitForFunction(`!document.getElementById('login-submit').disabled`);
+    }
+    expect(locked).toBe(true);
+    expect(await page.textContent('#login-error')).toMatch(/^Muitas tentativas sem sucesso\. Tente novamente em \d+ (segundos?|minutos?)/);
+    expect(await page.isDisabled('#login-submit')).toBe(true);
+    await b.shot('locked out');
+    const [throttle] = await sql<{ locked: boolean }>(`select bool_or(locked_until > now()) as locked from login_throttle`);
+    expect(throttle).toEqual({ locked: true });
+  });
+});
