@@ -63,6 +63,9 @@ describe('the agent page', () => {
     await page.waitForSelector('#login-form');
     expect(await page.getAttribute('html', 'lang')).toBe('pt-BR');
     expect(await page.isVisible('#app-view')).toBe(false);
+    // Not signed in is not an error.
+    await page.waitForLoadState('networkidle');
+    expect(await page.isVisible('#login-error')).toBe(false);
     await b.shot('sign-in form');
     await page.click('#login-submit');
     await page.waitForSelector('#login-error:not([hidden])');

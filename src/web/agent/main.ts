@@ -663,10 +663,13 @@ async function boot(): Promise<void> {
   wire();
   renderNotifyButton();
   // A session may live in the cookie alone (HttpOnly): ask /api/me before showing the form.
+  // Without a token of ours, a failure just means "not signed in": the form, no error.
+  const hadToken = api.signedIn;
   try {
     await enter();
   } catch (e) {
-    signedOut(e instanceof ApiError && e.code !== 'unauthenticated' && e.code !== 'session_expired' ? describe(e) : null);
+    const quiet = !hadToken || (e instanceof ApiError && (e.code === 'unauthenticated' || e.code === 'session_expired'));
+    signedOut(quiet ? null : describe(e));
   }
 }
 
