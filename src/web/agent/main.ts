@@ -8,7 +8,7 @@ import { DISPOSITION_LABEL, STATUS_LABEL, errorText, formatDateTime, formatDurat
 import { checkMicrophone } from './mic';
 import { Notifier } from './notify';
 import { deviceFactory, type DeviceFactory, type SoftCall, type SoftDevice } from './softphone';
-import type { CurrentCall, ListedCall, MeReply, StateReply } from './types';
+import type { CurrentCall, MeReply, StateReply } from './types';
 
 /** How often the page polls the state (the server counts an agent present for 20 s after a poll). */
 const POLL_MS = 3000;
@@ -230,13 +230,14 @@ function onState(state: StateReply): void {
     }
   }
   for (const v of state.voicemails) {
-    const key = `voicemail:${v.call_sid}`;
+    const key = `voicemail:${v.recording_sid}`;
     if (firstPoll) notifier.remember(key);
     else notifier.raise({ kind: 'voicemail', key, title: 'Novo recado no correio de voz', body: formatPhoneBR(v.from ?? null) });
   }
   for (const m of state.missed) {
     const key = `missed:${m.call_sid}`;
-    if (firstPoll) notifier.remember(key);
+    // A missed call that left a message is one event: the voicemail notice says it.
+    if (firstPoll || m.voicemail) notifier.remember(key);
     else notifier.raise({ kind: 'missed', key, title: 'Chamada perdida', body: formatPhoneBR(m.from ?? null) });
   }
   firstPoll = false;
@@ -246,13 +247,17 @@ function onState(state: StateReply): void {
   else stopRinging();
   if (state.offer && state.offer.call_sid !== prev?.offer?.call_sid) announce(`Chamada recebida de ${formatPhoneBR(state.offer.from)}. Alt+Shift+A para atender.`);
 
-  // The call the agent is on or offered: when it ends, ask its disposition.
-  if (state.call) {
-    if (state.call.call_sid !== lastCall?.call_sid) held = false;
-    lastCall = state.call;
+  // The call the agent is offered, on, or wrapping up: once it ends, ask its disposition.
+  const call = state.call;
+  if (call) {
+    if (call.call_sid !== lastCall?.call_sid) held = false;
+    if (call.ended_at && !lastCall?.ended_at) announce('A ligação terminou.');
+    if (call.disposition) dispositioned.add(call.call_sid);
+    lastCall = call;
+    if (call.ended_at) askDisposition(call);
   } else if (lastCall) {
-    if (!dispositioned.has(lastCall.call_sid)) openDisposition(lastCall);
-    announce('A ligação terminou.');
+    if (!lastCall.ended_at) announce('A ligação terminou.');
+    askDisposition(lastCall);
     lastCall = null;
     held = false;
   }
@@ -356,7 +361,8 @@ async function answer(): Promise<void> {
 }
 
 async function hangup(): Promise<void> {
-  const sid = last?.call?.call_sid ?? last?.offer?.call_sid;
+  const live = last?.call && !last.call.ended_at ? last.call : null;
+  const sid = live?.call_sid ?? last?.offer?.call_sid;
   if (!sid) return;
   await act($<HTMLButtonElement>('hangup'), 'phone-error', async () => {
     await api.hangup(sid);
@@ -407,9 +413,15 @@ async function dial(ev: SubmitEvent): Promise<void> {
   });
 }
 
-const inCall = () => last?.agent.status === 'busy' && !!last.call;
+const inCall = () => last?.agent.status === 'busy' && !!last.call && !last.call.ended_at;
 
 // ---------------------------------------------------------------- disposition
+
+/** Opens the form for an ended call unless its disposition is saved or the form is already for it. */
+function askDisposition(call: CurrentCall): void {
+  if (dispositioned.has(call.call_sid) || call.disposition || dispositionFor?.call_sid === call.call_sid) return;
+  openDisposition(call);
+}
 
 function openDisposition(call: CurrentCall): void {
   dispositionFor = call;
@@ -511,7 +523,7 @@ function render(): void {
   $('offer-box').hidden = !offer;
   if (offer) $('offer-from').textContent = formatPhoneBR(offer.from);
   $<HTMLButtonElement>('answer').disabled = !offer;
-  $<HTMLButtonElement>('hangup').disabled = !(last.call || offer);
+  $<HTMLButtonElement>('hangup').disabled = !((last.call && !last.call.ended_at) || offer);
   const mute = $<HTMLButtonElement>('mute');
   mute.disabled = !shiftLeg;
   mute.setAttribute('aria-pressed', String(!!shiftLeg?.isMuted()));
@@ -529,19 +541,21 @@ function render(): void {
         ? held
           ? 'Em ligação (cliente em espera)'
           : 'Em ligação'
-        : shiftLeg
-          ? 'Conectado — aguardando clientes'
-          : 'Desconectado';
+        : last.call?.ended_at
+          ? 'Ligação encerrada'
+          : shiftLeg
+            ? 'Conectado — aguardando clientes'
+            : 'Desconectado';
 
   renderPop(last.call, offer?.from ?? null);
-  renderList('waiting', last.waiting.map((w) => `Aguardando há ${waitText(w.wait_seconds)}`));
+  renderList('waiting', last.waiting.map((w) => `${formatPhoneBR(w.from)} — aguardando há ${waitText(w.wait_seconds)}`));
   renderList('missed', last.missed.map(listedText));
   renderList('voicemail', last.voicemails.map(listedText));
   renderTimers();
 }
 
-function listedText(c: ListedCall): string {
-  const when = formatDateTime(c.at ?? c.created_at ?? null);
+function listedText(c: { from: string | null; at: string; duration?: number | null }): string {
+  const when = formatDateTime(c.at);
   const dur = typeof c.duration === 'number' ? ` (${formatDuration(c.duration)})` : '';
   return `${formatPhoneBR(c.from ?? null)}${when ? ` — ${when}` : ''}${dur}`;
 }
