@@ -118,20 +118,19 @@ begin
   return public.agent_view(v_agent, p_presence_seconds);
 end $$;
 
--- The agent page's poll, in one round trip: checks the session (as auth_session does: not
--- revoked, before its absolute expiry, used within p_idle_seconds; the user active and an
--- agent), touches the session and the agent's last_seen_at (the presence heartbeat), ends an
+-- The agent page's poll, in one round trip: checks the session with auth_session (not
+-- revoked, before its absolute expiry, used within p_idle_seconds, its user active) and that
+-- the user is an agent, touches the session and the agent's last_seen_at (the presence heartbeat), ends an
 -- expired wrap-up (available, source 'timer'), sweeps stale agents, and returns what the
 -- page shows:
 --   {agent, offer, call, waiting, voicemails, missed, server_time}
 -- or {error: 'session_expired' | 'forbidden_role'} when the session does not allow it
--- (nothing is written then; an unknown token is session_expired, as for auth_session).
+-- (nothing else is written then; an unknown token is session_expired, as for every /api call).
 create function public.agent_poll(p_token_hash text, p_idle_seconds integer, p_presence_seconds integer)
 returns jsonb
 language plpgsql set search_path = '' as $$
 declare
-  v_session  public.sessions;
-  v_user     public.users;
+  v_session  jsonb;
   v_agent    public.agents;
   v_call     public.calls;
   v_customer text;
@@ -140,22 +139,17 @@ declare
   v_offer    jsonb;
   v_now      timestamptz := pg_catalog.now();
 begin
-  select * into v_session from public.sessions s where s.token_hash = p_token_hash;
-  if v_session.id is null or v_session.revoked_at is not null or v_session.expires_at <= v_now
-     or v_session.last_seen_at <= v_now - pg_catalog.make_interval(secs => p_idle_seconds) then
+  -- The same check as every other /api call (it also slides the session's last_seen_at).
+  v_session := public.auth_session(p_token_hash, p_idle_seconds);
+  if v_session is null then
     return pg_catalog.jsonb_build_object('error', 'session_expired');
   end if;
-  select * into v_user from public.users u where u.id = v_session.user_id;
-  if v_user.id is null or not v_user.is_active or v_user.disabled_at is not null then
-    return pg_catalog.jsonb_build_object('error', 'session_expired');
-  end if;
-  if v_user.role <> 'agent' or v_user.agent_id is null then
+  if v_session #>> '{user,role}' is distinct from 'agent' or v_session #>> '{user,agent_id}' is null then
     return pg_catalog.jsonb_build_object('error', 'forbidden_role');
   end if;
 
-  update public.sessions set last_seen_at = v_now where id = v_session.id;
   update public.agents a set last_seen_at = v_now
-   where a.id = v_user.agent_id and a.is_active
+   where a.id = (v_session #>> '{user,agent_id}')::bigint and a.is_active
   returning a.* into v_agent;
   if v_agent.id is null then
     return pg_catalog.jsonb_build_object('error', 'forbidden_role');
