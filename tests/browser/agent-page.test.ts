@@ -23,6 +23,18 @@ let s: EmulatedStack;
 let base: string;
 const sql = <T = Record<string, unknown>>(q: string, p: unknown[] = []) => sqlAt<T>(q, p, s.stack.env.DATABASE_URL);
 
+/** Runs a test's steps; on failure saves a screenshot of the page and adds its errors to the failure. */
+async function steps(b: TestBrowser, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    await b.shot('failure').catch(() => undefined);
+    const shown = (await b.page.$$eval('.error:not([hidden])', (els) => els.map((el) => el.textContent)).catch(() => [])).filter(Boolean);
+    if (e instanceof Error && shown.length) e.message += `\nerrors on the page: ${JSON.stringify(shown)}`;
+    throw e;
+  }
+}
+
 /** Polls fn until it returns a truthy value (or throws the last failure after `ms`). */
 async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 20000): Promise<T> {
   const deadline = Date.now() + ms;
@@ -57,21 +69,24 @@ describe('the agent page', () => {
 
   it('serves a pt-BR sign-in form that refuses empty fields', async () => {
     b = await launch('sign-in form');
-    const { page } = b;
-    const res = await page.goto(`${base}/agent.html`);
-    expect(res?.status()).toBe(200);
-    await page.waitForSelector('#login-form');
-    expect(await page.getAttribute('html', 'lang')).toBe('pt-BR');
-    expect(await page.isVisible('#app-view')).toBe(false);
-    // Not signed in is not an error.
-    await page.waitForLoadState('networkidle');
-    expect(await page.isVisible('#login-error')).toBe(false);
-    await b.shot('sign-in form');
-    await page.click('#login-submit');
-    await page.waitForSelector('#login-error:not([hidden])');
-    expect(await page.textContent('#login-error')).toBe('Informe e-mail e senha.');
-    expect(await page.evaluate('document.activeElement && document.activeElement.id')).toBe('login-email');
-    await b.shot('empty fields refused');
+    const tb = b;
+    await steps(tb, async () => {
+      const { page } = tb;
+      const res = await page.goto(`${base}/agent.html`);
+      expect(res?.status()).toBe(200);
+      await page.waitForSelector('#login-form');
+      expect(await page.getAttribute('html', 'lang')).toBe('pt-BR');
+      expect(await page.isVisible('#app-view')).toBe(false);
+      // Not signed in is not an error.
+      await page.waitForLoadState('networkidle');
+      expect(await page.isVisible('#login-error')).toBe(false);
+      await tb.shot('sign-in form');
+      await page.click('#login-submit');
+      await page.waitForSelector('#login-error:not([hidden])');
+      expect(await page.textContent('#login-error')).toBe('Informe e-mail e senha.');
+      expect(await page.evaluate('document.activeElement && document.activeElement.id')).toBe('login-email');
+      await tb.shot('empty fields refused');
+    });
   });
 
   it('a whole call: sign in, available, a customer rings, screen pop, answer, hang up, disposition, sign out', async () => {
@@ -93,102 +108,110 @@ describe('the agent page', () => {
     await sql(`insert into call_dispositions (call_sid, agent_id, code, notes) values ($1, (select id from agents where client_identity = 'ana'), 'retornar', 'Pediu retorno')`, [earlier]);
 
     b = await launch('whole call', { notifications: 'granted', origin: base });
-    const { page } = b;
-    await page.goto(`${base}/agent.html`);
-    await page.fill('#login-email', ANA.email);
-    await page.fill('#login-password', ANA.password);
-    await b.shot('sign-in filled');
-    await page.click('#login-submit');
-    await page.waitForSelector('#app-view:not([hidden])');
-    expect(await page.textContent('#agent-name')).toBe('Ana Souza');
-    // Notifications granted: the permission button is not offered.
-    expect(await page.isVisible('#notify-permission')).toBe(false);
-    await b.shot('signed in');
+    const tb = b;
+    await steps(tb, async () => {
+      const { page } = tb;
+      await page.goto(`${base}/agent.html`);
+      await page.fill('#login-email', ANA.email);
+      await page.fill('#login-password', ANA.password);
+      await tb.shot('sign-in filled');
+      await page.click('#login-submit');
+      await page.waitForSelector('#app-view:not([hidden])');
+      expect(await page.textContent('#agent-name')).toBe('Ana Souza');
+      // Notifications granted: the permission button is not offered.
+      expect(await page.isVisible('#notify-permission')).toBe(false);
+      await tb.shot('signed in');
 
-    await page.click('#go-available');
-    await page.waitForFunction(`document.getElementById('phone-state').textContent === 'Conectado — aguardando clientes'`, undefined, { timeout: 20000 });
-    expect(await page.textContent('#status-badge')).toBe('Disponível');
-    const [agent] = await until('Ana routable', async () => {
-      const rows = await sql<{ status: string; shift_call_sid: string | null }>(`select status, shift_call_sid from agents where client_identity = 'ana'`);
-      return rows[0]?.status === 'available' && rows[0]?.shift_call_sid ? rows : undefined;
+      await page.click('#go-available');
+      await page.waitForFunction(`document.getElementById('phone-state').textContent === 'Conectado — aguardando clientes'`, undefined, { timeout: 20000 });
+      expect(await page.textContent('#status-badge')).toBe('Disponível');
+      const [agent] = await until('Ana routable', async () => {
+        const rows = await sql<{ status: string; shift_call_sid: string | null }>(`select status, shift_call_sid from agents where client_identity = 'ana'`);
+        return rows[0]?.status === 'available' && rows[0]?.shift_call_sid ? rows : undefined;
+      });
+      expect(agent!.shift_call_sid).toMatch(/^CA[0-9a-f]{32}$/);
+      await tb.shot('available');
+
+      // The customer calls Ana's number: disclaimer, then the page rings.
+      s.emulator.addParty({ number: customer, hangupAfter: 300 });
+      const customerSid = await s.emulator.placeInboundCall({ from: customer, to: ANA.did });
+      await page.waitForSelector('#offer-box:not([hidden])', { timeout: 30000 });
+      expect(await page.textContent('#offer-from')).toBe(formatPhoneBR(customer));
+      expect(await page.textContent('#pop-number')).toBe(formatPhoneBR(customer));
+      expect(await page.textContent('#pop-name')).toBe('Marina Teste');
+      const fields = await page.$$eval('#pop-fields dt, #pop-fields dd', (els) => els.map((e) => e.textContent));
+      expect(fields).toEqual(expect.arrayContaining(['contrato', 'CT-4471', 'saldo', '1.250,00']));
+      const history = await page.$$eval('#pop-history tr', (rows) => rows.map((r) => [...r.children].map((c) => c.textContent)));
+      expect(history).toEqual([[expect.any(String), 'Efetuada', expect.any(String), 'Retornar depois']]);
+      await tb.shot('ringing with screen pop');
+
+      // Keyboard: Alt+Shift+A answers.
+      await page.keyboard.press('Alt+Shift+KeyA');
+      await page.waitForFunction(`document.getElementById('phone-state').textContent === 'Em ligação'`, undefined, { timeout: 20000 });
+      expect(await page.textContent('#status-badge')).toBe('Em ligação');
+      expect(await sql(`select status, current_call_sid from agents where client_identity = 'ana'`)).toEqual([{ status: 'busy', current_call_sid: customerSid }]);
+      await tb.shot('in call');
+
+      await page.click('#hangup');
+      await page.waitForSelector('#disposition:not([hidden])', { timeout: 20000 });
+      expect(await page.textContent('#disposition-customer')).toBe(`Marina Teste (${formatPhoneBR(customer)})`);
+      await until('customer leg ended', async () => s.emulator.calls().find((c) => c.sid === customerSid)?.status === 'completed');
+      await tb.shot('wrap-up with disposition form');
+
+      await page.selectOption('#disposition-code', 'promessa_pagamento');
+      await page.fill('#disposition-notes', 'Paga dia 10');
+      await page.click('#disposition-submit');
+      await page.waitForSelector('#disposition', { state: 'hidden' });
+      expect(await sql(`select d.code, d.notes, d.agent_id = a.id as by_ana from call_dispositions d, agents a where a.client_identity = 'ana' and d.call_sid = $1`, [customerSid])).toEqual([
+        { code: 'promessa_pagamento', notes: 'Paga dia 10', by_ana: true },
+      ]);
+      await tb.shot('disposition saved');
+
+      // Exactly one desktop notification: the offered call, once, however many polls showed it.
+      expect(await notifications(page)).toEqual([{ title: 'Chamada recebida', body: `${formatPhoneBR(customer)} — Marina Teste`, tag: `offer:${customerSid}` }]);
+
+      await page.click('#logout');
+      await page.waitForSelector('#login-view:not([hidden])');
+      await tb.shot('signed out');
+      const sessions = await sql<{ open: number }>(
+        `select count(*)::int as open from sessions se join users u on u.id = se.user_id where u.email = $1 and se.revoked_at is null`,
+        [ANA.email],
+      );
+      expect(sessions).toEqual([{ open: 0 }]);
+      expect(await sql(`select status from agents where client_identity = 'ana'`)).toEqual([{ status: 'offline' }]);
     });
-    expect(agent!.shift_call_sid).toMatch(/^CA[0-9a-f]{32}$/);
-    await b.shot('available');
-
-    // The customer calls Ana's number: disclaimer, then the page rings.
-    s.emulator.addParty({ number: customer, hangupAfter: 300 });
-    const customerSid = await s.emulator.placeInboundCall({ from: customer, to: ANA.did });
-    await page.waitForSelector('#offer-box:not([hidden])', { timeout: 30000 });
-    expect(await page.textContent('#offer-from')).toBe(formatPhoneBR(customer));
-    expect(await page.textContent('#pop-number')).toBe(formatPhoneBR(customer));
-    expect(await page.textContent('#pop-name')).toBe('Marina Teste');
-    const fields = await page.$$eval('#pop-fields dt, #pop-fields dd', (els) => els.map((e) => e.textContent));
-    expect(fields).toEqual(expect.arrayContaining(['contrato', 'CT-4471', 'saldo', '1.250,00']));
-    const history = await page.$$eval('#pop-history tr', (rows) => rows.map((r) => [...r.children].map((c) => c.textContent)));
-    expect(history).toEqual([[expect.any(String), 'Efetuada', expect.any(String), 'Retornar depois']]);
-    await b.shot('ringing with screen pop');
-
-    // Keyboard: Alt+Shift+A answers.
-    await page.keyboard.press('Alt+Shift+KeyA');
-    await page.waitForFunction(`document.getElementById('phone-state').textContent === 'Em ligação'`, undefined, { timeout: 20000 });
-    expect(await page.textContent('#status-badge')).toBe('Em ligação');
-    expect(await sql(`select status, current_call_sid from agents where client_identity = 'ana'`)).toEqual([{ status: 'busy', current_call_sid: customerSid }]);
-    await b.shot('in call');
-
-    await page.click('#hangup');
-    await page.waitForSelector('#disposition:not([hidden])', { timeout: 20000 });
-    expect(await page.textContent('#disposition-customer')).toBe(`Marina Teste (${formatPhoneBR(customer)})`);
-    await until('customer leg ended', async () => s.emulator.calls().find((c) => c.sid === customerSid)?.status === 'completed');
-    await b.shot('wrap-up with disposition form');
-
-    await page.selectOption('#disposition-code', 'promessa_pagamento');
-    await page.fill('#disposition-notes', 'Paga dia 10');
-    await page.click('#disposition-submit');
-    await page.waitForSelector('#disposition', { state: 'hidden' });
-    expect(await sql(`select d.code, d.notes, d.agent_id = a.id as by_ana from call_dispositions d, agents a where a.client_identity = 'ana' and d.call_sid = $1`, [customerSid])).toEqual([
-      { code: 'promessa_pagamento', notes: 'Paga dia 10', by_ana: true },
-    ]);
-    await b.shot('disposition saved');
-
-    // Exactly one desktop notification: the offered call, once, however many polls showed it.
-    expect(await notifications(page)).toEqual([{ title: 'Chamada recebida', body: `${formatPhoneBR(customer)} — Marina Teste`, tag: `offer:${customerSid}` }]);
-
-    await page.click('#logout');
-    await page.waitForSelector('#login-view:not([hidden])');
-    await b.shot('signed out');
-    const sessions = await sql<{ open: number }>(
-      `select count(*)::int as open from sessions se join users u on u.id = se.user_id where u.email = $1 and se.revoked_at is null`,
-      [ANA.email],
-    );
-    expect(sessions).toEqual([{ open: 0 }]);
-    expect(await sql(`select status from agents where client_identity = 'ana'`)).toEqual([{ status: 'offline' }]);
   });
 
   it('repeated wrong passwords lock the account and the page says how long to wait', async () => {
     b = await launch('lockout');
-    const { page } = b;
-    await page.goto(`${base}/agent.html`);
-    await page.fill('#login-email', 'bruno@discador.local');
-    // Each failure past the free ones locks for twice as long: fail until the wait is a few seconds.
-    const seen: string[] = [];
-    for (let i = 0; i < 15; i++) {
-      await page.fill('#login-password', `errada-${i}`);
-      await page.click('#login-submit');
-      await page.waitForFunction(`(() => { const e = document.getElementById('login-error'); return !e.hidden && e.textContent !== ${JSON.stringify(seen[seen.length - 1] ?? '')}; })()`);
-      const text = (await page.textContent('#login-error')) ?? '';
-      seen.push(text);
-      if (i === 0) await b.shot('wrong password');
-      const wait = /^Muitas tentativas sem sucesso\. Tente novamente em (\d+) segundos?\.$/.exec(text);
-      if (wait && Number(wait[1]) >= 4) break;
-      await page.waitForFunction(`!document.getElementById('login-submit').disabled`, undefined, { timeout: 30000 });
-    }
-    expect(seen[0]).toBe('E-mail ou senha incorretos.');
-    expect(seen.slice(0, 5)).toEqual(Array(5).fill('E-mail ou senha incorretos.'));
-    expect(seen[seen.length - 1]).toMatch(/^Muitas tentativas sem sucesso\. Tente novamente em \d+ segundos\.$/);
-    // The form waits out the lock: the button stays off until then.
-    expect(await page.isDisabled('#login-submit')).toBe(true);
-    await b.shot('locked out');
-    const [throttle] = await sql<{ locked: boolean }>(`select bool_or(locked_until > now()) as locked from login_throttle`);
-    expect(throttle).toEqual({ locked: true });
+    const tb = b;
+    await steps(tb, async () => {
+      const { page } = tb;
+      await page.goto(`${base}/agent.html`);
+      await page.fill('#login-email', 'bruno@discador.local');
+      // Each failure past the free ones locks for twice as long: fail until the wait is a few seconds.
+      const seen: string[] = [];
+      for (let i = 0; i < 15; i++) {
+        await page.fill('#login-password', `errada-${i}`);
+        // Hide the previous answer so the next one is seen even when it repeats.
+        await page.evaluate(`document.getElementById('login-error').hidden = true`);
+        await page.click('#login-submit');
+        await page.waitForSelector('#login-error:not([hidden])');
+        const text = (await page.textContent('#login-error')) ?? '';
+        seen.push(text);
+        if (i === 0) await tb.shot('wrong password');
+        const wait = /^Muitas tentativas sem sucesso\. Tente novamente em (\d+) segundos?\.$/.exec(text);
+        if (wait && Number(wait[1]) >= 4) break;
+        await page.waitForFunction(`!document.getElementById('login-submit').disabled`, undefined, { timeout: 30000 });
+      }
+      expect(seen[0]).toBe('E-mail ou senha incorretos.');
+      expect(seen.slice(0, 5)).toEqual(Array(5).fill('E-mail ou senha incorretos.'));
+      expect(seen[seen.length - 1]).toMatch(/^Muitas tentativas sem sucesso\. Tente novamente em \d+ segundos\.$/);
+      // The form waits out the lock: the button stays off until then.
+      expect(await page.isDisabled('#login-submit')).toBe(true);
+      await tb.shot('locked out');
+      const [throttle] = await sql<{ locked: boolean }>(`select bool_or(locked_until > now()) as locked from login_throttle`);
+      expect(throttle).toEqual({ locked: true });
+    });
   });
 });

@@ -79,6 +79,10 @@ export function errorText(code: string, retryAfter: number | null = null): strin
       return 'Dados inválidos. Confira os campos.';
     case 'database_unavailable':
       return 'Sistema temporariamente indisponível. Tente em alguns segundos.';
+    case 'softphone_not_configured':
+      return 'O softphone não está configurado neste ambiente. Avise o administrador.';
+    case 'body_too_large':
+      return 'Texto grande demais. Encurte as observações.';
     case 'network':
       return 'Sem conexão com o servidor. Verifique a rede.';
     default:
