@@ -42,7 +42,7 @@ function roomCallbacks(config: Config) {
 export function addShiftLeg(twiml: VoiceResponse, config: Config, agentId: number): void {
   const dial = twiml.dial();
   dial.conference(
-    { startConferenceOnEnter: true, endConferenceOnExit: true, beep: 'false', participantLabel: 'agent', ...roomCallbacks(config) },
+    { startConferenceOnEnter: true, endConferenceOnExit: true, beep: 'false', waitUrl: '', participantLabel: 'agent', ...roomCallbacks(config) },
     roomName(agentId),
   );
 }
