@@ -9,6 +9,7 @@ import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { handler as voiceToken } from '../../src/functions/api/voice-token';
+import { hashPassword } from '../../src/lib/domain/auth/password';
 import type { AgentDispositionResponse, AgentStateResponse, AgentStatusResponse, VoiceTokenResponse } from '../../src/lib/domain/agents';
 import { env, sql } from '../helpers/db';
 import { installRuntimeGlobals, makeContext } from '../helpers/function-context';
@@ -169,6 +170,14 @@ describe('POST /api/agent/status', () => {
     expect(await snapshot(me.agentId!)).toEqual(before);
   });
 
+  it('a body over 64 kB → 413 body_too_large, nothing written', async () => {
+    const me = await signedIn();
+    const before = await snapshot(me.agentId!);
+    const r = await api('/api/agent/status', { token: me.token, raw: JSON.stringify({ status: 'available', padding: 'x'.repeat(70_000) }) });
+    expect([r.status, r.json.error]).toEqual([413, 'body_too_large']);
+    expect(await snapshot(me.agentId!)).toEqual(before);
+  });
+
   it.each(['reserved', 'busy'] as const)('a %s agent cannot become available or paused: 409 agent_busy, nothing written', async (status) => {
     const me = await signedIn();
     const { sid } = await callFor(me.agentId);
@@ -220,6 +229,33 @@ describe('POST /api/agent/status', () => {
         expect({ current, next, status: r.status }).toEqual({ current, next, status: expected.ok ? 200 : 409 });
       }
     }
+  });
+});
+
+describe('a working session from sign-in to sign-out', () => {
+  it('log in, go available, poll, pause, log out: then every agent endpoint is 401', async () => {
+    const tag = randomBytes(6).toString('hex');
+    const password = `senha-longa-${tag}`;
+    const [a] = await sql<{ id: string }>(`insert into agents (name, client_identity) values ($1, $2) returning id`, [`Agente ${tag}`, `agent-${tag}`]);
+    await sql(`insert into users (email, name, role, agent_id, password_hash) values ($1, $2, 'agent', $3, $4)`, [`${tag}@discador.test`, `Pessoa ${tag}`, a!.id, await hashPassword(password)]);
+
+    const login = await api<{ token: string; user: { agent_id: number } }>('/api/login', { body: { email: `${tag}@discador.test`, password } });
+    expect(login.status).toBe(200);
+    expect(login.json.user.agent_id).toBe(Number(a!.id));
+    const token = login.json.token;
+
+    expect((await api<AgentStatusResponse>('/api/agent/status', { token, body: { status: 'available' } })).json.agent.status).toBe('available');
+    const state = await api<AgentStateResponse>('/api/agent/state', { token, cookie: true });
+    expect(state.status).toBe(200);
+    expect(state.json.agent).toMatchObject({ id: Number(a!.id), status: 'available' });
+    expect((await api<AgentStatusResponse>('/api/agent/status', { token, body: { status: 'paused', reason: 'Banheiro' } })).json.agent.pause_reason).toBe('Banheiro');
+
+    expect((await api('/api/logout', { token, body: {} })).status).toBe(200);
+    const before = await snapshot(Number(a!.id));
+    for (const path of ['/api/agent/state', '/api/voice-token']) expect((await api(path, { token })).status).toBe(401);
+    const r = await api('/api/agent/status', { token, body: { status: 'available' } });
+    expect([r.status, r.json.error]).toEqual([401, 'session_expired']);
+    expect(await snapshot(Number(a!.id))).toEqual(before);
   });
 });
 

@@ -5,6 +5,10 @@
  * renews it before expires_at. 503 softphone_not_configured while TWILIO_API_KEY,
  * TWILIO_API_SECRET or TWILIO_TWIML_APP_SID is unset; 409 conflict when the agent has no
  * client identity.
+ *
+ * The token is Twilio's Access Token (twilio.com/docs/iam/access-tokens): an HS256 JWT signed
+ * with an API key's secret, iss = the key SID, sub = the account, grants.identity and
+ * grants.voice {incoming.allow, outgoing.application_sid}; exp at most 24 hours ahead.
  */
 import twilio from 'twilio';
 import { unwrapAgent, type VoiceTokenResponse } from '../../lib/domain/agents';

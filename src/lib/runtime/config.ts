@@ -42,7 +42,7 @@ export const configSchema = {
     // Presence, wrap-up and the softphone's access token.
     AGENT_PRESENCE_SECONDS: int(5, 600).default(20),
     WRAP_UP_SECONDS: int(0, 3600).default(30),
-    // Twilio's AccessToken lives at most 24 hours.
+    // An access token may live at most 24 hours (twilio.com/docs/iam/access-tokens; error 20104 beyond).
     VOICE_TOKEN_TTL_SECONDS: int(60, 86400).default(3600),
     TWILIO_API_KEY: text({ pattern: /^SK[0-9a-f]{32}$/, message: 'must be SK followed by 32 hex characters' }).optional(),
     TWILIO_API_SECRET: text({ min: 16, max: 200 }).optional(),
