@@ -81,6 +81,12 @@ export function errorText(code: string, retryAfter: number | null = null): strin
       return 'Sistema temporariamente indisponível. Tente em alguns segundos.';
     case 'softphone_not_configured':
       return 'O softphone não está configurado neste ambiente. Avise o administrador.';
+    case 'opted_out':
+      return 'Este número está na lista de não ligar. A ligação não foi feita.';
+    case 'offer_gone':
+      return 'O cliente desligou ou a chamada não espera mais por você.';
+    case 'twilio_refused':
+      return 'A operadora recusou a ligação. Confira o número.';
     case 'body_too_large':
       return 'Texto grande demais. Encurte as observações.';
     case 'network':

@@ -618,9 +618,11 @@ function renderPop(call: CurrentCall | null, offeredFrom: string | null): void {
 function renderTimers(): void {
   if (!last) return;
   const since = Date.parse(last.agent.status_since);
-  $('status-timer').textContent = Number.isNaN(since) ? '' : formatDuration((serverNow() - since) / 1000);
   const until = last.agent.status === 'wrap_up' && last.agent.wrap_up_until ? Date.parse(last.agent.wrap_up_until) : NaN;
-  $('wrapup-timer').textContent = Number.isNaN(until) ? '' : `Pós-atendimento: ${formatDuration((until - serverNow()) / 1000)} restantes`;
+  const left = Number.isNaN(until) ? '' : `${formatDuration((until - serverNow()) / 1000)} restantes`;
+  // In wrap-up the status shows the time left; otherwise the time in the status.
+  $('status-timer').textContent = left || (Number.isNaN(since) ? '' : formatDuration((serverNow() - since) / 1000));
+  $('wrapup-timer').textContent = left ? `Pós-atendimento: ${left}` : '';
 }
 
 // ---------------------------------------------------------------- wiring
