@@ -182,6 +182,101 @@ describe('the agent page', () => {
     });
   });
 
+  it('notices: once each as desktop notifications when allowed, in the page when not; the microphone check', async () => {
+    const bruno = { email: 'bruno@discador.local', password: 'demo-bruno', did: '+551130001001' };
+    /** An inbound call to Bruno's number as the call webhooks leave it. */
+    const inbound = async (o: { status: string; ended: boolean; startedSecondsAgo?: number }) => {
+      const sid = newCallSid();
+      const from = newMobile('31');
+      await sql(
+        `insert into calls (call_sid, direction, from_number, to_number, status, agent_id, started_at, ended_at)
+         values ($1, 'inbound', $2, $3, $4, (select id from agents where client_identity = 'bruno'),
+                 now() - make_interval(secs => $5), case when $6 then now() end)`,
+        [sid, from, bruno.did, o.status, o.startedSecondsAgo ?? 5, o.ended],
+      );
+      return { sid, from };
+    };
+    const signIn = async (tb: TestBrowser) => {
+      await tb.page.goto(`${base}/agent.html`);
+      await tb.page.fill('#login-email', bruno.email);
+      await tb.page.fill('#login-password', bruno.password);
+      await tb.page.click('#login-submit');
+      await tb.page.waitForSelector('#app-view:not([hidden])');
+    };
+    const count = (page: TestBrowser['page'], list: string, n: number) =>
+      page.waitForFunction(`document.getElementById('${list}-count').textContent === '${n}'`, undefined, { timeout: 15000 });
+
+    // A missed call from before the page opened is listed, not notified.
+    const before = await inbound({ status: 'no-answer', ended: true });
+    b = await launch('notices desktop', { notifications: 'granted', origin: base });
+    const tb = b;
+    await steps(tb, async () => {
+      const { page } = tb;
+      await signIn(tb);
+      await count(page, 'missed', 1);
+
+      const missed = await inbound({ status: 'no-answer', ended: true });
+      const waiting = await inbound({ status: 'in-progress', ended: false, startedSecondsAgo: 45 });
+      const withMessage = await inbound({ status: 'completed', ended: true });
+      const recordingSid = `RE${newCallSid().slice(2)}`;
+      await sql(`insert into recordings (recording_sid, call_sid, source, channels, duration, status) values ($1, $2, 'RecordVerb', 1, 12, 'completed')`, [recordingSid, withMessage.sid]);
+      await count(page, 'waiting', 1);
+      await count(page, 'voicemail', 1);
+      await count(page, 'missed', 3);
+      // Three more polls: nothing is raised twice.
+      await page.waitForTimeout(10000);
+      const raised = await notifications(page);
+      expect(raised).toHaveLength(3);
+      expect(raised).toEqual(
+        expect.arrayContaining([
+          { title: 'Chamada perdida', body: formatPhoneBR(missed.from), tag: `missed:${missed.sid}` },
+          { title: 'Cliente aguardando', body: expect.stringMatching(/^Um cliente aguarda há \d+ segundos\.$/), tag: `waiting:${waiting.sid}` },
+          { title: 'Novo recado no correio de voz', body: formatPhoneBR(withMessage.from), tag: `voicemail:${recordingSid}` },
+        ]),
+      );
+      expect(raised.map((n) => n.tag)).not.toContain(`missed:${before.sid}`);
+      expect(await page.textContent('#missed-list')).toContain(formatPhoneBR(missed.from));
+      expect(await page.textContent('#waiting-list')).toContain(formatPhoneBR(waiting.from));
+      // Desktop notifications: nothing in the page's toast list.
+      expect(await page.$$('#toasts li')).toHaveLength(0);
+      await tb.shot('lists and notifications');
+
+      // The microphone check hears Chromium's fake microphone (a beep).
+      await page.click('#mic-check');
+      await page.waitForFunction(`document.getElementById('mic-message').dataset.ok !== undefined`, undefined, { timeout: 15000 });
+      expect(await page.textContent('#mic-message')).toBe('Microfone funcionando.');
+      await tb.shot('microphone works');
+      await sql(`update calls set status = 'completed', ended_at = now() where call_sid = $1`, [waiting.sid]);
+      await page.click('#logout');
+      await page.waitForSelector('#login-view:not([hidden])');
+    });
+    await b.close();
+
+    // Notifications not allowed and the microphone refused: both said in the page.
+    b = await launch('notices in page', { microphone: 'refused' });
+    const tb2 = b;
+    await steps(tb2, async () => {
+      const { page } = tb2;
+      await signIn(tb2);
+      expect(await page.isVisible('#notify-permission')).toBe(true);
+      expect(await page.textContent('#notify-permission')).toBe('Ativar notificações');
+      // The four earlier ones (the waiting customer ended unanswered, a missed call too).
+      await count(page, 'missed', 4);
+      const missed = await inbound({ status: 'busy', ended: true });
+      await page.waitForSelector(`#toasts li[data-key="missed:${missed.sid}"]`, { timeout: 15000 });
+      expect(await page.textContent(`#toasts li[data-key="missed:${missed.sid}"]`)).toBe(`Chamada perdida${formatPhoneBR(missed.from)}Fechar`);
+      expect(await notifications(page)).toEqual([]);
+      await tb2.shot('notice in the page');
+
+      await page.click('#mic-check');
+      await page.waitForFunction(`document.getElementById('mic-message').dataset.ok !== undefined`, undefined, { timeout: 15000 });
+      expect(await page.textContent('#mic-message')).toMatch(/^O acesso ao microfone foi negado\./);
+      await tb2.shot('microphone refused');
+      await page.click('#logout');
+      await page.waitForSelector('#login-view:not([hidden])');
+    });
+  });
+
   it('repeated wrong passwords lock the account and the page says how long to wait', async () => {
     b = await launch('lockout');
     const tb = b;

@@ -53,8 +53,14 @@ export const CAPTURE_NOTIFICATIONS = `(() => {
   window.Notification = Recorded;
 })();`;
 
-/** Launches Chromium with a fresh profile at 1366×768; `testName` names the screenshot folder. */
-export async function launch(testName: string, opts: { notifications?: 'granted' | 'denied'; origin?: string } = {}): Promise<TestBrowser> {
+/**
+ * Launches Chromium with a fresh profile at 1366×768; `testName` names the screenshot folder.
+ * Notifications are granted only when asked (else their permission stays 'default').
+ */
+export async function launch(
+  testName: string,
+  opts: { notifications?: 'granted'; origin?: string; microphone?: 'fake' | 'refused' } = {},
+): Promise<TestBrowser> {
   const profile = mkdtempSync(join(tmpdir(), 'discador-chromium-'));
   const shots = join(root, 'test-results', 'browser', slug(testName));
   rmSync(shots, { recursive: true, force: true });
@@ -73,8 +79,9 @@ export async function launch(testName: string, opts: { notifications?: 'granted'
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
-      '--use-fake-ui-for-media-stream',
+      // A fake microphone (a beep); its permission prompt answered yes, or left to refuse.
       '--use-fake-device-for-media-stream',
+      ...(opts.microphone === 'refused' ? ['--deny-permission-prompts'] : ['--use-fake-ui-for-media-stream']),
       '--autoplay-policy=no-user-gesture-required',
     ],
   });

@@ -549,7 +549,7 @@ function render(): void {
 
   renderPop(last.call, offer?.from ?? null);
   renderList('waiting', last.waiting.map((w) => `${formatPhoneBR(w.from)} — aguardando há ${waitText(w.wait_seconds)}`));
-  renderList('missed', last.missed.map(listedText));
+  renderList('missed', last.missed.map((m) => listedText(m) + (m.voicemail ? ' — deixou recado' : '')));
   renderList('voicemail', last.voicemails.map(listedText));
   renderTimers();
 }
