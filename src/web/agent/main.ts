@@ -545,7 +545,9 @@ function render(): void {
           ? 'Ligação encerrada'
           : shiftLeg
             ? 'Conectado — aguardando clientes'
-            : 'Desconectado';
+            : s === 'available'
+              ? 'Desconectado — clique em Disponível para conectar'
+              : 'Desconectado';
 
   renderPop(last.call, offer?.from ?? null);
   renderList('waiting', last.waiting.map((w) => `${formatPhoneBR(w.from)} — aguardando há ${waitText(w.wait_seconds)}`));
