@@ -205,6 +205,37 @@ describe('the agent page', () => {
       // Exactly one desktop notification: the offered call, once, however many polls showed it.
       expect(await notifications(page)).toEqual([{ title: 'Chamada recebida', body: `${formatPhoneBR(customer)} — Marina Teste`, tag: `offer:${customerSid}` }]);
 
+      // Click-to-call: an opted-out number is refused and nothing is dialed.
+      await page.waitForFunction(`!document.getElementById('go-available').disabled`);
+      const optedOut = newMobile('11');
+      await sql(`select opt_out_add($1, 'teste', 'manual')`, [optedOut]);
+      await page.fill('#dial-to', formatPhoneBR(optedOut));
+      await page.click('#dial-submit');
+      await page.waitForSelector('#phone-error:not([hidden])', { timeout: 15000 });
+      expect(await page.textContent('#phone-error')).toBe('Este número está na lista de não ligar. A ligação não foi feita.');
+      expect(await sql(`select count(*)::int as n from calls where to_number = $1`, [optedOut])).toEqual([{ n: 0 }]);
+      await tb.shot('click-to-call refused');
+
+      // Click-to-call a customer: from Ana's own number, into her room.
+      const callee = newMobile('11');
+      s.emulator.addParty({ number: callee, answerAfter: 1, gather: [null], hangupAfter: 300 });
+      await page.fill('#dial-to', formatPhoneBR(callee));
+      await page.click('#dial-submit');
+      await page.waitForFunction(`document.getElementById('phone-state').textContent === 'Em ligação'`, undefined, { timeout: 30000 });
+      expect(await page.textContent('#pop-number')).toBe(formatPhoneBR(callee));
+      const [placed] = await sql<{ call_sid: string; from_number: string; by_ana: boolean }>(
+        `select c.call_sid, c.from_number, c.agent_id = a.id as by_ana from calls c, agents a where a.client_identity = 'ana' and c.to_number = $1`,
+        [callee],
+      );
+      expect(placed).toMatchObject({ from_number: ANA.did, by_ana: true });
+      await tb.shot('click-to-call in call');
+      await page.keyboard.press('Alt+Shift+KeyD');
+      await page.waitForSelector('#disposition:not([hidden])', { timeout: 20000 });
+      await page.selectOption('#disposition-code', 'sem_interesse');
+      await page.click('#disposition-submit');
+      await page.waitForSelector('#disposition', { state: 'hidden' });
+      expect(await sql(`select code from call_dispositions where call_sid = $1`, [placed!.call_sid])).toEqual([{ code: 'sem_interesse' }]);
+
       await page.click('#logout');
       await page.waitForSelector('#login-view:not([hidden])');
       await tb.shot('signed out');
