@@ -10,10 +10,7 @@
  * repeated wrong passwords lock an account and the page says how long to wait.
  */
 import { sql as sqlAt } from '../helpers/db';
-import { startStackProcess, type StackProcess } from '../helpers/stack';
-import { LOCAL } from '../../stack/defaults';
-import { startEmulator, type Emulator } from '../../emulator';
-import { createTwilioClient } from '../../src/lib/runtime/twilio-client';
+import { startEmulatedStack, type EmulatedStack } from '../helpers/emulated-stack';
 import { newCallSid, newMobile } from '../helpers/twilio';
 import { statusCallbackUrl, voiceFallbackUrl, voiceInboundUrl } from '../../src/lib/domain/callback-urls';
 import { formatPhoneBR } from '../../src/web/agent/format';
@@ -22,10 +19,8 @@ import { launch, notifications, type TestBrowser } from './browser';
 jest.setTimeout(180000);
 
 const ANA = { email: 'ana@discador.local', password: 'demo-ana', did: '+551130001000' };
-let s: { emulator: Emulator; stack: StackProcess };
+let s: EmulatedStack;
 let base: string;
-/** Why the softphone cannot be set up on this emulator, if it cannot. */
-let softphoneMissing: string | null = null;
 const sql = <T = Record<string, unknown>>(q: string, p: unknown[] = []) => sqlAt<T>(q, p, s.stack.env.DATABASE_URL);
 
 /** Runs a test's steps; on failure saves a screenshot of the page and adds its errors to the failure. */
@@ -58,41 +53,16 @@ async function until<T>(what: string, fn: () => Promise<T | null | undefined | f
 }
 
 /**
- * The emulator here, at real-time speed; an API key and a TwiML App made on it as a real
- * deployment makes them (the softphone's access tokens and its shift leg); then a stack whose
- * functions use them and name the emulator's stand-in softphone script to the page.
+ * The emulator here, at real-time speed, and a stack using it (which makes the softphone's API
+ * key and TwiML App on it and names the emulator's stand-in script to the page).
  */
 beforeAll(async () => {
-  const emulator = await startEmulator({ speed: 1, accountSid: LOCAL.accountSid, authToken: LOCAL.authToken });
-  try {
-    const twilio = createTwilioClient(LOCAL.accountSid, LOCAL.authToken, emulator.url);
-    let env: Record<string, string> = {};
-    let appSid: string | null = null;
-    try {
-      const key = await twilio.newKeys.create({ friendlyName: 'agent page tests' });
-      const app = await twilio.applications.create({ friendlyName: 'discador agents', voiceMethod: 'POST' });
-      appSid = app.sid;
-      env = { TWILIO_API_KEY: key.sid, TWILIO_API_SECRET: key.secret, TWILIO_TWIML_APP_SID: app.sid, SOFTPHONE_STANDIN_URL: `${emulator.url}/softphone/device.js` };
-    } catch (e) {
-      // Without API keys and TwiML Apps in the emulator only the softphone's steps cannot run.
-      softphoneMissing = `the emulator made no API key / TwiML App: ${(e as Error).message}`;
-    }
-    const stack = await startStackProcess(['--twilio-url', emulator.url, ...Object.entries(env).flatMap(([k, v]) => ['--functions-env', `${k}=${v}`])]);
-    s = { emulator, stack };
-    base = stack.env.FUNCTIONS_BASE_URL;
-    const at = { baseUrl: base };
-    if (appSid) await twilio.applications(appSid).update({ voiceUrl: `${base}/voice/agent-session`, voiceMethod: 'POST', statusCallback: statusCallbackUrl(at) });
-    emulator.addNumber({ phoneNumber: ANA.did, voiceUrl: voiceInboundUrl(at), voiceFallbackUrl: voiceFallbackUrl(at), statusCallback: statusCallbackUrl(at) });
-  } catch (e) {
-    await s?.stack.stop();
-    await emulator.stop();
-    throw e;
-  }
+  s = await startEmulatedStack({ speed: 1 });
+  base = s.stack.env.FUNCTIONS_BASE_URL;
+  const at = { baseUrl: base };
+  s.emulator.addNumber({ phoneNumber: ANA.did, voiceUrl: voiceInboundUrl(at), voiceFallbackUrl: voiceFallbackUrl(at), statusCallback: statusCallbackUrl(at) });
 });
-afterAll(async () => {
-  await s?.stack.stop();
-  await s?.emulator.stop();
-});
+afterAll(async () => s?.stop());
 
 describe('the agent page', () => {
   let b: TestBrowser | undefined;
@@ -141,7 +111,6 @@ describe('the agent page', () => {
     );
     await sql(`insert into call_dispositions (call_sid, agent_id, code, notes) values ($1, (select id from agents where client_identity = 'ana'), 'retornar', 'Pediu retorno')`, [earlier]);
 
-    if (softphoneMissing) throw new Error(softphoneMissing);
     b = await launch('whole call', { notifications: 'granted', origin: base });
     const tb = b;
     await steps(tb, async () => {
