@@ -144,7 +144,7 @@ describe('the agent page', () => {
       expect(await page.textContent('#pop-number')).toBe(formatPhoneBR(customer));
       expect(await page.textContent('#pop-name')).toBe('Marina Teste');
       const fields = await page.$$eval('#pop-fields dt, #pop-fields dd', (els) => els.map((e) => e.textContent));
-      expect(fields).toEqual(expect.arrayContaining(['contrato', 'CT-4471', 'saldo', '1.250,00']));
+      expect(fields).toEqual(expect.arrayContaining(['Contrato', 'CT-4471', 'Saldo', '1.250,00', 'Dias atraso', '33']));
       const history = await page.$$eval('#pop-history tr', (rows) => rows.map((r) => [...r.children].map((c) => c.textContent)));
       expect(history).toEqual([[expect.any(String), 'Efetuada', expect.any(String), 'Retornar depois']]);
       await tb.shot('ringing with screen pop');

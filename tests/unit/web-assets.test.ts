@@ -80,6 +80,19 @@ describe('the agent page in dist/assets', () => {
     const js = r.outputFiles[0]!.text;
     const inputs = Object.keys(r.metafile.inputs);
     expect(bundleProblems(js, inputs)).toEqual(expect.arrayContaining([expect.stringMatching(/^defines /), expect.stringMatching(/^bundles stand-in code/)]));
+    // The emulator's real stand-in, had the page imported it, is caught too.
+    const real = await build({
+      stdin: { contents: `import '../../../emulator/softphone/browser/entry';`, resolveDir: join(root, 'src/web/agent'), sourcefile: 'src/web/agent/imports-stand-in.ts', loader: 'ts' },
+      bundle: true,
+      write: false,
+      minify: true,
+      platform: 'browser',
+      metafile: true,
+      absWorkingDir: root,
+    });
+    expect(bundleProblems(real.outputFiles[0]!.text, Object.keys(real.metafile.inputs))).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^defines /), expect.stringMatching(/^bundles a file from outside src\/web and npm: emulator\/softphone\/browser\//)]),
+    );
     // And a bundle without the SDK is caught too.
     expect(bundleProblems('console.log(1)', ['src/web/agent/main.ts'])).toEqual(
       expect.arrayContaining(["does not bundle the Voice SDK's Device", `does not carry the Voice SDK's version ${sdkVersion}`]),

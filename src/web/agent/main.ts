@@ -590,7 +590,9 @@ function renderPop(call: CurrentCall | null, offeredFrom: string | null): void {
   fields.replaceChildren(
     ...Object.entries(lead?.fields ?? {}).flatMap(([k, v]) => {
       const dt = document.createElement('dt');
-      dt.textContent = k;
+      // Imported column names as words: dias_atraso → Dias atraso.
+      const words = k.replace(/[_-]+/g, ' ').trim();
+      dt.textContent = words.charAt(0).toUpperCase() + words.slice(1);
       const dd = document.createElement('dd');
       dd.textContent = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
       return [dt, dd];
