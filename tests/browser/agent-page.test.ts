@@ -10,7 +10,9 @@
  * repeated wrong passwords lock an account and the page says how long to wait.
  */
 import { sql as sqlAt } from '../helpers/db';
-import { startEmulatedStack, type EmulatedStack } from '../helpers/emulated-stack';
+import { startStackProcess, type StackProcess } from '../helpers/stack';
+import { LOCAL } from '../../stack/defaults';
+import { startEmulator, type Emulator } from '../../emulator';
 import { newCallSid, newMobile } from '../helpers/twilio';
 import { statusCallbackUrl, voiceFallbackUrl, voiceInboundUrl } from '../../src/lib/domain/callback-urls';
 import { formatPhoneBR } from '../../src/web/agent/format';
@@ -19,7 +21,7 @@ import { launch, notifications, type TestBrowser } from './browser';
 jest.setTimeout(180000);
 
 const ANA = { email: 'ana@discador.local', password: 'demo-ana', did: '+551130001000' };
-let s: EmulatedStack;
+let s: { emulator: Emulator; stack: StackProcess };
 let base: string;
 const sql = <T = Record<string, unknown>>(q: string, p: unknown[] = []) => sqlAt<T>(q, p, s.stack.env.DATABASE_URL);
 
@@ -54,15 +56,24 @@ async function until<T>(what: string, fn: () => Promise<T | null | undefined | f
 
 /**
  * The emulator here, at real-time speed, and a stack using it (which makes the softphone's API
- * key and TwiML App on it and names the emulator's stand-in script to the page).
+ * key and TwiML App on it and names the emulator's stand-in script to the page). Voice tokens
+ * live 60 s, the least the functions allow, so the page renews them during the test.
  */
 beforeAll(async () => {
-  s = await startEmulatedStack({ speed: 1 });
-  base = s.stack.env.FUNCTIONS_BASE_URL;
+  const emulator = await startEmulator({ speed: 1, accountSid: LOCAL.accountSid, authToken: LOCAL.authToken });
+  const stack = await startStackProcess(['--twilio-url', emulator.url, '--functions-env', 'VOICE_TOKEN_TTL_SECONDS=60']).catch(async (e: unknown) => {
+    await emulator.stop();
+    throw e;
+  });
+  s = { emulator, stack };
+  base = stack.env.FUNCTIONS_BASE_URL;
   const at = { baseUrl: base };
-  s.emulator.addNumber({ phoneNumber: ANA.did, voiceUrl: voiceInboundUrl(at), voiceFallbackUrl: voiceFallbackUrl(at), statusCallback: statusCallbackUrl(at) });
+  emulator.addNumber({ phoneNumber: ANA.did, voiceUrl: voiceInboundUrl(at), voiceFallbackUrl: voiceFallbackUrl(at), statusCallback: statusCallbackUrl(at) });
 });
-afterAll(async () => s?.stop());
+afterAll(async () => {
+  await s?.stack.stop();
+  await s?.emulator.stop();
+});
 
 describe('the agent page', () => {
   let b: TestBrowser | undefined;
@@ -115,6 +126,10 @@ describe('the agent page', () => {
     const tb = b;
     await steps(tb, async () => {
       const { page } = tb;
+      const tokens: number[] = [];
+      page.on('response', (r) => {
+        if (new URL(r.url()).pathname === '/api/voice-token') tokens.push(r.status());
+      });
       await page.goto(`${base}/agent.html`);
       await page.fill('#login-email', ANA.email);
       await page.fill('#login-password', ANA.password);
@@ -170,6 +185,10 @@ describe('the agent page', () => {
         { code: 'promessa_pagamento', notes: 'Paga dia 10', by_ana: true },
       ]);
       await tb.shot('disposition saved');
+
+      // The 60 s voice token was renewed while the shift leg stayed up (first token, then renewals).
+      expect(tokens.length).toBeGreaterThanOrEqual(2);
+      expect(tokens.every((st) => st === 200)).toBe(true);
 
       // Exactly one desktop notification: the offered call, once, however many polls showed it.
       expect(await notifications(page)).toEqual([{ title: 'Chamada recebida', body: `${formatPhoneBR(customer)} — Marina Teste`, tag: `offer:${customerSid}` }]);

@@ -285,8 +285,12 @@ function scheduleTokenRefresh(ttlSeconds: number): void {
   tokenTimer = window.setTimeout(() => void refreshToken(), Math.max(10, ttlSeconds - TOKEN_MARGIN_SECONDS) * 1000);
 }
 
+let lastRefresh = 0;
+
 async function refreshToken(): Promise<void> {
-  if (!device) return;
+  // The device's warning and the timer may both fire; a short-lived token must not loop.
+  if (!device || Date.now() - lastRefresh < 10000) return;
+  lastRefresh = Date.now();
   try {
     const t = await api.voiceToken();
     device.updateToken(t.token);
