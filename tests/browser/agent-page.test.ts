@@ -171,6 +171,24 @@ describe('the agent page', () => {
       expect(await sql(`select status, current_call_sid from agents where client_identity = 'ana'`)).toEqual([{ status: 'busy', current_call_sid: customerSid }]);
       await tb.shot('in call');
 
+      // Mute is the softphone's own (the emulator sees the shift leg muted), hold puts the
+      // customer on hold music in the room, the keypad sends digits on the shift leg.
+      const shiftSid = agent!.shift_call_sid!;
+      const muted = () => s.emulator.softphone.calls().find((c) => c.callSid === shiftSid)?.muted;
+      await page.keyboard.press('Alt+Shift+KeyM');
+      await until('shift leg muted', async () => muted() === true);
+      expect(await page.getAttribute('#mute', 'aria-pressed')).toBe('true');
+      await page.click('#mute');
+      await until('shift leg unmuted', async () => muted() === false);
+      await page.click('#hold');
+      await until('customer on hold', async () => s.emulator.playing(customerSid)?.startsWith('hold:'));
+      await page.waitForFunction(`document.getElementById('phone-state').textContent === 'Em ligação (cliente em espera)'`);
+      await tb.shot('customer on hold');
+      await page.click('#hold');
+      await until('customer back', async () => !s.emulator.playing(customerSid)?.startsWith('hold:'));
+      await page.click('.keypad button[data-digit="5"]');
+      await until('digit on the shift leg', async () => s.emulator.timeline(shiftSid).some((e) => e.type === 'party' && e.content === '5'));
+
       await page.click('#hangup');
       await page.waitForSelector('#disposition:not([hidden])', { timeout: 20000 });
       expect(await page.textContent('#disposition-customer')).toBe(`Marina Teste (${formatPhoneBR(customer)})`);

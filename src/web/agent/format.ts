@@ -92,7 +92,8 @@ export function errorText(code: string, retryAfter: number | null = null): strin
     case 'network':
       return 'Sem conexão com o servidor. Verifique a rede.';
     default:
-      return 'Erro inesperado. Tente novamente.';
+      // The code helps whoever supports the agent find the cause.
+      return `Erro inesperado (${code}). Tente novamente.`;
   }
 }
 

@@ -604,6 +604,7 @@ function renderPop(call: CurrentCall | null, offeredFrom: string | null): void {
   );
   const history = call?.history ?? [];
   $('pop-history-empty').hidden = history.length > 0;
+  $('pop-history-table').hidden = history.length === 0;
   $('pop-history').replaceChildren(
     ...history.map((h) => {
       const tr = document.createElement('tr');
