@@ -241,7 +241,6 @@ export class Conferences {
       EndConferenceOnExit: String(p.endConferenceOnExit), StartConferenceOnEnter: String(p.startConferenceOnEnter),
     };
     if (p.label !== null) out.ParticipantLabel = p.label;
-    if (p.callSidToCoach) out.CallSidToCoach = p.callSidToCoach;
     return out;
   }
 

@@ -187,7 +187,8 @@ $$;
 
 -- The agent takes the offered customer p_call_sid: reserved for it → busy. Refused with
 -- {ok: false, reason: 'offer_gone'} when the agent is not reserved for that call (someone else
--- answered it, it timed out, the customer hung up).
+-- answered it, it timed out, the customer hung up), and with 'not_waiting_yet' while the
+-- customer has not reached the queue (agent_offer_waiting not called yet).
 create or replace function public.agent_answer_offer(p_agent_id bigint, p_call_sid text)
 returns jsonb
 language plpgsql
@@ -201,9 +202,26 @@ begin
      or exists (select 1 from public.calls c where c.call_sid = p_call_sid and public.call_status_rank(c.status) >= 4) then
     return pg_catalog.jsonb_build_object('ok', false, 'reason', 'offer_gone');
   end if;
+  -- Until the customer waits in the queue they are still hearing the disclaimer, which an
+  -- answer must not cut short.
+  if not exists (select 1 from public.call_events e where e.call_sid = p_call_sid and e.dedupe_key = 'queue:agent-wait') then
+    return pg_catalog.jsonb_build_object('ok', false, 'reason', 'not_waiting_yet');
+  end if;
   v_agent := public.agent_transition(v_agent.id, 'busy', null, 'agent', null, p_call_sid);
   return pg_catalog.jsonb_build_object('ok', true, 'agent_id', v_agent.id, 'status', v_agent.status,
     'call_sid', v_agent.current_call_sid);
+end;
+$$;
+
+-- The offered customer p_event.call_sid reached the agent's queue (the wait document's first
+-- fetch): logged once in call_events (kind queue); from now on the agent may answer.
+create or replace function public.agent_offer_waiting(p_event jsonb)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+begin
+  return public.apply_call_event(p_event || pg_catalog.jsonb_build_object('kind', 'queue', 'dedupe_key', 'queue:agent-wait'));
 end;
 $$;
 
@@ -454,7 +472,7 @@ revoke execute on function
   public.agent_customer_joined(bigint, public.call_sid), public.apply_call_status(jsonb),
   public.apply_conference_event(jsonb), public.agent_answer_offer(bigint, text),
   public.agent_call_context(bigint), public.agent_reserve_outbound(bigint, public.call_sid),
-  public.start_connect(jsonb, bigint)
+  public.start_connect(jsonb, bigint), public.agent_offer_waiting(jsonb)
   from public, anon, authenticated;
 grant execute on function
   public.agent_shift_started(text, public.call_sid),
@@ -462,5 +480,5 @@ grant execute on function
   public.agent_customer_joined(bigint, public.call_sid), public.apply_call_status(jsonb),
   public.apply_conference_event(jsonb), public.agent_answer_offer(bigint, text),
   public.agent_call_context(bigint), public.agent_reserve_outbound(bigint, public.call_sid),
-  public.start_connect(jsonb, bigint)
+  public.start_connect(jsonb, bigint), public.agent_offer_waiting(jsonb)
   to service_role;

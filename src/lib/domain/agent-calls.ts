@@ -8,7 +8,6 @@ import type twilio from 'twilio';
 import { urlFor, type Config } from '../runtime/config';
 import { unwrap, type Db } from '../runtime/db';
 import { HttpError } from '../runtime/http';
-import { placeCall } from './dialer';
 import { roomName } from './rooms';
 
 /** What the call-control endpoints read about an agent (agent_call_context). */
@@ -55,6 +54,9 @@ export async function clickToCall(deps: AgentCallDeps, agentId: number, to: stri
   const ctx = await context(deps.db, agentId);
   if (ctx.status === 'reserved' || ctx.status === 'busy') throw refuse(409, 'agent_busy', 'finish the current call first');
   if (!ctx.own_number) throw refuse(409, 'conflict', 'this agent has no number of their own to call from');
+  // Loaded on the first click-to-call, not when the function starts: placeCall's number
+  // parsing brings the phone-number metadata, which the other call controls never need.
+  const { placeCall } = await import('./dialer');
   const r = await placeCall(deps, { to, callerId: ctx.own_number, agentId });
   if (!r.placed) {
     switch (r.reason) {
@@ -73,6 +75,10 @@ export async function clickToCall(deps: AgentCallDeps, agentId: number, to: stri
   return { call_sid: r.callSid, attempt_id: r.attemptId, status: 'queued' };
 }
 
+/** How long an answer waits for the customer to reach the queue (the disclaimer is ~6 s). */
+export const ANSWER_WAIT_MS = 6000;
+const ANSWER_POLL_MS = 250;
+
 /** The URL that puts a customer into an agent's room. */
 export function connectUrl(config: Config, agentId: number): string {
   return urlFor(config, `/voice/connect?agent=${agentId}`);
@@ -80,12 +86,21 @@ export function connectUrl(config: Config, agentId: number): string {
 
 /**
  * The agent answers the customer offered to them: reserved → busy (refused with 409
- * offer_gone when the offer is not theirs or is over), then the customer's call is redirected
+ * offer_gone when the offer is not theirs or is over; an answer given while the customer still
+ * hears the disclaimer waits for them to reach the queue, up to ANSWER_WAIT_MS, else 409
+ * offer_not_ready), then the customer's call is redirected
  * from the queue to /voice/connect, which puts them in the room. When Twilio says the call is
  * gone, the agent is released and the answer is 409 offer_gone.
  */
 export async function answerOffer(deps: AgentCallDeps, agentId: number, callSid: string): Promise<{ ok: true }> {
-  const taken = unwrap(await deps.db.rpc<{ ok: boolean }>('agent_answer_offer', { p_agent_id: agentId, p_call_sid: callSid }));
+  const deadline = Date.now() + ANSWER_WAIT_MS;
+  let taken = unwrap(await deps.db.rpc<{ ok: boolean; reason?: string }>('agent_answer_offer', { p_agent_id: agentId, p_call_sid: callSid }));
+  // Answered while the customer still hears the disclaimer: the answer waits for its end.
+  while (!taken.ok && taken.reason === 'not_waiting_yet' && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, ANSWER_POLL_MS));
+    taken = unwrap(await deps.db.rpc<{ ok: boolean; reason?: string }>('agent_answer_offer', { p_agent_id: agentId, p_call_sid: callSid }));
+  }
+  if (!taken.ok && taken.reason === 'not_waiting_yet') throw refuse(409, 'offer_not_ready', 'the customer is still hearing the recording notice; answer again in a moment');
   if (!taken.ok) throw refuse(409, 'offer_gone', 'this call is no longer waiting for you');
   try {
     await deps.twilio.calls(callSid).update({ url: connectUrl(deps.config, agentId), method: 'POST' });
