@@ -85,6 +85,31 @@ describe('<Dial><Conference> lifecycle', () => {
   });
 });
 
+describe('an agent room across customers', () => {
+  test('the room stays in-progress when a customer leaves: the agent alone hears silence, the next customer is heard at once', async () => {
+    r.emu.addParty({ number: CUSTOMER, hangupAfter: 3 });
+    r.emu.addParty({ number: SUPERVISOR, hangupAfter: 3 });
+    r.app.route('/agent-wait', () => vr().pause({ length: 1 }));
+    const agent = await agentCall({ waitUrl: '/agent-wait', statusCallback: '/conf', statusCallbackEvent: 'start end join leave' });
+    const first = await customerCall();
+    await until('start', () => conf()?.status === 'in-progress');
+    await r.emu.waitForCall(first);
+    expect(conf()).toMatchObject({ status: 'in-progress', participants: [agent] });
+    expect(r.emu.hears(agent)).toEqual(new Set());
+    expect(r.emu.playing(agent)).toBeNull();
+    const second = await customerCall({}, SUPERVISOR);
+    expect(r.emu.hears(agent)).toEqual(new Set([second]));
+    await r.emu.waitForCall(second);
+    await r.client.calls(agent).update({ status: 'completed' });
+    await r.emu.waitForCall(agent);
+    expect(events().map((e) => e.StatusCallbackEvent)).toEqual([
+      'participant-join', 'participant-join', 'conference-start', 'participant-leave', 'participant-join', 'participant-leave', 'participant-leave', 'conference-end',
+    ]);
+    expect(events().filter((e) => e.StatusCallbackEvent === 'conference-start')).toHaveLength(1);
+    expect(r.app.to('/agent-wait')).toHaveLength(1); // only while the agent waited for the first customer
+  });
+});
+
 describe('<Conference> attributes', () => {
   test('waitUrl is fetched while the conference waits (a waitUrl document may use Play, Say, Pause, Redirect); Twilio default music without one; waitUrl="" is silence; the last leave ends it', async () => {
     r.app.route('/wait', () => vr().say('aguarde'));

@@ -114,7 +114,7 @@ export class VoiceEngine {
     d.webhooks.onRecord = (r: WebhookRecord) => this.onWebhook(r);
     this.conferences = new Conferences({
       clock: d.clock, store: d.store, webhooks: d.webhooks, baseUrl: d.baseUrl, token: (a) => this.token(a),
-      runMedia: (leg, src) => this.run(leg, 'twiml' in src ? src : { ...src }, { mode: 'conference' }),
+      runMedia: (leg, src) => this.run(leg, src, { mode: 'conference' }),
       answer: (leg) => this.answer(leg),
       spawn: (leg, task) => this.spawn(leg, task),
       startRecording: (leg, o) => this.startRecording(leg, o),
