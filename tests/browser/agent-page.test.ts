@@ -181,11 +181,14 @@ describe('the agent page', () => {
       await page.click('#mute');
       await until('shift leg unmuted', async () => muted() === false);
       await page.click('#hold');
-      await until('customer on hold', async () => s.emulator.playing(customerSid)?.startsWith('hold:'));
+      // On hold the customer hears nobody and the room plays them the hold music.
+      await until('customer on hold', async () =>
+        s.emulator.hears(customerSid).size === 0 && s.emulator.timeline(customerSid).some((e) => e.type === 'conference' && /plays hold:\S+\/hold-music\.mp3/.test(e.text)),
+      );
       await page.waitForFunction(`document.getElementById('phone-state').textContent === 'Em ligação (cliente em espera)'`);
       await tb.shot('customer on hold');
       await page.click('#hold');
-      await until('customer back', async () => !s.emulator.playing(customerSid)?.startsWith('hold:'));
+      await until('customer back', async () => s.emulator.hears(customerSid).has(shiftSid));
       await page.click('.keypad button[data-digit="5"]');
       await until('digit on the shift leg', async () => s.emulator.timeline(shiftSid).some((e) => e.type === 'party' && e.content === '5'));
 
