@@ -235,15 +235,22 @@ export function looseFunctionPath(rawUrl: string): string {
   return ('/' + out.join('/')).toLowerCase();
 }
 
-/** True when the body is UTF-8 JSON whose top level is an object (what the runtime's JSON parser takes and the /api functions read). */
-function isJsonObject(body: Buffer): boolean {
+/** The body as UTF-8 JSON whose top level is an object (what the runtime's JSON parser takes and the /api functions read), else null. */
+function jsonObject(body: Buffer): Record<string, unknown> | null {
   try {
     const v: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
-    return typeof v === 'object' && v !== null && !Array.isArray(v);
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
   } catch {
-    return false;
+    return null;
   }
 }
+
+/** True when a parameter name would land on event.request (`request`, or qs's `request[...]` / `request.x`). */
+function namesRequest(keys: string[]): boolean {
+  return keys.some((k) => /^request($|[[.])/.test(k));
+}
+
+const SHADOWS_REQUEST = JSON.stringify({ error: 'bad_request', message: 'a parameter named "request" is not accepted' });
 
 /** Headers that belong to one connection and are not forwarded. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'content-length', FRONT_SECRET_HEADER]);
@@ -378,6 +385,9 @@ export async function startFunctions(opts: {
     if (visibility === 'protected' && !exact) return answer(req, res, 401, UNAUTHORIZED, true);
     const isApi = target.path.startsWith(API_PREFIX);
     const tooLarge = isApi ? apiRefusal(413) : TOO_LARGE;
+    // The runtime merges query and body over event.request (headers, cookies): a parameter
+    // named `request` would replace what the function reads as the request's headers.
+    if (isApi && namesRequest(Object.keys(querystring.parse(target.query.slice(1))))) return answer(req, res, 400, SHADOWS_REQUEST, true);
     const encoding = String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
     if (encoding !== 'identity') return answer(req, res, 415, plain(415), true);
     const declared = req.headers['content-length'];
@@ -430,8 +440,13 @@ export async function startFunctions(opts: {
           if (bodyParams(req.headers, text) === null) return answer(req, res, 413, TOO_LARGE);
           if (!hasValidSignature(opts.authToken, `http://${host}${rawUrl}`, req.headers, text)) return answer(req, res, 401, UNAUTHORIZED);
         }
-        if (isApi && body.length > 0 && mediaType(req.headers['content-type']).type === 'application/json' && !isJsonObject(body)) {
-          return answer(req, res, 400, apiRefusal(400));
+        if (isApi && body.length > 0 && mediaType(req.headers['content-type']).type === 'application/json') {
+          const parsed = jsonObject(body);
+          if (!parsed) return answer(req, res, 400, apiRefusal(400));
+          if (namesRequest(Object.keys(parsed))) return answer(req, res, 400, SHADOWS_REQUEST);
+        }
+        if (isApi && mediaType(req.headers['content-type']).type === 'application/x-www-form-urlencoded' && namesRequest(Object.keys(bodyParams(req.headers, body.toString('utf8')) ?? {}))) {
+          return answer(req, res, 400, SHADOWS_REQUEST);
         }
         forward(req, res, rawUrl, body);
       } catch (e) {

@@ -8,10 +8,14 @@
 -- e-mail is throttled exactly like a known one) and 'addr:<source address>' when the front
 -- gave one. A success (auth_login_finish) removes the account key and gives the address key
 -- its attempt back. Counting first means parallel guesses cannot slip past the lock while
--- their hashes are being checked. After `p_free` failures (5) each further failure locks the
--- key for 2^(failures - free) seconds — 1 s after the 5th, 2 s after the 6th, 4 s, 8 s … —
--- capped at p_max_delay (900 s = 15 min); an attempt while locked is refused without being
--- counted and without a password check. A key unused for a day starts again from zero.
+-- their hashes are being checked. From the `free`-th failure on, each failure locks the key
+-- for 2^(failures - free) seconds — 1 s after the 5th, 2 s after the 6th, 4 s, 8 s … — capped
+-- at p_max_delay (900 s = 15 min); an attempt while locked is refused without being counted
+-- and without a password check. `free` is 5 for an account (p_free) and 20 for an address
+-- (p_free_address): a whole office behind one NAT shares an address, and its typos must not
+-- lock everyone out. A key with no failure for p_reset_seconds (an hour) starts again from
+-- zero: a person who mistyped is not locked out for the day, while an attacker gets about 17
+-- guesses per account in the first hour (5 free, then waits of 1 s … 1024 s) and 4 an hour after.
 
 create function public.auth_normal_email(p_email text) returns text
 language sql immutable set search_path = '' as $$
@@ -30,7 +34,8 @@ $$;
 -- {locked: false, user_id, password_hash} (both null for an unknown e-mail: the caller then
 -- checks the password against a dummy hash, so both cases take as long).
 create function public.auth_login_prepare(
-  p_email text, p_address text, p_free integer default 5, p_max_delay integer default 900
+  p_email text, p_address text, p_free integer default 5, p_free_address integer default 20,
+  p_max_delay integer default 900, p_reset_seconds integer default 3600
 ) returns jsonb
 language plpgsql set search_path = '' as $$
 declare
@@ -45,9 +50,9 @@ begin
   insert into public.login_throttle (key) select k from pg_catalog.unnest(v_keys) k
     on conflict (key) do nothing;
   perform 1 from public.login_throttle t where t.key = any (v_keys) order by t.key for update;
-  -- A key whose last failure is a day old starts again.
+  -- A key without a failure for p_reset_seconds starts again.
   update public.login_throttle t set failures = 0, locked_until = null
-   where t.key = any (v_keys) and t.last_failure_at < pg_catalog.now() - interval '1 day';
+   where t.key = any (v_keys) and t.last_failure_at < pg_catalog.now() - pg_catalog.make_interval(secs => p_reset_seconds);
   select max(t.locked_until) into v_locked
     from public.login_throttle t where t.key = any (v_keys) and t.locked_until > pg_catalog.now();
   if v_locked is not null then
@@ -57,11 +62,13 @@ begin
   update public.login_throttle t set
     failures        = t.failures + 1,
     last_failure_at = pg_catalog.now(),
-    locked_until    = case when t.failures + 1 >= p_free
+    locked_until    = case when t.failures + 1 >= f.v_free
                            then pg_catalog.now() + pg_catalog.make_interval(secs =>
-                                  least(p_max_delay, pg_catalog.power(2, least(t.failures + 1 - p_free, 30))))
+                                  least(p_max_delay, pg_catalog.power(2, least(t.failures + 1 - f.v_free, 30))))
                       end
-   where t.key = any (v_keys);
+   from (select k.key, case when k.key like 'addr:%' then p_free_address else p_free end as v_free
+           from pg_catalog.unnest(v_keys) as k(key)) f
+   where t.key = f.key;
   select * into v_user from public.users u where pg_catalog.lower(u.email) = public.auth_normal_email(p_email);
   return pg_catalog.jsonb_build_object('locked', false, 'user_id', v_user.id, 'password_hash', v_user.password_hash);
 end $$;
@@ -73,7 +80,7 @@ end $$;
 -- session is opened. Returns {session_id, expires_at, user}.
 create function public.auth_login_finish(
   p_user_id uuid, p_password_hash text, p_address text, p_token_hash text,
-  p_max_seconds integer, p_user_agent text, p_new_hash text default null, p_free integer default 5
+  p_max_seconds integer, p_user_agent text, p_new_hash text default null, p_free_address integer default 20
 ) returns jsonb
 language plpgsql set search_path = '' as $$
 declare
@@ -89,7 +96,7 @@ begin
   if p_address is not null and p_address <> '' then
     update public.login_throttle t set
       failures     = greatest(t.failures - 1, 0),
-      locked_until = case when t.failures - 1 >= p_free then t.locked_until end
+      locked_until = case when t.failures - 1 >= p_free_address then t.locked_until end
      where t.key = 'addr:' || p_address;
   end if;
   if p_new_hash is not null then

@@ -82,8 +82,22 @@ export class ForbiddenRole extends HttpError {
   }
 }
 
-/** 404, 409 and the like, for handlers: `new ApiError(409, 'conflict', '...')`. */
+/** Any other refusal, for handlers: `new ApiError(409, 'conflict', '...')`. */
 export class ApiError extends HttpError {}
+
+/** 404: the thing asked about does not exist (or is not this user's). */
+export class NotFound extends HttpError {
+  constructor(message = 'not found') {
+    super(404, 'not_found', message);
+  }
+}
+
+/** 409: the request conflicts with the current state. */
+export class Conflict extends HttpError {
+  constructor(message: string, code: 'conflict' | 'agent_busy' = 'conflict') {
+    super(409, code, message);
+  }
+}
 
 /** 400 with code weak_password: the new password breaks the policy (the message says how). */
 export class WeakPassword extends HttpError {
