@@ -234,3 +234,42 @@ describe('click-to-call', () => {
     expect((await agentRow(agent.id)).status).toBe('offline');
   });
 });
+
+describe('agent state on the database side', () => {
+  const newSid = () => 'CA' + randomBytes(16).toString('hex');
+
+  it('WRAP_UP_SECONDS=0: the customer leaving makes the agent available at once', async () => {
+    const agent = await agentWithLogin();
+    const sid = newSid();
+    await sql(`select agent_transition($1, 'busy', null, 'system', null, $2)`, [agent.id, sid]);
+    await sql(`select apply_call_status($1)`, [{ call_sid: sid, call_status: 'completed', direction: 'inbound', wrap_up_seconds: 0, params: {} }]);
+    expect(await agentRow(agent.id)).toMatchObject({ status: 'available', current_call_sid: null });
+    // A repeat of the callback changes nothing more.
+    await sql(`select apply_call_status($1)`, [{ call_sid: sid, call_status: 'completed', direction: 'inbound', wrap_up_seconds: 0, params: {} }]);
+    expect((await history(agent.id)).slice(-2)).toEqual([['busy', 'system', sid], ['available', 'system', null]]);
+  });
+
+  it("another agent cannot answer an offer, hang up or hold a call that is not theirs; the offer stays", async () => {
+    const a = await agentWithLogin();
+    const b = await agentWithLogin();
+    const sid = newSid();
+    await sql(`select agent_transition($1, 'reserved', null, 'system', null, $2)`, [a.id, sid]);
+    for (const [path, body] of [
+      ['/api/agent/answer', { call_sid: sid }],
+      ['/api/agent/hangup', { call_sid: sid }],
+      ['/api/agent/hold', { call_sid: sid, hold: true }],
+    ] as const) {
+      const r = await api(path, b.token, body);
+      expect([path, r.status]).toEqual([path, 409]);
+    }
+    expect(await agentRow(a.id)).toMatchObject({ status: 'reserved', current_call_sid: sid });
+    expect((await agentRow(b.id)).status).toBe('offline');
+  });
+
+  it('callbacks of a conference that is not an agent room are acknowledged and change nothing', async () => {
+    const [r] = await sql<{ r: { applied: boolean; reason: string } }>(`select apply_conference_event($1) as r`, [
+      { conference_name: 'sala-1', conference_sid: 'CF' + '1'.repeat(32), event: 'participant-leave', call_sid: newSid() },
+    ]);
+    expect(r!.r).toEqual({ applied: false, reason: 'not_an_agent_room' });
+  });
+});
