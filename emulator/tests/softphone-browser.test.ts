@@ -111,12 +111,17 @@ function dialClient(identity: string) {
   r.app.route('/dial-done', () => vr().hangup());
 }
 
-test('the bundle is a stand-in that finds the emulator from its own URL', async () => {
+test('the bundle is a stand-in that finds the emulator from its own URL, and carries the marker a dist/ check looks for', async () => {
   const g = await page.evaluate(() => {
     const s = (globalThis as unknown as PageGlobals).DiscadorStandInDevice;
-    return { isStandIn: s.Device.isStandIn, socketUrl: s.socketUrl, call: typeof s.Call };
+    return { isStandIn: s.Device.isStandIn, socketUrl: s.socketUrl, call: typeof s.Call, name: String(new s.Device('x')) };
   });
-  expect(g).toEqual({ isStandIn: true, socketUrl: r.emu.softphone.socketUrl, call: 'function' });
+  expect(g).toEqual({ isStandIn: true, socketUrl: r.emu.softphone.socketUrl, call: 'function', name: '[discador-stand-in-device]' });
+  const res = await fetch(r.emu.softphone.scriptUrl);
+  expect(res.headers.get('content-type')).toMatch(/^text\/javascript/);
+  const js = await res.text();
+  expect(js).toContain('discador-stand-in-device');
+  expect(js).not.toMatch(/require\(|from ['"]@twilio\/voice-sdk['"]/); // self-contained, and no SDK code in it
 });
 
 test('an emulated call rings the page; accept bridges it, mute is recorded, disconnect ends the Dial completed', async () => {

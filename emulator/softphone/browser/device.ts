@@ -69,6 +69,12 @@ class Emitter {
   }
 }
 
+/**
+ * A string only the stand-in's code contains (minifiers keep string literals): a check of the
+ * production assets looks for it to prove the stand-in never ships.
+ */
+export const STAND_IN_MARKER = 'discador-stand-in-device';
+
 /** Names the SDK gives the error codes the emulator sends (its TwilioError classes). */
 const ERROR_NAMES: Record<number, [name: string, description: string]> = {
   20101: ['AccessTokenInvalid', 'Invalid access token'],
@@ -241,7 +247,7 @@ export class Call extends Emitter {
   }
 
   override toString(): string {
-    return `[StandInCall ${this.sid ?? 'pending'}]`;
+    return `[${STAND_IN_MARKER} call ${this.sid ?? 'pending'}]`;
   }
 
   private close(): void {
@@ -421,7 +427,7 @@ export class Device extends Emitter {
   }
 
   override toString(): string {
-    return '[StandInDevice]';
+    return `[${STAND_IN_MARKER}]`;
   }
 
   /** @internal A call ended: it leaves `calls`. */
