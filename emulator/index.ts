@@ -9,6 +9,9 @@ import { VoiceEngine, type Queue } from './voice/engine';
 import type { Leg, TimelineEntry } from './voice/leg';
 import { WebhookSender, type FaultSpec, type WebhookRecord } from './webhooks';
 import { newSid } from './util';
+import { SoftphoneHub, type SoftphoneView } from './softphone/hub';
+import { serveSoftphone } from './softphone/bundle';
+import { SOFTPHONE_SCRIPT_PATH } from './softphone/protocol';
 
 export type { PartySpec } from './parties';
 export type { FaultSpec, WebhookRecord, WebhookPurpose } from './webhooks';
@@ -28,6 +31,7 @@ export interface ConferenceView {
   /** CallSids of the participants in the room now, in joining order. */
   participants: string[];
 }
+export type { SoftphoneView, SoftphoneCallView } from './softphone/hub';
 
 /** Default main account SID of the emulator (valid-looking: AC + 32 hex). */
 export const DEFAULT_ACCOUNT_SID = 'AC' + 'd15cad0r'.replace(/[^0-9a-f]/g, '0') + '0'.repeat(24);
@@ -134,6 +138,8 @@ export interface Emulator {
   hears(callSid: string): Set<string>;
   /** What `callSid` hears besides people: `wait:URL`, `hold:URL`, `announcement:URL`, or null (silence or voices only). */
   playing(callSid: string): string | null;
+  /** Browser softphones (stand-in Voice SDK Devices) connected to `softphone.socketUrl`; script at `softphone.scriptUrl`. */
+  softphone: SoftphoneView;
 }
 
 function view(engine: VoiceEngine, l: Leg): CallView {
@@ -179,7 +185,14 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       cps: opts.cps ?? 1, cpsQueueLimit: opts.cpsQueueLimit, recordingMediaAuth: opts.recordingMediaAuth ?? false,
     },
   });
-  const server: Server = createServer((req, res) => void rest.handle(req, res));
+  const softphone = new SoftphoneHub({ engine, store, clock });
+  engine.clients = softphone;
+  const server: Server = createServer((req, res) => {
+    if (!serveSoftphone(req, res)) void rest.handle(req, res);
+  });
+  server.on('upgrade', (req, socket, head) => {
+    if (!softphone.upgrade(req, socket, head)) socket.destroy();
+  });
   server.keepAliveTimeout = 1000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -198,6 +211,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     clock,
     async stop() {
       engine.hangupAll();
+      softphone.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
@@ -269,6 +283,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     })),
     hears: (callSid) => engine.conferences.hears(callSid),
     playing: (callSid) => engine.conferences.mediaOf(callSid),
+    softphone: softphone.view(baseUrl, SOFTPHONE_SCRIPT_PATH),
   };
   return emu;
 }

@@ -65,12 +65,32 @@ export interface Message {
   json: Record<string, unknown>;
 }
 
+/** A TwiML App (Applications resource): where calls from Voice SDK Devices (and Calls create ApplicationSid) get their TwiML. */
+export interface Application {
+  sid: string;
+  accountSid: string;
+  /** Its snake_case JSON, as Twilio returns it. */
+  json: Record<string, unknown>;
+}
+
+/** An API key (Keys resource); its secret is shown once, on create, and signs AccessTokens. */
+export interface ApiKeyRecord {
+  sid: string;
+  accountSid: string;
+  friendlyName: string;
+  secret: string;
+  dateCreated: number;
+  dateUpdated: number;
+}
+
 /** Everything the REST API can list, by SID. */
 export class Store {
   readonly accounts = new Map<string, Account>();
   readonly numbers = new Map<string, IncomingNumber>();
   readonly recordings = new Map<string, Recording>();
   readonly messages = new Map<string, Message>();
+  readonly applications = new Map<string, Application>();
+  readonly keys = new Map<string, ApiKeyRecord>();
   /** Options every account has unless its main account or itself says otherwise. */
   defaults: AccountOptions = {};
 

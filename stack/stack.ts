@@ -10,6 +10,7 @@ import { startS3, type LocalS3 } from './s3';
 import { startFunctions, type LocalFunctions } from './functions';
 import { startEmulator, type Emulator } from '../emulator';
 import { statusCallbackUrl, voiceFallbackUrl, voiceInboundUrl } from '../src/lib/domain/callback-urls';
+import { provisionSoftphone, type SoftphoneEnv } from './softphone';
 
 const root = join(__dirname, '..');
 
@@ -29,6 +30,11 @@ export interface StackEnv {
   S3_SECRET_ACCESS_KEY: string;
   /** The stack's env file (mode 0600), which `npm run sim` and the admin CLIs read when given no environment. */
   DISCADOR_STACK_ENV: string;
+  /** The softphone's API key, TwiML App and stand-in Device URL (absent without an emulator). */
+  TWILIO_API_KEY?: string;
+  TWILIO_API_SECRET?: string;
+  TWILIO_TWIML_APP_SID?: string;
+  SOFTPHONE_STANDIN_URL?: string;
 }
 
 /** Options of startStack. */
@@ -123,6 +129,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       S3_SECRET_ACCESS_KEY: LOCAL.s3SecretAccessKey,
       DISCADOR_STACK_ENV: stackEnvFile,
     };
+    // The agents' softphone: an API key and a TwiML App on the emulator, made as on a real account.
+    let softphone: SoftphoneEnv | undefined;
+    if (emulator || opts.twilioApiBaseUrl) {
+      softphone = await provisionSoftphone({ apiBaseUrl: env.TWILIO_API_BASE_URL, accountSid: LOCAL.accountSid, authToken: LOCAL.authToken, functionsUrl });
+      Object.assign(env, softphone);
+      log(`softphone: API key ${softphone.TWILIO_API_KEY}, TwiML App ${softphone.TWILIO_TWIML_APP_SID} -> ${functionsUrl}/voice/agent-session`);
+    }
     const functions = await startFunctions({
       port: ports.functions,
       twilioRunPort: ports.twilioRun,
@@ -138,6 +151,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         PUBLIC_BASE_URL: functionsUrl,
         TWILIO_API_BASE_URL: env.TWILIO_API_BASE_URL,
         FALLBACK_NUMBER: '+5511955550000',
+        ...softphone,
         ...opts.functionsEnv,
       },
     });

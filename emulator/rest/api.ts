@@ -9,10 +9,11 @@ import { parseTwiml } from '../twiml';
 import type { VoiceEngine, Queue } from '../voice/engine';
 import type { WebhookSender } from '../webhooks';
 import { TwilioError, notFound, page, readBody, sendJson } from './http';
+import { applicationRoutes } from './applications';
 import { conferenceRoutes } from './conferences';
 
 type Params = Record<string, unknown>;
-/** One REST request as its handler sees it. */
+/** One REST request, matched to its spec operation and account. */
 export interface Ctx {
   auth: Account;
   account: Account;
@@ -21,7 +22,7 @@ export interface Ctx {
   body: Params;
   pathname: string;
 }
-/** A REST handler. */
+/** A REST operation's implementation. */
 export type Handler = (c: Ctx) => { status: number; body?: unknown } | Promise<{ status: number; body?: unknown }>;
 
 /** Global REST behaviour switches. */
@@ -287,7 +288,15 @@ export class RestApi {
       if (b.Url === undefined && b.Twiml === undefined && b.ApplicationSid === undefined) {
         throw new TwilioError(400, 21205, 'Url, Twiml or ApplicationSid is required');
       }
-      if (b.ApplicationSid !== undefined) throw new TwilioError(400, 21205, 'ApplicationSid is not supported by the emulator; pass Url or Twiml');
+      if (b.ApplicationSid !== undefined && b.Url === undefined && b.Twiml === undefined) {
+        // "The SID of the Application resource that will handle the call" (Calls create, OpenAPI): its voice URLs answer it.
+        const app = S.applications.get(String(b.ApplicationSid));
+        if (!app || app.accountSid !== c.account.sid) throw new TwilioError(400, 21218, `Invalid ApplicationSid ${String(b.ApplicationSid)}`);
+        const j = app.json;
+        if (!j.voice_url) throw new TwilioError(400, 21205, `Application ${app.sid} has no VoiceUrl`);
+        Object.assign(b, { Url: j.voice_url || undefined, Method: j.voice_method, FallbackUrl: j.voice_fallback_url || undefined, FallbackMethod: j.voice_fallback_method });
+        if (j.status_callback) Object.assign(b, { StatusCallback: j.status_callback, StatusCallbackMethod: j.status_callback_method });
+      }
       checkCallEndpoints(S, c.account.sid, to, from);
       if (b.Twiml !== undefined && b.Url === undefined) checkTwimlParam(String(b.Twiml));
       this.checkCpsBacklog(c.account);
@@ -449,6 +458,9 @@ export class RestApi {
     };
     this.on('DELETE', '/Accounts/{AccountSid}/Recordings/{Sid}.json', del);
     this.on('DELETE', '/Accounts/{AccountSid}/Calls/{CallSid}/Recordings/{Sid}.json', del);
+
+    // Applications (TwiML Apps) and API Keys
+    applicationRoutes((method, template, h) => this.on(method, template, h), { store: S, now });
 
     // Messages
     this.on('POST', '/Accounts/{AccountSid}/Messages.json', (c) => this.sendMessage(c));

@@ -77,9 +77,29 @@ export const ALLOWED_VERBS: Record<Exclude<RunContext['mode'], 'call'>, string[]
   conference: ['Play', 'Say', 'Pause', 'Redirect'],
 };
 
+/** A browser softphone ringing for a leg to `client:<identity>`: it accepts, rejects, or lets it ring. */
+export interface ClientRing {
+  /** Aborted once the browser accepted or rejected. */
+  readonly decided: AbortSignal;
+  /** The browser's answer, once decided. */
+  decision(): 'accept' | 'reject' | undefined;
+  /** The leg stopped ringing without the browser's answer (caller hung up, ring timeout). */
+  stop(): void;
+}
+
+/** Where browser softphones (Voice SDK Devices registered as `client:<identity>`) plug into the engine. */
+export interface ClientEndpoints {
+  /** A leg to a `client:` address starts ringing: the registered browser rings, or undefined lets the simulated party answer. */
+  ring(leg: Leg): ClientRing | undefined;
+  /** A leg changed status (also called once it ended). */
+  status(leg: Leg): void;
+}
+
 /** The voice engine: rings parties, fetches and runs TwiML, bridges legs, and sends Twilio's callbacks. */
 export class VoiceEngine {
   readonly legs = new Map<string, Leg>();
+  /** Browser softphones, when the emulator serves them. */
+  clients?: ClientEndpoints;
   readonly queues = new Map<string, Queue>();
   private readonly assetSeconds = new Map<string, number>();
   private readonly cpsNext = new Map<string, number>();
@@ -153,6 +173,7 @@ export class VoiceEngine {
     leg.updatedMs = this.d.clock.now();
     if (status === 'initiated' || status === 'ringing') leg.startMs ??= leg.updatedMs;
     leg.note('status', status, { status });
+    this.clients?.status(leg);
     const event = status === 'in-progress' ? 'answered' : status === 'initiated' || status === 'ringing' ? status : undefined;
     if (event) this.statusCallback(leg, event);
   }
@@ -226,6 +247,7 @@ export class VoiceEngine {
     for (const [sid, live] of this.liveRecordings) if (live.rec.callSid === leg.sid) this.stopRecording(sid);
     if (!o.silent) this.statusCallback(leg, 'completed');
     leg.wake();
+    this.clients?.status(leg);
   }
 
   /** Processes a pending hang-up interrupt; returns true when the leg is (now) over. */
@@ -353,6 +375,8 @@ export class VoiceEngine {
     const r0 = await leg.wait(50);
     if (r0 === 'interrupt') return this.cancelRinging(leg);
     this.setStatus(leg, 'ringing');
+    const browser = leg.to.startsWith('client:') ? this.clients?.ring(leg) : undefined;
+    if (browser) return this.ringBrowser(leg, browser, timeoutMs);
     const spec = leg.party.spec;
     const outcome = spec.outcome ?? 'answer';
     if (outcome === 'busy' || outcome === 'failed') {
@@ -367,6 +391,30 @@ export class VoiceEngine {
     if (after >= timeoutMs) {
       this.finish(leg, 'no-answer');
       return 'no-answer';
+    }
+    this.answer(leg);
+    return 'answered';
+  }
+
+  /**
+   * A registered browser decides instead of the simulated party: accept answers, reject ends the
+   * leg busy (a Voice SDK `reject()` is reported as `DialCallStatus=busy`), no answer within the
+   * ring timeout is no-answer.
+   */
+  private async ringBrowser(leg: Leg, browser: ClientRing, timeoutMs: number): Promise<'answered' | CallStatus> {
+    const r = await leg.wait(timeoutMs, { signal: browser.decided });
+    if (r === 'interrupt') {
+      browser.stop();
+      return this.cancelRinging(leg);
+    }
+    if (r === 'timeout') {
+      browser.stop();
+      this.finish(leg, 'no-answer');
+      return 'no-answer';
+    }
+    if (browser.decision() === 'reject') {
+      this.finish(leg, 'busy');
+      return 'busy';
     }
     this.answer(leg);
     return 'answered';
@@ -405,6 +453,36 @@ export class VoiceEngine {
         return;
       }
       await this.runCall(leg, { url: leg.url, method: leg.method, purpose: 'voice' });
+    });
+    return leg;
+  }
+
+  /**
+   * A browser softphone calls a TwiML App (Voice SDK `connect()`): an inbound leg from
+   * `client:<identity>` that fetches the App's VoiceUrl with `extra` (ApplicationSid, the
+   * connect params) on its first request. The browser is the caller: no simulated party.
+   */
+  startClientCall(o: {
+    accountSid: string; from: string; to: string; extra: Record<string, string>;
+    app: { voiceUrl: string; voiceMethod: string; voiceFallbackUrl?: string; voiceFallbackMethod?: string; statusCallback?: string; statusCallbackMethod?: string };
+  }): Leg {
+    const leg = this.newLeg(o.accountSid, o.from, o.to, 'inbound', { number: o.from, outcome: 'answer', kind: 'human' });
+    leg.url = o.app.voiceUrl || undefined;
+    leg.method = o.app.voiceMethod || 'POST';
+    leg.fallbackUrl = o.app.voiceFallbackUrl || undefined;
+    leg.fallbackMethod = o.app.voiceFallbackMethod || 'POST';
+    leg.statusCallback = o.app.statusCallback || undefined;
+    leg.statusCallbackMethod = o.app.statusCallbackMethod || 'POST';
+    leg.startMs = this.d.clock.now();
+    leg.status = 'ringing';
+    leg.note('status', 'ringing (inbound from a browser softphone)', { status: 'ringing' });
+    this.spawn(leg, async () => {
+      if (!leg.url) {
+        leg.note('error', 'the TwiML App has no VoiceUrl', { errorCode: 11200 });
+        await this.applicationError(leg);
+        return;
+      }
+      await this.runCall(leg, { url: leg.url, method: leg.method, purpose: 'voice', extra: o.extra });
     });
     return leg;
   }
@@ -1007,6 +1085,7 @@ export class VoiceEngine {
       child.statusEvents = new Set(list(n.statusCallbackEvent ?? 'completed'));
     }
     if (dialAttrs.timeLimit) child.timeLimitS = Number(dialAttrs.timeLimit);
+    for (const p of noun.children) if (p.name === 'Parameter' && p.attrs.name) child.customParams[p.attrs.name] = p.attrs.value ?? '';
     child.note('note', `child leg of ${parent.sid} dialing ${noun.name} ${to}`);
     parent.note('note', `dialing ${to} on child leg ${child.sid}`);
     return { child, noun };

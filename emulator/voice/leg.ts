@@ -77,6 +77,8 @@ export class Leg {
   /** The previous status callback: the next one waits for it, so one call's callbacks arrive in order unless a fault reorders them. */
   statusChain: Promise<unknown> = Promise.resolve();
   timeLimitS = 14400;
+  /** Custom parameters for a browser softphone answering this leg (`<Client><Parameter>`; a `client:x?k=v` address carries its own). */
+  customParams: Record<string, string> = {};
   /** Raw Calls create parameters (outbound-api legs). */
   createParams: Record<string, unknown> = {};
   readonly party: PartyRuntime;
