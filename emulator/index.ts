@@ -12,6 +12,7 @@ import { newSid } from './util';
 import { SoftphoneHub, type SoftphoneView } from './softphone/hub';
 import { serveSoftphone } from './softphone/bundle';
 import { SOFTPHONE_SCRIPT_PATH } from './softphone/protocol';
+import { serveControl } from './control';
 
 export type { PartySpec } from './parties';
 export type { FaultSpec, WebhookRecord, WebhookPurpose } from './webhooks';
@@ -188,7 +189,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   const softphone = new SoftphoneHub({ engine, store, clock });
   engine.clients = softphone;
   const server: Server = createServer((req, res) => {
-    if (!serveSoftphone(req, res)) void rest.handle(req, res);
+    if (!serveSoftphone(req, res) && !serveControl(req, res, { store, engine })) void rest.handle(req, res);
   });
   server.on('upgrade', (req, socket, head) => {
     if (!softphone.upgrade(req, socket, head)) socket.destroy();

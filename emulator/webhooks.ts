@@ -261,7 +261,8 @@ export class WebhookSender {
         rec.status = out.status;
         rec.contentType = out.contentType;
         rec.body = out.body;
-        if (out.tooLarge) {
+        // 11750 is about TwiML documents; audio a <Play>, waitUrl or holdUrl fetches may be larger.
+        if (out.tooLarge && !out.contentType.toLowerCase().startsWith('audio/')) {
           rec.errorCode = 11750;
           rec.error = `response body larger than ${MAX_BODY_BYTES / 1024} kB`;
         } else if (out.status < 200 || out.status >= 300) {
@@ -303,7 +304,7 @@ const RANGES: Record<'ct' | 'rt' | 'tt' | 'rc', [number, number, number]> = {
   ct: [100, 10000, 5000], rt: [100, 15000, 15000], tt: [100, 15000, 15000], rc: [0, 5, 1],
 };
 
-/** Largest answer body Twilio accepts from a webhook (error 11750 above it). */
+/** Largest TwiML answer Twilio accepts from a webhook (error 11750 above it); audio is not limited here. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
 /** Splits a webhook URL into the URL requested and its connection overrides (`#ct=…&rt=…&tt=…&rc=…&rp=…&e=…&sni=…`). */

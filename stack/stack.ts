@@ -177,6 +177,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       { name: 'S3 (s3rver)', url: `${s3.endpoint}/${s3.bucket}` },
       { name: 'Functions (signature-checked)', url: functionsUrl },
       ...(emulator ? [{ name: 'Twilio emulator', url: emulator.url }] : []),
+      { name: 'Agent page', url: `${functionsUrl}/agent.html` },
     ];
     writeStackEnv(stackEnvFile, { ...env });
     wroteEnv = true;

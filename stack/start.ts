@@ -61,6 +61,8 @@ async function main(): Promise<void> {
     console.log('\nPoint the Twilio emulator numbers (or a tunnel) at', `${stack.env.FUNCTIONS_BASE_URL}/voice/inbound`);
     console.log(`Environment for scripts (the admin CLIs and npm run sim read it from ${stack.env.DISCADOR_STACK_ENV}):`);
     for (const [k, v] of Object.entries(stack.env)) console.log(`  ${k}=${v}`);
+    console.log('\nDemo logins (supabase/seed.sql): ana@discador.local / demo-ana, bruno@discador.local / demo-bruno (agents),');
+    console.log('supervisor@discador.local / demo-supervisor. A customer calls Ana: npm run call -- +551130001000');
     console.log('\nCtrl-C stops everything.');
   }
   if (o.control) {

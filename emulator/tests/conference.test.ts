@@ -395,6 +395,14 @@ describe('Conferences and Participants REST resources', () => {
     await r.client.conferences(cf).participants(customer).update({ hold: false });
     expect(matrix()).toEqual([[customer], [agent], sorted(agent, customer)]);
     await until('music stops', () => r.emu.playing(customer) === null);
+    // a HoldUrl that is the audio itself (an MP3 or WAV far over the 64 kB TwiML limit) plays
+    r.app.route('/big.wav', async () => ({ status: 200, body: (await import('../audio')).synthWav(30, 1), contentType: 'audio/wav' }));
+    await r.client.conferences(cf).participants(customer).update({ hold: true, holdUrl: `${r.app.url}/big.wav`, holdMethod: 'GET' });
+    await until('audio hold URL fetched', () => r.app.to('/big.wav').length > 0);
+    await new Promise((x) => setTimeout(x, 200));
+    expect(r.emu.playing(customer)).toBe(`hold:${r.app.url}/big.wav`);
+    expect(r.emu.timeline(customer).filter((e) => e.errorCode === 11750)).toEqual([]);
+    await r.client.conferences(cf).participants(customer).update({ hold: false });
     // the supervisor whispers again, now to the customer
     await r.client.conferences(cf).participants(S).update({ muted: false, coaching: true, callSidToCoach: customer });
     expect(matrix()).toEqual([[customer], sorted(agent, S), sorted(agent, customer)]);
@@ -402,10 +410,10 @@ describe('Conferences and Participants REST resources', () => {
     await r.emu.waitUntilIdle();
     expect(events().map((e) => `${e.StatusCallbackEvent}:${e.CallSid}`)).toEqual([
       `participant-modify:${S}`, `participant-mute:${S}`, `participant-hold:${customer}`, `participant-unhold:${customer}`,
-      `participant-unmute:${S}`, `participant-modify:${S}`,
+      `participant-hold:${customer}`, `participant-unhold:${customer}`, `participant-unmute:${S}`, `participant-modify:${S}`,
     ]);
     expect(events()[0]).toMatchObject({ Coaching: 'false' });
-    expect(events()[5]).toMatchObject({ Coaching: 'true', Muted: 'false' });
+    expect(events()[7]).toMatchObject({ Coaching: 'true', Muted: 'false' });
   });
 
   test('update EndConferenceOnExit and BeepOnExit (participant-modify); hold without HoldUrl plays the default music', async () => {

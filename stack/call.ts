@@ -1,0 +1,67 @@
+/**
+ * `npm run call -- <number>`: a customer calls one of the local stack's numbers on its Twilio
+ * emulator (the one the agent page's softphone is connected to), then the call's progress is
+ * printed until it ends.
+ *   npm run call -- +551130001000                       # Ana's number, from a demo lead
+ *   npm run call -- +551130001000 --from +5511987650002 --talk 30 --no-follow
+ * Reads the running stack's .data/stack.env (or DISCADOR_STACK_ENV).
+ */
+import { Command } from 'commander';
+import { INBOUND_CALLS_PATH } from '../emulator/control';
+import { displayPath, readStackEnv } from './env-file';
+
+/** The demo lead "Cliente Um" of supabase/seed.sql, so the screen pop has something to show. */
+const DEMO_CUSTOMER = '+5511987650001';
+
+function wholeSeconds(v: string): string {
+  if (!/^[0-9]{1,5}$/.test(v) || Number(v) < 1) throw new Error(`expected whole seconds, got "${v}"`);
+  return v;
+}
+
+async function main(): Promise<void> {
+  const o = new Command()
+    .name('npm run call --')
+    .description("a customer calls one of the local stack's numbers on its Twilio emulator")
+    .argument('<to>', 'the number called, e.g. +551130001000 (Ana)')
+    .option('--from <number>', 'the customer calling (E.164)', DEMO_CUSTOMER)
+    .option('--talk <seconds>', 'the customer hangs up this long after being connected', wholeSeconds)
+    .option('--hangup-after <seconds>', 'the customer hangs up this long after the call is answered', wholeSeconds)
+    .option('--no-follow', 'print the CallSid and return at once')
+    .parse(process.argv);
+  const opts = o.opts<{ from: string; talk?: string; hangupAfter?: string; follow: boolean }>();
+  const to = o.args[0]!;
+  const stack = readStackEnv();
+  if (!stack) throw new Error('no local stack is running (start one with `npm start`)');
+  const env = stack.values;
+  const base = env['TWILIO_API_BASE_URL'];
+  const sid = env['TWILIO_ACCOUNT_SID'];
+  const token = env['TWILIO_AUTH_TOKEN'];
+  if (!base || !sid || !token) throw new Error(`${displayPath(stack.file)} names no Twilio emulator`);
+  const auth = 'Basic ' + Buffer.from(`${sid}:${token}`).toString('base64');
+  const form = new URLSearchParams({ From: opts.from, To: to });
+  if (opts.talk) form.set('TalkSeconds', opts.talk);
+  if (opts.hangupAfter) form.set('HangupAfter', opts.hangupAfter);
+  const res = await fetch(base + INBOUND_CALLS_PATH, {
+    method: 'POST', headers: { Authorization: auth, 'Content-Type': 'application/x-www-form-urlencoded' }, body: form,
+  });
+  const body = (await res.json()) as { sid?: string; message?: string };
+  if (!res.ok || !body.sid) throw new Error(`the emulator refused the call: ${body.message ?? res.status}`);
+  console.log(`${opts.from} is calling ${to}: ${body.sid}`);
+  if (!opts.follow) return;
+  let last = '';
+  for (;;) {
+    const r = await fetch(`${base}/2010-04-01/Accounts/${sid}/Calls/${body.sid}.json`, { headers: { Authorization: auth } });
+    const call = (await r.json()) as { status?: string; duration?: string | null };
+    if (call.status && call.status !== last) {
+      last = call.status;
+      console.log(`  ${new Date().toISOString().slice(11, 19)} ${call.status}${call.duration ? ` (${call.duration} s)` : ''}`);
+    }
+    if (['completed', 'busy', 'failed', 'no-answer', 'canceled'].includes(last)) return;
+    await new Promise((r2) => setTimeout(r2, 1000));
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});
