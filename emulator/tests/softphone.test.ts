@@ -182,6 +182,7 @@ describe('incoming calls ring the registered browser', () => {
     p.send({ type: 'mute', callSid: inc.callSid, muted: true });
     await new Promise((x) => setTimeout(x, 50));
     expect(r.emu.softphone.calls()[0]?.muted).toBe(true);
+    expect(r.emu.softphone.muted(inc.callSid)).toBe(true);
     p.send({ type: 'disconnect', callSid: inc.callSid });
     await r.emu.waitForCall(sid);
     const tl = r.emu.timeline(sid, { children: true }).map((e) => e.text);

@@ -90,6 +90,8 @@ export interface ClientEndpoints {
   ring(leg: Leg): ClientRing | undefined;
   /** A leg changed status (also called once it ended). */
   status(leg: Leg): void;
+  /** True while the browser on this leg has muted its microphone (what it says is not heard). */
+  muted(leg: Leg): boolean;
 }
 
 /** The voice engine: rings parties, fetches and runs TwiML, bridges legs, and sends Twilio's callbacks. */
