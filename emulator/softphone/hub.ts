@@ -234,7 +234,11 @@ export class SoftphoneHub implements ClientEndpoints {
     }
   }
 
-  /** When the token expires without a new one, the registration ends with 20104, as Twilio drops an expired Device. */
+  /**
+   * When the token expires without a new one, the registration ends with 20104: the SDK renews its
+   * registration with its token every 30 s (`REGISTRATION_INTERVAL` in its device.js), and Twilio
+   * refuses an expired one; here it happens at `exp` itself.
+   */
   private armExpiry(s: Session): void {
     if (s.expiry) clearTimeout(s.expiry);
     const t = s.token;
