@@ -19,6 +19,19 @@ export type { TimelineEntry, CallStatus } from './voice/leg';
 export type { ContractViolation } from './openapi';
 export type { AccountOptions } from './state';
 export type { SoftphoneView, SoftphoneCallView } from './softphone/hub';
+export type { Conference, Participant } from './voice/conference';
+
+/** A snapshot of one conference for tests. */
+export interface ConferenceView {
+  sid: string;
+  accountSid: string;
+  friendlyName: string;
+  status: 'init' | 'in-progress' | 'completed';
+  reasonEnded: string | null;
+  callSidEnding: string | null;
+  /** CallSids of the participants in the room now, in joining order. */
+  participants: string[];
+}
 
 /** Default main account SID of the emulator (valid-looking: AC + 32 hex). */
 export const DEFAULT_ACCOUNT_SID = 'AC' + 'd15cad0r'.replace(/[^0-9a-f]/g, '0') + '0'.repeat(24);
@@ -117,6 +130,16 @@ export interface Emulator {
   queues(): Queue[];
   /** Browser softphones (stand-in Voice SDK Devices) connected to `softphone.socketUrl`; script at `softphone.scriptUrl`. */
   softphone: SoftphoneView;
+  /** Conferences, oldest first (completed ones too). */
+  conferences(): ConferenceView[];
+  /**
+   * Who hears whom: the CallSids whose audio reaches `callSid` right now in its conference (empty
+   * before the conference starts, while on hold, or when not in a conference). Muted and held
+   * participants are heard by nobody; a coach only by the participant it coaches.
+   */
+  hears(callSid: string): Set<string>;
+  /** What `callSid` hears besides people: `wait:URL`, `hold:URL`, `announcement:URL`, or null (silence or voices only). */
+  playing(callSid: string): string | null;
 }
 
 function view(engine: VoiceEngine, l: Leg): CallView {
@@ -255,6 +278,12 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     recordings: () => [...store.recordings.values()],
     queues: () => [...engine.queues.values()],
     softphone: softphone.view(baseUrl, SOFTPHONE_SCRIPT_PATH),
+    conferences: () => [...engine.conferences.all.values()].map((c) => ({
+      sid: c.sid, accountSid: c.accountSid, friendlyName: c.friendlyName, status: c.status, reasonEnded: c.reasonEnded, callSidEnding: c.callSidEnding,
+      participants: c.participants.map((p) => p.leg.sid),
+    })),
+    hears: (callSid) => engine.conferences.hears(callSid),
+    playing: (callSid) => engine.conferences.mediaOf(callSid),
   };
   return emu;
 }

@@ -44,11 +44,14 @@ export interface IncomingNumber {
 export interface Recording {
   sid: string;
   accountSid: string;
+  /** The recorded call ('' for a conference recording). */
   callSid: string;
+  /** Set for a recording of a whole conference (`<Conference record>`). */
+  conferenceSid?: string;
   startMs: number;
   durationS: number;
   channels: 1 | 2;
-  source: 'RecordVerb' | 'DialVerb' | 'OutboundAPI';
+  source: 'RecordVerb' | 'DialVerb' | 'OutboundAPI' | 'Conference';
   status: 'in-progress' | 'completed' | 'absent';
   track: string;
   dateCreated: number;
@@ -176,8 +179,8 @@ export function recordingJson(r: Recording, baseUrl: string): Record<string, unk
   return {
     account_sid: r.accountSid,
     api_version: API_VERSION,
-    call_sid: r.callSid,
-    conference_sid: null,
+    call_sid: r.callSid || null,
+    conference_sid: r.conferenceSid ?? null,
     date_created: rfc2822(r.dateCreated),
     date_updated: rfc2822(r.dateUpdated),
     start_time: rfc2822(r.startMs),

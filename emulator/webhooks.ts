@@ -6,7 +6,9 @@ import type { VirtualClock } from './clock';
 
 /** Why the engine is calling the app (used in timelines, faults and expectations). */
 export type WebhookPurpose =
-  | 'voice' | 'fallback' | 'action' | 'redirect' | 'wait' | 'whisper' | 'status' | 'amd' | 'recording' | 'message-status' | 'sms';
+  | 'voice' | 'fallback' | 'action' | 'redirect' | 'wait' | 'whisper' | 'status' | 'amd' | 'recording' | 'message-status' | 'sms'
+  /** Conference status callbacks, and a conference's hold / announcement documents. */
+  | 'conference' | 'hold' | 'announce';
 
 /** A fault injected into matching webhooks, on demand per scenario or test. */
 export interface FaultSpec {

@@ -114,6 +114,34 @@ const LINGER_BYTES = 4 * 1024 * 1024;
 const BUSY_LINGER_BYTES = 64 * 1024;
 const LINGER_MS = 5000;
 
+/**
+ * The header that carries the client's address to the functions (their CLIENT_ADDRESS_HEADER):
+ * the Functions runtime strips x-forwarded-for and x-real-ip, and a function cannot see the
+ * socket. The front removes any value the client sent and writes the socket's address.
+ */
+export const CLIENT_ADDRESS_HEADER = 'x-discador-client-address';
+
+/** The socket's remote address as the functions see it (IPv4-mapped IPv6 written as IPv4). */
+export function clientAddressOf(req: IncomingMessage): string {
+  return (req.socket.remoteAddress ?? '').replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1');
+}
+
+/**
+ * The /api functions answer every refusal as JSON {error, message} with a stable code; the
+ * refusals that happen before a function runs (a body too large, a body that is not JSON,
+ * which the runtime's body parser rejects with an HTML page) are answered the same way here.
+ */
+const API_PREFIX = '/api/';
+export function apiRefusal(status: number): string {
+  const [error, message] =
+    status === 400 ? ['invalid_json', 'the body is not a JSON object']
+    : status === 413 ? ['body_too_large', 'the body is too large']
+    : status === 415 ? ['bad_request', 'the body encoding is not supported; send UTF-8 JSON']
+    : status >= 500 ? ['internal_error', 'something went wrong on our side']
+    : ['bad_request', STATUS_CODES[status] ?? 'the request was refused'];
+  return JSON.stringify({ error, message });
+}
+
 const UNAUTHORIZED = JSON.stringify({ code: 80625, message: 'Unauthorized Request. Signature is missing or is invalid' });
 const TOO_LARGE = JSON.stringify({ code: 20413, message: 'Request Entity Too Large' });
 const BUSY = JSON.stringify({ message: 'Service Unavailable' });
@@ -206,6 +234,23 @@ export function looseFunctionPath(rawUrl: string): string {
   }
   return ('/' + out.join('/')).toLowerCase();
 }
+
+/** The body as UTF-8 JSON whose top level is an object (what the runtime's JSON parser takes and the /api functions read), else null. */
+function jsonObject(body: Buffer): Record<string, unknown> | null {
+  try {
+    const v: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** True when a parameter name would land on event.request (`request`, or qs's `request[...]` / `request.x`). */
+function namesRequest(keys: string[]): boolean {
+  return keys.some((k) => /^request($|[[.])/.test(k));
+}
+
+const SHADOWS_REQUEST = JSON.stringify({ error: 'bad_request', message: 'a parameter named "request" is not accepted' });
 
 /** Headers that belong to one connection and are not forwarded. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'content-length', FRONT_SECRET_HEADER]);
@@ -338,6 +383,11 @@ export async function startFunctions(opts: {
     if (visibility === undefined || visibility === 'private') return answer(req, res, 404, plain(404), true);
     if (visibility === 'public' && !exact) return answer(req, res, 404, plain(404), true);
     if (visibility === 'protected' && !exact) return answer(req, res, 401, UNAUTHORIZED, true);
+    const isApi = target.path.startsWith(API_PREFIX);
+    const tooLarge = isApi ? apiRefusal(413) : TOO_LARGE;
+    // The runtime merges query and body over event.request (headers, cookies): a parameter
+    // named `request` would replace what the function reads as the request's headers.
+    if (isApi && namesRequest(Object.keys(querystring.parse(target.query.slice(1))))) return answer(req, res, 400, SHADOWS_REQUEST, true);
     const encoding = String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
     if (encoding !== 'identity') return answer(req, res, 415, plain(415), true);
     const declared = req.headers['content-length'];
@@ -345,7 +395,7 @@ export async function startFunctions(opts: {
     if ((req.method === 'GET' || req.method === 'HEAD') && ((declared !== undefined && declared !== '0') || req.headers['transfer-encoding'] !== undefined)) {
       return answer(req, res, 403, plain(403), true);
     }
-    if (declared !== undefined && !(Number(declared) <= MAX_BODY_BYTES)) return answer(req, res, 413, TOO_LARGE, true);
+    if (declared !== undefined && !(Number(declared) <= MAX_BODY_BYTES)) return answer(req, res, 413, tooLarge, true);
 
     const chunks: Buffer[] = [];
     let size = 0;
@@ -364,7 +414,7 @@ export async function startFunctions(opts: {
         refused = true;
         chunks.length = 0;
         release();
-        answer(req, res, 413, TOO_LARGE, true);
+        answer(req, res, 413, tooLarge, true);
         return;
       }
       if (bodyBytes + c.length > BODY_BUDGET_BYTES) {
@@ -390,6 +440,14 @@ export async function startFunctions(opts: {
           if (bodyParams(req.headers, text) === null) return answer(req, res, 413, TOO_LARGE);
           if (!hasValidSignature(opts.authToken, `http://${host}${rawUrl}`, req.headers, text)) return answer(req, res, 401, UNAUTHORIZED);
         }
+        if (isApi && body.length > 0 && mediaType(req.headers['content-type']).type === 'application/json') {
+          const parsed = jsonObject(body);
+          if (!parsed) return answer(req, res, 400, apiRefusal(400));
+          if (namesRequest(Object.keys(parsed))) return answer(req, res, 400, SHADOWS_REQUEST);
+        }
+        if (isApi && mediaType(req.headers['content-type']).type === 'application/x-www-form-urlencoded' && namesRequest(Object.keys(bodyParams(req.headers, body.toString('utf8')) ?? {}))) {
+          return answer(req, res, 400, SHADOWS_REQUEST);
+        }
         forward(req, res, rawUrl, body);
       } catch (e) {
         opts.log?.(`front: ${String(e)}`);
@@ -403,13 +461,14 @@ export async function startFunctions(opts: {
     for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) headers[k] = v;
     headers['content-length'] = body.length;
     headers[FRONT_SECRET_HEADER] = secret;
+    headers[CLIENT_ADDRESS_HEADER] = clientAddressOf(req);
     const up = request({ host: upstreamHost, port: opts.twilioRunPort, method: req.method, path, headers }, (upRes) => {
       const status = upRes.statusCode ?? 502;
       const type = String(upRes.headers['content-type'] ?? '').toLowerCase();
       if (status >= 400 && (type === '' || type.startsWith('text/html'))) {
         // twilio-run's and Express's error pages carry stack traces and file paths.
         upRes.resume();
-        return answer(req, res, status, plain(status));
+        return answer(req, res, status, path.startsWith(API_PREFIX) ? apiRefusal(status) : plain(status));
       }
       res.writeHead(status, upRes.headers);
       upRes.pipe(res);

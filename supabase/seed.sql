@@ -4,9 +4,21 @@ insert into public.agents (name, email, extension, phone_number, client_identity
   ('Bruno Lima',  'bruno@discador.local', '102', '+5511990000002', 'bruno', 'offline'),
   ('Carla Dias',  'carla@discador.local', '103', '+5521990000003', null,    'offline');
 
-insert into public.users (email, name, role, agent_id) values
-  ('admin@discador.local', 'Administração', 'admin', null),
-  ('ana@discador.local', 'Ana Souza', 'agent', (select id from public.agents where client_identity = 'ana'));
+-- Demo users (README): admin@discador.local / demo-admin, supervisor@discador.local /
+-- demo-supervisor, ana@discador.local / demo-ana and bruno@discador.local / demo-bruno (agents,
+-- linked to their agent rows). The hashes are written here directly (scrypt N=2^15 r=8 p=1,
+-- the format src/lib/domain/auth/password.ts writes): these demo passwords are shorter than
+-- the password policy's minimum, which applies to passwords set through `npm run agents`,
+-- not to this local-only seed.
+insert into public.users (email, name, role, agent_id, password_hash, password_changed_at) values
+  ('admin@discador.local', 'Administração', 'admin', null,
+   'scrypt$32768$8$1$2aMfDxSAyd0hSKPp1C8dMw==$wYa1uSzFZG6ZjgNCyRY2uv3EcedYXShZNrBmFIyJsNA=', now()),
+  ('supervisor@discador.local', 'Supervisão', 'supervisor', null,
+   'scrypt$32768$8$1$G8NvHGI4cJtpRc/weI3Jyw==$IROVwSQoXMvxocMXMh5+nM2AiyRfPyihXbEvffMmrJ4=', now()),
+  ('ana@discador.local', 'Ana Souza', 'agent', (select id from public.agents where client_identity = 'ana'),
+   'scrypt$32768$8$1$fvSnPSV6+w1pwybIwjuT1A==$S/1DmG/f3VLDQL1kaO8Ahc1vwBpj0UmYmMeB/1NQfXs=', now()),
+  ('bruno@discador.local', 'Bruno Lima', 'agent', (select id from public.agents where client_identity = 'bruno'),
+   'scrypt$32768$8$1$uILkOGqeEfQe0SC6IRnmIA==$vun9R0s75gUwDVyWhz9uX1frkMbd0FPlibe6Ys1UZhI=', now());
 
 -- Agent DIDs (inbound goes straight to the agent) and the caller-ID pool.
 insert into public.phone_numbers (phone_number, friendly_name, number_type, assigned_agent_id) values

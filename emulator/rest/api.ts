@@ -10,9 +10,10 @@ import type { VoiceEngine, Queue } from '../voice/engine';
 import type { WebhookSender } from '../webhooks';
 import { TwilioError, notFound, page, readBody, sendJson } from './http';
 import { applicationRoutes } from './applications';
+import { conferenceRoutes } from './conferences';
 
 type Params = Record<string, unknown>;
-/** One REST request, matched to its spec operation and account. */
+/** One REST request as its handler sees it. */
 export interface Ctx {
   auth: Account;
   account: Account;
@@ -21,7 +22,7 @@ export interface Ctx {
   body: Params;
   pathname: string;
 }
-/** A REST operation's implementation. */
+/** A REST handler. */
 export type Handler = (c: Ctx) => { status: number; body?: unknown } | Promise<{ status: number; body?: unknown }>;
 
 /** Global REST behaviour switches. */
@@ -108,6 +109,15 @@ export class RestApi {
     } catch (e) {
       if (e instanceof TwilioError) return sendJson(res, e.status, e.body());
       sendJson(res, 500, { code: 20500, message: `emulator error: ${(e as Error).message}`, more_info: 'https://www.twilio.com/docs/errors/20500', status: 500 });
+    }
+  }
+
+  /** Refuses an outbound call when the account's CPS queue is full (HTTP 429, 20429). */
+  private checkCpsBacklog(account: Account): void {
+    const o = this.opts(account);
+    const E = this.d.engine;
+    if (o.cpsQueueLimit !== undefined && E.cpsBacklog(account.sid) >= o.cpsQueueLimit) {
+      throw new TwilioError(429, 20429, `Too Many Requests: ${E.cpsBacklog(account.sid)} calls already queued at ${o.cps ?? this.d.options.cps} CPS`);
     }
   }
 
@@ -287,22 +297,9 @@ export class RestApi {
         Object.assign(b, { Url: j.voice_url || undefined, Method: j.voice_method, FallbackUrl: j.voice_fallback_url || undefined, FallbackMethod: j.voice_fallback_method });
         if (j.status_callback) Object.assign(b, { StatusCallback: j.status_callback, StatusCallbackMethod: j.status_callback_method });
       }
-      const isAddr = (x: string) => /^(client:.+|sip:.+)$/.test(x);
-      if (!isAddr(to) && !isDiallable(to)) throw new TwilioError(400, 21211, `Invalid 'To' Phone Number: ${to}`);
-      if (!isAddr(from)) {
-        if (!isE164(from) || !S.ownsCallerId(c.account.sid, from)) {
-          throw new TwilioError(400, 21210, `The source phone number provided, ${from}, is not yet verified for your account ${c.account.sid}: use one of its numbers or a verified caller ID`);
-        }
-        if (classifyBr(from) === 'TollFree') throw new TwilioError(400, 21210, `Brazilian toll-free ${from} cannot be the caller ID of an outbound call`);
-      }
-      if (!isAddr(to) && !S.mayCall(c.account.sid, to)) {
-        throw new TwilioError(400, 21215, `Account not authorized to call ${to}: enable ${countryOf(to) || 'its country'} in the Voice geographic permissions`);
-      }
+      checkCallEndpoints(S, c.account.sid, to, from);
       if (b.Twiml !== undefined && b.Url === undefined) checkTwimlParam(String(b.Twiml));
-      const o = this.opts(c.account);
-      if (o.cpsQueueLimit !== undefined && E.cpsBacklog(c.account.sid) >= o.cpsQueueLimit) {
-        throw new TwilioError(429, 20429, `Too Many Requests: ${E.cpsBacklog(c.account.sid)} calls already queued at ${o.cps ?? this.d.options.cps} CPS`);
-      }
+      this.checkCpsBacklog(c.account);
       const leg = E.startOutbound({ accountSid: c.account.sid, from, to, params: b });
       return { status: 201, body: leg.json() };
     });
@@ -474,6 +471,10 @@ export class RestApi {
       all.reverse();
       return { status: 200, body: page(all, 'messages', c.pathname, c.query) };
     });
+
+    conferenceRoutes((m, t, h) => this.on(m, t, h), {
+      store: S, engine: E, clock: this.d.clock, baseUrl: this.d.baseUrl, checkCps: (a) => this.checkCpsBacklog(a), checkEndpoints: checkCallEndpoints,
+    });
   }
 
   private sendMessage(c: Ctx) {
@@ -521,6 +522,25 @@ export class RestApi {
       }
     })().finally(() => this.pending--);
     return { status: 201, body: { ...json } };
+  }
+}
+
+/**
+ * Refuses an outbound call's endpoints the way Calls create does: a `To` that is not diallable (21211),
+ * a `From` the account does not own or verify (21210; a Brazilian toll-free number too), a country
+ * outside the geographic permissions (21215). `client:` and `sip:` addresses pass.
+ */
+export function checkCallEndpoints(S: Store, accountSid: string, to: string, from: string): void {
+  const isAddr = (x: string) => /^(client:.+|sip:.+)$/.test(x);
+  if (!isAddr(to) && !isDiallable(to)) throw new TwilioError(400, 21211, `Invalid 'To' Phone Number: ${to}`);
+  if (!isAddr(from)) {
+    if (!isE164(from) || !S.ownsCallerId(accountSid, from)) {
+      throw new TwilioError(400, 21210, `The source phone number provided, ${from}, is not yet verified for your account ${accountSid}: use one of its numbers or a verified caller ID`);
+    }
+    if (classifyBr(from) === 'TollFree') throw new TwilioError(400, 21210, `Brazilian toll-free ${from} cannot be the caller ID of an outbound call`);
+  }
+  if (!isAddr(to) && !S.mayCall(accountSid, to)) {
+    throw new TwilioError(400, 21215, `Account not authorized to call ${to}: enable ${countryOf(to) || 'its country'} in the Voice geographic permissions`);
   }
 }
 

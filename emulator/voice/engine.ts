@@ -8,6 +8,7 @@ import { probeAudio } from '../audio';
 import { countryOf, list, newSid, resolveUrl, rfc2822 } from '../util';
 import type { WebhookPurpose, WebhookRecord, WebhookSender } from '../webhooks';
 import { Leg, TERMINAL, type CallStatus, type TimelineEntry } from './leg';
+import { Conferences } from './conference';
 
 /** Where the next TwiML document comes from. */
 export type DocSource =
@@ -21,8 +22,8 @@ type RunResult = 'ended' | 'done' | 'leave' | 'interrupted' | 'error';
 type VerbResult = { next: DocSource } | 'continue' | 'ended' | 'leave' | 'interrupted';
 
 interface RunContext {
-  /** call: normal; whisper: `<Number url>` (ends = bridge); announce: `<Queue url>`; wait: `<Enqueue waitUrl>`. */
-  mode: 'call' | 'whisper' | 'announce' | 'wait';
+  /** call: normal; whisper: `<Number url>` (ends = bridge); announce: `<Queue url>`; wait: `<Enqueue waitUrl>`; conference: a conference's wait / hold / announcement document. */
+  mode: 'call' | 'whisper' | 'announce' | 'wait' | 'conference';
   /** Extra parameters for every request in this context (queue parameters for waitUrl). */
   extra?: () => Record<string, string>;
 }
@@ -72,6 +73,8 @@ export const ALLOWED_VERBS: Record<Exclude<RunContext['mode'], 'call'>, string[]
   announce: ['Play', 'Say', 'Pause', 'Redirect'],
   /** `<Enqueue waitUrl>`: run while the caller waits. */
   wait: ['Play', 'Say', 'Pause', 'Hangup', 'Redirect', 'Leave', 'Gather'],
+  /** `<Conference waitUrl>`, Participants HoldUrl / AnnounceUrl, Conferences AnnounceUrl. */
+  conference: ['Play', 'Say', 'Pause', 'Redirect'],
 };
 
 /** A browser softphone ringing for a leg to `client:<identity>`: it accepts, rejects, or lets it ring. */
@@ -106,9 +109,19 @@ export class VoiceEngine {
   private readonly liveRecordings = new Map<string, { rec: Recording; cb?: { url: string; method: string; events: Set<string> } }>();
   /** Every timeline entry of every leg, in order. */
   readonly events: TimelineEntry[] = [];
+  /** Conference rooms and their participants. */
+  readonly conferences: Conferences;
 
   constructor(private readonly d: EngineDeps) {
     d.webhooks.onRecord = (r: WebhookRecord) => this.onWebhook(r);
+    this.conferences = new Conferences({
+      clock: d.clock, store: d.store, webhooks: d.webhooks, baseUrl: d.baseUrl, token: (a) => this.token(a),
+      runMedia: (leg, src) => this.run(leg, src, { mode: 'conference' }),
+      answer: (leg) => this.answer(leg),
+      spawn: (leg, task) => this.spawn(leg, task),
+      startRecording: (leg, o) => this.startRecording(leg, o),
+      stopRecording: (sid) => this.stopRecording(sid),
+    });
   }
 
   private onWebhook(r: WebhookRecord) {
@@ -517,6 +530,10 @@ export class VoiceEngine {
       const params = { ...leg.voiceParams(), ...(ctx.extra?.() ?? {}), ...(src.extra ?? {}) };
       const rec = await this.d.webhooks.send({ purpose, url, method, params, authToken: this.token(leg.accountSid) });
       if (rec.errorCode) return undefined;
+      if (ctx.mode === 'conference' && rec.contentType.startsWith('audio/')) {
+        // A conference's wait / hold / announcement URL may answer an MP3 or WAV file: it is played.
+        return { root: { name: 'Response', attrs: {}, text: '', children: [{ name: 'Play', attrs: {}, children: [], text: url.split('#')[0] as string }] }, url: url.split('#')[0] };
+      }
       try {
         return this.allowed(leg, { root: parseTwiml(rec.body), url: url.split('#')[0] }, ctx);
       } catch (e) {
@@ -536,7 +553,10 @@ export class VoiceEngine {
     const allow = ALLOWED_VERBS[ctx.mode];
     const bad = doc.root.children.map((v) => v.name).filter((n) => !allow.includes(n));
     if (!bad.length) return doc;
-    const where = { whisper: 'a <Number url>/<Client url> document', announce: 'a <Queue url> document', wait: 'a waitUrl document' }[ctx.mode];
+    const where = {
+      whisper: 'a <Number url>/<Client url> document', announce: 'a <Queue url> document', wait: 'a waitUrl document',
+      conference: 'a conference wait/hold/announcement document',
+    }[ctx.mode];
     leg.note('error', `${[...new Set(bad)].map((n) => `<${n}>`).join(', ')} not allowed in ${where} (allowed: ${allow.join(', ')}); document refused`, { errorCode: 12100 });
     return undefined;
   }
@@ -565,7 +585,7 @@ export class VoiceEngine {
       if (leg.ended) return 'ended';
       const doc = await this.load(leg, src, ctx);
       if (!doc) {
-        if (ctx.mode === 'wait') return leg.interrupt ? 'interrupted' : 'error';
+        if (ctx.mode === 'wait' || ctx.mode === 'conference') return leg.interrupt ? 'interrupted' : 'error';
         await this.applicationError(leg);
         return 'ended';
       }
@@ -943,9 +963,10 @@ export class VoiceEngine {
     leg.note('verb', `Dial ${nouns.map((n) => `${n.name}(${n.text})`).join(', ')}${Object.entries(a).map(([k, x]) => ` ${k}=${x}`).join('')}`, {
       verb: 'Dial', attrs: a, content: nouns.map((n) => n.text).join(' '),
     });
-    if (nouns.some((n) => n.name === 'Conference')) {
-      leg.note('error', '<Dial><Conference> is not supported by the emulator', { errorCode: 12100 });
-      return 'continue';
+    const conferenceNoun = nouns.find((n) => n.name === 'Conference');
+    if (conferenceNoun) {
+      const extra = await this.conferences.dial(leg, conferenceNoun, o, docUrl);
+      return this.afterDial(leg, o, extra);
     }
     const queueNoun = nouns.find((n) => n.name === 'Queue');
     if (queueNoun) return this.dialQueue(leg, queueNoun, o, docUrl);

@@ -14,14 +14,16 @@ export type Interrupt =
   | { kind: 'hangup'; by: 'party' | 'api' | 'engine'; status?: CallStatus }
   | { kind: 'redirect'; url: string; method: string; by: 'api' | 'dequeue' }
   | { kind: 'twiml'; twiml: string }
-  | { kind: 'dequeue' };
+  | { kind: 'dequeue' }
+  /** A conference participant's media changed (the conference started or ended, hold, announcement, `*`): re-plan what it hears. */
+  | { kind: 'conference' };
 
 /** One line of a call's timeline. `t` is virtual ms since the emulator started. */
 export interface TimelineEntry {
   t: number;
   at: string;
   callSid: string;
-  type: 'status' | 'verb' | 'webhook' | 'error' | 'party' | 'amd' | 'recording' | 'queue' | 'bridge' | 'note';
+  type: 'status' | 'verb' | 'webhook' | 'error' | 'party' | 'amd' | 'recording' | 'queue' | 'bridge' | 'conference' | 'note';
   text: string;
   verb?: string;
   attrs?: Record<string, string>;
@@ -55,6 +57,8 @@ export class Leg {
   collecting = false;
   listenStar = false;
   starPressed = false;
+  /** While in a conference with hangupOnStar: `*` also raises a conference interrupt, so a playing wait/hold document stops. */
+  starRaises = false;
   bridgedTo?: string;
   queueTimeMs?: number;
   phoneNumberSid: string | null = null;
@@ -115,6 +119,8 @@ export class Leg {
   raise(i: Interrupt): void {
     if (this.ended) return;
     if (this.interrupt?.kind === 'hangup') return;
+    // A conference's "re-plan your media" never hides a pending hang-up, redirect or dequeue.
+    if (i.kind === 'conference' && this.interrupt) return this.wake();
     this.interrupt = i;
     this.wake();
   }
@@ -133,6 +139,7 @@ export class Leg {
     } else if (this.listenStar && digits.includes('*')) {
       this.starPressed = true;
       this.note('party', `party pressed ${digits} (hangupOnStar)`, { content: digits });
+      if (this.starRaises) this.raise({ kind: 'conference' });
     } else {
       this.note('party', `party pressed ${digits} (nobody listening)`, { content: digits });
     }

@@ -31,6 +31,22 @@ export const configSchema = {
     ALERT_SLACK_WEBHOOK_URL: httpUrl().optional(),
     ALERT_SMS_TO: text({ pattern: ALERT_PHONE, message: 'must be an E.164 number, optionally prefixed whatsapp:' }).optional(),
     ALERT_SMS_FROM: text({ pattern: ALERT_PHONE, message: 'must be an E.164 number, optionally prefixed whatsapp:' }).optional(),
+    // Sign-in and sessions.
+    SESSION_IDLE_MINUTES: int(1, 1440).default(30),
+    SESSION_MAX_HOURS: int(1, 720).default(12),
+    CLIENT_ADDRESS_HEADER: text({ max: 100, pattern: /^(none|[a-z0-9-]+)$/, message: 'must be a lower-case header name, or none' }).default('x-discador-client-address'),
+    // What an agent may pick: pause reasons and call dispositions (comma lists).
+    AGENT_PAUSE_REASONS: text({ max: 2000, pattern: /^[^,]{1,60}(,[^,]{1,60})*$/, message: 'must be a comma list of reasons of 1-60 characters' }).default('Intervalo,Almoço,Banheiro,Treinamento,Feedback'),
+    DISPOSITION_CODES: text({ max: 2000, pattern: /^[a-z0-9_]{1,40}(,[a-z0-9_]{1,40})*$/, message: 'must be a comma list of codes (a-z, 0-9, _; 1-40 characters)' }).default('acordo,promessa_pagamento,recusa,numero_errado,retornar,sem_interesse,outro'),
+    SOFTPHONE_STANDIN_URL: text({ max: 2000, pattern: /^(https?:\/\/|\/)/, message: 'must be an http(s) URL or a path starting with /' }).optional(),
+    // Presence, wrap-up and the softphone's access token.
+    AGENT_PRESENCE_SECONDS: int(5, 600).default(20),
+    WRAP_UP_SECONDS: int(0, 3600).default(30),
+    // An access token may live at most 24 hours (twilio.com/docs/iam/access-tokens; error 20104 beyond).
+    VOICE_TOKEN_TTL_SECONDS: int(60, 86400).default(3600),
+    TWILIO_API_KEY: text({ pattern: /^SK[0-9a-f]{32}$/, message: 'must be SK followed by 32 hex characters' }).optional(),
+    TWILIO_API_SECRET: text({ min: 16, max: 200 }).optional(),
+    TWILIO_TWIML_APP_SID: text({ pattern: /^AP[0-9a-f]{32}$/, message: 'must be AP followed by 32 hex characters' }).optional(),
   },
 };
 
@@ -62,4 +78,14 @@ export function loadConfig(env: Record<string, unknown>): Config {
 /** Absolute URL of one of our functions or assets. */
 export function urlFor(config: Config, path: string): string {
   return config.baseUrl + (path.startsWith('/') ? path : `/${path}`);
+}
+
+/** The pause reasons an agent may choose (AGENT_PAUSE_REASONS), trimmed, in order. */
+export function pauseReasons(config: Config): string[] {
+  return config.AGENT_PAUSE_REASONS.split(',').map((r) => r.trim()).filter((r) => r !== '');
+}
+
+/** The disposition codes an agent may record (DISPOSITION_CODES), in order. */
+export function dispositionCodes(config: Config): string[] {
+  return config.DISPOSITION_CODES.split(',');
 }
