@@ -413,12 +413,13 @@ export class SoftphoneHub implements ClientEndpoints {
     return false;
   }
 
-  /** Mute is the browser's microphone: the timeline records it, and `muted(leg)` tells an audio model (who hears whom) to drop it. */
+  /** Mute is the browser's microphone: the timeline records it, and in a conference nobody hears that leg while it lasts. */
   private mute(s: Session, callSid: string, muted: boolean): void {
     const c = this.ownCall(s, callSid);
     if (!c || c.muted === muted) return;
     c.muted = muted;
     c.leg.note('party', `browser softphone ${muted ? 'muted' : 'unmuted'} its microphone`);
+    this.d.engine.conferences.micChanged(c.leg.sid);
   }
 
   /** `Call.sendDigits`: DTMF on the browser's leg, heard by a Gather there; `w`/`W` wait 0.5 s / 1 s. */

@@ -121,6 +121,7 @@ export class VoiceEngine {
       spawn: (leg, task) => this.spawn(leg, task),
       startRecording: (leg, o) => this.startRecording(leg, o),
       stopRecording: (sid) => this.stopRecording(sid),
+      micMuted: (leg) => this.clients?.muted(leg) ?? false,
     });
   }
 
