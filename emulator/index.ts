@@ -18,7 +18,6 @@ export type { FaultSpec, WebhookRecord, WebhookPurpose } from './webhooks';
 export type { TimelineEntry, CallStatus } from './voice/leg';
 export type { ContractViolation } from './openapi';
 export type { AccountOptions } from './state';
-export type { SoftphoneView, SoftphoneCallView } from './softphone/hub';
 export type { Conference, Participant } from './voice/conference';
 
 /** A snapshot of one conference for tests. */
@@ -32,6 +31,7 @@ export interface ConferenceView {
   /** CallSids of the participants in the room now, in joining order. */
   participants: string[];
 }
+export type { SoftphoneView, SoftphoneCallView } from './softphone/hub';
 
 /** Default main account SID of the emulator (valid-looking: AC + 32 hex). */
 export const DEFAULT_ACCOUNT_SID = 'AC' + 'd15cad0r'.replace(/[^0-9a-f]/g, '0') + '0'.repeat(24);
@@ -128,8 +128,6 @@ export interface Emulator {
   recordings(): Recording[];
   /** Queues by SID. */
   queues(): Queue[];
-  /** Browser softphones (stand-in Voice SDK Devices) connected to `softphone.socketUrl`; script at `softphone.scriptUrl`. */
-  softphone: SoftphoneView;
   /** Conferences, oldest first (completed ones too). */
   conferences(): ConferenceView[];
   /**
@@ -140,6 +138,8 @@ export interface Emulator {
   hears(callSid: string): Set<string>;
   /** What `callSid` hears besides people: `wait:URL`, `hold:URL`, `announcement:URL`, or null (silence or voices only). */
   playing(callSid: string): string | null;
+  /** Browser softphones (stand-in Voice SDK Devices) connected to `softphone.socketUrl`; script at `softphone.scriptUrl`. */
+  softphone: SoftphoneView;
 }
 
 function view(engine: VoiceEngine, l: Leg): CallView {
@@ -277,13 +277,13 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     sendInboundMessage: (m) => deliverInboundMessage({ store, webhooks, clock }, m),
     recordings: () => [...store.recordings.values()],
     queues: () => [...engine.queues.values()],
-    softphone: softphone.view(baseUrl, SOFTPHONE_SCRIPT_PATH),
     conferences: () => [...engine.conferences.all.values()].map((c) => ({
       sid: c.sid, accountSid: c.accountSid, friendlyName: c.friendlyName, status: c.status, reasonEnded: c.reasonEnded, callSidEnding: c.callSidEnding,
       participants: c.participants.map((p) => p.leg.sid),
     })),
     hears: (callSid) => engine.conferences.hears(callSid),
     playing: (callSid) => engine.conferences.mediaOf(callSid),
+    softphone: softphone.view(baseUrl, SOFTPHONE_SCRIPT_PATH),
   };
   return emu;
 }

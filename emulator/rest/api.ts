@@ -13,7 +13,7 @@ import { applicationRoutes } from './applications';
 import { conferenceRoutes } from './conferences';
 
 type Params = Record<string, unknown>;
-/** One REST request as its handler sees it. */
+/** One REST request, matched to its spec operation and account. */
 export interface Ctx {
   auth: Account;
   account: Account;
@@ -22,7 +22,7 @@ export interface Ctx {
   body: Params;
   pathname: string;
 }
-/** A REST handler. */
+/** A REST operation's implementation. */
 export type Handler = (c: Ctx) => { status: number; body?: unknown } | Promise<{ status: number; body?: unknown }>;
 
 /** Global REST behaviour switches. */

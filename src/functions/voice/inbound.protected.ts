@@ -1,7 +1,12 @@
 /**
- * /voice/inbound — a number's VoiceUrl. The caller hears the recording disclaimer, then is
- * connected to the agent who owns the dialed number (softphone and phone ring together),
- * else to the fallback number, else voicemail. Opted-out callers get OPT_OUT_INBOUND.
+ * /voice/inbound — a number's VoiceUrl. The caller hears the recording disclaimer, then, on a
+ * number an agent owns: when the agent can take it (available, page polling, shift leg in the
+ * room) the call is offered — the agent is reserved and the caller waits in the agent's queue
+ * (ringback) until the agent answers from the page or the ring timeout sends them to
+ * voicemail; when the agent works from the page but cannot take it now, the agent's
+ * voicemail; when the agent has no shift leg, their devices ring (softphone and phone) as
+ * before. A number nobody owns goes to the fallback number, else voicemail. Opted-out callers
+ * get OPT_OUT_INBOUND.
  * Database down: disclaimer, then fallback number or voicemail.
  */
 import twilio from 'twilio';
@@ -11,6 +16,7 @@ import { unwrap } from '../../lib/runtime/db';
 import { voiceFunction } from '../../lib/runtime/handler';
 import { MESSAGES } from '../../lib/domain/messages';
 import { inboundRoute, type InboundDecision, type InboundRoute } from '../../lib/domain/routing';
+import { addOffer } from '../../lib/domain/rooms';
 import { addDial, addDisclaimer, addVoicemail, say, unavailableTwiml } from '../../lib/domain/twiml';
 import { parseParams, voiceParams } from '../../lib/runtime/params';
 
@@ -28,6 +34,10 @@ function answer(route: InboundRoute, config: Config): twilio.twiml.VoiceResponse
       addDisclaimer(twiml, config);
       addDial(twiml, config, route.target, '/voice/voicemail');
       return twiml;
+    case 'offer':
+      addDisclaimer(twiml, config);
+      addOffer(twiml, config, route.agentId);
+      return twiml;
     case 'voicemail':
       addDisclaimer(twiml, config);
       addVoicemail(twiml, config);
@@ -38,7 +48,8 @@ function answer(route: InboundRoute, config: Config): twilio.twiml.VoiceResponse
 export const handler = voiceFunction(
   async ({ config, params, db }) => {
     const call = parseParams(voiceParams, params);
-    const decision = unwrap(await db.rpc<InboundDecision>('start_inbound_call', { p_event: voiceEvent(call, params) }));
+    const event = { ...voiceEvent(call, params), presence_seconds: config.AGENT_PRESENCE_SECONDS, opt_out_inbound: config.OPT_OUT_INBOUND };
+    const decision = unwrap(await db.rpc<InboundDecision>('start_inbound_call', { p_event: event }));
     return answer(inboundRoute(decision, config), config);
   },
   (config) => (config ? answer(inboundRoute(null, config), config) : unavailableTwiml(null)),

@@ -5,7 +5,9 @@
  * the call ends, never bridged to anyone. Otherwise the customer hears the disclaimer with
  * the opt-out offer (a key press goes to /voice/opt-out), then comes back with
  * `?step=connect` (also where another key leads), which checks the list once more and only
- * then connects the call's agent, else the fallback number.
+ * then connects the call's agent, else the fallback number. An agent with a room (a shift
+ * leg from the agent page) gets the customer in the room, recorded dual-channel, with no ring;
+ * an agent without one has their devices rung as before.
  *
  * Database down: the opt-out list cannot be read, so the call is not connected to anyone
  * (we placed it; connecting a number that may have opted out is the one thing that must not
@@ -18,11 +20,13 @@ import { unwrap } from '../../lib/runtime/db';
 import { voiceFunction } from '../../lib/runtime/handler';
 import { MESSAGES } from '../../lib/domain/messages';
 import { agentTarget, type RoutedAgent } from '../../lib/domain/routing';
+import { addCustomerToRoom, startCustomerRecording } from '../../lib/domain/rooms';
 import { addDial, addDisclaimer, say, sayAndHangUp, type DialTarget } from '../../lib/domain/twiml';
+import { twilioClientOptions } from '../../lib/runtime/twilio-client';
 import { parseParams, voiceParams } from '../../lib/runtime/params';
 
 /** What start_outbound_answer decides. */
-type AnswerDecision = { connect: true; agent: RoutedAgent | null } | { connect: false; reason: string };
+type AnswerDecision = { connect: true; agent: (RoutedAgent & { has_room?: boolean }) | null } | { connect: false; reason: string };
 
 /**
  * The disclaimer with the opt-out offer, then back here with ?step=connect: the decision to
@@ -53,11 +57,20 @@ function connect(config: Config, target: DialTarget | null): twilio.twiml.VoiceR
 }
 
 export const handler = voiceFunction(
-  async ({ config, params, db }) => {
+  async ({ config, params, db, context }) => {
     const call = parseParams(voiceParams, params);
     const decision = unwrap(await db.rpc<AnswerDecision>('start_outbound_answer', { p_event: voiceEvent(call, params) }));
     if (!decision.connect) return sayAndHangUp(config, MESSAGES.outboundOptedOut);
-    return params['step'] === 'connect' ? connect(config, agentTarget(decision.agent)) : disclaimer(config, params);
+    if (params['step'] !== 'connect') return disclaimer(config, params);
+    if (decision.agent?.has_room) {
+      // The runtime types name an older twilio package; the object is this project's twilio client.
+      const client = context.getTwilioClient(twilioClientOptions(config.TWILIO_API_BASE_URL)) as unknown as twilio.Twilio;
+      await startCustomerRecording(client, config, call.CallSid);
+      const twiml = new twilio.twiml.VoiceResponse();
+      addCustomerToRoom(twiml, config, decision.agent.id);
+      return twiml;
+    }
+    return connect(config, agentTarget(decision.agent));
   },
   (config) => sayAndHangUp(config, MESSAGES.outboundUnverified),
 );

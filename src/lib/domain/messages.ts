@@ -20,5 +20,9 @@ export const MESSAGES = {
   inboundOptedOut: 'Seu número está na nossa lista de não contato. Para atendimento, fale com nossos canais digitais. Até logo.',
   voicemail: 'Nenhum atendente está disponível no momento. Deixe sua mensagem após o sinal.',
   voicemailThanks: 'Mensagem recebida. Obrigado e até logo.',
+  // The softphone's shift leg from an identity that is not an enabled agent.
+  agentSessionRefused: 'Este telefone não está habilitado para atendimento. Entre na página do atendente com o seu usuário e tente novamente.',
+  // A customer the agent answered could not be put in the agent's room (the agent left meanwhile).
+  agentGone: 'O atendente não está mais disponível.',
   unavailable: 'No momento não conseguimos completar seu atendimento. Por favor, ligue novamente mais tarde.',
 } as const;

@@ -10,9 +10,15 @@ export interface RoutedAgent {
   status: string;
 }
 
-/** What start_inbound_call answers. */
+/**
+ * What start_inbound_call answers. route: 'offer' (the owner of the number is reserved for this
+ * call), 'voicemail' (the owner works from the agent page but cannot take it now), 'ring' (the
+ * owner has no shift leg: ring their devices), 'none' (nobody owns the number). Absent from
+ * older databases: treated as 'ring'.
+ */
 export interface InboundDecision {
   opted_out: boolean;
+  route?: 'offer' | 'voicemail' | 'ring' | 'none';
   agent: RoutedAgent | null;
 }
 
@@ -21,11 +27,15 @@ export type InboundRoute =
   | { kind: 'reject' }
   | { kind: 'opted-out-message' }
   | { kind: 'dial'; target: DialTarget }
+  | { kind: 'offer'; agentId: number }
   | { kind: 'voicemail' };
 
 /**
  * Decides an inbound call's route. `decision` is null when the database could not be asked:
- * then the configured fallback number, else voicemail.
+ * then the configured fallback number, else voicemail. A call to an agent's own number is
+ * offered to the agent (waits in their queue) when the database reserved the agent for it;
+ * goes to voicemail when the agent works from the page but cannot take it now (busy, paused,
+ * page silent: never a queue nobody answers); rings the agent's devices when they have no shift.
  * Opted-out callers get OPT_OUT_INBOUND: continue (served as anyone), message, or reject.
  */
 export function inboundRoute(decision: InboundDecision | null, config: Pick<Config, 'OPT_OUT_INBOUND' | 'FALLBACK_NUMBER'>): InboundRoute {
@@ -33,6 +43,8 @@ export function inboundRoute(decision: InboundDecision | null, config: Pick<Conf
     if (config.OPT_OUT_INBOUND === 'reject') return { kind: 'reject' };
     if (config.OPT_OUT_INBOUND === 'message') return { kind: 'opted-out-message' };
   }
+  if (decision?.agent && decision.route === 'offer') return { kind: 'offer', agentId: decision.agent.id };
+  if (decision?.agent && decision.route === 'voicemail') return { kind: 'voicemail' };
   const target = agentTarget(decision?.agent ?? null);
   if (target) return { kind: 'dial', target };
   if (config.FALLBACK_NUMBER) return { kind: 'dial', target: { kind: 'number', number: config.FALLBACK_NUMBER } };

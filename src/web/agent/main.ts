@@ -1,0 +1,701 @@
+/**
+ * The agent page: sign-in, status, softphone, screen pop, disposition, lists and notices.
+ * One poll of GET /api/agent/state every 3 s drives what is shown (it is also the agent's
+ * presence heartbeat); the buttons call the /api actions and the softphone.
+ */
+import { Api, ApiError } from './api';
+import { DISPOSITION_LABEL, STATUS_LABEL, errorText, formatDateTime, formatDuration, formatPhoneBR, waitText } from './format';
+import { checkMicrophone } from './mic';
+import { Notifier } from './notify';
+import { deviceFactory, type DeviceFactory, type SoftCall, type SoftDevice } from './softphone';
+import type { CurrentCall, MeReply, StateReply } from './types';
+
+/** How often the page polls the state (the server counts an agent present for 20 s after a poll). */
+const POLL_MS = 3000;
+/** A customer waiting longer than this is notified. */
+const WAITING_ALERT_SECONDS = 30;
+/** Refresh the voice token this long before it expires even if the device did not say so. */
+const TOKEN_MARGIN_SECONDS = 120;
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`#${id} missing`);
+  return el as T;
+};
+
+const api = new Api();
+let me: MeReply | null = null;
+let last: StateReply | null = null;
+let clockOffsetMs = 0;
+let pollTimer: number | undefined;
+let tickTimer: number | undefined;
+let polling = false;
+let firstPoll = true;
+let makeDevice: DeviceFactory | null = null;
+let device: SoftDevice | null = null;
+let tokenTimer: number | undefined;
+let shiftLeg: SoftCall | null = null;
+let connecting = false;
+let held = false;
+/** The customer call the page saw last, kept so its disposition can be asked after it ends. */
+let lastCall: CurrentCall | null = null;
+/** Calls whose disposition is saved (never asked again). */
+const dispositioned = new Set<string>();
+/** The call the disposition form is for. */
+let dispositionFor: CurrentCall | null = null;
+
+const notifier = new Notifier($('toasts'), () => renderNotifyButton());
+
+// ---------------------------------------------------------------- small helpers
+
+function announce(text: string): void {
+  const el = $('events');
+  el.textContent = '';
+  // A new text node after clearing makes screen readers read it even when it repeats.
+  window.setTimeout(() => (el.textContent = text), 30);
+}
+
+function showError(id: string, text: string | null): void {
+  const el = $(id);
+  el.textContent = text ?? '';
+  el.hidden = !text;
+}
+
+function describe(e: unknown): string {
+  if (e instanceof ApiError) return errorText(e.code, e.retryAfter);
+  return e instanceof Error && e.message ? `Erro: ${e.message}` : errorText('internal_error');
+}
+
+const serverNow = () => Date.now() + clockOffsetMs;
+
+/** Runs an action from a button: disables it meanwhile, shows an error in `errorId`, signs out on a dead session. */
+async function act(button: HTMLButtonElement | null, errorId: string, fn: () => Promise<void>): Promise<void> {
+  if (button) button.disabled = true;
+  showError(errorId, null);
+  try {
+    await fn();
+  } catch (e) {
+    if (e instanceof ApiError && (e.code === 'unauthenticated' || e.code === 'session_expired')) return signedOut(errorText(e.code));
+    showError(errorId, describe(e));
+    announce(describe(e));
+  } finally {
+    if (button) button.disabled = false;
+    render();
+  }
+}
+
+// ---------------------------------------------------------------- sign-in and sign-out
+
+let lockUntil = 0;
+let lockTimer: number | undefined;
+
+function showLockout(seconds: number): void {
+  lockUntil = Date.now() + seconds * 1000;
+  const submit = $<HTMLButtonElement>('login-submit');
+  const tick = () => {
+    const left = Math.ceil((lockUntil - Date.now()) / 1000);
+    if (left <= 0) {
+      window.clearInterval(lockTimer);
+      submit.disabled = false;
+      showError('login-error', 'Você já pode tentar entrar de novo.');
+      return;
+    }
+    submit.disabled = true;
+    showError('login-error', errorText('account_locked', left));
+  };
+  window.clearInterval(lockTimer);
+  tick();
+  lockTimer = window.setInterval(tick, 1000);
+}
+
+async function onLogin(ev: SubmitEvent): Promise<void> {
+  ev.preventDefault();
+  const email = $<HTMLInputElement>('login-email').value.trim();
+  const password = $<HTMLInputElement>('login-password').value;
+  if (!email || !password) {
+    showError('login-error', 'Informe e-mail e senha.');
+    (email ? $('login-password') : $('login-email')).focus();
+    return;
+  }
+  const submit = $<HTMLButtonElement>('login-submit');
+  submit.disabled = true;
+  showError('login-error', null);
+  try {
+    await api.login(email, password);
+    $<HTMLInputElement>('login-password').value = '';
+    await enter();
+  } catch (e) {
+    submit.disabled = false;
+    if (e instanceof ApiError && e.code === 'account_locked') showLockout(e.retryAfter ?? 60);
+    else showError('login-error', describe(e));
+    $<HTMLInputElement>('login-password').select();
+  }
+}
+
+/** Loads /api/me and opens the working screen; a non-agent session is refused here. */
+async function enter(): Promise<void> {
+  const who = await api.me();
+  if (who.user.role !== 'agent' || !who.agent) {
+    await api.logout().catch(() => undefined);
+    throw new ApiError(403, 'forbidden_role', 'forbidden_role');
+  }
+  me = who;
+  firstPoll = true;
+  $('agent-name').textContent = who.agent!.name;
+  fillSelect($<HTMLSelectElement>('pause-reason'), who.pause_reasons.map((r) => [r, r]));
+  fillSelect($<HTMLSelectElement>('disposition-code'), [['', 'Escolha o resultado'], ...who.disposition_codes.map((c): [string, string] => [c, DISPOSITION_LABEL[c] ?? c])]);
+  $('login-view').hidden = true;
+  $('app-view').hidden = false;
+  $('who').hidden = false;
+  renderNotifyButton();
+  announce(`Bem-vindo, ${who.agent!.name}.`);
+  $('go-available').focus();
+  await poll();
+  pollTimer = window.setInterval(() => void poll(), POLL_MS);
+  tickTimer = window.setInterval(renderTimers, 1000);
+}
+
+function fillSelect(sel: HTMLSelectElement, options: [string, string][]): void {
+  sel.replaceChildren(...options.map(([value, text]) => new Option(text, value)));
+}
+
+/** Back to the sign-in form (session gone or signed out), the softphone closed. */
+function signedOut(message: string | null): void {
+  window.clearInterval(pollTimer);
+  window.clearInterval(tickTimer);
+  window.clearTimeout(tokenTimer);
+  stopRinging();
+  shiftLeg?.disconnect();
+  shiftLeg = null;
+  device?.destroy();
+  device = null;
+  api.forget();
+  me = null;
+  last = null;
+  lastCall = null;
+  dispositionFor = null;
+  $('app-view').hidden = true;
+  $('who').hidden = true;
+  $('login-view').hidden = false;
+  showError('login-error', message);
+  $('login-email').focus();
+}
+
+async function onLogout(): Promise<void> {
+  const button = $<HTMLButtonElement>('logout');
+  button.disabled = true;
+  try {
+    shiftLeg?.disconnect();
+    if (last && !['offline', 'busy', 'reserved'].includes(last.agent.status)) await api.setStatus('offline').catch(() => undefined);
+    await api.logout().catch(() => undefined);
+  } finally {
+    button.disabled = false;
+    signedOut(null);
+    showError('login-error', null);
+    announce('Você saiu.');
+  }
+}
+
+// ---------------------------------------------------------------- polling
+
+async function poll(): Promise<void> {
+  if (polling || !me) return;
+  polling = true;
+  try {
+    const state = await api.state();
+    clockOffsetMs = Date.parse(state.server_time) - Date.now() || 0;
+    onState(state);
+    showError('status-error', null);
+  } catch (e) {
+    if (e instanceof ApiError && (e.code === 'unauthenticated' || e.code === 'session_expired' || e.code === 'forbidden_role')) {
+      signedOut(errorText(e.code));
+    } else {
+      showError('status-error', describe(e));
+    }
+  } finally {
+    polling = false;
+  }
+}
+
+function onState(state: StateReply): void {
+  const prev = last;
+  last = state;
+  // Notices: an offer, a customer waiting too long, a new voicemail or missed call.
+  if (state.offer) {
+    notifier.raise({ kind: 'offer', key: `offer:${state.offer.call_sid}`, title: 'Chamada recebida', body: `${formatPhoneBR(state.offer.from)}${state.call?.lead?.name ? ` — ${state.call.lead.name}` : ''}` });
+  }
+  for (const w of state.waiting) {
+    if (w.wait_seconds >= WAITING_ALERT_SECONDS) {
+      notifier.raise({ kind: 'waiting', key: `waiting:${w.call_sid}`, title: 'Cliente aguardando', body: `Um cliente aguarda há ${waitText(w.wait_seconds)}.` });
+    }
+  }
+  for (const v of state.voicemails) {
+    const key = `voicemail:${v.recording_sid}`;
+    if (firstPoll) notifier.remember(key);
+    else notifier.raise({ kind: 'voicemail', key, title: 'Novo recado no correio de voz', body: formatPhoneBR(v.from ?? null) });
+  }
+  for (const m of state.missed) {
+    const key = `missed:${m.call_sid}`;
+    // A missed call that left a message is one event: the voicemail notice says it.
+    if (firstPoll || m.voicemail) notifier.remember(key);
+    else notifier.raise({ kind: 'missed', key, title: 'Chamada perdida', body: formatPhoneBR(m.from ?? null) });
+  }
+  firstPoll = false;
+
+  // Ringing while offered.
+  if (state.offer) startRinging();
+  else stopRinging();
+  if (state.offer && state.offer.call_sid !== prev?.offer?.call_sid) announce(`Chamada recebida de ${formatPhoneBR(state.offer.from)}. Alt+Shift+A para atender.`);
+
+  // The call the agent is offered, on, or wrapping up: once it ends, ask its disposition.
+  const call = state.call;
+  if (call) {
+    if (call.call_sid !== lastCall?.call_sid) held = false;
+    if (call.ended_at && !lastCall?.ended_at) announce('A ligação terminou.');
+    if (call.disposition) dispositioned.add(call.call_sid);
+    lastCall = call;
+    if (call.ended_at) askDisposition(call);
+  } else if (lastCall) {
+    if (!lastCall.ended_at) announce('A ligação terminou.');
+    askDisposition(lastCall);
+    lastCall = null;
+    held = false;
+  }
+  if (prev && prev.agent.status !== state.agent.status) announce(`Status: ${STATUS_LABEL[state.agent.status] ?? state.agent.status}.`);
+  render();
+}
+
+// ---------------------------------------------------------------- status and the shift leg
+
+async function ensureDevice(): Promise<SoftDevice> {
+  if (device) return device;
+  if (!me) throw new Error('sem sessão');
+  makeDevice ??= await deviceFactory(me.softphone);
+  const t = await api.voiceToken();
+  const d = makeDevice(t.token);
+  d.on('tokenWillExpire', () => void refreshToken());
+  d.on('error', (err: { message?: string }) => showError('phone-error', `Erro no softphone: ${err?.message ?? 'desconhecido'}`));
+  device = d;
+  scheduleTokenRefresh(t.ttl_seconds);
+  return d;
+}
+
+function scheduleTokenRefresh(ttlSeconds: number): void {
+  window.clearTimeout(tokenTimer);
+  tokenTimer = window.setTimeout(() => void refreshToken(), Math.max(10, ttlSeconds - TOKEN_MARGIN_SECONDS) * 1000);
+}
+
+let lastRefresh = 0;
+
+async function refreshToken(): Promise<void> {
+  // The device's warning and the timer may both fire; a short-lived token must not loop.
+  if (!device || Date.now() - lastRefresh < 10000) return;
+  lastRefresh = Date.now();
+  try {
+    const t = await api.voiceToken();
+    device.updateToken(t.token);
+    scheduleTokenRefresh(t.ttl_seconds);
+  } catch (e) {
+    showError('phone-error', `Não foi possível renovar o acesso do softphone: ${describe(e)}`);
+    scheduleTokenRefresh(TOKEN_MARGIN_SECONDS + 30);
+  }
+}
+
+/** Starts the shift leg: the softphone joins the agent's own room and waits there for customers. */
+async function startShiftLeg(): Promise<void> {
+  if (shiftLeg || connecting) return;
+  connecting = true;
+  render();
+  try {
+    const d = await ensureDevice();
+    const leg = await d.connect();
+    shiftLeg = leg;
+    leg.on('accept', () => {
+      announce('Softphone conectado. Aguardando clientes.');
+      render();
+    });
+    leg.on('mute', () => render());
+    const ended = () => {
+      if (shiftLeg === leg) shiftLeg = null;
+      announce('Softphone desconectado.');
+      render();
+      void poll();
+    };
+    leg.on('disconnect', ended);
+    leg.on('cancel', ended);
+    leg.on('error', (err: { message?: string }) => showError('phone-error', `Erro na linha: ${err?.message ?? 'desconhecido'}`));
+  } finally {
+    connecting = false;
+    render();
+  }
+}
+
+async function setStatus(status: 'available' | 'paused' | 'offline', button: HTMLButtonElement): Promise<void> {
+  await act(button, 'status-error', async () => {
+    const reason = status === 'paused' ? $<HTMLSelectElement>('pause-reason').value : undefined;
+    await api.setStatus(status, reason);
+    if (status === 'available') {
+      try {
+        await startShiftLeg();
+      } catch (e) {
+        showError('phone-error', `O softphone não conectou: ${describe(e)}`);
+      }
+    } else if (status === 'offline') {
+      shiftLeg?.disconnect();
+      shiftLeg = null;
+    }
+    if (dispositionFor && status !== 'offline') {
+      // Leaving wrap-up by choice keeps the form: the disposition can still be saved.
+    }
+    await poll();
+  });
+}
+
+// ---------------------------------------------------------------- call controls
+
+async function answer(): Promise<void> {
+  const offer = last?.offer;
+  if (!offer) return;
+  await act($<HTMLButtonElement>('answer'), 'phone-error', async () => {
+    stopRinging();
+    await api.answer(offer.call_sid);
+    announce('Atendendo.');
+    await poll();
+  });
+}
+
+async function hangup(): Promise<void> {
+  const live = last?.call && !last.call.ended_at ? last.call : null;
+  const sid = live?.call_sid ?? last?.offer?.call_sid;
+  if (!sid) return;
+  await act($<HTMLButtonElement>('hangup'), 'phone-error', async () => {
+    await api.hangup(sid);
+    announce('Ligação encerrada.');
+    await poll();
+  });
+}
+
+function toggleMute(): void {
+  if (!shiftLeg) return;
+  shiftLeg.mute(!shiftLeg.isMuted());
+  announce(shiftLeg.isMuted() ? 'Microfone mudo.' : 'Microfone ativo.');
+  render();
+}
+
+async function toggleHold(): Promise<void> {
+  const sid = last?.call?.call_sid;
+  if (!sid || !inCall()) return;
+  await act($<HTMLButtonElement>('hold'), 'phone-error', async () => {
+    await api.hold(sid, !held);
+    held = !held;
+    announce(held ? 'Cliente em espera.' : 'Cliente de volta à linha.');
+  });
+}
+
+function sendDigit(d: string): void {
+  if (!shiftLeg) return;
+  shiftLeg.sendDigits(d);
+  announce(`Tecla ${d}`);
+}
+
+async function dial(ev: SubmitEvent): Promise<void> {
+  ev.preventDefault();
+  const input = $<HTMLInputElement>('dial-to');
+  const to = input.value.trim();
+  if (!to) {
+    showError('phone-error', 'Informe o número para ligar.');
+    input.focus();
+    return;
+  }
+  await act($<HTMLButtonElement>('dial-submit'), 'phone-error', async () => {
+    if (!shiftLeg) await startShiftLeg();
+    const r = await api.call(to);
+    announce(`Ligando para ${formatPhoneBR(to)}.`);
+    if (r.status) $('phone-state').textContent = `Ligando para ${to}…`;
+    input.value = '';
+    await poll();
+  });
+}
+
+const inCall = () => last?.agent.status === 'busy' && !!last.call && !last.call.ended_at;
+
+// ---------------------------------------------------------------- disposition
+
+/** Opens the form for an ended call unless its disposition is saved or the form is already for it. */
+function askDisposition(call: CurrentCall): void {
+  if (dispositioned.has(call.call_sid) || call.disposition || dispositionFor?.call_sid === call.call_sid) return;
+  openDisposition(call);
+}
+
+function openDisposition(call: CurrentCall): void {
+  dispositionFor = call;
+  $('disposition').hidden = false;
+  $('disposition-customer').textContent = call.lead?.name ? `${call.lead.name} (${formatPhoneBR(call.customer)})` : formatPhoneBR(call.customer);
+  $<HTMLSelectElement>('disposition-code').value = '';
+  $<HTMLTextAreaElement>('disposition-notes').value = '';
+  $<HTMLInputElement>('disposition-callback').value = '';
+  showError('disposition-error', null);
+  $('disposition-code').focus();
+}
+
+async function saveDisposition(ev: SubmitEvent): Promise<void> {
+  ev.preventDefault();
+  const call = dispositionFor;
+  if (!call) return;
+  const code = $<HTMLSelectElement>('disposition-code').value;
+  if (!code) {
+    showError('disposition-error', 'Escolha o resultado da ligação.');
+    $('disposition-code').focus();
+    return;
+  }
+  const notes = $<HTMLTextAreaElement>('disposition-notes').value.trim();
+  const callbackLocal = $<HTMLInputElement>('disposition-callback').value;
+  const body: { call_sid: string; code: string; notes?: string; callback_at?: string } = { call_sid: call.call_sid, code };
+  if (notes) body.notes = notes;
+  if (callbackLocal) {
+    const at = new Date(callbackLocal);
+    if (Number.isNaN(at.getTime())) return showError('disposition-error', 'Data de retorno inválida.');
+    body.callback_at = at.toISOString();
+  }
+  await act($<HTMLButtonElement>('disposition-submit'), 'disposition-error', async () => {
+    await api.disposition(body);
+    dispositioned.add(call.call_sid);
+    dispositionFor = null;
+    $('disposition').hidden = true;
+    announce('Tabulação salva.');
+    $('go-available').focus();
+  });
+}
+
+// ---------------------------------------------------------------- ringing
+
+let ringCtx: AudioContext | null = null;
+let ringTimer: number | undefined;
+
+function startRinging(): void {
+  if (ringTimer !== undefined) return;
+  const beep = () => {
+    try {
+      ringCtx ??= new AudioContext();
+      const o = ringCtx.createOscillator();
+      const g = ringCtx.createGain();
+      o.frequency.value = 440;
+      g.gain.value = 0.08;
+      o.connect(g).connect(ringCtx.destination);
+      o.start();
+      o.stop(ringCtx.currentTime + 0.8);
+    } catch {
+      // No audio output: the notice and the page still show the call.
+    }
+  };
+  beep();
+  ringTimer = window.setInterval(beep, 2500);
+}
+
+function stopRinging(): void {
+  window.clearInterval(ringTimer);
+  ringTimer = undefined;
+}
+
+// ---------------------------------------------------------------- rendering
+
+function renderNotifyButton(): void {
+  const b = $<HTMLButtonElement>('notify-permission');
+  const p = notifier.permission;
+  b.hidden = p === 'granted';
+  b.disabled = p === 'denied' || p === 'unsupported';
+  b.textContent = p === 'denied' ? 'Notificações bloqueadas (avisos na página)' : p === 'unsupported' ? 'Sem notificações (avisos na página)' : 'Ativar notificações';
+}
+
+function render(): void {
+  if (!me || !last) return;
+  const s = last.agent.status;
+  const label = STATUS_LABEL[s] ?? s;
+  const badge = $('status-badge');
+  badge.textContent = label;
+  badge.dataset['status'] = s;
+  $('status-now').textContent = s === 'paused' && last.agent.pause_reason ? `${label} — ${last.agent.pause_reason}` : label;
+  const locked = s === 'reserved' || s === 'busy';
+  for (const id of ['go-available', 'go-paused', 'go-offline']) {
+    const b = $<HTMLButtonElement>(id);
+    b.disabled = locked;
+    b.setAttribute('aria-pressed', String(b.dataset['status'] === s));
+  }
+
+  // Softphone line.
+  const offer = last.offer;
+  $('offer-box').hidden = !offer;
+  if (offer) $('offer-from').textContent = formatPhoneBR(offer.from);
+  $<HTMLButtonElement>('answer').disabled = !offer;
+  $<HTMLButtonElement>('hangup').disabled = !((last.call && !last.call.ended_at) || offer);
+  const mute = $<HTMLButtonElement>('mute');
+  mute.disabled = !shiftLeg;
+  mute.setAttribute('aria-pressed', String(!!shiftLeg?.isMuted()));
+  mute.textContent = shiftLeg?.isMuted() ? 'Tirar do mudo' : 'Mudo';
+  const hold = $<HTMLButtonElement>('hold');
+  hold.disabled = !inCall();
+  hold.setAttribute('aria-pressed', String(held));
+  hold.textContent = held ? 'Retomar' : 'Espera';
+  for (const k of document.querySelectorAll<HTMLButtonElement>('.keypad button')) k.disabled = !shiftLeg;
+  $('phone-state').textContent = connecting
+    ? 'Conectando o softphone…'
+    : offer
+      ? 'Tocando…'
+      : inCall()
+        ? held
+          ? 'Em ligação (cliente em espera)'
+          : 'Em ligação'
+        : last.call?.ended_at
+          ? 'Ligação encerrada'
+          : shiftLeg
+            ? 'Conectado — aguardando clientes'
+            : s === 'available'
+              ? 'Desconectado — clique em Disponível para conectar'
+              : 'Desconectado';
+
+  renderPop(last.call, offer?.from ?? null);
+  renderList('waiting', last.waiting.map((w) => `${formatPhoneBR(w.from)} — aguardando há ${waitText(w.wait_seconds)}`));
+  renderList('missed', last.missed.map((m) => listedText(m) + (m.voicemail ? ' — deixou recado' : '')));
+  renderList('voicemail', last.voicemails.map(listedText));
+  renderTimers();
+}
+
+function listedText(c: { from: string | null; at: string; duration?: number | null }): string {
+  const when = formatDateTime(c.at);
+  const dur = typeof c.duration === 'number' ? ` (${formatDuration(c.duration)})` : '';
+  return `${formatPhoneBR(c.from ?? null)}${when ? ` — ${when}` : ''}${dur}`;
+}
+
+function renderList(name: string, items: string[]): void {
+  $(`${name}-count`).textContent = String(items.length);
+  const ul = $(`${name}-list`);
+  ul.replaceChildren(
+    ...(items.length ? items : ['Nenhum.']).map((t) => {
+      const li = document.createElement('li');
+      li.textContent = t;
+      if (!items.length) li.className = 'hint';
+      return li;
+    }),
+  );
+}
+
+function renderPop(call: CurrentCall | null, offeredFrom: string | null): void {
+  const number = call?.customer ?? offeredFrom;
+  $('pop-empty').hidden = !!number;
+  $('pop-body').hidden = !number;
+  if (!number) return;
+  $('pop-number').textContent = formatPhoneBR(number);
+  $('pop-direction').textContent = call ? (call.direction === 'inbound' ? 'Recebida' : 'Efetuada') : 'Recebida';
+  const lead = call?.lead ?? null;
+  $('pop-name').textContent = lead?.name ?? 'Cliente não identificado';
+  const campaign = lead?.campaign;
+  $('pop-campaign').textContent = campaign ? `Campanha: ${typeof campaign === 'string' ? campaign : campaign.name ?? campaign.id ?? ''}` : '';
+  const fields = $('pop-fields');
+  fields.replaceChildren(
+    ...Object.entries(lead?.fields ?? {}).flatMap(([k, v]) => {
+      const dt = document.createElement('dt');
+      // Imported column names as words: dias_atraso → Dias atraso.
+      const words = k.replace(/[_-]+/g, ' ').trim();
+      dt.textContent = words.charAt(0).toUpperCase() + words.slice(1);
+      const dd = document.createElement('dd');
+      dd.textContent = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+      return [dt, dd];
+    }),
+  );
+  const history = call?.history ?? [];
+  $('pop-history-empty').hidden = history.length > 0;
+  $('pop-history-table').hidden = history.length === 0;
+  $('pop-history').replaceChildren(
+    ...history.map((h) => {
+      const tr = document.createElement('tr');
+      for (const text of [
+        formatDateTime(h.at),
+        h.direction === 'inbound' ? 'Recebida' : 'Efetuada',
+        typeof h.duration === 'number' ? formatDuration(h.duration) : '—',
+        h.disposition ? DISPOSITION_LABEL[h.disposition] ?? h.disposition : '—',
+      ]) {
+        const td = document.createElement('td');
+        td.textContent = text;
+        tr.append(td);
+      }
+      return tr;
+    }),
+  );
+}
+
+/** The once-a-second parts: the time in status and the wrap-up countdown. */
+function renderTimers(): void {
+  if (!last) return;
+  const since = Date.parse(last.agent.status_since);
+  const until = last.agent.status === 'wrap_up' && last.agent.wrap_up_until ? Date.parse(last.agent.wrap_up_until) : NaN;
+  const left = Number.isNaN(until) ? '' : `${formatDuration((until - serverNow()) / 1000)} restantes`;
+  // In wrap-up the status shows the time left; otherwise the time in the status.
+  $('status-timer').textContent = left || (Number.isNaN(since) ? '' : formatDuration((serverNow() - since) / 1000));
+  $('wrapup-timer').textContent = left ? `Pós-atendimento: ${left}` : '';
+}
+
+// ---------------------------------------------------------------- wiring
+
+function onKey(ev: KeyboardEvent): void {
+  if (!me || !ev.altKey || !ev.shiftKey || ev.ctrlKey || ev.metaKey) return;
+  const actions: Record<string, () => void> = {
+    KeyA: () => void answer(),
+    KeyD: () => void hangup(),
+    KeyM: toggleMute,
+    KeyE: () => void toggleHold(),
+  };
+  const run = actions[ev.code];
+  if (run) {
+    ev.preventDefault();
+    run();
+  }
+}
+
+async function micCheck(): Promise<void> {
+  const button = $<HTMLButtonElement>('mic-check');
+  const meter = $<HTMLMeterElement>('mic-level');
+  button.disabled = true;
+  $('mic-message').textContent = 'Fale algo: medindo o microfone…';
+  try {
+    const r = await checkMicrophone((level) => (meter.value = level));
+    $('mic-message').textContent = r.message;
+    $('mic-message').dataset['ok'] = String(r.ok);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function wire(): void {
+  $('login-form').addEventListener('submit', (e) => void onLogin(e as SubmitEvent));
+  $('logout').addEventListener('click', () => void onLogout());
+  $('notify-permission').addEventListener('click', () => void notifier.requestPermission());
+  for (const id of ['go-available', 'go-paused', 'go-offline']) {
+    const b = $<HTMLButtonElement>(id);
+    b.addEventListener('click', () => void setStatus(b.dataset['status'] as 'available' | 'paused' | 'offline', b));
+  }
+  $('answer').addEventListener('click', () => void answer());
+  $('hangup').addEventListener('click', () => void hangup());
+  $('mute').addEventListener('click', toggleMute);
+  $('hold').addEventListener('click', () => void toggleHold());
+  for (const k of document.querySelectorAll<HTMLButtonElement>('.keypad button')) k.addEventListener('click', () => sendDigit(k.dataset['digit']!));
+  $('dial-form').addEventListener('submit', (e) => void dial(e as SubmitEvent));
+  $('disposition-form').addEventListener('submit', (e) => void saveDisposition(e as SubmitEvent));
+  $('mic-check').addEventListener('click', () => void micCheck());
+  document.addEventListener('keydown', onKey);
+}
+
+async function boot(): Promise<void> {
+  wire();
+  renderNotifyButton();
+  // A session may live in the cookie alone (HttpOnly): ask /api/me before showing the form.
+  // Without a token of ours, a failure just means "not signed in": the form, no error.
+  const hadToken = api.signedIn;
+  try {
+    await enter();
+  } catch (e) {
+    const quiet = !hadToken || (e instanceof ApiError && (e.code === 'unauthenticated' || e.code === 'session_expired'));
+    signedOut(quiet ? null : describe(e));
+  }
+}
+
+void boot();

@@ -1,0 +1,484 @@
+-- An agent's calls: the shift leg waiting in the agent's room (conference agent-<id>), a call
+-- to the agent's own number offered to them while they are routable, the customer joining and
+-- leaving the room, and click-to-call from the agent's own number.
+--
+-- State an agent goes through on a call, always through agent_transition (history kept):
+--   available --(offer: customer waits in the agent's queue)--> reserved
+--   reserved  --(agent answers)--> busy            reserved --(customer gone / ring timeout)--> available (+ missed call)
+--   any       --(customer joins the room)--> busy  busy --(customer leaves)--> wrap_up (available when no wrap-up time)
+-- The shift leg ending clears shift_call_sid, and an available agent becomes offline.
+
+-- The agent's room as Twilio named it (ConferenceSid, from the conference callbacks): what the
+-- Participants API needs to hold or release the customer.
+alter table public.agents add column room_conference_sid text check (room_conference_sid ~ '^CF[0-9a-f]{32}$');
+
+-- The softphone's shift leg reached /voice/agent-session. Returns the agent (id, name,
+-- client_identity, status) with shift_call_sid set, or null when the identity names no active
+-- agent with an enabled agent login. A newer leg replaces an older one.
+create or replace function public.agent_shift_started(p_agent_identity text, p_call_sid public.call_sid)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_agent public.agents;
+begin
+  update public.agents a set shift_call_sid = p_call_sid
+   where a.client_identity = p_agent_identity and a.is_active
+     and exists (select 1 from public.users u
+                  where u.agent_id = a.id and u.role = 'agent' and u.is_active and u.disabled_at is null)
+  returning a.* into v_agent;
+  if v_agent.id is null then
+    return null;
+  end if;
+  return pg_catalog.jsonb_build_object('id', v_agent.id, 'name', v_agent.name,
+    'client_identity', v_agent.client_identity, 'status', v_agent.status);
+end;
+$$;
+
+-- The shift leg p_call_sid ended (its conference leave or its final status callback): the
+-- agent has no room any more; an available agent becomes offline. Idempotent; null when no
+-- agent had that shift leg.
+create or replace function public.agent_shift_ended(p_call_sid text)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_agent public.agents;
+begin
+  update public.agents a set shift_call_sid = null, room_conference_sid = null
+   where a.shift_call_sid = p_call_sid
+  returning a.* into v_agent;
+  if v_agent.id is null then
+    return null;
+  end if;
+  if v_agent.status = 'available' then
+    v_agent := public.agent_transition(v_agent.id, 'offline', null, 'system', null);
+  end if;
+  return pg_catalog.jsonb_build_object('agent_id', v_agent.id, 'status', v_agent.status);
+end;
+$$;
+
+-- The customer leg p_call_sid is no longer with its agent (hung up, left the room, went to
+-- voicemail). The agent whose current call it is: reserved (an offer never answered) →
+-- available (the call, never connected to the agent, is one of the agent's missed calls:
+-- see agent_poll); busy → wrap_up for p_wrap_up_seconds
+-- (available when 0). Anything else (already in wrap-up, another call) is left alone, so
+-- repeated and reordered callbacks change nothing twice. With p_offer_only, only an offer is
+-- released (an offer that ended while the agent was answering it is the agent's to finish).
+-- Null when no agent was on it.
+create or replace function public.agent_customer_left(p_call_sid text, p_wrap_up_seconds integer default 30, p_offer_only boolean default false)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_agent public.agents;
+begin
+  select a.* into v_agent from public.agents a
+   where a.current_call_sid = p_call_sid and a.status in ('reserved', 'busy')
+     and (a.status = 'reserved' or not coalesce(p_offer_only, false))
+   for update;
+  if v_agent.id is null then
+    return null;
+  end if;
+  if v_agent.status = 'reserved' then
+    v_agent := public.agent_transition(v_agent.id, 'available', null, 'system', null);
+  elsif coalesce(p_wrap_up_seconds, 30) <= 0 then
+    v_agent := public.agent_transition(v_agent.id, 'available', null, 'system', null);
+  else
+    v_agent := public.agent_transition(v_agent.id, 'wrap_up', null, 'system', null, p_call_sid, coalesce(p_wrap_up_seconds, 30));
+  end if;
+  return pg_catalog.jsonb_build_object('agent_id', v_agent.id, 'status', v_agent.status,
+    'wrap_up_until', v_agent.wrap_up_until);
+end;
+$$;
+
+-- A customer leg joined agent p_agent_id's room (conference callback): the agent is busy on
+-- it and the call is theirs. Idempotent.
+create or replace function public.agent_customer_joined(p_agent_id bigint, p_call_sid public.call_sid)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_agent public.agents;
+begin
+  select * into v_agent from public.agents where id = p_agent_id for update;
+  if v_agent.id is null then
+    return null;
+  end if;
+  if not (v_agent.status = 'busy' and v_agent.current_call_sid = p_call_sid) then
+    v_agent := public.agent_transition(v_agent.id, 'busy', null, 'system', null, p_call_sid);
+  end if;
+  update public.calls set agent_id = p_agent_id, updated_at = pg_catalog.now()
+   where call_sid = p_call_sid and agent_id is null;
+  return pg_catalog.jsonb_build_object('agent_id', v_agent.id, 'status', v_agent.status);
+end;
+$$;
+
+-- A call status callback (see apply_call_event), and what a final status means for agents:
+-- a customer leg that ended releases its agent (wrap-up, or back to available with a missed
+-- call when it was still an offer); a shift leg that ended leaves its agent without a room.
+-- p_event.wrap_up_seconds is the deployment's WRAP_UP_SECONDS. One round trip per callback.
+create or replace function public.apply_call_status(p_event jsonb)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_result jsonb;
+  v_agent  jsonb;
+begin
+  v_result := public.apply_call_event(p_event);
+  if public.call_status_rank(p_event->>'call_status') >= 4 then
+    v_agent := coalesce(
+      public.agent_customer_left(p_event->>'call_sid', (p_event->>'wrap_up_seconds')::integer),
+      public.agent_shift_ended(p_event->>'call_sid'));
+  end if;
+  return v_result || pg_catalog.jsonb_build_object('agent', v_agent);
+end;
+$$;
+
+-- A conference callback of an agent's room (friendly name agent-<id>). p_event: conference_name,
+-- conference_sid, event (Twilio's StatusCallbackEvent), call_sid, wrap_up_seconds.
+-- participant-join of the shift leg records the room; of any other leg, the customer is with
+-- the agent (busy). participant-leave of the shift leg ends the shift; of the customer, the
+-- agent goes to wrap-up. conference-end forgets the room. Other events change nothing.
+create or replace function public.apply_conference_event(p_event jsonb)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_name     text := p_event->>'conference_name';
+  v_event    text := p_event->>'event';
+  v_call_sid text := p_event->>'call_sid';
+  v_agent    public.agents;
+  v_result   jsonb;
+begin
+  if v_name is null or v_name !~ '^agent-[1-9][0-9]{0,17}$' then
+    return pg_catalog.jsonb_build_object('applied', false, 'reason', 'not_an_agent_room');
+  end if;
+  select * into v_agent from public.agents where id = pg_catalog.substr(v_name, 7)::bigint;
+  if v_agent.id is null then
+    return pg_catalog.jsonb_build_object('applied', false, 'reason', 'unknown_agent');
+  end if;
+
+  if v_event = 'conference-end' then
+    update public.agents set room_conference_sid = null
+     where id = v_agent.id and room_conference_sid = p_event->>'conference_sid';
+  elsif v_event = 'conference-start' or (v_event = 'participant-join' and v_call_sid = v_agent.shift_call_sid) then
+    update public.agents set room_conference_sid = coalesce(p_event->>'conference_sid', room_conference_sid) where id = v_agent.id;
+  elsif v_event = 'participant-join' and v_call_sid is not null then
+    update public.agents set room_conference_sid = coalesce(p_event->>'conference_sid', room_conference_sid) where id = v_agent.id;
+    v_result := public.agent_customer_joined(v_agent.id, v_call_sid);
+  elsif v_event = 'participant-leave' and v_call_sid is not null then
+    if v_call_sid = v_agent.shift_call_sid then
+      v_result := public.agent_shift_ended(v_call_sid);
+    else
+      v_result := public.agent_customer_left(v_call_sid, (p_event->>'wrap_up_seconds')::integer);
+    end if;
+  end if;
+  return pg_catalog.jsonb_build_object('applied', true, 'agent_id', v_agent.id, 'agent', v_result);
+end;
+$$;
+
+-- The agent takes the offered customer p_call_sid: reserved for it → busy. Refused with
+-- {ok: false, reason: 'offer_gone'} when the agent is not reserved for that call (someone else
+-- answered it, it timed out, the customer hung up), and with 'not_waiting_yet' while the
+-- customer has not reached the queue (agent_offer_waiting not called yet).
+create or replace function public.agent_answer_offer(p_agent_id bigint, p_call_sid text)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_agent public.agents;
+begin
+  select * into v_agent from public.agents where id = p_agent_id for update;
+  if v_agent.id is null or v_agent.status <> 'reserved' or v_agent.current_call_sid is distinct from p_call_sid
+     or exists (select 1 from public.calls c where c.call_sid = p_call_sid and public.call_status_rank(c.status) >= 4) then
+    return pg_catalog.jsonb_build_object('ok', false, 'reason', 'offer_gone');
+  end if;
+  -- Until the customer waits in the queue they are still hearing the disclaimer, which an
+  -- answer must not cut short.
+  if not exists (select 1 from public.call_events e where e.call_sid = p_call_sid and e.dedupe_key = 'queue:agent-wait') then
+    return pg_catalog.jsonb_build_object('ok', false, 'reason', 'not_waiting_yet');
+  end if;
+  v_agent := public.agent_transition(v_agent.id, 'busy', null, 'agent', null, p_call_sid);
+  return pg_catalog.jsonb_build_object('ok', true, 'agent_id', v_agent.id, 'status', v_agent.status,
+    'call_sid', v_agent.current_call_sid);
+end;
+$$;
+
+-- The offered customer p_event.call_sid reached the agent's queue (the wait document's first
+-- fetch): logged once in call_events (kind queue); from now on the agent may answer.
+create or replace function public.agent_offer_waiting(p_event jsonb)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+begin
+  return public.apply_call_event(p_event || pg_catalog.jsonb_build_object('kind', 'queue', 'dedupe_key', 'queue:agent-wait'));
+end;
+$$;
+
+-- What the call-control endpoints need about an agent in one read: status, the customer they
+-- are on (current_call_sid), the room (shift leg, conference SID) and their own number (the
+-- active phone_numbers row assigned to them, if any).
+create or replace function public.agent_call_context(p_agent_id bigint)
+returns jsonb
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+  v_agent  public.agents;
+  v_number text;
+begin
+  select * into v_agent from public.agents where id = p_agent_id and is_active;
+  if v_agent.id is null then
+    return null;
+  end if;
+  select n.phone_number into v_number from public.phone_numbers n
+   where n.assigned_agent_id = p_agent_id and n.is_active order by n.id limit 1;
+  return pg_catalog.jsonb_build_object('agent_id', v_agent.id, 'status', v_agent.status,
+    'current_call_sid', v_agent.current_call_sid, 'shift_call_sid', v_agent.shift_call_sid,
+    'room_conference_sid', v_agent.room_conference_sid, 'own_number', v_number);
+end;
+$$;
+
+-- A click-to-call placed for the agent: reserved for it until the customer joins the room
+-- (busy) or the call ends unanswered (available again, not a missed call: the agent placed it).
+-- Only an agent free to take it is reserved; one already on a call is left alone.
+create or replace function public.agent_reserve_outbound(p_agent_id bigint, p_call_sid public.call_sid)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_agent public.agents;
+begin
+  select * into v_agent from public.agents where id = p_agent_id for update;
+  if v_agent.id is null then
+    return null;
+  end if;
+  if v_agent.status not in ('reserved', 'busy') then
+    v_agent := public.agent_transition(v_agent.id, 'reserved', null, 'system', null, p_call_sid);
+  end if;
+  return pg_catalog.jsonb_build_object('agent_id', v_agent.id, 'status', v_agent.status);
+end;
+$$;
+
+-- An inbound call reached /voice/inbound: record it (one upsert carrying the agent and the
+-- opt-out flag) and decide its route in the same round trip. Same answer as before (opted_out,
+-- agent) plus route:
+--   'offer'     the dialed number is an agent's own and the agent can take it now: the agent is
+--               reserved for this call (current_call_sid), atomically, so two callers never get
+--               the same agent; a retry of the same webhook gets the same offer;
+--   'voicemail' the agent works from the agent page (a shift leg in the room) but cannot take
+--               it now (on a call, paused, wrap-up, page silent): the agent's voicemail;
+--   'ring'      the agent has no shift leg: their devices ring as before (then voicemail);
+--   'none'      nobody owns the number.
+-- p_event may carry presence_seconds (AGENT_PRESENCE_SECONDS) and opt_out_inbound
+-- (OPT_OUT_INBOUND): an opted-out caller is offered only when such callers are served.
+create or replace function public.start_inbound_call(p_event jsonb) returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_opted_out boolean;
+  v_agent     public.agents;
+  v_route     text := 'none';
+begin
+  select exists (select 1 from public.opt_outs o where o.phone_number = p_event->>'from') into v_opted_out;
+  select a.* into v_agent
+    from public.phone_numbers n join public.agents a on a.id = n.assigned_agent_id
+   where n.phone_number = p_event->>'to' and n.is_active and a.is_active
+   for update of a;
+
+  if v_agent.id is not null then
+    if v_agent.status = 'reserved' and v_agent.current_call_sid = p_event->>'call_sid' then
+      v_route := 'offer';
+    elsif public.agent_is_routable(v_agent, coalesce((p_event->>'presence_seconds')::integer, 20))
+          and (not v_opted_out or coalesce(p_event->>'opt_out_inbound', 'continue') = 'continue') then
+      v_agent := public.agent_transition(v_agent.id, 'reserved', null, 'system', null, p_event->>'call_sid');
+      v_route := 'offer';
+    elsif v_agent.shift_call_sid is not null then
+      v_route := 'voicemail';
+    else
+      v_route := 'ring';
+    end if;
+  end if;
+
+  perform public.apply_call_event(p_event || pg_catalog.jsonb_build_object(
+    'kind', 'voice', 'dedupe_key', 'voice:inbound', 'agent_id', v_agent.id, 'opted_out', v_opted_out));
+
+  return pg_catalog.jsonb_build_object(
+    'opted_out', v_opted_out,
+    'route', v_route,
+    'agent', case when v_agent.id is null then null else pg_catalog.jsonb_build_object(
+      'id', v_agent.id, 'name', v_agent.name, 'phone_number', v_agent.phone_number,
+      'client_identity', v_agent.client_identity, 'status', v_agent.status) end);
+end;
+$$;
+
+-- /voice/connect, putting an offered customer into the agent's room: record the webhook and
+-- check the opt-out list again under the number's advisory lock (as start_outbound_answer
+-- does). Returns {connect: true, direction, opted_out, agent: {id, has_room}} or
+-- {connect: false, reason}: 'opted_out_after_dial' for a call discador placed to a number on
+-- the list; 'no_room' when the agent's shift leg is gone.
+create or replace function public.start_connect(p_event jsonb, p_agent_id bigint)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_call      public.calls;
+  v_customer  text;
+  v_opted_out boolean;
+  v_agent     public.agents;
+begin
+  select * into v_call from public.calls c where c.call_sid = p_event->>'call_sid';
+  v_customer := case when coalesce(v_call.direction, p_event->>'direction') = 'inbound'
+                     then coalesce(v_call.from_number, p_event->>'from')
+                     else coalesce(v_call.to_number, p_event->>'to') end;
+  perform pg_catalog.pg_advisory_xact_lock(public.opt_out_lock_key(v_customer));
+  perform public.apply_call_event(p_event || pg_catalog.jsonb_build_object('kind', 'voice', 'dedupe_key', 'voice:connect'));
+  select * into v_call from public.calls c where c.call_sid = p_event->>'call_sid';
+  v_opted_out := exists (select 1 from public.opt_outs o where o.phone_number = v_customer);
+
+  if v_opted_out and v_call.direction is distinct from 'inbound' then
+    update public.calls
+       set end_reason = coalesce(end_reason, 'opted_out_after_dial'), opted_out = true, updated_at = pg_catalog.now()
+     where id = v_call.id;
+    return pg_catalog.jsonb_build_object('connect', false, 'reason', 'opted_out_after_dial');
+  end if;
+  select * into v_agent from public.agents a where a.id = p_agent_id and a.is_active;
+  if v_agent.id is null or v_agent.shift_call_sid is null then
+    return pg_catalog.jsonb_build_object('connect', false, 'reason', 'no_room', 'direction', v_call.direction);
+  end if;
+  return pg_catalog.jsonb_build_object('connect', true, 'direction', v_call.direction, 'opted_out', v_opted_out,
+    'agent', pg_catalog.jsonb_build_object('id', v_agent.id, 'has_room', true));
+end;
+$$;
+
+-- start_outbound_answer, plus whether the call's agent has a room (a shift leg): then the
+-- customer joins it after the disclaimer instead of ringing the agent's devices.
+create or replace function public.start_outbound_answer(p_event jsonb) returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_attempt  bigint := (p_event->>'attempt_id')::bigint;
+  v_customer text;
+  v_call     public.calls;
+  v_agent    public.agents;
+begin
+  -- The customer is the attempt's destination (else Twilio's To). Lock it before writing the
+  -- call, in the same order as opt_out_from_call (number, then call row).
+  select c.to_number into v_customer from public.calls c
+   where (v_attempt is not null and c.id = v_attempt) or c.call_sid = p_event->>'call_sid'
+   order by (c.call_sid = p_event->>'call_sid') desc nulls last
+   limit 1;
+  v_customer := coalesce(v_customer, p_event->>'to');
+  perform pg_catalog.pg_advisory_xact_lock(public.opt_out_lock_key(v_customer));
+
+  perform public.apply_call_event(p_event || pg_catalog.jsonb_build_object('kind', 'voice', 'dedupe_key', 'voice:answer'));
+  select * into v_call from public.calls c where c.call_sid = p_event->>'call_sid';
+
+  if exists (select 1 from public.opt_outs o where o.phone_number = v_customer) then
+    update public.calls
+       set end_reason = coalesce(end_reason, 'opted_out_after_dial'), opted_out = true, updated_at = pg_catalog.now()
+     where id = v_call.id;
+    return pg_catalog.jsonb_build_object('connect', false, 'reason', 'opted_out_after_dial');
+  end if;
+
+  select a.* into v_agent from public.agents a where a.id = v_call.agent_id and a.is_active;
+  return pg_catalog.jsonb_build_object('connect', true, 'agent',
+    case when v_agent.id is null then null else pg_catalog.jsonb_build_object(
+      'id', v_agent.id, 'name', v_agent.name, 'phone_number', v_agent.phone_number,
+      'client_identity', v_agent.client_identity, 'status', v_agent.status,
+      'has_room', v_agent.shift_call_sid is not null) end);
+end;
+$$;
+
+-- start_dial_attempt, with one change: an agent's own number may be the caller ID of that
+-- agent's calls (click-to-call leaves from the agent's number). Still refused for anyone else.
+create or replace function public.start_dial_attempt(
+  p_to public.e164, p_caller_id public.e164 default null,
+  p_agent_id bigint default null, p_campaign_id bigint default null, p_lead_id bigint default null
+) returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_today  date := (pg_catalog.now() at time zone 'America/Sao_Paulo')::date;
+  v_number public.phone_numbers;
+  v_id     bigint;
+begin
+  -- Serializes with opt_out_add on this number: an opt-out acknowledged before this point is
+  -- seen below; one that comes later waits for this attempt and is caught at answer.
+  perform pg_catalog.pg_advisory_xact_lock(public.opt_out_lock_key(p_to));
+  if exists (select 1 from public.opt_outs where phone_number = p_to) then
+    return pg_catalog.jsonb_build_object('allowed', false, 'reason', 'opted_out');
+  end if;
+
+  if p_caller_id is not null then
+    select * into v_number from public.phone_numbers n where n.phone_number = p_caller_id for update;
+    if v_number.id is null or not v_number.is_active then
+      return pg_catalog.jsonb_build_object('allowed', false, 'reason', 'caller_id_not_in_pool');
+    elsif v_number.assigned_agent_id is not null and v_number.assigned_agent_id is distinct from p_agent_id then
+      return pg_catalog.jsonb_build_object('allowed', false, 'reason', 'caller_id_dedicated_to_agent');
+    elsif v_number.calls_today_date = v_today and v_number.calls_today >= v_number.daily_cap then
+      return pg_catalog.jsonb_build_object('allowed', false, 'reason', 'caller_id_at_daily_cap');
+    end if;
+  else
+    -- One pick at a time (a few hundred microseconds each): the least recently used number
+    -- under its cap as committed by the previous pick, so no dialer is refused while a number
+    -- has capacity and the cap is never exceeded.
+    perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('discador.caller_id_pool'), 0);
+    select * into v_number from public.phone_numbers n
+     where n.is_active and n.assigned_agent_id is null
+       and (n.calls_today_date is distinct from v_today or n.calls_today < n.daily_cap)
+     order by n.last_used_at nulls first, n.id
+     limit 1
+     for update;
+    if v_number.id is null then
+      return pg_catalog.jsonb_build_object('allowed', false, 'reason', 'no_caller_id_available');
+    end if;
+  end if;
+
+  update public.phone_numbers set
+    calls_today      = case when calls_today_date = v_today then calls_today + 1 else 1 end,
+    calls_today_date = v_today,
+    call_count       = call_count + 1,
+    last_used_at     = pg_catalog.clock_timestamp(),
+    updated_at       = pg_catalog.now()
+  where id = v_number.id;
+
+  insert into public.calls (direction, from_number, to_number, caller_id, agent_id, campaign_id, lead_id, status)
+  values ('outbound-api', v_number.phone_number, p_to, v_number.phone_number, p_agent_id, p_campaign_id, p_lead_id, 'queued')
+  returning id into v_id;
+
+  return pg_catalog.jsonb_build_object('allowed', true, 'attempt_id', v_id, 'caller_id', v_number.phone_number);
+end;
+$$;
+
+revoke execute on function
+  public.agent_shift_started(text, public.call_sid),
+  public.agent_shift_ended(text), public.agent_customer_left(text, integer, boolean),
+  public.agent_customer_joined(bigint, public.call_sid), public.apply_call_status(jsonb),
+  public.apply_conference_event(jsonb), public.agent_answer_offer(bigint, text),
+  public.agent_call_context(bigint), public.agent_reserve_outbound(bigint, public.call_sid),
+  public.start_connect(jsonb, bigint), public.agent_offer_waiting(jsonb)
+  from public, anon, authenticated;
+grant execute on function
+  public.agent_shift_started(text, public.call_sid),
+  public.agent_shift_ended(text), public.agent_customer_left(text, integer, boolean),
+  public.agent_customer_joined(bigint, public.call_sid), public.apply_call_status(jsonb),
+  public.apply_conference_event(jsonb), public.agent_answer_offer(bigint, text),
+  public.agent_call_context(bigint), public.agent_reserve_outbound(bigint, public.call_sid),
+  public.start_connect(jsonb, bigint), public.agent_offer_waiting(jsonb)
+  to service_role;

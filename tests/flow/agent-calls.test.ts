@@ -1,0 +1,276 @@
+/**
+ * An agent's calls through the Twilio emulator, the functions and the database: the shift leg
+ * waiting in the agent's room, a call to the agent's own number offered, answered from the API
+ * and heard both ways, the wrap-up when the customer leaves, an offer nobody answers, an agent
+ * whose page went silent, click-to-call from the agent's own number (and refused for an
+ * opted-out number), and hold. Runs its own stack with the emulator in this process.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { sql as sqlAt } from '../helpers/db';
+import { startEmulatedStack, type EmulatedStack } from '../helpers/emulated-stack';
+import { newMobile } from '../helpers/twilio';
+
+jest.setTimeout(120000);
+let s: EmulatedStack;
+// The TwiML App's stand-in: a number whose voice URL is /voice/agent-session, called from client:<identity>.
+const SESSION_NUMBER = '+551130009990';
+
+const sql = <T = Record<string, unknown>>(q: string, p: unknown[] = []) => sqlAt<T>(q, p, s.stack.env.DATABASE_URL);
+const fb = () => s.stack.env.FUNCTIONS_BASE_URL;
+
+beforeAll(async () => {
+  // Slow enough that a 20-second ring (4 s real) leaves the test time to answer through the API.
+  s = await startEmulatedStack({ speed: 5 });
+  s.emulator.addNumber({ phoneNumber: SESSION_NUMBER, voiceUrl: `${fb()}/voice/agent-session`, statusCallback: `${fb()}/webhooks/call-status` });
+});
+afterAll(async () => s?.stop());
+
+interface Agent {
+  id: number;
+  identity: string;
+  did: string;
+  token: string;
+}
+
+let didSeq = 0;
+/** An agent with a login, a live session and a number of their own pointed at /voice/inbound. */
+async function agentWithLogin(): Promise<Agent> {
+  const tag = randomBytes(5).toString('hex');
+  const identity = `ag_${tag}`;
+  const did = `+5511300095${String(didSeq++).padStart(2, '0')}`;
+  const [a] = await sql<{ id: string }>(`insert into agents (name, client_identity, status) values ($1, $2, 'offline') returning id`, [`Agente ${tag}`, identity]);
+  const id = Number(a!.id);
+  const [u] = await sql<{ id: string }>(`insert into users (email, name, role, agent_id) values ($1, $2, 'agent', $3) returning id`, [`${tag}@discador.test`, `Pessoa ${tag}`, id]);
+  const token = randomBytes(32).toString('base64url');
+  await sql(`insert into sessions (user_id, token_hash, expires_at) values ($1, $2, now() + interval '12 hours')`, [u!.id, createHash('sha256').update(token).digest('hex')]);
+  await sql(`insert into phone_numbers (phone_number, assigned_agent_id) values ($1, $2)`, [did, id]);
+  s.emulator.addNumber({ phoneNumber: did, voiceUrl: `${fb()}/voice/inbound`, statusCallback: `${fb()}/webhooks/call-status` });
+  return { id, identity, did, token };
+}
+
+/** Polls until fn returns a value (not undefined). */
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function agentRow(id: number) {
+  const [a] = await sql<{ status: string; current_call_sid: string | null; shift_call_sid: string | null; wrap_up_until: Date | null }>(
+    `select status, current_call_sid, shift_call_sid, wrap_up_until from agents where id = $1`,
+    [id],
+  );
+  return a!;
+}
+
+const statusIs = (id: number, status: string) => until(`agent ${id} ${status}`, async () => ((await agentRow(id)).status === status ? true : undefined));
+
+/** The page's side: the softphone's shift leg joins the room; the agent goes available and polls. */
+async function startShift(agent: Agent): Promise<string> {
+  const sid = await s.emulator.placeInboundCall({ from: `client:${agent.identity}`, to: SESSION_NUMBER, party: { hangupAfter: 3000 } });
+  await until('shift leg recorded', async () => ((await agentRow(agent.id)).shift_call_sid === sid ? true : undefined));
+  await sql(`select agent_transition($1, 'available', null, 'agent', null)`, [agent.id]);
+  await sql(`update agents set last_seen_at = now() where id = $1`, [agent.id]);
+  return sid;
+}
+
+async function api(path: string, token: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(`${fb()}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+}
+
+const hearsEachOther = (a: string, b: string) => s.emulator.hears(a).has(b) && s.emulator.hears(b).has(a);
+const history = async (id: number) =>
+  (await sql<{ status: string; source: string; call_sid: string | null }>(`select status, source, call_sid from agent_status_history where agent_id = $1 order by id`, [id])).map(
+    (h) => [h.status, h.source, h.call_sid] as const,
+  );
+
+describe("the agent's shift leg", () => {
+  it('joins the room agent-<id> and is recorded as the shift; an unknown identity is refused', async () => {
+    const agent = await agentWithLogin();
+    const sid = await startShift(agent);
+    const room = s.emulator.conferences().find((c) => c.friendlyName === `agent-${agent.id}`);
+    expect(room).toBeDefined();
+    expect(room!.participants).toEqual([sid]);
+
+    const stranger = await s.emulator.placeInboundCall({ from: 'client:nobody_here', to: SESSION_NUMBER });
+    await s.emulator.waitForCall(stranger);
+    const verbs = s.emulator.timeline(stranger).filter((e) => e.type === 'verb').map((e) => e.verb);
+    expect(verbs).toEqual(['Say', 'Hangup']);
+    expect(s.emulator.conferences().some((c) => c.participants.includes(stranger))).toBe(false);
+  });
+
+  it('ending the shift leg leaves the agent without a room: available becomes offline (system)', async () => {
+    const agent = await agentWithLogin();
+    const shift = await startShift(agent);
+    await s.twilio.calls(shift).update({ status: 'completed' });
+    await s.emulator.waitForCall(shift);
+    await statusIs(agent.id, 'offline');
+    expect((await agentRow(agent.id)).shift_call_sid).toBeNull();
+    expect((await history(agent.id)).slice(-1)).toEqual([['offline', 'system', null]]);
+  });
+});
+
+describe("a call to the agent's own number", () => {
+  it('is offered while the agent is routable, answered from the API, heard both ways, then wrap-up', async () => {
+    const agent = await agentWithLogin();
+    const shift = await startShift(agent);
+    const customer = newMobile('21');
+    const sid = await s.emulator.placeInboundCall({ from: customer, to: agent.did, party: { hangupAfter: 45 } });
+
+    // Offered: the agent is reserved for this customer, who waits in the agent's queue.
+    await until('offer', async () => ((await agentRow(agent.id)).current_call_sid === sid ? true : undefined));
+    expect((await agentRow(agent.id)).status).toBe('reserved');
+    // Answered at once, while the customer still hears the disclaimer: the answer waits for the
+    // customer to reach the queue, so the disclaimer is heard to its end.
+    const answered = await api('/api/agent/answer', agent.token, { call_sid: sid });
+    expect(answered).toEqual({ status: 200, json: { ok: true } });
+    const verbs = s.emulator.timeline(sid).filter((e) => e.type === 'verb').map((e) => e.verb);
+    expect(verbs.slice(0, 2)).toEqual(['Play', 'Enqueue']);
+    await until('customer and agent hear each other', async () => (hearsEachOther(sid, shift) ? true : undefined));
+    expect(await agentRow(agent.id)).toMatchObject({ status: 'busy', current_call_sid: sid });
+    // The room's callbacks reach /webhooks/conference, signed, and are applied (204).
+    const joined = await until('participant-join callback', async () =>
+      s.emulator.webhooks().find((w) => w.url.startsWith(`${fb()}/webhooks/conference`) && w.params['StatusCallbackEvent'] === 'participant-join' && w.params['CallSid'] === sid),
+    );
+    expect(joined.status).toBe(204);
+    expect(joined.params['FriendlyName']).toBe(`agent-${agent.id}`);
+    const [row] = await sql('select direction, agent_id, from_number from calls where call_sid = $1', [sid]);
+    expect(row).toEqual({ direction: 'inbound', agent_id: String(agent.id), from_number: customer });
+
+    // A second answer of the same offer is refused: the offer is gone.
+    expect((await api('/api/agent/answer', agent.token, { call_sid: sid })).json).toMatchObject({ error: 'offer_gone' });
+
+    await s.emulator.waitForCall(sid);
+    await statusIs(agent.id, 'wrap_up');
+    const after = await agentRow(agent.id);
+    expect(after.current_call_sid).toBe(sid);
+    expect(after.wrap_up_until).not.toBeNull();
+    expect((await history(agent.id)).slice(-4)).toEqual([
+      ['available', 'agent', null],
+      ['reserved', 'system', sid],
+      ['busy', 'agent', sid],
+      ['wrap_up', 'system', sid],
+    ]);
+    // The shift leg is still in the room for the next customer.
+    expect(s.emulator.conferences().find((c) => c.friendlyName === `agent-${agent.id}`)?.participants).toContain(shift);
+  });
+
+  it('not answered in time: voicemail, the agent available again, a missed call', async () => {
+    const agent = await agentWithLogin();
+    await startShift(agent);
+    const sid = await s.emulator.placeInboundCall({ from: newMobile(), to: agent.did, party: { hangupAfter: 60, record: { speakSeconds: 3, then: 'hangup' } } });
+    await until('offer', async () => ((await agentRow(agent.id)).status === 'reserved' ? true : undefined));
+    await s.emulator.waitForCall(sid);
+
+    const verbs = s.emulator.timeline(sid).filter((e) => e.type === 'verb').map((e) => e.verb);
+    expect(verbs).toEqual(expect.arrayContaining(['Enqueue', 'Leave', 'Record']));
+    expect(await agentRow(agent.id)).toMatchObject({ status: 'available', current_call_sid: null });
+    expect((await history(agent.id)).slice(-2)).toEqual([
+      ['reserved', 'system', sid],
+      ['available', 'system', null],
+    ]);
+    const state = await fetch(`${fb()}/api/agent/state`, { headers: { authorization: `Bearer ${agent.token}` } });
+    const json = (await state.json()) as { missed: { call_sid: string }[] };
+    expect(json.missed.map((m) => m.call_sid)).toContain(sid);
+  });
+
+  it('an agent whose page stopped polling is not offered the call: voicemail, never a queue', async () => {
+    const agent = await agentWithLogin();
+    await startShift(agent);
+    await sql(`update agents set last_seen_at = now() - interval '1 hour' where id = $1`, [agent.id]);
+    const sid = await s.emulator.placeInboundCall({ from: newMobile(), to: agent.did, party: { hangupAfter: 60, record: { speakSeconds: 2, then: 'hangup' } } });
+    await s.emulator.waitForCall(sid);
+    const verbs = s.emulator.timeline(sid).filter((e) => e.type === 'verb').map((e) => e.verb);
+    expect(verbs).toContain('Record');
+    expect(verbs).not.toContain('Enqueue');
+    expect(verbs).not.toContain('Dial');
+    expect((await history(agent.id)).some(([status]) => status === 'reserved')).toBe(false);
+  });
+});
+
+describe('click-to-call', () => {
+  it("leaves from the agent's own number, joins the agent's room, and hold is heard as hold", async () => {
+    const agent = await agentWithLogin();
+    const shift = await startShift(agent);
+    const customer = newMobile();
+    s.emulator.addParty({ number: customer, answerAfter: 2, talkSeconds: 40 });
+    const placed = await api('/api/agent/call', agent.token, { to: customer });
+    expect(placed.status).toBe(200);
+    const sid = placed.json['call_sid'] as string;
+    expect(sid).toMatch(/^CA[0-9a-f]{32}$/);
+
+    const [row] = await sql('select from_number, caller_id, to_number, agent_id, direction from calls where call_sid = $1', [sid]);
+    expect(row).toEqual({ from_number: agent.did, caller_id: agent.did, to_number: customer, agent_id: String(agent.id), direction: 'outbound-api' });
+    expect((await agentRow(agent.id)).status).toBe('reserved');
+
+    await until('customer in the room', async () => (hearsEachOther(sid, shift) ? true : undefined), 30000);
+    await statusIs(agent.id, 'busy');
+
+    const held = await api('/api/agent/hold', agent.token, { call_sid: sid, hold: true });
+    expect(held).toEqual({ status: 200, json: { ok: true } });
+    await until('customer held', async () => (!s.emulator.hears(shift).has(sid) && !s.emulator.hears(sid).has(shift) ? true : undefined));
+    expect((await api('/api/agent/hold', agent.token, { call_sid: sid, hold: false })).status).toBe(200);
+    await until('customer back', async () => (hearsEachOther(sid, shift) ? true : undefined));
+
+    expect(await api('/api/agent/hangup', agent.token, { call_sid: sid })).toEqual({ status: 200, json: { ok: true } });
+    await s.emulator.waitForCall(sid);
+    await statusIs(agent.id, 'wrap_up');
+  });
+
+  it('to an opted-out number: 409 opted_out and no call reaches the emulator', async () => {
+    const agent = await agentWithLogin();
+    const customer = newMobile();
+    await sql(`select opt_out_add($1)`, [customer]);
+    const before = s.emulator.calls().length;
+    const refused = await api('/api/agent/call', agent.token, { to: customer });
+    expect(refused.status).toBe(409);
+    expect(refused.json['error']).toBe('opted_out');
+    expect(s.emulator.calls().length).toBe(before);
+    expect(await sql('select count(*)::int as n from calls where to_number = $1', [customer])).toEqual([{ n: 0 }]);
+    expect((await agentRow(agent.id)).status).toBe('offline');
+  });
+});
+
+describe('agent state on the database side', () => {
+  const newSid = () => 'CA' + randomBytes(16).toString('hex');
+
+  it('WRAP_UP_SECONDS=0: the customer leaving makes the agent available at once', async () => {
+    const agent = await agentWithLogin();
+    const sid = newSid();
+    await sql(`select agent_transition($1, 'busy', null, 'system', null, $2)`, [agent.id, sid]);
+    await sql(`select apply_call_status($1)`, [{ call_sid: sid, call_status: 'completed', direction: 'inbound', wrap_up_seconds: 0, params: {} }]);
+    expect(await agentRow(agent.id)).toMatchObject({ status: 'available', current_call_sid: null });
+    // A repeat of the callback changes nothing more.
+    await sql(`select apply_call_status($1)`, [{ call_sid: sid, call_status: 'completed', direction: 'inbound', wrap_up_seconds: 0, params: {} }]);
+    expect((await history(agent.id)).slice(-2)).toEqual([['busy', 'system', sid], ['available', 'system', null]]);
+  });
+
+  it("another agent cannot answer an offer, hang up or hold a call that is not theirs; the offer stays", async () => {
+    const a = await agentWithLogin();
+    const b = await agentWithLogin();
+    const sid = newSid();
+    await sql(`select agent_transition($1, 'reserved', null, 'system', null, $2)`, [a.id, sid]);
+    for (const [path, body] of [
+      ['/api/agent/answer', { call_sid: sid }],
+      ['/api/agent/hangup', { call_sid: sid }],
+      ['/api/agent/hold', { call_sid: sid, hold: true }],
+    ] as const) {
+      const r = await api(path, b.token, body);
+      expect([path, r.status]).toEqual([path, 409]);
+    }
+    expect(await agentRow(a.id)).toMatchObject({ status: 'reserved', current_call_sid: sid });
+    expect((await agentRow(b.id)).status).toBe('offline');
+  });
+
+  it('callbacks of a conference that is not an agent room are acknowledged and change nothing', async () => {
+    const [r] = await sql<{ r: { applied: boolean; reason: string } }>(`select apply_conference_event($1) as r`, [
+      { conference_name: 'sala-1', conference_sid: 'CF' + '1'.repeat(32), event: 'participant-leave', call_sid: newSid() },
+    ]);
+    expect(r!.r).toEqual({ applied: false, reason: 'not_an_agent_room' });
+  });
+});
