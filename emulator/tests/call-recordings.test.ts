@@ -152,7 +152,8 @@ describe('Calls Recordings contract', () => {
     expect(await raw('POST', path, { RecordingStatusCallback: 'not a url' })).toMatchObject({ status: 400, json: { code: 20001 } });
     expect(r.emu.contractViolations().map((v) => v.operation)).toEqual(['CreateCallRecording', 'CreateCallRecording', 'CreateCallRecording']);
     // values the contract leaves free but Twilio accepts only from a list
-    for (const form of [{ RecordingChannels: 'stereo' }, { RecordingTrack: 'left' }, { Trim: 'yes' }, { RecordingStatusCallbackEvent: 'paused' }]) {
+    const bad: Record<string, string>[] = [{ RecordingChannels: 'stereo' }, { RecordingTrack: 'left' }, { Trim: 'yes' }, { RecordingStatusCallbackEvent: 'paused' }];
+    for (const form of bad) {
       const res = await raw('POST', path, form);
       expect(res).toMatchObject({ status: 400, json: { code: 20001 } });
       expect(String(res.json.message)).toMatch(new RegExp(`Invalid ${Object.keys(form)[0]}`));
