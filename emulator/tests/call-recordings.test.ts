@@ -73,14 +73,15 @@ describe('Calls Recordings create', () => {
     expect(listed.map((x) => [x.sid, x.status, x.duration])).toEqual([[rec.sid, 'completed', done.RecordingDuration]]);
   });
 
-  test('mono by default, callback events default to completed, inbound track kept', async () => {
+  test('mono by default, callback events default to completed, inbound track kept, GET callback when asked', async () => {
     const sid = await liveCall();
-    const rec = await r.client.calls(sid).recordings.create({ recordingStatusCallback: `${r.app.url}/rec`, recordingTrack: 'inbound' });
+    const rec = await r.client.calls(sid).recordings.create({ recordingStatusCallback: `${r.app.url}/rec`, recordingStatusCallbackMethod: 'GET', recordingTrack: 'inbound' });
     expect(rec).toMatchObject({ channels: 1, track: 'inbound', status: 'in-progress' });
     await virtual(3);
     await r.client.calls(sid).update({ status: 'completed' });
     await r.emu.waitForCall(sid);
     expect(callbacks().map((p) => [p.RecordingStatus, p.RecordingChannels, p.RecordingTrack])).toEqual([['completed', '1', 'inbound']]);
+    expect(r.app.to('/rec').map((q) => [q.method, q.signatureValid])).toEqual([['GET', true]]);
     const wav = Buffer.from(await (await fetch(`${callbacks()[0]?.RecordingUrl}.wav`)).arrayBuffer());
     expect(probeAudio(wav)).toMatchObject({ channels: 1 });
   });
