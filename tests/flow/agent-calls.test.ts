@@ -96,8 +96,8 @@ const history = async (id: number) =>
  * call): exactly one, source StartCallRecordingAPI, dual-channel with both tracks, started while
  * the connecting webhook (`connectPath`) ran, so before the customer joined the agent's room;
  * the shift leg is not recorded. Its status callbacks go to /webhooks/recording, which the
- * functions do not serve yet: the emulator records each delivery as a 404. Once the call ended,
- * it is completed and its media has 2 channels.
+ * functions do not serve yet: the emulator records each delivery as a 404. It runs until the
+ * call ends, then is completed and its media has 2 channels.
  */
 async function expectCustomerRecording(sid: string, agent: Agent, shift: string, connectPath: string): Promise<void> {
   const recs = s.emulator.recordings().filter((r) => r.callSid === sid);
@@ -119,7 +119,10 @@ async function expectCustomerRecording(sid: string, agent: Agent, shift: string,
     ['POST', `${fb()}/webhooks/recording`, 'completed', 404],
   ]);
   expect(callbacks[1]!.params).toMatchObject({ CallSid: sid, RecordingChannels: '2', RecordingSource: 'StartCallRecordingAPI', RecordingTrack: 'both', RecordingDuration: String(rec.durationS) });
-  expect(rec.durationS).toBeGreaterThan(0);
+  // It ran until the customer's call ended (a click-to-call hung up at once may last under a second).
+  const ended = s.emulator.timeline(sid).find((e) => e.type === 'status' && e.status === 'completed');
+  expect(ended).toBeDefined();
+  expect(Math.abs(rec.durationS - (epoch + ended!.t - rec.startMs) / 1000)).toBeLessThanOrEqual(1);
   const wav = Buffer.from(await (await fetch(`${callbacks[1]!.params['RecordingUrl']}.wav`)).arrayBuffer());
   expect(probeAudio(wav)).toMatchObject({ format: 'wav', channels: 2 });
 }
