@@ -40,7 +40,7 @@ export interface IncomingNumber {
   json: Record<string, unknown>;
 }
 
-/** A recording made by `<Record>`, `<Dial record>` or Calls create Record=true. */
+/** A recording made by `<Record>`, `<Dial record>`, Calls create Record=true or Calls Recordings create. */
 export interface Recording {
   sid: string;
   accountSid: string;
@@ -51,9 +51,13 @@ export interface Recording {
   startMs: number;
   durationS: number;
   channels: 1 | 2;
-  source: 'RecordVerb' | 'DialVerb' | 'OutboundAPI' | 'Conference';
-  status: 'in-progress' | 'completed' | 'absent';
+  source: 'RecordVerb' | 'DialVerb' | 'OutboundAPI' | 'Conference' | 'StartCallRecordingAPI';
+  status: 'in-progress' | 'paused' | 'completed' | 'absent';
   track: string;
+  /** While paused: when the pause began and whether it leaves the paused time out of the file (`skip`) or keeps it as silence. */
+  pause?: { sinceMs: number; behavior: 'skip' | 'silence' };
+  /** Milliseconds left out of the file by earlier `skip` pauses. */
+  skippedMs?: number;
   dateCreated: number;
   dateUpdated: number;
 }
@@ -196,6 +200,35 @@ export function recordingJson(r: Recording, baseUrl: string): Record<string, unk
     encryption_details: null,
     subresource_uris: { add_on_results: `${base}/AddOnResults.json`, transcriptions: `${base}/Transcriptions.json` },
     media_url: `${baseUrl}${base}`,
+    track: r.track,
+  };
+}
+
+/**
+ * JSON of a call's recording as the Calls Recordings resource returns it (api.v2010.account.call.call_recording:
+ * no media_url / subresource_uris, uri under the call). `status` overrides the stored one (an update to
+ * `stopped` answers `stopped` although the file is then completed).
+ */
+export function callRecordingJson(r: Recording, status?: string): Record<string, unknown> {
+  const live = r.status === 'in-progress' || r.status === 'paused';
+  return {
+    account_sid: r.accountSid,
+    api_version: API_VERSION,
+    call_sid: r.callSid,
+    conference_sid: r.conferenceSid ?? null,
+    date_created: rfc2822(r.dateCreated),
+    date_updated: rfc2822(r.dateUpdated),
+    start_time: rfc2822(r.startMs),
+    duration: live ? null : String(r.durationS),
+    sid: r.sid,
+    price: live ? null : '-0.0025',
+    uri: `${accountPath(r.accountSid)}/Calls/${r.callSid}/Recordings/${r.sid}.json`,
+    encryption_details: null,
+    price_unit: 'USD',
+    status: status ?? r.status,
+    channels: r.channels,
+    source: r.source,
+    error_code: null,
     track: r.track,
   };
 }

@@ -11,6 +11,7 @@ import type { WebhookSender } from '../webhooks';
 import { TwilioError, notFound, page, readBody, sendJson } from './http';
 import { applicationRoutes } from './applications';
 import { conferenceRoutes } from './conferences';
+import { callRecordingRoutes } from './call-recordings';
 
 type Params = Record<string, unknown>;
 /** One REST request, matched to its spec operation and account. */
@@ -437,7 +438,7 @@ export class RestApi {
     const recordingsOf = (c: Ctx) => [...S.recordings.values()].filter((r) => r.accountSid === c.account.sid);
     const getRecording = (c: Ctx) => {
       const r = S.recordings.get(c.path.Sid as string);
-      if (!r || r.accountSid !== c.account.sid || (c.path.CallSid && r.callSid !== c.path.CallSid)) throw notFound(c.pathname);
+      if (!r || r.accountSid !== c.account.sid) throw notFound(c.pathname);
       return r;
     };
     this.on('GET', '/Accounts/{AccountSid}/Recordings.json', (c) => {
@@ -446,18 +447,15 @@ export class RestApi {
       all.sort((a, b) => b.dateCreated - a.dateCreated);
       return { status: 200, body: page(all.map((r) => recordingJson(r, this.d.baseUrl())), 'recordings', c.pathname, c.query) };
     });
-    this.on('GET', '/Accounts/{AccountSid}/Calls/{CallSid}/Recordings.json', (c) => {
-      const all = recordingsOf(c).filter((r) => r.callSid === c.path.CallSid);
-      return { status: 200, body: page(all.map((r) => recordingJson(r, this.d.baseUrl())), 'recordings', c.pathname, c.query) };
-    });
     this.on('GET', '/Accounts/{AccountSid}/Recordings/{Sid}.json', (c) => ({ status: 200, body: recordingJson(getRecording(c), this.d.baseUrl()) }));
-    this.on('GET', '/Accounts/{AccountSid}/Calls/{CallSid}/Recordings/{Sid}.json', (c) => ({ status: 200, body: recordingJson(getRecording(c), this.d.baseUrl()) }));
     const del = (c: Ctx) => {
       S.recordings.delete(getRecording(c).sid);
       return { status: 204 };
     };
     this.on('DELETE', '/Accounts/{AccountSid}/Recordings/{Sid}.json', del);
-    this.on('DELETE', '/Accounts/{AccountSid}/Calls/{CallSid}/Recordings/{Sid}.json', del);
+
+    // A call's own recordings (start, pause / resume / stop)
+    callRecordingRoutes((method, template, h) => this.on(method, template, h), { store: S, engine: E });
 
     // Applications (TwiML Apps) and API Keys
     applicationRoutes((method, template, h) => this.on(method, template, h), { store: S, now });

@@ -935,9 +935,55 @@ export class VoiceEngine {
     const live = this.liveRecordings.get(sid);
     if (!live) return this.d.store.recordings.get(sid);
     this.liveRecordings.delete(sid);
-    live.rec.durationS = Math.round((this.d.clock.now() - live.rec.startMs) / 1000);
-    this.completeRecording(live.rec, live.cb);
-    return live.rec;
+    const rec = live.rec;
+    this.endPause(rec);
+    rec.durationS = Math.max(0, Math.round((this.d.clock.now() - rec.startMs - (rec.skippedMs ?? 0)) / 1000));
+    this.completeRecording(rec, live.cb);
+    return rec;
+  }
+
+  /** Closes a running pause: a `skip` pause's time is left out of the file. */
+  private endPause(rec: Recording): void {
+    if (!rec.pause) return;
+    if (rec.pause.behavior === 'skip') rec.skippedMs = (rec.skippedMs ?? 0) + (this.d.clock.now() - rec.pause.sinceMs);
+    rec.pause = undefined;
+  }
+
+  /**
+   * Starts recording a live call through the Calls Recordings API (source StartCallRecordingAPI); it runs
+   * until the call ends or it is stopped. The caller checks the call is in-progress.
+   */
+  recordCall(leg: Leg, o: { channels: 1 | 2; track: string; callbackUrl?: string; method?: string; events: string[] }): Recording {
+    const sid = this.startRecording(leg, { source: 'StartCallRecordingAPI', ...o });
+    return this.d.store.recordings.get(sid) as Recording;
+  }
+
+  /** True while a recording is running or paused (it can still be updated). */
+  recordingLive(sid: string): boolean {
+    return this.liveRecordings.has(sid);
+  }
+
+  /**
+   * Pauses, resumes or stops a live recording (Calls Recordings update). Pausing a paused recording
+   * or resuming a running one changes nothing. Stopping completes it at once, with its callback.
+   */
+  setRecordingStatus(sid: string, status: 'paused' | 'in-progress' | 'stopped', pauseBehavior: 'skip' | 'silence'): Recording | undefined {
+    const live = this.liveRecordings.get(sid);
+    if (!live) return undefined;
+    const rec = live.rec;
+    const leg = this.legs.get(rec.callSid);
+    if (status === 'stopped') return this.stopRecording(sid);
+    if (status === 'paused' && rec.status === 'in-progress') {
+      rec.status = 'paused';
+      rec.pause = { sinceMs: this.d.clock.now(), behavior: pauseBehavior };
+      leg?.note('recording', `recording ${rec.sid} paused (${pauseBehavior})`, { content: rec.sid, status: 'paused' });
+    } else if (status === 'in-progress' && rec.status === 'paused') {
+      this.endPause(rec);
+      rec.status = 'in-progress';
+      leg?.note('recording', `recording ${rec.sid} resumed`, { content: rec.sid, status: 'in-progress' });
+    }
+    rec.dateUpdated = this.d.clock.now();
+    return rec;
   }
 
   // ---------------------------------------------------------------- Dial

@@ -3,9 +3,11 @@
  * waiting in the agent's room, a call to the agent's own number offered, answered from the API
  * and heard both ways, the wrap-up when the customer leaves, an offer nobody answers, an agent
  * whose page went silent, click-to-call from the agent's own number (and refused for an
- * opted-out number), and hold. Runs its own stack with the emulator in this process.
+ * opted-out number), and hold; every connected customer leg recorded dual-channel. Runs its own
+ * stack with the emulator in this process.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { probeAudio } from '../../emulator/audio';
 import { sql as sqlAt } from '../helpers/db';
 import { startEmulatedStack, type EmulatedStack } from '../helpers/emulated-stack';
 import { newMobile } from '../helpers/twilio';
@@ -89,6 +91,42 @@ const history = async (id: number) =>
     (h) => [h.status, h.source, h.call_sid] as const,
   );
 
+/**
+ * The customer leg's own recording (Calls Recordings create, as Twilio documents it for a live
+ * call): exactly one, source StartCallRecordingAPI, dual-channel with both tracks, started while
+ * the connecting webhook (`connectPath`) ran, so before the customer joined the agent's room;
+ * the shift leg is not recorded. Its status callbacks go to /webhooks/recording, which the
+ * functions do not serve yet: the emulator records each delivery as a 404. It runs until the
+ * call ends, then is completed and its media has 2 channels.
+ */
+async function expectCustomerRecording(sid: string, agent: Agent, shift: string, connectPath: string): Promise<void> {
+  const recs = s.emulator.recordings().filter((r) => r.callSid === sid);
+  expect(recs.map((r) => [r.source, r.channels, r.track, r.status])).toEqual([['StartCallRecordingAPI', 2, 'both', 'completed']]);
+  expect(s.emulator.recordings().some((r) => r.callSid === shift)).toBe(false);
+  const rec = recs[0]!;
+  const epoch = s.emulator.clock.epochMs;
+  const connect = s.emulator.webhooks().find((w) => w.callSid === sid && w.url.startsWith(`${fb()}${connectPath}`));
+  expect(connect).toBeDefined();
+  expect(rec.startMs).toBeGreaterThanOrEqual(epoch + connect!.sentAt);
+  expect(rec.startMs).toBeLessThanOrEqual(epoch + connect!.doneAt);
+  const joined = s.emulator.timeline(sid).find((e) => e.type === 'conference' && e.text.startsWith(`joined conference agent-${agent.id} `));
+  expect(joined).toBeDefined();
+  expect(epoch + joined!.t).toBeGreaterThanOrEqual(rec.startMs);
+
+  const callbacks = s.emulator.webhooks().filter((w) => w.purpose === 'recording' && w.params['RecordingSid'] === rec.sid);
+  expect(callbacks.map((w) => [w.method, w.url, w.params['RecordingStatus'], w.status])).toEqual([
+    ['POST', `${fb()}/webhooks/recording`, 'in-progress', 404],
+    ['POST', `${fb()}/webhooks/recording`, 'completed', 404],
+  ]);
+  expect(callbacks[1]!.params).toMatchObject({ CallSid: sid, RecordingChannels: '2', RecordingSource: 'StartCallRecordingAPI', RecordingTrack: 'both', RecordingDuration: String(rec.durationS) });
+  // It ran until the customer's call ended (a click-to-call hung up at once may last under a second).
+  const ended = s.emulator.timeline(sid).find((e) => e.type === 'status' && e.status === 'completed');
+  expect(ended).toBeDefined();
+  expect(Math.abs(rec.durationS - (epoch + ended!.t - rec.startMs) / 1000)).toBeLessThanOrEqual(1);
+  const wav = Buffer.from(await (await fetch(`${callbacks[1]!.params['RecordingUrl']}.wav`)).arrayBuffer());
+  expect(probeAudio(wav)).toMatchObject({ format: 'wav', channels: 2 });
+}
+
 describe("the agent's shift leg", () => {
   it('joins the room agent-<id> and is recorded as the shift; an unknown identity is refused', async () => {
     const agent = await agentWithLogin();
@@ -116,7 +154,7 @@ describe("the agent's shift leg", () => {
 });
 
 describe("a call to the agent's own number", () => {
-  it('is offered while the agent is routable, answered from the API, heard both ways, then wrap-up', async () => {
+  it('is offered while the agent is routable, answered from the API, heard both ways, recorded dual-channel, then wrap-up', async () => {
     const agent = await agentWithLogin();
     const shift = await startShift(agent);
     const customer = newMobile('21');
@@ -146,6 +184,7 @@ describe("a call to the agent's own number", () => {
     expect((await api('/api/agent/answer', agent.token, { call_sid: sid })).json).toMatchObject({ error: 'offer_gone' });
 
     await s.emulator.waitForCall(sid);
+    await expectCustomerRecording(sid, agent, shift, '/voice/connect?');
     await statusIs(agent.id, 'wrap_up');
     const after = await agentRow(agent.id);
     expect(after.current_call_sid).toBe(sid);
@@ -194,7 +233,7 @@ describe("a call to the agent's own number", () => {
 });
 
 describe('click-to-call', () => {
-  it("leaves from the agent's own number, joins the agent's room, and hold is heard as hold", async () => {
+  it("leaves from the agent's own number, joins the agent's room recorded dual-channel, and hold is heard as hold", async () => {
     const agent = await agentWithLogin();
     const shift = await startShift(agent);
     const customer = newMobile();
@@ -219,6 +258,7 @@ describe('click-to-call', () => {
 
     expect(await api('/api/agent/hangup', agent.token, { call_sid: sid })).toEqual({ status: 200, json: { ok: true } });
     await s.emulator.waitForCall(sid);
+    await expectCustomerRecording(sid, agent, shift, '/voice/outbound?step=connect');
     await statusIs(agent.id, 'wrap_up');
   });
 
