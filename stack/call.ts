@@ -8,7 +8,7 @@
  */
 import { Command } from 'commander';
 import { INBOUND_CALLS_PATH } from '../emulator/control';
-import { displayPath, readStackEnv } from './env-file';
+import { displayPath, readStackEnv, stackEnvPath } from './env-file';
 
 /** The demo lead "Cliente Um" of supabase/seed.sql, so the screen pop has something to show. */
 const DEMO_CUSTOMER = '+5511987650001';
@@ -31,7 +31,14 @@ async function main(): Promise<void> {
   const opts = o.opts<{ from: string; talk?: string; hangupAfter?: string; follow: boolean }>();
   const to = o.args[0]!;
   const stack = readStackEnv();
-  if (!stack) throw new Error('no local stack is running (start one with `npm start`)');
+  if (!stack) {
+    const named = process.env['DISCADOR_STACK_ENV']?.trim();
+    throw new Error(
+      named
+        ? `DISCADOR_STACK_ENV names ${named}, which does not exist (is that stack running?)`
+        : `no local stack is running: ${displayPath(stackEnvPath())} does not exist (start one with \`npm start\` in another terminal)`,
+    );
+  }
   const env = stack.values;
   const base = env['TWILIO_API_BASE_URL'];
   const sid = env['TWILIO_ACCOUNT_SID'];
@@ -43,6 +50,10 @@ async function main(): Promise<void> {
   if (opts.hangupAfter) form.set('HangupAfter', opts.hangupAfter);
   const res = await fetch(base + INBOUND_CALLS_PATH, {
     method: 'POST', headers: { Authorization: auth, 'Content-Type': 'application/x-www-form-urlencoded' }, body: form,
+  }).catch((e: unknown) => {
+    // A stack killed without stopping leaves its env file behind: say so rather than "fetch failed".
+    const why = e instanceof Error && e.cause instanceof Error ? e.cause.message : String(e);
+    throw new Error(`the stack of ${displayPath(stack.file)} does not answer at ${base} (${why}); is it still running? Start it again with \`npm start\``);
   });
   const body = (await res.json()) as { sid?: string; message?: string };
   if (!res.ok || !body.sid) throw new Error(`the emulator refused the call: ${body.message ?? res.status}`);
@@ -50,7 +61,9 @@ async function main(): Promise<void> {
   if (!opts.follow) return;
   let last = '';
   for (;;) {
-    const r = await fetch(`${base}/2010-04-01/Accounts/${sid}/Calls/${body.sid}.json`, { headers: { Authorization: auth } });
+    const r = await fetch(`${base}/2010-04-01/Accounts/${sid}/Calls/${body.sid}.json`, { headers: { Authorization: auth } }).catch(() => {
+      throw new Error(`the stack stopped answering at ${base}; the call's last status was ${last || 'unknown'}`);
+    });
     const call = (await r.json()) as { status?: string; duration?: string | null };
     if (call.status && call.status !== last) {
       last = call.status;

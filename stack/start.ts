@@ -11,6 +11,7 @@
 import { createInterface } from 'node:readline';
 import { Command } from 'commander';
 import { buildAll } from '../scripts/build';
+import { stackEnvPath } from './env-file';
 import { startStack } from './stack';
 
 /** Commander collector for repeated --functions-env KEY=VALUE options. */
@@ -58,11 +59,16 @@ async function main(): Promise<void> {
   } else {
     console.log('discador local stack is up:\n');
     for (const s of stack.services) console.log(`  ${s.name.padEnd(32)} ${s.url}`);
-    console.log('\nPoint the Twilio emulator numbers (or a tunnel) at', `${stack.env.FUNCTIONS_BASE_URL}/voice/inbound`);
-    console.log(`Environment for scripts (the admin CLIs and npm run sim read it from ${stack.env.DISCADOR_STACK_ENV}):`);
+    console.log(`\nThe emulator's numbers (the seed's pool) ring ${stack.env.FUNCTIONS_BASE_URL}/voice/inbound (point a tunnel there the same way).`);
+    console.log(`Environment for scripts (npm run call, npm run sim and the admin CLIs read it from ${stack.env.DISCADOR_STACK_ENV}):`);
     for (const [k, v] of Object.entries(stack.env)) console.log(`  ${k}=${v}`);
+    // The scripts find the default stack's file by themselves; another one (--ephemeral, or a
+    // DISCADOR_STACK_ENV in this shell naming another file) must be named to them.
+    const found = stackEnvPath(process.env) === stack.env.DISCADOR_STACK_ENV;
+    const prefix = found ? '' : `DISCADOR_STACK_ENV=${stack.env.DISCADOR_STACK_ENV} `;
     console.log('\nDemo logins (supabase/seed.sql): ana@discador.local / demo-ana, bruno@discador.local / demo-bruno (agents),');
-    console.log('supervisor@discador.local / demo-supervisor. A customer calls Ana: npm run call -- +551130001000');
+    console.log('supervisor@discador.local / demo-supervisor, admin@discador.local / demo-admin.');
+    console.log(`Sign in as Ana, press Disponível, then a customer calls her: ${prefix}npm run call -- +551130001000`);
     console.log('\nCtrl-C stops everything.');
   }
   if (o.control) {
