@@ -173,6 +173,9 @@ it('Ana signs in at the printed URL, goes available, and takes the call `npm run
       expect(await page.textContent('#offer-from')).toBe(formatPhoneBR(CLIENTE_UM.phone));
       expect(await page.textContent('#pop-number')).toBe(formatPhoneBR(CLIENTE_UM.phone));
       expect(await page.textContent('#pop-name')).toBe(CLIENTE_UM.name);
+      // The lead's imported fields, as a Brazilian operator's file has them.
+      const fields = await page.$$eval('#pop-fields dt, #pop-fields dd', (els) => els.map((e) => e.textContent));
+      expect(fields).toEqual(['Saldo', '1.250,00', 'Dias atraso', '30']);
       await b.shot('ringing with screen pop');
 
       await page.click('#answer');
@@ -198,6 +201,15 @@ it('Ana signs in at the printed URL, goes available, and takes the call `npm run
         await sql(`select d.code, d.notes, d.agent_id = a.id as by_ana from call_dispositions d, agents a where a.client_identity = 'ana' and d.call_sid = $1`, [callSid]),
       ).toEqual([{ code: 'promessa_pagamento', notes: 'Paga dia 10', by_ana: true }]);
       await b.shot('disposition saved');
+
+      // Hanging up ended the customer's leg, not her shift leg: Disponível again and she
+      // waits for the next customer on the same leg.
+      await page.click('#go-available');
+      await page.waitForFunction(`document.getElementById('phone-state').textContent === 'Conectado — aguardando clientes'`, undefined, { timeout: 10000 });
+      expect(await sql(`select status, shift_call_sid, current_call_sid from agents where client_identity = 'ana'`)).toEqual([
+        { status: 'available', shift_call_sid: shift, current_call_sid: null },
+      ]);
+      await b.shot('available for the next call');
     } finally {
       if (call.proc.exitCode === null) call.proc.kill('SIGTERM');
     }
