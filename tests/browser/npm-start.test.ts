@@ -176,6 +176,9 @@ it('Ana signs in at the printed URL, goes available, and takes the call `npm run
       // The lead's imported fields, as a Brazilian operator's file has them.
       const fields = await page.$$eval('#pop-fields dt, #pop-fields dd', (els) => els.map((e) => e.textContent));
       expect(fields).toEqual(['Saldo', '1.250,00', 'Dias atraso', '30']);
+      // Notifications not allowed: the ringing call is a notice in the page.
+      const offerToast = `#toasts li[data-key="offer:${callSid}"]`;
+      expect(await page.textContent(offerToast)).toBe(`Chamada recebida${formatPhoneBR(CLIENTE_UM.phone)} — ${CLIENTE_UM.name}Fechar`);
       await b.shot('ringing with screen pop');
 
       await page.click('#answer');
@@ -183,6 +186,8 @@ it('Ana signs in at the printed URL, goes available, and takes the call `npm run
       expect(await sql(`select status, current_call_sid from agents where client_identity = 'ana'`)).toEqual([{ status: 'busy', current_call_sid: callSid }]);
       await call.line(/^\s+\d\d:\d\d:\d\d in-progress$/, 5000);
       expect(call.proc.exitCode).toBeNull(); // the customer is still on the line
+      // Answered, the call no longer rings: its notice is gone.
+      await page.waitForSelector(offerToast, { state: 'detached', timeout: 5000 });
       await b.shot('in call');
 
       await page.click('#hangup');
