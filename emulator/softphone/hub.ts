@@ -72,6 +72,8 @@ export interface SoftphoneView {
   registered(): string[];
   /** Calls the browsers hold (ringing or connected). */
   calls(): SoftphoneCallView[];
+  /** True while the browser on this call leg has muted its microphone. */
+  muted(callSid: string): boolean;
 }
 
 /** `client:alice?k=v` → identity and the parameters Calls create passes that way. */
@@ -123,6 +125,7 @@ export class SoftphoneHub implements ClientEndpoints {
       socketUrl: baseUrl.replace(/^http/, 'ws') + SOFTPHONE_WS_PATH,
       scriptUrl: baseUrl + scriptPath,
       registered: () => [...new Set([...this.sessions].filter((s) => s.registered && s.token).map((s) => (s.token as VoiceToken).identity))],
+      muted: (callSid) => [...this.sessions].some((s) => s.calls.get(callSid)?.muted === true),
       calls: () =>
         [...this.sessions].flatMap((s) =>
           [...s.calls.entries()].map(([callSid, c]) => ({
@@ -231,7 +234,11 @@ export class SoftphoneHub implements ClientEndpoints {
     }
   }
 
-  /** When the token expires without a new one, the registration ends with 20104, as Twilio drops an expired Device. */
+  /**
+   * When the token expires without a new one, the registration ends with 20104: the SDK renews its
+   * registration with its token every 30 s (`REGISTRATION_INTERVAL` in its device.js), and Twilio
+   * refuses an expired one; here it happens at `exp` itself.
+   */
   private armExpiry(s: Session): void {
     if (s.expiry) clearTimeout(s.expiry);
     const t = s.token;
@@ -400,12 +407,19 @@ export class SoftphoneHub implements ClientEndpoints {
     own.leg.raise({ kind: 'hangup', by: 'party' });
   }
 
-  /** Mute is the browser's microphone: nothing the far end hears changes in the engine's model; the timeline records it. */
+  /** True while a browser holding this leg has muted its microphone (for an audio model of who hears whom). */
+  muted(leg: Leg): boolean {
+    for (const s of this.sessions) if (s.calls.get(leg.sid)?.muted) return true;
+    return false;
+  }
+
+  /** Mute is the browser's microphone: the timeline records it, and in a conference nobody hears that leg while it lasts. */
   private mute(s: Session, callSid: string, muted: boolean): void {
     const c = this.ownCall(s, callSid);
     if (!c || c.muted === muted) return;
     c.muted = muted;
     c.leg.note('party', `browser softphone ${muted ? 'muted' : 'unmuted'} its microphone`);
+    this.d.engine.conferences.micChanged(c.leg.sid);
   }
 
   /** `Call.sendDigits`: DTMF on the browser's leg, heard by a Gather there; `w`/`W` wait 0.5 s / 1 s. */

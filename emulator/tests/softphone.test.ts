@@ -182,6 +182,7 @@ describe('incoming calls ring the registered browser', () => {
     p.send({ type: 'mute', callSid: inc.callSid, muted: true });
     await new Promise((x) => setTimeout(x, 50));
     expect(r.emu.softphone.calls()[0]?.muted).toBe(true);
+    expect(r.emu.softphone.muted(inc.callSid)).toBe(true);
     p.send({ type: 'disconnect', callSid: inc.callSid });
     await r.emu.waitForCall(sid);
     const tl = r.emu.timeline(sid, { children: true }).map((e) => e.text);
@@ -300,6 +301,29 @@ describe('outgoing calls go to the TwiML App', () => {
     await r.emu.waitForCall(created.callSid);
     expect(r.emu.calls().find((c) => c.sid === created.callSid)).toMatchObject({ direction: 'inbound', from: 'client:ana', status: 'completed' });
     expect(r.app.to('/app-status').map((q) => q.params.CallStatus)).toEqual(['completed']);
+  });
+
+  test('in a conference, a browser that mutes is heard by nobody until it unmutes; it still hears the room', async () => {
+    const p = await registered('ana');
+    const room = (t: ReturnType<typeof vr>, endOnExit: boolean) => {
+      t.dial().conference({ startConferenceOnEnter: true, endConferenceOnExit: endOnExit, beep: 'false', waitUrl: '' }, 'agent-1');
+      return t;
+    };
+    r.app.route('/agent-session', () => room(vr(), true));
+    r.app.route('/inbound', () => room(vr(), false));
+    p.send({ type: 'connect', ref: 'c', token: voiceToken(r, acct, { identity: 'ana' }), params: {} });
+    const agent = (await p.next('created')).callSid;
+    await p.next('accepted');
+    const customer = await r.emu.placeInboundCall({ from: CUSTOMER, to: r.number });
+    await r.emu.waitForCall(customer, () => r.emu.hears(customer).has(agent));
+    p.send({ type: 'mute', callSid: agent, muted: true });
+    await r.emu.waitForCall(customer, () => !r.emu.hears(customer).has(agent));
+    expect(r.emu.hears(agent)).toEqual(new Set([customer]));
+    expect(r.emu.timeline(customer).map((e) => e.text)).toContain('agent-1: hears nobody');
+    p.send({ type: 'mute', callSid: agent, muted: false });
+    await r.emu.waitForCall(customer, () => r.emu.hears(customer).has(agent));
+    p.send({ type: 'disconnect', callSid: agent });
+    await r.emu.waitForCall(customer); // the agent's leg ends the room (endConferenceOnExit)
   });
 
   test('the engine hanging up sends disconnected with the final status', async () => {

@@ -110,6 +110,8 @@ export interface ConferenceHost {
   spawn: (leg: Leg, task: () => Promise<unknown>) => void;
   startRecording: (leg: Leg, o: { source: Recording['source']; channels: 1 | 2; track: string; callbackUrl?: string; method?: string; events: string[] }) => string;
   stopRecording: (sid: string) => Recording | undefined;
+  /** True while the device on a leg has muted its own microphone (a browser softphone's Call.mute). */
+  micMuted?: (leg: Leg) => boolean;
 }
 
 /** `<Dial>` attributes that apply around a `<Conference>` (callerId and timeout have no effect there). */
@@ -208,11 +210,17 @@ export class Conferences {
     const out = new Set<string>();
     if (!p || p.removed || p.status !== 'connected' || p.hold || p.conference.status !== 'in-progress') return out;
     for (const s of p.conference.participants) {
-      if (s === p || s.removed || s.hold || s.muted || s.leg.ended) continue;
+      if (s === p || s.removed || s.hold || s.muted || s.leg.ended || this.h.micMuted?.(s.leg)) continue;
       if (s.coaching && s.callSidToCoach !== p.leg.sid) continue;
       out.add(s.leg.sid);
     }
     return out;
+  }
+
+  /** A participant's own microphone was muted or unmuted (not the conference's Muted): who hears whom changes. */
+  micChanged(callSid: string): void {
+    const p = this.byCall.get(callSid);
+    if (p && !p.removed) this.refresh(p.conference);
   }
 
   /** What a call hears besides people (`wait:URL`, `hold:URL`, `announcement:URL`), or null. */

@@ -93,6 +93,8 @@ export interface ClientEndpoints {
   ring(leg: Leg): ClientRing | undefined;
   /** A leg changed status (also called once it ended). */
   status(leg: Leg): void;
+  /** True while the browser on this leg has muted its microphone (what it says is not heard). */
+  muted(leg: Leg): boolean;
 }
 
 /** The voice engine: rings parties, fetches and runs TwiML, bridges legs, and sends Twilio's callbacks. */
@@ -119,6 +121,7 @@ export class VoiceEngine {
       spawn: (leg, task) => this.spawn(leg, task),
       startRecording: (leg, o) => this.startRecording(leg, o),
       stopRecording: (sid) => this.stopRecording(sid),
+      micMuted: (leg) => this.clients?.muted(leg) ?? false,
     });
   }
 

@@ -319,6 +319,7 @@ export class Device extends Emitter {
   private readonly pending = new Map<string, { resolve: () => void; reject: (e: Error) => void }>();
   private readonly outgoing = new Map<string, Call>();
   private refreshTimer?: ReturnType<typeof setTimeout>;
+  private registering?: Promise<void>;
 
   constructor(token: string, options: StandInDeviceOptions = {}) {
     super();
@@ -359,6 +360,12 @@ export class Device extends Emitter {
   async register(): Promise<void> {
     this.throwIfDestroyed();
     if (this._state === 'registered') return;
+    if (this.registering) return this.registering;
+    this.registering = this.doRegister().finally(() => (this.registering = undefined));
+    return this.registering;
+  }
+
+  private async doRegister(): Promise<void> {
     this.setState('registering', 'registering');
     const done = this.request('register');
     try {
