@@ -11,7 +11,9 @@
 import { createInterface } from 'node:readline';
 import { Command } from 'commander';
 import { buildAll } from '../scripts/build';
+import { stackEnvPath } from './env-file';
 import { startStack } from './stack';
+import { bannerLines, DEMO_LOGINS } from './banner';
 
 /** Commander collector for repeated --functions-env KEY=VALUE options. */
 function collectEnv(pair: string, acc: Record<string, string>): Record<string, string> {
@@ -56,14 +58,11 @@ async function main(): Promise<void> {
   if (o.json) {
     console.log(JSON.stringify({ ready: true, env: stack.env }));
   } else {
-    console.log('discador local stack is up:\n');
-    for (const s of stack.services) console.log(`  ${s.name.padEnd(32)} ${s.url}`);
-    console.log('\nPoint the Twilio emulator numbers (or a tunnel) at', `${stack.env.FUNCTIONS_BASE_URL}/voice/inbound`);
-    console.log(`Environment for scripts (the admin CLIs and npm run sim read it from ${stack.env.DISCADOR_STACK_ENV}):`);
-    for (const [k, v] of Object.entries(stack.env)) console.log(`  ${k}=${v}`);
-    console.log('\nDemo logins (supabase/seed.sql): ana@discador.local / demo-ana, bruno@discador.local / demo-bruno (agents),');
-    console.log('supervisor@discador.local / demo-supervisor. A customer calls Ana: npm run call -- +551130001000');
-    console.log('\nCtrl-C stops everything.');
+    const emails = DEMO_LOGINS.map((l) => l.email);
+    const present = await stack.postgres
+      .query<{ email: string }>('select email from public.users where email = any($1::text[])', [emails])
+      .then((rows) => rows.map((r) => r.email));
+    for (const line of bannerLines({ services: stack.services, env: stack.env, clientsLookAt: stackEnvPath(process.env), demoLoginsPresent: present, ownEmulator: stack.emulator !== null })) console.log(line);
   }
   if (o.control) {
     const rl = createInterface({ input: process.stdin });

@@ -31,8 +31,8 @@ insert into public.phone_numbers (phone_number, friendly_name, number_type) valu
 
 insert into public.campaigns (name, kind, mode, status) values ('Cobrança demonstração', 'collections', 'power', 'paused');
 insert into public.leads (campaign_id, phone_number, name, data) values
-  ((select id from public.campaigns limit 1), '+5511987650001', 'Cliente Um',   '{"saldo": "1250.00", "dias_atraso": 30}'),
-  ((select id from public.campaigns limit 1), '+5511987650002', 'Cliente Dois', '{"saldo": "380.50", "dias_atraso": 12}'),
-  ((select id from public.campaigns limit 1), '+5521987650003', 'Cliente Três', '{"saldo": "99.90", "dias_atraso": 45}');
+  ((select id from public.campaigns limit 1), '+5511987650001', 'Cliente Um',   '{"saldo": "1.250,00", "dias_atraso": 30}'),
+  ((select id from public.campaigns limit 1), '+5511987650002', 'Cliente Dois', '{"saldo": "380,50", "dias_atraso": 12}'),
+  ((select id from public.campaigns limit 1), '+5521987650003', 'Cliente Três', '{"saldo": "99,90", "dias_atraso": 45}');
 
 insert into public.opt_outs (phone_number, reason, source) values ('+5511987650099', 'pediu para não ser contatado', 'manual');

@@ -224,6 +224,8 @@ function onState(state: StateReply): void {
   if (state.offer) {
     notifier.raise({ kind: 'offer', key: `offer:${state.offer.call_sid}`, title: 'Chamada recebida', body: `${formatPhoneBR(state.offer.from)}${state.call?.lead?.name ? ` — ${state.call.lead.name}` : ''}` });
   }
+  // An offer that is over no longer says a call is ringing (requireInteraction keeps it up otherwise).
+  if (prev?.offer && prev.offer.call_sid !== state.offer?.call_sid) notifier.dismiss(`offer:${prev.offer.call_sid}`);
   for (const w of state.waiting) {
     if (w.wait_seconds >= WAITING_ALERT_SECONDS) {
       notifier.raise({ kind: 'waiting', key: `waiting:${w.call_sid}`, title: 'Cliente aguardando', body: `Um cliente aguarda há ${waitText(w.wait_seconds)}.` });

@@ -19,6 +19,8 @@ export type NotifyMode = 'desktop' | 'page';
 
 export class Notifier {
   private readonly seen = new Set<string>();
+  /** Desktop notifications still shown, by key, so one whose event is over can be closed. */
+  private readonly shown = new Map<string, Notification>();
 
   constructor(
     private readonly toasts: HTMLElement,
@@ -60,6 +62,8 @@ export class Notifier {
           window.focus();
           note.close();
         };
+        this.shown.set(n.key, note);
+        note.onclose = () => this.shown.delete(n.key);
         return true;
       } catch {
         // Some browsers refuse the constructor (they want a service worker): show it in the page.
@@ -67,6 +71,16 @@ export class Notifier {
     }
     this.toast(n);
     return true;
+  }
+
+  /**
+   * Takes back a notice whose event is over (an offered call that was answered, hung up or
+   * given up): its desktop notification is closed, its toast removed. It is not raised again.
+   */
+  dismiss(key: string): void {
+    this.shown.get(key)?.close();
+    this.shown.delete(key);
+    for (const li of [...this.toasts.children]) if (li instanceof HTMLElement && li.dataset['key'] === key) li.remove();
   }
 
   private toast(n: Notice): void {
