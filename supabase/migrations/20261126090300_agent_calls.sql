@@ -250,10 +250,10 @@ begin
       label      = coalesce(l.label, excluded.label),
       joined_at  = coalesce(l.joined_at, excluded.joined_at),
       joined_seq = case when excluded.joined_at is null then l.joined_seq
-                        else pg_catalog.greatest(l.joined_seq, excluded.joined_seq) end,
+                        else greatest(l.joined_seq, excluded.joined_seq) end,
       left_at    = coalesce(l.left_at, excluded.left_at),
       left_seq   = case when excluded.left_at is null then l.left_seq
-                        else pg_catalog.greatest(l.left_seq, excluded.left_seq) end
+                        else greatest(l.left_seq, excluded.left_seq) end
     returning l.* into v_leg;
     v_shift := coalesce(v_leg.label, '') = 'agent' or v_call_sid = v_agent.shift_call_sid;
   end if;
