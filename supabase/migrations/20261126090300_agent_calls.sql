@@ -7,6 +7,9 @@
 --   reserved  --(agent answers)--> busy            reserved --(customer gone / ring timeout)--> available (+ missed call)
 --   any       --(customer joins the room)--> busy  busy --(customer leaves)--> wrap_up (available when no wrap-up time)
 -- The shift leg ending clears shift_call_sid, and an available agent becomes offline.
+-- Room and status callbacks are applied in any order, repeated: a join after the call ended or
+-- after its leave, a shift leg's join, or any participant who is not the agent's customer never
+-- makes the agent busy (apply_conference_event, agent_room_legs).
 
 -- The agent's room as Twilio named it (ConferenceSid, from the conference callbacks): what the
 -- Participants API needs to hold or release the customer.
