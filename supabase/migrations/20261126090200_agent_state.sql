@@ -74,18 +74,22 @@ $$;
 
 -- An agent chooses a status: available, paused (with a reason from p_allowed_reasons when
 -- that list is given) or offline. From wrap_up, paused, available or offline any of them may
--- be chosen; a reserved agent may only go offline (the offered customer is routed elsewhere
--- by the call flow); a busy agent (a customer connected) may choose nothing. Choosing the
--- status and reason one already has writes nothing. Choosing is a sign of presence: it
--- touches last_seen_at. Returns agent_view (presence window p_presence_seconds).
+-- be chosen; a reserved agent may only go offline: the offer is dropped, and when it was a
+-- customer waiting in the agent's queue (an inbound offer) the answer names that call as
+-- released_offer so the caller can be sent to the agent's voicemail at once (the offer's own
+-- ring timeout does it otherwise); a busy agent (a customer connected) may choose nothing.
+-- Choosing the status and reason one already has writes nothing. Choosing is a sign of
+-- presence: it touches last_seen_at. Returns agent_view (presence window p_presence_seconds),
+-- plus released_offer when an offer was dropped.
 create function public.agent_set_status(
   p_agent_id bigint, p_status text, p_reason text, p_by uuid,
   p_allowed_reasons text[] default null, p_presence_seconds integer default 20
 ) returns jsonb
 language plpgsql set search_path = '' as $$
 declare
-  v_agent  public.agents;
-  v_reason text := nullif(pg_catalog.btrim(p_reason), '');
+  v_agent    public.agents;
+  v_reason   text := nullif(pg_catalog.btrim(p_reason), '');
+  v_released text;
 begin
   if p_status is null or p_status not in ('available', 'paused', 'offline') then
     raise exception 'status % cannot be chosen by an agent', p_status using errcode = 'DA400';
@@ -109,11 +113,19 @@ begin
     raise exception 'agent is % with call %', v_agent.status, v_agent.current_call_sid using errcode = 'DA409';
   end if;
 
+  if v_agent.status = 'reserved' then
+    select c.call_sid into v_released from public.calls c
+     where c.call_sid = v_agent.current_call_sid and c.direction = 'inbound';
+  end if;
+
   if v_agent.status = p_status and v_agent.pause_reason is not distinct from v_reason then
     update public.agents set last_seen_at = pg_catalog.now() where id = p_agent_id returning * into v_agent;
   else
     update public.agents set last_seen_at = pg_catalog.now() where id = p_agent_id;
     v_agent := public.agent_transition(p_agent_id, p_status, v_reason, 'agent', p_by);
+  end if;
+  if v_released is not null then
+    return public.agent_view(v_agent, p_presence_seconds) || pg_catalog.jsonb_build_object('released_offer', v_released);
   end if;
   return public.agent_view(v_agent, p_presence_seconds);
 end $$;

@@ -7,10 +7,48 @@
 --   reserved  --(agent answers)--> busy            reserved --(customer gone / ring timeout)--> available (+ missed call)
 --   any       --(customer joins the room)--> busy  busy --(customer leaves)--> wrap_up (available when no wrap-up time)
 -- The shift leg ending clears shift_call_sid, and an available agent becomes offline.
+-- Room and status callbacks are applied in any order, repeated: a join after the call ended or
+-- after its leave, a shift leg's join, or any participant who is not the agent's customer never
+-- makes the agent busy (apply_conference_event, agent_room_legs).
 
 -- The agent's room as Twilio named it (ConferenceSid, from the conference callbacks): what the
 -- Participants API needs to hold or release the customer.
 alter table public.agents add column room_conference_sid text check (room_conference_sid ~ '^CF[0-9a-f]{32}$');
+
+-- Every leg seen in an agent's room (conference callbacks): its label, when it joined and when
+-- it left, with Twilio's SequenceNumber of each event. Room callbacks arrive in any order and
+-- repeated; this is what tells a late join (the leg already left) from a real one, and which
+-- shift leg (label 'agent') is still in the room when another one ends.
+create table public.agent_room_legs (
+  agent_id   bigint not null references public.agents (id) on delete cascade,
+  call_sid   public.call_sid not null,
+  label      text,
+  joined_at  timestamptz,
+  joined_seq integer,
+  left_at    timestamptz,
+  left_seq   integer,
+  primary key (agent_id, call_sid)
+);
+alter table public.agent_room_legs enable row level security;
+
+-- True while the leg is in the room as far as its callbacks tell: it joined and has not left
+-- since (a leave numbered before the join is an earlier stay).
+create function public.agent_room_leg_present(p_leg public.agent_room_legs)
+returns boolean
+language sql immutable set search_path = '' as $$
+  select p_leg.joined_at is not null
+     and (p_leg.left_at is null
+          or (p_leg.joined_seq is not null and p_leg.left_seq is not null and p_leg.joined_seq > p_leg.left_seq))
+$$;
+
+-- True when the call has ended (a final status is recorded).
+create function public.call_is_over(p_call_sid text)
+returns boolean
+language sql stable set search_path = '' as $$
+  select exists (select 1 from public.calls c
+                  where c.call_sid = p_call_sid
+                    and (c.ended_at is not null or public.call_status_rank(c.status) >= 4))
+$$;
 
 -- The softphone's shift leg reached /voice/agent-session. Returns the agent (id, name,
 -- client_identity, status) with shift_call_sid set, or null when the identity names no active
@@ -36,9 +74,12 @@ begin
 end;
 $$;
 
--- The shift leg p_call_sid ended (its conference leave or its final status callback): the
--- agent has no room any more; an available agent becomes offline. Idempotent; null when no
--- agent had that shift leg.
+-- The shift leg p_call_sid ended (its conference leave or its final status callback). Only the
+-- agent's current shift leg counts: an older leg (a reloaded page) or one that never got into
+-- the room (a second tab refused by the room) ending changes nothing. When another shift leg of
+-- the agent is still in the room it becomes the shift; otherwise the agent has no room any
+-- more and an available agent becomes offline. Idempotent; null when no agent had that
+-- current shift leg.
 create or replace function public.agent_shift_ended(p_call_sid text)
 returns jsonb
 language plpgsql
@@ -46,13 +87,24 @@ set search_path = ''
 as $$
 declare
   v_agent public.agents;
+  v_other text;
 begin
-  update public.agents a set shift_call_sid = null, room_conference_sid = null
-   where a.shift_call_sid = p_call_sid
-  returning a.* into v_agent;
+  select * into v_agent from public.agents a where a.shift_call_sid = p_call_sid for update;
   if v_agent.id is null then
     return null;
   end if;
+  select l.call_sid into v_other from public.agent_room_legs l
+   where l.agent_id = v_agent.id and l.label = 'agent' and l.call_sid <> p_call_sid
+     and public.agent_room_leg_present(l) and not public.call_is_over(l.call_sid)
+   order by l.joined_at desc
+   limit 1;
+  if v_other is not null then
+    update public.agents set shift_call_sid = v_other where id = v_agent.id returning * into v_agent;
+    return pg_catalog.jsonb_build_object('agent_id', v_agent.id, 'status', v_agent.status, 'shift_call_sid', v_other);
+  end if;
+  update public.agents set shift_call_sid = null, room_conference_sid = null
+   where id = v_agent.id
+  returning * into v_agent;
   if v_agent.status = 'available' then
     v_agent := public.agent_transition(v_agent.id, 'offline', null, 'system', null);
   end if;
@@ -96,7 +148,10 @@ end;
 $$;
 
 -- A customer leg joined agent p_agent_id's room (conference callback): the agent is busy on
--- it and the call is theirs. Idempotent.
+-- it and the call is theirs. Nothing happens when the call has already ended, when the leg has
+-- already left the room (a join delivered late), or when the agent is reserved for or busy
+-- with another call that is still live (a late join never takes the agent off their call).
+-- Idempotent.
 create or replace function public.agent_customer_joined(p_agent_id bigint, p_call_sid public.call_sid)
 returns jsonb
 language plpgsql
@@ -104,10 +159,19 @@ set search_path = ''
 as $$
 declare
   v_agent public.agents;
+  v_leg   public.agent_room_legs;
 begin
   select * into v_agent from public.agents where id = p_agent_id for update;
   if v_agent.id is null then
     return null;
+  end if;
+  select * into v_leg from public.agent_room_legs l where l.agent_id = p_agent_id and l.call_sid = p_call_sid;
+  if public.call_is_over(p_call_sid)
+     or (v_leg.call_sid is not null and not public.agent_room_leg_present(v_leg))
+     or p_call_sid = v_agent.shift_call_sid
+     or (v_agent.status in ('reserved', 'busy') and v_agent.current_call_sid is distinct from p_call_sid
+         and v_agent.current_call_sid is not null and not public.call_is_over(v_agent.current_call_sid)) then
+    return pg_catalog.jsonb_build_object('agent_id', v_agent.id, 'status', v_agent.status, 'ignored', true);
   end if;
   if not (v_agent.status = 'busy' and v_agent.current_call_sid = p_call_sid) then
     v_agent := public.agent_transition(v_agent.id, 'busy', null, 'system', null, p_call_sid);
@@ -142,10 +206,17 @@ end;
 $$;
 
 -- A conference callback of an agent's room (friendly name agent-<id>). p_event: conference_name,
--- conference_sid, event (Twilio's StatusCallbackEvent), call_sid, wrap_up_seconds.
--- participant-join of the shift leg records the room; of any other leg, the customer is with
--- the agent (busy). participant-leave of the shift leg ends the shift; of the customer, the
--- agent goes to wrap-up. conference-end forgets the room. Other events change nothing.
+-- conference_sid, event (Twilio's StatusCallbackEvent), call_sid, label (ParticipantLabel),
+-- sequence_number (SequenceNumber), wrap_up_seconds. Every join and leave is kept in
+-- agent_room_legs first, so callbacks applied in any order, or twice, end in the same state:
+--   a shift leg (label 'agent', or the agent's current shift_call_sid) is never a customer; its
+--   join records the room when it is the current shift leg; its leave ends the shift only when
+--   it is the current one (agent_shift_ended);
+--   any other leg is this agent's customer only when it is the call the agent is reserved for or
+--   busy with, or its label starts with 'customer' (anyone else, e.g. a supervisor listening,
+--   changes nothing); its join makes the agent busy (agent_customer_joined: not after the call
+--   ended or the leg left, never over another live call); its leave starts the wrap-up;
+--   conference-end forgets the room. Other events change nothing.
 create or replace function public.apply_conference_event(p_event jsonb)
 returns jsonb
 language plpgsql
@@ -155,29 +226,63 @@ declare
   v_name     text := p_event->>'conference_name';
   v_event    text := p_event->>'event';
   v_call_sid text := p_event->>'call_sid';
+  v_label    text := nullif(p_event->>'label', '');
+  v_seq      integer := (p_event->>'sequence_number')::integer;
   v_agent    public.agents;
+  v_leg      public.agent_room_legs;
+  v_shift    boolean;
   v_result   jsonb;
 begin
   if v_name is null or v_name !~ '^agent-[1-9][0-9]{0,17}$' then
     return pg_catalog.jsonb_build_object('applied', false, 'reason', 'not_an_agent_room');
   end if;
-  select * into v_agent from public.agents where id = pg_catalog.substr(v_name, 7)::bigint;
+  -- The agent row is locked first, so the callbacks of one room apply one at a time.
+  select * into v_agent from public.agents where id = pg_catalog.substr(v_name, 7)::bigint for update;
   if v_agent.id is null then
     return pg_catalog.jsonb_build_object('applied', false, 'reason', 'unknown_agent');
+  end if;
+
+  if v_event in ('participant-join', 'participant-leave') and v_call_sid is not null then
+    insert into public.agent_room_legs as l (agent_id, call_sid, label, joined_at, joined_seq, left_at, left_seq)
+    values (v_agent.id, v_call_sid, v_label,
+            case when v_event = 'participant-join' then pg_catalog.now() end,
+            case when v_event = 'participant-join' then v_seq end,
+            case when v_event = 'participant-leave' then pg_catalog.now() end,
+            case when v_event = 'participant-leave' then v_seq end)
+    on conflict (agent_id, call_sid) do update set
+      label      = coalesce(l.label, excluded.label),
+      joined_at  = coalesce(l.joined_at, excluded.joined_at),
+      joined_seq = case when excluded.joined_at is null then l.joined_seq
+                        else greatest(l.joined_seq, excluded.joined_seq) end,
+      left_at    = coalesce(l.left_at, excluded.left_at),
+      left_seq   = case when excluded.left_at is null then l.left_seq
+                        else greatest(l.left_seq, excluded.left_seq) end
+    returning l.* into v_leg;
+    v_shift := coalesce(v_leg.label, '') = 'agent' or v_call_sid = v_agent.shift_call_sid;
   end if;
 
   if v_event = 'conference-end' then
     update public.agents set room_conference_sid = null
      where id = v_agent.id and room_conference_sid = p_event->>'conference_sid';
-  elsif v_event = 'conference-start' or (v_event = 'participant-join' and v_call_sid = v_agent.shift_call_sid) then
+  elsif v_event = 'conference-start' then
     update public.agents set room_conference_sid = coalesce(p_event->>'conference_sid', room_conference_sid) where id = v_agent.id;
   elsif v_event = 'participant-join' and v_call_sid is not null then
-    update public.agents set room_conference_sid = coalesce(p_event->>'conference_sid', room_conference_sid) where id = v_agent.id;
-    v_result := public.agent_customer_joined(v_agent.id, v_call_sid);
+    if v_shift then
+      if v_call_sid = v_agent.shift_call_sid and public.agent_room_leg_present(v_leg) and not public.call_is_over(v_call_sid) then
+        update public.agents set room_conference_sid = coalesce(p_event->>'conference_sid', room_conference_sid) where id = v_agent.id;
+      end if;
+    elsif coalesce(v_leg.label, '') like 'customer%'
+          or (v_agent.status in ('reserved', 'busy') and v_agent.current_call_sid = v_call_sid) then
+      v_result := public.agent_customer_joined(v_agent.id, v_call_sid);
+      if not coalesce((v_result->>'ignored')::boolean, false) then
+        update public.agents set room_conference_sid = coalesce(p_event->>'conference_sid', room_conference_sid) where id = v_agent.id;
+      end if;
+    end if;
   elsif v_event = 'participant-leave' and v_call_sid is not null then
-    if v_call_sid = v_agent.shift_call_sid then
+    if v_shift then
       v_result := public.agent_shift_ended(v_call_sid);
     else
+      -- Only the agent's own current customer is released (agent_customer_left checks it).
       v_result := public.agent_customer_left(v_call_sid, (p_event->>'wrap_up_seconds')::integer);
     end if;
   end if;
@@ -481,4 +586,11 @@ grant execute on function
   public.apply_conference_event(jsonb), public.agent_answer_offer(bigint, text),
   public.agent_call_context(bigint), public.agent_reserve_outbound(bigint, public.call_sid),
   public.start_connect(jsonb, bigint), public.agent_offer_waiting(jsonb)
+  to service_role;
+
+revoke execute on function
+  public.agent_room_leg_present(public.agent_room_legs), public.call_is_over(text)
+  from public, anon, authenticated;
+grant execute on function
+  public.agent_room_leg_present(public.agent_room_legs), public.call_is_over(text)
   to service_role;

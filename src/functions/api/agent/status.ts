@@ -1,21 +1,26 @@
 /**
  * POST /api/agent/status {status, reason?} — the agent chooses available, paused (with a
  * reason from AGENT_PAUSE_REASONS) or offline. Reserved or busy agents are refused with 409
- * agent_busy (a reserved agent may still go offline). Answers {agent}.
+ * agent_busy, except that a reserved agent may go offline: the offer is dropped and a customer
+ * waiting in the agent's queue is sent to the agent's voicemail at once (Calls update Url, as
+ * the answer moves them to the room). Should that request fail, the offer's ring timeout still
+ * takes them to voicemail. Answers {agent}.
  */
+import type twilio from 'twilio';
 import { statusRequestProblem, unwrapAgent, type AgentStatusResponse, type AgentView } from '../../../lib/domain/agents';
 import { ApiError, apiFunction } from '../../../lib/runtime/api';
-import { pauseReasons } from '../../../lib/runtime/config';
+import { pauseReasons, urlFor } from '../../../lib/runtime/config';
+import { twilioClientOptions } from '../../../lib/runtime/twilio-client';
 import { text } from '../../../lib/runtime/validate';
 
 export const handler = apiFunction(
   { roles: ['agent'], body: { status: text({ max: 40 }), reason: text({ max: 200 }).optional() } },
-  async ({ config, db, session, body }): Promise<AgentStatusResponse> => {
+  async ({ config, db, session, body, context }): Promise<AgentStatusResponse> => {
     const allowed = pauseReasons(config);
     const problem = statusRequestProblem(body.status, body.reason, allowed);
     if (problem) throw new ApiError(400, 'bad_request', problem);
-    const agent = unwrapAgent(
-      await db.rpc<AgentView>('agent_set_status', {
+    const { released_offer: released, ...agent } = unwrapAgent(
+      await db.rpc<AgentView & { released_offer?: string }>('agent_set_status', {
         p_agent_id: session!.user.agent_id,
         p_status: body.status,
         p_reason: body.reason?.trim() || null,
@@ -24,6 +29,15 @@ export const handler = apiFunction(
         p_presence_seconds: config.AGENT_PRESENCE_SECONDS,
       }),
     );
+    if (released) {
+      // The runtime types name an older twilio package; the object is this project's twilio client.
+      const client = context.getTwilioClient(twilioClientOptions(config.TWILIO_API_BASE_URL)) as unknown as twilio.Twilio;
+      try {
+        await client.calls(released).update({ url: urlFor(config, '/voice/voicemail'), method: 'POST' });
+      } catch (e) {
+        console.error(`[discador] offered call ${released} not sent to voicemail: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
     return { agent };
   },
 );
