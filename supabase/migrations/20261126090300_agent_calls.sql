@@ -524,9 +524,10 @@ $$;
 -- start_dial_attempt, with two changes: an agent's own number may be the caller ID of that
 -- agent's calls (click-to-call leaves from the agent's number; still refused for anyone else),
 -- and with p_reserve_agent the agent is reserved for the attempt in the same transaction
--- (click-to-call): refused with reason 'agent_busy' unless the agent is routable (available,
--- shift leg in the room, page polling within p_presence_seconds), so two clicks never place
--- two calls. Refusals change nothing. The new parameters replace the five-argument version.
+-- (click-to-call): refused with reason 'agent_busy' unless the agent is free (available,
+-- wrap-up or paused: calling is their own choice; never reserved, busy or offline) with the
+-- shift leg in the room and the page polling within p_presence_seconds, so two clicks never
+-- place two calls and a customer never calls into an empty room. Refusals change nothing. The new parameters replace the five-argument version.
 drop function if exists public.start_dial_attempt(public.e164, public.e164, bigint, bigint, bigint);
 create or replace function public.start_dial_attempt(
   p_to public.e164, p_caller_id public.e164 default null,
@@ -576,7 +577,13 @@ begin
 
   if coalesce(p_reserve_agent, false) then
     select * into v_agent from public.agents a where a.id = p_agent_id for update;
-    if v_agent.id is null or not public.agent_is_routable(v_agent, coalesce(p_presence_seconds, 20)) then
+    -- Free to call (available, or choosing to call from wrap-up or a pause), with the shift leg
+    -- in the room and the page polling: the customer will find the agent there.
+    if v_agent.id is null or not v_agent.is_active or v_agent.status not in ('available', 'wrap_up', 'paused')
+       or v_agent.shift_call_sid is null
+       or exists (select 1 from public.calls c where c.call_sid = v_agent.shift_call_sid and public.call_status_rank(c.status) >= 4)
+       or v_agent.last_seen_at is null
+       or v_agent.last_seen_at <= pg_catalog.now() - pg_catalog.make_interval(secs => coalesce(p_presence_seconds, 20)) then
       return pg_catalog.jsonb_build_object('allowed', false, 'reason', 'agent_busy');
     end if;
   end if;
@@ -594,7 +601,9 @@ begin
   returning id into v_id;
 
   if v_agent.id is not null then
-    update public.agents set reserved_attempt_id = v_id where id = v_agent.id;
+    -- Reserved for this attempt alone: the call of a wrap-up just left is not carried over
+    -- (the CallSid comes with agent_reserve_outbound or the answer webhook).
+    update public.agents set reserved_attempt_id = v_id, current_call_sid = null where id = v_agent.id;
     perform public.agent_transition(v_agent.id, 'reserved', null, 'system', null);
   end if;
 

@@ -132,6 +132,33 @@ describe('click-to-call reserves the agent before the call is placed', () => {
     expect(v.slice(v.lastIndexOf('Dial') + 1)).toEqual([]);
   });
 
+  it('from wrap-up: the reservation is for the new call alone, and the customer joins the room', async () => {
+    const agent = await agentWithLogin();
+    const shift = await startShift(agent);
+    const previous = 'CA' + randomBytes(16).toString('hex');
+    await sql(`select agent_transition($1, 'wrap_up', null, 'system', null, $2, 30)`, [agent.id, previous]);
+    const customer = newMobile();
+    s.emulator.addParty({ number: customer, answerAfter: 1, talkSeconds: 40 });
+    const placed = await api('/api/agent/call', agent.token, { to: customer });
+    expect(placed.status).toBe(200);
+    const sid = placed.json['call_sid'] as string;
+    expect(await agentRow(agent.id)).toMatchObject({ status: 'reserved', current_call_sid: sid });
+    const [reservedRow] = await sql<{ call_sid: string | null }>(`select call_sid from agent_status_history where agent_id = $1 and status = 'reserved' order by id desc limit 1`, [agent.id]);
+    expect(reservedRow!.call_sid).not.toBe(previous);
+    await until('customer in the room', async () => (hearsEachOther(sid, shift) ? true : undefined), 30000);
+    expect(await api('/api/agent/hangup', agent.token, { call_sid: sid })).toEqual({ status: 200, json: { ok: true } });
+    await s.emulator.waitForCall(sid);
+  });
+
+  it('an offline agent, even with the softphone in the room, is refused 409 agent_busy', async () => {
+    const agent = await agentWithLogin();
+    await startShift(agent);
+    await sql(`select agent_transition($1, 'offline', null, 'agent', null)`, [agent.id]);
+    const r = await api('/api/agent/call', agent.token, { to: newMobile() });
+    expect([r.status, r.json['error']]).toEqual([409, 'agent_busy']);
+    expect(await sql('select count(*)::int as n from calls where agent_id = $1', [agent.id])).toEqual([{ n: 0 }]);
+  });
+
   it('an agent whose page went silent (stale shift leg) is refused 409 agent_busy and nothing is placed', async () => {
     const agent = await agentWithLogin();
     await sql(`update agents set shift_call_sid = $2, last_seen_at = now() - interval '5 minutes' where id = $1`, [agent.id, 'CA' + randomBytes(16).toString('hex')]);

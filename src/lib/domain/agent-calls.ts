@@ -67,7 +67,7 @@ export async function clickToCall(deps: AgentCallDeps, agentId: number, to: stri
       case 'invalid_number':
         throw refuse(400, 'bad_request', r.detail);
       case 'agent_busy':
-        throw refuse(409, 'agent_busy', 'you can call only while available with the softphone connected');
+        throw refuse(409, 'agent_busy', 'you can call only when not on a call, not offline, with the softphone connected');
       case 'twilio_refused':
         throw refuse(502, 'twilio_refused', r.detail);
       default:

@@ -12,7 +12,8 @@ export interface CallRequest {
   agentId?: number;
   /**
    * Reserve the agent for this call in the same SQL call that records the attempt (refused
-   * with 'agent_busy' unless the agent is routable); released when the call is not placed.
+   * with 'agent_busy' unless the agent is free with a live, present shift leg); released when
+   * the call is not placed.
    */
   reserveAgent?: boolean;
   campaignId?: number;
