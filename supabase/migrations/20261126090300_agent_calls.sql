@@ -50,6 +50,11 @@ language sql stable set search_path = '' as $$
                     and (c.ended_at is not null or public.call_status_rank(c.status) >= 4))
 $$;
 
+-- The dial attempt (calls.id) a click-to-call reserved the agent for, before Twilio gave the
+-- call its CallSid: the reservation is taken in the same transaction as the attempt, so two
+-- clicks never place two calls for one agent.
+alter table public.agents add column reserved_attempt_id bigint;
+
 -- The softphone's shift leg reached /voice/agent-session. Returns the agent (id, name,
 -- client_identity, status) with shift_call_sid set, or null when the identity names no active
 -- agent with an enabled agent login. A newer leg replaces an older one.
@@ -330,6 +335,33 @@ begin
 end;
 $$;
 
+-- The agent answered p_call_sid (agent_answer_offer made them busy) but Twilio could not be
+-- asked to move the customer (network, 5xx): the customer still waits in the queue, so the
+-- agent is put back to reserved for it and may answer again; when the call is already over,
+-- the agent is available. Anything else (the customer joined the room meanwhile, another
+-- call) is left alone. Should the move have happened after all, the customer's join makes the
+-- agent busy again (the agent is reserved for that call).
+create or replace function public.agent_answer_failed(p_agent_id bigint, p_call_sid text)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_agent public.agents;
+begin
+  select * into v_agent from public.agents where id = p_agent_id for update;
+  if v_agent.id is null or v_agent.status <> 'busy' or v_agent.current_call_sid is distinct from p_call_sid then
+    return null;
+  end if;
+  if exists (select 1 from public.calls c where c.call_sid = p_call_sid and public.call_status_rank(c.status) >= 4) then
+    v_agent := public.agent_transition(v_agent.id, 'available', null, 'system', null);
+  else
+    v_agent := public.agent_transition(v_agent.id, 'reserved', null, 'system', null, p_call_sid);
+  end if;
+  return pg_catalog.jsonb_build_object('agent_id', v_agent.id, 'status', v_agent.status);
+end;
+$$;
+
 -- What the call-control endpoints need about an agent in one read: status, the customer they
 -- are on (current_call_sid), the room (shift leg, conference SID) and their own number (the
 -- active phone_numbers row assigned to them, if any).
@@ -354,10 +386,12 @@ begin
 end;
 $$;
 
--- A click-to-call placed for the agent: reserved for it until the customer joins the room
--- (busy) or the call ends unanswered (available again, not a missed call: the agent placed it).
--- Only an agent free to take it is reserved; one already on a call is left alone.
-create or replace function public.agent_reserve_outbound(p_agent_id bigint, p_call_sid public.call_sid)
+-- A click-to-call Twilio accepted: the reservation start_dial_attempt took for attempt
+-- p_attempt_id gets the call's CallSid (current_call_sid), so the call's callbacks find the
+-- agent. The agent stays reserved until the customer joins the room (busy) or the call ends
+-- unanswered (available again, not a missed call: the agent placed it). Null when the agent
+-- is no longer reserved for that attempt.
+create or replace function public.agent_reserve_outbound(p_agent_id bigint, p_call_sid public.call_sid, p_attempt_id bigint)
 returns jsonb
 language plpgsql
 set search_path = ''
@@ -365,15 +399,59 @@ as $$
 declare
   v_agent public.agents;
 begin
-  select * into v_agent from public.agents where id = p_agent_id for update;
+  update public.agents a set current_call_sid = p_call_sid
+   where a.id = p_agent_id and a.status = 'reserved' and a.reserved_attempt_id = p_attempt_id
+     and (a.current_call_sid is null or a.current_call_sid = p_call_sid)
+  returning a.* into v_agent;
   if v_agent.id is null then
     return null;
   end if;
-  if v_agent.status not in ('reserved', 'busy') then
-    v_agent := public.agent_transition(v_agent.id, 'reserved', null, 'system', null, p_call_sid);
-  end if;
   return pg_catalog.jsonb_build_object('agent_id', v_agent.id, 'status', v_agent.status);
 end;
+$$;
+
+-- A click-to-call that was not placed after all (Twilio refused it, or could not be asked):
+-- the agent reserved for attempt p_attempt_id is available again. Idempotent.
+create or replace function public.agent_release_outbound(p_agent_id bigint, p_attempt_id bigint)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_agent public.agents;
+begin
+  select * into v_agent from public.agents a
+   where a.id = p_agent_id and a.status = 'reserved' and a.reserved_attempt_id = p_attempt_id
+   for update;
+  if v_agent.id is null then
+    return null;
+  end if;
+  update public.agents set reserved_attempt_id = null where id = v_agent.id;
+  v_agent := public.agent_transition(v_agent.id, 'available', null, 'system', null);
+  return pg_catalog.jsonb_build_object('agent_id', v_agent.id, 'status', v_agent.status);
+end;
+$$;
+
+-- Whether agent p_agent's room can take customer p_call_sid (of dial attempt p_attempt_id)
+-- now: the agent is reserved for (or busy with) that very call, their shift leg is in the room
+-- (shift_call_sid set, its call not over) and their page is polling (last_seen_at within
+-- p_presence_seconds). Otherwise the customer would wait alone in an empty room, or meet
+-- another customer.
+create or replace function public.agent_room_takes(p_agent public.agents, p_call_sid text, p_attempt_id bigint, p_presence_seconds integer)
+returns boolean
+language sql stable
+set search_path = ''
+as $$
+  select p_agent.id is not null and p_agent.is_active
+     and p_agent.status in ('reserved', 'busy')
+     and (p_agent.current_call_sid = p_call_sid
+          or (p_agent.status = 'reserved' and p_agent.current_call_sid is null and p_attempt_id is not null
+              and p_agent.reserved_attempt_id = p_attempt_id))
+     and p_agent.shift_call_sid is not null
+     and not exists (select 1 from public.calls c where c.call_sid = p_agent.shift_call_sid
+                      and public.call_status_rank(c.status) >= 4)
+     and p_agent.last_seen_at is not null
+     and p_agent.last_seen_at > pg_catalog.now() - pg_catalog.make_interval(secs => coalesce(p_presence_seconds, 20))
 $$;
 
 -- An inbound call reached /voice/inbound: record it (one upsert carrying the agent and the
@@ -433,7 +511,9 @@ $$;
 -- check the opt-out list again under the number's advisory lock (as start_outbound_answer
 -- does). Returns {connect: true, direction, opted_out, agent: {id, has_room}} or
 -- {connect: false, reason}: 'opted_out_after_dial' for a call discador placed to a number on
--- the list; 'no_room' when the agent's shift leg is gone.
+-- the list; 'no_room' unless the agent is busy with (or reserved for) this very call with their
+-- shift leg in the room and their page polling (agent_room_takes, p_event.presence_seconds):
+-- the customer is never put alone in an empty room. An agent left busy with it is released.
 create or replace function public.start_connect(p_event jsonb, p_agent_id bigint)
 returns jsonb
 language plpgsql
@@ -460,8 +540,13 @@ begin
      where id = v_call.id;
     return pg_catalog.jsonb_build_object('connect', false, 'reason', 'opted_out_after_dial');
   end if;
-  select * into v_agent from public.agents a where a.id = p_agent_id and a.is_active;
-  if v_agent.id is null or v_agent.shift_call_sid is null then
+  select * into v_agent from public.agents a where a.id = p_agent_id for update;
+  if not coalesce(public.agent_room_takes(v_agent, p_event->>'call_sid', null, (p_event->>'presence_seconds')::integer), false) then
+    -- The agent answered but is gone (shift leg over, page silent): they are not left busy
+    -- with a customer who is sent to voicemail.
+    if v_agent.status in ('reserved', 'busy') and v_agent.current_call_sid = p_event->>'call_sid' then
+      perform public.agent_transition(v_agent.id, 'available', null, 'system', null);
+    end if;
     return pg_catalog.jsonb_build_object('connect', false, 'reason', 'no_room', 'direction', v_call.direction);
   end if;
   return pg_catalog.jsonb_build_object('connect', true, 'direction', v_call.direction, 'opted_out', v_opted_out,
@@ -469,8 +554,13 @@ begin
 end;
 $$;
 
--- start_outbound_answer, plus whether the call's agent has a room (a shift leg): then the
--- customer joins it after the disclaimer instead of ringing the agent's devices.
+-- start_outbound_answer, plus whether the call's agent has a room (a shift leg, or a
+-- reservation for this call): then the customer joins it after the disclaimer instead of
+-- ringing the agent's devices. At the connect step (p_event.connect_step) the room must take
+-- this call now (agent_room_takes with p_event.presence_seconds: reserved for this CallSid or
+-- its attempt, shift leg live, page polling); otherwise agent.room_unavailable is true (the
+-- customer hears an apology and the agent's voicemail) and a reservation for the call is
+-- released.
 create or replace function public.start_outbound_answer(p_event jsonb) returns jsonb
 language plpgsql
 set search_path = ''
@@ -480,6 +570,9 @@ declare
   v_customer text;
   v_call     public.calls;
   v_agent    public.agents;
+  v_reserved boolean;
+  v_has_room boolean;
+  v_room_unavailable boolean := false;
 begin
   -- The customer is the attempt's destination (else Twilio's To). Lock it before writing the
   -- call, in the same order as opt_out_from_call (number, then call row).
@@ -500,20 +593,51 @@ begin
     return pg_catalog.jsonb_build_object('connect', false, 'reason', 'opted_out_after_dial');
   end if;
 
-  select a.* into v_agent from public.agents a where a.id = v_call.agent_id and a.is_active;
-  return pg_catalog.jsonb_build_object('connect', true, 'agent',
-    case when v_agent.id is null then null else pg_catalog.jsonb_build_object(
+  if coalesce((p_event->>'connect_step')::boolean, false) then
+    select a.* into v_agent from public.agents a where a.id = v_call.agent_id and a.is_active for update;
+  else
+    select a.* into v_agent from public.agents a where a.id = v_call.agent_id and a.is_active;
+  end if;
+  if v_agent.id is null then
+    return pg_catalog.jsonb_build_object('connect', true, 'agent', null);
+  end if;
+  v_reserved := v_agent.status in ('reserved', 'busy')
+    and (v_agent.current_call_sid = p_event->>'call_sid'
+         or (v_agent.status = 'reserved' and v_agent.current_call_sid is null and v_agent.reserved_attempt_id = v_call.id));
+  v_has_room := v_agent.shift_call_sid is not null or v_reserved;
+  if coalesce((p_event->>'connect_step')::boolean, false) and v_has_room then
+    if public.agent_room_takes(v_agent, p_event->>'call_sid', v_call.id, (p_event->>'presence_seconds')::integer) then
+      if v_agent.current_call_sid is null then
+        v_agent := public.agent_transition(v_agent.id, 'reserved', null, 'system', null, p_event->>'call_sid');
+      end if;
+    else
+      -- Not the call the agent is waiting for, or the agent is gone: never an empty room or
+      -- another customer's room. A reservation for this call is released.
+      if v_reserved then
+        v_agent := public.agent_transition(v_agent.id, 'available', null, 'system', null);
+      end if;
+      v_room_unavailable := true;
+    end if;
+  end if;
+  return pg_catalog.jsonb_build_object('connect', true, 'agent', pg_catalog.jsonb_build_object(
       'id', v_agent.id, 'name', v_agent.name, 'phone_number', v_agent.phone_number,
       'client_identity', v_agent.client_identity, 'status', v_agent.status,
-      'has_room', v_agent.shift_call_sid is not null) end);
+      'has_room', v_has_room and not v_room_unavailable, 'room_unavailable', v_room_unavailable));
 end;
 $$;
 
--- start_dial_attempt, with one change: an agent's own number may be the caller ID of that
--- agent's calls (click-to-call leaves from the agent's number). Still refused for anyone else.
+-- start_dial_attempt, with two changes: an agent's own number may be the caller ID of that
+-- agent's calls (click-to-call leaves from the agent's number; still refused for anyone else),
+-- and with p_reserve_agent the agent is reserved for the attempt in the same transaction
+-- (click-to-call): refused with reason 'agent_busy' unless the agent is free (available,
+-- wrap-up or paused: calling is their own choice; never reserved, busy or offline) with the
+-- shift leg in the room and the page polling within p_presence_seconds, so two clicks never
+-- place two calls and a customer never calls into an empty room. Refusals change nothing. The new parameters replace the five-argument version.
+drop function if exists public.start_dial_attempt(public.e164, public.e164, bigint, bigint, bigint);
 create or replace function public.start_dial_attempt(
   p_to public.e164, p_caller_id public.e164 default null,
-  p_agent_id bigint default null, p_campaign_id bigint default null, p_lead_id bigint default null
+  p_agent_id bigint default null, p_campaign_id bigint default null, p_lead_id bigint default null,
+  p_reserve_agent boolean default false, p_presence_seconds integer default 20
 ) returns jsonb
 language plpgsql
 set search_path = ''
@@ -521,6 +645,7 @@ as $$
 declare
   v_today  date := (pg_catalog.now() at time zone 'America/Sao_Paulo')::date;
   v_number public.phone_numbers;
+  v_agent  public.agents;
   v_id     bigint;
 begin
   -- Serializes with opt_out_add on this number: an opt-out acknowledged before this point is
@@ -555,6 +680,19 @@ begin
     end if;
   end if;
 
+  if coalesce(p_reserve_agent, false) then
+    select * into v_agent from public.agents a where a.id = p_agent_id for update;
+    -- Free to call (available, or choosing to call from wrap-up or a pause), with the shift leg
+    -- in the room and the page polling: the customer will find the agent there.
+    if v_agent.id is null or not v_agent.is_active or v_agent.status not in ('available', 'wrap_up', 'paused')
+       or v_agent.shift_call_sid is null
+       or exists (select 1 from public.calls c where c.call_sid = v_agent.shift_call_sid and public.call_status_rank(c.status) >= 4)
+       or v_agent.last_seen_at is null
+       or v_agent.last_seen_at <= pg_catalog.now() - pg_catalog.make_interval(secs => coalesce(p_presence_seconds, 20)) then
+      return pg_catalog.jsonb_build_object('allowed', false, 'reason', 'agent_busy');
+    end if;
+  end if;
+
   update public.phone_numbers set
     calls_today      = case when calls_today_date = v_today then calls_today + 1 else 1 end,
     calls_today_date = v_today,
@@ -567,6 +705,13 @@ begin
   values ('outbound-api', v_number.phone_number, p_to, v_number.phone_number, p_agent_id, p_campaign_id, p_lead_id, 'queued')
   returning id into v_id;
 
+  if v_agent.id is not null then
+    -- Reserved for this attempt alone: the call of a wrap-up just left is not carried over
+    -- (the CallSid comes with agent_reserve_outbound or the answer webhook).
+    update public.agents set reserved_attempt_id = v_id, current_call_sid = null where id = v_agent.id;
+    perform public.agent_transition(v_agent.id, 'reserved', null, 'system', null);
+  end if;
+
   return pg_catalog.jsonb_build_object('allowed', true, 'attempt_id', v_id, 'caller_id', v_number.phone_number);
 end;
 $$;
@@ -576,7 +721,7 @@ revoke execute on function
   public.agent_shift_ended(text), public.agent_customer_left(text, integer, boolean),
   public.agent_customer_joined(bigint, public.call_sid), public.apply_call_status(jsonb),
   public.apply_conference_event(jsonb), public.agent_answer_offer(bigint, text),
-  public.agent_call_context(bigint), public.agent_reserve_outbound(bigint, public.call_sid),
+  public.agent_call_context(bigint), public.agent_reserve_outbound(bigint, public.call_sid, bigint),
   public.start_connect(jsonb, bigint), public.agent_offer_waiting(jsonb)
   from public, anon, authenticated;
 grant execute on function
@@ -584,7 +729,7 @@ grant execute on function
   public.agent_shift_ended(text), public.agent_customer_left(text, integer, boolean),
   public.agent_customer_joined(bigint, public.call_sid), public.apply_call_status(jsonb),
   public.apply_conference_event(jsonb), public.agent_answer_offer(bigint, text),
-  public.agent_call_context(bigint), public.agent_reserve_outbound(bigint, public.call_sid),
+  public.agent_call_context(bigint), public.agent_reserve_outbound(bigint, public.call_sid, bigint),
   public.start_connect(jsonb, bigint), public.agent_offer_waiting(jsonb)
   to service_role;
 
@@ -593,4 +738,15 @@ revoke execute on function
   from public, anon, authenticated;
 grant execute on function
   public.agent_room_leg_present(public.agent_room_legs), public.call_is_over(text)
+  to service_role;
+
+revoke execute on function
+  public.agent_release_outbound(bigint, bigint), public.agent_answer_failed(bigint, text),
+  public.agent_room_takes(public.agents, text, bigint, integer),
+  public.start_dial_attempt(public.e164, public.e164, bigint, bigint, bigint, boolean, integer)
+  from public, anon, authenticated;
+grant execute on function
+  public.agent_release_outbound(bigint, bigint), public.agent_answer_failed(bigint, text),
+  public.agent_room_takes(public.agents, text, bigint, integer),
+  public.start_dial_attempt(public.e164, public.e164, bigint, bigint, bigint, boolean, integer)
   to service_role;

@@ -11,7 +11,7 @@ import { handler as inbound } from '../../src/functions/voice/inbound.protected'
 import { handler as conference } from '../../src/functions/webhooks/conference.protected';
 import { MESSAGES } from '../../src/lib/domain/messages';
 import {
-  addCustomerToRoom, addOffer, addShiftLeg, agentIdOfRoom, customerRecordingParams, offerEnd, offerWaitTwiml, roomName,
+  addCustomerToRoom, addOffer, addShiftLeg, agentIdOfRoom, customerRecordingParams, offerEnd, offerWaitTwiml, roomEndedTwiml, roomName,
 } from '../../src/lib/domain/rooms';
 import { inboundRoute } from '../../src/lib/domain/routing';
 import { loadConfig } from '../../src/lib/runtime/config';
@@ -72,11 +72,35 @@ describe('the shift leg', () => {
 });
 
 describe('a customer joining the room', () => {
-  it('joins agent-<id> without ending it on leaving, no beep', () => {
-    const twiml = build((t) => addCustomerToRoom(t, config, 7));
+  it('joins agent-<id> without ending it on leaving, no beep, labelled by its own CallSid', () => {
+    const twiml = build((t) => addCustomerToRoom(t, config, 7, call.CallSid));
     const conf = find(twiml, 'Conference')!;
     expect(conf.text).toBe('agent-7');
-    expect(conf.attrs).toMatchObject({ startConferenceOnEnter: 'true', endConferenceOnExit: 'false', beep: 'false', participantLabel: 'customer' });
+    expect(conf.attrs).toMatchObject({ startConferenceOnEnter: 'true', endConferenceOnExit: 'false', beep: 'false', participantLabel: `customer-${call.CallSid}` });
+  });
+
+  it("the room's end leads to /voice/connect?step=room-ended (the Dial's action)", () => {
+    const twiml = build((t) => addCustomerToRoom(t, config, 7, call.CallSid));
+    expect(verbNames(twiml)).toEqual(['Dial']);
+    expect(twiml.children[0]!.attrs).toEqual({ action: `${base}/voice/connect?agent=7&step=room-ended`, method: 'POST' });
+  });
+
+  it('the room ended under a customer still on the line: an apology, then the voicemail', () => {
+    const twiml = parseTwiml(roomEndedTwiml(config, 'in-progress').toString());
+    expect(verbNames(twiml)).toEqual(['Say', 'Say', 'Record']);
+    expect(twiml.children[0]!.text).toBe(MESSAGES.agentDropped);
+    expect(find(twiml, 'Record')!.attrs['action']).toBe(`${base}/voice/voicemail`);
+  });
+
+  it.each(['completed', 'busy', 'no-answer', undefined])('the room ended with the call %s (hung up, by either side): nothing more is said', (status) => {
+    expect(verbNames(parseTwiml(roomEndedTwiml(config, status).toString()))).toEqual([]);
+  });
+
+  it('/voice/connect?step=room-ended answers without the database', async () => {
+    const res = await invoke(connect, makeContext(), { ...call, agent: '7', step: 'room-ended' });
+    expect(verbNames(parseTwiml(res.body))).toEqual(['Say', 'Say', 'Record']);
+    const done = await invoke(connect, makeContext(), { ...call, CallStatus: 'completed', agent: '7', step: 'room-ended' });
+    expect(verbNames(parseTwiml(done.body))).toEqual([]);
   });
 
   it('is recorded dual-channel with the recording webhook', () => {
@@ -110,16 +134,16 @@ describe('an offer', () => {
     expect(inboundRoute({ opted_out: false, route: 'ring', agent: { id: 7, name: 'A', phone_number: '+5511990000001', client_identity: null, status: 'offline' } }, config)).toMatchObject({ kind: 'dial' });
   });
 
-  it.each([
-    [0, 4],
-    [3, 4],
-    [15, 1],
-    [19, 1],
-  ])('after %i s of waiting (ring timeout 20 s) the caller hears %i ringback cycles, then leaves', (waited, loops) => {
+  it.each([0, 3, 14])('after %i s of waiting (ring timeout 20 s) one ringback cycle, then the wait document is fetched again', (waited) => {
+    const twiml = parseTwiml(offerWaitTwiml(config, waited).toString());
+    expect(verbNames(twiml)).toEqual(['Play']);
+    expect(twiml.children[0]!.text).toBe(`${base}/ringback.wav`);
+    expect(twiml.children[0]!.attrs['loop']).toBeUndefined();
+  });
+
+  it.each([15, 17, 19])('after %i s the last cycle, then the caller leaves', (waited) => {
     const twiml = parseTwiml(offerWaitTwiml(config, waited).toString());
     expect(verbNames(twiml)).toEqual(['Play', 'Leave']);
-    expect(twiml.children[0]!.text).toBe(`${base}/ringback.wav`);
-    expect(twiml.children[0]!.attrs['loop']).toBe(String(loops));
   });
 
   it.each([20, 21, 600])('after %i s the caller leaves at once', (waited) => {
@@ -134,12 +158,13 @@ describe('an offer', () => {
 });
 
 describe('handlers without a database', () => {
-  it('the wait document needs none: ringback then leave, from the QueueTime Twilio sends', async () => {
+  it('the wait document needs none: one ringback cycle (then fetched again), from the QueueTime Twilio sends', async () => {
     const res = await invoke(agentWait, makeContext(), { ...call, agent: '7', QueueTime: '12', QueueSid: 'QU' + '1'.repeat(32) });
     const twiml = parseTwiml(res.body);
     expect(res.status).toBe(200);
-    expect(verbNames(twiml)).toEqual(['Play', 'Leave']);
-    expect(twiml.children[0]!.attrs['loop']).toBe('2');
+    expect(verbNames(twiml)).toEqual(['Play']);
+    const last = parseTwiml((await invoke(agentWait, makeContext(), { ...call, agent: '7', QueueTime: '16', QueueSid: 'QU' + '1'.repeat(32) })).body);
+    expect(verbNames(last)).toEqual(['Play', 'Leave']);
   });
 
   it('the queue result takes a message even when the offer cannot be released', async () => {

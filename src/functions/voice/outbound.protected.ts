@@ -6,7 +6,9 @@
  * the opt-out offer (a key press goes to /voice/opt-out), then comes back with
  * `?step=connect` (also where another key leads), which checks the list once more and only
  * then connects the call's agent, else the fallback number. An agent with a room (a shift
- * leg from the agent page) gets the customer in the room, recorded dual-channel, with no ring;
+ * leg from the agent page) gets the customer in the room, recorded dual-channel, with no ring,
+ * only when it is reserved for this very call and still there (shift leg live, page polling),
+ * else the customer hears an apology and the agent's voicemail;
  * an agent without one has their devices rung as before.
  *
  * Database down: the opt-out list cannot be read, so the call is not connected to anyone
@@ -21,12 +23,14 @@ import { voiceFunction } from '../../lib/runtime/handler';
 import { MESSAGES } from '../../lib/domain/messages';
 import { agentTarget, type RoutedAgent } from '../../lib/domain/routing';
 import { addCustomerToRoom, startCustomerRecording } from '../../lib/domain/rooms';
-import { addDial, addDisclaimer, say, sayAndHangUp, type DialTarget } from '../../lib/domain/twiml';
+import { addDial, addDisclaimer, addVoicemail, say, sayAndHangUp, type DialTarget } from '../../lib/domain/twiml';
 import { twilioClientOptions } from '../../lib/runtime/twilio-client';
 import { parseParams, voiceParams } from '../../lib/runtime/params';
 
 /** What start_outbound_answer decides. */
-type AnswerDecision = { connect: true; agent: (RoutedAgent & { has_room?: boolean }) | null } | { connect: false; reason: string };
+type AnswerDecision =
+  | { connect: true; agent: (RoutedAgent & { has_room?: boolean; room_unavailable?: boolean }) | null }
+  | { connect: false; reason: string };
 
 /**
  * The disclaimer with the opt-out offer, then back here with ?step=connect: the decision to
@@ -59,15 +63,25 @@ function connect(config: Config, target: DialTarget | null): twilio.twiml.VoiceR
 export const handler = voiceFunction(
   async ({ config, params, db, context }) => {
     const call = parseParams(voiceParams, params);
-    const decision = unwrap(await db.rpc<AnswerDecision>('start_outbound_answer', { p_event: voiceEvent(call, params) }));
+    const connectStep = params['step'] === 'connect';
+    const event = { ...voiceEvent(call, params), ...(connectStep ? { connect_step: true, presence_seconds: config.AGENT_PRESENCE_SECONDS } : {}) };
+    const decision = unwrap(await db.rpc<AnswerDecision>('start_outbound_answer', { p_event: event }));
     if (!decision.connect) return sayAndHangUp(config, MESSAGES.outboundOptedOut);
-    if (params['step'] !== 'connect') return disclaimer(config, params);
+    if (!connectStep) return disclaimer(config, params);
+    if (decision.agent?.room_unavailable) {
+      // The agent's room cannot take this customer now (the agent left, or is on another
+      // customer): an apology and the agent's voicemail, never an empty room.
+      const twiml = new twilio.twiml.VoiceResponse();
+      say(twiml, config, MESSAGES.agentGone);
+      addVoicemail(twiml, config);
+      return twiml;
+    }
     if (decision.agent?.has_room) {
       // The runtime types name an older twilio package; the object is this project's twilio client.
       const client = context.getTwilioClient(twilioClientOptions(config.TWILIO_API_BASE_URL)) as unknown as twilio.Twilio;
       await startCustomerRecording(client, config, call.CallSid);
       const twiml = new twilio.twiml.VoiceResponse();
-      addCustomerToRoom(twiml, config, decision.agent.id);
+      addCustomerToRoom(twiml, config, decision.agent.id, call.CallSid);
       return twiml;
     }
     return connect(config, agentTarget(decision.agent));

@@ -47,7 +47,7 @@ function twilioStatus(e: unknown): number | null {
  * Click-to-call: the one dialing path (placeCall: opt-out refusal, dial attempt row) with the
  * agent's own number as caller ID and the agent on the call, so /voice/outbound puts the
  * customer into the agent's room after the disclaimer. The agent is reserved for the call.
- * Refusals: 409 agent_busy (already on a call), 409 conflict (no own number, its daily cap),
+ * Refusals: 409 agent_busy (not available with a live, present shift leg), 409 conflict (no own number, its daily cap),
  * 409 opted_out (nothing placed), 400 bad_request (not a number), 502 twilio_refused.
  */
 export async function clickToCall(deps: AgentCallDeps, agentId: number, to: string): Promise<{ call_sid: string; attempt_id: number; status: 'queued' }> {
@@ -57,21 +57,29 @@ export async function clickToCall(deps: AgentCallDeps, agentId: number, to: stri
   // Loaded on the first click-to-call, not when the function starts: placeCall's number
   // parsing brings the phone-number metadata, which the other call controls never need.
   const { placeCall } = await import('./dialer');
-  const r = await placeCall(deps, { to, callerId: ctx.own_number, agentId });
+  // The agent is reserved atomically with the dial attempt (start_dial_attempt), before Twilio
+  // is asked: a second click meanwhile is refused, and a call that is not placed releases it.
+  const r = await placeCall(deps, { to, callerId: ctx.own_number, agentId, reserveAgent: true });
   if (!r.placed) {
     switch (r.reason) {
       case 'opted_out':
         throw refuse(409, 'opted_out', 'this number is on the opt-out list and cannot be called');
       case 'invalid_number':
         throw refuse(400, 'bad_request', r.detail);
+      case 'agent_busy':
+        throw refuse(409, 'agent_busy', 'you can call only when not on a call, not offline, with the softphone connected');
       case 'twilio_refused':
         throw refuse(502, 'twilio_refused', r.detail);
       default:
         throw refuse(409, 'conflict', r.detail);
     }
   }
-  const reserved = await deps.db.rpc('agent_reserve_outbound', { p_agent_id: agentId, p_call_sid: r.callSid });
-  if (reserved.error) console.error(`[discador] agent ${agentId} not reserved for click-to-call ${r.callSid}: ${reserved.error.message}`);
+  // The reservation learns the CallSid; should this write fail, /voice/outbound finds the
+  // reservation by the attempt id all the same.
+  const reserved = await deps.db
+    .rpc('agent_reserve_outbound', { p_agent_id: agentId, p_call_sid: r.callSid, p_attempt_id: r.attemptId })
+    .catch((e: unknown) => ({ error: { message: e instanceof Error ? e.message : String(e) } }));
+  if (reserved.error) console.error(`[discador] click-to-call ${r.callSid} of agent ${agentId} not attached to the reservation: ${reserved.error.message}`);
   return { call_sid: r.callSid, attempt_id: r.attemptId, status: 'queued' };
 }
 
@@ -90,7 +98,8 @@ export function connectUrl(config: Config, agentId: number): string {
  * hears the disclaimer waits for them to reach the queue, up to ANSWER_WAIT_MS, else 409
  * offer_not_ready), then the customer's call is redirected
  * from the queue to /voice/connect, which puts them in the room. When Twilio says the call is
- * gone, the agent is released and the answer is 409 offer_gone.
+ * gone, the agent is released and the answer is 409 offer_gone; when Twilio cannot be asked
+ * (network, 5xx) the agent is put back on the offer and the answer is 502 twilio_unavailable.
  */
 export async function answerOffer(deps: AgentCallDeps, agentId: number, callSid: string): Promise<{ ok: true }> {
   const deadline = Date.now() + ANSWER_WAIT_MS;
@@ -105,7 +114,13 @@ export async function answerOffer(deps: AgentCallDeps, agentId: number, callSid:
   try {
     await deps.twilio.calls(callSid).update({ url: connectUrl(deps.config, agentId), method: 'POST' });
   } catch (e) {
-    if (twilioStatus(e) === null) throw e;
+    if (twilioStatus(e) === null) {
+      // Twilio could not be asked (network, 5xx): the customer still waits in the queue, so
+      // the agent is put back on the offer (or freed when the call is over) and may try again.
+      unwrap(await deps.db.rpc('agent_answer_failed', { p_agent_id: agentId, p_call_sid: callSid }));
+      console.error(`[discador] answer of call ${callSid} by agent ${agentId} not sent to Twilio: ${e instanceof Error ? e.message : String(e)}`);
+      throw refuse(502, 'twilio_unavailable', 'the call could not be moved to your room; try answering again');
+    }
     unwrap(await deps.db.rpc('agent_customer_left', { p_call_sid: callSid, p_wrap_up_seconds: 0 }));
     throw refuse(409, 'offer_gone', 'the customer hung up');
   }

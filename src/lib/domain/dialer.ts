@@ -10,6 +10,12 @@ export interface CallRequest {
   to: string;
   callerId?: string;
   agentId?: number;
+  /**
+   * Reserve the agent for this call in the same SQL call that records the attempt (refused
+   * with 'agent_busy' unless the agent is free with a live, present shift leg); released when
+   * the call is not placed.
+   */
+  reserveAgent?: boolean;
   campaignId?: number;
   leadId?: number;
 }
@@ -22,6 +28,7 @@ export type RefusalReason =
   | 'caller_id_not_in_pool'
   | 'caller_id_dedicated_to_agent'
   | 'caller_id_at_daily_cap'
+  | 'agent_busy'
   | 'twilio_refused';
 
 /** The outcome of placeCall. `attemptId` is the calls row recorded before Twilio was asked. */
@@ -48,11 +55,13 @@ interface AttemptDecision {
  *  3. Twilio is asked, with the attempt id in the answer and status callback URLs, so every
  *     webhook of the call finds its row (and /voice/outbound checks the opt-out list again
  *     when the customer answers);
+ *     (with reserveAgent, the agent is reserved in that same call, or the call is refused);
  *  4. Twilio refused → the attempt is marked failed with Twilio's code and the caller ID's
  *     daily count is given back. Twilio accepted → attaching the CallSid is best effort (the
  *     webhooks attach it too): nothing after Twilio accepted can make placeCall fail.
  * A Twilio error that is not a refusal (network, 5xx: the call may exist) is rethrown and
- * the attempt is left as it is, counted against the cap.
+ * the attempt is left as it is, counted against the cap. Either failure releases an agent the
+ * attempt reserved (a call that exists after all finds no reservation and is not connected).
  */
 export async function placeCall(deps: { db: Db; twilio: twilio.Twilio; config: Config }, req: CallRequest): Promise<PlaceCallResult> {
   const to = parsePhone(req.to);
@@ -71,6 +80,7 @@ export async function placeCall(deps: { db: Db; twilio: twilio.Twilio; config: C
       p_agent_id: req.agentId ?? null,
       p_campaign_id: req.campaignId ?? null,
       p_lead_id: req.leadId ?? null,
+      ...(req.reserveAgent ? { p_reserve_agent: true, p_presence_seconds: deps.config.AGENT_PRESENCE_SECONDS } : {}),
     }),
   );
   if (!attempt.allowed || !attempt.caller_id || !attempt.attempt_id) {
@@ -96,6 +106,7 @@ export async function placeCall(deps: { db: Db; twilio: twilio.Twilio; config: C
       statusCallbackEvent: STATUS_EVENTS,
     });
   } catch (e) {
+    if (req.reserveAgent && req.agentId !== undefined) await releaseAgent(deps.db, req.agentId, attemptId);
     const refusal = twilioRefusal(e);
     if (!refusal) throw e;
     const failed = await deps.db.rpc('fail_dial_attempt', { p_attempt_id: attemptId, p_error_code: refusal.code ?? null });
@@ -117,6 +128,19 @@ export async function placeCall(deps: { db: Db; twilio: twilio.Twilio; config: C
     console.error(`[discador] call ${call.sid} (attempt ${attemptId}) not attached yet: ${e instanceof Error ? e.message : String(e)}`);
   }
   return { placed: true, callSid: call.sid, to: to.e164, callerId: attempt.caller_id, attemptId };
+}
+
+/**
+ * The agent reserved for an attempt that was not placed is available again. Logged, never
+ * thrown: the caller reports why the call failed.
+ */
+async function releaseAgent(db: Db, agentId: number, attemptId: number): Promise<void> {
+  try {
+    const released = await db.rpc('agent_release_outbound', { p_agent_id: agentId, p_attempt_id: attemptId });
+    if (released.error) console.error(`[discador] agent ${agentId} not released after attempt ${attemptId}: ${released.error.message}`);
+  } catch (e) {
+    console.error(`[discador] agent ${agentId} not released after attempt ${attemptId}: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 /** Twilio answered Calls create with a 4xx: the call was not created. */
@@ -141,6 +165,8 @@ function refusalText(reason: RefusalReason, to: string, callerId: string | undef
       return 'no caller ID available: every pool number is inactive, assigned to an agent or at its daily cap';
     case 'invalid_number':
       return `${to} is not a valid number`;
+    case 'agent_busy':
+      return 'the agent is not free to take a call (on a call, paused, or their softphone is not in the room)';
     case 'twilio_refused':
       return 'Twilio refused the call';
   }

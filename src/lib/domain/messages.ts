@@ -24,5 +24,6 @@ export const MESSAGES = {
   agentSessionRefused: 'Este telefone não está habilitado para atendimento. Entre na página do atendente com o seu usuário e tente novamente.',
   // A customer the agent answered could not be put in the agent's room (the agent left meanwhile).
   agentGone: 'O atendente não está mais disponível.',
+  agentDropped: 'Desculpe, a ligação com o atendente caiu.',
   unavailable: 'No momento não conseguimos completar seu atendimento. Por favor, ligue novamente mais tarde.',
 } as const;

@@ -5,7 +5,8 @@
  */
 import twilio from 'twilio';
 import { urlFor, type Config } from '../runtime/config';
-import { say } from './twiml';
+import { MESSAGES } from './messages';
+import { addVoicemail, say } from './twiml';
 
 type VoiceResponse = twilio.twiml.VoiceResponse;
 
@@ -47,14 +48,28 @@ export function addShiftLeg(twiml: VoiceResponse, config: Config, agentId: numbe
   );
 }
 
+/** A customer's participant label in a room: unique per call, so two customers never collide. */
+export function customerLabel(callSid: string): string {
+  return `customer-${callSid}`;
+}
+
+/** The customer's `<Dial action>`: what happens when the room ends while the customer is still on the line. */
+export function roomEndedUrl(config: Config, agentId: number): string {
+  return urlFor(config, `/voice/connect?agent=${agentId}&step=room-ended`);
+}
+
 /**
  * A customer joins the agent's room. Their leaving does not end the room (the agent stays for
- * the next call); the conference has already started with the agent in it.
+ * the next call); the conference has already started with the agent in it. The `<Dial>`'s
+ * action is requested when the customer's conference ends (Twilio continues with the action's
+ * TwiML after `<Dial>` ends, twilio.com/docs/voice/twiml/dial#action): when the agent's leg
+ * dropped (endConferenceOnExit) the customer is still on the line and hears an apology and the
+ * agent's voicemail; when the customer was hung up, nothing more is said.
  */
-export function addCustomerToRoom(twiml: VoiceResponse, config: Config, agentId: number): void {
-  const dial = twiml.dial();
+export function addCustomerToRoom(twiml: VoiceResponse, config: Config, agentId: number, callSid: string): void {
+  const dial = twiml.dial({ action: roomEndedUrl(config, agentId), method: 'POST' });
   dial.conference(
-    { startConferenceOnEnter: true, endConferenceOnExit: false, beep: 'false', participantLabel: 'customer', ...roomCallbacks(config) },
+    { startConferenceOnEnter: true, endConferenceOnExit: false, beep: 'false', participantLabel: customerLabel(callSid), ...roomCallbacks(config) },
     roomName(agentId),
   );
 }
@@ -85,19 +100,17 @@ export const RINGBACK_CYCLE_SECONDS = 5;
 
 /**
  * What an offered customer hears while waiting, given the seconds already waited (Twilio's
- * QueueTime): ringback cycles until AGENT_RING_TIMEOUT, then `<Leave>` (the Enqueue action
- * takes over). Twilio fetches the wait URL again when a document runs out, so a late fetch
- * still leaves at once.
+ * QueueTime): one ringback cycle per document, so Twilio fetches the wait URL again every
+ * cycle ("the waitUrl TwiML is fetched again when it ends", twilio.com/docs/voice/twiml/enqueue)
+ * and each fetch may retry marking the offer answerable; the last cycle before
+ * AGENT_RING_TIMEOUT ends with `<Leave>` (the Enqueue action takes over), and a fetch at or
+ * after the timeout leaves at once.
  */
 export function offerWaitTwiml(config: Config, waitedSeconds: number): VoiceResponse {
   const twiml = new twilio.twiml.VoiceResponse();
   const remaining = config.AGENT_RING_TIMEOUT - Math.max(0, waitedSeconds);
-  if (remaining <= 0) {
-    twiml.leave();
-    return twiml;
-  }
-  twiml.play({ loop: Math.max(1, Math.ceil(remaining / RINGBACK_CYCLE_SECONDS)) }, urlFor(config, RINGBACK_ASSET));
-  twiml.leave();
+  if (remaining > 0) twiml.play(urlFor(config, RINGBACK_ASSET));
+  if (remaining <= RINGBACK_CYCLE_SECONDS) twiml.leave();
   return twiml;
 }
 
@@ -120,6 +133,20 @@ export function offerEnd(queueResult: string | undefined): OfferEnd {
     default:
       return 'voicemail';
   }
+}
+
+/**
+ * The customer's `<Dial action>` after the room: a customer still on the line (CallStatus
+ * in-progress: the agent's leg dropped and ended the room) hears an apology and may leave a
+ * message for the agent; a customer whose call is over (they hung up, or the agent hung them up
+ * through the API) gets nothing more.
+ */
+export function roomEndedTwiml(config: Config, callStatus: string | undefined): VoiceResponse {
+  const twiml = new twilio.twiml.VoiceResponse();
+  if (callStatus !== 'in-progress') return twiml;
+  say(twiml, config, MESSAGES.agentDropped);
+  addVoicemail(twiml, config);
+  return twiml;
 }
 
 /** A leg the room cannot take: one sentence, then the call ends. */
