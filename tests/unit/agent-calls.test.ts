@@ -71,6 +71,18 @@ describe('click-to-call', () => {
     expect(tw.requests).toEqual([]);
   });
 
+  it.each([
+    ['a number abroad', '+14155550123'],
+    ['a premium-rate line', '0900 123 4567'],
+    ['something that is not a phone number', 'client:bruno'],
+  ])('%s: 400 bad_request, no dial attempt, nothing asked of Twilio', async (_what, to) => {
+    const { db, calls } = fakeDb({ agent_call_context: ctx(), start_dial_attempt: { allowed: true, attempt_id: 1 } });
+    const tw = fakeTwilio();
+    expect(await refusal(clickToCall({ db, twilio: tw.client, config }, 7, to))).toEqual([400, 'bad_request']);
+    expect(calls.map((c) => c[0])).toEqual(['agent_call_context']);
+    expect(tw.requests).toEqual([]);
+  });
+
   it('an opted-out number: 409 opted_out, nothing asked of Twilio', async () => {
     const { db, calls } = fakeDb({ agent_call_context: ctx(), start_dial_attempt: { allowed: false, reason: 'opted_out' } });
     const tw = fakeTwilio();

@@ -56,7 +56,12 @@ export async function clickToCall(deps: AgentCallDeps, agentId: number, to: stri
   if (!ctx.own_number) throw refuse(409, 'conflict', 'this agent has no number of their own to call from');
   // Loaded on the first click-to-call, not when the function starts: placeCall's number
   // parsing brings the phone-number metadata, which the other call controls never need.
-  const { placeCall } = await import('./dialer');
+  const [{ placeCall }, { parsePhone }] = await Promise.all([import('./dialer'), import('./phone')]);
+  // An agent calls Brazilian customers: a number abroad or a premium-rate line (0900) is a
+  // typo or abuse, never a customer, and costs the team money.
+  const parsed = parsePhone(to);
+  if (parsed.ok && !parsed.e164.startsWith('+55')) throw refuse(400, 'bad_request', 'only Brazilian numbers can be called from the agent page');
+  if (parsed.ok && parsed.type === 'PREMIUM_RATE') throw refuse(400, 'bad_request', 'premium-rate numbers (0900) cannot be called');
   // The agent is reserved atomically with the dial attempt (start_dial_attempt), before Twilio
   // is asked: a second click meanwhile is refused, and a call that is not placed releases it.
   const r = await placeCall(deps, { to, callerId: ctx.own_number, agentId, reserveAgent: true });
