@@ -8,14 +8,14 @@
  * an offer stays answerable when marking it waiting failed once, and an answer Twilio could not
  * carry out puts the agent back on the offer.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { answerOffer } from '../../src/lib/domain/agent-calls';
 import { MESSAGES } from '../../src/lib/domain/messages';
 import { loadConfig } from '../../src/lib/runtime/config';
 import { createDb } from '../../src/lib/runtime/db';
 import { HttpError } from '../../src/lib/runtime/http';
-import { sql as sqlAt } from '../helpers/db';
-import { startEmulatedStack, type EmulatedStack } from '../helpers/emulated-stack';
+import { agentRoomStack, type RoomAgent } from '../helpers/agent-room-stack';
+import type { EmulatedStack } from '../helpers/emulated-stack';
 import { newMobile } from '../helpers/twilio';
 
 jest.setTimeout(120000);
@@ -23,48 +23,8 @@ let s: EmulatedStack;
 // The TwiML App's stand-in: a number whose voice URL is /voice/agent-session, called from client:<identity>.
 const SESSION_NUMBER = '+551130009991';
 
-const sql = <T = Record<string, unknown>>(q: string, p: unknown[] = []) => sqlAt<T>(q, p, s.stack.env.DATABASE_URL);
-const fb = () => s.stack.env.FUNCTIONS_BASE_URL;
-
-beforeAll(async () => {
-  s = await startEmulatedStack({ speed: 5 });
-  s.emulator.addNumber({ phoneNumber: SESSION_NUMBER, voiceUrl: `${fb()}/voice/agent-session`, statusCallback: `${fb()}/webhooks/call-status` });
-});
-afterAll(async () => s?.stop());
-
-interface Agent {
-  id: number;
-  identity: string;
-  did: string;
-  token: string;
-}
-
-let didSeq = 0;
-/** An agent with a login, a live session and a number of their own pointed at /voice/inbound. */
-async function agentWithLogin(): Promise<Agent> {
-  const tag = randomBytes(5).toString('hex');
-  const identity = `ag_${tag}`;
-  const did = `+5511300096${String(didSeq++).padStart(2, '0')}`;
-  const [a] = await sql<{ id: string }>(`insert into agents (name, client_identity, status) values ($1, $2, 'offline') returning id`, [`Agente ${tag}`, identity]);
-  const id = Number(a!.id);
-  const [u] = await sql<{ id: string }>(`insert into users (email, name, role, agent_id) values ($1, $2, 'agent', $3) returning id`, [`${tag}@discador.test`, `Pessoa ${tag}`, id]);
-  const token = randomBytes(32).toString('base64url');
-  await sql(`insert into sessions (user_id, token_hash, expires_at) values ($1, $2, now() + interval '12 hours')`, [u!.id, createHash('sha256').update(token).digest('hex')]);
-  await sql(`insert into phone_numbers (phone_number, assigned_agent_id) values ($1, $2)`, [did, id]);
-  s.emulator.addNumber({ phoneNumber: did, voiceUrl: `${fb()}/voice/inbound`, statusCallback: `${fb()}/webhooks/call-status` });
-  return { id, identity, did, token };
-}
-
-/** Polls until fn returns a value (not undefined). */
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const { sql, fb, agentWithLogin, until } = agentRoomStack({ speed: 5, sessionNumber: SESSION_NUMBER, didPrefix: '+5511300096' }, (x) => (s = x));
+type Agent = RoomAgent;
 
 async function agentRow(id: number) {
   const [a] = await sql<{ status: string; current_call_sid: string | null; shift_call_sid: string | null }>(

@@ -7,7 +7,7 @@
  * customerRecordingParams), then joins the room. Only when the agent is busy with (or reserved
  * for) this call, their shift leg is live and their page polls (AGENT_PRESENCE_SECONDS);
  * otherwise an apology and the agent's voicemail, never an empty room. With `&step=room-ended`
- * (the customer's `<Dial action>`): the room ended under a customer still on the line (the
+ * (the customer's Dial action): the room ended under a customer still on the line (the
  * agent's leg dropped) → apology and voicemail; a customer already hung up → nothing.
  *
  * Database down: the list cannot be read, so nobody is connected; an inbound caller leaves a
@@ -42,7 +42,7 @@ function agentGone(config: Config): twilio.twiml.VoiceResponse {
 export const handler = voiceFunction(
   async ({ config, params, db, context }) => {
     const p = parseParams(connectParams, params);
-    // The customer's room ended (their <Dial action>): the agent's state follows from the
+    // The customer's room ended (their Dial action): the agent's state follows from the
     // conference and status callbacks; here only what the customer hears next.
     if (p.step === 'room-ended') return roomEndedTwiml(config, p.CallStatus);
     const event = { ...voiceEvent(p, params), presence_seconds: config.AGENT_PRESENCE_SECONDS };

@@ -53,16 +53,16 @@ export function customerLabel(callSid: string): string {
   return `customer-${callSid}`;
 }
 
-/** The customer's `<Dial action>`: what happens when the room ends while the customer is still on the line. */
+/** The customer's Dial action: what happens when the room ends while the customer is still on the line. */
 export function roomEndedUrl(config: Config, agentId: number): string {
   return urlFor(config, `/voice/connect?agent=${agentId}&step=room-ended`);
 }
 
 /**
  * A customer joins the agent's room. Their leaving does not end the room (the agent stays for
- * the next call); the conference has already started with the agent in it. The `<Dial>`'s
+ * the next call); the conference has already started with the agent in it. The Dial verb's
  * action is requested when the customer's conference ends (Twilio continues with the action's
- * TwiML after `<Dial>` ends, twilio.com/docs/voice/twiml/dial#action): when the agent's leg
+ * TwiML after the Dial verb ends, twilio.com/docs/voice/twiml/dial#action): when the agent's leg
  * dropped (endConferenceOnExit) the customer is still on the line and hears an apology and the
  * agent's voicemail; when the customer was hung up, nothing more is said.
  */
@@ -136,7 +136,7 @@ export function offerEnd(queueResult: string | undefined): OfferEnd {
 }
 
 /**
- * The customer's `<Dial action>` after the room: a customer still on the line (CallStatus
+ * The customer's Dial action after the room: a customer still on the line (CallStatus
  * in-progress: the agent's leg dropped and ended the room) hears an apology and may leave a
  * message for the agent; a customer whose call is over (they hung up, or the agent hung them up
  * through the API) gets nothing more.
@@ -164,7 +164,7 @@ export function refuseLeg(config: Config | null, text: string): VoiceResponse {
  * conference's recording (`<Conference record>`): that records the whole room, which is the
  * agent's whole shift, and its dual-channel file puts the first participant (the agent) on one
  * channel and everyone else on the other (Twilio changelog 2024-07-09 "Dual-channel Voice
- * Conference Recordings", default since 2025-09-15). `<Dial record="record-from-answer-dual">`
+ * Conference Recordings", default since 2025-09-15). Dial record="record-from-answer-dual"
  * records a two-party Dial's parent and child legs; a conference leg has no child leg.
  */
 export function customerRecordingParams(config: Config) {
