@@ -17,39 +17,10 @@ let s: EmulatedStack;
 // The TwiML App's stand-in: a number whose voice URL is /voice/agent-session, called from client:<identity>.
 const SESSION_NUMBER = '+551130009990';
 
-const { sql, fb, agentWithLogin, until } = agentRoomStack({ speed: 5, sessionNumber: SESSION_NUMBER, didPrefix: '+5511300095' }, (x) => (s = x));
+const { sql, fb, agentWithLogin, until, agentRow, statusIs, startShift, api, history } = agentRoomStack({ speed: 5, sessionNumber: SESSION_NUMBER, didPrefix: '+5511300095' }, (x) => (s = x));
 type Agent = RoomAgent;
 
-async function agentRow(id: number) {
-  const [a] = await sql<{ status: string; current_call_sid: string | null; shift_call_sid: string | null; wrap_up_until: Date | null }>(
-    `select status, current_call_sid, shift_call_sid, wrap_up_until from agents where id = $1`,
-    [id],
-  );
-  return a!;
-}
-
-const statusIs = (id: number, status: string) => until(`agent ${id} ${status}`, async () => ((await agentRow(id)).status === status ? true : undefined));
-
-/** The page's side: the softphone's shift leg joins the room; the agent goes available and polls. */
-async function startShift(agent: Agent): Promise<string> {
-  const sid = await s.emulator.placeInboundCall({ from: `client:${agent.identity}`, to: SESSION_NUMBER, party: { hangupAfter: 3000 } });
-  await until('shift leg recorded', async () => ((await agentRow(agent.id)).shift_call_sid === sid ? true : undefined));
-  await sql(`select agent_transition($1, 'available', null, 'agent', null)`, [agent.id]);
-  await sql(`update agents set last_seen_at = now() where id = $1`, [agent.id]);
-  return sid;
-}
-
-async function api(path: string, token: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`${fb()}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
-}
-
 const hearsEachOther = (a: string, b: string) => s.emulator.hears(a).has(b) && s.emulator.hears(b).has(a);
-const history = async (id: number) =>
-  (await sql<{ status: string; source: string; call_sid: string | null }>(`select status, source, call_sid from agent_status_history where agent_id = $1 order by id`, [id])).map(
-    (h) => [h.status, h.source, h.call_sid] as const,
-  );
-
 /**
  * The customer leg's own recording (Calls Recordings create, as Twilio documents it for a live
  * call): exactly one, source StartCallRecordingAPI, dual-channel with both tracks, started while

@@ -23,32 +23,8 @@ let s: EmulatedStack;
 // The TwiML App's stand-in: a number whose voice URL is /voice/agent-session, called from client:<identity>.
 const SESSION_NUMBER = '+551130009991';
 
-const { sql, fb, agentWithLogin, until } = agentRoomStack({ speed: 5, sessionNumber: SESSION_NUMBER, didPrefix: '+5511300096' }, (x) => (s = x));
+const { sql, fb, agentWithLogin, until, agentRow, statusIs, startShift, api } = agentRoomStack({ speed: 5, sessionNumber: SESSION_NUMBER, didPrefix: '+5511300096' }, (x) => (s = x));
 type Agent = RoomAgent;
-
-async function agentRow(id: number) {
-  const [a] = await sql<{ status: string; current_call_sid: string | null; shift_call_sid: string | null }>(
-    `select status, current_call_sid, shift_call_sid from agents where id = $1`,
-    [id],
-  );
-  return a!;
-}
-
-const statusIs = (id: number, status: string) => until(`agent ${id} ${status}`, async () => ((await agentRow(id)).status === status ? true : undefined));
-
-/** The page's side: the softphone's shift leg joins the room; the agent goes available and polls. */
-async function startShift(agent: Agent): Promise<string> {
-  const sid = await s.emulator.placeInboundCall({ from: `client:${agent.identity}`, to: SESSION_NUMBER, party: { hangupAfter: 3000 } });
-  await until('shift leg recorded', async () => ((await agentRow(agent.id)).shift_call_sid === sid ? true : undefined));
-  await sql(`select agent_transition($1, 'available', null, 'agent', null)`, [agent.id]);
-  await sql(`update agents set last_seen_at = now() where id = $1`, [agent.id]);
-  return sid;
-}
-
-async function api(path: string, token: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`${fb()}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
-}
 
 const room = (agent: Agent) => s.emulator.conferences().find((c) => c.friendlyName === `agent-${agent.id}`);
 const hearsEachOther = (a: string, b: string) => s.emulator.hears(a).has(b) && s.emulator.hears(b).has(a);

@@ -17,7 +17,7 @@ let s: EmulatedStack;
 // The TwiML App's stand-in: a number whose voice URL is /voice/agent-session, called from client:<identity>.
 const SESSION_NUMBER = '+551130009991';
 
-const { sql, fb, agentWithLogin, until } = agentRoomStack({ speed: 5, sessionNumber: SESSION_NUMBER, didPrefix: '+5511300096' }, (x) => (s = x));
+const { sql, agentWithLogin, until, api, history } = agentRoomStack({ speed: 5, sessionNumber: SESSION_NUMBER, didPrefix: '+5511300096' }, (x) => (s = x));
 type Agent = RoomAgent;
 
 interface AgentRow {
@@ -36,16 +36,6 @@ async function agentRow(id: number): Promise<AgentRow> {
   );
   return a!;
 }
-const history = async (id: number) =>
-  (await sql<{ status: string; source: string; call_sid: string | null }>(`select status, source, call_sid from agent_status_history where agent_id = $1 order by id`, [id])).map(
-    (h) => [h.status, h.source, h.call_sid] as const,
-  );
-
-async function api(path: string, token: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`${fb()}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
-}
-
 const newSid = () => 'CA' + randomBytes(16).toString('hex');
 const CF = 'CF' + 'b'.repeat(32);
 /** A room callback as /webhooks/conference hands it to the database. */

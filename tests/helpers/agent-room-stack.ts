@@ -23,6 +23,16 @@ export interface AgentRoomStack {
   agentWithLogin(): Promise<RoomAgent>;
   /** Polls until fn returns a value (not undefined). */
   until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs?: number): Promise<T>;
+  /** The agent's row as routing sees it. */
+  agentRow(id: number): Promise<{ status: string; current_call_sid: string | null; shift_call_sid: string | null; wrap_up_until: Date | null }>;
+  /** Waits until the agent is in `status`. */
+  statusIs(id: number, status: string): Promise<true>;
+  /** The agent's status history, oldest first: [status, source, call_sid]. */
+  history(id: number): Promise<(readonly [string, string, string | null])[]>;
+  /** The page's side: the softphone's shift leg joins the room; the agent goes available and polls. Returns the leg's CallSid. */
+  startShift(agent: RoomAgent): Promise<string>;
+  /** A POST to the functions with the agent's bearer token. */
+  api(path: string, token: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }>;
 }
 
 /**
@@ -49,9 +59,44 @@ export function agentRoomStack(
   });
   afterAll(async () => s?.stop());
 
+  async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = await fn();
+      if (v !== undefined) return v;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  async function agentRow(id: number) {
+    const [a] = await sql<{ status: string; current_call_sid: string | null; shift_call_sid: string | null; wrap_up_until: Date | null }>(
+      `select status, current_call_sid, shift_call_sid, wrap_up_until from agents where id = $1`,
+      [id],
+    );
+    return a!;
+  }
+
   return {
     sql,
     fb,
+    until,
+    agentRow,
+    statusIs: (id, status) => until(`agent ${id} ${status}`, async () => ((await agentRow(id)).status === status ? true : undefined)),
+    history: async (id) =>
+      (await sql<{ status: string; source: string; call_sid: string | null }>(`select status, source, call_sid from agent_status_history where agent_id = $1 order by id`, [id])).map(
+        (r) => [r.status, r.source, r.call_sid] as const,
+      ),
+    async startShift(agent) {
+      const sid = await stack().emulator.placeInboundCall({ from: `client:${agent.identity}`, to: opts.sessionNumber, party: { hangupAfter: 3000 } });
+      await until('shift leg recorded', async () => ((await agentRow(agent.id)).shift_call_sid === sid ? true : undefined));
+      await sql(`select agent_transition($1, 'available', null, 'agent', null)`, [agent.id]);
+      await sql(`update agents set last_seen_at = now() where id = $1`, [agent.id]);
+      return sid;
+    },
+    async api(path, token, body) {
+      const res = await fetch(`${fb()}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+    },
     async agentWithLogin() {
       const tag = randomBytes(5).toString('hex');
       const identity = `ag_${tag}`;
@@ -64,15 +109,6 @@ export function agentRoomStack(
       await sql(`insert into phone_numbers (phone_number, assigned_agent_id) values ($1, $2)`, [did, id]);
       stack().emulator.addNumber({ phoneNumber: did, voiceUrl: `${fb()}/voice/inbound`, statusCallback: `${fb()}/webhooks/call-status` });
       return { id, identity, did, token };
-    },
-    async until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20000): Promise<T> {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const v = await fn();
-        if (v !== undefined) return v;
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
     },
   };
 }
