@@ -70,6 +70,39 @@ describe('start_inbound_call', () => {
   });
 });
 
+describe('one clock', () => {
+  it('every function and column default reads the time through app_now()', async () => {
+    const fns = await sql<{ fn: string }>(
+      `select p.oid::regprocedure::text as fn from pg_proc p
+        where p.pronamespace = 'public'::regnamespace and p.proname <> 'app_now'
+          and (p.prosrc ~ '(^|[^a-z_.])now\\(\\)' or p.prosrc ~ 'pg_catalog\\.now\\(\\)' or p.prosrc ~* 'current_(date|timestamp)')`,
+    );
+    expect(fns).toEqual([]);
+    const defaults = await sql<{ col: string }>(
+      `select table_name || '.' || column_name as col from information_schema.columns
+        where table_schema = 'public' and column_default ~* '(^|[^_])(now\\(\\)|current_timestamp)' and column_default !~ 'app_now'`,
+    );
+    expect(defaults).toEqual([]);
+  });
+
+  it('app_now() is now() until a simulation sets the virtual clock, then follows it', async () => {
+    const c = new Client({ connectionString: env('DATABASE_URL') });
+    await c.connect();
+    try {
+      await c.query('begin');
+      const real = (await c.query<{ d: string }>(`select extract(epoch from public.app_now() - now())::float8 as d`)).rows[0]!.d;
+      expect(Math.abs(Number(real))).toBeLessThan(0.001);
+      await c.query(`insert into public.app_clock (virtual_at, real_at, speed) values ('2030-01-01T12:00:00Z', clock_timestamp(), 100)`);
+      const virt = (await c.query<{ t: Date }>(`select public.app_now() as t`)).rows[0]!.t;
+      expect(virt.getTime()).toBeGreaterThanOrEqual(Date.parse('2030-01-01T12:00:00Z'));
+      expect(virt.getTime()).toBeLessThan(Date.parse('2030-01-01T12:01:00Z'));
+    } finally {
+      await c.query('rollback');
+      await c.end();
+    }
+  });
+});
+
 describe('what callers hear lives in TypeScript', () => {
   it('no SQL function body holds pt-BR text (accented letters or common Portuguese words)', async () => {
     const bodies = await sql<{ fn: string; src: string }>(`select proname as fn, prosrc as src from pg_proc where pronamespace = 'public'::regnamespace`);
