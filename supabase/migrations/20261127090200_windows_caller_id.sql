@@ -121,8 +121,9 @@ grant execute on function public.caller_id_pick(text, smallint, bigint) to servi
 -- ---------------------------------------------------------------------------------------
 -- start_dial_attempt (same signature): the pool number comes from caller_id_pick (round
 -- robin, local presence for the destination's DDD); a caller ID named explicitly is refused
--- when spam-flagged ('caller_id_spam_flagged'). The agent is checked before the pick so that
--- a refusal spends no caller ID's count.
+-- when spam-flagged ('caller_id_spam_flagged'). The agent is checked (and its row locked)
+-- before any caller ID, so that a refusal spends no count and the lock order is always agent
+-- row, then the pool lock or the named number's row.
 create or replace function public.start_dial_attempt(
   p_to public.e164, p_caller_id public.e164 default null,
   p_agent_id bigint default null, p_campaign_id bigint default null, p_lead_id bigint default null,
@@ -145,19 +146,8 @@ begin
     return pg_catalog.jsonb_build_object('allowed', false, 'reason', 'opted_out');
   end if;
 
-  if p_caller_id is not null then
-    select * into v_number from public.phone_numbers n where n.phone_number = p_caller_id for update;
-    if v_number.id is null or not v_number.is_active then
-      return pg_catalog.jsonb_build_object('allowed', false, 'reason', 'caller_id_not_in_pool');
-    elsif v_number.assigned_agent_id is not null and v_number.assigned_agent_id is distinct from p_agent_id then
-      return pg_catalog.jsonb_build_object('allowed', false, 'reason', 'caller_id_dedicated_to_agent');
-    elsif v_number.spam_flagged_at is not null then
-      return pg_catalog.jsonb_build_object('allowed', false, 'reason', 'caller_id_spam_flagged');
-    elsif v_number.calls_today_date = v_today and v_number.calls_today >= v_number.daily_cap then
-      return pg_catalog.jsonb_build_object('allowed', false, 'reason', 'caller_id_at_daily_cap');
-    end if;
-  end if;
-
+  -- The agent first: every path locks the agent row before any number (the pool lock or a
+  -- named number's row), so two attempts for one agent never wait on each other in a cycle.
   if coalesce(p_reserve_agent, false) then
     select * into v_agent from public.agents a where a.id = p_agent_id for update;
     -- Free to call (available, or choosing to call from wrap-up or a pause), with the shift leg
@@ -172,6 +162,16 @@ begin
   end if;
 
   if p_caller_id is not null then
+    select * into v_number from public.phone_numbers n where n.phone_number = p_caller_id for update;
+    if v_number.id is null or not v_number.is_active then
+      return pg_catalog.jsonb_build_object('allowed', false, 'reason', 'caller_id_not_in_pool');
+    elsif v_number.assigned_agent_id is not null and v_number.assigned_agent_id is distinct from p_agent_id then
+      return pg_catalog.jsonb_build_object('allowed', false, 'reason', 'caller_id_dedicated_to_agent');
+    elsif v_number.spam_flagged_at is not null then
+      return pg_catalog.jsonb_build_object('allowed', false, 'reason', 'caller_id_spam_flagged');
+    elsif v_number.calls_today_date = v_today and v_number.calls_today >= v_number.daily_cap then
+      return pg_catalog.jsonb_build_object('allowed', false, 'reason', 'caller_id_at_daily_cap');
+    end if;
     update public.phone_numbers set
       calls_today      = case when calls_today_date = v_today then calls_today + 1 else 1 end,
       calls_today_date = v_today,
