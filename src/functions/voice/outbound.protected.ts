@@ -90,7 +90,7 @@ async function campaignStep(
     case 'room':
       return intoRoom(config, context, step.agent_id, callSid);
     case 'wait':
-      return holdTwiml(config, params[ATTEMPT_PARAM]);
+      return holdTwiml(config, attemptId(params)?.toString());
     case 'abandon':
       return abandonTwiml(config, step);
     case 'voicemail': {
