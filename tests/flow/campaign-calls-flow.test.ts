@@ -126,7 +126,7 @@ const silences: { name: string; timelineMs: number; dbMs: number; agentWaitMs: n
 afterAll(() => {
   if (!silences.length) return;
   const lines = silences.map(
-    (x) => `  ${x.name}: customer silence ${x.timelineMs.toFixed(0)} ms (emulator timeline), ${x.dbMs.toFixed(0)} ms (disclaimer_ended_at → connected_at); agent reserved, waiting for the customer: ${(x.agentWaitMs / 1000).toFixed(1)} s of call time`,
+    (x) => `  ${x.name}: customer silence ${x.timelineMs.toFixed(0)} ms (emulator timeline), ${x.dbMs.toFixed(0)} ms (disclaimer_ended_at → connected_at); agent reserved, waiting for the customer: ${Number.isNaN(x.agentWaitMs) ? '—' : `${(x.agentWaitMs / 1000).toFixed(1)} s of call time`}`,
   );
   console.log(`campaign calls (emulator speed ${SPEED}; the timeline runs at real time while a webhook is answered):\n${lines.join('\n')}`);
 });
