@@ -47,6 +47,11 @@ export const configSchema = {
     TWILIO_API_KEY: text({ pattern: /^SK[0-9a-f]{32}$/, message: 'must be SK followed by 32 hex characters' }).optional(),
     TWILIO_API_SECRET: text({ min: 16, max: 200 }).optional(),
     TWILIO_TWIML_APP_SID: text({ pattern: /^AP[0-9a-f]{32}$/, message: 'must be AP followed by 32 hex characters' }).optional(),
+    // Campaign calls: how long a live answer may wait for an agent after the disclaimer before it
+    // is abandoned, the longest whisper, and the company an abandoned customer hears named.
+    ABANDON_GRACE_SECONDS: int(0, 10).default(2),
+    WHISPER_MAX_CHARS: int(20, 500).default(200),
+    COMPANY_NAME: text({ min: 1, max: 80 }).optional(),
   },
 };
 
