@@ -227,6 +227,33 @@ begin
   return public.lead_attempt_ended(v_id);
 end $$;
 
+-- Attach Twilio's CallSid to a dial attempt (see 20261125120000_dial_attempts_and_opt_out_lock.sql).
+-- A lead's attempt is counted once, when the lead goes to 'dialing' (claim_leads, or the
+-- agent's preview dial); attaching the CallSid only records it as the lead's last call.
+create or replace function public.attach_call_sid(p_attempt_id bigint, p_call_sid public.call_sid, p_account_sid text default null)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_lead_id bigint;
+  v_attached boolean;
+begin
+  update public.calls
+     set call_sid = p_call_sid, account_sid = coalesce(account_sid, p_account_sid), updated_at = public.app_now()
+   where id = p_attempt_id and call_sid is null and end_reason is distinct from 'twilio_refused'
+     and not exists (select 1 from public.calls o where o.call_sid = p_call_sid)
+  returning lead_id into v_lead_id;
+  v_attached := found;
+  if v_attached and v_lead_id is not null then
+    update public.leads set last_call_sid = p_call_sid
+     where id = v_lead_id and last_call_sid is distinct from p_call_sid;
+  end if;
+  return pg_catalog.jsonb_build_object(
+    'attached', v_attached or exists (select 1 from public.calls where id = p_attempt_id and call_sid = p_call_sid));
+end;
+$$;
+
 -- A call status callback (see apply_call_event), and what a final status means for agents and
 -- leads: a customer leg that ended releases its agent (wrap-up, or back to available with a
 -- missed call when it was still an offer); a shift leg that ended leaves its agent without a
