@@ -48,7 +48,7 @@ async function dialing(campaignId: number, over: { attempts?: number; max_attemp
 /** Twilio's status callbacks for the call, numbered as Twilio numbers them. */
 function callbacks(sid: string, to: string, final: string, extra: Record<string, string> = {}): Record<string, string>[] {
   const common = { CallSid: sid, AccountSid: env('TWILIO_ACCOUNT_SID'), From: '+551130001000', To: to, Direction: 'outbound-api', ApiVersion: '2010-04-01' };
-  const list = [
+  const list: Record<string, string>[] = [
     { ...common, CallStatus: 'initiated', SequenceNumber: '0' },
     { ...common, CallStatus: 'ringing', SequenceNumber: '1' },
   ];
