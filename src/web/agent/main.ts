@@ -302,7 +302,7 @@ function onState(state: StateReply): void {
   }
   if (prev && prev.agent.status !== state.agent.status) announce(`Status: ${STATUS_LABEL[state.agent.status] ?? state.agent.status}.`);
   // A campaign customer reserved for or connected to the agent: say who, with the whisper just heard.
-  if (call && !call.ended_at && call.lead?.campaign && whispered !== call.call_sid && ['reserved', 'busy'].includes(state.agent.status)) {
+  if (call && call.direction !== 'inbound' && !call.ended_at && call.lead?.campaign && whispered !== call.call_sid && ['reserved', 'busy'].includes(state.agent.status)) {
     whispered = call.call_sid;
     const heard = whisperText(call.lead.campaign.whisper_template, call.lead);
     announce(`Cliente ${call.lead.name ?? formatPhoneBR(call.customer)}.${heard ? ` ${heard}` : ''}`);
@@ -568,8 +568,8 @@ async function previewSkip(): Promise<void> {
 
 function renderPreview(): void {
   const box = $('preview-box');
-  const onCall = !!last?.call && !last.call.ended_at;
-  box.hidden = !inPreviewCampaign() || onCall;
+  // Hidden while a customer is offered, on the line or being wrapped up (the form is open).
+  box.hidden = !inPreviewCampaign() || !!last?.call || !!dispositionFor;
   if (box.hidden) return;
   const lead = previewLead();
   $('preview-lead').hidden = !lead;
@@ -717,7 +717,7 @@ function renderPop(call: CurrentCall | null, offeredFrom: string | null): void {
   $('pop-campaign').textContent = campaign ? `Campanha: ${typeof campaign === 'string' ? campaign : campaign.name ?? campaign.id ?? ''}` : '';
   renderFields($('pop-fields'), lead?.fields ?? {});
   // The whisper the agent heard (or is hearing) for a campaign call.
-  const heard = call && lead?.campaign ? whisperText(lead.campaign.whisper_template, lead) : '';
+  const heard = call && call.direction !== 'inbound' && lead?.campaign ? whisperText(lead.campaign.whisper_template, lead) : '';
   $('pop-whisper').hidden = !heard;
   $('pop-whisper-text').textContent = heard;
   const history = call?.history ?? [];
