@@ -124,7 +124,7 @@ describe('the agent page in a preview campaign', () => {
 
       // The customer hangs up: the campaign's list, and a callback needs its date-time.
       await page.waitForSelector('#disposition:not([hidden])', { timeout: 40000 });
-      const options = await page.$$eval('#disposition-code option', (els) => els.map((o) => (o as HTMLOptionElement).value));
+      const options = await page.$$eval('#disposition-code option', (els) => els.map((o) => (o as unknown as { value: string }).value));
       expect(options).toEqual(['', 'pagou', 'ligar_de_novo']);
       expect(await page.isVisible('#disposition-callback')).toBe(false);
       await page.selectOption('#disposition-code', 'ligar_de_novo');
