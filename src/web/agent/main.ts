@@ -668,11 +668,13 @@ function render(): void {
           : 'Em ligação'
         : last.call?.ended_at
           ? 'Ligação encerrada'
-          : shiftLeg
-            ? 'Conectado — aguardando clientes'
-            : s === 'available'
-              ? 'Desconectado — clique em Disponível para conectar'
-              : 'Desconectado';
+          : s === 'reserved' && last.call && last.call.direction !== 'inbound'
+            ? `Chamando ${last.call.lead?.name ?? formatPhoneBR(last.call.customer)}…`
+            : shiftLeg
+              ? 'Conectado — aguardando clientes'
+              : s === 'available'
+                ? 'Desconectado — clique em Disponível para conectar'
+                : 'Desconectado';
 
   const campaign = last.campaign;
   $('campaign-line').hidden = !campaign;
