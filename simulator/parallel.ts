@@ -4,15 +4,40 @@
  */
 import { fork } from 'node:child_process';
 import { cpus } from 'node:os';
-import { loadScenarios } from './scenario';
+import { loadScenarios, type Scenario } from './scenario';
 import { simulate, type SimResult } from './simulate';
 import { BENCH_STRATEGIES } from './strategies';
+
+/** Changes to a shipped scenario for a what-if run (eval.ts flags). */
+export interface ScenarioVariant {
+  /** AMD's true human accuracy and the campaign's configured one, both set to this. */
+  amdHumanAccuracy?: number;
+  /** The pacer counts no AMD estimate (the KPIs still show it). */
+  noAmdEstimate?: boolean;
+  heartbeatS?: number;
+  connectLatencyS?: number;
+}
 
 /** One simulation: a scenario by name, a strategy by label, a seed (default: the scenario's). */
 export interface SimJob {
   scenario: string;
   strategy: string;
   seed?: number;
+  variant?: ScenarioVariant;
+}
+
+/** The scenario with a variant's changes. */
+export function applyVariant(scenario: Scenario, variant: ScenarioVariant | undefined): Scenario {
+  if (variant === undefined) return scenario;
+  const out: Scenario = { ...scenario, amd: { ...scenario.amd }, campaign: { ...scenario.campaign } };
+  if (variant.amdHumanAccuracy !== undefined) {
+    out.amd.humanAccuracy = variant.amdHumanAccuracy;
+    out.campaign.amdHumanAccuracy = variant.amdHumanAccuracy;
+  }
+  if (variant.noAmdEstimate === true) out.campaign.amdHumanAccuracy = null;
+  if (variant.heartbeatS !== undefined) out.heartbeatS = variant.heartbeatS;
+  if (variant.connectLatencyS !== undefined) out.connectLatencyS = variant.connectLatencyS;
+  return out;
 }
 
 /** Runs the jobs in this process. */
@@ -22,7 +47,7 @@ export function runJobs(jobs: SimJob[]): SimResult[] {
     const scenario = scenarios.find((s) => s.name === job.scenario);
     const strategy = BENCH_STRATEGIES.find((s) => s.label === job.strategy);
     if (scenario === undefined || strategy === undefined) throw new Error(`bad job ${JSON.stringify(job)}`);
-    return simulate(scenario, strategy, job.seed ?? scenario.seed);
+    return simulate(applyVariant(scenario, job.variant), strategy, job.seed ?? scenario.seed);
   });
 }
 
