@@ -3,7 +3,7 @@
  * now. Pure and deterministic; the Twilio functions call it on every event that changes the
  * campaign's state and on a heartbeat, and the simulator does exactly the same.
  */
-import { abandonRate, amdAbandonFloor, CPS_WINDOW_S, estimatedAmdAbandons } from './definitions';
+import { abandonRate, amdAbandonFloor, CPS_WINDOW_S, estimatedAmdAbandons, pacerAbandonBudget } from './definitions';
 import { forecastParts, outcomeWith } from './forecast';
 import type { AdaptiveBehaviour, PacingDecision, PacingForecast, PacingReason, PacingSettings, PacingSnapshot } from './types';
 
@@ -163,29 +163,26 @@ export const BEHAVIOUR_TARGETS: Record<AdaptiveBehaviour, { start: number; end: 
 };
 
 /**
- * How much expected overflow per expected live answer predictive may accept now: the cap,
- * scaled up when the measured abandon rate runs under the behaviour's target and down when
- * over it. ADAPT_HARD_LIMIT and ADAPT_TAPERED measure the last hour, ADAPT_AVERAGE the day;
- * ADAPT_TAPERED's target starts above the cap and ends well under it as the shift goes on.
+ * How much expected overflow per expected live answer predictive may accept now: the pacer's
+ * own budget (the cap, or with an AMD accuracy what the estimate leaves of it, see
+ * pacerAbandonBudget), scaled up when its measured abandon rate runs under the behaviour's
+ * target and down when over it. ADAPT_HARD_LIMIT and ADAPT_TAPERED measure the last hour,
+ * ADAPT_AVERAGE the day; ADAPT_TAPERED's target starts above the budget and ends well under
+ * it as the shift goes on. The estimate is arithmetic on the live count, not chance, so the
+ * behaviours' margins apply to the pacer's own share only.
  */
 export function riskTolerance(snapshot: PacingSnapshot, settings: PacingSettings): number {
-  const cap = settings.abandonCap;
+  const budget = pacerAbandonBudget(settings.abandonCap, settings.amdHumanAccuracy);
   const { stats } = snapshot;
   const tuning = BEHAVIOUR_TARGETS[settings.behaviour];
   const progress = shiftProgress(snapshot.nowMs, settings);
-  const target = cap * (tuning.start + (tuning.end - tuning.start) * progress);
-  let abandoned = tuning.window === 'hour' ? stats.abandonedLastHour : stats.abandonedToday;
-  let live = tuning.window === 'hour' ? stats.liveLastHour : stats.liveToday;
+  const target = budget * (tuning.start + (tuning.end - tuning.start) * progress);
+  const abandoned = tuning.window === 'hour' ? stats.abandonedLastHour : stats.abandonedToday;
+  const live = tuning.window === 'hour' ? stats.liveLastHour : stats.liveToday;
   if (target <= 0) return 0;
-  if (settings.amdHumanAccuracy !== undefined) {
-    // The estimated AMD hang-ups of people count as abandoned live answers here too.
-    const estimate = estimatedAmdAbandons(live, settings.amdHumanAccuracy);
-    abandoned += estimate;
-    live += estimate;
-  }
   const observed = (abandoned + target * FEEDBACK_PRIOR_LIVE) / (live + FEEDBACK_PRIOR_LIVE);
   const multiplier = Math.exp(Math.max(-3, Math.min(3, (FEEDBACK_GAIN * (target - observed)) / target)));
-  return Math.min(0.5, RISK_SCALE * cap * multiplier);
+  return Math.min(0.5, RISK_SCALE * budget * multiplier);
 }
 
 /**

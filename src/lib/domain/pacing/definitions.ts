@@ -110,3 +110,15 @@ export function amdAbandonFloor(humanAccuracy: number | undefined): number {
   checkAccuracy(humanAccuracy);
   return 1 - humanAccuracy;
 }
+
+/**
+ * The share of live answers the pacer itself may abandon so that the rate counted with the
+ * AMD estimate stays at `cap`. That rate is a x (abandoned / live) + (1 - a), so the pacer's
+ * own share may reach (cap - (1 - a)) / a: the cap itself without an estimate, 0 when AMD's
+ * hang-ups alone reach the cap.
+ */
+export function pacerAbandonBudget(cap: number, humanAccuracy?: number): number {
+  if (humanAccuracy === undefined) return cap;
+  checkAccuracy(humanAccuracy);
+  return Math.max(0, (cap - (1 - humanAccuracy)) / humanAccuracy);
+}
