@@ -53,7 +53,8 @@ function describeLimit(r: SimResult): string {
   const pacer = r.pacerCountsAmdEstimate ? `pacer counts the AMD estimate at ${(100 * r.amdHumanAccuracyCounted).toFixed(1)} % human accuracy` : 'pacer counts no AMD estimate';
   return (
     `${r.scenario}: limit ${l.talkMinPerAgentHour.toFixed(1)} talk min/agent-h (talk ${l.meanTalkS.toFixed(0)} s, wrap-up ${l.meanWrapUpS.toFixed(0)} s); ` +
-    `needs ${l.dialsPerSecondNeeded.toFixed(2)} dials/s = ${(100 * l.cpsLoad).toFixed(0)} % of CPS, ${l.linesNeeded.toFixed(0)} lines: ${l.constraint} bind; ${pacer}`
+    `needs ${l.dialsPerSecondNeeded.toFixed(2)} dials/s = ${(100 * l.cpsLoad).toFixed(0)} % of CPS, ${l.linesNeeded.toFixed(0)} lines: ${l.constraint} bind; ` +
+    `heartbeat ${r.timing.heartbeatS} s, connect latency ${r.timing.connectLatencyS} s${r.timing.cpsFollowUp ? '' : ', no CPS follow-up'}; ${pacer}`
   );
 }
 

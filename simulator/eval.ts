@@ -3,10 +3,11 @@
  * range of seeds, with the mean and the spread per (scenario, strategy). Used to check that a
  * pacing change holds on seeds it was not tuned on (tune on 1-10, confirm on 11-20).
  * Usage: tsx simulator/eval.ts [--seeds 11-20] [--scenarios medium-20,few-5]
- *        [--strategies "pred HARD_LIMIT,power 1:1"] [--amd-accuracy 0.99] [--no-amd-estimate]
+ *        [--strategies "pred HARD_LIMIT,power 1:1"] [--amd-accuracy 0.99] [--no-amd-estimate] [--amd-off]
  *        [--heartbeat 5] [--latency 0.3] [--json]
  * --amd-accuracy sets AMD's true and configured human accuracy; --no-amd-estimate makes the
- * pacer count no estimate (abandon % +AMD is still shown).
+ * pacer count no estimate (abandon % +AMD is still shown); --amd-off puts every answer through
+ * to an agent (machines are not hung up on, so no person is either).
  */
 import { kpisOf } from './kpis';
 import { runInParallel, type ScenarioVariant, type SimJob } from './parallel';
@@ -49,6 +50,7 @@ async function main(): Promise<void> {
   const accuracy = number('--amd-accuracy');
   if (accuracy !== undefined) variant.amdHumanAccuracy = accuracy;
   if (args.includes('--no-amd-estimate')) variant.noAmdEstimate = true;
+  if (args.includes('--amd-off')) variant.amdOff = true;
   const heartbeat = number('--heartbeat');
   if (heartbeat !== undefined) variant.heartbeatS = heartbeat;
   const latency = number('--latency');

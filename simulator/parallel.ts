@@ -14,6 +14,8 @@ export interface ScenarioVariant {
   amdHumanAccuracy?: number;
   /** The pacer counts no AMD estimate (the KPIs still show it). */
   noAmdEstimate?: boolean;
+  /** Machines are not hung up on: every answer goes to an agent (AMD accuracy 1 for people, 0 for machines; nothing to estimate). */
+  amdOff?: boolean;
   heartbeatS?: number;
   connectLatencyS?: number;
 }
@@ -33,6 +35,11 @@ export function applyVariant(scenario: Scenario, variant: ScenarioVariant | unde
   if (variant.amdHumanAccuracy !== undefined) {
     out.amd.humanAccuracy = variant.amdHumanAccuracy;
     out.campaign.amdHumanAccuracy = variant.amdHumanAccuracy;
+  }
+  if (variant.amdOff === true) {
+    out.amd.humanAccuracy = 1;
+    out.amd.machineAccuracy = 0;
+    out.campaign.amdHumanAccuracy = 1;
   }
   if (variant.noAmdEstimate === true) out.campaign.amdHumanAccuracy = null;
   if (variant.heartbeatS !== undefined) out.heartbeatS = variant.heartbeatS;

@@ -131,6 +131,8 @@ export interface SimResult {
   customerSilenceP50S: number;
   customerSilenceP95S: number;
   limit: PhysicalLimit;
+  /** The live system's timing the run used. */
+  timing: { heartbeatS: number; connectLatencyS: number; cpsFollowUp: boolean };
   /** talkMinPerAgentHour / limit.talkMinPerAgentHour. */
   limitRatio: number;
   dialsPerAgentHour: number;
@@ -623,6 +625,7 @@ export function simulate(scenario: Scenario, strategy: Strategy, seed: number = 
     customerSilenceP50S: quantile(silences, 0.5),
     customerSilenceP95S: quantile(silences, 0.95),
     limit,
+    timing: { heartbeatS: scenario.heartbeatS, connectLatencyS: scenario.connectLatencyS, cpsFollowUp: scenario.cpsFollowUp },
     limitRatio: limit.talkMinPerAgentHour > 0 ? talkMinPerAgentHour / limit.talkMinPerAgentHour : 0,
     dialsPerAgentHour: perAgentHour(totals.dials),
     connectsPerAgentHour: perAgentHour(totals.connects),

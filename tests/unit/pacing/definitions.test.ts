@@ -5,6 +5,7 @@ import {
   amdAbandonFloor,
   estimatedAmdAbandons,
   isAbandoned,
+  pacerAbandonBudget,
   ABANDON_GRACE_S,
   ANSWER_RATE_WINDOW_DIALS,
   DEFAULT_AMD_HUMAN_ACCURACY,
@@ -79,5 +80,19 @@ describe('humans hung up on by AMD', () => {
     );
     expect(amdAbandonFloor(undefined)).toBe(0);
     expect(amdAbandonFloor(0.97)).toBeCloseTo(0.03, 12);
+  });
+});
+
+describe("the pacer's own budget under the cap", () => {
+  test('(cap - (1 - a)) / a: the whole cap without an estimate, nothing when AMD alone reaches it', () => {
+    expect(pacerAbandonBudget(0.03)).toBe(0.03);
+    expect(pacerAbandonBudget(0.03, 0.99)).toBeCloseTo(0.02 / 0.99, 12);
+    expect(pacerAbandonBudget(0.03, 0.97)).toBeCloseTo(0, 12);
+    expect(pacerAbandonBudget(0.03, 0.96)).toBe(0);
+    // Spending exactly the budget lands the counted rate exactly on the cap.
+    for (const a of [0.975, 0.98, 0.99, 1]) {
+      const live = 10_000;
+      expect(abandonRate(pacerAbandonBudget(0.03, a) * live, live, a)).toBeCloseTo(0.03, 12);
+    }
   });
 });
