@@ -1,10 +1,10 @@
 /**
  * Pacing benchmark: every shipped scenario under power 1:1, 2:1, 3:1 and predictive with each
  * adaptive behaviour, one simulated shift each, printed as one table.
- * Usage: npm run bench:pacing [-- --seed N] [-- --json]
+ * Usage: npm run bench:pacing [-- --seed N] [-- --json] [-- --amd-accuracy 0.99 | --no-amd-estimate | --amd-off]
  * The work is split over child processes, one per core (simulator/parallel.ts).
  */
-import { runInParallel, type SimJob } from './parallel';
+import { runInParallel, variantFromArgs, type SimJob } from './parallel';
 import { loadScenarios } from './scenario';
 import { kpisOf } from './kpis';
 import type { SimResult } from './simulate';
@@ -64,14 +64,15 @@ async function main(): Promise<void> {
   const seed = seedIndex >= 0 ? Number(args[seedIndex + 1]) : undefined;
   const scenarios = loadScenarios();
   const jobs: SimJob[] = [];
-  for (const sc of scenarios) for (const st of BENCH_STRATEGIES) jobs.push({ scenario: sc.name, strategy: st.label, seed });
+  const variant = variantFromArgs(args);
+  for (const sc of scenarios) for (const st of BENCH_STRATEGIES) jobs.push({ scenario: sc.name, strategy: st.label, seed, variant });
   const started = Date.now();
   const results = await runInParallel(jobs);
   if (args.includes('--json')) {
     console.log(JSON.stringify(results, null, 2));
     return;
   }
-  console.log(`discador pacing bench: ${scenarios.length} scenarios x ${BENCH_STRATEGIES.length} strategies, one ${scenarios[0]?.shiftHours ?? '?'} h shift each${seed === undefined ? ' (scenario seeds)' : `, seed ${seed}`}`);
+  console.log(`discador pacing bench: ${scenarios.length} scenarios x ${BENCH_STRATEGIES.length} strategies, one ${scenarios[0]?.shiftHours ?? '?'} h shift each${seed === undefined ? ' (scenario seeds)' : `, seed ${seed}`}${Object.keys(variant).length > 0 ? `, ${JSON.stringify(variant)}` : ''}`);
   console.log('');
   console.log(table(results));
   console.log('');

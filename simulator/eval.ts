@@ -10,7 +10,7 @@
  * to an agent (machines are not hung up on, so no person is either).
  */
 import { kpisOf } from './kpis';
-import { runInParallel, type ScenarioVariant, type SimJob } from './parallel';
+import { runInParallel, variantFromArgs, type SimJob } from './parallel';
 import { loadScenarios } from './scenario';
 import { BENCH_STRATEGIES } from './strategies';
 
@@ -39,22 +39,7 @@ async function main(): Promise<void> {
   const seeds = parseSeeds(arg('--seeds') ?? '11-20');
   const scenarioNames = arg('--scenarios')?.split(',') ?? loadScenarios().map((s) => s.name);
   const strategyLabels = arg('--strategies')?.split(',') ?? BENCH_STRATEGIES.filter((s) => s.mode === 'predictive').map((s) => s.label);
-  const variant: ScenarioVariant = {};
-  const number = (name: string): number | undefined => {
-    const text = arg(name);
-    if (text === undefined) return undefined;
-    const value = Number(text);
-    if (!Number.isFinite(value)) throw new Error(`${name} needs a number, got "${text}"`);
-    return value;
-  };
-  const accuracy = number('--amd-accuracy');
-  if (accuracy !== undefined) variant.amdHumanAccuracy = accuracy;
-  if (args.includes('--no-amd-estimate')) variant.noAmdEstimate = true;
-  if (args.includes('--amd-off')) variant.amdOff = true;
-  const heartbeat = number('--heartbeat');
-  if (heartbeat !== undefined) variant.heartbeatS = heartbeat;
-  const latency = number('--latency');
-  if (latency !== undefined) variant.connectLatencyS = latency;
+  const variant = variantFromArgs(args);
   const jobs: SimJob[] = [];
   for (const scenario of scenarioNames) for (const strategy of strategyLabels) for (const seed of seeds) jobs.push({ scenario, strategy, seed, variant });
   const started = Date.now();

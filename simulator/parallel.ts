@@ -28,6 +28,27 @@ export interface SimJob {
   variant?: ScenarioVariant;
 }
 
+/** The variant named by command-line flags: --amd-accuracy A, --no-amd-estimate, --amd-off, --heartbeat S, --latency S. */
+export function variantFromArgs(args: readonly string[]): ScenarioVariant {
+  const number = (name: string): number | undefined => {
+    const i = args.indexOf(name);
+    if (i < 0) return undefined;
+    const value = Number(args[i + 1]);
+    if (!Number.isFinite(value)) throw new Error(`${name} needs a number, got "${args[i + 1] ?? ''}"`);
+    return value;
+  };
+  const variant: ScenarioVariant = {};
+  const accuracy = number('--amd-accuracy');
+  if (accuracy !== undefined) variant.amdHumanAccuracy = accuracy;
+  if (args.includes('--no-amd-estimate')) variant.noAmdEstimate = true;
+  if (args.includes('--amd-off')) variant.amdOff = true;
+  const heartbeat = number('--heartbeat');
+  if (heartbeat !== undefined) variant.heartbeatS = heartbeat;
+  const latency = number('--latency');
+  if (latency !== undefined) variant.connectLatencyS = latency;
+  return variant;
+}
+
 /** The scenario with a variant's changes. */
 export function applyVariant(scenario: Scenario, variant: ScenarioVariant | undefined): Scenario {
   if (variant === undefined) return scenario;
