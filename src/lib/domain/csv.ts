@@ -481,3 +481,19 @@ export function notCsvReason(first: Uint8Array): string | null {
   }
   return n > 0 && control / n > 0.01 ? 'it holds control characters: it is a binary file, not text' : null;
 }
+
+/**
+ * A record whose quoted field swallowed line breaks and then did not fit the columns is a
+ * stray quote, not a multi-line cell: the reason its first line is reported with, and the
+ * records of the lines it swallowed, read again one by one.
+ */
+export function strayQuoteRecord(it: { line: number; raw: string[] }, delimiter: string, why: string): { reason: string; rest: CsvItem[] } {
+  const span = it.raw.length;
+  const rest = it.raw.slice(1).map((raw, k): CsvItem => {
+    const line = it.line + 1 + k;
+    const r = parseRecord([raw], delimiter);
+    if (r.status === 'ok') return { kind: 'record', line, fields: r.fields };
+    return { kind: 'malformed', line, reason: r.status === 'bad' ? r.reason : `a quote (") opened on line ${line} is never closed`, raw };
+  });
+  return { reason: `unreadable CSV: a quote (") on line ${it.line} runs to line ${it.line + span - 1} and leaves ${why}; line ${it.line} skipped`, rest };
+}

@@ -30,8 +30,8 @@
 import {
   CsvRecordStream,
   mode,
-  parseRecord,
   shorten,
+  strayQuoteRecord,
   type CsvDelimiter,
   type CsvEncoding,
   type CsvItem,
@@ -63,7 +63,7 @@ export const NOT_PHONE_WORDS = [
 /** Header names that mark an optional reason column. */
 export const REASON_COLUMN_NAMES = ['reason', 'motivo', 'observacao', 'observacoes', 'obs', 'comentario', 'comentarios'];
 /** Header names of a separate area-code column ("DDD;Telefone" lists). */
-const DDD_COLUMN_NAMES = ['ddd', 'cod_area', 'codigo_de_area', 'codigo_area'];
+export const DDD_COLUMN_NAMES = ['ddd', 'cod_area', 'codigo_de_area', 'codigo_area'];
 /** Other column names common in these lists: enough, with the above, to know a header when we see one. */
 const OTHER_COLUMN_NAMES = ['nome', 'name', 'cliente', 'cpf', 'cnpj', 'cpf_cnpj', 'email', 'e_mail', 'data', 'date', 'id', 'codigo', 'cidade', 'uf', 'estado', 'origem', 'source'];
 
@@ -207,7 +207,7 @@ export function phoneNameRank(name: string): 0 | 1 | 2 {
 }
 
 /** A header cell: a column name we know (a cell with a run of digits is a value, not a name). */
-function isKnownName(cell: string): boolean {
+export function isKnownName(cell: string): boolean {
   if (/\d{3}/.test(cell)) return false;
   const name = normaliseHeader(cell);
   if (REASON_COLUMN_NAMES.includes(name) || DDD_COLUMN_NAMES.includes(name) || OTHER_COLUMN_NAMES.includes(name)) return true;
@@ -437,16 +437,11 @@ export class OptOutCsvReader {
       // quote, not a multi-line cell: report its first line and read the next ones on their own.
       const broken = fields.length !== this.expectedColumns || f.phoneColumns.some((c) => /[\r\n]/.test(fields[c.index] ?? ''));
       if (broken) {
-        const [firstRaw, ...rest] = it.raw;
         this.stats.linesRead++;
         const why = fields.length !== this.expectedColumns ? `${fields.length} column${fields.length === 1 ? '' : 's'} instead of ${this.expectedColumns}` : 'a line break in the phone number';
-        this.reject(events, it.line, `unreadable CSV: a quote (") on line ${it.line} runs to line ${it.line + span - 1} and leaves ${why}; line ${it.line} skipped`, shorten(firstRaw!));
-        rest.forEach((raw, k) => {
-          const line = it.line + 1 + k;
-          const r = parseRecord([raw], f.delimiter);
-          if (r.status === 'ok') this.item({ kind: 'record', line, fields: r.fields }, events);
-          else this.item({ kind: 'malformed', line, reason: r.status === 'bad' ? r.reason : `a quote (") opened on line ${line} is never closed`, raw }, events);
-        });
+        const stray = strayQuoteRecord({ line: it.line, raw: it.raw }, f.delimiter, why);
+        this.reject(events, it.line, stray.reason, shorten(it.raw[0]!));
+        for (const next of stray.rest) this.item(next, events);
         return;
       }
     }
