@@ -1,0 +1,77 @@
+/**
+ * The glue the /api/campaigns functions share: supervisor/admin sessions only, a JSON body
+ * (whose settings and rows are objects and arrays, which the generic body shapes refuse),
+ * read with the shared zod schemas, and the campaign SQL functions' refusals answered with
+ * their stable codes. (The import's reading and sending is campaigns-import.ts, loaded only
+ * when an import arrives: it needs the phone-number library.)
+ */
+import type { Context, ServerlessCallback } from '@twilio-labs/serverless-runtime-types/types';
+import { z } from 'zod';
+import { apiFunction, header, requestOf, API_MAX_BODY_BYTES, type ApiInput } from '../runtime/api';
+import { unwrap, type RpcResult } from '../runtime/db';
+import { HttpError } from '../runtime/http';
+import { campaignRefusal } from './campaigns';
+
+/** Largest body /api/campaigns/import takes: a CSV of about 40,000 leads, under the runtime's 6 MB and within one function's time. */
+export const IMPORT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+/** Most leads one import request takes (the function must answer within its deadline). */
+export const IMPORT_MAX_ROWS = 50_000;
+
+/** The request's body fields (and query parameters), checked to be JSON under `maxBytes`. */
+export function jsonFields(event: Record<string, unknown>, maxBytes: number): Record<string, unknown> {
+  const req = requestOf(event);
+  const length = Number(header(req, 'content-length') ?? '0');
+  if (length > maxBytes) throw new HttpError(413, 'body_too_large', `the body must be at most ${maxBytes} bytes`);
+  const type = (header(req, 'content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (length > 0 && type !== 'application/json') {
+    throw new HttpError(400, 'bad_request', 'send the body as JSON (Content-Type: application/json); a CSV goes in the "csv" field');
+  }
+  const { request: _request, ...fields } = event;
+  return fields;
+}
+
+/** Parses fields with a zod schema, or throws 400 bad_request listing the problems. */
+export function parseWith<T>(schema: z.ZodType<T>, fields: unknown): T {
+  const r = schema.safeParse(fields);
+  if (r.success) return r.data;
+  const problems = r.error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message));
+  throw new HttpError(400, 'bad_request', `invalid body: ${problems.join('; ')}`);
+}
+
+/** The data of a campaign SQL function, its refusals as 400/404/409 with their codes. */
+export function unwrapCampaign<T>(result: RpcResult<T>): T {
+  if (result.error) {
+    const refusal = campaignRefusal(result.error);
+    if (refusal) throw new HttpError(refusal.status, refusal.code, refusal.message);
+  }
+  return unwrap(result);
+}
+
+/** A campaign id as JSON or query text. */
+export const campaignId = z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+
+/** An /api/campaigns function: supervisors and admins; the handler gets the JSON fields. */
+export function campaignFunction(
+  opts: { maxBodyBytes?: number },
+  handle: (input: ApiInput<Record<never, never>>, fields: Record<string, unknown>) => Promise<object>,
+) {
+  return (context: Context, event: Record<string, unknown>, callback: ServerlessCallback): void =>
+    apiFunction({ roles: ['supervisor', 'admin'] }, (input) => handle(input, jsonFields(event, opts.maxBodyBytes ?? API_MAX_BODY_BYTES)))(context, event, callback);
+}
+
+/** The body of /api/campaigns/import: a CSV (text, or base64 bytes in any encoding) or JSON rows. */
+export const importBody = z
+  .strictObject({
+    campaign_id: campaignId,
+    csv: z.string().min(1).optional(),
+    csv_base64: z.string().min(1).optional(),
+    rows: z.array(z.unknown()).min(1).max(IMPORT_MAX_ROWS).optional(),
+    phone_column: z.string().min(1).max(100).optional(),
+    name_column: z.string().min(1).max(100).optional(),
+    id_column: z.string().min(1).max(100).optional(),
+    /** Import nothing when any line or row is rejected. */
+    strict: z.boolean().optional(),
+  })
+  .refine((b) => [b.csv, b.csv_base64, b.rows].filter((x) => x !== undefined).length === 1, 'give exactly one of csv, csv_base64 or rows');
+
+export type ImportBody = z.infer<typeof importBody>;
