@@ -344,7 +344,8 @@ $$;
 -- campaign is one lead: name and external_id take the newest non-empty value, data is
 -- merged key by key with the newest value winning; the lead's status and attempts stay. A
 -- number on the opt-out list is stored with status opted_out (a pending lead becomes
--- opted_out). Any invalid row refuses the whole batch (nothing written).
+-- opted_out). New leads get ids in the rows' order. Any invalid row refuses the whole batch
+-- (nothing written).
 create function public.leads_import_batch(p_campaign_id bigint, p_rows jsonb) returns jsonb
 language plpgsql
 set search_path = ''
@@ -408,7 +409,8 @@ begin
     select r.phone,
            (pg_catalog.array_agg(r.name order by r.n desc) filter (where r.name is not null))[1] as name,
            (pg_catalog.array_agg(r.external_id order by r.n desc) filter (where r.external_id is not null))[1] as external_id,
-           (pg_catalog.array_agg(r.line order by r.n desc))[1] as line
+           (pg_catalog.array_agg(r.line order by r.n desc))[1] as line,
+           pg_catalog.min(r.n) as first_n
       from rows r group by r.phone
   ), fields as (
     -- jsonb keeps the last value of a repeated key: the newest row's.
@@ -421,6 +423,7 @@ begin
            case when exists (select 1 from public.opt_outs o where o.phone_number = m.phone) then 'opted_out' else 'pending' end,
            v_campaign.max_attempts, m.line
       from merged m left join fields f on f.phone = m.phone
+     order by m.first_n  -- lead ids follow the file's order (the dialer takes equal leads by id)
     on conflict (campaign_id, phone_number) do update
        set name = coalesce(excluded.name, l.name),
            external_id = coalesce(excluded.external_id, l.external_id),
