@@ -258,8 +258,8 @@ export function run(argv: string[], env: Env, io: Io): Promise<number> {
       const steps: PlannedStep[] = [...(db ? [] : lookupStep(ref))];
       const totals = { inserted: 0, updated: 0, merged_in_batch: 0, opted_out: 0 };
       let sent = 0;
-      const send = async (rows: LeadRow[], index: number): Promise<void> => {
-        const args = { p_campaign_id: id, p_rows: rows };
+      const send = async (rows: LeadRow[], index: number, fields: string[] | null): Promise<void> => {
+        const args = { p_campaign_id: id, p_rows: rows, p_fields: fields };
         if (!db) {
           steps.push({ kind: 'rpc', fn: 'leads_import_batch', args, note: `batch ${index + 1}: ${rows.length} leads` });
           return;
@@ -425,7 +425,7 @@ async function scanFile(
   options: LeadsCsvOptions,
   c: Ctx,
   progressEvery: number | null,
-  send: ((rows: LeadRow[], index: number) => Promise<void>) | null,
+  send: ((rows: LeadRow[], index: number, fields: string[] | null) => Promise<void>) | null,
   batchSize: number,
   printLines = true,
 ): Promise<Scan> {
@@ -447,7 +447,7 @@ async function scanFile(
     const rows = batch;
     batch = [];
     if (inFlight) await inFlight;
-    if (send) inFlight = send(rows, scan.batches);
+    if (send) inFlight = send(rows, scan.batches, reader.format?.fields.map((x) => x.key) ?? null);
     scan.batches++;
   };
   try {

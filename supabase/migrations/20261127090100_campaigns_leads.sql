@@ -18,6 +18,11 @@ alter table public.campaigns alter column weekday_end drop not null;
 
 create index leads_campaign_id_idx on public.leads (campaign_id, id);
 
+-- The lead field names of a campaign in the order its files had them (jsonb keeps no key
+-- order): the export's columns follow it.
+alter table public.campaigns add column lead_fields text[] not null default '{}';
+comment on column public.campaigns.lead_fields is 'Names of the lead fields (leads.data keys) in the order the imported files had them.';
+
 -- ---------------------------------------------------------------------------------------
 -- Settings
 
@@ -345,8 +350,9 @@ $$;
 -- merged key by key with the newest value winning; the lead's status and attempts stay. A
 -- number on the opt-out list is stored with status opted_out (a pending lead becomes
 -- opted_out). New leads get ids in the rows' order. Any invalid row refuses the whole batch
--- (nothing written).
-create function public.leads_import_batch(p_campaign_id bigint, p_rows jsonb) returns jsonb
+-- (nothing written). p_fields: the file's field names in its column order (kept in
+-- campaigns.lead_fields for the export).
+create function public.leads_import_batch(p_campaign_id bigint, p_rows jsonb, p_fields text[] default null) returns jsonb
 language plpgsql
 set search_path = ''
 as $$
@@ -366,7 +372,8 @@ begin
   if v_received > 10000 then
     raise exception 'invalid_rows: at most 10000 rows per batch, got %', v_received using errcode = 'DC400';
   end if;
-  select * into v_campaign from public.campaigns c where c.id = p_campaign_id for share;
+  -- Key share: a status change waits for the batch; the pacer's lease updates do not.
+  select * into v_campaign from public.campaigns c where c.id = p_campaign_id for key share;
   if not found then
     raise exception 'campaign_not_found: no campaign %', p_campaign_id using errcode = 'DC404';
   end if;
@@ -437,18 +444,27 @@ begin
          pg_catalog.count(*) filter (where status = 'opted_out')
     into v_distinct, v_inserted, v_updated, v_opted
     from up;
+  if p_fields is not null and exists (select 1 from pg_catalog.unnest(p_fields) f where f <> all (v_campaign.lead_fields)) then
+    update public.campaigns c
+       set lead_fields = c.lead_fields || array(select f.name from pg_catalog.unnest(p_fields) with ordinality f(name, i)
+                                                 where f.name <> all (c.lead_fields) and f.name is not null and pg_catalog.length(f.name) <= 200
+                                                 order by f.i)
+     where c.id = p_campaign_id;
+  end if;
   return pg_catalog.jsonb_build_object('received', v_received, 'distinct', v_distinct, 'merged_in_batch', v_received - v_distinct,
                                        'inserted', v_inserted, 'updated', v_updated, 'opted_out', v_opted);
 end;
 $$;
 
--- The lead field names of a campaign (keys of leads.data), in the order they first appear.
+-- The lead field names of a campaign (keys of leads.data): those of the imported files in
+-- their column order, then any other key in the order it first appears.
 create function public.leads_field_names(p_campaign_id bigint) returns jsonb
 language sql stable
 set search_path = ''
 as $$
-  select coalesce(pg_catalog.jsonb_agg(k.key order by k.first_id), '[]'::jsonb)
-    from (select d.key, pg_catalog.min(l.id) as first_id
+  select coalesce(pg_catalog.jsonb_agg(k.key order by k.pos nulls last, k.first_id, k.key), '[]'::jsonb)
+    from (select d.key, pg_catalog.min(l.id) as first_id,
+                 pg_catalog.array_position((select c.lead_fields from public.campaigns c where c.id = p_campaign_id), d.key) as pos
             from public.leads l cross join lateral pg_catalog.jsonb_object_keys(l.data) d(key)
            where l.campaign_id = p_campaign_id group by d.key) k
 $$;
@@ -585,7 +601,7 @@ revoke execute on function public.campaign_setting_keys(),
                           public.campaign_set_status(bigint, text),
                           public.campaign_list(),
                           public.campaign_show(bigint, text),
-                          public.leads_import_batch(bigint, jsonb),
+                          public.leads_import_batch(bigint, jsonb, text[]),
                           public.leads_field_names(bigint),
                           public.leads_export_page(bigint, bigint, integer),
                           public.agent_set_campaign(text, bigint),
@@ -604,7 +620,7 @@ grant execute on function public.campaign_setting_keys(),
                           public.campaign_set_status(bigint, text),
                           public.campaign_list(),
                           public.campaign_show(bigint, text),
-                          public.leads_import_batch(bigint, jsonb),
+                          public.leads_import_batch(bigint, jsonb, text[]),
                           public.leads_field_names(bigint),
                           public.leads_export_page(bigint, bigint, integer),
                           public.agent_set_campaign(text, bigint),

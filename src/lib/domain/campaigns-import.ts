@@ -29,7 +29,7 @@ export interface ImportRejection {
 }
 
 /** The leads of an import body, and what was refused. */
-export async function leadsOfBody(b: ImportBody): Promise<{ rows: LeadRow[]; rejected: ImportRejection[]; duplicates: number; format: LeadsCsvFormat | null }> {
+export async function leadsOfBody(b: ImportBody): Promise<{ rows: LeadRow[]; rejected: ImportRejection[]; duplicates: number; format: LeadsCsvFormat | null; fields: string[] }> {
   if (b.rows) {
     const rows: LeadRow[] = [];
     const rejected: ImportRejection[] = [];
@@ -52,25 +52,26 @@ export async function leadsOfBody(b: ImportBody): Promise<{ rows: LeadRow[]; rej
       for (const [k, v] of Object.entries(r.data.data ?? {})) if (v !== null && v !== '') data[k.trim()] = String(v);
       rows.push({ line: i + 1, phone_number: phone.e164, name: r.data.name?.trim() || null, external_id: r.data.external_id?.trim() || null, data });
     });
-    return { rows, rejected, duplicates, format: null };
+    const fields = [...new Set(rows.flatMap((r) => Object.keys(r.data)))];
+    return { rows, rejected, duplicates, format: null, fields };
   }
   const bytes = b.csv !== undefined ? Buffer.from(b.csv, 'utf8') : Buffer.from(b.csv_base64!, 'base64');
   if (bytes.length > IMPORT_MAX_BODY_BYTES) throw new HttpError(413, 'body_too_large', `the CSV must be at most ${IMPORT_MAX_BODY_BYTES} bytes`);
   try {
     const r = await collectLeadsCsv(bytesSource(bytes), { phoneColumn: b.phone_column, nameColumn: b.name_column, idColumn: b.id_column });
     if (r.rows.length > IMPORT_MAX_ROWS) throw new HttpError(413, 'too_many_leads', `at most ${IMPORT_MAX_ROWS} leads per request: use \`npm run campaigns -- import-leads\` for bigger files`);
-    return { rows: r.rows, rejected: r.rejected, duplicates: r.stats.duplicates, format: r.format };
+    return { rows: r.rows, rejected: r.rejected, duplicates: r.stats.duplicates, format: r.format, fields: r.format.fields.map((x) => x.key) };
   } catch (e) {
     if (e instanceof LeadsCsvError) throw new HttpError(400, 'invalid_file', e.message);
     throw e;
   }
 }
 
-/** Sends leads to leads_import_batch in batches; returns the summed counts. */
-export async function importLeads(db: Db, campaignIdValue: number, rows: LeadRow[]): Promise<Omit<ImportBatchCounts, 'received' | 'distinct'> & { batches: number }> {
+/** Sends leads to leads_import_batch in batches (with the field names in column order); returns the summed counts. */
+export async function importLeads(db: Db, campaignIdValue: number, rows: LeadRow[], fields: string[]): Promise<Omit<ImportBatchCounts, 'received' | 'distinct'> & { batches: number }> {
   const totals = { inserted: 0, updated: 0, merged_in_batch: 0, opted_out: 0, batches: 0 };
   for (let i = 0; i < rows.length; i += IMPORT_BATCH_ROWS) {
-    const r = unwrapCampaign(await db.rpc<ImportBatchCounts>('leads_import_batch', { p_campaign_id: campaignIdValue, p_rows: rows.slice(i, i + IMPORT_BATCH_ROWS) }));
+    const r = unwrapCampaign(await db.rpc<ImportBatchCounts>('leads_import_batch', { p_campaign_id: campaignIdValue, p_rows: rows.slice(i, i + IMPORT_BATCH_ROWS), p_fields: fields }));
     totals.inserted += r.inserted;
     totals.updated += r.updated;
     totals.merged_in_batch += r.merged_in_batch;

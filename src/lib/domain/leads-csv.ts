@@ -17,6 +17,8 @@
  *   reported by line number with a reason; the rest is imported.
  * - A phone repeated in the file is counted as a duplicate and still sent: the database
  *   merges it into the same lead (newest values win).
+ * - A phone cell may start with the apostrophe of a formula guard ("'+5511…", as the
+ *   export writes it): the file exported from a campaign imports again as it is.
  * - A file that is not text (an .xlsx workbook, a zip, a PDF, any binary) is refused before
  *   anything is read from it.
  */
@@ -91,6 +93,9 @@ export interface LeadsCsvFormat {
   /** The columns kept as lead fields, with the key each is stored under. */
   fields: { index: number; key: string }[];
 }
+
+/** A phone cell without the apostrophe a formula guard put before it ("'+5511…", as the export writes it). */
+const unguard = (cell: string) => (cell.startsWith("'") ? cell.slice(1).trim() : cell);
 
 /** The file cannot be read as a lead list at all (not CSV, no header, no phone column…): nothing is imported. */
 export class LeadsCsvError extends Error {}
@@ -225,7 +230,7 @@ export class LeadsCsvReader {
   /** The best phone column: named for phones and holding phones, else holding mostly phones. */
   private pickPhoneColumn(header: string[], data: readonly { fields: string[] }[]): { index: number; name: string } {
     const columns = header.map((name, index) => {
-      const values = data.map((r) => (r.fields[index] ?? '').trim()).filter((v) => v !== '');
+      const values = data.map((r) => unguard((r.fields[index] ?? '').trim())).filter((v) => v !== '');
       const phones = values.filter(isPhoneCell).length;
       const n = normaliseHeader(name);
       return { index, name, rank: phoneNameRank(n), vetoed: words(n).some((w) => NOT_PHONE_WORDS.includes(w)), values: values.length, share: values.length ? phones / values.length : 0 };
@@ -281,7 +286,7 @@ export class LeadsCsvReader {
     if (fields.length > width) {
       return this.reject(events, it.line, `wrong number of columns: expected ${width}, found ${fields.length}`, it.fields.join(f.delimiter));
     }
-    const cell = fields[f.phoneColumn.index] ?? '';
+    const cell = unguard(fields[f.phoneColumn.index] ?? '');
     if (cell === '') return this.reject(events, it.line, `empty phone number (column ${f.phoneColumn.name})`, '');
     if (SCIENTIFIC.test(cell)) {
       return this.reject(events, it.line, 'the spreadsheet wrote this number in scientific notation and lost its last digits: format the column as Text and export again', cell);

@@ -17,7 +17,7 @@ export const handler = campaignFunction({ maxBodyBytes: IMPORT_MAX_BODY_BYTES },
   const b = parseWith(importBody, fields);
   // Loaded on the first import, not at cold start: it brings the phone-number library.
   const { importLeads, leadsOfBody } = await import('../../../lib/domain/campaigns-import');
-  const { rows, rejected, duplicates, format } = await leadsOfBody(b);
+  const { rows, rejected, duplicates, format, fields: fieldNames } = await leadsOfBody(b);
   const report = {
     campaign_id: b.campaign_id,
     format,
@@ -30,5 +30,5 @@ export const handler = campaignFunction({ maxBodyBytes: IMPORT_MAX_BODY_BYTES },
     return new ApiReply({ error: 'rejected_lines', message: `${rejected.length} line(s) rejected; nothing was imported`, ...report }, { status: 400 });
   }
   if (rows.length === 0) return new ApiReply({ error: 'nothing_imported', message: 'no line holds a lead that can be imported', ...report }, { status: 400 });
-  return { ...report, ...(await importLeads(db, b.campaign_id, rows)) };
+  return { ...report, ...(await importLeads(db, b.campaign_id, rows, fieldNames)) };
 });
