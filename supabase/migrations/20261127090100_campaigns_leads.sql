@@ -384,7 +384,7 @@ begin
     into v_problem
     from (select e.n,
                  case when pg_catalog.jsonb_typeof(e.v) <> 'object' then 'not an object'
-                      when exists (select 1 from pg_catalog.jsonb_object_keys(e.v) k where k not in ('phone_number', 'name', 'external_id', 'data', 'line'))
+                      when (e.v - array['phone_number', 'name', 'external_id', 'data', 'line']) <> '{}'::jsonb
                         then 'unknown key (phone_number, name, external_id, data, line)'
                       when pg_catalog.jsonb_typeof(e.v -> 'phone_number') is distinct from 'string'
                         or (e.v ->> 'phone_number') !~ '^\+[1-9][0-9]{7,14}$' then 'phone_number must be E.164'
@@ -393,7 +393,7 @@ begin
                       when coalesce(pg_catalog.jsonb_typeof(e.v -> 'external_id'), 'null') not in ('string', 'null')
                         or pg_catalog.length(e.v ->> 'external_id') > 100 then 'external_id must be text of at most 100 characters'
                       when coalesce(pg_catalog.jsonb_typeof(e.v -> 'data'), 'null') not in ('object', 'null') then 'data must be an object'
-                      when pg_catalog.octet_length((e.v -> 'data')::text) > 16384 then 'data over 16 KiB'
+                      when pg_catalog.pg_column_size(e.v -> 'data') > 16384 then 'data over 16 KiB'
                       when coalesce(pg_catalog.jsonb_typeof(e.v -> 'line'), 'null') not in ('number', 'null')
                         or (e.v ->> 'line') !~ '^[0-9]{1,9}$' then 'line must be a whole number'
                  end as problem
@@ -417,16 +417,21 @@ begin
            (pg_catalog.array_agg(r.name order by r.n desc) filter (where r.name is not null))[1] as name,
            (pg_catalog.array_agg(r.external_id order by r.n desc) filter (where r.external_id is not null))[1] as external_id,
            (pg_catalog.array_agg(r.line order by r.n desc))[1] as line,
-           pg_catalog.min(r.n) as first_n
+           pg_catalog.min(r.n) as first_n,
+           pg_catalog.count(*) as copies,
+           (pg_catalog.array_agg(r.data))[1] as data
       from rows r group by r.phone
   ), fields as (
-    -- jsonb keeps the last value of a repeated key: the newest row's.
+    -- A phone repeated in the batch: its rows' fields merged key by key (jsonb keeps the
+    -- last value of a repeated key: the newest row's).
     select r.phone, pg_catalog.jsonb_object_agg(d.key, d.value order by r.n) as data
-      from rows r cross join lateral pg_catalog.jsonb_each(r.data) d
+      from rows r
+      join merged m on m.phone = r.phone and m.copies > 1
+      cross join lateral pg_catalog.jsonb_each(r.data) d
      group by r.phone
   ), up as (
     insert into public.leads as l (campaign_id, phone_number, name, external_id, data, status, max_attempts, import_line)
-    select p_campaign_id, m.phone, m.name, m.external_id, coalesce(f.data, '{}'::jsonb),
+    select p_campaign_id, m.phone, m.name, m.external_id, coalesce(case when m.copies > 1 then f.data else m.data end, '{}'::jsonb),
            case when exists (select 1 from public.opt_outs o where o.phone_number = m.phone) then 'opted_out' else 'pending' end,
            v_campaign.max_attempts, m.line
       from merged m left join fields f on f.phone = m.phone
