@@ -6,11 +6,11 @@
  * when an import arrives: it needs the phone-number library.)
  */
 import type { Context, ServerlessCallback } from '@twilio-labs/serverless-runtime-types/types';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { apiFunction, header, requestOf, API_MAX_BODY_BYTES, type ApiInput } from '../runtime/api';
 import { unwrap, type RpcResult } from '../runtime/db';
 import { HttpError } from '../runtime/http';
-import { campaignRefusal } from './campaigns';
+import { campaignRefusal } from './campaign-refusals';
 
 /** Largest body /api/campaigns/import takes: a CSV of about 40,000 leads, under the runtime's 6 MB and within one function's time. */
 export const IMPORT_MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -47,8 +47,22 @@ export function unwrapCampaign<T>(result: RpcResult<T>): T {
   return unwrap(result);
 }
 
-/** A campaign id as JSON or query text. */
-export const campaignId = z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+/** The campaign_id field (JSON number or query text): a positive whole number, or 400. */
+export function campaignIdOf(fields: Record<string, unknown>): number {
+  const v = fields['campaign_id'];
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d{1,15}$/.test(v.trim()) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new HttpError(400, 'bad_request', 'invalid body: campaign_id must be a positive whole number');
+  return n;
+}
+
+/** The `settings` object of a body whose only fields are `allowed`, or 400. */
+export function settingsOf(fields: Record<string, unknown>, allowed: string[]): Record<string, unknown> {
+  const extra = Object.keys(fields).filter((k) => !allowed.includes(k));
+  if (extra.length) throw new HttpError(400, 'bad_request', `invalid body: unknown field(s) ${extra.join(', ')}`);
+  const s = fields['settings'];
+  if (typeof s !== 'object' || s === null || Array.isArray(s)) throw new HttpError(400, 'bad_request', 'invalid body: settings must be a JSON object');
+  return s as Record<string, unknown>;
+}
 
 /** An /api/campaigns function: supervisors and admins; the handler gets the JSON fields. */
 export function campaignFunction(
@@ -58,20 +72,3 @@ export function campaignFunction(
   return (context: Context, event: Record<string, unknown>, callback: ServerlessCallback): void =>
     apiFunction({ roles: ['supervisor', 'admin'] }, (input) => handle(input, jsonFields(event, opts.maxBodyBytes ?? API_MAX_BODY_BYTES)))(context, event, callback);
 }
-
-/** The body of /api/campaigns/import: a CSV (text, or base64 bytes in any encoding) or JSON rows. */
-export const importBody = z
-  .strictObject({
-    campaign_id: campaignId,
-    csv: z.string().min(1).optional(),
-    csv_base64: z.string().min(1).optional(),
-    rows: z.array(z.unknown()).min(1).max(IMPORT_MAX_ROWS).optional(),
-    phone_column: z.string().min(1).max(100).optional(),
-    name_column: z.string().min(1).max(100).optional(),
-    id_column: z.string().min(1).max(100).optional(),
-    /** Import nothing when any line or row is rejected. */
-    strict: z.boolean().optional(),
-  })
-  .refine((b) => [b.csv, b.csv_base64, b.rows].filter((x) => x !== undefined).length === 1, 'give exactly one of csv, csv_base64 or rows');
-
-export type ImportBody = z.infer<typeof importBody>;

@@ -8,9 +8,26 @@ import { z } from 'zod';
 import { HttpError } from '../runtime/http';
 import type { Db } from '../runtime/db';
 import { IMPORT_BATCH_ROWS, type ImportBatchCounts } from './campaigns';
-import { IMPORT_MAX_BODY_BYTES, IMPORT_MAX_ROWS, unwrapCampaign, type ImportBody } from './campaigns-api';
+import { IMPORT_MAX_BODY_BYTES, IMPORT_MAX_ROWS, unwrapCampaign } from './campaigns-api';
 import { bytesSource, collectLeadsCsv, LeadsCsvError, type LeadRow, type LeadsCsvFormat } from './leads-csv';
 import { parsePhoneWithNinthDigit } from './phone';
+
+/** The body of /api/campaigns/import: a CSV (text, or base64 bytes in any encoding) or JSON rows. */
+export const importBody = z
+  .strictObject({
+    campaign_id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+    csv: z.string().min(1).optional(),
+    csv_base64: z.string().min(1).optional(),
+    rows: z.array(z.unknown()).min(1).max(IMPORT_MAX_ROWS).optional(),
+    phone_column: z.string().min(1).max(100).optional(),
+    name_column: z.string().min(1).max(100).optional(),
+    id_column: z.string().min(1).max(100).optional(),
+    /** Import nothing when any line or row is rejected. */
+    strict: z.boolean().optional(),
+  })
+  .refine((b) => [b.csv, b.csv_base64, b.rows].filter((x) => x !== undefined).length === 1, 'give exactly one of csv, csv_base64 or rows');
+
+export type ImportBody = z.infer<typeof importBody>;
 
 const jsonRow = z.strictObject({
   phone_number: z.string().max(60),

@@ -4,16 +4,12 @@
  * and again in SQL. Answers {campaign}; 400 invalid_settings, 409 window_never_opens or
  * campaign_name_taken.
  */
-import { z } from 'zod';
 import { checkSettings, type CampaignRow } from '../../../lib/domain/campaigns';
-import { campaignFunction, parseWith, unwrapCampaign } from '../../../lib/domain/campaigns-api';
+import { campaignFunction, settingsOf, unwrapCampaign } from '../../../lib/domain/campaigns-api';
 import { HttpError } from '../../../lib/runtime/http';
 
-const body = z.strictObject({ settings: z.record(z.string(), z.unknown()) });
-
 export const handler = campaignFunction({}, async ({ db }, fields) => {
-  const b = parseWith(body, fields);
-  const checked = checkSettings(b.settings, 'create');
+  const checked = checkSettings(settingsOf(fields, ['settings']), 'create');
   if (!checked.ok) throw new HttpError(checked.code === 'window_never_opens' ? 409 : 400, checked.code, checked.problems.join('; '));
   return { campaign: unwrapCampaign(await db.rpc<CampaignRow>('campaign_create', { p_settings: checked.settings })) };
 });

@@ -7,16 +7,16 @@
  * nothing is imported when there is one); the rest go to leads_import_batch, duplicates
  * merged. Up to 4 MiB and 50,000 leads per request; bigger files: `npm run campaigns -- import-leads`.
  */
-import { campaignFunction, IMPORT_MAX_BODY_BYTES, importBody, parseWith } from '../../../lib/domain/campaigns-api';
+import { campaignFunction, IMPORT_MAX_BODY_BYTES, parseWith } from '../../../lib/domain/campaigns-api';
 import { ApiReply } from '../../../lib/runtime/api';
 
 /** Rejected lines listed in the answer (the count covers all). */
 const LIST_REJECTED = 1000;
 
 export const handler = campaignFunction({ maxBodyBytes: IMPORT_MAX_BODY_BYTES }, async ({ db }, fields) => {
+  // Loaded on the first import, not at cold start: it brings the phone-number library and the schema library.
+  const { importBody, importLeads, leadsOfBody } = await import('../../../lib/domain/campaigns-import');
   const b = parseWith(importBody, fields);
-  // Loaded on the first import, not at cold start: it brings the phone-number library.
-  const { importLeads, leadsOfBody } = await import('../../../lib/domain/campaigns-import');
   const { rows, rejected, duplicates, format, fields: fieldNames } = await leadsOfBody(b);
   const report = {
     campaign_id: b.campaign_id,

@@ -4,18 +4,18 @@
  * or campaign_without_numbers (no usable caller ID in the pool). Answers {campaign,
  * previous_status, changed}.
  */
-import { z } from 'zod';
 import type { CampaignRow } from '../../../lib/domain/campaigns';
-import { campaignFunction, campaignId, parseWith, unwrapCampaign } from '../../../lib/domain/campaigns-api';
-
-const body = z.strictObject({ campaign_id: campaignId, action: z.enum(['pause', 'resume']) });
+import { campaignFunction, campaignIdOf, unwrapCampaign } from '../../../lib/domain/campaigns-api';
+import { HttpError } from '../../../lib/runtime/http';
 
 export const handler = campaignFunction({}, async ({ db }, fields) => {
-  const b = parseWith(body, fields);
+  const id = campaignIdOf(fields);
+  const action = fields['action'];
+  if (action !== 'pause' && action !== 'resume') throw new HttpError(400, 'bad_request', 'invalid body: action must be pause or resume');
   return unwrapCampaign(
     await db.rpc<{ campaign: CampaignRow; previous_status: string; changed: boolean }>('campaign_set_status', {
-      p_campaign_id: b.campaign_id,
-      p_status: b.action === 'resume' ? 'active' : 'paused',
+      p_campaign_id: id,
+      p_status: action === 'resume' ? 'active' : 'paused',
     }),
   );
 });
