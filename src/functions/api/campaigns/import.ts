@@ -2,8 +2,10 @@
  * POST /api/campaigns/import {campaign_id, csv | csv_base64 | rows, phone_column?,
  * name_column?, id_column?, strict?} — imports leads into a campaign: a CSV as text, or as
  * base64 bytes (any encoding the CLI reads: Windows-1252, UTF-16…), or JSON rows
- * [{phone_number, name?, external_id?, data?}]. The Functions runtime parses only JSON and
- * form bodies, so the CSV travels inside the JSON. Bad lines are reported (with `strict`,
+ * [{phone_number, name?, external_id?, data?}]. Twilio Functions take POST bodies as
+ * application/json or application/x-www-form-urlencoded only (Function Request Flow,
+ * twilio.com/docs/serverless/functions-assets/functions/request-flow), so the CSV travels
+ * inside the JSON. Bad lines are reported (with `strict`,
  * nothing is imported when there is one); the rest go to leads_import_batch, duplicates
  * merged. Up to 4 MiB and 50,000 leads per request; bigger files: `npm run campaigns -- import-leads`.
  */
