@@ -245,8 +245,12 @@ export function run(argv: string[], env: Env, io: Io): Promise<number> {
         delimiter: opts.delimiter === 'tab' ? '\t' : opts.delimiter,
         encoding: opts.encoding,
       };
+      preflight(file, readOptions);
       const db = c.dryRun ? null : openDb(env);
-      const id = db ? await resolveId(db, c, ref) : idPlaceholder(ref);
+      // The campaign is checked before the file is read: a wrong name fails at once, not after the first batch.
+      const target = db ? await call<CampaignShow>(db, c, 'campaign_show', 'id' in ref ? { p_campaign_id: ref.id, p_name: null } : { p_campaign_id: null, p_name: ref.name }) : null;
+      if (target?.campaign.status === 'finished') throw new CliError(`campaign #${target.campaign.id} ${target.campaign.name} is finished; nothing was imported`, EXIT.FAILED, 'campaign_finished');
+      const id = target ? target.campaign.id : idPlaceholder(ref);
       const progress = opts.progress && !c.json ? opts.progressEvery : null;
       if (opts.strict) {
         const check = await scanFile(file, readOptions, c, progress, null, opts.batchSize);
@@ -391,6 +395,26 @@ function fileSink(file: string): { write: (line: string) => void; close: () => P
     write: (line) => void out.write(line + '\r\n'),
     close: () => new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve()))),
   };
+}
+
+/**
+ * Reads the file's first 64 KiB: a file that is not CSV, has no header or no phone column is
+ * refused before the database is asked anything (the full read finds the same, later).
+ */
+function preflight(file: string, options: LeadsCsvOptions): void {
+  const fd = openInputFile(file);
+  try {
+    const buf = Buffer.alloc(64 * 1024);
+    const n = fs.readSync(fd, buf, 0, buf.length, 0);
+    const reader = new LeadsCsvReader(options);
+    reader.write(buf.subarray(0, n));
+    if (n < buf.length) reader.end();
+  } catch (e) {
+    if (e instanceof LeadsCsvError) throw new CliError(`cannot import ${file}: ${e.message}; nothing was imported`, EXIT.FAILED, 'INVALID_FILE');
+    throw e;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 interface ImportOptions extends CommonOptions {

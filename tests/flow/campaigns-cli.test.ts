@@ -155,4 +155,9 @@ test('holidays add / list / remove, and a campaign that does not exist', async (
   const missing = await campaigns(['show', 'Campanha que não existe', '--json']);
   expect(missing.code).toBe(1);
   expect(JSON.parse(missing.err).error.code).toBe('campaign_not_found');
+  // An import into a campaign that does not exist fails before the file is read.
+  const nowhere = await campaigns(['import-leads', '999999999', path.join(fixtures, 'excel-ptbr-windows-1252.csv'), '--json']);
+  expect(nowhere.code).toBe(1);
+  expect(JSON.parse(nowhere.err).error.code).toBe('campaign_not_found');
+  expect(nowhere.err).not.toContain('batch');
 });
