@@ -199,6 +199,11 @@ begin
     when check_violation or not_null_violation or data_exception then
       raise exception 'invalid_settings: %', sqlerrm using errcode = 'DC400';
   end;
+  -- Leads take the campaign's limit when imported; a new limit reaches those still on the old one.
+  if v.max_attempts <> p_row.max_attempts then
+    update public.leads l set max_attempts = v.max_attempts, updated_at = public.app_now()
+     where l.campaign_id = v.id and l.max_attempts = p_row.max_attempts;
+  end if;
   return v;
 end;
 $$;

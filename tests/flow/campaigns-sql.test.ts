@@ -152,6 +152,15 @@ describe('leads_import_batch', () => {
     expect(first.data).toEqual({ received: 4, distinct: 3, merged_in_batch: 1, inserted: 3, updated: 0, opted_out: 1 });
     const second = await rpc('leads_import_batch', { p_campaign_id: id, p_rows: [{ phone_number: a, external_id: 'X1', data: { novo: 'sim' }, line: 9 }] });
     expect(second.data).toEqual({ received: 1, distinct: 1, merged_in_batch: 0, inserted: 0, updated: 1, opted_out: 0 });
+    // A lead given its own limit keeps it when the campaign's changes; the others follow the campaign.
+    await sql(`update leads set max_attempts = 2 where campaign_id = $1 and phone_number = $2`, [id, b]);
+    expect((await rpc('campaign_update', { p_campaign_id: id, p_settings: { max_attempts: 8 } })).refusal).toBeNull();
+    expect(await sql(`select phone_number, max_attempts from leads where campaign_id = $1 order by import_line`, [id])).toEqual([
+      { phone_number: b, max_attempts: 2 },
+      { phone_number: c, max_attempts: 8 },
+      { phone_number: a, max_attempts: 8 },
+    ]);
+    await sql(`update leads set max_attempts = 4 where campaign_id = $1`, [id]);
     const rows = await sql(`select phone_number, name, external_id, data, status, max_attempts, import_line from leads where campaign_id = $1 order by import_line`, [id]);
     expect(rows).toEqual([
       { phone_number: b, name: null, external_id: null, data: {}, status: 'pending', max_attempts: 4, import_line: 3 },
