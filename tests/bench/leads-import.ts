@@ -14,6 +14,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { Command } from 'commander';
 import { startStackProcess } from '../helpers/stack';
+import { sampleMemory } from './memory';
 
 const DDDS = ['11', '21', '31', '41', '51', '61', '71', '81', '85', '91', '27', '48', '62', '65', '68', '92', '95', '96', '69', '63'];
 const NAMES = ['João da Silva', 'Maria Conceição', 'José Araújo', 'Ana Lúcia Gonçalves', 'Antônio Pereira', 'Francisca Simões'];
@@ -64,39 +65,22 @@ interface ChildReport {
   err: string;
 }
 
-/** In the child: the CLI import, sampling memory every 20 ms (and live heap after a full GC every half second). */
+/** In the child: the CLI import, its memory sampled. */
 async function child(file: string, campaign: string): Promise<void> {
   const { run } = await import('../../scripts/campaigns');
-  const baseRss = process.memoryUsage().rss;
-  let peakRss = baseRss;
-  let peakHeap = process.memoryUsage().heapUsed;
-  const sample = () => {
-    const m = process.memoryUsage();
-    peakRss = Math.max(peakRss, m.rss);
-    peakHeap = Math.max(peakHeap, m.heapUsed);
-  };
-  let liveHeap = 0;
-  const gc = (globalThis as { gc?: () => void }).gc;
-  const timer = setInterval(sample, 20);
-  const gcTimer = setInterval(() => {
-    if (!gc) return;
-    gc();
-    liveHeap = Math.max(liveHeap, process.memoryUsage().heapUsed);
-  }, 500);
+  const memory = sampleMemory();
   const out: string[] = [];
   const err: string[] = [];
   const started = Date.now();
   const code = await run(['import-leads', campaign, file, '--json'], { ...process.env }, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  sample();
-  clearInterval(timer);
-  clearInterval(gcTimer);
+  const mem = memory.stop();
   let result: ChildReport['result'] = null;
   try {
     result = JSON.parse(out.join('\n')) as ChildReport['result'];
   } catch {
     result = null;
   }
-  const report: ChildReport = { peakRss, peakHeap, liveHeap, baseRss, seconds: (Date.now() - started) / 1000, code, result, err: err.join('\n').slice(0, 2000) };
+  const report: ChildReport = { ...mem, seconds: (Date.now() - started) / 1000, code, result, err: err.join('\n').slice(0, 2000) };
   process.stdout.write(JSON.stringify(report) + '\n');
 }
 
