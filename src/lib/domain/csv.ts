@@ -457,6 +457,36 @@ export class CsvRecordStream {
 }
 
 /**
+ * A streaming reader of one file: `write` bytes as they come and `end` at the end; each
+ * returns the events of the records completed so far (`took` turns records into events).
+ * `read` does the same over an async source (a file stream).
+ */
+export abstract class CsvEventReader<E> {
+  protected readonly records: CsvRecordStream;
+
+  constructor(options: { encoding?: CsvEncoding; delimiter?: CsvDelimiter }) {
+    this.records = new CsvRecordStream(options);
+  }
+
+  write(chunk: Uint8Array): E[] {
+    return this.took(this.records.write(chunk), false);
+  }
+
+  end(): E[] {
+    return this.took(this.records.end(), true);
+  }
+
+  /** Reads a whole source (e.g. fs.createReadStream), yielding events as lines complete. */
+  async *read(source: AsyncIterable<Uint8Array>): AsyncGenerator<E> {
+    for await (const chunk of source) yield* this.write(chunk);
+    yield* this.end();
+  }
+
+  /** The events of these records (`eof`: the file has ended). */
+  protected abstract took(items: CsvItem[], eof: boolean): E[];
+}
+
+/**
  * Why the first bytes of a file say it is not text at all (an Excel workbook, a zip, a PDF,
  * an image, any binary), or null when they may be CSV. UTF-16 text has NUL bytes: it is
  * recognised by its BOM or its alternate zeros before NULs count against it.

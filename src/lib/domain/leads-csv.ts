@@ -22,7 +22,7 @@
  * - A file that is not text (an .xlsx workbook, a zip, a PDF, any binary) is refused before
  *   anything is read from it.
  */
-import { CsvRecordStream, notCsvReason, shorten, strayQuoteRecord, type CsvDelimiter, type CsvEncoding, type CsvItem } from './csv';
+import { CsvEventReader, notCsvReason, shorten, strayQuoteRecord, type CsvDelimiter, type CsvEncoding, type CsvItem } from './csv';
 import { DDD_COLUMN_NAMES, isKnownName, isPhoneCell, normaliseHeader, NOT_PHONE_WORDS, phoneNameRank, readPhone, SCIENTIFIC, words } from './opt-out-csv';
 
 /** Header names (normalised) of the lead's name. */
@@ -124,15 +124,13 @@ function fieldKeys(header: string[]): string[] {
 }
 
 /**
- * The streaming reader: `write` bytes as they come and `end` at the end; each returns the
- * events of the lines completed so far. `read` does the same over an async source.
+ * The streaming lead reader (see CsvEventReader for write/end/read).
  */
-export class LeadsCsvReader {
+export class LeadsCsvReader extends CsvEventReader<LeadsCsvEvent> {
   readonly stats: LeadsCsvStats = { physicalLines: 0, linesRead: 0, headerLines: 0, blankLines: 0, continuationLines: 0, rows: 0, rejected: 0, duplicates: 0, warnings: 0 };
   /** Known once the header and the first data lines are read. */
   format: LeadsCsvFormat | null = null;
 
-  private readonly records: CsvRecordStream;
   private checkedBytes = false;
   private sampleItems: CsvItem[] | null = [];
   private headerSeen = false;
@@ -142,29 +140,21 @@ export class LeadsCsvReader {
   private readonly remember: number;
 
   constructor(private readonly options: LeadsCsvOptions = {}) {
-    this.records = new CsvRecordStream({ encoding: options.encoding, delimiter: options.delimiter });
+    super({ encoding: options.encoding, delimiter: options.delimiter });
     this.remember = options.rememberNumbers ?? 200_000;
   }
 
-  write(chunk: Uint8Array): LeadsCsvEvent[] {
+  /** Bytes in; the first ones are checked to be text at all (a workbook or a binary is refused before any row). */
+  override write(chunk: Uint8Array): LeadsCsvEvent[] {
     if (!this.checkedBytes && chunk.length > 0) {
       this.checkedBytes = true;
       const why = notCsvReason(chunk);
       if (why) throw new LeadsCsvError(`this file is not CSV: ${why}`);
     }
-    return this.took(this.records.write(chunk), false);
+    return super.write(chunk);
   }
 
-  end(): LeadsCsvEvent[] {
-    return this.took(this.records.end(), true);
-  }
-
-  async *read(source: AsyncIterable<Uint8Array>): AsyncGenerator<LeadsCsvEvent> {
-    for await (const chunk of source) yield* this.write(chunk);
-    yield* this.end();
-  }
-
-  private took(items: CsvItem[], eof: boolean): LeadsCsvEvent[] {
+  protected took(items: CsvItem[], eof: boolean): LeadsCsvEvent[] {
     this.stats.physicalLines = this.records.physicalLines;
     if (this.sampleItems) {
       this.sampleItems.push(...items);

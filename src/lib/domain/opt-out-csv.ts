@@ -28,7 +28,7 @@
  *   data line with at least one event on its number (see OptOutCsvStats).
  */
 import {
-  CsvRecordStream,
+  CsvEventReader,
   mode,
   shorten,
   strayQuoteRecord,
@@ -244,12 +244,11 @@ export function readPhone(cell: string, dddCell: string | undefined) {
  * returns the events of the lines completed so far. `read` does the same over an async
  * source (a file stream). One reader reads one file.
  */
-export class OptOutCsvReader {
+export class OptOutCsvReader extends CsvEventReader<OptOutCsvEvent> {
   readonly stats: OptOutCsvStats = { physicalLines: 0, linesRead: 0, headerLines: 0, continuationLines: 0, blankLines: 0, rows: 0, rejected: 0, duplicates: 0, warnings: 0 };
   /** Known once the first lines are read. */
   format: OptOutCsvFormat | null = null;
 
-  private readonly records: CsvRecordStream;
   private sampleItems: CsvItem[] | null = [];
   private headerSeen = false;
   private expectedColumns = 0;
@@ -260,25 +259,11 @@ export class OptOutCsvReader {
   private readonly remember: number;
 
   constructor(private readonly options: OptOutCsvOptions = {}) {
-    this.records = new CsvRecordStream({ encoding: options.encoding, delimiter: options.delimiter });
+    super({ encoding: options.encoding, delimiter: options.delimiter });
     this.remember = options.rememberNumbers ?? 100_000;
   }
 
-  write(chunk: Uint8Array): OptOutCsvEvent[] {
-    return this.took(this.records.write(chunk), false);
-  }
-
-  end(): OptOutCsvEvent[] {
-    return this.took(this.records.end(), true);
-  }
-
-  /** Reads a whole source (e.g. fs.createReadStream), yielding events as lines complete. */
-  async *read(source: AsyncIterable<Uint8Array>): AsyncGenerator<OptOutCsvEvent> {
-    for await (const chunk of source) yield* this.write(chunk);
-    yield* this.end();
-  }
-
-  private took(items: CsvItem[], eof: boolean): OptOutCsvEvent[] {
+  protected took(items: CsvItem[], eof: boolean): OptOutCsvEvent[] {
     this.stats.physicalLines = this.records.physicalLines;
     if (!this.format && this.records.delimiter) {
       this.format = {
