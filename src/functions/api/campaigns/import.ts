@@ -7,7 +7,7 @@
  * twilio.com/docs/serverless/functions-assets/functions/request-flow), so the CSV travels
  * inside the JSON. Bad lines are reported (with `strict`,
  * nothing is imported when there is one); the rest go to leads_import_batch, duplicates
- * merged. Up to 4 MiB and 50,000 leads per request; bigger files: `npm run campaigns -- import-leads`.
+ * merged. Up to 2 MiB and 20,000 leads per request; bigger files: `npm run campaigns -- import-leads`.
  */
 import { campaignFunction, IMPORT_MAX_BODY_BYTES, parseWith } from '../../../lib/domain/campaigns-api';
 import { ApiReply } from '../../../lib/runtime/api';
