@@ -25,6 +25,7 @@ import {
   emitPlan,
   EXIT,
   openDb,
+  openInputFile,
   phoneArg,
   positiveInt,
   rpcOrThrow,
@@ -226,13 +227,7 @@ async function scanFile(
   batchSize: number,
   printLines = true,
 ): Promise<Scan> {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-    if (!fs.fstatSync(fd).isFile()) throw new Error('not a regular file');
-  } catch (e) {
-    throw new CliError(`cannot read ${file}: ${(e as Error).message}`, EXIT.USAGE, 'FILE');
-  }
+  const fd = openInputFile(file);
   const reader = new OptOutCsvReader(options);
   const scan: Scan = { format: null, stats: reader.stats, rejected: [], warnings: [], batches: 0 };
   const started = Date.now();

@@ -268,6 +268,19 @@ export function checkUrl(name: string, value: string): void {
   }
 }
 
+/** Opens an input file for streaming: its descriptor, or a usage error naming why it cannot be read. */
+export function openInputFile(file: string): number {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, 'r');
+    if (!fs.fstatSync(fd).isFile()) throw new Error('not a regular file');
+    return fd;
+  } catch (e) {
+    if (fd !== undefined) fs.closeSync(fd);
+    throw new CliError(`cannot read ${file}: ${(e as Error).message}`, EXIT.USAGE, 'FILE');
+  }
+}
+
 /** Parses a positive integer option value. */
 export function positiveInt(name: string, max: number) {
   return (value: string): number => {

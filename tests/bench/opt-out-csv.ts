@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
+import { sampleMemory } from './memory';
 
 const DDDS = ['11', '21', '31', '41', '51', '61', '71', '81', '85', '91'];
 const REASONS = ['não ligar', 'pediu para sair', 'cobrança indevida', 'reclamação no Procon', ''];
@@ -92,31 +93,11 @@ interface ChildReport {
 /** In the child: run the CLI import, sampling memory every 20 ms. */
 async function child(file: string): Promise<void> {
   const { run } = await import('../../scripts/opt-out');
-  const baseRss = process.memoryUsage().rss;
-  let peakRss = baseRss;
-  let peakHeap = process.memoryUsage().heapUsed;
-  const sample = () => {
-    const m = process.memoryUsage();
-    peakRss = Math.max(peakRss, m.rss);
-    peakHeap = Math.max(peakHeap, m.heapUsed);
-  };
-  // Live memory: what is left after a full collection, every half second (the peaks above include garbage not yet collected).
-  let liveHeap = 0;
-  const gc = (globalThis as { gc?: () => void }).gc;
-  const collect = () => {
-    if (!gc) return;
-    gc();
-    liveHeap = Math.max(liveHeap, process.memoryUsage().heapUsed);
-  };
-  const timer = setInterval(sample, 20);
-  const gcTimer = setInterval(collect, 500);
+  const memory = sampleMemory();
   const out: string[] = [];
   const started = Date.now();
   const code = await run(['import', file, '--no-progress'], { ...process.env, USER: 'bench' }, { out: (l) => out.push(l), err: () => {} });
-  sample();
-  clearInterval(timer);
-  clearInterval(gcTimer);
-  const report: ChildReport = { peakRss, peakHeap, liveHeap, baseRss, seconds: (Date.now() - started) / 1000, code, summary: out.at(-1) ?? '' };
+  const report: ChildReport = { ...memory.stop(), seconds: (Date.now() - started) / 1000, code, summary: out.at(-1) ?? '' };
   process.stdout.write(JSON.stringify(report) + '\n');
 }
 
