@@ -9,6 +9,7 @@
  * this object from its flags, the API takes it as JSON, SQL applies it with
  * jsonb_populate_record.
  */
+import { campaignWindowProfile, neverOpens } from './calling-window';
 import { z } from 'zod';
 
 export const CAMPAIGN_KINDS = ['collections', 'sales'] as const;
@@ -116,7 +117,19 @@ const opens = (start: string | null | undefined, end: string | null | undefined)
 /** True when a custom window has no open hours on any day (the collections default always opens). */
 export function windowNeverOpens(w: WindowHours): boolean {
   if (w.window_profile !== 'custom') return false;
-  return !opens(w.weekday_start, w.weekday_end) && !opens(w.saturday_start, w.saturday_end) && !(w.allow_sunday && opens(w.sunday_start, w.sunday_end));
+  return neverOpens(
+    campaignWindowProfile({
+      window_profile: 'custom',
+      weekday_start: w.weekday_start ?? null,
+      weekday_end: w.weekday_end ?? null,
+      saturday_start: w.saturday_start ?? null,
+      saturday_end: w.saturday_end ?? null,
+      allow_sunday: w.allow_sunday ?? false,
+      sunday_start: w.sunday_start ?? null,
+      sunday_end: w.sunday_end ?? null,
+      skip_holidays: true,
+    }),
+  );
 }
 
 /** The problems of the settings given together (what one field cannot say alone). */
