@@ -180,7 +180,8 @@ begin
       updated_at       = v_now
     where id = v_number.id;
   else
-    v_number := public.caller_id_pick('round_robin',
+    -- A campaign's call follows the campaign's strategy (caller_id_pick reads it for null).
+    v_number := public.caller_id_pick(case when p_campaign_id is null then 'round_robin' end,
       case when p_to like '+55%' then pg_catalog.substr(p_to, 4, 2)::smallint end, p_campaign_id);
     if v_number.id is null then
       return pg_catalog.jsonb_build_object('allowed', false, 'reason', 'no_caller_id_available');

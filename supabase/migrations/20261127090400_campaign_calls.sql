@@ -17,7 +17,10 @@ alter table public.calls
   add column amd_action        text check (amd_action in ('whisper', 'wait', 'hangup', 'voicemail', 'none')),
   add column reserved_agent_id bigint references public.agents (id) on delete set null,
   add column reserved_at       timestamptz,
-  add column reserved_by       text check (reserved_by in ('amd', 'connect'));
+  add column reserved_by       text check (reserved_by in ('amd', 'connect')),
+  -- when the connect step sent the customer to the agent's room: from then on the call is
+  -- decided (a late AMD result changes nothing)
+  add column sent_to_room_at   timestamptz;
 
 -- The calls row of a webhook: the dial attempt named in our own URL (?attempt=) when it is
 -- this CallSid's (or not attached yet), else the row of the CallSid. Null when neither: a
@@ -166,8 +169,9 @@ begin
     v_reason := 'opted_out';
     v_outcome := 'opted_out';
     update public.calls set opted_out = true, end_reason = coalesce(end_reason, 'opted_out_after_dial') where id = v_call.id;
-  elsif v_call.connected_at is not null or v_call.abandoned_at is not null then
-    -- The connect step already decided (AMD came back after the grace).
+  elsif v_call.connected_at is not null or v_call.abandoned_at is not null or v_call.sent_to_room_at is not null then
+    -- The connect step already decided (AMD came back after the grace): the customer is in,
+    -- or on the way to, the agent's room, or was abandoned.
     v_action := 'none';
     v_reason := 'already_decided';
   else
@@ -233,6 +237,7 @@ declare
   v_grace    numeric := coalesce((p_event->>'grace_seconds')::numeric, 2);
   v_now      timestamptz := public.app_now();
   v_in_grace boolean;
+  v_first    boolean;
 begin
   v_call := public.campaign_call_of(p_event->>'call_sid', (p_event->>'attempt_id')::bigint);
   if v_call.id is null or v_call.campaign_id is null then
@@ -244,6 +249,7 @@ begin
     'kind', 'voice', 'dedupe_key', 'voice:connect', 'attempt_id', v_call.id));
   select * into v_call from public.calls c where c.id = v_call.id for update;
   select * into v_campaign from public.campaigns k where k.id = v_call.campaign_id;
+  v_first := v_call.disclaimer_ended_at is null;
   update public.calls set disclaimer_ended_at = coalesce(disclaimer_ended_at, v_now), updated_at = v_now
    where id = v_call.id
   returning * into v_call;
@@ -265,10 +271,20 @@ begin
     return pg_catalog.jsonb_build_object('action', 'abandon', 'treatment', v_campaign.abandon_treatment,
       'company_name', v_campaign.company_name);
   end if;
+  if v_call.sent_to_room_at is not null and v_agent.id is not null then
+    -- A repeat of the request that already sent the customer to the room.
+    return pg_catalog.jsonb_build_object('action', 'room', 'agent_id', v_agent.id, 'reserved_by', v_call.reserved_by);
+  end if;
+
+  -- Within the grace: the first request (the disclaimer's end) or a return from the short
+  -- hold no later than grace_seconds after it. A live customer not sent to an agent by then is
+  -- abandoned (see docs/campaign-calls.md), even when an agent frees up a moment later.
+  v_in_grace := v_first or v_now <= v_call.disclaimer_ended_at + pg_catalog.make_interval(secs => v_grace::double precision);
 
   -- The agent reserved for this customer, still in the room and present: in it goes.
   if v_agent.id is not null then
-    if public.agent_room_takes(v_agent, v_call.call_sid, v_call.id, v_presence) then
+    if v_in_grace and public.agent_room_takes(v_agent, v_call.call_sid, v_call.id, v_presence) then
+      update public.calls set sent_to_room_at = v_now where id = v_call.id;
       return pg_catalog.jsonb_build_object('action', 'room', 'agent_id', v_agent.id, 'reserved_by', v_call.reserved_by);
     end if;
     -- Gone meanwhile (shift leg over, page silent): released; another agent may take the customer.
@@ -277,9 +293,8 @@ begin
     end if;
   end if;
 
-  v_in_grace := v_now < v_call.disclaimer_ended_at + pg_catalog.make_interval(secs => v_grace::double precision);
   if v_call.live_at is null then
-    if v_call.amd_at is null and v_in_grace then
+    if v_call.amd_at is null and v_in_grace and not (v_first and v_grace <= 0) then
       return pg_catalog.jsonb_build_object('action', 'wait', 'reason', 'amd_pending',
         'waited_ms', (extract(epoch from v_now - v_call.disclaimer_ended_at) * 1000)::integer);
     end if;
@@ -291,11 +306,17 @@ begin
     update public.calls set live_at = v_now where id = v_call.id returning * into v_call;
   end if;
 
-  v_agent := public.campaign_reserve_agent(v_call, v_presence, 'connect');
-  if v_agent.id is not null and public.agent_room_takes(v_agent, v_call.call_sid, v_call.id, v_presence) then
-    return pg_catalog.jsonb_build_object('action', 'room', 'agent_id', v_agent.id, 'reserved_by', 'connect');
-  end if;
   if v_in_grace then
+    v_agent := public.campaign_reserve_agent(v_call, v_presence, 'connect');
+    if v_agent.id is not null and public.agent_room_takes(v_agent, v_call.call_sid, v_call.id, v_presence) then
+      update public.calls set sent_to_room_at = v_now where id = v_call.id;
+      return pg_catalog.jsonb_build_object('action', 'room', 'agent_id', v_agent.id, 'reserved_by', 'connect');
+    end if;
+    if v_agent.id is not null and v_agent.status = 'reserved' then
+      perform public.agent_transition(v_agent.id, 'available', null, 'system', null);
+    end if;
+  end if;
+  if v_in_grace and not (v_first and v_grace <= 0) then
     return pg_catalog.jsonb_build_object('action', 'wait', 'reason', 'no_agent',
       'waited_ms', (extract(epoch from v_now - v_call.disclaimer_ended_at) * 1000)::integer);
   end if;
@@ -320,7 +341,9 @@ $$;
 
 -- /voice/voicemail-drop?attempt=<id>: what the campaign leaves on an answering machine
 -- ({audio, text, company_name}), the request logged (call_events, kind voice). Null when the
--- call is unknown or of no campaign.
+-- call is unknown or of no campaign. A number on the opt-out list (checked under its opt-out
+-- lock, as every dial path does) gets no message: {hangup: true, reason: 'opted_out'}, the
+-- call marked opted_out.
 create function public.campaign_voicemail_drop(p_event jsonb)
 returns jsonb
 language plpgsql
@@ -334,8 +357,17 @@ begin
   if v_call.id is null or v_call.campaign_id is null then
     return null;
   end if;
+  perform pg_catalog.pg_advisory_xact_lock(public.opt_out_lock_key(v_call.to_number));
   perform public.apply_call_event(p_event || pg_catalog.jsonb_build_object(
     'kind', 'voice', 'dedupe_key', 'voice:voicemail-drop', 'attempt_id', v_call.id));
+  if exists (select 1 from public.opt_outs o where o.phone_number = v_call.to_number) then
+    update public.calls
+       set opted_out = true, end_reason = coalesce(end_reason, 'opted_out_after_dial'),
+           outcome = case when outcome is null or outcome = 'machine_voicemail' then 'opted_out' else outcome end,
+           updated_at = public.app_now()
+     where id = v_call.id;
+    return pg_catalog.jsonb_build_object('hangup', true, 'reason', 'opted_out');
+  end if;
   update public.calls set outcome = coalesce(outcome, 'machine_voicemail'), updated_at = public.app_now() where id = v_call.id;
   select * into v_campaign from public.campaigns k where k.id = v_call.campaign_id;
   return pg_catalog.jsonb_build_object('audio', v_campaign.voicemail_audio, 'text', v_campaign.voicemail_text,
@@ -346,6 +378,8 @@ $$;
 -- agent_customer_joined (agent_calls migration), plus: a campaign customer joining the room is
 -- connected (calls.connected_at, outcome human) — the end of the customer's wait that the
 -- silence figure measures from disclaimer_ended_at.
+-- Lock order, as in every call/agent function: the call's row first, then the agent's
+-- (apply_call_status locks the call in apply_call_event, then the agent in agent_customer_left).
 create or replace function public.agent_customer_joined(p_agent_id bigint, p_call_sid public.call_sid)
 returns jsonb
 language plpgsql
@@ -355,6 +389,7 @@ declare
   v_agent public.agents;
   v_leg   public.agent_room_legs;
 begin
+  perform 1 from public.calls c where c.call_sid = p_call_sid for update;
   select * into v_agent from public.agents where id = p_agent_id for update;
   if v_agent.id is null then
     return null;

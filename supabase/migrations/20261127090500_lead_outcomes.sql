@@ -469,8 +469,10 @@ $$;
 -- The agent dials the lead they preview: previewing by this agent, in a running preview
 -- campaign → dialing, attempts + 1, last_attempt_at. Returns {ok: true, lead_id, to,
 -- campaign_id} or {ok: false, reason: not_previewing | campaign_not_running}; nothing is
--- written on a refusal.
-create function public.agent_preview_dial(p_agent_id bigint, p_lead_id bigint)
+-- written on a refusal. With p_open_ddds (the DDDs whose calling window is open now, from
+-- TypeScript's calling-window module) a lead whose DDD is not among them is not dialed: it
+-- goes back to pending (off the card) and the answer is {ok: false, reason: window_closed}.
+create function public.agent_preview_dial(p_agent_id bigint, p_lead_id bigint, p_open_ddds smallint[] default null)
 returns jsonb
 language plpgsql set search_path = '' as $$
 declare
@@ -486,6 +488,11 @@ begin
   select * into v_campaign from public.campaigns k where k.id = v_lead.campaign_id;
   if v_campaign.status <> 'active' or v_campaign.mode <> 'preview' then
     return pg_catalog.jsonb_build_object('ok', false, 'reason', 'campaign_not_running');
+  end if;
+  if p_open_ddds is not null and (v_lead.ddd is null or not (v_lead.ddd = any (p_open_ddds))) then
+    update public.leads set status = 'pending', preview_agent_id = null, updated_at = public.app_now()
+     where id = v_lead.id;
+    return pg_catalog.jsonb_build_object('ok', false, 'reason', 'window_closed');
   end if;
   update public.leads set status = 'dialing', attempts = attempts + 1, last_attempt_at = public.app_now(),
          updated_at = public.app_now()
@@ -710,7 +717,7 @@ revoke execute on function
   public.lead_call_ended(text), public.apply_call_status(jsonb),
   public.agent_set_disposition(bigint, uuid, text, text, text, timestamptz, jsonb),
   public.agent_preview_lead(bigint), public.agent_preview_context(bigint),
-  public.agent_preview_requested(bigint, boolean), public.agent_preview_dial(bigint, bigint),
+  public.agent_preview_requested(bigint, boolean), public.agent_preview_dial(bigint, bigint, smallint[]),
   public.agent_preview_undial(bigint, bigint, text), public.agent_preview_skip(bigint, bigint, integer),
   public.preview_release_stale(), public.agent_poll(text, integer, integer)
   from public, anon, authenticated;
@@ -720,7 +727,7 @@ grant execute on function
   public.lead_call_ended(text), public.apply_call_status(jsonb),
   public.agent_set_disposition(bigint, uuid, text, text, text, timestamptz, jsonb),
   public.agent_preview_lead(bigint), public.agent_preview_context(bigint),
-  public.agent_preview_requested(bigint, boolean), public.agent_preview_dial(bigint, bigint),
+  public.agent_preview_requested(bigint, boolean), public.agent_preview_dial(bigint, bigint, smallint[]),
   public.agent_preview_undial(bigint, bigint, text), public.agent_preview_skip(bigint, bigint, integer),
   public.preview_release_stale(), public.agent_poll(text, integer, integer)
   to service_role;
