@@ -411,7 +411,7 @@ language sql stable set search_path = '' as $$
   select pg_catalog.jsonb_build_object(
            'id', l.id, 'name', l.name, 'phone_number', l.phone_number, 'external_id', l.external_id,
            'fields', l.data, 'attempts', l.attempts, 'outcome', l.outcome, 'callback_at', l.callback_at,
-           'campaign_id', l.campaign_id)
+           'campaign_id', l.campaign_id, 'ddd', l.ddd)
     from public.leads l
    where l.preview_agent_id = p_agent_id and l.status = 'previewing'
    order by l.id

@@ -88,6 +88,41 @@ begin
 end;
 $$;
 
+-- agent_transition (see 20261126090000_agents_identity_presence.sql), with one change: the
+-- moment of the change is never before the start of the status it ends. app_now() is the
+-- transaction's start, and a transaction that waited for the agent's row (the lock order
+-- above) may have started before the one it waited for wrote the current status.
+create or replace function public.agent_transition(
+  p_agent_id bigint, p_status text, p_reason text, p_source text, p_by uuid,
+  p_call_sid text default null, p_wrap_up_seconds integer default null
+) returns public.agents
+language plpgsql set search_path = '' as $$
+declare
+  v_agent public.agents;
+  v_at    timestamptz;
+begin
+  update public.agents a set
+    status            = p_status,
+    status_changed_at = public.app_now(),
+    pause_reason      = case when p_status = 'paused' then p_reason end,
+    wrap_up_until     = case when p_status = 'wrap_up' and p_wrap_up_seconds is not null
+                             then public.app_now() + pg_catalog.make_interval(secs => p_wrap_up_seconds) end,
+    current_call_sid  = case when p_status in ('reserved', 'busy', 'wrap_up')
+                             then coalesce(p_call_sid, a.current_call_sid) end
+  where a.id = p_agent_id
+  returning a.* into v_agent;
+  if v_agent.id is null then
+    return null;
+  end if;
+  select greatest(public.app_now(), pg_catalog.max(h.started_at)) into v_at
+    from public.agent_status_history h where h.agent_id = p_agent_id and h.ended_at is null;
+  update public.agent_status_history set ended_at = v_at
+    where agent_id = p_agent_id and ended_at is null;
+  insert into public.agent_status_history (agent_id, status, reason, source, changed_by, call_sid, started_at)
+    values (p_agent_id, p_status, p_reason, p_source, p_by, v_agent.current_call_sid, v_at);
+  return v_agent;
+end $$;
+
 -- The reconciler's view of a call (see 20261125140000_reconcile_calls.sql), plus the tail of
 -- a final status it applies (dial_attempt_ended): a call whose final callback was lost still
 -- releases its agent and moves its lead. p_call.wrap_up_seconds: the deployment's
@@ -343,15 +378,16 @@ end;
 $$;
 
 -- What the heartbeat sweeps up, so that no lost callback leaves a lead or an agent stuck:
---   endings    dialer calls that are over but whose end never reached their lead (no
---              lead_outcome_at): the tail runs now (dial_attempt_ended)
+--   endings    dialer calls over for more than p_stale_seconds whose end never reached their
+--              lead (no lead_outcome_at): the tail runs now (dial_attempt_ended)
 --   leads      leads 'dialing' for more than p_stale_seconds (since last_attempt_at) with no
 --              live call: no call recorded since the claim → pending again, the attempt given
 --              back; the latest call over → its tail, or a retry per its outcome; an attempt
 --              never attached to a Twilio call for p_stale_seconds → retried ('canceled', not
 --              counted; the dial-attempt reconciler settles the calls row)
---   agents     agents 'reserved' for a call that is over (current_call_sid of an ended call,
---              or reserved_attempt_id of an ended attempt with no CallSid learnt) → available
+--   agents     agents 'reserved' for more than p_stale_seconds for a call that is over
+--              (current_call_sid of an ended call, or reserved_attempt_id of an ended attempt
+--              with no CallSid learnt) → available
 -- Each call is handled under its row lock, then its agent, then its lead. Returns the counts
 -- {endings, leads, agents}.
 create function public.dialer_sweep(p_stale_seconds integer default 300, p_wrap_up_seconds integer default 30)
@@ -376,6 +412,7 @@ begin
     select c.id from public.calls c
      where c.lead_id is not null and c.lead_outcome_at is null
        and c.status in ('completed', 'busy', 'no-answer', 'failed', 'canceled')
+       and coalesce(c.ended_at, c.updated_at) <= v_stale
        and c.created_at > v_now - interval '7 days'
      order by c.id
      limit 1000
@@ -432,7 +469,7 @@ begin
   -- Agents reserved for a call that is over.
   for v_id in
     select a.id from public.agents a
-     where a.status = 'reserved'
+     where a.status = 'reserved' and a.status_changed_at <= v_stale
        and (exists (select 1 from public.calls c where c.call_sid = a.current_call_sid
                      and (c.ended_at is not null or public.call_status_rank(c.status) >= 4))
             or (a.current_call_sid is null and exists (

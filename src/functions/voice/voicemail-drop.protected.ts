@@ -2,8 +2,9 @@
  * /voice/voicemail-drop?attempt=<id> — where a campaign call answered by a machine is sent at
  * the beep (AMD DetectMessageEnd, Calls update Url): the campaign's message is left (its MP3
  * asset, else its text spoken, else a short default naming the company) and the call ends.
- * One round trip (campaign_voicemail_drop) logs it and reads the message. Anything unknown or
- * failing: the call just ends, never an error.
+ * One round trip (campaign_voicemail_drop) logs it and reads the message. A number that opted
+ * out meanwhile (checked under its opt-out lock) hears nothing: the call just ends. Anything
+ * unknown or failing: the call just ends, never an error.
  */
 import twilio from 'twilio';
 import { voicemailDropTwiml } from '../../lib/domain/campaign-calls';
@@ -12,17 +13,13 @@ import { unwrap } from '../../lib/runtime/db';
 import { voiceFunction } from '../../lib/runtime/handler';
 import { parseParams, voiceParams } from '../../lib/runtime/params';
 
-interface Drop {
-  audio: string | null;
-  text: string | null;
-  company_name: string | null;
-}
+type Drop = { audio: string | null; text: string | null; company_name: string | null; hangup?: undefined } | { hangup: true; reason: string };
 
 export const handler = voiceFunction(
   async ({ config, params, db }) => {
     const call = parseParams(voiceParams, params);
     const drop = unwrap(await db.rpc<Drop | null>('campaign_voicemail_drop', { p_event: voiceEvent(call, params) }));
-    return voicemailDropTwiml(config, drop);
+    return voicemailDropTwiml(config, drop && drop.hangup !== true ? drop : null);
   },
   () => {
     const twiml = new twilio.twiml.VoiceResponse();

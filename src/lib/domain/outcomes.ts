@@ -19,7 +19,7 @@ import { dispositionCodes, type Config } from '../runtime/config';
 import { unwrap, type Db } from '../runtime/db';
 import { HttpError } from '../runtime/http';
 import type { AgentCall, AgentLead, AgentStateResponse } from './agents';
-import { campaignWindowProfile, openDdds, type AdminHoliday } from './calling-window';
+import { campaignWindowProfile, isOpenFor, openDdds, type AdminHoliday } from './calling-window';
 
 /** What a disposition does to the lead. */
 export const DISPOSITION_OUTCOMES = ['done', 'retry', 'callback', 'opt_out', 'invalid'] as const;
@@ -123,6 +123,8 @@ export interface PreviewLead {
   outcome: string | null;
   callback_at: string | null;
   campaign_id: number;
+  /** Area code of a Brazilian number (its calling window); null for any other number. */
+  ddd: number | null;
 }
 
 /** The screen pop's lead on a campaign call. */
@@ -235,21 +237,47 @@ export async function previewNext(deps: PreviewDeps, agentId: number): Promise<{
  * (attempts + 1), then the one dialing path with the campaign and lead on the attempt and the
  * agent reserved for it. A call that is not placed puts the lead back: on the card (agent busy,
  * no caller ID), opted_out, invalid; a call Twilio refused is a failed attempt (retry rules).
+ * The lead's calling window is checked again at the click (the card may have waited past its
+ * end): closed → 409 window_closed, the lead back to pending. Should the attempt not be
+ * recorded (database error), the lead goes back on the card; should Twilio not answer after
+ * it was recorded, the lead stays dialing on that attempt until its callbacks, the reconciler
+ * or dialer_sweep end it.
  */
 export async function previewDial(deps: PreviewDeps & { twilio: twilio.Twilio }, agentId: number, leadId?: number): Promise<{ call_sid: string; attempt_id: number; lead_id: number }> {
   const ctx = await previewContext(deps.db, agentId);
   if (!ctx.preview || (leadId !== undefined && ctx.preview.id !== leadId)) throw refuse(409, 'conflict', 'this lead is not on your preview card');
   requireFree(ctx.agent.status);
   const lead = ctx.preview;
-  const taken = unwrap(await deps.db.rpc<{ ok: boolean; reason?: string; to?: string; campaign_id?: number }>('agent_preview_dial', { p_agent_id: agentId, p_lead_id: lead.id }));
+  // The lead's window now, by the database's clock and the admin holidays: agent_preview_dial
+  // dials only a lead whose DDD is among p_open_ddds, else puts it back in the same statement.
+  const openNow = lead.ddd !== null && isOpenFor(lead.ddd, campaignWindowProfile(ctx.campaign), ctx.now_ms, ctx.holidays);
+  const open = openNow ? [lead.ddd] : [];
+  const taken = unwrap(
+    await deps.db.rpc<{ ok: boolean; reason?: string; to?: string; campaign_id?: number }>('agent_preview_dial', {
+      p_agent_id: agentId,
+      p_lead_id: lead.id,
+      p_open_ddds: open,
+    }),
+  );
   if (!taken.ok) {
     if (taken.reason === 'campaign_not_running') throw refuse(409, 'campaign_not_running', 'the campaign is not running');
+    if (taken.reason === 'window_closed') throw refuse(409, 'window_closed', "this lead's calling window is closed now; it goes back to the campaign's list");
     throw refuse(409, 'conflict', 'this lead is not on your preview card');
   }
   const { placeCall } = await import('./dialer');
-  // Should Twilio not answer (network, 5xx), placeCall throws and the lead stays dialing on
-  // the recorded attempt: the call may exist, and its status callbacks end the attempt.
-  const r = await placeCall(deps, { to: taken.to!, campaignId: taken.campaign_id!, leadId: lead.id, agentId, reserveAgent: true });
+  let r: Awaited<ReturnType<typeof placeCall>>;
+  try {
+    r = await placeCall(deps, { to: taken.to!, campaignId: taken.campaign_id!, leadId: lead.id, agentId, reserveAgent: true });
+  } catch (e) {
+    // No attempt recorded (start_dial_attempt failed): back on the card. An attempt recorded
+    // but Twilio silent (network, 5xx: the call may exist): agent_preview_undial leaves the
+    // lead dialing on it, for the call's callbacks, the reconciler or dialer_sweep to end.
+    const back = await deps.db
+      .rpc('agent_preview_undial', { p_agent_id: agentId, p_lead_id: lead.id, p_reason: 'not_placed' })
+      .catch((u: unknown) => ({ error: { message: u instanceof Error ? u.message : String(u) } }));
+    if (back.error) console.error(`[discador] preview lead ${lead.id} of agent ${agentId} left dialing: ${back.error.message}`);
+    throw e;
+  }
   if (!r.placed) {
     if (r.reason === 'twilio_refused' && r.attemptId !== undefined) {
       unwrap(await deps.db.rpc('lead_attempt_ended', { p_attempt_id: r.attemptId }));
