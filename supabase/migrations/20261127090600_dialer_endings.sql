@@ -377,6 +377,52 @@ begin
 end;
 $$;
 
+-- An inbound call reached /voice/inbound (see 20261126090300_agent_calls.sql), unchanged but
+-- for the lock order: a repeat of the webhook for a call already recorded locks its row before
+-- the agent's.
+create or replace function public.start_inbound_call(p_event jsonb) returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_opted_out boolean;
+  v_agent     public.agents;
+  v_route     text := 'none';
+begin
+  -- The call's row (a repeated webhook) before the agent's: the lock order of every function.
+  perform 1 from public.calls c where c.call_sid = p_event->>'call_sid' for update;
+  select exists (select 1 from public.opt_outs o where o.phone_number = p_event->>'from') into v_opted_out;
+  select a.* into v_agent
+    from public.phone_numbers n join public.agents a on a.id = n.assigned_agent_id
+   where n.phone_number = p_event->>'to' and n.is_active and a.is_active
+   for update of a;
+
+  if v_agent.id is not null then
+    if v_agent.status = 'reserved' and v_agent.current_call_sid = p_event->>'call_sid' then
+      v_route := 'offer';
+    elsif public.agent_is_routable(v_agent, coalesce((p_event->>'presence_seconds')::integer, 20))
+          and (not v_opted_out or coalesce(p_event->>'opt_out_inbound', 'continue') = 'continue') then
+      v_agent := public.agent_transition(v_agent.id, 'reserved', null, 'system', null, p_event->>'call_sid');
+      v_route := 'offer';
+    elsif v_agent.shift_call_sid is not null then
+      v_route := 'voicemail';
+    else
+      v_route := 'ring';
+    end if;
+  end if;
+
+  perform public.apply_call_event(p_event || pg_catalog.jsonb_build_object(
+    'kind', 'voice', 'dedupe_key', 'voice:inbound', 'agent_id', v_agent.id, 'opted_out', v_opted_out));
+
+  return pg_catalog.jsonb_build_object(
+    'opted_out', v_opted_out,
+    'route', v_route,
+    'agent', case when v_agent.id is null then null else pg_catalog.jsonb_build_object(
+      'id', v_agent.id, 'name', v_agent.name, 'phone_number', v_agent.phone_number,
+      'client_identity', v_agent.client_identity, 'status', v_agent.status) end);
+end;
+$$;
+
 -- What the heartbeat sweeps up, so that no lost callback leaves a lead or an agent stuck:
 --   endings    dialer calls over for more than p_stale_seconds whose end never reached their
 --              lead (no lead_outcome_at): the tail runs now (dial_attempt_ended)

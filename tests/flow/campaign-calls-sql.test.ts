@@ -125,17 +125,30 @@ describe('campaign_connect_step', () => {
     expect(await connectStep(c)).toEqual({ action: 'hangup', reason: 'unknown' });
   });
 
-  it('AMD pending past the grace with amd_unknown=connect: taken as live, a free agent reserved without whisper', async () => {
+  it('AMD pending when the grace ends with amd_unknown=connect: taken as live, a free agent reserved without whisper', async () => {
     const k = await campaign();
     const a = await agent(k);
     const c = await call(k);
-    await sql(`update calls set disclaimer_ended_at = now() - interval '3 seconds' where id = $1`, [c.id]);
-    expect(await connectStep(c)).toEqual({ action: 'room', agent_id: a, reserved_by: 'connect' });
+    // No grace at all (ABANDON_GRACE_SECONDS=0): the first request applies the unknown rule at once.
+    expect(await rpc('campaign_connect_step', {
+      p_event: { call_sid: c.sid, attempt_id: c.id, call_status: 'in-progress', direction: 'outbound-api', to: c.to, presence_seconds: 20, grace_seconds: 0, params: {} },
+    })).toEqual({ action: 'room', agent_id: a, reserved_by: 'connect' });
     const [row] = await sql<{ live_at: Date | null; reserved_by: string }>(`select live_at, reserved_by from calls where id = $1`, [c.id]);
     expect(row!.live_at).toBeInstanceOf(Date);
     expect(row!.reserved_by).toBe('connect');
     // A late AMD human then reserves nobody else.
-    expect(await amd(c, 'human')).toMatchObject({ action: 'none', reason: 'already_reserved' });
+    expect(await amd(c, 'human')).toMatchObject({ action: 'none', reason: 'already_decided' });
+  });
+
+  it('AMD pending past the grace with amd_unknown=connect: live and not in a room within the grace, so abandoned', async () => {
+    const k = await campaign();
+    const a = await agent(k);
+    const c = await call(k);
+    expect(await connectStep(c)).toMatchObject({ action: 'wait', reason: 'amd_pending' });
+    await sql(`update calls set disclaimer_ended_at = now() - interval '3 seconds' where id = $1`, [c.id]);
+    expect(await connectStep(c)).toMatchObject({ action: 'abandon' });
+    expect(await sql(`select live_at is not null as live, outcome from calls where id = $1`, [c.id])).toEqual([{ live: true, outcome: 'abandoned' }]);
+    expect((await sql<{ status: string }>(`select status from agents where id = $1`, [a]))[0]!.status).toBe('available');
   });
 
   it('live, nobody free, past the grace: abandoned once (outcome abandoned), the treatment and company named', async () => {
