@@ -47,6 +47,12 @@ export const configSchema = {
     TWILIO_API_KEY: text({ pattern: /^SK[0-9a-f]{32}$/, message: 'must be SK followed by 32 hex characters' }).optional(),
     TWILIO_API_SECRET: text({ min: 16, max: 200 }).optional(),
     TWILIO_TWIML_APP_SID: text({ pattern: /^AP[0-9a-f]{32}$/, message: 'must be AP followed by 32 hex characters' }).optional(),
+    // The pacer: the account's calls per second (Twilio's default is 1), the heartbeat's HMAC
+    // secret, a round's lease, and how often agent pages' polls may start a round.
+    ACCOUNT_CPS: int(1, 100).default(1),
+    TICK_SECRET: text({ min: 32, max: 512 }).optional(),
+    TICK_LEASE_SECONDS: int(1, 60).default(5),
+    TICK_POLL_MIN_SECONDS: int(0, 3600).default(2),
   },
 };
 
