@@ -138,6 +138,23 @@ async function runRound(deps: Deps, owner: string, snap: RoundSnapshot): Promise
 }
 
 /**
+ * Deps for a round started by an event: the Twilio client is made on first use (only a round
+ * that places calls needs one), and a failure to make it fails that round's calls, never the
+ * request carrying the event.
+ */
+export function eventDeps(db: Db, config: Config, makeTwilio: () => twilio.Twilio): Deps {
+  let client: twilio.Twilio | undefined;
+  return {
+    db,
+    config,
+    get twilio() {
+      client ??= makeTwilio();
+      return client;
+    },
+  };
+}
+
+/**
  * Runs a round for what an event changed, without ever failing the request that carries the
  * event: errors are logged. `campaignId` null/undefined → nothing to do.
  */
