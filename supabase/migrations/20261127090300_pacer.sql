@@ -390,6 +390,52 @@ begin
 end;
 $$;
 
+-- The next lead of a class for claim_leads, locked (rows other transactions hold are skipped):
+-- 0 callbacks due (callback_at reached, not attempted since; the previewing agent's own first),
+-- 1 new leads (attempts = 0), 2 retries due (next_attempt_at reached or unset; a callback
+-- already attempted counts here). Priority desc, id. Only DDDs in p_open_ddds, under both
+-- attempt limits. Null row when none is left.
+create or replace function public.pacer_next_lead(p_campaign public.campaigns, p_class integer, p_open_ddds smallint[], p_preview_agent_id bigint)
+returns public.leads
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_now  timestamptz := public.app_now();
+  v_lead public.leads;
+begin
+  if p_class = 0 then
+    select l.* into v_lead from public.leads l
+     where l.campaign_id = p_campaign.id and l.status = 'pending' and l.callback_at is not null
+       and l.callback_at <= v_now and (l.last_attempt_at is null or l.last_attempt_at < l.callback_at)
+       and l.ddd = any (p_open_ddds)
+       and l.attempts < least(p_campaign.max_attempts, l.max_attempts)
+     order by (p_preview_agent_id is not null and l.callback_agent_id = p_preview_agent_id) desc, l.priority desc, l.id
+     limit 1
+     for update of l skip locked;
+  elsif p_class = 1 then
+    select l.* into v_lead from public.leads l
+     where l.campaign_id = p_campaign.id and l.status = 'pending' and l.attempts = 0 and l.callback_at is null
+       and (l.next_attempt_at is null or l.next_attempt_at <= v_now)
+       and l.ddd = any (p_open_ddds)
+     order by l.priority desc, l.id
+     limit 1
+     for update of l skip locked;
+  else
+    select l.* into v_lead from public.leads l
+     where l.campaign_id = p_campaign.id and l.status = 'pending' and l.attempts > 0
+       and (l.callback_at is null or l.last_attempt_at >= l.callback_at)
+       and (l.next_attempt_at is null or l.next_attempt_at <= v_now)
+       and l.ddd = any (p_open_ddds)
+       and l.attempts < least(p_campaign.max_attempts, l.max_attempts)
+     order by l.priority desc, l.id
+     limit 1
+     for update of l skip locked;
+  end if;
+  return v_lead;
+end;
+$$;
+
 -- Claims leads of a campaign. Returns {claimed: [{attempt_id, lead_id, to, caller_id, name,
 -- fields}], skipped: {opted_out, no_caller_id, cps}} or, refused, {claimed: [], error: code}.
 --   Pacer (p_preview_agent_id null): the caller must hold the campaign's lease (p_owner;
@@ -418,6 +464,7 @@ declare
   v_budget    integer;
   v_recent    integer;
   v_lead      public.leads;
+  v_class     integer;
   v_one       jsonb;
   v_claimed   jsonb := '[]'::jsonb;
   v_n         integer := 0;
@@ -469,78 +516,25 @@ begin
     v_cps := p_count - v_budget;
   end if;
 
-  -- Callbacks due.
-  if v_n < v_budget then
-    for v_lead in
-      select l.* from public.leads l
-       where l.campaign_id = p_campaign_id and l.status = 'pending' and l.callback_at is not null
-         and l.callback_at <= v_now and (l.last_attempt_at is null or l.last_attempt_at < l.callback_at)
-         and l.ddd = any (p_open_ddds)
-         and l.attempts < least(v_campaign.max_attempts, l.max_attempts)
-       order by (p_preview_agent_id is not null and l.callback_agent_id = p_preview_agent_id) desc, l.priority desc, l.id
-       for update of l skip locked
-    loop
+  -- One lead at a time (a cursor would lock a batch of rows ahead and hide them from
+  -- concurrent claims): callbacks due, then new leads, then retries due.
+  <<classes>>
+  for v_class in 0..2 loop
+    while v_n < v_budget loop
+      v_lead := public.pacer_next_lead(v_campaign, v_class, p_open_ddds, p_preview_agent_id);
+      exit when v_lead.id is null;
       v_one := public.pacer_claim_lead(v_lead, v_campaign, p_preview_agent_id);
       if v_one->>'kind' = 'opted_out' then
         v_opted := v_opted + 1;
       elsif v_one->>'kind' = 'no_caller_id' then
         v_no_caller := 1;
-        exit;
+        exit classes;
       else
         v_n := v_n + 1;
         v_claimed := v_claimed || pg_catalog.jsonb_build_array(v_one->'item');
-        exit when v_n >= v_budget;
       end if;
     end loop;
-  end if;
-  -- New leads.
-  if v_n < v_budget and v_no_caller = 0 then
-    for v_lead in
-      select l.* from public.leads l
-       where l.campaign_id = p_campaign_id and l.status = 'pending' and l.attempts = 0 and l.callback_at is null
-         and (l.next_attempt_at is null or l.next_attempt_at <= v_now)
-         and l.ddd = any (p_open_ddds)
-       order by l.priority desc, l.id
-       for update of l skip locked
-    loop
-      v_one := public.pacer_claim_lead(v_lead, v_campaign, p_preview_agent_id);
-      if v_one->>'kind' = 'opted_out' then
-        v_opted := v_opted + 1;
-      elsif v_one->>'kind' = 'no_caller_id' then
-        v_no_caller := 1;
-        exit;
-      else
-        v_n := v_n + 1;
-        v_claimed := v_claimed || pg_catalog.jsonb_build_array(v_one->'item');
-        exit when v_n >= v_budget;
-      end if;
-    end loop;
-  end if;
-  -- Retries due.
-  if v_n < v_budget and v_no_caller = 0 then
-    for v_lead in
-      select l.* from public.leads l
-       where l.campaign_id = p_campaign_id and l.status = 'pending' and l.attempts > 0
-         and (l.callback_at is null or l.last_attempt_at >= l.callback_at)
-         and (l.next_attempt_at is null or l.next_attempt_at <= v_now)
-         and l.ddd = any (p_open_ddds)
-         and l.attempts < least(v_campaign.max_attempts, l.max_attempts)
-       order by l.priority desc, l.id
-       for update of l skip locked
-    loop
-      v_one := public.pacer_claim_lead(v_lead, v_campaign, p_preview_agent_id);
-      if v_one->>'kind' = 'opted_out' then
-        v_opted := v_opted + 1;
-      elsif v_one->>'kind' = 'no_caller_id' then
-        v_no_caller := 1;
-        exit;
-      else
-        v_n := v_n + 1;
-        v_claimed := v_claimed || pg_catalog.jsonb_build_array(v_one->'item');
-        exit when v_n >= v_budget;
-      end if;
-    end loop;
-  end if;
+  end loop;
 
   return pg_catalog.jsonb_build_object('claimed', v_claimed,
     'skipped', pg_catalog.jsonb_build_object('opted_out', v_opted, 'no_caller_id', v_no_caller, 'cps', v_cps));
@@ -568,7 +562,7 @@ begin
   update public.leads l
      set status = 'pending', attempts = greatest(l.attempts - 1, 0), updated_at = public.app_now()
    where l.id = v_call.lead_id and l.status = 'dialing' and (v_failed->>'failed')::boolean
-     and v_call.end_reason = 'twilio_refused' and l.last_call_sid is null
+     and v_call.end_reason = 'twilio_refused'
      and not exists (select 1 from public.calls o where o.lead_id = l.id and o.id > v_call.id);
   get diagnostics v_lead = row_count;
   return v_failed || pg_catalog.jsonb_build_object('released', v_lead > 0);
@@ -585,6 +579,8 @@ revoke execute on function public.pacer_round_end(uuid, jsonb) from public, anon
 grant execute on function public.pacer_round_end(uuid, jsonb) to service_role;
 revoke execute on function public.pacer_agent_campaign(bigint, numeric) from public, anon, authenticated;
 grant execute on function public.pacer_agent_campaign(bigint, numeric) to service_role;
+revoke execute on function public.pacer_next_lead(public.campaigns, integer, smallint[], bigint) from public, anon, authenticated;
+grant execute on function public.pacer_next_lead(public.campaigns, integer, smallint[], bigint) to service_role;
 revoke execute on function public.pacer_claim_lead(public.leads, public.campaigns, bigint) from public, anon, authenticated;
 grant execute on function public.pacer_claim_lead(public.leads, public.campaigns, bigint) to service_role;
 revoke execute on function public.claim_leads(bigint, uuid, integer, smallint[], integer, bigint) from public, anon, authenticated;
