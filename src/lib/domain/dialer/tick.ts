@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import type twilio from 'twilio';
 import type { Config } from '../../runtime/config';
 import { unwrap, type Db } from '../../runtime/db';
-import { placeCampaignCall, type ClaimedLead } from '../dialer';
+import { placeCampaignCall, type ClaimedLead } from './campaign-call';
 import { decidePacing } from '../pacing';
 import { campaignCpsRoom, pacingSettings, pacingSnapshot, ROLLING_WINDOWS, windowNow, type RoundBegin, type RoundSnapshot } from './snapshot';
 
