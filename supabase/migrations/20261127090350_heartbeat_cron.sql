@@ -35,10 +35,10 @@ as $$
    where e.extname = p_name
 $$;
 
--- One heartbeat: POST /api/tick with the HMAC of the current Unix second. Returns pg_net's
--- request id, or null when no URL is configured. Errors name what is missing.
-create or replace function public.pacer_heartbeat()
-returns bigint
+-- The heartbeat's request: {url, headers} with the HMAC of the current Unix second, or null
+-- when no URL is configured. Needs pgcrypto and a secret; errors name what is missing.
+create or replace function public.pacer_heartbeat_request()
+returns jsonb
 language plpgsql
 set search_path = ''
 as $$
@@ -46,17 +46,12 @@ declare
   v_settings public.pacer_heartbeat_settings;
   v_secret   text;
   v_crypto   text := public.extension_schema('pgcrypto');
-  v_net      text := public.extension_schema('pg_net');
   v_t        text;
   v_sig      text;
-  v_id       bigint;
 begin
   select * into v_settings from public.pacer_heartbeat_settings s where s.id;
   if v_settings.tick_url is null then
     return null;
-  end if;
-  if v_net is null then
-    raise exception 'pg_net is not installed' using errcode = '55000';
   end if;
   if v_crypto is null then
     raise exception 'pgcrypto is not installed' using errcode = '55000';
@@ -73,11 +68,35 @@ begin
   v_t := pg_catalog.floor(extract(epoch from pg_catalog.clock_timestamp()))::bigint::text;
   execute pg_catalog.format('select pg_catalog.encode(%I.hmac($1, $2, %L), %L)', v_crypto, 'sha256', 'hex')
     into v_sig using v_t, v_secret;
+  return pg_catalog.jsonb_build_object(
+    'url', v_settings.tick_url,
+    'timeout_ms', v_settings.timeout_ms,
+    'headers', pg_catalog.jsonb_build_object('Content-Type', 'application/json', 'X-Discador-Tick', 't=' || v_t || ',v1=' || v_sig));
+end;
+$$;
+
+-- One heartbeat: POST /api/tick through pg_net (pacer_heartbeat_request). Returns pg_net's
+-- request id, or null when no URL is configured.
+create or replace function public.pacer_heartbeat()
+returns bigint
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_net     text := public.extension_schema('pg_net');
+  v_request jsonb;
+  v_id      bigint;
+begin
+  if v_net is null then
+    raise exception 'pg_net is not installed' using errcode = '55000';
+  end if;
+  v_request := public.pacer_heartbeat_request();
+  if v_request is null then
+    return null;
+  end if;
   execute pg_catalog.format('select %I.http_post(url => $1, body => $2, headers => $3, timeout_milliseconds => $4)', v_net)
     into v_id
-    using v_settings.tick_url, '{}'::jsonb,
-          pg_catalog.jsonb_build_object('Content-Type', 'application/json', 'X-Discador-Tick', 't=' || v_t || ',v1=' || v_sig),
-          v_settings.timeout_ms;
+    using v_request->>'url', '{}'::jsonb, v_request->'headers', (v_request->>'timeout_ms')::integer;
   return v_id;
 end;
 $$;
@@ -108,6 +127,8 @@ $$;
 revoke all on table public.pacer_heartbeat_settings from public, anon, authenticated;
 revoke execute on function public.extension_schema(text) from public, anon, authenticated;
 grant execute on function public.extension_schema(text) to service_role;
+revoke execute on function public.pacer_heartbeat_request() from public, anon, authenticated;
+grant execute on function public.pacer_heartbeat_request() to service_role;
 revoke execute on function public.pacer_heartbeat() from public, anon, authenticated;
 grant execute on function public.pacer_heartbeat() to service_role;
 revoke execute on function public.pacer_heartbeat_schedule(integer) from public, anon, authenticated;

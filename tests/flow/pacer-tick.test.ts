@@ -6,6 +6,7 @@
  * keep a lead Twilio refused).
  */
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { Client } from 'pg';
 import type twilio from 'twilio';
 import { ROLLING_WINDOWS, type RoundBegin } from '../../src/lib/domain/dialer/snapshot';
 import { runTick } from '../../src/lib/domain/dialer/tick';
@@ -219,5 +220,29 @@ describe('runTick', () => {
     const tw = fakeTwilio();
     const r = await runTick({ db: testDb(), twilio: tw.client, config: config() }, { trigger: 'heartbeat', campaignId: c });
     expect(r.rounds[0]).toMatchObject({ wanted: 3, dial: 1, placed: 1, reason: 'cps_limit' });
+  });
+});
+
+describe('the pg_cron heartbeat, in SQL', () => {
+  it('signs a request /api/tick accepts (pgcrypto HMAC), and says what is missing where pg_net and pg_cron are not installed', async () => {
+    const c = await campaign();
+    const cl = new Client({ connectionString: env('DATABASE_URL') });
+    await cl.connect();
+    try {
+      await cl.query('begin');
+      await cl.query('create extension if not exists pgcrypto');
+      await cl.query(`insert into pacer_heartbeat_settings (tick_url, tick_secret) values ($1, $2)`, [`${env('FUNCTIONS_BASE_URL')}/api/tick`, env('TICK_SECRET')]);
+      const req = (await cl.query<{ r: { url: string; headers: Record<string, string> } }>(`select pacer_heartbeat_request() as r`)).rows[0]!.r;
+      await expect(cl.query(`select pacer_heartbeat()`)).rejects.toThrow(/pg_net is not installed/);
+      await cl.query('rollback');
+      const res = await fetch(req.url, { method: 'POST', headers: req.headers, body: JSON.stringify({ campaign_id: c }) });
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { rounds: unknown[] }).rounds).toEqual([expect.objectContaining({ campaign_id: c, reason: 'no_agents' })]);
+      expect((await rounds(c)).map((r) => r.trigger)).toEqual(['heartbeat']);
+    } finally {
+      await cl.end();
+    }
+    await expect(sql(`select pacer_heartbeat_schedule(5)`)).rejects.toThrow(/needs pg_cron and pg_net/);
+    expect(await sql(`select pacer_heartbeat_request() as r`)).toEqual([{ r: null }]);
   });
 });
