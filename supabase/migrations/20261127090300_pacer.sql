@@ -64,6 +64,25 @@ begin
 end;
 $$;
 
+-- The agent as the page shows it, now with the campaign the agent works (null: inbound only),
+-- so the page's poll knows without another round trip whether a pacing round may be due.
+create or replace function public.agent_view(p_agent public.agents, p_presence_seconds integer)
+returns jsonb
+language sql stable set search_path = '' as $$
+  select pg_catalog.jsonb_build_object(
+    'id', p_agent.id,
+    'name', p_agent.name,
+    'status', p_agent.status,
+    'status_since', p_agent.status_changed_at,
+    'pause_reason', p_agent.pause_reason,
+    'wrap_up_until', p_agent.wrap_up_until,
+    'current_call_sid', p_agent.current_call_sid,
+    'shift_connected', p_agent.shift_call_sid is not null,
+    'last_seen_at', p_agent.last_seen_at,
+    'routable', public.agent_is_routable(p_agent, p_presence_seconds),
+    'campaign_id', p_agent.campaign_id)
+$$;
+
 -- ---------------------------------------------------------------------------------------
 -- One campaign's pacing snapshot (called by pacer_round_begin for each leased campaign).
 -- p_windows: the rolling windows' sizes, from src/lib/domain/pacing (answer_rate_dials,

@@ -27,7 +27,8 @@ export const handler = apiFunction(
     );
     // The runtime types name an older twilio package; the object is this project's twilio client.
     const deps = eventDeps(db, config, () => context.getTwilioClient(twilioClientOptions(config.TWILIO_API_BASE_URL)) as unknown as twilio.Twilio);
-    await tickForAgent(deps, 'poll', state.agent.id, config.TICK_POLL_MIN_SECONDS);
+    // agent_view names the agent's campaign; an inbound-only agent (null) has no round to start.
+    if ((state.agent as { campaign_id?: number | null }).campaign_id !== null) await tickForAgent(deps, 'poll', state.agent.id, config.TICK_POLL_MIN_SECONDS);
     return state;
   },
 );

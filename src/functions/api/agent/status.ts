@@ -41,7 +41,8 @@ export const handler = apiFunction(
       }
     }
     const deps = eventDeps(db, config, () => context.getTwilioClient(twilioClientOptions(config.TWILIO_API_BASE_URL)) as unknown as twilio.Twilio);
-    await tickForAgent(deps, 'agent_status', agent.id);
+    // agent_view names the agent's campaign; an inbound-only agent (null) has no round to start.
+    if ((agent as { campaign_id?: number | null }).campaign_id !== null) await tickForAgent(deps, 'agent_status', agent.id);
     return { agent };
   },
 );
