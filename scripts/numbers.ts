@@ -5,6 +5,10 @@
  *   npm run numbers -- buy +5511912345678 --address-sid AD… --bundle-sid BU…
  *   npm run numbers -- point all
  *   npm run numbers -- sync
+ *   npm run numbers -- flag-spam +5511912345678 --note "labelled by carrier X"
+ *   npm run numbers -- unflag-spam +5511912345678
+ *   npm run numbers -- set-cap +5511912345678 120
+ *   npm run numbers -- set-cooldown +5511912345678 30
  */
 import { Command, Option } from 'commander';
 import type twilio from 'twilio';
@@ -124,6 +128,32 @@ async function findOwned(client: twilio.Twilio, s: TwilioSettings, e164: string)
 
 function incomingUrl(s: TwilioSettings, sid = ''): string {
   return twilioUrl(s, `/Accounts/${s.accountSid}/IncomingPhoneNumbers${sid ? '/' + sid : ''}.json`);
+}
+
+/** What `caller_id_configure` may change on one number. */
+interface RotationSettings {
+  spam?: boolean;
+  spam_note?: string;
+  daily_cap?: number;
+  cooldown_seconds?: number;
+}
+
+/** A number's rotation settings as `caller_id_configure` returns them. */
+export interface RotationState {
+  phone_number: string;
+  ddd: number | null;
+  is_active: boolean;
+  dedicated_to_agent: boolean;
+  daily_cap: number;
+  cooldown_seconds: number;
+  spam_flagged_at: string | null;
+  spam_note: string | null;
+  calls_today: number;
+}
+
+function rotationLine(r: RotationState): string {
+  const state = !r.is_active ? 'inactive' : r.dedicated_to_agent ? 'dedicated to an agent' : r.spam_flagged_at ? `flagged as spam since ${r.spam_flagged_at}` : 'in rotation';
+  return `  ${state}; cap ${r.daily_cap}/day (${r.calls_today} today), cool-down ${r.cooldown_seconds} s${r.spam_note ? `; note: ${r.spam_note}` : ''}`;
 }
 
 /** Runs the numbers CLI with these arguments; returns the exit code. */
@@ -361,6 +391,66 @@ export function run(argv: string[], env: Env, io: Io): Promise<number> {
         `released ${e164} (${sid})`,
         'run `numbers sync` to mark it inactive in the phone_numbers pool',
       ]);
+    });
+
+    // rotation settings -----------------------------------------------------------------
+    // What the caller-ID rotation may do with one pool number (SQL caller_id_configure).
+    const configure = async (c: Ctx, number: string, settings: RotationSettings, done: (r: RotationState) => string): Promise<void> => {
+      const e164 = phoneArg(number);
+      const args = { p_phone_number: e164, p_settings: settings };
+      if (c.dryRun) {
+        emitPlan(c, [{ kind: 'rpc', fn: 'caller_id_configure', args }]);
+        return;
+      }
+      const r = await rpcOrThrow<RotationState | { error: 'not_in_pool' | 'invalid_settings' }>(openDb(env), env, 'caller_id_configure', args);
+      if ('error' in r) {
+        throw r.error === 'not_in_pool'
+          ? new CliError(`${e164} is not in the phone_numbers pool (run \`numbers sync\` after buying it)`, EXIT.FAILED, 'NOT_IN_POOL')
+          : new CliError(`the database refused the settings ${JSON.stringify(settings)}`, EXIT.USAGE, 'INVALID_SETTINGS');
+      }
+      emit(c, { number: r }, () => [done(r), rotationLine(r)]);
+    };
+
+    withCommonOptions(
+      program
+        .command('flag-spam')
+        .description('take a number out of caller-ID rotation because carriers label it as spam (a caller ID asked for by name is refused too)')
+        .argument('<number>', 'a number of the pool')
+        .option('--note <text>', 'why (who reported it, which app labels it), up to 200 characters'),
+    ).action(async (number: string, opts: CommonOptions & { note?: string }) => {
+      if (opts.note !== undefined && (opts.note.trim().length === 0 || opts.note.length > 200)) {
+        throw new CliError('--note must be 1 to 200 characters', EXIT.USAGE, 'USAGE');
+      }
+      await configure(ctx(opts), number, { spam: true, ...(opts.note !== undefined ? { spam_note: opts.note.trim() } : {}) }, (r) => `${r.phone_number} flagged as spam: out of rotation`);
+    });
+
+    withCommonOptions(
+      program.command('unflag-spam').description('put a spam-flagged number back in caller-ID rotation').argument('<number>', 'a number of the pool'),
+    ).action(async (number: string, opts: CommonOptions) => {
+      await configure(ctx(opts), number, { spam: false }, (r) => `${r.phone_number} back in rotation`);
+    });
+
+    withCommonOptions(
+      program
+        .command('set-cap')
+        .description("a number's daily cap: calls per São Paulo day it may be the caller ID of")
+        .argument('<number>', 'a number of the pool')
+        .argument('<calls>', 'calls per day (1-100000; carriers tend to label numbers past ~150-200 a day)'),
+    ).action(async (number: string, calls: string, opts: CommonOptions) => {
+      const n = positiveInt('<calls>', 100_000)(calls);
+      await configure(ctx(opts), number, { daily_cap: n }, (r) => `${r.phone_number} daily cap set to ${r.daily_cap}`);
+    });
+
+    withCommonOptions(
+      program
+        .command('set-cooldown')
+        .description('the least time between two calls from a number')
+        .argument('<number>', 'a number of the pool')
+        .argument('<seconds>', 'seconds (0-86400; 0 = no cool-down)'),
+    ).action(async (number: string, seconds: string, opts: CommonOptions) => {
+      const s = Number(seconds);
+      if (!/^\d+$/.test(seconds) || s > 86_400) throw new CliError(`<seconds> must be a whole number from 0 to 86400, got "${seconds}"`, EXIT.USAGE, 'USAGE');
+      await configure(ctx(opts), number, { cooldown_seconds: s }, (r) => `${r.phone_number} cool-down set to ${r.cooldown_seconds} s`);
     });
 
     return program;

@@ -3,9 +3,14 @@
  * range of seeds, with the mean and the spread per (scenario, strategy). Used to check that a
  * pacing change holds on seeds it was not tuned on (tune on 1-10, confirm on 11-20).
  * Usage: tsx simulator/eval.ts [--seeds 11-20] [--scenarios medium-20,few-5]
- *        [--strategies "pred HARD_LIMIT,power 1:1"] [--json]
+ *        [--strategies "pred HARD_LIMIT,power 1:1"] [--amd-accuracy 0.99] [--no-amd-estimate] [--amd-off]
+ *        [--heartbeat 5] [--latency 0.3] [--json]
+ * --amd-accuracy sets AMD's true and configured human accuracy; --no-amd-estimate makes the
+ * pacer count no estimate (abandon % +AMD is still shown); --amd-off puts every answer through
+ * to an agent (machines are not hung up on, so no person is either).
  */
-import { runInParallel, type SimJob } from './parallel';
+import { kpisOf } from './kpis';
+import { runInParallel, variantFromArgs, type SimJob } from './parallel';
 import { loadScenarios } from './scenario';
 import { BENCH_STRATEGIES } from './strategies';
 
@@ -34,23 +39,29 @@ async function main(): Promise<void> {
   const seeds = parseSeeds(arg('--seeds') ?? '11-20');
   const scenarioNames = arg('--scenarios')?.split(',') ?? loadScenarios().map((s) => s.name);
   const strategyLabels = arg('--strategies')?.split(',') ?? BENCH_STRATEGIES.filter((s) => s.mode === 'predictive').map((s) => s.label);
+  const variant = variantFromArgs(args);
   const jobs: SimJob[] = [];
-  for (const scenario of scenarioNames) for (const strategy of strategyLabels) for (const seed of seeds) jobs.push({ scenario, strategy, seed });
+  for (const scenario of scenarioNames) for (const strategy of strategyLabels) for (const seed of seeds) jobs.push({ scenario, strategy, seed, variant });
   const started = Date.now();
   const results = await runInParallel(jobs);
   if (args.includes('--json')) {
     console.log(JSON.stringify(results.map(({ hourly: _hourly, ...r }) => r)));
     return;
   }
-  console.log(`seeds ${seeds[0]}..${seeds[seeds.length - 1]} (${seeds.length}): talk min/agent-h and abandon %, mean [min..max]`);
+  const variantText = Object.keys(variant).length > 0 ? ` ${JSON.stringify(variant)}` : '';
+  console.log(`seeds ${seeds[0]}..${seeds[seeds.length - 1]} (${seeds.length})${variantText}: talk min/agent-h, % of the physical limit, abandon % without and with the AMD estimate, mean [min..max]`);
   for (const scenario of scenarioNames) {
     for (const strategy of strategyLabels) {
-      const rs = results.filter((r) => r.scenario === scenario && r.strategy === strategy);
+      const rs = results.filter((r) => r.scenario === scenario && r.strategy === strategy).map(kpisOf);
       const talk = stats(rs.map((r) => r.talkMinPerAgentHour));
+      const ratio = stats(rs.map((r) => 100 * r.limitRatio));
       const ab = stats(rs.map((r) => 100 * r.abandonRate));
-      const over = rs.filter((r) => r.abandonRate > 0.03).length;
+      const abAmd = stats(rs.map((r) => 100 * r.abandonRateWithAmd));
+      const over = rs.filter((r) => r.abandonRateWithAmd > 0.03).length;
+      const first = rs[0];
+      const bind = first === undefined ? '' : ` [${first.constraint}]`;
       console.log(
-        `${scenario.padEnd(10)} ${strategy.padEnd(16)} talk ${talk.mean.toFixed(2)} [${talk.min.toFixed(1)}..${talk.max.toFixed(1)}]  abandon ${ab.mean.toFixed(2)} % [${ab.min.toFixed(2)}..${ab.max.toFixed(2)}]${over > 0 ? `  OVER CAP in ${over}` : ''}`,
+        `${scenario.padEnd(10)} ${strategy.padEnd(16)} talk ${talk.mean.toFixed(2)} [${talk.min.toFixed(1)}..${talk.max.toFixed(1)}] = ${ratio.mean.toFixed(1)} % [${ratio.min.toFixed(1)}..${ratio.max.toFixed(1)}]${bind}  abandon ${ab.mean.toFixed(2)} % [${ab.min.toFixed(2)}..${ab.max.toFixed(2)}]  +AMD ${abAmd.mean.toFixed(2)} % [${abAmd.min.toFixed(2)}..${abAmd.max.toFixed(2)}]${over > 0 ? `  +AMD OVER 3 % in ${over}/${rs.length}` : ''}`,
       );
     }
   }

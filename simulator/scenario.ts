@@ -18,6 +18,14 @@ export type Distribution = z.infer<typeof DistributionSchema>;
 
 const probability = z.number().min(0).max(1);
 
+const sumsToOne = (l: { human: number; machine: number; busy: number; noAnswer: number }): boolean =>
+  Math.abs(l.human + l.machine + l.busy + l.noAnswer - 1) < 1e-9;
+
+/** What a dial reaches: shares that add up to 1. */
+export const LeadMixSchema = z.object({ human: probability, machine: probability, busy: probability, noAnswer: probability });
+/** What a dial reaches. */
+export type LeadMix = z.infer<typeof LeadMixSchema>;
+
 /** The whole scenario file. */
 export const ScenarioSchema = z
   .object({
@@ -27,7 +35,25 @@ export const ScenarioSchema = z
     agents: z.number().int().positive(),
     shiftHours: z.number().positive().max(24),
     schedule: z.array(z.object({ atHour: z.number().nonnegative(), agents: z.number().int().nonnegative() })).optional(),
-    leads: z.object({ human: probability, machine: probability, busy: probability, noAnswer: probability }),
+    leads: LeadMixSchema,
+    /** Lead mix from a given hour of the shift on (answer rates that change during the day); before the first entry, `leads`. */
+    leadsByHour: z
+      .array(LeadMixSchema.extend({ fromHour: z.number().nonnegative() }))
+      .refine((entries) => entries.every((e, i) => i === 0 || e.fromHour > (entries[i - 1] as { fromHour: number }).fromHour), {
+        message: 'leadsByHour must be in increasing fromHour order',
+      })
+      .refine((entries) => entries.every(sumsToOne), { message: 'each leadsByHour entry must add up to 1' })
+      .optional(),
+    /** Seconds between heartbeat ticks; the pacer also decides on every event the live system triggers on. */
+    heartbeatS: z.number().positive().max(60).default(5),
+    /**
+     * Whether a pacing round cut short by the CPS limit is followed by another one when the
+     * decision says (`followUpS`, one second later), as the live tick does; false = the
+     * held-back calls wait for the next event or heartbeat.
+     */
+    cpsFollowUp: z.boolean().default(true),
+    /** Seconds from the moment a live answer may join its agent (disclaimer over, agent given) to the join: webhook + conference join. */
+    connectLatencyS: seconds.max(10).default(0.3),
     ring: z.object({ humanAnswer: DistributionSchema, machineAnswer: DistributionSchema, busy: DistributionSchema, noAnswerTimeoutS: z.number().positive() }),
     amd: z.object({ delay: DistributionSchema, humanAccuracy: probability, machineAccuracy: probability }),
     disclaimerS: seconds,
@@ -41,9 +67,17 @@ export const ScenarioSchema = z
       cps: z.number().int().positive(),
       maxLines: z.number().int().positive(),
       abandonCap: probability,
+      /**
+       * AMD human accuracy the campaign is configured with, for the estimate of people AMD hung
+       * up on (counted as abandoned by the pacer and in the KPIs). Default 0.96; null = the
+       * pacer counts no estimate (the KPIs still show the rate with the default estimate).
+       */
+      amdHumanAccuracy: z.number().gt(0).max(1).nullable().optional(),
     }),
+    /** Read by the live campaign simulation (npm run sim:campaign); ignored here. */
+    live: z.unknown().optional(),
   })
-  .refine((s) => Math.abs(s.leads.human + s.leads.machine + s.leads.busy + s.leads.noAnswer - 1) < 1e-9, {
+  .refine((s) => sumsToOne(s.leads), {
     message: 'leads probabilities must add up to 1',
   });
 /** A validated scenario. */
@@ -52,6 +86,13 @@ export type Scenario = z.infer<typeof ScenarioSchema>;
 /** Validates a parsed JSON value as a scenario (throws with the zod issues). */
 export function parseScenario(value: unknown): Scenario {
   return ScenarioSchema.parse(value);
+}
+
+/** The lead mix in force at `t` seconds into the shift. */
+export function leadMixAt(scenario: Scenario, t: number): LeadMix {
+  let mix: LeadMix = scenario.leads;
+  for (const entry of scenario.leadsByHour ?? []) if (entry.fromHour * 3600 <= t) mix = entry;
+  return mix;
 }
 
 /** Directory of the shipped scenarios. */
@@ -89,6 +130,30 @@ export function draw(d: Distribution, random: Random): number {
       if (d.min !== undefined) x = Math.max(d.min, x);
       if (d.max !== undefined) x = Math.min(d.max, x);
       return x;
+    }
+  }
+}
+
+/** Expected value of a duration (numerically for a clamped log-normal). */
+export function meanOf(d: Distribution): number {
+  switch (d.dist) {
+    case 'fixed':
+      return d.value;
+    case 'uniform':
+      return (d.min + d.max) / 2;
+    case 'exponential':
+      return d.mean;
+    case 'lognormal': {
+      const clamp = (x: number): number => Math.min(d.max ?? Infinity, Math.max(d.min ?? -Infinity, x));
+      if (d.sd <= 0) return clamp(d.mean);
+      const sigma2 = Math.log(1 + (d.sd * d.sd) / (d.mean * d.mean));
+      const mu = Math.log(d.mean) - sigma2 / 2;
+      const sigma = Math.sqrt(sigma2);
+      // Midpoint rule over the standard normal, +-10 sd.
+      const step = 0.002;
+      let sum = 0;
+      for (let z = -10 + step / 2; z < 10; z += step) sum += clamp(Math.exp(mu + sigma * z)) * Math.exp(-0.5 * z * z);
+      return (sum * step) / Math.sqrt(2 * Math.PI);
     }
   }
 }

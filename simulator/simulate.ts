@@ -1,11 +1,16 @@
 /**
  * A seeded discrete-event simulation of one campaign over a shift. It keeps the state the
- * database would keep and asks decidePacing (src/lib/domain/pacing) how many calls to place after
- * every state-changing event (answer, AMD result, call ended, agent freed, login change,
- * abandon deadline) and on a one-second heartbeat, as the Twilio functions will.
+ * database would keep and asks decidePacing (src/lib/domain/pacing) how many calls to place on
+ * the events the live dialer ticks on (call ended, AMD result, agent freed or wrap-up over,
+ * login change) and on a heartbeat every `heartbeatS` seconds; a live answer joins its agent
+ * `connectLatencyS` after the disclaimer's end (webhook and conference join).
  */
 import {
+  abandonRate,
   decidePacing,
+  estimatedAmdAbandons,
+  DEFAULT_AMD_HUMAN_ACCURACY,
+  CPS_WINDOW_S,
   type AdaptiveBehaviour,
   type AgentSnapshot,
   type PacingMode,
@@ -15,8 +20,8 @@ import {
 } from '../src/lib/domain/pacing';
 import { EventHeap } from './heap';
 import { mixSeed, mulberry32 } from './prng';
-import { RecentCount, RollingWindow } from './rolling';
-import { draw, type Scenario } from './scenario';
+import { CampaignStats, RecentCount } from './rolling';
+import { draw, leadMixAt, meanOf, type Scenario } from './scenario';
 
 /** How the simulated campaign dials. */
 export interface Strategy {
@@ -45,6 +50,66 @@ export interface HourFigures {
   abandonRate: number;
 }
 
+/**
+ * The most talk an agent can do: 60 x mean talk / (mean talk + mean wrap-up) minutes per
+ * agent-hour (no wait at all between calls), from the scenario's distributions; and what
+ * binds first at that pace: the agents, the calls per second, or the lines.
+ */
+export interface PhysicalLimit {
+  talkMinPerAgentHour: number;
+  meanTalkS: number;
+  meanWrapUpS: number;
+  /** Dials per second needed to keep every agent busy at the limit, in the hour with the fewest live answers per dial. */
+  dialsPerSecondNeeded: number;
+  /** dialsPerSecondNeeded / campaign CPS. */
+  cpsLoad: number;
+  /** Lines needed at that pace (agents on calls plus calls in flight). */
+  linesNeeded: number;
+  constraint: 'agents' | 'cps' | 'lines';
+}
+
+/** Computes the physical limit of a scenario (see PhysicalLimit). */
+export function physicalLimit(scenario: Scenario): PhysicalLimit {
+  const meanTalkS = meanOf(scenario.talk);
+  const meanWrapUpS = meanOf(scenario.wrapUp);
+  const agents = Math.max(scenario.agents, ...(scenario.schedule ?? []).map((e) => e.agents));
+  const mixes = [scenario.leads, ...(scenario.leadsByHour ?? [])];
+  const { humanAccuracy, machineAccuracy } = scenario.amd;
+  let worst = { perDial: Infinity, lineS: 0 };
+  for (const m of mixes) {
+    // Agent-seconds one dial brings: its person's talk and wrap-up, or a machine put through.
+    const agentS = m.human * humanAccuracy * (meanTalkS + meanWrapUpS) + m.machine * (1 - machineAccuracy) * (meanOf(scenario.machineTalk) + meanWrapUpS);
+    const amdS = meanOf(scenario.amd.delay);
+    const lineS =
+      m.human * (meanOf(scenario.ring.humanAnswer) + Math.max(amdS, scenario.disclaimerS)) +
+      m.machine * (meanOf(scenario.ring.machineAnswer) + amdS) +
+      m.busy * meanOf(scenario.ring.busy) +
+      m.noAnswer * scenario.ring.noAnswerTimeoutS;
+    if (agentS < worst.perDial) worst = { perDial: agentS, lineS };
+  }
+  const dialsPerSecondNeeded = worst.perDial > 0 ? agents / worst.perDial : Infinity;
+  const cpsLoad = dialsPerSecondNeeded / scenario.campaign.cps;
+  const linesNeeded = agents + dialsPerSecondNeeded * worst.lineS;
+  const constraint = cpsLoad > 1 ? 'cps' : linesNeeded > scenario.campaign.maxLines ? 'lines' : 'agents';
+  return {
+    talkMinPerAgentHour: (60 * meanTalkS) / (meanTalkS + meanWrapUpS),
+    meanTalkS,
+    meanWrapUpS,
+    dialsPerSecondNeeded,
+    cpsLoad,
+    linesNeeded,
+    constraint,
+  };
+}
+
+/** The p-quantile (0..1) of a list of numbers, nearest rank; 0 when empty. */
+export function quantile(values: readonly number[], p: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil(p * sorted.length)));
+  return sorted[rank - 1] as number;
+}
+
 /** What a run measured. */
 export interface SimResult {
   scenario: string;
@@ -53,7 +118,23 @@ export interface SimResult {
   agentHours: number;
   talkMinPerAgentHour: number;
   occupancy: number;
+  /** Abandoned / live answers (no AMD estimate). */
   abandonRate: number;
+  /** The same with the estimated AMD hang-ups of people, at the campaign's configured accuracy (default 0.96). */
+  abandonRateWithAmd: number;
+  /** The estimate itself (people AMD hung up on), and the accuracy it used. */
+  amdEstimatedAbandons: number;
+  amdHumanAccuracyCounted: number;
+  /** Whether the pacer held the cap on the rate with the estimate (campaign.amdHumanAccuracy not null). */
+  pacerCountsAmdEstimate: boolean;
+  /** Seconds a live answer heard nothing between the disclaimer's end and joining its agent (connected in time only). */
+  customerSilenceP50S: number;
+  customerSilenceP95S: number;
+  limit: PhysicalLimit;
+  /** The live system's timing the run used. */
+  timing: { heartbeatS: number; connectLatencyS: number; cpsFollowUp: boolean };
+  /** talkMinPerAgentHour / limit.talkMinPerAgentHour. */
+  limitRatio: number;
   dialsPerAgentHour: number;
   connectsPerAgentHour: number;
   meanAgentWaitS: number;
@@ -108,6 +189,7 @@ interface Agent {
 
 type Event =
   | { kind: 'heartbeat' }
+  | { kind: 'followUp' }
   | { kind: 'answer' | 'ringEnd' | 'amd' | 'deadline' | 'patience' | 'talkEnd'; call: Call }
   | { kind: 'wrapEnd'; agent: Agent }
   | { kind: 'schedule'; agents: number };
@@ -153,6 +235,10 @@ export function simulate(scenario: Scenario, strategy: Strategy, seed: number = 
     shiftStartMs: 0,
     shiftEndMs: endT * 1000,
   };
+  const configuredAccuracy = scenario.campaign.amdHumanAccuracy;
+  if (configuredAccuracy !== null) settings.amdHumanAccuracy = configuredAccuracy ?? DEFAULT_AMD_HUMAN_ACCURACY;
+  const countedAccuracy = configuredAccuracy ?? DEFAULT_AMD_HUMAN_ACCURACY;
+  const silences: number[] = [];
 
   const heap = new EventHeap<Event>();
   const scheduleEntries = scenario.schedule ?? [];
@@ -178,22 +264,16 @@ export function simulate(scenario: Scenario, strategy: Strategy, seed: number = 
   let queueHead = 0;
   let callIndex = 0;
 
-  // Rolling statistics, as the database would keep them.
-  const answeredWin = new RollingWindow(500);
-  const ringTimeWin = new RollingWindow(500);
-  const answerTimeWin = new RollingWindow(300);
-  const machineWin = new RollingWindow(300);
-  const amdTimeWin = new RollingWindow(300);
-  const talkWin = new RollingWindow(200);
-  const wrapWin = new RollingWindow(200);
-  const liveHour = new RecentCount(3600);
-  const abandonedHour = new RecentCount(3600);
-  const dialWindow = new RecentCount(1);
+  // Rolling statistics, as the database would keep them (window sizes from the shared definitions).
+  const stats = new CampaignStats();
+  const dialWindow = new RecentCount(CPS_WINDOW_S);
 
   const totals = { dials: 0, answered: 0, live: 0, abandoned: 0, connects: 0, amdDroppedHumans: 0, machinesConnected: 0, patienceHangups: 0, shortCalls: 0 };
   const limits = { maxLinesSeen: 0, maxDialsInOneSecond: 0, dialsWithoutAgents: 0 };
   const reasons: Partial<Record<PacingReason, number>> = {};
   let decisions = 0;
+  // When the pending follow-up round runs (none pending when in the past).
+  let followUpAt = -1;
   let waitSum = 0;
   let linesIntegral = 0;
   let lastT = 0;
@@ -219,7 +299,7 @@ export function simulate(scenario: Scenario, strategy: Strategy, seed: number = 
   const countAbandon = (call: Call, t: number): void => {
     call.abandoned = true;
     totals.abandoned++;
-    abandonedHour.add(t);
+    stats.addAbandoned(t);
     bucketAt(t).abandoned++;
   };
 
@@ -254,7 +334,9 @@ export function simulate(scenario: Scenario, strategy: Strategy, seed: number = 
       counts.connected++;
       call.stage = 'connected';
       call.agent = best;
-      const connectAt = Math.max(t, call.disclaimerEnd);
+      // Reserved now (the whisper plays during the disclaimer); joins after the disclaimer plus the connect latency.
+      const connectAt = Math.max(t, call.disclaimerEnd) + scenario.connectLatencyS;
+      if (!call.abandoned) silences.push(connectAt - call.disclaimerEnd);
       best.state = 'talking';
       best.talkStart = connectAt;
       best.snap.activity = 'talking';
@@ -275,7 +357,8 @@ export function simulate(scenario: Scenario, strategy: Strategy, seed: number = 
     const random = mulberry32(mixSeed(seed, callIndex));
     const id = callIndex++;
     const u = random();
-    const { leads, ring } = scenario;
+    const leads = leadMixAt(scenario, t);
+    const { ring } = scenario;
     let trueHuman = false;
     let answerIn = Infinity;
     let endIn = ring.noAnswerTimeoutS;
@@ -353,34 +436,26 @@ export function simulate(scenario: Scenario, strategy: Strategy, seed: number = 
       for (const a of agents) if (a.state === 'available' && t - a.availableSince >= PREVIEW_THINK_S) asking++;
       snapshot.previewRequests = Math.max(0, asking - (counts.ringing + counts.detecting + counts.waiting));
     }
-    const s = snapshot.stats;
-    s.sampleDials = answeredWin.count;
-    s.answerRate = answeredWin.mean;
-    s.machineRate = machineWin.mean;
-    s.answerTimeS = answerTimeWin.mean;
-    s.answerTimeSdS = answerTimeWin.sd;
-    s.ringTimeS = ringTimeWin.mean;
-    s.amdTimeS = amdTimeWin.mean;
-    s.talkSamples = talkWin.count;
-    s.talkTimeS = talkWin.mean;
-    s.talkTimeSdS = talkWin.sd;
-    s.wrapUpTimeS = wrapWin.mean;
-    s.wrapUpTimeSdS = wrapWin.sd;
-    s.liveToday = totals.live;
-    s.abandonedToday = totals.abandoned;
-    s.liveLastHour = liveHour.count(t);
-    s.abandonedLastHour = abandonedHour.count(t);
+    stats.fill(snapshot.stats, t);
     const decision = decidePacing(snapshot, settings);
     decisions++;
     reasons[decision.reason] = (reasons[decision.reason] ?? 0) + 1;
     for (let i = 0; i < decision.dial; i++) dial(t);
+    if (decision.followUpS !== undefined && scenario.cpsFollowUp && followUpAt <= t) {
+      followUpAt = t + decision.followUpS;
+      heap.push(followUpAt, { kind: 'followUp' });
+    }
   };
 
-  const handle = (t: number, ev: Event): void => {
+  // Handles one event; true when the live dialer would run a pacing round on it (the
+  // heartbeat, a call's final status, an AMD result, wrap-up over, an agent's status change).
+  const handle = (t: number, ev: Event): boolean => {
     switch (ev.kind) {
       case 'heartbeat':
-        if (t + 1 < endT) heap.push(t + 1, ev);
-        return;
+        if (t + scenario.heartbeatS < endT) heap.push(t + scenario.heartbeatS, ev);
+        return true;
+      case 'followUp':
+        return true;
       case 'schedule': {
         let present = agents.filter((a) => a.state !== 'out').length;
         for (const a of agents) {
@@ -410,7 +485,7 @@ export function simulate(scenario: Scenario, strategy: Strategy, seed: number = 
         }
         refreshLoggedIn(t);
         assign(t);
-        return;
+        return true;
       }
       case 'answer': {
         const call = ev.call;
@@ -421,59 +496,61 @@ export function simulate(scenario: Scenario, strategy: Strategy, seed: number = 
         ringingCalls.delete(call);
         counts.detecting++;
         totals.answered++;
-        answeredWin.add(1);
-        ringTimeWin.add(t - call.dialAt);
-        answerTimeWin.add(t - call.dialAt);
+        stats.answered.add(1);
+        stats.ringTime.add(t - call.dialAt);
+        stats.answerTime.add(t - call.dialAt);
         heap.push(t + call.amdDelay, { kind: 'amd', call });
-        return;
+        // Answered is not a final status: the live dialer does not tick on it.
+        return false;
       }
       case 'ringEnd':
         ev.call.stage = 'ended';
         counts.ringing--;
         ringingCalls.delete(ev.call);
-        answeredWin.add(0);
-        ringTimeWin.add(t - ev.call.dialAt);
-        return;
+        stats.answered.add(0);
+        stats.ringTime.add(t - ev.call.dialAt);
+        return true;
       case 'amd': {
         const call = ev.call;
         counts.detecting--;
-        machineWin.add(call.classifiedMachine ? 1 : 0);
-        amdTimeWin.add(call.amdDelay);
+        stats.machine.add(call.classifiedMachine ? 1 : 0);
+        stats.amdTime.add(call.amdDelay);
         if (call.classifiedMachine) {
           call.stage = 'ended';
           if (call.trueHuman) totals.amdDroppedHumans++;
           if (call.amdDelay <= SHORT_CALL_S) totals.shortCalls++;
-          return;
+          return true;
         }
         call.stage = 'waiting';
         counts.waiting++;
         totals.live++;
-        liveHour.add(t);
+        stats.addLive(t);
         bucketAt(t).live++;
         queue.push(call);
         heap.push(Math.max(t, call.disclaimerEnd + scenario.abandonGraceS), { kind: 'deadline', call });
         heap.push(Math.max(t, call.disclaimerEnd + call.patience), { kind: 'patience', call });
         assign(t);
-        return;
+        return true;
       }
       case 'deadline': {
         const call = ev.call;
-        if (call.stage !== 'waiting' || call.abandoned) return;
+        if (call.stage !== 'waiting' || call.abandoned) return false;
         countAbandon(call, t);
         if (scenario.overflow === 'drop') {
           endWaiting(call);
           if (t - call.answerAt <= SHORT_CALL_S) totals.shortCalls++;
+          return true;
         }
-        return;
+        return false;
       }
       case 'patience': {
         const call = ev.call;
-        if (call.stage !== 'waiting') return;
+        if (call.stage !== 'waiting') return false;
         if (!call.abandoned) countAbandon(call, t);
         endWaiting(call);
         totals.patienceHangups++;
         if (t - call.answerAt <= SHORT_CALL_S) totals.shortCalls++;
-        return;
+        return true;
       }
       case 'talkEnd': {
         const call = ev.call;
@@ -481,19 +558,19 @@ export function simulate(scenario: Scenario, strategy: Strategy, seed: number = 
         call.stage = 'ended';
         counts.connected--;
         addSpan('talkS', agent.talkStart, t);
-        talkWin.add(t - agent.talkStart);
+        stats.talk.add(t - agent.talkStart);
         if (t - call.answerAt <= SHORT_CALL_S) totals.shortCalls++;
         agent.state = 'wrapup';
         agent.wrapStart = t;
         agent.snap.activity = 'wrapup';
         agent.snap.sinceMs = t * 1000;
         heap.push(t + call.wrap, { kind: 'wrapEnd', agent });
-        return;
+        return true;
       }
       case 'wrapEnd': {
         const agent = ev.agent;
         addSpan('wrapS', agent.wrapStart, t);
-        wrapWin.add(t - agent.wrapStart);
+        stats.wrapUp.add(t - agent.wrapStart);
         if (agent.logoutPending) {
           agent.logoutPending = false;
           agent.state = 'out';
@@ -502,7 +579,7 @@ export function simulate(scenario: Scenario, strategy: Strategy, seed: number = 
           setAvailable(agent, t);
           assign(t);
         }
-        return;
+        return true;
       }
     }
   };
@@ -518,8 +595,7 @@ export function simulate(scenario: Scenario, strategy: Strategy, seed: number = 
     const t = next.t;
     linesIntegral += lines() * (t - lastT);
     lastT = t;
-    handle(t, next.item);
-    pace(t);
+    if (handle(t, next.item)) pace(t);
   }
   linesIntegral += lines() * (endT - lastT);
   for (const a of agents) {
@@ -532,14 +608,25 @@ export function simulate(scenario: Scenario, strategy: Strategy, seed: number = 
   const wrapS = buckets.reduce((sum, b) => sum + b.wrapS, 0);
   const agentHours = loggedSeconds / 3600;
   const perAgentHour = (x: number): number => (agentHours > 0 ? x / agentHours : 0);
+  const limit = physicalLimit(scenario);
+  const talkMinPerAgentHour = perAgentHour(talkS / 60);
   return {
     scenario: scenario.name,
     strategy: strategy.label,
     seed,
     agentHours,
-    talkMinPerAgentHour: perAgentHour(talkS / 60),
+    talkMinPerAgentHour,
     occupancy: loggedSeconds > 0 ? (talkS + wrapS) / loggedSeconds : 0,
-    abandonRate: totals.live > 0 ? totals.abandoned / totals.live : 0,
+    abandonRate: abandonRate(totals.abandoned, totals.live),
+    abandonRateWithAmd: abandonRate(totals.abandoned, totals.live, countedAccuracy),
+    amdEstimatedAbandons: estimatedAmdAbandons(totals.live, countedAccuracy),
+    amdHumanAccuracyCounted: countedAccuracy,
+    pacerCountsAmdEstimate: settings.amdHumanAccuracy !== undefined,
+    customerSilenceP50S: quantile(silences, 0.5),
+    customerSilenceP95S: quantile(silences, 0.95),
+    limit,
+    timing: { heartbeatS: scenario.heartbeatS, connectLatencyS: scenario.connectLatencyS, cpsFollowUp: scenario.cpsFollowUp },
+    limitRatio: limit.talkMinPerAgentHour > 0 ? talkMinPerAgentHour / limit.talkMinPerAgentHour : 0,
     dialsPerAgentHour: perAgentHour(totals.dials),
     connectsPerAgentHour: perAgentHour(totals.connects),
     meanAgentWaitS: totals.connects > 0 ? waitSum / totals.connects : 0,
@@ -558,7 +645,7 @@ export function simulate(scenario: Scenario, strategy: Strategy, seed: number = 
       connects: b.connects,
       live: b.live,
       abandoned: b.abandoned,
-      abandonRate: b.live > 0 ? b.abandoned / b.live : 0,
+      abandonRate: abandonRate(b.abandoned, b.live),
     })),
   };
 }

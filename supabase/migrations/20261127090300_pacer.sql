@@ -33,37 +33,6 @@ create index calls_campaign_abandoned_at_idx on public.calls (campaign_id, aband
 create index agent_status_history_done_idx on public.agent_status_history (agent_id, status, started_at desc)
   where ended_at is not null and status in ('busy', 'wrap_up');
 
--- ---------------------------------------------------------------------------------------
--- A dial attempt the pacer recorded already counted the lead's attempt (claim_leads); attaching
--- its CallSid must not count it again. Other attempts (click-to-call, preview) count here as
--- before. Same signature and answer as before.
-create or replace function public.attach_call_sid(p_attempt_id bigint, p_call_sid public.call_sid, p_account_sid text default null)
-returns jsonb
-language plpgsql
-set search_path = ''
-as $$
-declare
-  v_lead_id  bigint;
-  v_attached boolean;
-begin
-  update public.calls
-     set call_sid = p_call_sid, account_sid = coalesce(account_sid, p_account_sid), updated_at = public.app_now()
-   where id = p_attempt_id and call_sid is null and end_reason is distinct from 'twilio_refused'
-     and not exists (select 1 from public.calls o where o.call_sid = p_call_sid)
-  returning lead_id into v_lead_id;
-  v_attached := found;
-  if v_attached and v_lead_id is not null then
-    update public.leads
-       set last_call_sid = p_call_sid,
-           attempts = attempts + case when status = 'dialing' then 0 else 1 end,
-           status = 'dialing', updated_at = public.app_now()
-     where id = v_lead_id and last_call_sid is distinct from p_call_sid;
-  end if;
-  return pg_catalog.jsonb_build_object(
-    'attached', v_attached or exists (select 1 from public.calls where id = p_attempt_id and call_sid = p_call_sid));
-end;
-$$;
-
 -- The agent as the page shows it, now with the campaign the agent works (null: inbound only),
 -- so the page's poll knows without another round trip whether a pacing round may be due.
 create or replace function public.agent_view(p_agent public.agents, p_presence_seconds integer)
@@ -103,7 +72,7 @@ declare
   v_id        bigint := p_campaign.id;
   v_agents    jsonb;
   v_unroutable integer;
-  v_preview   integer;
+  v_preview   jsonb;
   v_calls     record;
   v_dials     record;
   v_answers   record;
@@ -115,12 +84,14 @@ declare
   v_own_dials integer;
 begin
   -- Agents of the campaign as the pacer sees them. An available agent counts only when routable
-  -- (polled recently, shift leg in the room); offline agents are not logged in.
+  -- (polled recently, shift leg in the room); offline agents are not logged in. Available agents
+  -- waiting for a preview lead, longest waiting first.
   select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
            'id', a.id, 'activity', x.activity,
            'since_ms', (extract(epoch from a.status_changed_at) * 1000)::bigint) order by a.id) filter (where x.activity is not null), '[]'::jsonb),
          (pg_catalog.count(*) filter (where a.status = 'available' and x.activity is null))::integer,
-         (pg_catalog.count(*) filter (where x.activity = 'available' and a.preview_requested_at is not null))::integer
+         coalesce(pg_catalog.jsonb_agg(a.id order by a.preview_requested_at, a.id)
+                    filter (where x.activity = 'available' and a.preview_requested_at is not null), '[]'::jsonb)
     into v_agents, v_unroutable, v_preview
     from public.agents a
     cross join lateral (select case
@@ -246,7 +217,8 @@ begin
     'ringing_since_ms', v_calls.ringing_since,
     'dials_last_second', p_dials_last_second,
     'campaign_dials_last_second', v_own_dials,
-    'preview_requests', v_preview,
+    'preview_requests', pg_catalog.jsonb_array_length(v_preview),
+    'preview_agents', v_preview,
     'stats', pg_catalog.jsonb_build_object(
       'sampleDials', v_dials.n, 'answerRate', coalesce(v_dials.answer_rate, 0),
       'machineRate', v_amd.machine_rate, 'answerTimeS', v_answers.answer_time, 'answerTimeSdS', v_answers.answer_time_sd,
@@ -588,8 +560,6 @@ begin
 end;
 $$;
 
-revoke execute on function public.attach_call_sid(bigint, public.call_sid, text) from public, anon, authenticated;
-grant execute on function public.attach_call_sid(bigint, public.call_sid, text) to service_role;
 revoke execute on function public.pacer_snapshot(public.campaigns, integer, jsonb, integer) from public, anon, authenticated;
 grant execute on function public.pacer_snapshot(public.campaigns, integer, jsonb, integer) to service_role;
 revoke execute on function public.pacer_round_begin(uuid, bigint, numeric, integer, jsonb) from public, anon, authenticated;

@@ -25,9 +25,8 @@ const hearsEachOther = (a: string, b: string) => s.emulator.hears(a).has(b) && s
  * The customer leg's own recording (Calls Recordings create, as Twilio documents it for a live
  * call): exactly one, source StartCallRecordingAPI, dual-channel with both tracks, started while
  * the connecting webhook (`connectPath`) ran, so before the customer joined the agent's room;
- * the shift leg is not recorded. Its status callbacks go to /webhooks/recording, which the
- * functions do not serve yet: the emulator records each delivery as a 404. It runs until the
- * call ends, then is completed and its media has 2 channels.
+ * the shift leg is not recorded. Its status callbacks go to /webhooks/recording, which stores
+ * them (204). It runs until the call ends, then is completed and its media has 2 channels.
  */
 async function expectCustomerRecording(sid: string, agent: Agent, shift: string, connectPath: string): Promise<void> {
   const recs = s.emulator.recordings().filter((r) => r.callSid === sid);
@@ -45,8 +44,8 @@ async function expectCustomerRecording(sid: string, agent: Agent, shift: string,
 
   const callbacks = s.emulator.webhooks().filter((w) => w.purpose === 'recording' && w.params['RecordingSid'] === rec.sid);
   expect(callbacks.map((w) => [w.method, w.url, w.params['RecordingStatus'], w.status])).toEqual([
-    ['POST', `${fb()}/webhooks/recording`, 'in-progress', 404],
-    ['POST', `${fb()}/webhooks/recording`, 'completed', 404],
+    ['POST', `${fb()}/webhooks/recording`, 'in-progress', 204],
+    ['POST', `${fb()}/webhooks/recording`, 'completed', 204],
   ]);
   expect(callbacks[1]!.params).toMatchObject({ CallSid: sid, RecordingChannels: '2', RecordingSource: 'StartCallRecordingAPI', RecordingTrack: 'both', RecordingDuration: String(rec.durationS) });
   // It ran until the customer's call ended (a click-to-call hung up at once may last under a second).

@@ -2,8 +2,9 @@
  * Caller IDs under concurrency. Two real transactions on the stack's Postgres are
  * interleaved on purpose (A picks and holds its transaction open, B picks while A is open,
  * then A commits), so what is proven does not depend on scheduling luck; then 20 dialers at
- * once through the REST gateway. Also: a caller ID named explicitly keeps its daily cap and
- * never takes an agent's dedicated number.
+ * once through the REST gateway; local presence (São Paulo customers get São Paulo numbers
+ * first). Also: a caller ID named explicitly keeps its daily cap and never takes an agent's
+ * dedicated number.
  * This file runs its own stack so the number pool is its alone.
  */
 import type { Client } from 'pg';
@@ -90,8 +91,9 @@ describe('two dialers, one number with capacity, interleaved on purpose', () => 
 describe('20 concurrent dialers through the REST gateway, 3 pool numbers', () => {
   it('refuses nobody while a number has capacity, rotates least-recently-used first, and never exceeds a cap', async () => {
     await setPool([{ cap: 10, used: 0 }, { cap: 10, used: 0 }, { cap: 10, used: 0 }]); // 30 calls of capacity
+    // Customers in Bahia: no pool number shares their DDD or state, so every number is as local as the others.
     const round = () =>
-      Promise.all(Array.from({ length: 20 }, () => db.rpc<Decision>('start_dial_attempt', { p_to: newMobile() }).then((r) => {
+      Promise.all(Array.from({ length: 20 }, () => db.rpc<Decision>('start_dial_attempt', { p_to: newMobile('71') }).then((r) => {
         if (r.error) throw new Error(r.error.message);
         return r.data;
       })));
@@ -111,6 +113,15 @@ describe('20 concurrent dialers through the REST gateway, 3 pool numbers', () =>
       `caller IDs, 20 concurrent dialers, 3 numbers: round 1 (30 calls of capacity) ${20 - firstRefused}/20 allowed, ${firstRefused} refused, ` +
         `per number ${perNumber.join('/')}; round 2 (10 left) ${secondAllowed} allowed, ${20 - secondAllowed} refused; cap exceeded: 0`,
     );
+  });
+});
+
+describe('local presence through the REST gateway', () => {
+  it('customers in São Paulo get the São Paulo numbers until their caps, then the Rio number', async () => {
+    await setPool([{ cap: 5, used: 0 }, { cap: 5, used: 0 }, { cap: 5, used: 0 }]);
+    const picks = await Promise.all(Array.from({ length: 12 }, () => db.rpc<Decision>('start_dial_attempt', { p_to: newMobile('11') }).then((r) => r.data!)));
+    const perNumber = POOL.map((n) => picks.filter((d) => d.caller_id === n).length);
+    expect(perNumber).toEqual([5, 5, 2]);
   });
 });
 

@@ -126,7 +126,7 @@ describe('placeCall', () => {
     )).map((r) => r.phone_number);
     const used: string[] = [];
     for (let i = 0; i < POOL.length + 1; i++) {
-      const customer = newMobile();
+      const customer = newMobile('71'); // Bahia: no pool number there, so local presence leaves plain rotation
       s.emulator.addParty({ number: customer, outcome: 'no-answer' });
       const r = await placeCall(deps(), { to: customer });
       if (!r.placed) throw new Error(r.detail);

@@ -201,6 +201,21 @@ describe('runTick', () => {
     expect(await sql(`select count(*)::int as n from calls where campaign_id = any($1::bigint[])`, [[preview, closed]])).toEqual([{ n: 0 }]);
   });
 
+  it('a preview round dials nothing but gives an agent still waiting for a lead the next one', async () => {
+    const c = await campaign({ mode: 'preview' });
+    const waiting = await agent(c, 'available');
+    await agent(c, 'available'); // not asking
+    await sql(`update agents set preview_requested_at = now() where id = $1`, [waiting]);
+    const [id] = await leads(c, 2);
+    const tw = fakeTwilio();
+    const r = await runTick({ db: testDb(), twilio: tw.client, config: config() }, { trigger: 'heartbeat', campaignId: c });
+    expect(r.rounds[0]).toMatchObject({ dial: 0, claimed: 1, placed: 0, reason: 'preview_mode' });
+    expect(await sql(`select status, preview_agent_id from leads where id = $1`, [id])).toEqual([{ status: 'previewing', preview_agent_id: String(waiting) }]);
+    expect(await sql(`select preview_requested_at from agents where id = $1`, [waiting])).toEqual([{ preview_requested_at: null }]);
+    expect(tw.creates).toHaveLength(0);
+    expect(await sql(`select 1 from calls where campaign_id = $1`, [c])).toEqual([]);
+  });
+
   it('no agents, or a paused campaign: nothing dialed (a paused campaign gets no round at all)', async () => {
     const c = await campaign();
     await leads(c, 2);

@@ -61,10 +61,10 @@ describe('leaving a status', () => {
 });
 
 describe('configured lists', () => {
-  it('defaults: the five pause reasons and seven disposition codes', () => {
+  it('defaults: the five pause reasons and nine disposition codes', () => {
     const config = loadConfig(base);
     expect(pauseReasons(config)).toEqual(['Intervalo', 'Almoço', 'Banheiro', 'Treinamento', 'Feedback']);
-    expect(dispositionCodes(config)).toEqual(['acordo', 'promessa_pagamento', 'recusa', 'numero_errado', 'retornar', 'sem_interesse', 'outro']);
+    expect(dispositionCodes(config)).toEqual(['acordo', 'promessa_pagamento', 'recusa', 'numero_errado', 'retornar', 'sem_interesse', 'nao_ligar', 'venda', 'outro']);
   });
 
   it('presence, wrap-up and token lifetime have defaults and bounds', () => {

@@ -95,6 +95,7 @@ describe('round inputs', () => {
     dials_last_second: 1,
     campaign_dials_last_second: 1,
     preview_requests: 0,
+    preview_agents: [],
     stats: { sampleDials: 10 } as RoundSnapshot['stats'],
     holidays: [],
     ...over,

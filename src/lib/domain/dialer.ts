@@ -34,6 +34,7 @@ export type RefusalReason =
   | 'caller_id_not_in_pool'
   | 'caller_id_dedicated_to_agent'
   | 'caller_id_at_daily_cap'
+  | 'caller_id_spam_flagged'
   | 'agent_busy'
   | 'twilio_refused';
 
@@ -157,8 +158,10 @@ function refusalText(reason: RefusalReason, to: string, callerId: string | undef
       return `the requested caller ID ${callerId ?? ''} is dedicated to an agent`;
     case 'caller_id_at_daily_cap':
       return `the requested caller ID ${callerId ?? ''} has reached its daily cap`;
+    case 'caller_id_spam_flagged':
+      return `the requested caller ID ${callerId ?? ''} is flagged as spam-labelled and out of rotation (npm run numbers -- unflag-spam)`;
     case 'no_caller_id_available':
-      return 'no caller ID available: every pool number is inactive, assigned to an agent or at its daily cap';
+      return 'no caller ID available: every pool number is inactive, assigned to an agent, flagged as spam, cooling down or at its daily cap';
     case 'invalid_number':
       return `${to} is not a valid number`;
     case 'agent_busy':

@@ -26,4 +26,14 @@ export const MESSAGES = {
   agentGone: 'O atendente não está mais disponível.',
   agentDropped: 'Desculpe, a ligação com o atendente caiu.',
   unavailable: 'No momento não conseguimos completar seu atendimento. Por favor, ligue novamente mais tarde.',
+  // Campaign calls. A live customer waiting (a second or two) for an agent after the disclaimer.
+  campaignHold: 'Um momento, por favor.',
+  // A live customer no agent could take within the grace: short, names the company.
+  campaignAbandoned: (company: string | null, callback: boolean) =>
+    `${company ? `Aqui é da ${company}. ` : ''}No momento todos os nossos atendentes estão ocupados.${callback ? ' Vamos retornar a sua ligação em breve.' : ''} Obrigado.`,
+  // Left on an answering machine when the campaign has neither audio nor text of its own.
+  voicemailDrop: (company: string | null) =>
+    `Olá, ${company ? `aqui é da ${company}` : 'tentamos falar com você'}. Por favor, retorne esta ligação quando puder. Obrigado.`,
+  // What the agent hears about a lead when the campaign has no whisper template.
+  whisperDefault: (lead: string | null, campaign: string) => `${lead ? `Cliente ${lead}` : 'Cliente sem nome'}, campanha ${campaign}.`,
 } as const;

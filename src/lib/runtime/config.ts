@@ -37,7 +37,7 @@ export const configSchema = {
     CLIENT_ADDRESS_HEADER: text({ max: 100, pattern: /^(none|[a-z0-9-]+)$/, message: 'must be a lower-case header name, or none' }).default('x-discador-client-address'),
     // What an agent may pick: pause reasons and call dispositions (comma lists).
     AGENT_PAUSE_REASONS: text({ max: 2000, pattern: /^[^,]{1,60}(,[^,]{1,60})*$/, message: 'must be a comma list of reasons of 1-60 characters' }).default('Intervalo,Almoço,Banheiro,Treinamento,Feedback'),
-    DISPOSITION_CODES: text({ max: 2000, pattern: /^[a-z0-9_]{1,40}(,[a-z0-9_]{1,40})*$/, message: 'must be a comma list of codes (a-z, 0-9, _; 1-40 characters)' }).default('acordo,promessa_pagamento,recusa,numero_errado,retornar,sem_interesse,outro'),
+    DISPOSITION_CODES: text({ max: 2000, pattern: /^[a-z0-9_]{1,40}(,[a-z0-9_]{1,40})*$/, message: 'must be a comma list of codes (a-z, 0-9, _; 1-40 characters)' }).default('acordo,promessa_pagamento,recusa,numero_errado,retornar,sem_interesse,nao_ligar,venda,outro'),
     SOFTPHONE_STANDIN_URL: text({ max: 2000, pattern: /^(https?:\/\/|\/)/, message: 'must be an http(s) URL or a path starting with /' }).optional(),
     // Presence, wrap-up and the softphone's access token.
     AGENT_PRESENCE_SECONDS: int(5, 600).default(20),
@@ -46,10 +46,16 @@ export const configSchema = {
     VOICE_TOKEN_TTL_SECONDS: int(60, 86400).default(3600),
     TWILIO_API_KEY: text({ pattern: /^SK[0-9a-f]{32}$/, message: 'must be SK followed by 32 hex characters' }).optional(),
     TWILIO_API_SECRET: text({ min: 16, max: 200 }).optional(),
-    TWILIO_TWIML_APP_SID: text({ pattern: /^AP[0-9a-f]{32}$/, message: 'must be AP followed by 32 hex characters' }).optional(),
-    // The pacer: the account's calls per second (Twilio's default is 1), the heartbeat's HMAC
-    // secret, a round's lease, and how often agent pages' polls may start a round.
+    // Calls per second the whole account may start (all campaigns and click-to-call).
     ACCOUNT_CPS: int(1, 100).default(1),
+    TWILIO_TWIML_APP_SID: text({ pattern: /^AP[0-9a-f]{32}$/, message: 'must be AP followed by 32 hex characters' }).optional(),
+    // Campaign calls: how long a live answer may wait for an agent after the disclaimer before it
+    // is abandoned, the longest whisper, and the company an abandoned customer hears named.
+    ABANDON_GRACE_SECONDS: int(0, 10).default(2),
+    WHISPER_MAX_CHARS: int(20, 500).default(200),
+    COMPANY_NAME: text({ min: 1, max: 80 }).optional(),
+    // The pacer: the heartbeat's HMAC secret, a round's lease, and how often agent pages'
+    // polls may start a round.
     TICK_SECRET: text({ min: 32, max: 512 }).optional(),
     TICK_LEASE_SECONDS: int(1, 60).default(5),
     TICK_POLL_MIN_SECONDS: int(0, 3600).default(2),

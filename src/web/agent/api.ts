@@ -2,7 +2,7 @@
  * The page's /api client: JSON in and out, the session token as a bearer header (the
  * HttpOnly cookie travels too, same origin), errors as ApiError with the API's stable code.
  */
-import type { ApiErrorBody, LoginReply, MeReply, StateReply, VoiceTokenReply } from './types';
+import type { ApiErrorBody, LoginReply, MeReply, PreviewLead, StateReply, VoiceTokenReply } from './types';
 
 /** An /api answer that was not 2xx, or no answer at all (`network`). */
 export class ApiError extends Error {
@@ -108,4 +108,8 @@ export class Api {
   call = (to: string) => this.request<{ call_sid?: string; attempt_id?: string | number; status: string }>('POST', '/api/agent/call', { to });
   disposition = (body: { call_sid: string; code: string; notes?: string; callback_at?: string }) =>
     this.request<{ disposition: unknown }>('POST', '/api/agent/disposition', body);
+  previewNext = () => this.request<{ lead: PreviewLead | null }>('POST', '/api/agent/preview', { action: 'next' });
+  previewDial = (leadId: number) =>
+    this.request<{ call_sid: string; attempt_id: number; lead_id: number }>('POST', '/api/agent/preview', { action: 'dial', lead_id: String(leadId) });
+  previewSkip = (leadId: number) => this.request<{ skipped: number }>('POST', '/api/agent/preview', { action: 'skip', lead_id: String(leadId) });
 }

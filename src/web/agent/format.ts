@@ -51,8 +51,42 @@ export const DISPOSITION_LABEL: Record<string, string> = {
   numero_errado: 'Número errado',
   retornar: 'Retornar depois',
   sem_interesse: 'Sem interesse',
+  nao_ligar: 'Não ligar mais',
+  venda: 'Venda',
   outro: 'Outro',
 };
+
+/**
+ * What each default disposition code does to the lead (as src/lib/domain/outcomes.ts's
+ * DEFAULT_DISPOSITIONS): the form asks a date-time for a callback.
+ */
+export const DISPOSITION_OUTCOME: Record<string, 'done' | 'retry' | 'callback' | 'opt_out' | 'invalid'> = {
+  numero_errado: 'invalid',
+  retornar: 'callback',
+  nao_ligar: 'opt_out',
+};
+
+/** A lead's outcome (leads.outcome) in words; a disposition code is shown by its label. */
+export const OUTCOME_LABEL: Record<string, string> = {
+  connected: 'Atendido por agente',
+  busy: 'Ocupado',
+  no_answer: 'Não atendeu',
+  machine: 'Caixa postal',
+  machine_voicemail: 'Recado deixado na caixa postal',
+  failed: 'Falha na ligação',
+  abandoned: 'Abandonada (sem agente livre)',
+  hangup: 'Desligou antes do atendimento',
+  canceled: 'Cancelada',
+  opted_out: 'Pediu para não ligar',
+  invalid_number: 'Número inválido',
+};
+
+/** A date-time for an <input type="datetime-local"> in the browser's time zone (`2026-11-27T14:00`). */
+export function toLocalInput(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+}
 
 /** A sentence for an /api error code, in pt-BR (the sign-in form and every action show it). */
 export function errorText(code: string, retryAfter: number | null = null): string {
@@ -83,6 +117,10 @@ export function errorText(code: string, retryAfter: number | null = null): strin
       return 'O softphone não está configurado neste ambiente. Avise o administrador.';
     case 'opted_out':
       return 'Este número está na lista de não ligar. A ligação não foi feita.';
+    case 'not_preview_campaign':
+      return 'Você não está em uma campanha de prévia.';
+    case 'campaign_not_running':
+      return 'A campanha não está em andamento.';
     case 'offer_gone':
       return 'O cliente desligou ou a chamada não espera mais por você.';
     case 'twilio_refused':

@@ -1,14 +1,16 @@
 /**
- * The agent page: sign-in, status, softphone, screen pop, disposition, lists and notices.
- * One poll of GET /api/agent/state every 3 s drives what is shown (it is also the agent's
- * presence heartbeat); the buttons call the /api actions and the softphone.
+ * The agent page: sign-in, status, softphone, screen pop (with the campaign's whisper),
+ * the preview card of a preview campaign, disposition (the campaign's list, a callback date),
+ * lists and notices. One poll of GET /api/agent/state every 3 s drives what is shown (it is
+ * also the agent's presence heartbeat); the buttons call the /api actions and the softphone.
  */
 import { Api, ApiError } from './api';
-import { DISPOSITION_LABEL, STATUS_LABEL, errorText, formatDateTime, formatDuration, formatPhoneBR, waitText } from './format';
+import { DISPOSITION_LABEL, DISPOSITION_OUTCOME, OUTCOME_LABEL, STATUS_LABEL, errorText, formatDateTime, formatDuration, formatPhoneBR, toLocalInput, waitText } from './format';
 import { checkMicrophone } from './mic';
 import { Notifier } from './notify';
 import { deviceFactory, type DeviceFactory, type SoftCall, type SoftDevice } from './softphone';
-import type { CurrentCall, MeReply, StateReply } from './types';
+import type { CurrentCall, Disposition, MeReply, PreviewLead, StateReply } from './types';
+import { whisperText } from './whisper-text';
 
 /** How often the page polls the state (the server counts an agent present for 20 s after a poll). */
 const POLL_MS = 3000;
@@ -43,6 +45,12 @@ let lastCall: CurrentCall | null = null;
 const dispositioned = new Set<string>();
 /** The call the disposition form is for. */
 let dispositionFor: CurrentCall | null = null;
+/** The disposition list the form shows (the call's campaign's, else the deployment's). */
+let dispositionChoices: Disposition[] = [];
+/** The last "next lead" request found nothing to call (until the card changes). */
+let previewEmpty = false;
+/** The campaign call whose whisper was last announced. */
+let whispered: string | null = null;
 
 const notifier = new Notifier($('toasts'), () => renderNotifyButton());
 
@@ -143,7 +151,7 @@ async function enter(): Promise<void> {
   firstPoll = true;
   $('agent-name').textContent = who.agent!.name;
   fillSelect($<HTMLSelectElement>('pause-reason'), who.pause_reasons.map((r) => [r, r]));
-  fillSelect($<HTMLSelectElement>('disposition-code'), [['', 'Escolha o resultado'], ...who.disposition_codes.map((c): [string, string] => [c, DISPOSITION_LABEL[c] ?? c])]);
+  fillDispositions(null);
   $('login-view').hidden = true;
   $('app-view').hidden = false;
   $('who').hidden = false;
@@ -157,6 +165,33 @@ async function enter(): Promise<void> {
 
 function fillSelect(sel: HTMLSelectElement, options: [string, string][]): void {
   sel.replaceChildren(...options.map(([value, text]) => new Option(text, value)));
+}
+
+/** The disposition list for a call: its campaign's own, else the deployment's codes with their labels. */
+function dispositionsFor(call: CurrentCall | null): Disposition[] {
+  const own = call?.lead?.campaign?.dispositions;
+  if (own && own.length) return own;
+  return (me?.disposition_codes ?? []).map((code) => ({ code, label: DISPOSITION_LABEL[code] ?? code, outcome: DISPOSITION_OUTCOME[code] ?? 'done' }));
+}
+
+function fillDispositions(call: CurrentCall | null): void {
+  dispositionChoices = dispositionsFor(call);
+  fillSelect($<HTMLSelectElement>('disposition-code'), [['', 'Escolha o resultado'], ...dispositionChoices.map((d): [string, string] => [d.code, d.label])]);
+  renderCallbackBox();
+}
+
+/** The callback date is asked (and required) only for a disposition whose outcome is a callback. */
+function renderCallbackBox(): void {
+  const code = $<HTMLSelectElement>('disposition-code').value;
+  const needs = dispositionChoices.find((d) => d.code === code)?.outcome === 'callback';
+  const box = $('disposition-callback-box');
+  const input = $<HTMLInputElement>('disposition-callback');
+  if (needs && box.hidden) {
+    input.min = toLocalInput(serverNow());
+    if (!input.value) input.value = toLocalInput(serverNow() + 3600_000);
+  }
+  box.hidden = !needs;
+  input.required = needs;
 }
 
 /** Back to the sign-in form (session gone or signed out), the softphone closed. */
@@ -174,6 +209,8 @@ function signedOut(message: string | null): void {
   last = null;
   lastCall = null;
   dispositionFor = null;
+  previewEmpty = false;
+  whispered = null;
   $('app-view').hidden = true;
   $('who').hidden = true;
   $('login-view').hidden = false;
@@ -264,6 +301,13 @@ function onState(state: StateReply): void {
     held = false;
   }
   if (prev && prev.agent.status !== state.agent.status) announce(`Status: ${STATUS_LABEL[state.agent.status] ?? state.agent.status}.`);
+  // A campaign customer reserved for or connected to the agent: say who, with the whisper just heard.
+  if (call && call.direction !== 'inbound' && !call.ended_at && call.lead?.campaign && whispered !== call.call_sid && ['reserved', 'busy'].includes(state.agent.status)) {
+    whispered = call.call_sid;
+    const heard = whisperText(call.lead.campaign.whisper_template, call.lead);
+    announce(`Cliente ${call.lead.name ?? formatPhoneBR(call.customer)}.${heard ? ` ${heard}` : ''}`);
+  }
+  if (state.preview?.id !== prev?.preview?.id) previewEmpty = false;
   render();
 }
 
@@ -433,9 +477,11 @@ function openDisposition(call: CurrentCall): void {
   dispositionFor = call;
   $('disposition').hidden = false;
   $('disposition-customer').textContent = call.lead?.name ? `${call.lead.name} (${formatPhoneBR(call.customer)})` : formatPhoneBR(call.customer);
+  $<HTMLInputElement>('disposition-callback').value = '';
+  fillDispositions(call);
   $<HTMLSelectElement>('disposition-code').value = '';
   $<HTMLTextAreaElement>('disposition-notes').value = '';
-  $<HTMLInputElement>('disposition-callback').value = '';
+  renderCallbackBox();
   showError('disposition-error', null);
   $('disposition-code').focus();
 }
@@ -451,12 +497,23 @@ async function saveDisposition(ev: SubmitEvent): Promise<void> {
     return;
   }
   const notes = $<HTMLTextAreaElement>('disposition-notes').value.trim();
-  const callbackLocal = $<HTMLInputElement>('disposition-callback').value;
+  const askingCallback = !$('disposition-callback-box').hidden;
+  const callbackLocal = askingCallback ? $<HTMLInputElement>('disposition-callback').value : '';
   const body: { call_sid: string; code: string; notes?: string; callback_at?: string } = { call_sid: call.call_sid, code };
   if (notes) body.notes = notes;
+  if (askingCallback && !callbackLocal) {
+    showError('disposition-error', 'Informe a data e a hora do retorno.');
+    $('disposition-callback').focus();
+    return;
+  }
   if (callbackLocal) {
     const at = new Date(callbackLocal);
     if (Number.isNaN(at.getTime())) return showError('disposition-error', 'Data de retorno inválida.');
+    if (at.getTime() <= serverNow()) {
+      showError('disposition-error', 'O retorno precisa ser no futuro.');
+      $('disposition-callback').focus();
+      return;
+    }
     body.callback_at = at.toISOString();
   }
   await act($<HTMLButtonElement>('disposition-submit'), 'disposition-error', async () => {
@@ -467,6 +524,68 @@ async function saveDisposition(ev: SubmitEvent): Promise<void> {
     announce('Tabulação salva.');
     $('go-available').focus();
   });
+}
+
+// ---------------------------------------------------------------- preview mode
+
+const previewLead = (): PreviewLead | null => last?.preview ?? null;
+const inPreviewCampaign = () => last?.campaign?.mode === 'preview';
+
+async function previewNext(): Promise<void> {
+  if (!inPreviewCampaign()) return;
+  await act($<HTMLButtonElement>('preview-next'), 'preview-error', async () => {
+    const r = await api.previewNext();
+    previewEmpty = !r.lead;
+    announce(r.lead ? `Próximo cliente: ${r.lead.name ?? formatPhoneBR(r.lead.phone_number)}. Alt+Shift+L para ligar, Alt+Shift+P para pular.` : 'Nenhum cliente para ligar agora.');
+    await poll();
+    if (r.lead) $('preview-dial').focus();
+  });
+}
+
+async function previewDial(): Promise<void> {
+  const lead = previewLead();
+  if (!lead) return;
+  await act($<HTMLButtonElement>('preview-dial'), 'preview-error', async () => {
+    if (!shiftLeg) await startShiftLeg();
+    await api.previewDial(lead.id);
+    announce(`Ligando para ${lead.name ?? formatPhoneBR(lead.phone_number)}.`);
+    await poll();
+  });
+}
+
+async function previewSkip(): Promise<void> {
+  const lead = previewLead();
+  if (!lead) return;
+  await act($<HTMLButtonElement>('preview-skip'), 'preview-error', async () => {
+    await api.previewSkip(lead.id);
+    const r = await api.previewNext();
+    previewEmpty = !r.lead;
+    announce(r.lead ? `Cliente pulado. Próximo: ${r.lead.name ?? formatPhoneBR(r.lead.phone_number)}.` : 'Cliente pulado. Nenhum outro para ligar agora.');
+    await poll();
+    $(r.lead ? 'preview-dial' : 'preview-next').focus();
+  });
+}
+
+function renderPreview(): void {
+  const box = $('preview-box');
+  // Hidden while a customer is offered, on the line or being wrapped up (the form is open).
+  box.hidden = !inPreviewCampaign() || !!last?.call || !!dispositionFor;
+  if (box.hidden) return;
+  const lead = previewLead();
+  $('preview-lead').hidden = !lead;
+  $('preview-none').hidden = !!lead || !previewEmpty;
+  $('preview-next').hidden = !!lead;
+  const busy = last?.agent.status === 'reserved' || last?.agent.status === 'busy';
+  $<HTMLButtonElement>('preview-dial').disabled = busy;
+  $<HTMLButtonElement>('preview-next').disabled = busy || last?.agent.status === 'offline';
+  if (!lead) return;
+  $('preview-name').textContent = lead.name ?? 'Cliente sem nome';
+  $('preview-number').textContent = formatPhoneBR(lead.phone_number);
+  const parts = [lead.attempts === 0 ? 'Primeira tentativa' : `${lead.attempts} tentativa${lead.attempts === 1 ? '' : 's'} antes`];
+  if (lead.outcome) parts.push(`último resultado: ${OUTCOME_LABEL[lead.outcome] ?? DISPOSITION_LABEL[lead.outcome] ?? lead.outcome}`);
+  if (lead.callback_at) parts.push(`retorno marcado para ${formatDateTime(lead.callback_at)}`);
+  $('preview-attempts').textContent = parts.join(' — ');
+  renderFields($('preview-fields'), lead.fields);
 }
 
 // ---------------------------------------------------------------- ringing
@@ -549,12 +668,18 @@ function render(): void {
           : 'Em ligação'
         : last.call?.ended_at
           ? 'Ligação encerrada'
-          : shiftLeg
-            ? 'Conectado — aguardando clientes'
-            : s === 'available'
-              ? 'Desconectado — clique em Disponível para conectar'
-              : 'Desconectado';
+          : s === 'reserved' && last.call && last.call.direction !== 'inbound'
+            ? `Chamando ${last.call.lead?.name ?? formatPhoneBR(last.call.customer)}…`
+            : shiftLeg
+              ? 'Conectado — aguardando clientes'
+              : s === 'available'
+                ? 'Desconectado — clique em Disponível para conectar'
+                : 'Desconectado';
 
+  const campaign = last.campaign;
+  $('campaign-line').hidden = !campaign;
+  if (campaign) $('campaign-line').textContent = `Campanha: ${campaign.name}${campaign.mode === 'preview' ? ' (prévia)' : ''}${campaign.status !== 'active' ? ' — parada' : ''}`;
+  renderPreview();
   renderPop(last.call, offer?.from ?? null);
   renderList('waiting', last.waiting.map((w) => `${formatPhoneBR(w.from)} — aguardando há ${waitText(w.wait_seconds)}`));
   renderList('missed', last.missed.map((m) => listedText(m) + (m.voicemail ? ' — deixou recado' : '')));
@@ -592,18 +717,11 @@ function renderPop(call: CurrentCall | null, offeredFrom: string | null): void {
   $('pop-name').textContent = lead?.name ?? 'Cliente não identificado';
   const campaign = lead?.campaign;
   $('pop-campaign').textContent = campaign ? `Campanha: ${typeof campaign === 'string' ? campaign : campaign.name ?? campaign.id ?? ''}` : '';
-  const fields = $('pop-fields');
-  fields.replaceChildren(
-    ...Object.entries(lead?.fields ?? {}).flatMap(([k, v]) => {
-      const dt = document.createElement('dt');
-      // Imported column names as words: dias_atraso → Dias atraso.
-      const words = k.replace(/[_-]+/g, ' ').trim();
-      dt.textContent = words.charAt(0).toUpperCase() + words.slice(1);
-      const dd = document.createElement('dd');
-      dd.textContent = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
-      return [dt, dd];
-    }),
-  );
+  renderFields($('pop-fields'), lead?.fields ?? {});
+  // The whisper the agent heard (or is hearing) for a campaign call.
+  const heard = call && call.direction !== 'inbound' && lead?.campaign ? whisperText(lead.campaign.whisper_template, lead) : '';
+  $('pop-whisper').hidden = !heard;
+  $('pop-whisper-text').textContent = heard;
   const history = call?.history ?? [];
   $('pop-history-empty').hidden = history.length > 0;
   $('pop-history-table').hidden = history.length === 0;
@@ -621,6 +739,21 @@ function renderPop(call: CurrentCall | null, offeredFrom: string | null): void {
         tr.append(td);
       }
       return tr;
+    }),
+  );
+}
+
+/** A lead's imported fields as a definition list. */
+function renderFields(list: HTMLElement, fields: Record<string, unknown>): void {
+  list.replaceChildren(
+    ...Object.entries(fields).flatMap(([k, v]) => {
+      const dt = document.createElement('dt');
+      // Imported column names as words: dias_atraso → Dias atraso.
+      const words = k.replace(/[_-]+/g, ' ').trim();
+      dt.textContent = words.charAt(0).toUpperCase() + words.slice(1);
+      const dd = document.createElement('dd');
+      dd.textContent = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+      return [dt, dd];
     }),
   );
 }
@@ -645,6 +778,9 @@ function onKey(ev: KeyboardEvent): void {
     KeyD: () => void hangup(),
     KeyM: toggleMute,
     KeyE: () => void toggleHold(),
+    KeyL: () => void previewDial(),
+    KeyP: () => void previewSkip(),
+    KeyN: () => void previewNext(),
   };
   const run = actions[ev.code];
   if (run) {
@@ -682,6 +818,10 @@ function wire(): void {
   for (const k of document.querySelectorAll<HTMLButtonElement>('.keypad button')) k.addEventListener('click', () => sendDigit(k.dataset['digit']!));
   $('dial-form').addEventListener('submit', (e) => void dial(e as SubmitEvent));
   $('disposition-form').addEventListener('submit', (e) => void saveDisposition(e as SubmitEvent));
+  $('disposition-code').addEventListener('change', renderCallbackBox);
+  $('preview-next').addEventListener('click', () => void previewNext());
+  $('preview-dial').addEventListener('click', () => void previewDial());
+  $('preview-skip').addEventListener('click', () => void previewSkip());
   $('mic-check').addEventListener('click', () => void micCheck());
   document.addEventListener('keydown', onKey);
 }

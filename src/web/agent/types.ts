@@ -33,16 +33,21 @@ export interface MeReply {
 
 export type {
   AgentStatus,
-  AgentLead as Lead,
   AgentCallHistoryItem as HistoryItem,
-  AgentCall as CurrentCall,
   AgentOffer as Offer,
   AgentWaiting as Waiting,
   AgentVoicemail as Voicemail,
   AgentMissedCall as MissedCall,
-  AgentStateResponse as StateReply,
   VoiceTokenResponse as VoiceTokenReply,
 } from '../../lib/domain/agents';
+export type {
+  CampaignLead as Lead,
+  CampaignCall as CurrentCall,
+  CampaignStateResponse as StateReply,
+  AgentCampaign as Campaign,
+  PreviewLead,
+  Disposition,
+} from '../../lib/domain/outcomes';
 
 /** Every /api error body. */
 export interface ApiErrorBody {

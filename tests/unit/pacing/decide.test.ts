@@ -323,3 +323,70 @@ describe('properties over random snapshots', () => {
     );
   });
 });
+
+describe('the AMD estimate counted as abandoned', () => {
+  const wrappingUp = snap({
+    agents: agents([
+      ['wrapup', 28],
+      ['wrapup', 29],
+      ['available', 1],
+      ['talking', 30],
+    ]),
+    calls: { ringing: 0, detecting: 0, waiting: 0, connected: 1 },
+  });
+
+  test('an accuracy whose hang-ups alone reach the cap: 1:1 only, and the explanation says why', () => {
+    const free = decidePacing(wrappingUp, settings);
+    expect(free.reason).toBe('predictive_forecast');
+    expect(free.dial).toBeGreaterThan(1);
+    const d = decidePacing(wrappingUp, { ...settings, amdHumanAccuracy: 0.96 });
+    expect(d).toMatchObject({ dial: 1, reason: 'abandon_guard' });
+    expect(d.explanation).toMatch(/AMD at 96\.0 % human accuracy alone makes 4\.0 %/);
+  });
+
+  test('a good accuracy leaves the pacer the rest of the cap, counted with the estimate', () => {
+    // 25 abandoned of 1,000 live: 2.6 % after one more; with 5 estimated hang-ups (a = 99.5 %) 3.1 %.
+    const record = { ...wrappingUp, stats: { ...stats, liveToday: 1000, abandonedToday: 25 } };
+    expect(decidePacing(record, settings).reason).toBe('predictive_forecast');
+    const d = decidePacing(record, { ...settings, amdHumanAccuracy: 0.995 });
+    expect(d.reason).toBe('abandon_guard');
+    expect(d.explanation).toMatch(/plus 5\.0 estimated AMD hang-ups of people/);
+    expect(decidePacing({ ...record, stats: { ...stats, liveToday: 1000, abandonedToday: 5 } }, { ...settings, amdHumanAccuracy: 0.995 }).reason).toBe(
+      'predictive_forecast',
+    );
+  });
+
+  test('counting the estimate never means more dials; a worse accuracy never more than a better one', () => {
+    fc.assert(
+      fc.property(snapshotArb, settingsArb, fc.double({ min: 0.95, max: 1, noNaN: true }), fc.double({ min: 0, max: 0.05, noNaN: true }), (s, o, a, worse) => {
+        const set = { ...settings, ...o, mode: 'predictive' as const };
+        const without = decidePacing(s, set).wanted;
+        const good = decidePacing(s, { ...set, amdHumanAccuracy: a }).wanted;
+        const bad = decidePacing(s, { ...set, amdHumanAccuracy: Math.max(0.01, a - worse) }).wanted;
+        expect(good).toBeLessThanOrEqual(without);
+        expect(bad).toBeLessThanOrEqual(good);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test('a CPS cut asks for a round one second later; a line cut does not', () => {
+    const cps = decidePacing(snap({ agents: agents([['available', 1], ['available', 2], ['available', 3]]), calls: { ringing: 0, detecting: 0, waiting: 0, connected: 0 }, dialsLastSecond: 0 }), {
+      ...settings,
+      mode: 'power',
+      ratio: 1,
+      cps: 1,
+    });
+    expect(cps).toMatchObject({ dial: 1, wanted: 3, reason: 'cps_limit', followUpS: 1 });
+    const lines = decidePacing(snap({ agents: agents([['available', 1], ['available', 2], ['available', 3]]), calls: { ringing: 0, detecting: 0, waiting: 0, connected: 0 } }), {
+      ...settings,
+      mode: 'power',
+      ratio: 1,
+      cps: 5,
+      maxLines: 1,
+    });
+    expect(lines).toMatchObject({ dial: 1, reason: 'max_lines' });
+    expect(lines.followUpS).toBeUndefined();
+    expect(decidePacing(snap(), { ...settings, mode: 'power', ratio: 1 }).followUpS).toBeUndefined();
+  });
+});

@@ -5,25 +5,13 @@
  */
 import { campaignWindowProfile, neverOpens, openDdds, type AdminHoliday, type WindowProfile } from '../calling-window';
 import type { AdaptiveBehaviour, AgentActivity, CallCounts, PacingMode, PacingSettings, PacingSnapshot, PacingStats } from '../pacing';
+import { PACING_WINDOWS } from '../pacing/definitions';
 
 /**
- * Sizes of the rolling windows behind the statistics, as the simulator keeps them (the last
- * 500 finished dials for the answer rate and ring time, the last 300 answers for answer time,
- * machine rate and AMD time, the last 200 busy and wrap-up periods for talk and wrap-up). The
- * database computes the statistics over these windows; the sizes travel with each round.
+ * Sizes of the rolling windows behind the statistics: the simulator's (pacing/definitions).
+ * The database computes the statistics over these windows; the sizes travel with each round.
  */
-export const ROLLING_WINDOWS = {
-  answer_rate_dials: 500,
-  ring_time_dials: 500,
-  answer_time_answers: 300,
-  machine_rate_answers: 300,
-  amd_time_answers: 300,
-  talk_samples: 200,
-  wrap_up_samples: 200,
-} as const;
-
-/** Seconds after the end of the disclaimer within which a live answer must reach an agent, or it is abandoned. */
-export const ABANDON_GRACE_S = 2;
+export const ROLLING_WINDOWS = PACING_WINDOWS;
 
 /** The campaign columns a round reads (the whole row travels; these are the ones used). */
 export interface CampaignRow {
@@ -64,6 +52,8 @@ export interface RoundSnapshot {
   dials_last_second: number;
   campaign_dials_last_second: number;
   preview_requests: number;
+  /** Available agents waiting for a preview lead (agents.preview_requested_at), longest waiting first. */
+  preview_agents: number[];
   stats: PacingStats;
   holidays: AdminHoliday[];
 }
@@ -105,9 +95,10 @@ export function shiftOfDay(profile: WindowProfile, nowMs: number): { shiftStartM
 /**
  * The campaign's pacing settings. `cps` is the account's (the snapshot's dialsLastSecond is
  * account-wide); the campaign's own share is applied by the round (campaignCpsRoom).
- * `amdHumanAccuracy` lets the decision count the humans AMD hangs up on as abandons.
+ * `amdHumanAccuracy` lets the decision count the humans AMD hangs up on as abandons;
+ * `abandonGraceS` is the deployment's ABANDON_GRACE_SECONDS, the call flow's own grace.
  */
-export function pacingSettings(c: CampaignRow, accountCps: number, profile: WindowProfile, nowMs: number): PacingSettings & { amdHumanAccuracy?: number } {
+export function pacingSettings(c: CampaignRow, accountCps: number, abandonGraceS: number, profile: WindowProfile, nowMs: number): PacingSettings {
   return {
     mode: c.mode,
     ratio: Number(c.dial_ratio),
@@ -116,7 +107,7 @@ export function pacingSettings(c: CampaignRow, accountCps: number, profile: Wind
     cps: accountCps,
     behaviour: c.pacing_behaviour,
     disclaimerS: Number(c.disclaimer_seconds),
-    abandonGraceS: ABANDON_GRACE_S,
+    abandonGraceS,
     noAnswerTimeoutS: c.ring_timeout,
     amdHumanAccuracy: Number(c.amd_human_accuracy),
     ...shiftOfDay(profile, nowMs),

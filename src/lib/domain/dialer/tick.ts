@@ -33,7 +33,7 @@ export interface TickRound {
   wanted: number;
   claimed: number;
   placed: number;
-  /** decidePacing's reason, or why the round did not dial: preview_mode, window_closed, lease_lost, error. */
+  /** decidePacing's reason, or why the round did not dial: preview_mode (leads handed to waiting preview agents: `claimed`), window_closed, lease_not_held, error. */
   reason: string;
   explanation: string;
 }
@@ -84,14 +84,12 @@ async function runRound(deps: Deps, owner: string, snap: RoundSnapshot): Promise
     const campaign = snap.campaign;
     const window = windowNow(snap);
     const snapshot = pacingSnapshot(snap);
-    const decision = decidePacing(snapshot, pacingSettings(campaign, deps.config.ACCOUNT_CPS, window.profile, snapshot.nowMs));
-    if (campaign.mode === 'preview') {
-      return { ...base, wanted: decision.wanted, reason: 'preview_mode', explanation: `Preview: agents dial from their page. ${decision.explanation}` };
-    }
+    const decision = decidePacing(snapshot, pacingSettings(campaign, deps.config.ACCOUNT_CPS, deps.config.ABANDON_GRACE_SECONDS, window.profile, snapshot.nowMs));
     if (window.open.length === 0) {
       const why = window.never ? 'The calling window never opens.' : 'No DDD is inside its calling window now.';
       return { ...base, wanted: decision.wanted, reason: 'window_closed', explanation: why };
     }
+    if (campaign.mode === 'preview') return await servePreviewRequests(deps, snap, window.open, decision.wanted, decision.explanation);
     let dial = decision.dial;
     let reason: string = decision.reason;
     let explanation = decision.explanation;
@@ -135,6 +133,40 @@ async function runRound(deps: Deps, owner: string, snap: RoundSnapshot): Promise
     console.error(`[discador] pacer round for campaign ${snap.campaign_id} failed: ${message}`);
     return { ...base, reason: 'error', explanation: `The round failed: ${message}`.slice(0, 500) };
   }
+}
+
+/**
+ * Preview campaigns are never dialed by the pacer (agents dial from their page). A round gives
+ * each agent still waiting for a lead (the claim found none when they asked) the next lead
+ * now callable, as their own preview (claim_leads with the agent), and clears their request.
+ */
+async function servePreviewRequests(deps: Deps, snap: RoundSnapshot, open: number[], wanted: number, explanation: string): Promise<TickRound> {
+  let served = 0;
+  for (const agentId of snap.preview_agents.slice(0, Math.max(0, wanted))) {
+    const claim = unwrap(
+      await deps.db.rpc<ClaimAnswer>('claim_leads', {
+        p_campaign_id: snap.campaign_id,
+        p_owner: null,
+        p_count: 1,
+        p_open_ddds: open,
+        p_account_cps: deps.config.ACCOUNT_CPS,
+        p_preview_agent_id: agentId,
+      }),
+    );
+    if (claim.error || claim.claimed.length === 0) break;
+    served++;
+    const cleared = await deps.db.rpc('agent_preview_requested', { p_agent_id: agentId, p_requested: false });
+    if (cleared.error) console.error(`[discador] agent ${agentId}'s preview request not cleared: ${cleared.error.message}`);
+  }
+  return {
+    campaign_id: snap.campaign_id,
+    dial: 0,
+    wanted,
+    claimed: served,
+    placed: 0,
+    reason: 'preview_mode',
+    explanation: `Preview: agents dial from their page; ${served} waiting agent(s) given a lead. ${explanation}`,
+  };
 }
 
 /**

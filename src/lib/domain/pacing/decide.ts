@@ -3,6 +3,7 @@
  * now. Pure and deterministic; the Twilio functions call it on every event that changes the
  * campaign's state and on a heartbeat, and the simulator does exactly the same.
  */
+import { abandonRate, amdAbandonFloor, CPS_WINDOW_S, estimatedAmdAbandons, pacerAbandonBudget } from './definitions';
 import { forecastParts, outcomeWith } from './forecast';
 import type { AdaptiveBehaviour, PacingDecision, PacingForecast, PacingReason, PacingSettings, PacingSnapshot } from './types';
 
@@ -99,17 +100,25 @@ function predictive(
   const cap = settings.abandonCap;
   const abandoned = stats.abandonedToday;
   const live = stats.liveToday;
-  // The day's rate must survive one more abandon; otherwise only dials that cannot abandon.
-  if (abandoned + 1 > cap * (live + 1)) {
-    const next = (100 * (abandoned + 1)) / (live + 1);
+  const accuracy = settings.amdHumanAccuracy;
+  // The day's rate (with the AMD estimate when configured) must survive one more abandon;
+  // otherwise only dials that cannot abandon.
+  const next = abandonRate(abandoned + 1, live + 1, accuracy);
+  if (next > cap) {
+    const floor = amdAbandonFloor(accuracy);
+    const estimateNote = accuracy === undefined ? '' : ` plus ${estimatedAmdAbandons(live, accuracy).toFixed(1)} estimated AMD hang-ups of people`;
+    const floorNote =
+      floor >= cap
+        ? ` AMD at ${(100 * (accuracy as number)).toFixed(1)} % human accuracy alone makes ${(100 * floor).toFixed(1)} %, at or over the cap: predictive cannot dial ahead.`
+        : '';
     return {
       wanted: safe,
       reason: 'abandon_guard',
-      explanation: `${abandoned} abandoned of ${live} live today; one more would make ${next.toFixed(1)} % (cap ${(100 * cap).toFixed(1)} %): dialing 1:1.`,
+      explanation: `${abandoned} abandoned of ${live} live today${estimateNote}; one more would make ${(100 * next).toFixed(1)} % (cap ${(100 * cap).toFixed(1)} %): dialing 1:1.${floorNote}`,
     };
   }
   const parts = forecastParts(snapshot, settings.disclaimerS, settings.abandonGraceS, settings.noAnswerTimeoutS ?? DEFAULT_NO_ANSWER_TIMEOUT_S);
-  const risk = riskTolerance(snapshot, settings) * headroomFactor(abandoned, live, cap, active);
+  const risk = riskTolerance(snapshot, settings) * headroomFactor(abandoned, live, cap, active, accuracy);
   const most = Math.max(0, Math.floor(settings.ratio * active + 1e-9) - unconnected);
   let n = 0;
   let chosen = outcomeWith(parts, 0);
@@ -117,7 +126,7 @@ function predictive(
     const o = outcomeWith(parts, k);
     if (o.overflow > risk * o.live) break;
     // Expected abandons from this pipeline must still leave the day one abandon under the cap.
-    if (abandoned + o.overflow + 1 > cap * (live + o.live)) break;
+    if (abandonRate(abandoned + o.overflow + 1, live + o.live, accuracy) > cap) break;
     n = k;
     chosen = o;
   }
@@ -154,33 +163,38 @@ export const BEHAVIOUR_TARGETS: Record<AdaptiveBehaviour, { start: number; end: 
 };
 
 /**
- * How much expected overflow per expected live answer predictive may accept now: the cap,
- * scaled up when the measured abandon rate runs under the behaviour's target and down when
- * over it. ADAPT_HARD_LIMIT and ADAPT_TAPERED measure the last hour, ADAPT_AVERAGE the day;
- * ADAPT_TAPERED's target starts above the cap and ends well under it as the shift goes on.
+ * How much expected overflow per expected live answer predictive may accept now: the pacer's
+ * own budget (the cap, or with an AMD accuracy what the estimate leaves of it, see
+ * pacerAbandonBudget), scaled up when its measured abandon rate runs under the behaviour's
+ * target and down when over it. ADAPT_HARD_LIMIT and ADAPT_TAPERED measure the last hour,
+ * ADAPT_AVERAGE the day; ADAPT_TAPERED's target starts above the budget and ends well under
+ * it as the shift goes on. The estimate is arithmetic on the live count, not chance, so the
+ * behaviours' margins apply to the pacer's own share only.
  */
 export function riskTolerance(snapshot: PacingSnapshot, settings: PacingSettings): number {
-  const cap = settings.abandonCap;
+  const budget = pacerAbandonBudget(settings.abandonCap, settings.amdHumanAccuracy);
   const { stats } = snapshot;
   const tuning = BEHAVIOUR_TARGETS[settings.behaviour];
   const progress = shiftProgress(snapshot.nowMs, settings);
-  const target = cap * (tuning.start + (tuning.end - tuning.start) * progress);
+  const target = budget * (tuning.start + (tuning.end - tuning.start) * progress);
   const abandoned = tuning.window === 'hour' ? stats.abandonedLastHour : stats.abandonedToday;
   const live = tuning.window === 'hour' ? stats.liveLastHour : stats.liveToday;
   if (target <= 0) return 0;
   const observed = (abandoned + target * FEEDBACK_PRIOR_LIVE) / (live + FEEDBACK_PRIOR_LIVE);
   const multiplier = Math.exp(Math.max(-3, Math.min(3, (FEEDBACK_GAIN * (target - observed)) / target)));
-  return Math.min(0.5, RISK_SCALE * cap * multiplier);
+  return Math.min(0.5, RISK_SCALE * budget * multiplier);
 }
 
 /**
  * Share of the risk tolerance predictive may use given the day's record: the headroom is how
  * many abandons the day could still take after one more without going over the cap,
- * cap x (live + 1) - (abandoned + 1). 0 at no headroom (where the day guard takes over),
- * rising in a straight line to 1 at HEADROOM_RAMP_PER_SQRT_AGENT x sqrt(active agents).
+ * cap x (live + 1 + e) - (abandoned + 1 + e), e the estimated AMD hang-ups of people (0
+ * without an AMD accuracy). 0 at no headroom (where the day guard takes over), rising in a
+ * straight line to 1 at HEADROOM_RAMP_PER_SQRT_AGENT x sqrt(active agents).
  */
-export function headroomFactor(abandonedToday: number, liveToday: number, cap: number, activeAgents: number): number {
-  const headroom = cap * (liveToday + 1) - (abandonedToday + 1);
+export function headroomFactor(abandonedToday: number, liveToday: number, cap: number, activeAgents: number, amdHumanAccuracy?: number): number {
+  const estimate = amdHumanAccuracy === undefined ? 0 : estimatedAmdAbandons(liveToday + 1, amdHumanAccuracy);
+  const headroom = cap * (liveToday + 1 + estimate) - (abandonedToday + 1 + estimate);
   const ramp = HEADROOM_RAMP_PER_SQRT_AGENT * Math.sqrt(Math.max(1, activeAgents));
   return Math.min(1, Math.max(0, headroom / ramp));
 }
@@ -224,5 +238,7 @@ function applyLimits(
     limit === 'max_lines'
       ? `${lines} of ${settings.maxLines} lines in use`
       : `${snapshot.dialsLastSecond} of ${settings.cps} calls placed this second`;
-  return { dial, wanted, reason: limit, explanation: `${explanation} Limited to ${dial}: ${why}.`, ...base };
+  // Held back by the CPS only (lines to spare): another round one CPS window later can place them.
+  const followUp = cpsRoom < Math.min(wanted, lineRoom) ? { followUpS: CPS_WINDOW_S } : {};
+  return { dial, wanted, reason: limit, explanation: `${explanation} Limited to ${dial}: ${why}.`, ...base, ...followUp };
 }

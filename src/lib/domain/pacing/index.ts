@@ -15,3 +15,4 @@ export {
   probEndsWithin,
 } from './forecast';
 export type { ForecastParts } from './forecast';
+export * from './definitions';

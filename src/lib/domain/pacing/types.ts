@@ -103,6 +103,13 @@ export interface PacingSettings {
   minSampleDials?: number;
   /** ...and on at least this many finished conversations (default 20). */
   minTalkSamples?: number;
+  /**
+   * Share of humans the campaign's AMD classifies human (0.96 = 4 % of people taken for
+   * machines). When set, the humans AMD hung up on are estimated from it and counted as
+   * abandoned in every abandon figure the decision holds under the cap (see definitions.ts);
+   * undefined = no estimate.
+   */
+  amdHumanAccuracy?: number;
 }
 
 /** Why the decision came out as it did (machine-readable). */
@@ -144,4 +151,10 @@ export interface PacingDecision {
   reason: PacingReason;
   explanation: string;
   forecast?: PacingForecast;
+  /**
+   * Set when the calls-per-second limit held back calls the mode wanted: seconds after which
+   * another round could place them. The caller runs a round again then (or they wait for the
+   * next event or heartbeat).
+   */
+  followUpS?: number;
 }
