@@ -3,7 +3,7 @@
  * reads: the snapshot (agents, calls by stage, CPS use, rolling statistics) and the campaign's
  * settings; plus the calling window's open DDDs. Pure: the clock is the database's (now_ms).
  */
-import { campaignWindowProfile, neverOpens, openDdds, type AdminHoliday, type WindowProfile } from '../calling-window';
+import type { AdminHoliday, WindowProfile } from '../calling-window';
 import type { AdaptiveBehaviour, AgentActivity, CallCounts, PacingMode, PacingSettings, PacingSnapshot, PacingStats } from '../pacing';
 import { PACING_WINDOWS } from '../pacing/definitions';
 
@@ -119,8 +119,13 @@ export function campaignCpsRoom(r: RoundSnapshot): number {
   return Math.max(0, Math.floor(Number(r.campaign.calls_per_second) + 1e-9) - r.campaign_dials_last_second);
 }
 
-/** The calling window now: the profile and the DDDs open at the snapshot's instant. */
-export function windowNow(r: RoundSnapshot): { profile: WindowProfile; open: number[]; never: boolean } {
+/**
+ * The calling window now: the profile and the DDDs open at the snapshot's instant. The windows
+ * module (and its holiday calendar package) is loaded on the first round only, so a function
+ * that may start rounds (the status webhook, the agent poll) loads it only when one runs.
+ */
+export async function windowNow(r: RoundSnapshot): Promise<{ profile: WindowProfile; open: number[]; never: boolean }> {
+  const { campaignWindowProfile, neverOpens, openDdds } = await import('../calling-window');
   const profile = campaignWindowProfile(r.campaign);
   return { profile, open: openDdds(profile, Number(r.now_ms), r.holidays), never: neverOpens(profile) };
 }

@@ -82,7 +82,7 @@ async function runRound(deps: Deps, owner: string, snap: RoundSnapshot): Promise
   const base = { campaign_id: snap.campaign_id, dial: 0, wanted: 0, claimed: 0, placed: 0 };
   try {
     const campaign = snap.campaign;
-    const window = windowNow(snap);
+    const window = await windowNow(snap);
     const snapshot = pacingSnapshot(snap);
     const decision = decidePacing(snapshot, pacingSettings(campaign, deps.config.ACCOUNT_CPS, deps.config.ABANDON_GRACE_SECONDS, window.profile, snapshot.nowMs));
     if (window.open.length === 0) {
