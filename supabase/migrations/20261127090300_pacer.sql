@@ -82,6 +82,7 @@ declare
   v_live      record;
   v_holidays  jsonb;
   v_own_dials integer;
+  v_held      text[];
 begin
   -- Agents of the campaign as the pacer sees them. An available agent counts only when routable
   -- (polled recently, shift leg in the room); offline agents are not logged in. Available agents
@@ -101,14 +102,21 @@ begin
         when a.status = 'paused' then 'paused' end as activity) x
    where a.campaign_id = v_id and a.is_active and a.status <> 'offline';
 
+  -- The calls the campaign's agents are reserved for or talking to (agents.current_call_sid):
+  -- a live answer with an agent is connected, not waiting, from the moment of the reservation.
+  select coalesce(pg_catalog.array_agg(a.current_call_sid::text), '{}'::text[]) into v_held
+    from public.agents a
+   where a.campaign_id = v_id and a.status in ('reserved', 'busy') and a.current_call_sid is not null;
+
   -- Unfinished calls by stage. A call still queued without news after ten minutes is the
   -- reconciler's, not a line in use.
   select (pg_catalog.count(*) filter (where c.status in ('queued', 'initiated', 'ringing')))::integer as ringing,
          (pg_catalog.count(*) filter (where c.status = 'in-progress' and c.amd_at is null and c.live_at is null
-                                        and c.agent_id is null and c.connected_at is null))::integer as detecting,
+                                        and not (c.agent_id is not null or c.connected_at is not null or c.call_sid = any (v_held))))::integer as detecting,
          (pg_catalog.count(*) filter (where c.status = 'in-progress' and c.live_at is not null
-                                        and c.agent_id is null and c.connected_at is null))::integer as waiting,
-         (pg_catalog.count(*) filter (where c.status = 'in-progress' and (c.agent_id is not null or c.connected_at is not null)))::integer as connected,
+                                        and not (c.agent_id is not null or c.connected_at is not null or c.call_sid = any (v_held))))::integer as waiting,
+         (pg_catalog.count(*) filter (where c.status = 'in-progress'
+                                        and (c.agent_id is not null or c.connected_at is not null or c.call_sid = any (v_held))))::integer as connected,
          coalesce(pg_catalog.jsonb_agg((extract(epoch from c.created_at) * 1000)::bigint order by c.created_at)
                     filter (where c.status in ('queued', 'initiated', 'ringing')), '[]'::jsonb) as ringing_since
     into v_calls

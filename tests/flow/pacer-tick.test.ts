@@ -78,6 +78,14 @@ describe('the snapshot', () => {
     const wrap = await agent(c, 'wrap_up');
     const paused = await agent(c, 'paused');
     await agent(c, 'offline');
+    // An agent reserved for a live answer (the call flow's reservation: the agent's current call).
+    const reservedCall = newCallSid();
+    const reserved = await agent(c, 'reserved');
+    await sql(`update agents set current_call_sid = $2 where id = $1`, [reserved, reservedCall]);
+    await sql(
+      `insert into calls (call_sid, direction, campaign_id, status, to_number, amd_at, live_at, answered_at) values ($1, 'outbound-api', $2, 'in-progress', '+5511955550009', now(), now(), now())`,
+      [reservedCall, c],
+    );
     const calls = [
       { status: 'queued' }, { status: 'ringing' },
       { status: 'in-progress' }, // answered, AMD pending
@@ -99,13 +107,13 @@ describe('the snapshot', () => {
     expect(begin.rounds).toHaveLength(1);
     const snap = begin.rounds[0]!;
     expect(snap.agents.map((a) => [Number(a.id), a.activity]).sort((x, y) => x[0]! as number - (y[0] as number))).toEqual(
-      [[available, 'available'], [busy, 'talking'], [wrap, 'wrapup'], [paused, 'paused']].sort((x, y) => (x[0] as number) - (y[0] as number)),
+      [[available, 'available'], [busy, 'talking'], [wrap, 'wrapup'], [paused, 'paused'], [reserved, 'talking']].sort((x, y) => (x[0] as number) - (y[0] as number)),
     );
     expect(snap.agents_unroutable).toBe(1);
-    expect(snap.calls).toEqual({ ringing: 2, detecting: 1, waiting: 1, connected: 1 });
+    expect(snap.calls).toEqual({ ringing: 2, detecting: 1, waiting: 1, connected: 2 });
     expect(snap.ringing_since_ms).toHaveLength(2);
-    expect(snap.stats.liveToday).toBe(2);
-    expect(snap.stats.machineRate).toBeCloseTo(1 / 3, 5);
+    expect(snap.stats.liveToday).toBe(3);
+    expect(snap.stats.machineRate).toBeCloseTo(1 / 4, 5);
     expect(Math.abs(Number(snap.now_ms) - Date.now())).toBeLessThan(5000);
     expect(snap.campaign.mode).toBe('power');
   });
