@@ -118,7 +118,7 @@ async function runRound(deps: Deps, owner: string, snap: RoundSnapshot): Promise
     if (claim.skipped.opted_out) notes.push(`${claim.skipped.opted_out} opted-out lead(s) passed over`);
     if (claim.skipped.no_caller_id) notes.push('no caller ID available');
     if (claim.skipped.cps) notes.push(`${claim.skipped.cps} held back by the account's CPS`);
-    if (placed < results.length) notes.push(`${results.length - placed} refused by Twilio`);
+    if (placed < results.length) notes.push(`${results.length - placed} not placed (Twilio refused or did not answer)`);
     return {
       ...base,
       dial,
