@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { STACK_ENV_FILE, removeStackEnv, writeStackEnv } from './env-file';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { startFunctions, type LocalFunctions } from './functions';
 import { startEmulator, type Emulator } from '../emulator';
 import { statusCallbackUrl, voiceFallbackUrl, voiceInboundUrl } from '../src/lib/domain/callback-urls';
 import { provisionSoftphone, type SoftphoneEnv } from './softphone';
+import { startHeartbeat } from './heartbeat';
 
 const root = join(__dirname, '..');
 
@@ -35,6 +37,8 @@ export interface StackEnv {
   TWILIO_API_SECRET?: string;
   TWILIO_TWIML_APP_SID?: string;
   SOFTPHONE_STANDIN_URL?: string;
+  /** The pacer heartbeat's HMAC secret (POST /api/tick), made for this run unless the functions' env names one; empty: /api/tick is off. */
+  TICK_SECRET: string;
 }
 
 /** Options of startStack. */
@@ -55,6 +59,8 @@ export interface StackOptions {
   emulatorSpeed?: number;
   /** Extra environment for the functions (overrides the defaults). */
   functionsEnv?: Record<string, string>;
+  /** Seconds between the pacer heartbeat's POSTs to /api/tick; 0 or absent: no heartbeat. */
+  tickIntervalSeconds?: number;
   log?: (line: string) => void;
 }
 
@@ -128,6 +134,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       S3_ACCESS_KEY_ID: LOCAL.s3AccessKeyId,
       S3_SECRET_ACCESS_KEY: LOCAL.s3SecretAccessKey,
       DISCADOR_STACK_ENV: stackEnvFile,
+      TICK_SECRET: opts.functionsEnv?.['TICK_SECRET'] ?? randomBytes(32).toString('hex'),
     };
     // The agents' softphone: an API key and a TwiML App on the emulator, made as on a real account.
     let softphone: SoftphoneEnv | undefined;
@@ -151,6 +158,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         PUBLIC_BASE_URL: functionsUrl,
         TWILIO_API_BASE_URL: env.TWILIO_API_BASE_URL,
         FALLBACK_NUMBER: '+5511955550000',
+        TICK_SECRET: env.TICK_SECRET,
         ...softphone,
         ...opts.functionsEnv,
       },
@@ -170,6 +178,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         });
       }
       log(`emulator: ${numbers.length} numbers pointed at ${functionsUrl}/voice/inbound`);
+    }
+    if (opts.tickIntervalSeconds && opts.tickIntervalSeconds > 0 && env.TICK_SECRET) {
+      const heartbeat = startHeartbeat({ url: `${functionsUrl}/api/tick`, secret: env.TICK_SECRET, intervalMs: opts.tickIntervalSeconds * 1000, log });
+      started.push(heartbeat);
+      log(`pacer heartbeat: POST ${functionsUrl}/api/tick every ${opts.tickIntervalSeconds} s`);
     }
     const services = [
       { name: 'Postgres', url: postgres.url },

@@ -6,6 +6,8 @@
  *   --control     read commands from stdin: `db:stop`, `db:start`, `db:freeze`, `db:thaw`
  *                 (outage tests: Postgres stopped, or alive but hung by SIGSTOP), `stop`
  *   --functions-env KEY=VALUE   extra environment for the functions (repeatable; tests)
+ *   --tick-interval <s>  seconds between the pacer heartbeat's POSTs to /api/tick (default
+ *                 TICK_INTERVAL, else 5; 0: none; --ephemeral stacks have none unless given)
  * Ctrl-C (or SIGTERM) stops every process it started.
  */
 import { createInterface } from 'node:readline';
@@ -34,16 +36,19 @@ async function main(): Promise<void> {
     .option('--no-emulator', 'do not start the Twilio emulator')
     .option('--speed <n>', 'Twilio emulator clock speed', '1')
     .option('--twilio-url <url>', 'use the Twilio emulator already running at this URL (tests)')
+    .option('--tick-interval <seconds>', 'pacer heartbeat: seconds between POSTs to /api/tick (0: off)')
     .option('--verbose', 'print service logs');
   const o = program.parse(process.argv).opts<{
     fresh?: boolean; ephemeral?: boolean; json?: boolean; control?: boolean; build: boolean; emulator: boolean; speed: string;
-    twilioUrl?: string; verbose?: boolean; functionsEnv: Record<string, string>;
+    twilioUrl?: string; verbose?: boolean; functionsEnv: Record<string, string>; tickInterval?: string;
   }>();
+  const tickInterval = Number(o.tickInterval ?? (o.ephemeral ? '0' : (process.env['TICK_INTERVAL'] ?? '5')));
+  if (!Number.isFinite(tickInterval) || tickInterval < 0 || tickInterval > 3600) throw new Error(`--tick-interval (or TICK_INTERVAL) must be 0-3600 seconds, got "${o.tickInterval ?? process.env['TICK_INTERVAL']}"`);
   const log = (line: string) => (o.verbose ? console.error(line) : undefined);
   if (o.build) await buildAll();
   const stack = await startStack({
     fresh: o.fresh, ephemeral: o.ephemeral, emulator: o.emulator, emulatorSpeed: Number(o.speed), twilioApiBaseUrl: o.twilioUrl,
-    live: !o.ephemeral, log, functionsEnv: o.functionsEnv,
+    live: !o.ephemeral, log, functionsEnv: o.functionsEnv, tickIntervalSeconds: tickInterval,
   });
   let stopping = false;
   const stop = async (code = 0) => {

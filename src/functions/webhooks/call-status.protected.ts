@@ -4,13 +4,29 @@
  * monotonically, so repeated or reordered callbacks end in the same row; a final status also
  * releases the agent of that call (wrap-up for WRAP_UP_SECONDS, or available with a missed
  * call when it was still an offer) and ends the shift of a shift leg.
+ * A final status of a campaign call frees a line: a pacing round for that campaign runs after
+ * the write, before the answer (its failure is logged, never the webhook's).
  */
+import type twilio from 'twilio';
 import { statusCallbackEvent } from '../../lib/domain/call-events';
+import { eventDeps, tickForEvent } from '../../lib/domain/dialer/tick';
 import { unwrap } from '../../lib/runtime/db';
 import { webhookFunction } from '../../lib/runtime/handler';
 import { parseParams, statusCallbackParams } from '../../lib/runtime/params';
+import { twilioClientOptions } from '../../lib/runtime/twilio-client';
 
-export const handler = webhookFunction(async ({ config, params, db }) => {
+const FINAL = new Set(['completed', 'busy', 'no-answer', 'failed', 'canceled']);
+
+export const handler = webhookFunction(async ({ config, params, db, context }) => {
   const callback = parseParams(statusCallbackParams, params);
-  unwrap(await db.rpc('apply_call_status', { p_event: { ...statusCallbackEvent(callback, params), wrap_up_seconds: config.WRAP_UP_SECONDS } }));
+  const applied = unwrap(
+    await db.rpc<{ campaign_id: number | null }>('apply_call_status', {
+      p_event: { ...statusCallbackEvent(callback, params), wrap_up_seconds: config.WRAP_UP_SECONDS },
+    }),
+  );
+  if (FINAL.has(callback.CallStatus) && applied.campaign_id) {
+    // The runtime types name an older twilio package; the object is this project's twilio client.
+    const deps = eventDeps(db, config, () => context.getTwilioClient(twilioClientOptions(config.TWILIO_API_BASE_URL)) as unknown as twilio.Twilio);
+    await tickForEvent(deps, 'call_ended', applied.campaign_id);
+  }
 });

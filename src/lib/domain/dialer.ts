@@ -4,6 +4,12 @@ import { unwrap, type Db } from '../runtime/db';
 import { statusCallbackUrl, voiceFallbackUrl } from './callback-urls';
 import { ATTEMPT_PARAM } from './call-events';
 import { parsePhone } from './phone';
+import { STATUS_EVENTS, twilioRefusal } from './dialer/calls-create';
+
+export { STATUS_EVENTS } from './dialer/calls-create';
+// Campaign calls (the pacer's) live apart so the functions that run pacing rounds do not load
+// the phone-number library placeCall needs.
+export { amdCallbackUrl, placeCampaignCall, type CampaignCallResult, type CampaignCallSettings, type ClaimedLead } from './dialer/campaign-call';
 
 /** What to dial. The caller ID is picked from the pool unless `callerId` names one. */
 export interface CallRequest {
@@ -37,8 +43,6 @@ export type PlaceCallResult =
   | { placed: true; callSid: string; to: string; callerId: string; attemptId: number }
   | { placed: false; reason: RefusalReason; detail: string; attemptId?: number; twilioCode?: number };
 
-/** Status callback events discador asks Twilio for on every call. */
-export const STATUS_EVENTS = ['initiated', 'ringing', 'answered', 'completed'];
 
 interface AttemptDecision {
   allowed: boolean;
@@ -144,14 +148,6 @@ async function releaseAgent(db: Db, agentId: number, attemptId: number): Promise
   }
 }
 
-/** Twilio answered Calls create with a 4xx: the call was not created. */
-function twilioRefusal(e: unknown): { status: number; code?: number; message: string } | null {
-  if (typeof e !== 'object' || e === null) return null;
-  const { status, code, message } = e as { status?: unknown; code?: unknown; message?: unknown };
-  if (typeof status !== 'number' || status < 400 || status >= 500) return null;
-  return { status, code: typeof code === 'number' ? code : undefined, message: typeof message === 'string' ? message : '' };
-}
-
 function refusalText(reason: RefusalReason, to: string, callerId: string | undefined): string {
   switch (reason) {
     case 'opted_out':
@@ -174,3 +170,4 @@ function refusalText(reason: RefusalReason, to: string, callerId: string | undef
       return 'Twilio refused the call';
   }
 }
+

@@ -54,6 +54,11 @@ export const configSchema = {
     ABANDON_GRACE_SECONDS: int(0, 10).default(2),
     WHISPER_MAX_CHARS: int(20, 500).default(200),
     COMPANY_NAME: text({ min: 1, max: 80 }).optional(),
+    // The pacer: the heartbeat's HMAC secret, a round's lease, and how often agent pages'
+    // polls may start a round.
+    TICK_SECRET: text({ min: 32, max: 512 }).optional(),
+    TICK_LEASE_SECONDS: int(1, 60).default(5),
+    TICK_POLL_MIN_SECONDS: int(0, 3600).default(2),
   },
 };
 

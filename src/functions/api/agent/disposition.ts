@@ -7,10 +7,15 @@
  * opt-out list), or invalid. Answers {disposition}; refusals change nothing: 404 not_found (not
  * this agent's call), 400 bad_request (code not in the list, a callback without a future
  * callback_at, callback_at not a date-time with a zone, in the past or beyond a year).
+ * Then a pacing round for the agent's campaign runs, before the answer (its failure never
+ * fails the request).
  */
+import type twilio from 'twilio';
+import { eventDeps, tickForAgent } from '../../../lib/domain/dialer/tick';
 import { MAX_DISPOSITION_NOTES, parseCallbackAt, unwrapAgent, type AgentDispositionResponse } from '../../../lib/domain/agents';
 import { deploymentDispositions, dispositionRefusal, type DispositionRefusal } from '../../../lib/domain/outcomes';
 import { ApiError, apiFunction } from '../../../lib/runtime/api';
+import { twilioClientOptions } from '../../../lib/runtime/twilio-client';
 import { text } from '../../../lib/runtime/validate';
 
 type Answer = AgentDispositionResponse['disposition'] | { refused: DispositionRefusal; codes?: string[] };
@@ -25,7 +30,7 @@ export const handler = apiFunction(
       callback_at: text({ max: 40 }).optional(),
     },
   },
-  async ({ config, db, session, body }): Promise<AgentDispositionResponse> => {
+  async ({ config, db, session, body, context }): Promise<AgentDispositionResponse> => {
     let callbackAt: string | null = null;
     if (body.callback_at !== undefined) {
       // Only the form and the calendar are checked here (the date itself stands for "now"):
@@ -46,6 +51,9 @@ export const handler = apiFunction(
       }),
     );
     if ('refused' in answer) throw dispositionRefusal(answer.refused, answer.codes ?? []);
+    // The runtime types name an older twilio package; the object is this project's twilio client.
+    const deps = eventDeps(db, config, () => context.getTwilioClient(twilioClientOptions(config.TWILIO_API_BASE_URL)) as unknown as twilio.Twilio);
+    await tickForAgent(deps, 'wrap_up', session!.user.agent_id);
     return { disposition: answer };
   },
 );

@@ -4,9 +4,11 @@
  * agent_busy, except that a reserved agent may go offline: the offer is dropped and a customer
  * waiting in the agent's queue is sent to the agent's voicemail at once (Calls update Url, as
  * the answer moves them to the room). Should that request fail, the offer's ring timeout still
- * takes them to voicemail. Answers {agent}.
+ * takes them to voicemail. Answers {agent}. A status change moves the agent's campaign's
+ * capacity: a pacing round for it runs before the answer (its failure never fails the request).
  */
 import type twilio from 'twilio';
+import { eventDeps, tickForAgent } from '../../../lib/domain/dialer/tick';
 import { statusRequestProblem, unwrapAgent, type AgentStatusResponse, type AgentView } from '../../../lib/domain/agents';
 import { ApiError, apiFunction } from '../../../lib/runtime/api';
 import { pauseReasons, urlFor } from '../../../lib/runtime/config';
@@ -38,6 +40,9 @@ export const handler = apiFunction(
         console.error(`[discador] offered call ${released} not sent to voicemail: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
+    const deps = eventDeps(db, config, () => context.getTwilioClient(twilioClientOptions(config.TWILIO_API_BASE_URL)) as unknown as twilio.Twilio);
+    // agent_view names the agent's campaign; an inbound-only agent (null) has no round to start.
+    if ((agent as { campaign_id?: number | null }).campaign_id !== null) await tickForAgent(deps, 'agent_status', agent.id);
     return { agent };
   },
 );
