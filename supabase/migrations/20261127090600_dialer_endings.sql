@@ -1,7 +1,8 @@
 -- Every way a dial attempt ends runs the same tail: the agent reserved for or busy with it is
 -- released, and its lead learns the outcome (lead_attempt_ended). A status callback did this
 -- already (apply_call_status); now the reconciler (reconcile_call, resolve_dial_attempt's
--- never_placed), a refusal by Twilio (fail_dial_attempt) and a fast final callback that beats
+-- never_placed), a refusal by Twilio (fail_dial_attempt; the pacer's release_dial_attempt keeps
+-- its meaning) and a fast final callback that beats
 -- the reservation's CallSid (agent_customer_left, agent_reserve_outbound) do too, and
 -- dialer_sweep finds what was still missed (leads left dialing, agents left reserved).
 --
@@ -236,9 +237,46 @@ begin
 end;
 $$;
 
+-- The attempt p_attempt_id, never given a CallSid, as Twilio refused it: failed with Twilio's
+-- code, the caller ID's daily count given back, and the agent reserved for it available again.
+-- The row as failed, or a null row when it was not a pending attempt (idempotent).
+create function public.dial_attempt_refused(p_attempt_id bigint, p_error_code integer)
+returns public.calls
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_call public.calls;
+  v_row  public.agents;
+begin
+  update public.calls
+     set status = 'failed', end_reason = 'twilio_refused', error_code = p_error_code,
+         ended_at = public.app_now(), updated_at = public.app_now()
+   where id = p_attempt_id and call_sid is null and end_reason is null
+  returning * into v_call;
+  if v_call.id is null then
+    return v_call;
+  end if;
+  update public.phone_numbers
+     set calls_today = greatest(calls_today - 1, 0), call_count = greatest(call_count - 1, 0), updated_at = public.app_now()
+   where phone_number = v_call.caller_id
+     and calls_today_date = (v_call.created_at at time zone 'America/Sao_Paulo')::date;
+  for v_row in
+    select a.* from public.agents a
+     where a.status = 'reserved' and a.reserved_attempt_id = v_call.id and a.current_call_sid is null
+     order by a.id for update
+  loop
+    update public.agents set reserved_attempt_id = null where id = v_row.id;
+    perform public.agent_transition(v_row.id, 'available', null, 'system', null);
+  end loop;
+  return v_call;
+end;
+$$;
+
 -- Twilio refused to create the call of attempt p_attempt_id (see
--- 20261125120000_dial_attempts_and_opt_out_lock.sql): failed with Twilio's code, the caller
--- ID's count given back, and the tail (dial_attempt_ended): agent released, lead told.
+-- 20261125120000_dial_attempts_and_opt_out_lock.sql): dial_attempt_refused, then the tail
+-- (dial_attempt_ended): the lead learns a failed attempt under its retry rules (a preview
+-- dial, click-to-call). The pacer's own refusals go through release_dial_attempt instead.
 create or replace function public.fail_dial_attempt(p_attempt_id bigint, p_error_code integer default null)
 returns jsonb
 language plpgsql
@@ -248,20 +286,44 @@ declare
   v_call public.calls;
   v_tail jsonb;
 begin
-  update public.calls
-     set status = 'failed', end_reason = 'twilio_refused', error_code = p_error_code,
-         ended_at = public.app_now(), updated_at = public.app_now()
-   where id = p_attempt_id and call_sid is null and end_reason is null
-  returning * into v_call;
+  v_call := public.dial_attempt_refused(p_attempt_id, p_error_code);
   if v_call.id is null then
     return pg_catalog.jsonb_build_object('failed', false);
   end if;
-  update public.phone_numbers
-     set calls_today = greatest(calls_today - 1, 0), call_count = greatest(call_count - 1, 0), updated_at = public.app_now()
-   where phone_number = v_call.caller_id
-     and calls_today_date = (v_call.created_at at time zone 'America/Sao_Paulo')::date;
   v_tail := public.dial_attempt_ended(v_call.id);
   return pg_catalog.jsonb_build_object('failed', true, 'agent', v_tail->'agent', 'lead', v_tail->'lead');
+end;
+$$;
+
+-- A pacer dial attempt Twilio refused (see 20261127090300_pacer.sql), same answer: the attempt
+-- failed (dial_attempt_refused) and the lead pending again with its attempt not counted, so a
+-- later round dials it; then the call's outcome is recorded (lead_attempt_ended, which leaves
+-- a lead no longer dialing alone), so neither the sweep nor a late callback moves the lead
+-- again. Idempotent: a lead no longer dialing this attempt is left alone.
+create or replace function public.release_dial_attempt(p_attempt_id bigint, p_error_code integer default null)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_failed public.calls;
+  v_call   public.calls;
+  v_lead   integer := 0;
+begin
+  v_failed := public.dial_attempt_refused(p_attempt_id, p_error_code);
+  select * into v_call from public.calls c where c.id = p_attempt_id;
+  if v_call.id is null then
+    return pg_catalog.jsonb_build_object('failed', false, 'released', false);
+  end if;
+  if v_failed.id is not null then
+    update public.leads l
+       set status = 'pending', attempts = greatest(l.attempts - 1, 0), updated_at = public.app_now()
+     where l.id = v_call.lead_id and l.status = 'dialing'
+       and not exists (select 1 from public.calls o where o.lead_id = l.id and o.id > v_call.id);
+    get diagnostics v_lead = row_count;
+    perform public.lead_attempt_ended(v_call.id);
+  end if;
+  return pg_catalog.jsonb_build_object('failed', v_failed.id is not null, 'released', v_lead > 0);
 end;
 $$;
 
@@ -553,11 +615,13 @@ revoke execute on function
   public.agent_customer_left(text, integer, boolean), public.dial_attempt_ended(bigint, integer),
   public.reconcile_call(jsonb), public.resolve_dial_attempt(bigint, text[], text, boolean),
   public.fail_dial_attempt(bigint, integer), public.agent_reserve_outbound(bigint, public.call_sid, bigint),
-  public.apply_conference_event(jsonb), public.dialer_sweep(integer, integer)
+  public.apply_conference_event(jsonb), public.dialer_sweep(integer, integer),
+  public.dial_attempt_refused(bigint, integer), public.release_dial_attempt(bigint, integer)
   from public, anon, authenticated;
 grant execute on function
   public.agent_customer_left(text, integer, boolean), public.dial_attempt_ended(bigint, integer),
   public.reconcile_call(jsonb), public.resolve_dial_attempt(bigint, text[], text, boolean),
   public.fail_dial_attempt(bigint, integer), public.agent_reserve_outbound(bigint, public.call_sid, bigint),
-  public.apply_conference_event(jsonb), public.dialer_sweep(integer, integer)
+  public.apply_conference_event(jsonb), public.dialer_sweep(integer, integer),
+  public.dial_attempt_refused(bigint, integer), public.release_dial_attempt(bigint, integer)
   to service_role;

@@ -226,6 +226,17 @@ describe('every ending releases the agent and moves the lead', () => {
     expect(await one(`select outcome from calls where id = $1`, [at.attempt_id])).toEqual({ outcome: 'failed' });
   });
 
+  it("the pacer's refusal (release_dial_attempt) keeps its meaning: the lead pending again, the attempt not counted", async () => {
+    const k = await campaign();
+    const l = await lead(k, 'dialing');
+    await poolNumber();
+    const at = await rpc<{ attempt_id: number }>('start_dial_attempt', { p_to: l.phone, p_campaign_id: k, p_lead_id: l.id });
+    expect(await rpc('release_dial_attempt', { p_attempt_id: at.attempt_id, p_error_code: 21215 })).toEqual({ failed: true, released: true });
+    expect(await leadRow(l.id)).toMatchObject({ status: 'pending', attempts: 0 });
+    expect(await one(`select outcome, lead_outcome_at is not null as applied from calls where id = $1`, [at.attempt_id])).toEqual({ outcome: 'failed', applied: true });
+    expect(await rpc('release_dial_attempt', { p_attempt_id: at.attempt_id })).toEqual({ failed: false, released: false });
+  });
+
   it('a final callback faster than agent_reserve_outbound (preview): the agent is not left reserved', async () => {
     const k = await campaign({ mode: 'preview' });
     const a = await agent(k);
