@@ -246,6 +246,19 @@ describe('runTick', () => {
   });
 });
 
+describe('the heartbeat sweeps before its round', () => {
+  it('a lead left dialing with no call for longer than the sweep age goes back to pending on a heartbeat, not on an event', async () => {
+    const c = await campaign({ status: 'paused' });
+    const [id] = await leads(c, 1);
+    await sql(`update leads set status = 'dialing', attempts = 1, last_attempt_at = now() - interval '1 hour' where id = $1`, [id]);
+    const deps = { db: testDb(), twilio: fakeTwilio().client, config: config() };
+    await runTick(deps, { trigger: 'call_ended', campaignId: c });
+    expect((await sql<{ status: string }>(`select status from leads where id = $1`, [id]))[0]).toEqual({ status: 'dialing' });
+    await runTick(deps, { trigger: 'heartbeat', campaignId: c });
+    expect((await sql<{ status: string; attempts: number }>(`select status, attempts from leads where id = $1`, [id]))[0]).toEqual({ status: 'pending', attempts: 0 });
+  });
+});
+
 describe('the pg_cron heartbeat, in SQL', () => {
   it('signs a request /api/tick accepts (pgcrypto HMAC), and says what is missing where pg_net and pg_cron are not installed', async () => {
     const c = await campaign();

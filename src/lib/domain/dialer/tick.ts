@@ -54,6 +54,7 @@ interface ClaimAnswer {
 /** Runs one pacing round for every running campaign whose lease is free (or for opts.campaignId). */
 export async function runTick(deps: Deps, opts: { trigger: TickTrigger; campaignId?: number }): Promise<TickResult> {
   const owner = randomUUID();
+  if (opts.trigger === 'heartbeat') await sweep(deps);
   const begin = unwrap(
     await deps.db.rpc<RoundBegin>('pacer_round_begin', {
       p_owner: owner,
@@ -75,6 +76,24 @@ export async function runTick(deps: Deps, opts: { trigger: TickTrigger; campaign
     if (end.error) console.error(`[discador] pacer round ${owner} not logged (leases expire by themselves): ${end.error.message}`);
   }
   return { rounds };
+}
+
+/** Seconds after which a dial attempt, lead or reservation with no callback is ended by the sweep. */
+export const SWEEP_STALE_SECONDS = 300;
+
+/**
+ * The heartbeat's housekeeping before its round: attempts whose final callback never came,
+ * leads left 'dialing' with no live call and agents reserved for calls that are over are
+ * ended as their callbacks would have (dialer_sweep; only rows quiet for SWEEP_STALE_SECONDS).
+ * Logged, never thrown: the round runs anyway.
+ */
+async function sweep(deps: Deps): Promise<void> {
+  try {
+    const swept = await deps.db.rpc('dialer_sweep', { p_stale_seconds: SWEEP_STALE_SECONDS, p_wrap_up_seconds: deps.config.WRAP_UP_SECONDS });
+    if (swept.error) console.error(`[discador] dialer sweep failed: ${swept.error.message}`);
+  } catch (e) {
+    console.error(`[discador] dialer sweep failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 /** One campaign: decide, claim, place. Never throws (a failure is the round's reason). */
