@@ -111,6 +111,8 @@ export class VoiceEngine {
   readonly events: TimelineEntry[] = [];
   /** Conference rooms and their participants. */
   readonly conferences: Conferences;
+  /** Told of every timeline entry as it is made (the emulator's onEvent listeners). */
+  onEvent?: (e: TimelineEntry) => void;
 
   constructor(private readonly d: EngineDeps) {
     d.webhooks.onRecord = (r: WebhookRecord) => this.onWebhook(r);
@@ -138,6 +140,7 @@ export class VoiceEngine {
     const leg = new Leg(this.d.clock, newSid('CA'), accountSid, from, to, direction, party, parentSid);
     leg.onNote = (e) => {
       this.events.push(e);
+      this.onEvent?.(e);
       this.d.log?.(`[${(e.t / 1000).toFixed(1).padStart(7)}s] ${e.callSid.slice(0, 10)}… ${e.type.padEnd(8)} ${e.text}`);
     };
     this.legs.set(leg.sid, leg);
@@ -226,6 +229,14 @@ export class VoiceEngine {
       void this.d.clock.sleep(s * 1000, sig).then(() => {
         if (sig.aborted) return;
         leg.note('party', `party hangs up (${s} s after answer)`);
+        leg.raise({ kind: 'hangup', by: 'party' });
+      });
+    }
+    if (spec.patienceSeconds !== undefined) {
+      const s = spec.patienceSeconds;
+      void this.d.clock.sleep(s * 1000, sig).then(() => {
+        if (sig.aborted || leg.bridgedTo !== undefined || this.conferences.hears(leg.sid).size > 0) return;
+        leg.note('party', `party gives up waiting (${s} s after answer, nobody heard)`);
         leg.raise({ kind: 'hangup', by: 'party' });
       });
     }

@@ -21,6 +21,8 @@ export type Interrupt =
 /** One line of a call's timeline. `t` is virtual ms since the emulator started. */
 export interface TimelineEntry {
   t: number;
+  /** Real epoch ms when the entry was made (latency measured on the real clock, whatever the speed). */
+  realMs: number;
   at: string;
   callSid: string;
   type: 'status' | 'verb' | 'webhook' | 'error' | 'party' | 'amd' | 'recording' | 'queue' | 'bridge' | 'conference' | 'note';
@@ -187,7 +189,7 @@ export class Leg {
   /** Appends a timeline entry. */
   note(type: TimelineEntry['type'], text: string, extra: Partial<TimelineEntry> = {}): TimelineEntry {
     const t = this.clock.elapsed();
-    const e: TimelineEntry = { t, at: new Date(this.clock.epochMs + t).toISOString(), callSid: this.sid, type, text, ...extra };
+    const e: TimelineEntry = { t, realMs: performance.timeOrigin + performance.now(), at: new Date(this.clock.epochMs + t).toISOString(), callSid: this.sid, type, text, ...extra };
     this.timeline.push(e);
     this.onNote?.(e);
     return e;
