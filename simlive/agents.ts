@@ -39,6 +39,8 @@ export interface AgentCounters {
   pollErrors: number;
   apiErrors: number;
   calls: number;
+  /** Real milliseconds of each poll (how loaded the functions are). */
+  pollMs: number[];
   /** Last error bodies (at most 5), for the report. */
   errors: string[];
 }
@@ -59,7 +61,7 @@ export class EmulatedAgent {
   /** The customer the agent is talking to or wrapping up (CallSid). */
   current: string | null = null;
   lastState: Record<string, unknown> | null = null;
-  readonly counters: AgentCounters = { polls: 0, pollErrors: 0, apiErrors: 0, calls: 0, errors: [] };
+  readonly counters: AgentCounters = { polls: 0, pollErrors: 0, apiErrors: 0, calls: 0, pollMs: [], errors: [] };
   private ws: WebSocket | null = null;
   private talk: AbortController | null = null;
   private pollLoop: Promise<void> | null = null;
@@ -163,7 +165,9 @@ export class EmulatedAgent {
   /** One poll of /api/agent/state. */
   async poll(): Promise<Record<string, unknown> | null> {
     try {
+      const t0 = performance.now();
       const r = await this.request('GET', '/api/agent/state');
+      this.counters.pollMs.push(performance.now() - t0);
       this.counters.polls++;
       if (r.status !== 200) {
         this.counters.pollErrors++;

@@ -20,11 +20,12 @@ import { agentIdOfRoom } from '../src/lib/domain/rooms';
 import { startStackProcess, type StackProcess } from '../tests/helpers/stack';
 import { EmulatedAgent } from './agents';
 import { clockSkew, installDbClock, nextWorkdayAt, removeDbClock } from './clock';
-import { campaignWindowProfile, dddOf, isOpenFor, sources, estimatedAmdAbandons, abandonRate, type CampaignWindowColumns } from './contract';
-import { comparisonTable, liveKpis, type CallRow, type Kpis, type StatusRow } from './kpis';
+import { sources, estimatedAmdAbandons, abandonRate } from './contract';
+import { comparisonTable, liveKpis, percentile, type CallRow, type Kpis, type StatusRow } from './kpis';
 import { dialFate, generateLeads, partyFor, type DialFate } from './leads';
 import { seedDay, SIM_DISPOSITIONS, SIM_PASSWORD } from './setup';
-import { callerIdCapBreaks, callsWithoutRows, countByRule, cpsBreaks, optedOutDialed, outOfWindow, type Finding } from './violations';
+import { collectFindings } from './collect';
+import { countByRule, cpsBreaks, type Finding } from './violations';
 
 /** The pacer strategy the campaign runs, as the simulator names it. */
 export const SIM_STRATEGY: Strategy = { label: 'pred TAPERED', mode: 'predictive', ratio: 4, behaviour: 'ADAPT_TAPERED' };
@@ -65,7 +66,7 @@ export interface RunResult {
   /** Emulator-side bursts of Calls create within 1 virtual s (latency × speed included; not a violation). */
   emulatorCpsBursts: number;
   ticks: { sent: number; byStatus: Record<string, number> };
-  agentRequests: { polls: number; pollErrors: number; apiErrors: number; calls: number; errors: string[] };
+  agentRequests: { polls: number; pollErrors: number; apiErrors: number; calls: number; pollP50Ms: number; pollP95Ms: number; errors: string[] };
   clock: { skewMs: number; roundTripMs: number; skewAtEndMs: number };
   sources: typeof sources;
   wallSeconds: number;
@@ -121,6 +122,60 @@ export function tickHeader(secret: string, nowS = Math.floor(Date.now() / 1000))
 
 const ms = (v: Date | string | null) => (v === null ? null : new Date(v).getTime());
 
+/** The functions' configuration for a simulated day. */
+export function simFunctionsEnv(o: { tickSecret: string; cps: number; abandonGraceS: number; pollS: number }): Record<string, string> {
+  return {
+    TICK_SECRET: o.tickSecret,
+    ACCOUNT_CPS: String(o.cps),
+    ABANDON_GRACE_SECONDS: String(o.abandonGraceS),
+    // The agents end their own wrap-up (the scenario's wrap-up time), not the default timer.
+    WRAP_UP_SECONDS: '3600',
+    AGENT_PRESENCE_SECONDS: String(Math.max(20, o.pollS * 4)),
+    DISPOSITION_CODES: SIM_DISPOSITIONS.map((d) => d.code).join(','),
+  };
+}
+
+/** The emulator (fixed speed), a local stack using it, and a database connection on the emulator's clock. */
+export interface SimStack {
+  emu: Emulator;
+  stack: StackProcess;
+  db: Client;
+  /** Removes the app_clock row (always), then stops the stack and the emulator; errors go to `onError`. */
+  stop(onError?: (e: unknown) => void): Promise<void>;
+}
+
+/** Starts the simulation's emulator and stack and puts the database on the emulator's clock. */
+export async function startSimStack(o: {
+  speed: number; epochMs: number; cps: number; partyResolver?: (address: string) => PartySpec | undefined; functionsEnv: Record<string, string>;
+}): Promise<SimStack> {
+  const emu = await startEmulator({
+    speed: o.speed, epochMs: o.epochMs, holdsRunRealTime: false, accountSid: LOCAL.accountSid, authToken: LOCAL.authToken,
+    cps: o.cps, partyResolver: o.partyResolver,
+  });
+  let stack: StackProcess | null = null;
+  let db: Client | null = null;
+  let clockInstalled = false;
+  const stop = async (onError: (e: unknown) => void = () => undefined) => {
+    if (db) {
+      if (clockInstalled) await removeDbClock(db).catch(onError);
+      await db.end().catch(onError);
+    }
+    await stack?.stop().catch(onError);
+    await emu.stop().catch(onError);
+  };
+  try {
+    stack = await startStackProcess(['--twilio-url', emu.url, ...Object.entries(o.functionsEnv).flatMap(([k, v]) => ['--functions-env', `${k}=${v}`])]);
+    db = new Client({ connectionString: stack.env.DATABASE_URL });
+    await db.connect();
+    clockInstalled = true; // a failed insert leaves no row; the delete is harmless
+    await installDbClock(db, emu.clock);
+    return { emu, stack, db, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
 /** Runs a campaign day; never leaves the app_clock row, the stack or the emulator behind. */
 export async function runCampaignDay(o: RunOptions): Promise<RunResult> {
   const wall0 = Date.now();
@@ -135,11 +190,11 @@ export async function runCampaignDay(o: RunOptions): Promise<RunResult> {
   const pollS = o.pollS ?? 5;
   const notes: string[] = [];
 
-  const sim = simulatorKpis(scenario, seed);
+  const simulated = simulatorKpis(scenario, seed);
   const agentCount = Math.max(scenario.agents, ...(scenario.schedule ?? []).map((e) => e.agents));
-  const leadCount = Math.ceil(sim.result.totals.dials * 1.3) + 50;
+  const leadCount = Math.ceil(simulated.result.totals.dials * 1.3) + 50;
   const dailyCap = 150;
-  const poolSize = Math.max(14, Math.ceil((sim.result.totals.dials * 1.5) / dailyCap));
+  const poolSize = Math.max(14, Math.ceil((simulated.result.totals.dials * 1.5) / dailyCap));
   const leads = generateLeads(leadCount, seed, { optOutShare: 0.02, badDddCount: 5 });
   const leadNumbers = new Set(leads.map((l) => l.phone));
   log(`sim:campaign ${scenario.name}: ${agentCount} agents, ${scenario.shiftHours} h, ${leads.length} leads, pool ${poolSize}, speed x${speed}, heartbeat ${heartbeatS} s, poll ${pollS} s`);
@@ -160,34 +215,16 @@ export async function runCampaignDay(o: RunOptions): Promise<RunResult> {
   };
 
   const tickSecret = randomBytes(24).toString('hex');
-  let emu: Emulator | null = null;
-  let stack: StackProcess | null = null;
-  let db: Client | null = null;
-  let clockInstalled = false;
+  let sim: SimStack | null = null;
   const agents: EmulatedAgent[] = [];
   let running = true;
   try {
-    emu = await startEmulator({
-      speed, epochMs: desiredStart, holdsRunRealTime: false, accountSid: LOCAL.accountSid, authToken: LOCAL.authToken,
-      cps: scenario.campaign.cps, partyResolver: resolver,
+    sim = await startSimStack({
+      speed, epochMs: desiredStart, cps: scenario.campaign.cps, partyResolver: resolver,
+      functionsEnv: simFunctionsEnv({ tickSecret, cps: scenario.campaign.cps, abandonGraceS: scenario.abandonGraceS, pollS }),
     });
-    const e = emu;
-    stack = await startStackProcess([
-      '--twilio-url', e.url,
-      '--functions-env', `TICK_SECRET=${tickSecret}`,
-      '--functions-env', `ACCOUNT_CPS=${scenario.campaign.cps}`,
-      '--functions-env', `ABANDON_GRACE_SECONDS=${scenario.abandonGraceS}`,
-      // The agents end their own wrap-up (the scenario's wrap-up time), not the default timer.
-      '--functions-env', 'WRAP_UP_SECONDS=3600',
-      '--functions-env', `AGENT_PRESENCE_SECONDS=${Math.max(20, pollS * 4)}`,
-      '--functions-env', `DISPOSITION_CODES=${SIM_DISPOSITIONS.map((d) => d.code).join(',')}`,
-    ]);
-    const fb = stack.env.FUNCTIONS_BASE_URL;
-    db = new Client({ connectionString: stack.env.DATABASE_URL });
-    await db.connect();
-    const sql = db;
-    await installDbClock(sql, e.clock);
-    clockInstalled = true;
+    const { emu: e, db: sql } = sim;
+    const fb = sim.stack.env.FUNCTIONS_BASE_URL;
     const skew = await clockSkew(sql, e.clock);
     log(`database on the emulator's clock: skew ${skew.skewMs.toFixed(1)} virtual ms (round trip ${skew.roundTripMs.toFixed(1)} ms)`);
 
@@ -321,34 +358,11 @@ export async function runCampaignDay(o: RunOptions): Promise<RunResult> {
     const live = liveKpis({ history, calls, startMs, endMs, amdHumanAccuracy: scenario.amd.humanAccuracy, silenceMs });
 
     // ---------------------------------------------------------------- violations
-    const placed = e.calls().filter((c) => c.direction === 'outbound-api').map((c) => ({ sid: c.sid, to: c.to, from: c.from, createdMs: c.createdMs }));
-    const { rows: optRows } = await sql.query<{ phone_number: string; created_at: Date }>('select phone_number, created_at from public.opt_outs');
-    const { rows: [campaign] } = await sql.query<CampaignWindowColumns>(
-      `select window_profile, weekday_start::text, weekday_end::text, saturday_start::text, saturday_end::text, allow_sunday,
-              sunday_start::text, sunday_end::text, skip_holidays from public.campaigns where id = $1`,
-      [seeded.campaignId],
-    );
-    const profile = campaignWindowProfile(campaign!);
-    const { rows: hol } = await sql.query<{ day: string; uf: string | null }>(
-      `select day::text, uf from public.calling_holidays where campaign_id is null or campaign_id = $1`, [seeded.campaignId],
-    );
-    const { rows: capRows } = await sql.query<{ phone_number: string; daily_cap: number }>('select phone_number, daily_cap from public.phone_numbers');
-    const { rows: attempts } = await sql.query<{ id: string; call_sid: string | null; to_number: string; created_at: Date; direction: string | null }>(
-      `select id, call_sid, to_number, created_at, direction from public.calls where direction = 'outbound-api' or campaign_id is not null`,
-    );
-    const findings: Finding[] = [
-      ...optedOutDialed(placed, optRows.map((r) => ({ phone: r.phone_number, createdMs: ms(r.created_at)! }))),
-      ...outOfWindow(
-        callRows.map((r) => ({ id: r.id, to: r.to_number, ddd: dddOf(r.to_number), createdMs: ms(r.created_at)! })),
-        (ddd, t) => isOpenFor(ddd, profile, t, hol),
-      ),
-      ...callerIdCapBreaks(placed, new Map(capRows.map((r) => [r.phone_number, r.daily_cap]))),
-      ...cpsBreaks(attempts.map((r) => ms(r.created_at)!), scenario.campaign.cps),
-      ...callsWithoutRows(placed.map((p) => p.sid), attempts.map((r) => r.call_sid)),
-    ];
+    const { findings, placed } = await collectFindings(sql, e, { campaignId: seeded.campaignId, cps: scenario.campaign.cps });
     const emulatorCpsBursts = cpsBreaks(placed.map((p) => p.createdMs), scenario.campaign.cps).length;
 
-    const agentRequests = { polls: 0, pollErrors: 0, apiErrors: 0, calls: 0, errors: [] as string[] };
+    const pollMs = agents.flatMap((a) => a.counters.pollMs);
+    const agentRequests = { polls: 0, pollErrors: 0, apiErrors: 0, calls: 0, pollP50Ms: percentile(pollMs, 0.5), pollP95Ms: percentile(pollMs, 0.95), errors: [] as string[] };
     for (const a of agents) {
       agentRequests.polls += a.counters.polls;
       agentRequests.pollErrors += a.counters.pollErrors;
@@ -366,7 +380,7 @@ export async function runCampaignDay(o: RunOptions): Promise<RunResult> {
       agents: agentCount,
       leads: leads.length,
       live,
-      simulator: sim.kpis,
+      simulator: simulated.kpis,
       violations: countByRule(findings),
       findings,
       emulatorCpsBursts,
@@ -380,12 +394,7 @@ export async function runCampaignDay(o: RunOptions): Promise<RunResult> {
   } finally {
     running = false;
     for (const a of agents) a.abort();
-    if (db) {
-      if (clockInstalled) await removeDbClock(db).catch((err: unknown) => log(`could not remove the app_clock row: ${String(err)}`));
-      await db.end().catch(() => undefined);
-    }
-    await stack?.stop().catch(() => undefined);
-    await emu?.stop().catch(() => undefined);
+    await sim?.stop((err) => log(String(err)));
   }
 }
 
@@ -403,7 +412,7 @@ export function formatReport(r: RunResult): string {
     `violations: ${total === 0 ? 'none' : v}`,
     ...r.findings.slice(0, 20).map((f) => `  ${f.rule}: ${f.detail}`),
     `emulator Calls-create bursts over CPS within 1 virtual s (latency × speed, not a violation): ${r.emulatorCpsBursts}`,
-    `heartbeat: ${r.ticks.sent} ticks ${JSON.stringify(r.ticks.byStatus)}; agents: ${r.agentRequests.polls} polls (${r.agentRequests.pollErrors} failed), ${r.agentRequests.apiErrors} other API errors`,
+    `heartbeat: ${r.ticks.sent} ticks ${JSON.stringify(r.ticks.byStatus)}; agents: ${r.agentRequests.polls} polls (${r.agentRequests.pollErrors} failed; p50 ${r.agentRequests.pollP50Ms.toFixed(0)} ms, p95 ${r.agentRequests.pollP95Ms.toFixed(0)} ms real), ${r.agentRequests.apiErrors} other API errors`,
     `clock: database − emulator ${r.clock.skewMs.toFixed(1)} virtual ms at start, ${r.clock.skewAtEndMs.toFixed(1)} at the end`,
     ...r.notes.map((n) => `note: ${n}`),
     ...r.agentRequests.errors.map((e) => `  ${e}`),
