@@ -16,21 +16,19 @@ import { startEmulator, type Emulator, type PartySpec } from '../emulator';
 import { LOCAL } from '../stack/defaults';
 import { parseScenario, type Scenario } from '../simulator/scenario';
 import { simulate, type SimResult, type Strategy } from '../simulator/simulate';
-import { agentIdOfRoom } from '../src/lib/domain/rooms';
 import { startStackProcess, type StackProcess } from '../tests/helpers/stack';
 import { EmulatedAgent } from './agents';
 import { clockSkew, installDbClock, nextWorkdayAt, removeDbClock } from './clock';
 import { sources, estimatedAmdAbandons, abandonRate } from './contract';
 import { comparisonTable, liveKpis, percentile, type CallRow, type Kpis, type StatusRow } from './kpis';
-import { dialFate, generateLeads, partyFor, type DialFate } from './leads';
+import { generateLeads } from './leads';
+import { customerSilenceMs, FateBook, routeRoomEvents } from './world';
 import { seedDay, SIM_DISPOSITIONS, SIM_PASSWORD } from './setup';
 import { collectFindings } from './collect';
 import { countByRule, cpsBreaks, type Finding } from './violations';
 
 /** The pacer strategy the campaign runs, as the simulator names it. */
 export const SIM_STRATEGY: Strategy = { label: 'pred TAPERED', mode: 'predictive', ratio: 4, behaviour: 'ADAPT_TAPERED' };
-/** A webhook to the step where the customer, the disclaimer over, is put in the agent's room. */
-export const CONNECT_STEP = /[?&]step=connect(&|$)/;
 /** Default clock speed (virtual ms per real ms): see simlive/README.md for the measurement. */
 export const DEFAULT_SPEED = 10;
 
@@ -203,16 +201,7 @@ export async function runCampaignDay(o: RunOptions): Promise<RunResult> {
   const desiredStart = o.start ? Date.parse(o.start) : nextWorkdayAt(Date.now(), 9, 0, (t) => Boolean(holidays.isHoliday(new Date(t))));
   if (!Number.isFinite(desiredStart)) throw new Error(`--start ${o.start} is not a date`);
 
-  // Each dial gets the next fate; the queued status that follows at once binds it to the CallSid.
-  const fates = new Map<string, DialFate>();
-  let pending: DialFate | null = null;
-  let dialIndex = 0;
-  const resolver = (address: string): PartySpec | undefined => {
-    if (!leadNumbers.has(address)) return undefined;
-    const f = dialFate(scenario, seed, dialIndex++);
-    pending = f;
-    return partyFor(address, f, scenario.disclaimerS);
-  };
+  const fates = new FateBook(scenario, seed, leadNumbers);
 
   const tickSecret = randomBytes(24).toString('hex');
   let sim: SimStack | null = null;
@@ -220,7 +209,7 @@ export async function runCampaignDay(o: RunOptions): Promise<RunResult> {
   let running = true;
   try {
     sim = await startSimStack({
-      speed, epochMs: desiredStart, cps: scenario.campaign.cps, partyResolver: resolver,
+      speed, epochMs: desiredStart, cps: scenario.campaign.cps, partyResolver: fates.resolver,
       functionsEnv: simFunctionsEnv({ tickSecret, cps: scenario.campaign.cps, abandonGraceS: scenario.abandonGraceS, pollS }),
     });
     const { emu: e, db: sql } = sim;
@@ -232,30 +221,9 @@ export async function runCampaignDay(o: RunOptions): Promise<RunResult> {
     const seeded = await seedDay(sql, e, { scenario, agents: agentCount, leads, poolSize, dailyCap, functionsUrl: fb, tag });
     log(`seeded campaign ${seeded.campaignId}: ${seeded.agents.length} agents, ${seeded.pool.length} pool numbers, ${seeded.leadCount} leads (${seeded.optedOut.length} opted out)`);
 
-    // Route the emulator's conference events to the agents: a customer joining agent-<id> is heard by that agent.
+    fates.attach(e);
     const byId = new Map<number, EmulatedAgent>();
-    const joins = new Map<string, { t: number; agentId: number }>();
-    e.onEvent((ev, call) => {
-      if (call.direction !== 'outbound-api') return;
-      if (ev.type === 'status' && ev.status === 'queued' && pending) {
-        fates.set(call.sid, pending);
-        pending = null;
-        return;
-      }
-      if (ev.type !== 'conference') return;
-      const m = /^(joined|left) conference (\S+) /.exec(ev.text);
-      const agentId = m ? agentIdOfRoom(m[2]) : null;
-      const agent = agentId === null ? undefined : byId.get(agentId);
-      if (!m || !agent) return;
-      if (m[1] === 'joined') {
-        joins.set(call.sid, { t: ev.t, agentId: agentId! });
-        const f = fates.get(call.sid);
-        const talkS = f?.talkS ?? 60;
-        void agent.customerJoined(call.sid, talkS, f?.wrapS ?? 30).catch((err: unknown) => log(`agent ${agent.id}: ${String(err)}`));
-      } else {
-        agent.customerLeft(call.sid);
-      }
-    });
+    const { joins } = routeRoomEvents(e, byId, fates, log);
 
     const agentEnv = { functionsUrl: fb, softphoneUrl: e.softphone.socketUrl, clock: e.clock, pollS, dispositions: SIM_DISPOSITIONS, log: vlog };
     for (const a of seeded.agents) {
@@ -264,10 +232,7 @@ export async function runCampaignDay(o: RunOptions): Promise<RunResult> {
       byId.set(a.id, agent);
     }
 
-    // The shift starts now (whatever virtual minute setup reached).
-    const startMs = Math.ceil(e.clock.now() / 1000) * 1000;
-    const endMs = startMs + scenario.shiftHours * 3600_000;
-    await sql.query(`update public.campaigns set status = 'active', started_at = public.app_now() where id = $1`, [seeded.campaignId]);
+    // The initial agents sign in first; the shift (and the campaign) starts once they are in.
     const initial = scenario.schedule?.find((x) => x.atHour === 0)?.agents ?? scenario.agents;
     const setWorking = async (n: number) => {
       const working = agents.filter((a) => a.working && !a.leaving);
@@ -280,6 +245,9 @@ export async function runCampaignDay(o: RunOptions): Promise<RunResult> {
       }
     };
     await setWorking(initial);
+    const startMs = Math.ceil(e.clock.now() / 1000) * 1000;
+    const endMs = startMs + scenario.shiftHours * 3600_000;
+    await sql.query(`update public.campaigns set status = 'active', started_at = public.app_now() where id = $1`, [seeded.campaignId]);
     log(`shift ${new Date(startMs).toISOString()} → ${new Date(endMs).toISOString()} (virtual); ${initial} agents signed in`);
 
     // The heartbeat: /api/tick every heartbeatS virtual seconds.
@@ -311,7 +279,7 @@ export async function runCampaignDay(o: RunOptions): Promise<RunResult> {
     })();
     const progress = setInterval(() => {
       const done = (e.clock.now() - startMs) / (endMs - startMs);
-      log(`  ${(100 * Math.min(1, done)).toFixed(0).padStart(3)} %  virtual ${new Date(e.clock.now()).toISOString().slice(11, 19)}Z  dials ${dialIndex}  working ${agents.filter((a) => a.working).length}`);
+      log(`  ${(100 * Math.min(1, done)).toFixed(0).padStart(3)} %  virtual ${new Date(e.clock.now()).toISOString().slice(11, 19)}Z  dials ${fates.dials}  working ${agents.filter((a) => a.working).length}`);
     }, 30_000);
     try {
       await e.clock.sleep(endMs - e.clock.now());
@@ -347,14 +315,7 @@ export async function runCampaignDay(o: RunOptions): Promise<RunResult> {
       live_at: ms(r.live_at), connected_at: ms(r.connected_at), abandoned_at: ms(r.abandoned_at),
     }));
 
-    // Customer silence: the connect step's request (the disclaimer is over) → the customer joins the room; real ms.
-    const firstConnect = new Map<string, number>();
-    for (const w of e.webhooks()) if (w.callSid && CONNECT_STEP.test(w.url) && !firstConnect.has(w.callSid)) firstConnect.set(w.callSid, w.sentAt);
-    const silenceMs: number[] = [];
-    for (const [sid, j] of joins) {
-      const sent = firstConnect.get(sid);
-      if (sent !== undefined) silenceMs.push(Math.max(0, (j.t - sent) / speed));
-    }
+    const silenceMs = customerSilenceMs(e, joins);
     const live = liveKpis({ history, calls, startMs, endMs, amdHumanAccuracy: scenario.amd.humanAccuracy, silenceMs });
 
     // ---------------------------------------------------------------- violations

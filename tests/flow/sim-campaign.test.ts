@@ -12,7 +12,8 @@ import { EmulatedAgent } from '../../simlive/agents';
 import { clockSkew, installDbClock, removeDbClock } from '../../simlive/clock';
 import { collectFindings } from '../../simlive/collect';
 import { generateLeads } from '../../simlive/leads';
-import { COLUMNS } from '../../simlive/kpis';
+import { COLUMNS, liveKpis } from '../../simlive/kpis';
+import { customerSilenceMs, FateBook, routeRoomEvents } from '../../simlive/world';
 import { formatReport, loadScenario, runCampaignDay, simFunctionsEnv, startSimStack, type SimStack } from '../../simlive/run';
 import { seedDay, SIM_DISPOSITIONS, SIM_PASSWORD, type Seeded } from '../../simlive/setup';
 import { countByRule } from '../../simlive/violations';
@@ -30,12 +31,13 @@ const realSleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('the simulation stack, before any dialing', () => {
   let sim: SimStack;
   let seeded: Seeded;
+  let book: FateBook | undefined;
   const scenario = loadScenario(SCENARIO, { agents: 3 });
   const leads = generateLeads(40, 3, { optOutShare: 0.1, badDddCount: 1 });
 
   beforeAll(async () => {
     sim = await startSimStack({
-      speed: SPEED, epochMs: EPOCH, cps: 1,
+      speed: SPEED, epochMs: EPOCH, cps: 1, partyResolver: (address) => book?.resolver(address),
       functionsEnv: simFunctionsEnv({ tickSecret: randomBytes(24).toString('hex'), cps: 1, abandonGraceS: 2, pollS: 5 }),
     });
     seeded = await seedDay(sim.db, sim.emu, { scenario, agents: 3, leads, poolSize: 3, dailyCap: 1, functionsUrl: sim.stack.env.FUNCTIONS_BASE_URL, tag: 'flow' });
@@ -100,6 +102,70 @@ describe('the simulation stack, before any dialing', () => {
     // Dated on the virtual clock, not the real one.
     expect(hist[0]!.started_at.getTime()).toBeGreaterThanOrEqual(EPOCH);
     expect((await sim.db.query(`select 1 from public.agents where id = any($1::bigint[]) and status <> 'offline'`, [agents.map((a) => a.id)])).rowCount).toBe(0);
+  });
+
+  test('a customer in the agent\'s room: the agent talks and wraps up as drawn, hangs up and disposes through the API; the rows give the KPIs', async () => {
+    // Every dial answered by a patient person: 30 s of talk, 10 s of wrap-up.
+    const fixed = (value: number) => ({ dist: 'fixed' as const, value });
+    const sure = { ...scenario, leads: { human: 1, machine: 0, busy: 0, noAnswer: 0 }, patience: fixed(120), talk: fixed(30), wrapUp: fixed(10), ring: { ...scenario.ring, humanAnswer: fixed(4) } };
+    const lead = '+5511977770001';
+    book = new FateBook(sure, 5, new Set([lead]));
+    const offFates = book.attach(sim.emu);
+    const env = { functionsUrl: sim.stack.env.FUNCTIONS_BASE_URL, softphoneUrl: sim.emu.softphone.socketUrl, clock: sim.emu.clock, pollS: 5, dispositions: SIM_DISPOSITIONS, log: () => undefined };
+    const a = seeded.agents[0]!;
+    const agent = new EmulatedAgent(env, a.id, a.email, SIM_PASSWORD, 1);
+    const { joins, off } = routeRoomEvents(sim.emu, new Map([[a.id, agent]]), book, () => undefined);
+    // Click-to-call needs the agent's own number.
+    const did = '+551130077001';
+    await sim.db.query(`insert into public.phone_numbers (phone_number, assigned_agent_id) values ($1, $2)`, [did, a.id]);
+    sim.emu.addNumber({ phoneNumber: did, voiceUrl: `${env.functionsUrl}/voice/inbound`, statusCallback: `${env.functionsUrl}/webhooks/call-status` });
+    try {
+      const { rows: [mark] } = await sim.db.query<{ id: string }>(`select coalesce(max(id), 0) as id from public.agent_status_history`);
+      await agent.startShift();
+      const placed = await agent.request('POST', '/api/agent/call', { to: lead });
+      expect(placed.status).toBe(200);
+      const sid = placed.json.call_sid as string;
+      const deadline = Date.now() + 60_000;
+      while (!(agent.counters.calls === 1 && agent.current === null) && Date.now() < deadline) await realSleep(100);
+      expect(agent.counters.calls).toBe(1);
+      expect(agent.current).toBeNull();
+      expect(agent.counters.apiErrors).toBe(0);
+      expect(book.fateOf(sid)).toMatchObject({ kind: 'human', talkS: 30, wrapS: 10 });
+      const { rows: [d] } = await sim.db.query<{ code: string; agent_id: string }>(`select code, agent_id from public.call_dispositions where call_sid = $1`, [sid]);
+      expect(SIM_DISPOSITIONS.map((x) => x.code)).toContain(d!.code);
+      expect(Number(d!.agent_id)).toBe(a.id);
+      const endMs = sim.emu.clock.now();
+      const { rows } = await sim.db.query<{ agent_id: string; status: string; call_sid: string | null; started_at: Date; ended_at: Date | null }>(
+        `select agent_id, status, call_sid, started_at, ended_at from public.agent_status_history where agent_id = $1 and id > $2 order by id`,
+        [a.id, mark!.id],
+      );
+      const history = rows.map((r) => ({ agent_id: Number(r.agent_id), status: r.status, call_sid: r.call_sid, started_at: r.started_at.getTime(), ended_at: r.ended_at?.getTime() ?? null }));
+      expect(history.map((h) => h.status)).toEqual(['available', 'reserved', 'busy', 'wrap_up', 'available']);
+      const busy = history[2]!;
+      const wrap = history[3]!;
+      // Talk and wrap-up as drawn, on the virtual clock (latency x10 on top).
+      expect((busy.ended_at! - busy.started_at) / 1000).toBeGreaterThanOrEqual(29);
+      expect((busy.ended_at! - busy.started_at) / 1000).toBeLessThan(36);
+      expect((wrap.ended_at! - wrap.started_at) / 1000).toBeGreaterThanOrEqual(9.5);
+      expect((wrap.ended_at! - wrap.started_at) / 1000).toBeLessThan(16);
+      const calls = (await sim.db.query<{ call_sid: string; created_at: Date; ended_at: Date | null; status: string; live_at: Date | null; connected_at: Date | null; abandoned_at: Date | null }>(
+        `select call_sid, created_at, ended_at, status, live_at, connected_at, abandoned_at from public.calls where call_sid = $1`, [sid],
+      )).rows.map((r) => ({ ...r, created_at: r.created_at.getTime(), ended_at: r.ended_at?.getTime() ?? null, live_at: null, connected_at: r.connected_at?.getTime() ?? busy.started_at, abandoned_at: null }));
+      const silence = customerSilenceMs(sim.emu, joins);
+      expect(silence).toHaveLength(1);
+      expect(silence[0]!).toBeLessThan(1000);
+      const k = liveKpis({ history, calls, startMs: history[0]!.started_at, endMs, amdHumanAccuracy: 0.96, silenceMs: silence });
+      expect(k.connects).toBe(1);
+      expect(k.dials).toBe(1);
+      expect(k.talkMinPerAgentHour * k.agentHours).toBeCloseTo((busy.ended_at! - busy.started_at) / 60_000, 6);
+      expect(k.meanAgentWaitS).toBeCloseTo((busy.started_at - history[0]!.started_at) / 1000, 6);
+      expect(k.silenceP95Ms).toBe(silence[0]);
+    } finally {
+      off();
+      offFates();
+      book = undefined;
+      await agent.endShift().catch(() => undefined);
+    }
   });
 
   test('the violation pipeline finds violations planted in real emulator calls and rows', async () => {
