@@ -50,7 +50,7 @@ export async function withDbClock<T>(db: Client, clock: VirtualClock, body: () =
   }
 }
 
-/** The next weekday (Mon–Fri) after `fromMs` that is not a Brazilian national holiday, at `hour`:`minute` São Paulo time (UTC-3). */
+/** The next weekday (Mon–Fri) after `fromMs` for which `isHoliday` is false, at `hour`:`minute` São Paulo time (UTC-3). */
 export function nextWorkdayAt(fromMs: number, hour: number, minute = 0, isHoliday: (ms: number) => boolean = () => false): number {
   let day = new Date(fromMs - 3 * 3600_000);
   for (let i = 1; i <= 14; i++) {

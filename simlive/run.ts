@@ -11,7 +11,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Client } from 'pg';
-import Holidays from 'date-holidays';
 import { startEmulator, type Emulator, type PartySpec } from '../emulator';
 import { LOCAL } from '../stack/defaults';
 import { parseScenario, type Scenario } from '../simulator/scenario';
@@ -19,7 +18,7 @@ import { simulate, type SimResult, type Strategy } from '../simulator/simulate';
 import { startStackProcess, type StackProcess } from '../tests/helpers/stack';
 import { EmulatedAgent } from './agents';
 import { clockSkew, installDbClock, nextWorkdayAt, removeDbClock } from './clock';
-import { sources, estimatedAmdAbandons, abandonRate } from './contract';
+import { sources, estimatedAmdAbandons, abandonRate, isOpenFor, COLLECTIONS_SP } from './contract';
 import { comparisonTable, liveKpis, percentile, type CallRow, type Kpis, type StatusRow } from './kpis';
 import { generateLeads } from './leads';
 import { customerSilenceMs, FateBook, routeRoomEvents } from './world';
@@ -197,8 +196,8 @@ export async function runCampaignDay(o: RunOptions): Promise<RunResult> {
   const leadNumbers = new Set(leads.map((l) => l.phone));
   log(`sim:campaign ${scenario.name}: ${agentCount} agents, ${scenario.shiftHours} h, ${leads.length} leads, pool ${poolSize}, speed x${speed}, heartbeat ${heartbeatS} s, poll ${pollS} s`);
 
-  const holidays = new Holidays('BR');
-  const desiredStart = o.start ? Date.parse(o.start) : nextWorkdayAt(Date.now(), 9, 0, (t) => Boolean(holidays.isHoliday(new Date(t))));
+  // A day São Paulo's collections window opens (no national or São Paulo holiday, where the windows module knows them).
+  const desiredStart = o.start ? Date.parse(o.start) : nextWorkdayAt(Date.now(), 9, 0, (t) => !isOpenFor(11, COLLECTIONS_SP, t + 3 * 3600_000));
   if (!Number.isFinite(desiredStart)) throw new Error(`--start ${o.start} is not a date`);
 
   const fates = new FateBook(scenario, seed, leadNumbers);
@@ -255,7 +254,7 @@ export async function runCampaignDay(o: RunOptions): Promise<RunResult> {
     const heartbeat = (async () => {
       while (running && e.clock.now() < endMs) {
         ticks.sent++;
-        const sent = fetch(`${fb}/api/tick`, { method: 'POST', headers: { 'x-discador-tick': tickHeader(tickSecret), 'content-type': 'application/json' }, body: '{}' })
+        const sent = fetch(`${fb}/api/tick`, { method: 'POST', headers: { 'x-discador-tick': tickHeader(tickSecret) } })
           .then(async (r) => {
             const k = String(r.status);
             ticks.byStatus[k] = (ticks.byStatus[k] ?? 0) + 1;
@@ -291,6 +290,8 @@ export async function runCampaignDay(o: RunOptions): Promise<RunResult> {
     running = false;
     await sql.query(`update public.campaigns set status = 'paused' where id = $1`, [seeded.campaignId]);
     await Promise.all([heartbeat, schedule.catch(() => undefined)]);
+    // Calls already placed still ring, detect and wait for the disclaimer: their agents stay until they are through.
+    await e.clock.sleep((scenario.ring.noAnswerTimeoutS + 5 + scenario.disclaimerS + scenario.abandonGraceS + 5) * 1000);
     await Promise.all(agents.map((a) => a.leave().catch((err: unknown) => log(`agent ${a.id} leaving: ${String(err)}`))));
     const drainUntil = Date.now() + 60_000;
     while (Date.now() < drainUntil && (agents.some((a) => a.working) || e.calls().some((c) => c.direction === 'outbound-api' && !c.ended))) {
