@@ -12,7 +12,7 @@ export interface PartySpec {
   number: string;
   /** What happens when this party is called: answer (default), never answer, busy, or fail. */
   outcome?: 'answer' | 'no-answer' | 'busy' | 'failed';
-  /** Seconds of ringing before answering (default 1). */
+  /** Seconds of ringing before answering (default 1); with outcome busy, before the busy signal. */
   answerAfter?: number;
   /** Who answers: a person (default), an answering machine / voicemail box, or a fax. */
   kind?: 'human' | 'machine' | 'fax';

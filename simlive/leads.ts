@@ -16,7 +16,7 @@ import { DDD_REGIONS } from './contract';
 export interface DialFate {
   index: number;
   kind: 'human' | 'machine' | 'busy' | 'no-answer';
-  /** Seconds of ringing before the answer (answered kinds). */
+  /** Seconds of ringing before the answer (answered kinds) or the busy signal (busy). */
   answerAfterS: number;
   /** What AMD reports, and after how long. */
   amdSays: 'human' | 'machine_start';
@@ -39,6 +39,7 @@ export function dialFate(scenario: Scenario, seed: number, index: number): DialF
   const { leads, ring } = scenario;
   let kind: DialFate['kind'] = 'no-answer';
   let answerIn = Infinity;
+  let busyAfter = 0;
   if (u < leads.human) {
     kind = 'human';
     answerIn = draw(ring.humanAnswer, random);
@@ -47,7 +48,7 @@ export function dialFate(scenario: Scenario, seed: number, index: number): DialF
     answerIn = draw(ring.machineAnswer, random);
   } else if (u < leads.human + leads.machine + leads.busy) {
     kind = 'busy';
-    draw(ring.busy, random); // the busy tone's length: drawn to keep the stream aligned (the emulator's busy is 1 s)
+    busyAfter = draw(ring.busy, random);
   }
   if ((kind === 'human' || kind === 'machine') && answerIn >= ring.noAnswerTimeoutS) kind = 'no-answer';
   const amdS = draw(scenario.amd.delay, random);
@@ -60,7 +61,7 @@ export function dialFate(scenario: Scenario, seed: number, index: number): DialF
   return {
     index,
     kind,
-    answerAfterS: Number.isFinite(answerIn) ? answerIn : 0,
+    answerAfterS: kind === 'busy' ? busyAfter : Number.isFinite(answerIn) ? answerIn : 0,
     amdSays: classifiedMachine ? 'machine_start' : 'human',
     amdS,
     patienceS,
@@ -73,7 +74,7 @@ export function dialFate(scenario: Scenario, seed: number, index: number): DialF
 export function partyFor(number: string, fate: DialFate, disclaimerS: number): PartySpec {
   switch (fate.kind) {
     case 'busy':
-      return { number, outcome: 'busy' };
+      return { number, outcome: 'busy', answerAfter: fate.answerAfterS };
     case 'no-answer':
       return { number, outcome: 'no-answer' };
     case 'human':

@@ -309,10 +309,12 @@ export async function runCampaignDay(o: RunOptions): Promise<RunResult> {
     const history: StatusRow[] = hist.map((r) => ({ agent_id: Number(r.agent_id), status: r.status, call_sid: r.call_sid, started_at: ms(r.started_at)!, ended_at: ms(r.ended_at) }));
     const { rows: callRows } = await sql.query<{
       id: string; call_sid: string | null; to_number: string; created_at: Date; ended_at: Date | null; status: string;
-      live_at: Date | null; connected_at: Date | null; abandoned_at: Date | null;
-    }>(`select id, call_sid, to_number, created_at, ended_at, status, live_at, connected_at, abandoned_at from public.calls where campaign_id = $1`, [seeded.campaignId]);
+      live_at: Date | null; connected_at: Date | null; abandoned_at: Date | null; updated_at: Date;
+    }>(`select id, call_sid, to_number, created_at, ended_at, status, live_at, connected_at, abandoned_at, updated_at from public.calls where campaign_id = $1`, [seeded.campaignId]);
+    // A call over without an end time (e.g. an attempt that failed before Twilio) ended when it was last written.
+    const over = new Set(['completed', 'busy', 'failed', 'no-answer', 'canceled']);
     const calls: CallRow[] = callRows.map((r) => ({
-      call_sid: r.call_sid, created_at: ms(r.created_at)!, ended_at: ms(r.ended_at), status: r.status,
+      call_sid: r.call_sid, created_at: ms(r.created_at)!, ended_at: ms(r.ended_at) ?? (over.has(r.status) ? ms(r.updated_at) : null), status: r.status,
       live_at: ms(r.live_at), connected_at: ms(r.connected_at), abandoned_at: ms(r.abandoned_at),
     }));
 

@@ -79,7 +79,7 @@ describe('startEmulator options for simulations', () => {
       partyResolver: (address) => {
         if (address !== '+5511999990002') return undefined;
         seen.push(address);
-        return dial++ === 0 ? { number: address, outcome: 'busy' } : { number: address, answerAfter: 1 };
+        return dial++ === 0 ? { number: address, outcome: 'busy', answerAfter: 3 } : { number: address, answerAfter: 1 };
       },
     });
     r.app.route('/answer', () => vr().hangup());
@@ -90,6 +90,12 @@ describe('startEmulator options for simulations', () => {
     expect((await r.emu.waitForCall(second.sid)).status).toBe('completed');
     expect((await r.emu.waitForCall(other.sid)).status).toBe('completed'); // not resolved: the default party
     expect(seen).toEqual(['+5511999990002', '+5511999990002']);
+    // The busy signal came after the 3 s of ringing the party was given.
+    const tl = r.emu.timeline(first.sid).filter((e) => e.type === 'status');
+    const ringing = tl.find((e) => e.status === 'ringing')!.t;
+    const busy = tl.find((e) => e.status === 'busy')!.t;
+    expect(busy - ringing).toBeGreaterThanOrEqual(2900);
+    expect(busy - ringing).toBeLessThan(4000);
   });
 
   test('patienceSeconds: a person left waiting hangs up; one who hears someone by then stays', async () => {

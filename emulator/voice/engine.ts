@@ -394,7 +394,8 @@ export class VoiceEngine {
     const spec = leg.party.spec;
     const outcome = spec.outcome ?? 'answer';
     if (outcome === 'busy' || outcome === 'failed') {
-      const r = await leg.wait(outcome === 'busy' ? 1000 : 300);
+      // A busy signal after `answerAfter` seconds of ringing when given (1 s by default); a failure at once.
+      const r = await leg.wait(outcome === 'busy' ? (spec.answerAfter ?? 1) * 1000 : 300);
       if (r === 'interrupt') return this.cancelRinging(leg);
       this.finish(leg, outcome);
       return outcome;

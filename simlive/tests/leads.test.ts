@@ -32,6 +32,7 @@ describe('dialFate', () => {
     expect(Math.abs(mean(humans.map((f) => f.talkS)) - 240)).toBeLessThan(10);
     expect(Math.abs(mean(fates.map((f) => f.wrapS)) - 30)).toBeLessThan(1);
     expect(fates.every((f) => f.amdS >= 2 && f.amdS <= 4)).toBe(true);
+    expect(fates.filter((f) => f.kind === 'busy').every((f) => f.answerAfterS >= 2 && f.answerAfterS <= 5)).toBe(true);
     expect(machines.every((f) => f.talkS >= 4 && f.talkS <= 10 && f.patienceS === 120)).toBe(true);
   });
 
@@ -63,7 +64,7 @@ describe('partyFor', () => {
     expect(partyFor('+5511999990001', { ...base, kind: 'machine', amdSays: 'machine_start' }, 5)).toMatchObject({ kind: 'machine', answeredBy: 'machine_start' });
   });
   test('busy and no-answer', () => {
-    expect(partyFor('+5511999990001', { ...base, kind: 'busy' }, 5)).toEqual({ number: '+5511999990001', outcome: 'busy' });
+    expect(partyFor('+5511999990001', { ...base, kind: 'busy' }, 5)).toEqual({ number: '+5511999990001', outcome: 'busy', answerAfter: 9.5 });
     expect(partyFor('+5511999990001', { ...base, kind: 'no-answer' }, 5)).toEqual({ number: '+5511999990001', outcome: 'no-answer' });
   });
 });
