@@ -133,10 +133,32 @@ function standinAbandonRate(abandoned: number, live: number, humanAccuracy?: num
 const windows = optional<WindowsModule>('src/lib/domain/calling-window');
 const definitions = optional<DefinitionsModule>('src/lib/domain/pacing/definitions');
 
+/** The simulator's KPIs of one shift (simulator/kpis.ts), the fields the comparison reads. */
+export interface SimulatorKpis {
+  agentHours: number;
+  talkMinPerAgentHour: number;
+  occupancy: number;
+  abandonRate: number;
+  abandonRateWithAmd: number;
+  dials: number;
+  live: number;
+  abandoned: number;
+  connects: number;
+  connectsPerAgentHour: number;
+  meanAgentWaitS: number;
+  peakLines: number;
+}
+interface SimulatorKpisModule {
+  simulateScenario(scenario: unknown, strategy: unknown, seed?: number): SimulatorKpis;
+}
+/** `simulateScenario` of simulator/kpis.ts when the simulator has it, else null (the run calls simulate() itself). */
+export const simulatorModule = optional<SimulatorKpisModule>('simulator/kpis');
+
 /** Which definitions were applied: 'product' or 'stand-in'. */
 export const sources = {
   windows: windows ? 'product' : 'stand-in',
   abandon: definitions ? 'product' : 'stand-in',
+  simulator: simulatorModule ? 'simulateScenario' : 'simulate',
 } as const;
 
 export const DDD_REGIONS: Readonly<Record<number, { uf: string; utcOffsetHours: -3 | -4 | -5 }>> = windows?.DDD_REGIONS ?? STANDIN_DDD_REGIONS;

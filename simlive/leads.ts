@@ -12,6 +12,21 @@ import { draw, type Scenario } from '../simulator/scenario';
 import type { PartySpec } from '../emulator';
 import { DDD_REGIONS } from './contract';
 
+/** What a dial reaches: shares that add up to 1. */
+export interface LeadMix {
+  human: number;
+  machine: number;
+  busy: number;
+  noAnswer: number;
+}
+
+/** The lead mix at `tS` seconds into the shift: `leads`, or the last `leadsByHour` entry begun by then (answer rates through the day). */
+export function leadMixAt(scenario: Scenario & { leadsByHour?: (LeadMix & { fromHour: number })[] }, tS: number): LeadMix {
+  let mix: LeadMix = scenario.leads;
+  for (const e of scenario.leadsByHour ?? []) if (e.fromHour * 3600 <= tS) mix = e;
+  return mix;
+}
+
 /** What one dial reaches and what follows. Times in seconds. */
 export interface DialFate {
   index: number;
@@ -30,13 +45,15 @@ export interface DialFate {
 }
 
 /**
- * The fate of dial `index`, drawn exactly as the simulator draws its call `index`: outcome,
- * answer (or busy) time, AMD delay, AMD right or wrong, patience, talk, wrap-up.
+ * The fate of dial `index` placed `tS` seconds into the shift, drawn exactly as the simulator
+ * draws its call `index`: outcome (from the lead mix in force then), answer (or busy) time,
+ * AMD delay, AMD right or wrong, patience, talk, wrap-up.
  */
-export function dialFate(scenario: Scenario, seed: number, index: number): DialFate {
+export function dialFate(scenario: Scenario, seed: number, index: number, tS = 0): DialFate {
   const random: Random = mulberry32(mixSeed(seed, index));
   const u = random();
-  const { leads, ring } = scenario;
+  const leads = leadMixAt(scenario, tS);
+  const { ring } = scenario;
   let kind: DialFate['kind'] = 'no-answer';
   let answerIn = Infinity;
   let busyAfter = 0;

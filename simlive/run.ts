@@ -14,11 +14,12 @@ import { Client } from 'pg';
 import { startEmulator, type Emulator, type PartySpec } from '../emulator';
 import { LOCAL } from '../stack/defaults';
 import { parseScenario, type Scenario } from '../simulator/scenario';
-import { simulate, type SimResult, type Strategy } from '../simulator/simulate';
+import type { LeadMix } from './leads';
+import { simulate, type Strategy } from '../simulator/simulate';
 import { startStackProcess, type StackProcess } from '../tests/helpers/stack';
 import { EmulatedAgent } from './agents';
 import { clockSkew, installDbClock, nextWorkdayAt, removeDbClock } from './clock';
-import { sources, estimatedAmdAbandons, abandonRate, isOpenFor, COLLECTIONS_SP } from './contract';
+import { sources, estimatedAmdAbandons, abandonRate, isOpenFor, COLLECTIONS_SP, simulatorModule } from './contract';
 import { comparisonTable, liveKpis, percentile, type CallRow, type Kpis, type StatusRow } from './kpis';
 import { generateLeads } from './leads';
 import { customerSilenceMs, FateBook, routeRoomEvents } from './world';
@@ -71,9 +72,11 @@ export interface RunResult {
 }
 
 /** Loads a scenario file with the run's overrides. */
-export function loadScenario(path: string, o: { hours?: number; agents?: number } = {}): Scenario {
+export function loadScenario(path: string, o: { hours?: number; agents?: number } = {}): LiveScenario {
   const raw = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-  const s = parseScenario(raw);
+  // Fields a simulator without them would drop are kept from the file (the newer simulator parses them itself).
+  const kept = Object.fromEntries(['leadsByHour', 'heartbeatS', 'connectLatencyS', 'cpsFollowUp', 'live'].filter((k) => k in raw).map((k) => [k, raw[k]]));
+  const s = { ...kept, ...parseScenario(raw) } as LiveScenario;
   if (o.hours !== undefined) {
     if (!(o.hours > 0 && o.hours <= s.shiftHours)) throw new Error(`--hours must be above 0 and at most the scenario's ${s.shiftHours}`);
     s.shiftHours = o.hours;
@@ -87,19 +90,36 @@ export function loadScenario(path: string, o: { hours?: number; agents?: number 
   return s;
 }
 
+/** A scenario with the fields the live run reads beyond the simulator's base format. */
+export type LiveScenario = Scenario & {
+  leadsByHour?: (LeadMix & { fromHour: number })[];
+  heartbeatS?: number;
+  live?: { speed?: number; pollS?: number; heartbeatS?: number };
+  campaign: Scenario['campaign'] & { amdHumanAccuracy?: number | null };
+};
+
+/** The AMD accuracy the campaign is configured with (the estimate of people AMD hung up on). */
+export function campaignAmdAccuracy(s: LiveScenario): number {
+  return s.campaign.amdHumanAccuracy ?? s.amd.humanAccuracy;
+}
+
 /** The pure simulator's figures for the scenario, in the live table's terms. */
-export function simulatorKpis(scenario: Scenario, seed: number): { result: SimResult; kpis: Kpis } {
+export function simulatorKpis(scenario: LiveScenario, seed: number): { kpis: Kpis } {
   // The campaign's abandon treatment hangs up (with a message and a callback): no overflow queue.
-  const result = simulate({ ...scenario, overflow: 'drop' }, SIM_STRATEGY, seed);
+  const input = { ...scenario, overflow: 'drop' as const };
+  if (simulatorModule) {
+    const k = simulatorModule.simulateScenario(input, SIM_STRATEGY, seed);
+    return { kpis: { ...k, dialsPerAgentHour: k.agentHours > 0 ? k.dials / k.agentHours : 0 } };
+  }
+  const result = simulate(input, SIM_STRATEGY, seed);
   const t = result.totals;
   return {
-    result,
     kpis: {
       agentHours: result.agentHours,
       talkMinPerAgentHour: result.talkMinPerAgentHour,
       occupancy: result.occupancy,
       abandonRate: abandonRate(t.abandoned, t.live),
-      abandonRateWithAmd: abandonRate(t.abandoned, t.live, scenario.amd.humanAccuracy),
+      abandonRateWithAmd: abandonRate(t.abandoned, t.live, campaignAmdAccuracy(scenario)),
       dialsPerAgentHour: result.dialsPerAgentHour,
       connectsPerAgentHour: result.connectsPerAgentHour,
       meanAgentWaitS: result.meanAgentWaitS,
@@ -178,20 +198,19 @@ export async function runCampaignDay(o: RunOptions): Promise<RunResult> {
   const wall0 = Date.now();
   const log = o.log ?? ((line: string) => console.error(line));
   const vlog = o.verbose ? log : () => undefined;
-  const speed = o.speed ?? DEFAULT_SPEED;
-  if (!(speed > 0 && speed <= 200)) throw new Error('--speed must be above 0 and at most 200');
   const scenario = loadScenario(o.scenarioPath, { hours: o.hours, agents: o.agents });
+  const speed = o.speed ?? scenario.live?.speed ?? DEFAULT_SPEED;
+  if (!(speed > 0 && speed <= 200)) throw new Error('--speed must be above 0 and at most 200');
   const seed = o.seed ?? scenario.seed;
-  const extra = JSON.parse(readFileSync(o.scenarioPath, 'utf8')) as { heartbeatS?: number };
-  const heartbeatS = o.heartbeatS ?? extra.heartbeatS ?? 5;
-  const pollS = o.pollS ?? 5;
+  const heartbeatS = o.heartbeatS ?? scenario.live?.heartbeatS ?? scenario.heartbeatS ?? 5;
+  const pollS = o.pollS ?? scenario.live?.pollS ?? 5;
   const notes: string[] = [];
 
   const simulated = simulatorKpis(scenario, seed);
   const agentCount = Math.max(scenario.agents, ...(scenario.schedule ?? []).map((e) => e.agents));
-  const leadCount = Math.ceil(simulated.result.totals.dials * 1.3) + 50;
+  const leadCount = Math.ceil(simulated.kpis.dials * 1.3) + 50;
   const dailyCap = 150;
-  const poolSize = Math.max(14, Math.ceil((simulated.result.totals.dials * 1.5) / dailyCap));
+  const poolSize = Math.max(14, Math.ceil((simulated.kpis.dials * 1.5) / dailyCap));
   const leads = generateLeads(leadCount, seed, { optOutShare: 0.02, badDddCount: 5 });
   const leadNumbers = new Set(leads.map((l) => l.phone));
   log(`sim:campaign ${scenario.name}: ${agentCount} agents, ${scenario.shiftHours} h, ${leads.length} leads, pool ${poolSize}, speed x${speed}, heartbeat ${heartbeatS} s, poll ${pollS} s`);
@@ -217,7 +236,7 @@ export async function runCampaignDay(o: RunOptions): Promise<RunResult> {
     log(`database on the emulator's clock: skew ${skew.skewMs.toFixed(1)} virtual ms (round trip ${skew.roundTripMs.toFixed(1)} ms)`);
 
     const tag = randomBytes(3).toString('hex');
-    const seeded = await seedDay(sql, e, { scenario, agents: agentCount, leads, poolSize, dailyCap, functionsUrl: fb, tag });
+    const seeded = await seedDay(sql, e, { scenario, agents: agentCount, leads, poolSize, dailyCap, functionsUrl: fb, tag, amdHumanAccuracy: campaignAmdAccuracy(scenario) });
     log(`seeded campaign ${seeded.campaignId}: ${seeded.agents.length} agents, ${seeded.pool.length} pool numbers, ${seeded.leadCount} leads (${seeded.optedOut.length} opted out)`);
 
     fates.attach(e);
@@ -246,6 +265,7 @@ export async function runCampaignDay(o: RunOptions): Promise<RunResult> {
     await setWorking(initial);
     const startMs = Math.ceil(e.clock.now() / 1000) * 1000;
     const endMs = startMs + scenario.shiftHours * 3600_000;
+    fates.shift = { startMs, now: () => e.clock.now() };
     await sql.query(`update public.campaigns set status = 'active', started_at = public.app_now() where id = $1`, [seeded.campaignId]);
     log(`shift ${new Date(startMs).toISOString()} → ${new Date(endMs).toISOString()} (virtual); ${initial} agents signed in`);
 
@@ -319,7 +339,7 @@ export async function runCampaignDay(o: RunOptions): Promise<RunResult> {
     }));
 
     const silenceMs = customerSilenceMs(e, joins);
-    const live = liveKpis({ history, calls, startMs, endMs, amdHumanAccuracy: scenario.amd.humanAccuracy, silenceMs });
+    const live = liveKpis({ history, calls, startMs, endMs, amdHumanAccuracy: campaignAmdAccuracy(scenario), silenceMs });
 
     // ---------------------------------------------------------------- violations
     const { findings, placed } = await collectFindings(sql, e, { campaignId: seeded.campaignId, cps: scenario.campaign.cps });
@@ -335,7 +355,7 @@ export async function runCampaignDay(o: RunOptions): Promise<RunResult> {
       for (const err of a.counters.errors) if (agentRequests.errors.length < 10) agentRequests.errors.push(`agent ${a.id}: ${err}`);
     }
     if (sources.windows === 'stand-in') notes.push('calling windows: stand-in (src/lib/domain/calling-window.ts not present)');
-    if (sources.abandon === 'stand-in') notes.push(`AMD abandon estimate: stand-in live × (1 − a)/a (src/lib/domain/pacing/definitions.ts not present); est. ${estimatedAmdAbandons(live.live, scenario.amd.humanAccuracy).toFixed(1)}`);
+    if (sources.abandon === 'stand-in') notes.push(`AMD abandon estimate: stand-in live × (1 − a)/a (src/lib/domain/pacing/definitions.ts not present); est. ${estimatedAmdAbandons(live.live, campaignAmdAccuracy(scenario)).toFixed(1)}`);
     if (!ticks.byStatus['200']) notes.push(`/api/tick never answered 200 (${JSON.stringify(ticks.byStatus)}): the pacer is not there yet`);
     return {
       scenario: scenario.name,

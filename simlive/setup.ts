@@ -42,7 +42,7 @@ export interface Seeded {
 export async function seedDay(
   db: Client,
   emu: Emulator,
-  o: { scenario: Scenario; agents: number; leads: readonly LeadSpec[]; poolSize: number; dailyCap: number; functionsUrl: string; tag: string },
+  o: { scenario: Scenario; agents: number; leads: readonly LeadSpec[]; poolSize: number; dailyCap: number; functionsUrl: string; tag: string; amdHumanAccuracy?: number },
 ): Promise<Seeded> {
   const s = o.scenario;
   const { rows: [campaign] } = await db.query<{ id: string }>(
@@ -53,7 +53,7 @@ export async function seedDay(
        'Cliente {nome}, {dias_atraso} dias de atraso, valor R$ {valor}', $6::jsonb, 'callback', 'Discador Simulações', $7, $8, 6)
      returning id`,
     [
-      `Simulação ${o.tag}`, s.campaign.maxLines, s.campaign.abandonCap, s.campaign.cps, Math.min(1, Math.max(0.001, s.amd.humanAccuracy)),
+      `Simulação ${o.tag}`, s.campaign.maxLines, s.campaign.abandonCap, s.campaign.cps, Math.min(1, Math.max(0.001, o.amdHumanAccuracy ?? s.amd.humanAccuracy)),
       JSON.stringify(SIM_DISPOSITIONS.map(({ code, label, outcome }) => ({ code, label, outcome }))), s.disclaimerS,
       Math.min(60, Math.max(5, Math.round(s.ring.noAnswerTimeoutS))),
     ],

@@ -22,6 +22,8 @@ export class FateBook {
   private pending: DialFate | null = null;
   private next = 0;
   private readonly bySid = new Map<string, DialFate>();
+  /** Virtual epoch ms the shift started at, and the clock: a dial's time into the shift picks the lead mix. */
+  shift: { startMs: number; now: () => number } | null = null;
 
   constructor(
     private readonly scenario: Scenario,
@@ -33,7 +35,8 @@ export class FateBook {
   /** The emulator's partyResolver. */
   readonly resolver = (address: string): PartySpec | undefined => {
     if (!this.numbers.has(address)) return undefined;
-    const f = dialFate(this.scenario, this.seed, this.next++);
+    const tS = this.shift ? Math.max(0, (this.shift.now() - this.shift.startMs) / 1000) : 0;
+    const f = dialFate(this.scenario, this.seed, this.next++, tS);
     this.pending = f;
     return partyFor(address, f, this.scenario.disclaimerS);
   };

@@ -1,7 +1,7 @@
 /** Dial fates drawn from the scenario's distributions (the simulator's own streams), their emulator parties, and the day's leads. */
 import { join } from 'node:path';
 import { simulate } from '../../simulator/simulate';
-import { dialFate, generateLeads, partyFor } from '../leads';
+import { dialFate, generateLeads, leadMixAt, partyFor } from '../leads';
 import { loadScenario, SIM_STRATEGY } from '../run';
 import { DDD_REGIONS, dddOf } from '../contract';
 
@@ -52,6 +52,25 @@ describe('dialFate', () => {
     expect(answered - r.totals.answered).toBeGreaterThanOrEqual(0);
     expect(answered - r.totals.answered).toBeLessThanOrEqual(5);
     expect(Math.abs(dropped - r.totals.amdDroppedHumans)).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('answer rates through the day (leadsByHour)', () => {
+  const day = {
+    ...scenario,
+    leads: { human: 0, machine: 0, busy: 0, noAnswer: 1 },
+    leadsByHour: [{ fromHour: 2, human: 1, machine: 0, busy: 0, noAnswer: 0 }, { fromHour: 4, human: 0, machine: 0, busy: 1, noAnswer: 0 }],
+  };
+  test('the mix in force at a dial\'s time into the shift', () => {
+    expect(leadMixAt(day, 0)).toBe(day.leads);
+    expect(leadMixAt(day, 2 * 3600 - 1).noAnswer).toBe(1);
+    expect(leadMixAt(day, 2 * 3600).human).toBe(1);
+    expect(leadMixAt(day, 5 * 3600).busy).toBe(1);
+  });
+  test('dialFate draws from it: the same dial index is a no-answer at 1 h, a person at 3 h, busy at 5 h', () => {
+    expect(dialFate(day, 1, 7, 3600).kind).toBe('no-answer');
+    expect(dialFate(day, 1, 7, 3 * 3600).kind).toBe('human');
+    expect(dialFate(day, 1, 7, 5 * 3600).kind).toBe('busy');
   });
 });
 
