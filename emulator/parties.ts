@@ -25,8 +25,9 @@ export interface PartySpec {
   /** Hangs up this many seconds after the leg is answered. */
   hangupAfter?: number;
   /**
-   * A person who gives up waiting: hangs up this many seconds after the leg is answered unless by
-   * then someone is heard (bridged to another leg, or in a started conference with another voice).
+   * A person who gives up waiting: hangs up this many seconds after the call's first document
+   * (the greeting or disclaimer it hears on answering) has run to its end, unless by then someone
+   * is heard (bridged to another leg, or in a started conference with another voice).
    */
   patienceSeconds?: number;
   /** Hangs up this many seconds after being bridged to another party (talk time). */

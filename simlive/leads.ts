@@ -87,8 +87,8 @@ export function dialFate(scenario: Scenario, seed: number, index: number, tS = 0
   };
 }
 
-/** The emulator party that plays a fate (`disclaimerS`: a person's patience counts from the disclaimer's end). */
-export function partyFor(number: string, fate: DialFate, disclaimerS: number): PartySpec {
+/** The emulator party that plays a fate (a person's patience runs from the disclaimer's end: the emulator's patienceSeconds). */
+export function partyFor(number: string, fate: DialFate): PartySpec {
   switch (fate.kind) {
     case 'busy':
       return { number, outcome: 'busy', answerAfter: fate.answerAfterS };
@@ -103,7 +103,7 @@ export function partyFor(number: string, fate: DialFate, disclaimerS: number): P
         answerAfter: fate.answerAfterS,
         answeredBy: fate.amdSays,
         amdMs: Math.round(fate.amdS * 1000),
-        patienceSeconds: disclaimerS + fate.patienceS,
+        patienceSeconds: fate.patienceS,
       };
   }
 }

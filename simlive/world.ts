@@ -38,7 +38,7 @@ export class FateBook {
     const tS = this.shift ? Math.max(0, (this.shift.now() - this.shift.startMs) / 1000) : 0;
     const f = dialFate(this.scenario, this.seed, this.next++, tS);
     this.pending = f;
-    return partyFor(address, f, this.scenario.disclaimerS);
+    return partyFor(address, f);
   };
 
   /** Binds each new outbound leg to the fate its resolver call just drew; returns the unsubscribe. */

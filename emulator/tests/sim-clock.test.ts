@@ -98,10 +98,17 @@ describe('startEmulator options for simulations', () => {
     expect(busy - ringing).toBeLessThan(4000);
   });
 
-  test('patienceSeconds: a person left waiting hangs up; one who hears someone by then stays', async () => {
+  test('patienceSeconds: counted from the end of the first document; a person left waiting hangs up, one who hears someone stays', async () => {
     r = await rig();
     const rig_ = r;
-    rig_.app.route('/wait', () => vr().pause({ length: 60 }));
+    // A 5 s disclaimer, then a wait with nobody there.
+    rig_.app.route('/wait', () => {
+      const t = vr();
+      t.pause({ length: 5 });
+      t.redirect('/hold');
+      return t;
+    });
+    rig_.app.route('/hold', () => vr().pause({ length: 60 }));
     rig_.app.route('/bridge', () => {
       const t = vr();
       t.dial().number('+5511988887777');
@@ -115,8 +122,8 @@ describe('startEmulator options for simulations', () => {
     const w = await rig_.emu.waitForCall(waiting.sid);
     const b = await rig_.emu.waitForCall(bridged.sid);
     expect(w.status).toBe('completed');
-    expect(w.durationS).toBeGreaterThanOrEqual(7);
-    expect(w.durationS).toBeLessThanOrEqual(10);
+    expect(w.durationS).toBeGreaterThanOrEqual(12); // 5 s of disclaimer + 8 s of patience
+    expect(w.durationS).toBeLessThanOrEqual(15);
     expect(rig_.emu.timeline(waiting.sid).some((e) => e.type === 'party' && /gives up waiting/.test(e.text))).toBe(true);
     expect(b.durationS).toBeGreaterThanOrEqual(18); // the agent's 20 s call, not the 8 s patience
     expect(rig_.emu.timeline(bridged.sid).some((e) => /gives up waiting/.test(e.text))).toBe(false);

@@ -232,19 +232,23 @@ export class VoiceEngine {
         leg.raise({ kind: 'hangup', by: 'party' });
       });
     }
-    if (spec.patienceSeconds !== undefined) {
-      const s = spec.patienceSeconds;
-      void this.d.clock.sleep(s * 1000, sig).then(() => {
-        if (sig.aborted || leg.bridgedTo !== undefined || this.conferences.hears(leg.sid).size > 0) return;
-        leg.note('party', `party gives up waiting (${s} s after answer, nobody heard)`);
-        leg.raise({ kind: 'hangup', by: 'party' });
-      });
-    }
     for (const press of spec.digits ?? []) {
       void this.d.clock.sleep(press.at * 1000, sig).then(() => {
         if (!sig.aborted) leg.pressDigits(press.digits);
       });
     }
+  }
+
+  /** A person's patience runs from the end of the call's first document (its greeting or disclaimer): nobody heard by then, they hang up. */
+  private startPatience(leg: Leg): void {
+    const s = leg.party.spec.patienceSeconds;
+    const sig = leg.life.signal;
+    if (s === undefined || leg.ended) return;
+    void this.d.clock.sleep(s * 1000, sig).then(() => {
+      if (sig.aborted || leg.ended || leg.bridgedTo !== undefined || this.conferences.hears(leg.sid).size > 0) return;
+      leg.note('party', `party gives up waiting (${s} s after the first document ended, nobody heard)`);
+      leg.raise({ kind: 'hangup', by: 'party' });
+    });
   }
 
   /** Ends a leg with a final status, stops its recordings and sends the completed callback (unless `silent`). */
@@ -609,6 +613,10 @@ export class VoiceEngine {
         continue;
       }
       const r = await this.verbs(leg, doc.root.children, doc.url, ctx);
+      if (ctx.mode === 'call' && leg.answered && !leg.greetingOver) {
+        leg.greetingOver = true;
+        this.startPatience(leg);
+      }
       if (r === 'ended' || r === 'leave') return r;
       if (r === 'interrupted') {
         const h = this.takeInterrupt(leg, ctx);

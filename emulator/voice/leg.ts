@@ -62,6 +62,8 @@ export class Leg {
   /** While in a conference with hangupOnStar: `*` also raises a conference interrupt, so a playing wait/hold document stops. */
   starRaises = false;
   bridgedTo?: string;
+  /** The call's first document (its greeting, a disclaimer) has run to its end: a waiting person's patience runs from here. */
+  greetingOver = false;
   queueTimeMs?: number;
   phoneNumberSid: string | null = null;
   callerName: string | null = null;

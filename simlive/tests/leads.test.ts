@@ -76,15 +76,15 @@ describe('answer rates through the day (leadsByHour)', () => {
 
 describe('partyFor', () => {
   const base = { index: 0, answerAfterS: 9.5, amdSays: 'human' as const, amdS: 2.5, patienceS: 7, talkS: 100, wrapS: 20 };
-  test('a person answers after the drawn time, AMD answers as drawn, patience counts from the disclaimer\'s end', () => {
-    expect(partyFor('+5511999990001', { ...base, kind: 'human' }, 5)).toEqual({
-      number: '+5511999990001', outcome: 'answer', kind: 'human', answerAfter: 9.5, answeredBy: 'human', amdMs: 2500, patienceSeconds: 12,
+  test('a person answers after the drawn time, AMD answers as drawn, patience (from the disclaimer\'s end) as drawn', () => {
+    expect(partyFor('+5511999990001', { ...base, kind: 'human' })).toEqual({
+      number: '+5511999990001', outcome: 'answer', kind: 'human', answerAfter: 9.5, answeredBy: 'human', amdMs: 2500, patienceSeconds: 7,
     });
-    expect(partyFor('+5511999990001', { ...base, kind: 'machine', amdSays: 'machine_start' }, 5)).toMatchObject({ kind: 'machine', answeredBy: 'machine_start' });
+    expect(partyFor('+5511999990001', { ...base, kind: 'machine', amdSays: 'machine_start' })).toMatchObject({ kind: 'machine', answeredBy: 'machine_start' });
   });
   test('busy and no-answer', () => {
-    expect(partyFor('+5511999990001', { ...base, kind: 'busy' }, 5)).toEqual({ number: '+5511999990001', outcome: 'busy', answerAfter: 9.5 });
-    expect(partyFor('+5511999990001', { ...base, kind: 'no-answer' }, 5)).toEqual({ number: '+5511999990001', outcome: 'no-answer' });
+    expect(partyFor('+5511999990001', { ...base, kind: 'busy' })).toEqual({ number: '+5511999990001', outcome: 'busy', answerAfter: 9.5 });
+    expect(partyFor('+5511999990001', { ...base, kind: 'no-answer' })).toEqual({ number: '+5511999990001', outcome: 'no-answer' });
   });
 });
 
