@@ -22,7 +22,7 @@ import { clockSkew, installDbClock, nextWorkdayAt, removeDbClock } from './clock
 import { sources, estimatedAmdAbandons, abandonRate, isOpenFor, COLLECTIONS_SP, simulatorModule } from './contract';
 import { comparisonTable, liveKpis, percentile, type CallRow, type Kpis, type StatusRow } from './kpis';
 import { generateLeads } from './leads';
-import { customerSilenceMs, FateBook, routeRoomEvents } from './world';
+import { customerSilenceMs, FateBook, liveDisclaimerS, routeRoomEvents } from './world';
 import { seedDay, SIM_DISPOSITIONS, SIM_PASSWORD } from './setup';
 import { collectFindings } from './collect';
 import { countByRule, cpsBreaks, type Finding } from './violations';
@@ -66,6 +66,8 @@ export interface RunResult {
   ticks: { sent: number; byStatus: Record<string, number> };
   agentRequests: { polls: number; pollErrors: number; apiErrors: number; calls: number; pollP50Ms: number; pollP95Ms: number; errors: string[] };
   clock: { skewMs: number; roundTripMs: number; skewAtEndMs: number };
+  /** The live disclaimer (answer → connect step), virtual seconds. */
+  disclaimer: { meanS: number; calls: number };
   sources: typeof sources;
   wallSeconds: number;
   notes: string[];
@@ -339,6 +341,10 @@ export async function runCampaignDay(o: RunOptions): Promise<RunResult> {
     }));
 
     const silenceMs = customerSilenceMs(e, joins);
+    const disclaimer = liveDisclaimerS(e);
+    if (disclaimer.calls > 0 && Math.abs(disclaimer.meanS - scenario.disclaimerS) > 1) {
+      notes.push(`the live disclaimer lasts ${disclaimer.meanS.toFixed(1)} s (answer → connect step, ${disclaimer.calls} calls); the scenario's disclaimerS is ${scenario.disclaimerS}: agents stay reserved longer live`);
+    }
     const live = liveKpis({ history, calls, startMs, endMs, amdHumanAccuracy: campaignAmdAccuracy(scenario), silenceMs });
 
     // ---------------------------------------------------------------- violations
@@ -371,6 +377,7 @@ export async function runCampaignDay(o: RunOptions): Promise<RunResult> {
       ticks,
       agentRequests,
       clock: { skewMs: skew.skewMs, roundTripMs: skew.roundTripMs, skewAtEndMs: skewEnd.skewMs },
+      disclaimer,
       sources,
       wallSeconds: (Date.now() - wall0) / 1000,
       notes,

@@ -88,6 +88,25 @@ export function routeRoomEvents(emu: Emulator, agents: ReadonlyMap<number, Emula
 }
 
 /**
+ * How long the live disclaimer lasts, in virtual seconds: from the answer to the first
+ * connect-step request of each outbound call that got there (mean, and how many calls). The
+ * simulator's `disclaimerS` should match it for the two to be compared.
+ */
+export function liveDisclaimerS(emu: Emulator): { meanS: number; calls: number } {
+  const firstConnect = new Map<string, number>();
+  for (const w of emu.webhooks()) if (w.callSid && CONNECT_STEP.test(w.url) && !firstConnect.has(w.callSid)) firstConnect.set(w.callSid, w.sentAt);
+  let sum = 0;
+  let n = 0;
+  for (const [sid, sent] of firstConnect) {
+    const answered = emu.timeline(sid).find((e) => e.type === 'status' && e.status === 'in-progress');
+    if (!answered) continue;
+    sum += (sent - answered.t) / 1000;
+    n++;
+  }
+  return { meanS: n ? sum / n : NaN, calls: n };
+}
+
+/**
  * Real ms from the first connect-step request of each call (the disclaimer just ended) to its
  * joining the room. The clock runs at a fixed speed, so virtual ms / speed is real ms.
  */

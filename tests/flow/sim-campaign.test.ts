@@ -13,7 +13,7 @@ import { clockSkew, installDbClock, removeDbClock } from '../../simlive/clock';
 import { collectFindings } from '../../simlive/collect';
 import { generateLeads } from '../../simlive/leads';
 import { COLUMNS, liveKpis } from '../../simlive/kpis';
-import { customerSilenceMs, FateBook, routeRoomEvents } from '../../simlive/world';
+import { customerSilenceMs, FateBook, liveDisclaimerS, routeRoomEvents } from '../../simlive/world';
 import { formatReport, loadScenario, runCampaignDay, simFunctionsEnv, startSimStack, type SimStack } from '../../simlive/run';
 import { seedDay, SIM_DISPOSITIONS, SIM_PASSWORD, type Seeded } from '../../simlive/setup';
 import { countByRule } from '../../simlive/violations';
@@ -160,6 +160,11 @@ describe('the simulation stack, before any dialing', () => {
       expect(k.talkMinPerAgentHour * k.agentHours).toBeCloseTo((busy.ended_at! - busy.started_at) / 60_000, 6);
       expect(k.meanAgentWaitS).toBeCloseTo((busy.started_at - history[0]!.started_at) / 1000, 6);
       expect(k.silenceP95Ms).toBe(silence[0]);
+      // The disclaimer the customer heard: the 5.7 s recording and the opt-out prompt, answer → connect step.
+      const disclaimer = liveDisclaimerS(sim.emu);
+      expect(disclaimer.calls).toBe(1);
+      expect(disclaimer.meanS).toBeGreaterThan(5.6);
+      expect(disclaimer.meanS).toBeLessThan(13);
     } finally {
       off();
       offFates();
