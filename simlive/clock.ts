@@ -50,6 +50,23 @@ export async function withDbClock<T>(db: Client, clock: VirtualClock, body: () =
   }
 }
 
+/**
+ * The latest weekday (Mon–Fri, `isHoliday` false) whose `hour`:`minute` São Paulo time (UTC-3)
+ * is at least `hoursBefore` hours before `nowMs`. A simulated day is placed in the past: the
+ * functions refuse callback timestamps more than 24 h ahead of the real clock
+ * (MAX_TIMESTAMP_AHEAD_MS), and a past day stays behind real time for a whole shift at any speed
+ * the machine can run.
+ */
+export function lastWorkdayAt(nowMs: number, hour: number, minute = 0, hoursBefore = 12, isHoliday: (ms: number) => boolean = () => false): number {
+  const local = new Date(nowMs - 3 * 3600_000);
+  for (let i = 0; i <= 14; i++) {
+    const d = Date.UTC(local.getUTCFullYear(), local.getUTCMonth(), local.getUTCDate() - i, hour + 3, minute);
+    const wd = new Date(d - 3 * 3600_000).getUTCDay();
+    if (d <= nowMs - hoursBefore * 3600_000 && wd >= 1 && wd <= 5 && !isHoliday(d)) return d;
+  }
+  throw new Error(`no workday found in the 14 days before ${new Date(nowMs).toISOString()}`);
+}
+
 /** The next weekday (Mon–Fri) after `fromMs` for which `isHoliday` is false, at `hour`:`minute` São Paulo time (UTC-3). */
 export function nextWorkdayAt(fromMs: number, hour: number, minute = 0, isHoliday: (ms: number) => boolean = () => false): number {
   let day = new Date(fromMs - 3 * 3600_000);

@@ -18,7 +18,7 @@ import type { LeadMix } from './leads';
 import { simulate, type Strategy } from '../simulator/simulate';
 import { startStackProcess, type StackProcess } from '../tests/helpers/stack';
 import { EmulatedAgent } from './agents';
-import { clockSkew, installDbClock, nextWorkdayAt, removeDbClock } from './clock';
+import { clockSkew, installDbClock, lastWorkdayAt, removeDbClock } from './clock';
 import { sources, estimatedAmdAbandons, abandonRate, isOpenFor, COLLECTIONS_SP, simulatorModule } from './contract';
 import { comparisonTable, liveKpis, percentile, type CallRow, type Kpis, type StatusRow } from './kpis';
 import { generateLeads } from './leads';
@@ -44,7 +44,7 @@ export interface RunOptions {
   /** Virtual seconds between each agent's polls (default 5). */
   pollS?: number;
   seed?: number;
-  /** Virtual start of the day (ISO); default the next workday 09:00 São Paulo time. */
+  /** Virtual start of the day (ISO); default 09:00 São Paulo time on the last workday at least 12 h back (see lastWorkdayAt). */
   start?: string;
   log?: (line: string) => void;
   /** Per-agent and per-tick lines. */
@@ -218,8 +218,13 @@ export async function runCampaignDay(o: RunOptions): Promise<RunResult> {
   log(`sim:campaign ${scenario.name}: ${agentCount} agents, ${scenario.shiftHours} h, ${leads.length} leads, pool ${poolSize}, speed x${speed}, heartbeat ${heartbeatS} s, poll ${pollS} s`);
 
   // A day São Paulo's collections window opens (no national or São Paulo holiday, where the windows module knows them).
-  const desiredStart = o.start ? Date.parse(o.start) : nextWorkdayAt(Date.now(), 9, 0, (t) => !isOpenFor(11, COLLECTIONS_SP, t + 3 * 3600_000));
+  const desiredStart = o.start ? Date.parse(o.start) : lastWorkdayAt(Date.now(), 9, 0, 12, (t) => !isOpenFor(11, COLLECTIONS_SP, t + 3 * 3600_000));
   if (!Number.isFinite(desiredStart)) throw new Error(`--start ${o.start} is not a date`);
+  // The functions refuse callbacks stamped more than 24 h ahead of the real clock: the whole day must stay behind that.
+  const lastVirtualMs = desiredStart + (scenario.shiftHours + 1) * 3600_000;
+  if (lastVirtualMs > Date.now() + 23 * 3600_000) {
+    throw new Error(`--start ${o.start}: the day would run more than 23 h ahead of the real clock (Twilio callbacks with such timestamps are refused); start earlier`);
+  }
 
   const fates = new FateBook(scenario, seed, leadNumbers);
 

@@ -1,6 +1,6 @@
 /** The run's small pure parts: the day it starts, the heartbeat's header, the command line. */
 import { createHmac } from 'node:crypto';
-import { nextWorkdayAt } from '../clock';
+import { lastWorkdayAt, nextWorkdayAt } from '../clock';
 import { parseArgs, tickHeader } from '../run';
 
 describe('nextWorkdayAt', () => {
@@ -12,6 +12,18 @@ describe('nextWorkdayAt', () => {
   test('skips what the predicate calls a holiday', () => {
     const monday = Date.UTC(2026, 10, 30, 12);
     expect(new Date(nextWorkdayAt(friday, 9, 30, (t) => t === monday + 30 * 60_000)).toISOString()).toBe('2026-12-01T12:30:00.000Z');
+  });
+});
+
+describe('lastWorkdayAt', () => {
+  test('the latest weekday 09:00 São Paulo time at least 12 h back: Thursday 22:00 gives Thursday 09:00', () => {
+    expect(new Date(lastWorkdayAt(Date.UTC(2026, 10, 27, 1), 9)).toISOString()).toBe('2026-11-26T12:00:00.000Z');
+  });
+  test('before 21:00 it is the day before; over a weekend and a holiday it goes back to Friday or before', () => {
+    expect(new Date(lastWorkdayAt(Date.UTC(2026, 10, 26, 20), 9)).toISOString()).toBe('2026-11-25T12:00:00.000Z');
+    const monday = Date.UTC(2026, 10, 30, 15); // Monday 12:00
+    expect(new Date(lastWorkdayAt(monday, 9)).toISOString()).toBe('2026-11-27T12:00:00.000Z');
+    expect(new Date(lastWorkdayAt(monday, 9, 0, 12, (t) => t === Date.UTC(2026, 10, 27, 12))).toISOString()).toBe('2026-11-26T12:00:00.000Z');
   });
 });
 
