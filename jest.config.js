@@ -13,7 +13,7 @@ module.exports = {
   projects: [
     {
       displayName: 'unit',
-      testMatch: ['<rootDir>/tests/unit/**/*.test.ts', '<rootDir>/simulator/tests/**/*.test.ts'],
+      testMatch: ['<rootDir>/tests/unit/**/*.test.ts', '<rootDir>/simulator/tests/**/*.test.ts', '<rootDir>/simlive/tests/**/*.test.ts'],
       transform,
       testEnvironment: 'node',
     },

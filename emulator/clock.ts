@@ -4,7 +4,18 @@
  * While the clock is held (an HTTP request to the app is waiting for its answer), it runs at real time instead:
  * the app's latency is real, so a 1 s answer is 1 s of virtual time whatever the speed. Every timer is kept in
  * one queue ordered by virtual due time, so a change of rate re-arms a single real timer.
+ *
+ * With `holdsRunRealTime: false` holds change nothing: the clock always runs at `speed`, so virtual time is a
+ * fixed linear function of real time that another process (the database of a campaign simulation, through
+ * `app_clock`) can compute on its own; the app's latency then counts `speed` times over in virtual time.
  */
+
+/** Options of a VirtualClock. */
+export interface ClockOptions {
+  /** While something holds the clock it runs at real time (default true); false: always at `speed`. */
+  holdsRunRealTime?: boolean;
+}
+
 export class VirtualClock {
   /** Virtual milliseconds per real millisecond while nothing holds the clock. */
   readonly speed: number;
@@ -15,16 +26,27 @@ export class VirtualClock {
   private holds = 0;
   private timers: { due: number; fire: () => void }[] = [];
   private armed: ReturnType<typeof setTimeout> | undefined;
+  /** False: holds are counted but never slow the clock (see the class comment). */
+  readonly holdsRunRealTime: boolean;
+  /** Real epoch ms (performance.timeOrigin-based) at which the clock started: real = realEpochMs + elapsed / speed when holds never slow it. */
+  readonly realEpochMs: number;
 
-  constructor(speed = 1, epochMs = Date.now()) {
+  constructor(speed = 1, epochMs = Date.now(), opts: ClockOptions = {}) {
     if (!(speed > 0) || !Number.isFinite(speed)) throw new Error(`clock speed must be a positive finite number, got ${speed}`);
     this.speed = speed;
     this.epochMs = epochMs;
+    this.holdsRunRealTime = opts.holdsRunRealTime ?? true;
+    this.realEpochMs = performance.timeOrigin + this.baseReal;
   }
 
-  /** Virtual milliseconds per real millisecond right now (1 while held). */
+  /** Virtual milliseconds per real millisecond right now (1 while held, unless holds do not run real time). */
   rate(): number {
-    return this.holds > 0 ? Math.min(1, this.speed) : this.speed;
+    return this.holds > 0 && this.holdsRunRealTime ? Math.min(1, this.speed) : this.speed;
+  }
+
+  /** Number of holds in force now (requests to the app waiting for their answer). */
+  held(): number {
+    return this.holds;
   }
 
   /** Virtual milliseconds elapsed since the clock started. */

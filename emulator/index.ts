@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { VirtualClock } from './clock';
 import { ContractValidator, type ContractViolation } from './openapi';
-import { Parties, type PartySpec } from './parties';
+import { Parties, type PartyResolver, type PartySpec } from './parties';
 import { RestApi, deliverInboundMessage } from './rest/api';
 import { Store, type AccountOptions, type Recording } from './state';
 import { VoiceEngine, type Queue } from './voice/engine';
@@ -14,7 +14,7 @@ import { serveSoftphone } from './softphone/bundle';
 import { SOFTPHONE_SCRIPT_PATH } from './softphone/protocol';
 import { serveControl } from './control';
 
-export type { PartySpec } from './parties';
+export type { PartySpec, PartyResolver } from './parties';
 export type { FaultSpec, WebhookRecord, WebhookPurpose } from './webhooks';
 export type { TimelineEntry, CallStatus } from './voice/leg';
 export type { ContractViolation } from './openapi';
@@ -46,6 +46,15 @@ export interface EmulatorOptions {
   host?: string;
   /** Virtual seconds per real second (default 1). */
   speed?: number;
+  /** Virtual wall-clock time (epoch ms) at which the clock starts (default: now). */
+  epochMs?: number;
+  /**
+   * While a request to the app waits for its answer the clock runs at real time (default true). False keeps it
+   * at `speed` always, so another process can follow the same virtual time (see emulator/clock.ts).
+   */
+  holdsRunRealTime?: boolean;
+  /** Decides the party of every new leg before the registry (e.g. a fresh draw per dial); see Parties. */
+  partyResolver?: PartyResolver;
   accountSid?: string;
   authToken?: string;
   /** Buying BR Local/Mobile numbers requires AddressSid (21631), for every account unless overridden per account. */
@@ -79,6 +88,8 @@ export interface CallView {
   direction: string;
   from: string;
   to: string;
+  /** Virtual epoch ms when the leg was created (for an API call: when Calls create accepted it). */
+  createdMs: number;
   status: string;
   answeredBy?: string;
   durationS: number;
@@ -141,11 +152,13 @@ export interface Emulator {
   playing(callSid: string): string | null;
   /** Browser softphones (stand-in Voice SDK Devices) connected to `softphone.socketUrl`; script at `softphone.scriptUrl`. */
   softphone: SoftphoneView;
+  /** Calls `listener` with every new timeline entry of every leg; returns the unsubscribe function. */
+  onEvent(listener: (e: TimelineEntry, call: CallView) => void): () => void;
 }
 
 function view(engine: VoiceEngine, l: Leg): CallView {
   return {
-    sid: l.sid, accountSid: l.accountSid, parentCallSid: l.parentSid, direction: l.direction, from: l.from, to: l.to, status: l.status,
+    sid: l.sid, accountSid: l.accountSid, parentCallSid: l.parentSid, direction: l.direction, from: l.from, to: l.to, createdMs: l.createdMs, status: l.status,
     answeredBy: l.answeredBy, durationS: l.durationS(), ended: l.ended, busy: engine.busy(l),
   };
 }
@@ -168,7 +181,7 @@ export function formatTimeline(entries: TimelineEntry[]): string {
 /** Starts the emulator (HTTP server on `port`, default 0 = a free port). */
 export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
   const validator = new ContractValidator(); // compiled before the clock starts, so start-up costs no virtual time
-  const clock = new VirtualClock(opts.speed ?? 1);
+  const clock = new VirtualClock(opts.speed ?? 1, opts.epochMs ?? Date.now(), { holdsRunRealTime: opts.holdsRunRealTime ?? true });
   const store = new Store();
   store.defaults = { dialingPermissions: opts.dialingPermissions ?? ['BR'] };
   const main = store.createAccount({
@@ -176,9 +189,18 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     options: opts.verifiedCallerIds ? { verifiedCallerIds: opts.verifiedCallerIds } : undefined,
   });
   const parties = new Parties();
+  parties.resolver = opts.partyResolver;
   const webhooks = new WebhookSender({ clock, minRealTimeoutMs: opts.minRealTimeoutMs });
   let baseUrl = '';
   const engine = new VoiceEngine({ clock, store, parties, webhooks, baseUrl: () => baseUrl, defaultCps: opts.cps ?? 1, log: opts.log });
+  const listeners = new Set<(e: TimelineEntry, call: CallView) => void>();
+  engine.onEvent = (e) => {
+    if (listeners.size === 0) return;
+    const leg = engine.legs.get(e.callSid);
+    if (!leg) return;
+    const v = view(engine, leg);
+    for (const l of listeners) l(e, v);
+  };
   const rest = new RestApi({
     clock, store, engine, validator, webhooks, baseUrl: () => baseUrl,
     options: {
@@ -285,6 +307,10 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     hears: (callSid) => engine.conferences.hears(callSid),
     playing: (callSid) => engine.conferences.mediaOf(callSid),
     softphone: softphone.view(baseUrl, SOFTPHONE_SCRIPT_PATH),
+    onEvent(listener) {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
+    },
   };
   return emu;
 }

@@ -12,7 +12,7 @@ export interface PartySpec {
   number: string;
   /** What happens when this party is called: answer (default), never answer, busy, or fail. */
   outcome?: 'answer' | 'no-answer' | 'busy' | 'failed';
-  /** Seconds of ringing before answering (default 1). */
+  /** Seconds of ringing before answering (default 1); with outcome busy, before the busy signal. */
   answerAfter?: number;
   /** Who answers: a person (default), an answering machine / voicemail box, or a fax. */
   kind?: 'human' | 'machine' | 'fax';
@@ -24,6 +24,12 @@ export interface PartySpec {
   amdMs?: number;
   /** Hangs up this many seconds after the leg is answered. */
   hangupAfter?: number;
+  /**
+   * A person who gives up waiting: hangs up this many seconds after the call's first document
+   * (the greeting or disclaimer it hears on answering) has run to its end, unless by then someone
+   * is heard (bridged to another leg, or in a started conference with another voice).
+   */
+  patienceSeconds?: number;
   /** Hangs up this many seconds after being bridged to another party (talk time). */
   talkSeconds?: number;
   /** Digits pressed at given seconds after the leg is answered (heard by a `<Gather>` in progress, or `*` for hangupOnStar). */
@@ -37,9 +43,14 @@ export interface PartySpec {
 /** The party used for addresses nobody registered: a person who answers after 1 s and never hangs up first. */
 export const DEFAULT_PARTY: Omit<PartySpec, 'number'> = { outcome: 'answer', answerAfter: 1, kind: 'human' };
 
+/** Decides a party per call leg (e.g. a fresh draw for every dial); undefined falls back to the registry. */
+export type PartyResolver = (address: string) => PartySpec | undefined;
+
 /** Registry of simulated parties by address. */
 export class Parties {
   private readonly byNumber = new Map<string, PartySpec>();
+  /** Asked first for every new leg's party (see PartyResolver). */
+  resolver: PartyResolver | undefined;
 
   /** Adds or replaces the party for `spec.number`. */
   add(spec: PartySpec): void {
@@ -51,8 +62,10 @@ export class Parties {
     this.byNumber.delete(normaliseAddress(number));
   }
 
-  /** The behaviour for an address (the default party when none was registered). */
+  /** The behaviour for an address: the resolver's, else the registered one, else the default party. */
   get(number: string): PartySpec {
+    const resolved = this.resolver?.(normaliseAddress(number));
+    if (resolved) return { ...resolved, number };
     return this.byNumber.get(normaliseAddress(number)) ?? { ...DEFAULT_PARTY, number };
   }
 }

@@ -111,6 +111,8 @@ export class VoiceEngine {
   readonly events: TimelineEntry[] = [];
   /** Conference rooms and their participants. */
   readonly conferences: Conferences;
+  /** Told of every timeline entry as it is made (the emulator's onEvent listeners). */
+  onEvent?: (e: TimelineEntry) => void;
 
   constructor(private readonly d: EngineDeps) {
     d.webhooks.onRecord = (r: WebhookRecord) => this.onWebhook(r);
@@ -138,6 +140,7 @@ export class VoiceEngine {
     const leg = new Leg(this.d.clock, newSid('CA'), accountSid, from, to, direction, party, parentSid);
     leg.onNote = (e) => {
       this.events.push(e);
+      this.onEvent?.(e);
       this.d.log?.(`[${(e.t / 1000).toFixed(1).padStart(7)}s] ${e.callSid.slice(0, 10)}… ${e.type.padEnd(8)} ${e.text}`);
     };
     this.legs.set(leg.sid, leg);
@@ -234,6 +237,18 @@ export class VoiceEngine {
         if (!sig.aborted) leg.pressDigits(press.digits);
       });
     }
+  }
+
+  /** A person's patience runs from the end of the call's first document (its greeting or disclaimer): nobody heard by then, they hang up. */
+  private startPatience(leg: Leg): void {
+    const s = leg.party.spec.patienceSeconds;
+    const sig = leg.life.signal;
+    if (s === undefined || leg.ended) return;
+    void this.d.clock.sleep(s * 1000, sig).then(() => {
+      if (sig.aborted || leg.ended || leg.bridgedTo !== undefined || this.conferences.hears(leg.sid).size > 0) return;
+      leg.note('party', `party gives up waiting (${s} s after the first document ended, nobody heard)`);
+      leg.raise({ kind: 'hangup', by: 'party' });
+    });
   }
 
   /** Ends a leg with a final status, stops its recordings and sends the completed callback (unless `silent`). */
@@ -383,7 +398,8 @@ export class VoiceEngine {
     const spec = leg.party.spec;
     const outcome = spec.outcome ?? 'answer';
     if (outcome === 'busy' || outcome === 'failed') {
-      const r = await leg.wait(outcome === 'busy' ? 1000 : 300);
+      // A busy signal after `answerAfter` seconds of ringing when given (1 s by default); a failure at once.
+      const r = await leg.wait(outcome === 'busy' ? (spec.answerAfter ?? 1) * 1000 : 300);
       if (r === 'interrupt') return this.cancelRinging(leg);
       this.finish(leg, outcome);
       return outcome;
@@ -597,6 +613,10 @@ export class VoiceEngine {
         continue;
       }
       const r = await this.verbs(leg, doc.root.children, doc.url, ctx);
+      if (ctx.mode === 'call' && leg.answered && !leg.greetingOver) {
+        leg.greetingOver = true;
+        this.startPatience(leg);
+      }
       if (r === 'ended' || r === 'leave') return r;
       if (r === 'interrupted') {
         const h = this.takeInterrupt(leg, ctx);

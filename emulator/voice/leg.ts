@@ -21,6 +21,8 @@ export type Interrupt =
 /** One line of a call's timeline. `t` is virtual ms since the emulator started. */
 export interface TimelineEntry {
   t: number;
+  /** Real epoch ms when the entry was made (latency measured on the real clock, whatever the speed). */
+  realMs: number;
   at: string;
   callSid: string;
   type: 'status' | 'verb' | 'webhook' | 'error' | 'party' | 'amd' | 'recording' | 'queue' | 'bridge' | 'conference' | 'note';
@@ -60,6 +62,8 @@ export class Leg {
   /** While in a conference with hangupOnStar: `*` also raises a conference interrupt, so a playing wait/hold document stops. */
   starRaises = false;
   bridgedTo?: string;
+  /** The call's first document (its greeting, a disclaimer) has run to its end: a waiting person's patience runs from here. */
+  greetingOver = false;
   queueTimeMs?: number;
   phoneNumberSid: string | null = null;
   callerName: string | null = null;
@@ -187,7 +191,7 @@ export class Leg {
   /** Appends a timeline entry. */
   note(type: TimelineEntry['type'], text: string, extra: Partial<TimelineEntry> = {}): TimelineEntry {
     const t = this.clock.elapsed();
-    const e: TimelineEntry = { t, at: new Date(this.clock.epochMs + t).toISOString(), callSid: this.sid, type, text, ...extra };
+    const e: TimelineEntry = { t, realMs: performance.timeOrigin + performance.now(), at: new Date(this.clock.epochMs + t).toISOString(), callSid: this.sid, type, text, ...extra };
     this.timeline.push(e);
     this.onNote?.(e);
     return e;
