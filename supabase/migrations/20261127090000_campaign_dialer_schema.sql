@@ -81,7 +81,7 @@ alter table public.campaigns
   add column dispositions       jsonb,
   add column abandon_treatment  text not null default 'callback' check (abandon_treatment in ('callback', 'queue', 'hangup')),
   add column company_name       text check (length(trim(company_name)) between 1 and 80),
-  add column disclaimer_seconds numeric(5, 2) not null default 5 check (disclaimer_seconds >= 0 and disclaimer_seconds <= 120),
+  add column disclaimer_seconds numeric(5, 2) not null default 10 check (disclaimer_seconds >= 0 and disclaimer_seconds <= 120),
   add column ring_timeout       integer not null default 28 check (ring_timeout between 5 and 60),
   add column tick_lease_until   timestamptz,
   add column tick_lease_owner   uuid,
