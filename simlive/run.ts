@@ -15,11 +15,11 @@ import { startEmulator, type Emulator, type PartySpec } from '../emulator';
 import { LOCAL } from '../stack/defaults';
 import { parseScenario, type Scenario } from '../simulator/scenario';
 import type { LeadMix } from './leads';
-import { simulate, type Strategy } from '../simulator/simulate';
+import type { Strategy } from '../simulator/simulate';
 import { startStackProcess, type StackProcess } from '../tests/helpers/stack';
 import { EmulatedAgent } from './agents';
 import { clockSkew, installDbClock, lastWorkdayAt, removeDbClock } from './clock';
-import { sources, estimatedAmdAbandons, abandonRate, isOpenFor, COLLECTIONS_SP, simulatorModule } from './contract';
+import { sources, isOpenFor, COLLECTIONS_SP, simulatorModule } from './contract';
 import { comparisonTable, liveKpis, percentile, type CallRow, type Kpis, type StatusRow } from './kpis';
 import { generateLeads } from './leads';
 import { customerSilenceMs, FateBook, liveDisclaimerS, routeRoomEvents } from './world';
@@ -109,29 +109,8 @@ export function campaignAmdAccuracy(s: LiveScenario): number {
 export function simulatorKpis(scenario: LiveScenario, seed: number): { kpis: Kpis } {
   // The campaign's abandon treatment hangs up (with a message and a callback): no overflow queue.
   const input = { ...scenario, overflow: 'drop' as const };
-  if (simulatorModule) {
-    const k = simulatorModule.simulateScenario(input, SIM_STRATEGY, seed);
-    return { kpis: { ...k, dialsPerAgentHour: k.agentHours > 0 ? k.dials / k.agentHours : 0 } };
-  }
-  const result = simulate(input, SIM_STRATEGY, seed);
-  const t = result.totals;
-  return {
-    kpis: {
-      agentHours: result.agentHours,
-      talkMinPerAgentHour: result.talkMinPerAgentHour,
-      occupancy: result.occupancy,
-      abandonRate: abandonRate(t.abandoned, t.live),
-      abandonRateWithAmd: abandonRate(t.abandoned, t.live, campaignAmdAccuracy(scenario)),
-      dialsPerAgentHour: result.dialsPerAgentHour,
-      connectsPerAgentHour: result.connectsPerAgentHour,
-      meanAgentWaitS: result.meanAgentWaitS,
-      peakLines: result.peakLines,
-      dials: t.dials,
-      live: t.live,
-      abandoned: t.abandoned,
-      connects: t.connects,
-    },
-  };
+  const k = simulatorModule.simulateScenario(input, SIM_STRATEGY, seed);
+  return { kpis: { ...k, dialsPerAgentHour: k.agentHours > 0 ? k.dials / k.agentHours : 0 } };
 }
 
 /** The heartbeat's header: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>")>. */
@@ -218,7 +197,7 @@ export async function runCampaignDay(o: RunOptions): Promise<RunResult> {
   log(`sim:campaign ${scenario.name}: ${agentCount} agents, ${scenario.shiftHours} h, ${leads.length} leads, pool ${poolSize}, speed x${speed}, heartbeat ${heartbeatS} s, poll ${pollS} s`);
 
   // A day São Paulo's collections window opens (no national or São Paulo holiday, where the windows module knows them).
-  const desiredStart = o.start ? Date.parse(o.start) : lastWorkdayAt(Date.now(), 9, 0, 12, (t) => !isOpenFor(11, COLLECTIONS_SP, t + 3 * 3600_000));
+  const desiredStart = o.start ? Date.parse(o.start) : lastWorkdayAt(Date.now(), 9, 0, 12, (t) => !isOpenFor(11, COLLECTIONS_SP, t + 3 * 3600_000, []));
   if (!Number.isFinite(desiredStart)) throw new Error(`--start ${o.start} is not a date`);
   // The functions refuse callbacks stamped more than 24 h ahead of the real clock: the whole day must stay behind that.
   const lastVirtualMs = desiredStart + (scenario.shiftHours + 1) * 3600_000;
@@ -365,8 +344,6 @@ export async function runCampaignDay(o: RunOptions): Promise<RunResult> {
       agentRequests.calls += a.counters.calls;
       for (const err of a.counters.errors) if (agentRequests.errors.length < 10) agentRequests.errors.push(`agent ${a.id}: ${err}`);
     }
-    if (sources.windows === 'stand-in') notes.push('calling windows: stand-in (src/lib/domain/calling-window.ts not present)');
-    if (sources.abandon === 'stand-in') notes.push(`AMD abandon estimate: stand-in live × (1 − a)/a (src/lib/domain/pacing/definitions.ts not present); est. ${estimatedAmdAbandons(live.live, campaignAmdAccuracy(scenario)).toFixed(1)}`);
     if (!ticks.byStatus['200']) notes.push(`/api/tick never answered 200 (${JSON.stringify(ticks.byStatus)}): the pacer is not there yet`);
     return {
       scenario: scenario.name,

@@ -20,7 +20,7 @@ describe('opted-out numbers dialed', () => {
 });
 
 describe('out-of-window dials', () => {
-  const isOpen = (ddd: number, ms: number) => isOpenFor(ddd, COLLECTIONS_SP, ms);
+  const isOpen = (ddd: number, ms: number) => isOpenFor(ddd, COLLECTIONS_SP, ms, []);
   const attempt = (id: string, to: string, sec: number) => ({ id, to, ddd: dddOf(to), createdMs: at(sec) });
   test('the windows the detector relies on: Acre opens two hours after São Paulo, Amazonas one', () => {
     expect(isOpen(11, at(0))).toBe(true); // 09:00 in São Paulo
