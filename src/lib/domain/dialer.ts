@@ -36,6 +36,7 @@ export type RefusalReason =
   | 'caller_id_at_daily_cap'
   | 'caller_id_spam_flagged'
   | 'agent_busy'
+  | 'cps_limit'
   | 'twilio_refused';
 
 /** The outcome of placeCall. `attemptId` is the calls row recorded before Twilio was asked. */
@@ -85,6 +86,8 @@ export async function placeCall(deps: { db: Db; twilio: twilio.Twilio; config: C
       p_agent_id: req.agentId ?? null,
       p_campaign_id: req.campaignId ?? null,
       p_lead_id: req.leadId ?? null,
+      // The account's CPS, shared with the pacer: a full second is waited out (≤ 1.2 s), then refused.
+      p_account_cps: deps.config.ACCOUNT_CPS,
       ...(req.reserveAgent ? { p_reserve_agent: true, p_presence_seconds: deps.config.AGENT_PRESENCE_SECONDS } : {}),
     }),
   );
@@ -166,6 +169,8 @@ function refusalText(reason: RefusalReason, to: string, callerId: string | undef
       return `${to} is not a valid number`;
     case 'agent_busy':
       return 'the agent is not free to take a call (on a call, paused, or their softphone is not in the room)';
+    case 'cps_limit':
+      return "the account's calls per second (ACCOUNT_CPS) are taken by other calls right now: try again in a second";
     case 'twilio_refused':
       return 'Twilio refused the call';
   }
