@@ -244,8 +244,8 @@ $$;
 
 -- A pacer dial attempt Twilio did not create, by what Twilio's answer means (p_kind):
 --   'invalid_number' — Twilio will never call this number (invalid, unreachable, blocked, not a
---     voice number): the attempt failed and counted, the lead 'invalid' (outcome invalid_number),
---     never dialed again;
+--     voice number): the attempt failed (call outcome 'failed', Twilio's code in error_code) and
+--     counted, the lead 'invalid' (outcome invalid_number), never dialed again;
 --   'transient' (rate limit, Twilio unavailable, a call not even attempted) — the lead pending
 --     again, its attempt not counted, not before p_backoff_seconds;
 --   'caller_id' — the caller ID is unusable (not owned or verified, invalid): the number is taken
@@ -278,7 +278,6 @@ begin
   end if;
   if v_failed.id is not null then
     if p_kind = 'invalid_number' then
-      update public.calls set outcome = 'invalid_number' where id = v_call.id and outcome is null;
       update public.leads l
          set status = 'invalid', outcome = 'invalid_number', next_attempt_at = null, callback_at = null,
              callback_agent_id = null, preview_agent_id = null, updated_at = public.app_now()

@@ -97,7 +97,7 @@ describe("Twilio's refusals, by what they mean for the lead", () => {
     expect(await callsOf(bad.id)).toBe(1);
     expect(await leadRow(bad.id)).toMatchObject({ status: 'invalid', outcome: 'invalid_number', attempts: 1 });
     expect(await sql(`select status, end_reason, error_code, outcome from calls where lead_id = $1`, [bad.id])).toEqual([
-      { status: 'failed', end_reason: 'twilio_refused', error_code: 21211, outcome: 'invalid_number' },
+      { status: 'failed', end_reason: 'twilio_refused', error_code: 21211, outcome: 'failed' },
     ]);
     expect(await callsOf(good1.id)).toBe(1);
     expect(await callsOf(good2.id)).toBe(1);
