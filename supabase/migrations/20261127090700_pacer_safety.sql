@@ -20,35 +20,27 @@ grant execute on function public.app_clock_now() to service_role;
 -- one advisory lock (held until the caller's transaction ends, so the attempt it records next
 -- is counted by the following caller), how many more dial attempts may be created this second
 -- (p_account_cps minus the attempts created in the last wall-clock second, never below 0).
--- With p_wait_seconds, a full second is waited out (polling every 50 ms, at most that long)
--- before answering.
-create or replace function public.account_cps_room(p_account_cps integer, p_wait_seconds numeric default 0)
+-- Never waits for the second to free up (a caller that sleeps here would hold the lock and a
+-- connection): a caller with no room retries from outside.
+create or replace function public.account_cps_room(p_account_cps integer)
 returns integer
 language plpgsql
 set search_path = ''
 as $$
 declare
   v_recent integer;
-  v_polls  integer := pg_catalog.ceil(greatest(coalesce(p_wait_seconds, 0), 0) / 0.05)::integer;
 begin
   if p_account_cps is null or p_account_cps < 1 then
     raise exception 'p_account_cps must be at least 1' using errcode = '22023';
   end if;
-  if v_polls > 100 then
-    raise exception 'p_wait_seconds must be at most 5' using errcode = '22023';
-  end if;
   perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('discador.cps'), 0);
-  for i in 0..v_polls loop
-    select (pg_catalog.count(*))::integer into v_recent from public.calls c
-     where c.created_at > public.app_clock_now() - interval '1 second' and c.direction = 'outbound-api';
-    exit when v_recent < p_account_cps or i = v_polls;
-    perform pg_catalog.pg_sleep(0.05);
-  end loop;
+  select (pg_catalog.count(*))::integer into v_recent from public.calls c
+   where c.created_at > public.app_clock_now() - interval '1 second' and c.direction = 'outbound-api';
   return greatest(0, p_account_cps - v_recent);
 end;
 $$;
-revoke execute on function public.account_cps_room(integer, numeric) from public, anon, authenticated;
-grant execute on function public.account_cps_room(integer, numeric) to service_role;
+revoke execute on function public.account_cps_room(integer) from public, anon, authenticated;
+grant execute on function public.account_cps_room(integer) to service_role;
 
 -- The next lead of a class for claim_leads (see 20261127090300_pacer.sql), now passing over
 -- the leads in p_skip (leads this claim holds but could not take: their number's opt-out lock
@@ -306,9 +298,8 @@ grant execute on function public.release_dial_attempt(bigint, integer, text, int
 
 -- start_dial_attempt (see 20261127090200_windows_caller_id.sql) behind the account's CPS gate
 -- (p_account_cps = ACCOUNT_CPS; placeCall always passes it): click-to-call and preview dials
--- share the second with the pacer's claims, waiting up to 1.2 s for room; a second still full
--- refuses with 'cps_limit' (nothing recorded) for the caller to retry. The attempt's
--- created_at is wall-clock time, as the pacer's.
+-- share the second with the pacer's claims; a full second refuses with 'cps_limit' (nothing
+-- recorded) for the caller to retry. The attempt's created_at is wall-clock time, as the pacer's.
 drop function public.start_dial_attempt(public.e164, public.e164, bigint, bigint, bigint, boolean, integer);
 create function public.start_dial_attempt(
   p_to public.e164, p_caller_id public.e164 default null,
@@ -326,9 +317,9 @@ declare
   v_id     bigint;
 begin
   -- The account's CPS first (the lock every dial attempt takes before any other): a full
-  -- second is waited out (at most 1.2 s); still full → refused, nothing recorded,
-  -- for the caller to retry. Null p_account_cps (SQL callers that place no call) → no gate.
-  if p_account_cps is not null and public.account_cps_room(p_account_cps, 1.2) < 1 then
+  -- second → refused, nothing recorded, for the caller to retry (placeCall does, for up to
+  -- about a second). Null p_account_cps (SQL callers that place no call) → no gate.
+  if p_account_cps is not null and public.account_cps_room(p_account_cps) < 1 then
     return pg_catalog.jsonb_build_object('allowed', false, 'reason', 'cps_limit');
   end if;
   -- Serializes with opt_out_add on this number: an opt-out acknowledged before this point is

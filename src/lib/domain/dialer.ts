@@ -39,6 +39,10 @@ export type RefusalReason =
   | 'cps_limit'
   | 'twilio_refused';
 
+/** How long placeCall retries a dial refused for the account's CPS, and how often. */
+export const CPS_RETRY_MS = 1200;
+const CPS_RETRY_STEP_MS = 150;
+
 /** The outcome of placeCall. `attemptId` is the calls row recorded before Twilio was asked. */
 export type PlaceCallResult =
   | { placed: true; callSid: string; to: string; callerId: string; attemptId: number }
@@ -79,18 +83,26 @@ export async function placeCall(deps: { db: Db; twilio: twilio.Twilio; config: C
     callerId = parsed.e164;
   }
 
-  const attempt = unwrap(
-    await deps.db.rpc<AttemptDecision>('start_dial_attempt', {
-      p_to: to.e164,
-      p_caller_id: callerId ?? null,
-      p_agent_id: req.agentId ?? null,
-      p_campaign_id: req.campaignId ?? null,
-      p_lead_id: req.leadId ?? null,
-      // The account's CPS, shared with the pacer: a full second is waited out (≤ 1.2 s), then refused.
-      p_account_cps: deps.config.ACCOUNT_CPS,
-      ...(req.reserveAgent ? { p_reserve_agent: true, p_presence_seconds: deps.config.AGENT_PRESENCE_SECONDS } : {}),
-    }),
-  );
+  const startAttempt = async () =>
+    unwrap(
+      await deps.db.rpc<AttemptDecision>('start_dial_attempt', {
+        p_to: to.e164,
+        p_caller_id: callerId ?? null,
+        p_agent_id: req.agentId ?? null,
+        p_campaign_id: req.campaignId ?? null,
+        p_lead_id: req.leadId ?? null,
+        // The account's CPS, shared with the pacer's claims: a full second is refused ('cps_limit').
+        p_account_cps: deps.config.ACCOUNT_CPS,
+        ...(req.reserveAgent ? { p_reserve_agent: true, p_presence_seconds: deps.config.AGENT_PRESENCE_SECONDS } : {}),
+      }),
+    );
+  // A full second frees up within a second: retried for CPS_RETRY_MS before refusing.
+  let attempt = await startAttempt();
+  const retryUntil = Date.now() + CPS_RETRY_MS;
+  while (!attempt.allowed && attempt.reason === 'cps_limit' && Date.now() < retryUntil) {
+    await new Promise((r) => setTimeout(r, CPS_RETRY_STEP_MS));
+    attempt = await startAttempt();
+  }
   if (!attempt.allowed || !attempt.caller_id || !attempt.attempt_id) {
     const reason = attempt.reason ?? 'no_caller_id_available';
     return { placed: false, reason, detail: refusalText(reason, to.e164, callerId) };
