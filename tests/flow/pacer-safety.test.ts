@@ -318,3 +318,37 @@ describe("a campaign's CPS share", () => {
     await expect(sql(`insert into campaigns (name, calls_per_second) values ($1, 0.5)`, [`cps-${randomBytes(3).toString('hex')}`])).rejects.toThrow(/calls_per_second/);
   });
 });
+
+describe("the snapshot's talk and wrap-up samples", () => {
+  it("come from the campaign's own calls, whichever campaign their agent works now", async () => {
+    const a = await campaign();
+    const b = await campaign();
+    const moved = await agent(b); // took a call of campaign a, works campaign b now
+    const stayed = await agent(b);
+    const callOf = async (c: number) => {
+      const sid = newCallSid();
+      await sql(
+        `insert into calls (call_sid, direction, campaign_id, status, to_number, from_number, live_at, created_at) values ($1, 'outbound-api', $2, 'completed', '+5511955550009', '+551130001000', now() - interval '10 minutes', now() - interval '10 minutes')`,
+        [sid, c],
+      );
+      return sid;
+    };
+    const history = (agentId: number, status: string, sid: string, seconds: number) =>
+      sql(
+        `insert into agent_status_history (agent_id, status, source, call_sid, started_at, ended_at) values ($1, $2, 'system', $3, now() - interval '9 minutes', now() - interval '9 minutes' + make_interval(secs => $4))`,
+        [agentId, status, sid, seconds],
+      );
+    const sa = await callOf(a);
+    await history(moved, 'busy', sa, 100);
+    await history(moved, 'wrap_up', sa, 20);
+    const sb = await callOf(b);
+    await history(stayed, 'busy', sb, 40);
+    const stats = async (c: number) => {
+      const [r] = await sql<{ r: { rounds: { stats: Record<string, number> }[] } }>(`select pacer_round_begin($1, $2, 1, 20, $3) as r`, [randomUUID(), c, JSON.stringify(ROLLING_WINDOWS)]);
+      await sql(`update campaigns set tick_lease_owner = null, tick_lease_until = null where id = $1`, [c]);
+      return r!.r.rounds[0]!.stats;
+    };
+    expect(await stats(a)).toMatchObject({ talkSamples: 1, talkTimeS: 100, wrapUpTimeS: 20 });
+    expect(await stats(b)).toMatchObject({ talkSamples: 1, talkTimeS: 40, wrapUpTimeS: 0 });
+  });
+});
