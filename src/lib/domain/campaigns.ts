@@ -63,7 +63,7 @@ export const campaignSettingsSchema = z
      * The campaign's share of the account's calls per second: whole calls (a round places
      * whole calls within one second, so 0.5 would never dial and 1.5 would act as 1).
      */
-    calls_per_second: z.number().int('calls_per_second must be a whole number of calls per second (1 to 100)').min(1, 'calls_per_second must be at least 1').max(100),
+    calls_per_second: z.number().int('must be a whole number of calls per second (1 to 100)').min(1, 'must be at least 1 call per second').max(100),
     window_profile: z.enum(WINDOW_PROFILES),
     weekday_start: day,
     weekday_end: day,
