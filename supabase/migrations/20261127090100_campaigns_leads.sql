@@ -21,6 +21,12 @@ create index leads_campaign_id_idx on public.leads (campaign_id, id);
 -- The lead field names of a campaign in the order its files had them (jsonb keeps no key
 -- order): the export's columns follow it.
 alter table public.campaigns add column lead_fields text[] not null default '{}';
+-- A campaign's CPS share is whole calls per second (a round places whole calls within a
+-- second: a fraction below 1 never dialed, above 1 acted as its whole part, which it becomes).
+update public.campaigns set calls_per_second = greatest(1, pg_catalog.floor(calls_per_second))
+ where calls_per_second <> pg_catalog.floor(calls_per_second) or calls_per_second < 1;
+alter table public.campaigns add constraint campaigns_calls_per_second_whole
+  check (calls_per_second >= 1 and calls_per_second = pg_catalog.floor(calls_per_second));
 comment on column public.campaigns.lead_fields is 'Names of the lead fields (leads.data keys) in the order the imported files had them.';
 
 -- ---------------------------------------------------------------------------------------
@@ -55,6 +61,9 @@ as $$
 declare
   v_problem text;
 begin
+  if c.calls_per_second is null or c.calls_per_second < 1 or c.calls_per_second <> pg_catalog.floor(c.calls_per_second) then
+    raise exception 'invalid_settings: calls_per_second must be a whole number of calls per second, at least 1' using errcode = 'DC400';
+  end if;
   if (c.weekday_start is null) <> (c.weekday_end is null)
      or (c.saturday_start is null) <> (c.saturday_end is null)
      or (c.sunday_start is null) <> (c.sunday_end is null) then

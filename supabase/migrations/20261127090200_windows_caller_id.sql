@@ -9,7 +9,10 @@
 create table public.ddd_regions (
   ddd              smallint primary key check (ddd between 11 and 99),
   uf               text not null check (uf ~ '^[A-Z]{2}$'),
-  utc_offset_hours smallint not null check (utc_offset_hours in (-3, -4, -5))
+  utc_offset_hours smallint not null check (utc_offset_hours in (-3, -4, -5)),
+  -- Other offsets the DDD spans: 81 also covers Fernando de Noronha (UTC-2), 97 towns on
+  -- Acre time (UTC-5); such a DDD is open only when the window is open at every one.
+  other_offsets    smallint[] not null default '{}' check (other_offsets <@ array[-2, -3, -4, -5]::smallint[])
 );
 alter table public.ddd_regions enable row level security;
 revoke all on public.ddd_regions from anon, authenticated;
@@ -29,6 +32,8 @@ select d.ddd, r.uf,
     ('PA', array[91, 93, 94]), ('AM', array[92, 97]), ('RR', array[95]), ('AP', array[96]), ('MA', array[98, 99])
   ) as r(uf, ddds)
   cross join lateral pg_catalog.unnest(r.ddds) as d(ddd);
+update public.ddd_regions set other_offsets = '{-2}' where ddd = 81;
+update public.ddd_regions set other_offsets = '{-5}' where ddd = 97;
 
 -- Pool numbers by local presence.
 create index phone_numbers_pool_ddd_idx on public.phone_numbers (ddd)

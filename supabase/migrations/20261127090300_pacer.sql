@@ -29,9 +29,6 @@ create index leads_claim_callback_idx on public.leads (campaign_id, callback_at)
 -- The snapshot's day and hour counters of live and abandoned answers.
 create index calls_campaign_live_at_idx on public.calls (campaign_id, live_at) where live_at is not null;
 create index calls_campaign_abandoned_at_idx on public.calls (campaign_id, abandoned_at) where abandoned_at is not null;
--- The snapshot's talk and wrap-up samples: an agent's finished busy / wrap-up periods, newest first.
-create index agent_status_history_done_idx on public.agent_status_history (agent_id, status, started_at desc)
-  where ended_at is not null and status in ('busy', 'wrap_up');
 
 -- The agent as the page shows it, now with the campaign the agent works (null: inbound only),
 -- so the page's poll knows without another round trip whether a pacing round may be due.
@@ -165,29 +162,30 @@ begin
            order by c.created_at desc
            limit (p_windows->>'amd_time_answers')::integer) m;
 
-  -- Talk and wrap-up: the campaign's agents' finished busy and wrap-up periods, newest first.
+  -- Talk and wrap-up: the finished busy and wrap-up periods of the campaign's own calls that
+  -- went live (newest first), whichever agents took them and wherever they work now.
   select (pg_catalog.count(*))::integer as n,
          coalesce(pg_catalog.avg(t.s), 0)::float8 as mean, coalesce(pg_catalog.stddev_pop(t.s), 0)::float8 as sd
     into v_talk
     from (select extract(epoch from h.ended_at - h.started_at) as s
-            from public.agents a
-            cross join lateral (select h.started_at, h.ended_at from public.agent_status_history h
-                                 where h.agent_id = a.id and h.status = 'busy' and h.ended_at is not null
-                                 order by h.started_at desc
-                                 limit (p_windows->>'talk_samples')::integer) h
-           where a.campaign_id = v_id
+            from (select c.call_sid from public.calls c
+                   where c.campaign_id = v_id and c.live_at is not null and c.call_sid is not null
+                   order by c.live_at desc
+                   limit (p_windows->>'talk_samples')::integer) c
+            join public.agent_status_history h on h.call_sid = c.call_sid
+           where h.status = 'busy' and h.ended_at is not null
            order by h.started_at desc
            limit (p_windows->>'talk_samples')::integer) t;
   select (pg_catalog.count(*))::integer as n,
          coalesce(pg_catalog.avg(t.s), 0)::float8 as mean, coalesce(pg_catalog.stddev_pop(t.s), 0)::float8 as sd
     into v_wrap
     from (select extract(epoch from h.ended_at - h.started_at) as s
-            from public.agents a
-            cross join lateral (select h.started_at, h.ended_at from public.agent_status_history h
-                                 where h.agent_id = a.id and h.status = 'wrap_up' and h.ended_at is not null
-                                 order by h.started_at desc
-                                 limit (p_windows->>'wrap_up_samples')::integer) h
-           where a.campaign_id = v_id
+            from (select c.call_sid from public.calls c
+                   where c.campaign_id = v_id and c.live_at is not null and c.call_sid is not null
+                   order by c.live_at desc
+                   limit (p_windows->>'wrap_up_samples')::integer) c
+            join public.agent_status_history h on h.call_sid = c.call_sid
+           where h.status = 'wrap_up' and h.ended_at is not null
            order by h.started_at desc
            limit (p_windows->>'wrap_up_samples')::integer) t;
 

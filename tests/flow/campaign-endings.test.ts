@@ -231,10 +231,10 @@ describe('every ending releases the agent and moves the lead', () => {
     const l = await lead(k, 'dialing');
     await poolNumber();
     const at = await rpc<{ attempt_id: number }>('start_dial_attempt', { p_to: l.phone, p_campaign_id: k, p_lead_id: l.id });
-    expect(await rpc('release_dial_attempt', { p_attempt_id: at.attempt_id, p_error_code: 21215 })).toEqual({ failed: true, released: true });
+    expect(await rpc('release_dial_attempt', { p_attempt_id: at.attempt_id, p_error_code: 20429 })).toEqual({ failed: true, released: true, kind: 'transient' });
     expect(await leadRow(l.id)).toMatchObject({ status: 'pending', attempts: 0 });
     expect(await one(`select outcome, lead_outcome_at is not null as applied from calls where id = $1`, [at.attempt_id])).toEqual({ outcome: 'failed', applied: true });
-    expect(await rpc('release_dial_attempt', { p_attempt_id: at.attempt_id })).toEqual({ failed: false, released: false });
+    expect(await rpc('release_dial_attempt', { p_attempt_id: at.attempt_id })).toEqual({ failed: false, released: false, kind: 'transient' });
   });
 
   it('a final callback faster than agent_reserve_outbound (preview): the agent is not left reserved', async () => {

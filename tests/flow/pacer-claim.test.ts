@@ -313,18 +313,18 @@ describe('attempts', () => {
     expect(await sql(`select status, attempts, last_call_sid from leads where id = $1`, [id])).toEqual([{ status: 'dialing', attempts: 1, last_call_sid: sid }]);
   });
 
-  it('a refused attempt is failed and its lead released for a later round, its attempt not counted', async () => {
+  it('an attempt refused for a passing reason is failed and its lead released for a later round, its attempt not counted', async () => {
     const c = await campaign();
     const id = await lead(c);
     const owner = await lease(c);
     const [got] = (await claim(c, owner, 1)).claimed;
-    const [r] = await sql<{ r: { failed: boolean; released: boolean } }>(`select release_dial_attempt($1, 21211) as r`, [got!.attempt_id]);
-    expect(r!.r).toEqual({ failed: true, released: true });
-    expect(await sql(`select status, end_reason, error_code from calls where id = $1`, [got!.attempt_id])).toEqual([{ status: 'failed', end_reason: 'twilio_refused', error_code: 21211 }]);
+    const [r] = await sql<{ r: { failed: boolean; released: boolean } }>(`select release_dial_attempt($1, 20429, 'transient', 0) as r`, [got!.attempt_id]);
+    expect(r!.r).toEqual({ failed: true, released: true, kind: 'transient' });
+    expect(await sql(`select status, end_reason, error_code from calls where id = $1`, [got!.attempt_id])).toEqual([{ status: 'failed', end_reason: 'twilio_refused', error_code: 20429 }]);
     expect(await leadRow(id)).toMatchObject({ status: 'pending', attempts: 0 });
     // Idempotent: a second release changes nothing.
-    const [again] = await sql<{ r: { failed: boolean; released: boolean } }>(`select release_dial_attempt($1, 21211) as r`, [got!.attempt_id]);
-    expect(again!.r).toEqual({ failed: false, released: false });
+    const [again] = await sql<{ r: { failed: boolean; released: boolean } }>(`select release_dial_attempt($1, 20429, 'transient', 0) as r`, [got!.attempt_id]);
+    expect(again!.r).toEqual({ failed: false, released: false, kind: 'transient' });
     expect((await claim(c, owner, 1)).claimed.map((x) => x.lead_id)).toEqual([id]);
   });
 });

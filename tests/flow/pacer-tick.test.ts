@@ -182,7 +182,7 @@ describe('runTick', () => {
     expect(await sql(`select count(*)::int as n from calls where campaign_id = $1`, [c])).toEqual([{ n: 6 }]);
   });
 
-  it('a call Twilio refuses is failed, its lead released for a later round', async () => {
+  it('a call Twilio refuses for an invalid number (21211) is failed and its lead marked invalid, never dialed again', async () => {
     const c = await campaign();
     await agent(c, 'available');
     const [id] = await leads(c, 1);
@@ -190,7 +190,7 @@ describe('runTick', () => {
     const result = await runTick({ db: testDb(), twilio: tw.client, config: config() }, { trigger: 'heartbeat', campaignId: c });
     expect(result.rounds[0]).toMatchObject({ claimed: 1, placed: 0 });
     expect(await sql(`select status, end_reason, error_code from calls where campaign_id = $1`, [c])).toEqual([{ status: 'failed', end_reason: 'twilio_refused', error_code: 21211 }]);
-    expect(await sql(`select status, attempts from leads where id = $1`, [id])).toEqual([{ status: 'pending', attempts: 0 }]);
+    expect(await sql(`select status, attempts, outcome from leads where id = $1`, [id])).toEqual([{ status: 'invalid', attempts: 1, outcome: 'invalid_number' }]);
     expect((await rounds(c))[0]).toMatchObject({ claimed: 1, placed: 0 });
   });
 

@@ -78,11 +78,39 @@ describe('one clock', () => {
           and (p.prosrc ~ '(^|[^a-z_.])now\\(\\)' or p.prosrc ~ 'pg_catalog\\.now\\(\\)' or p.prosrc ~* 'current_(date|timestamp)')`,
     );
     expect(fns).toEqual([]);
+    // Wall-clock time only through app_clock_now() (virtual in a simulation), besides the two
+    // clocks themselves and the heartbeat's request signature (checked against real time).
+    const wall = await sql<{ fn: string }>(
+      `select p.proname as fn from pg_proc p
+        where p.pronamespace = 'public'::regnamespace
+          and p.proname not in ('app_now', 'app_clock_now', 'pacer_heartbeat_request')
+          and p.prosrc ~* '(clock|statement|transaction)_timestamp\\(|timeofday\\('`,
+    );
+    expect(wall).toEqual([]);
     const defaults = await sql<{ col: string }>(
       `select table_name || '.' || column_name as col from information_schema.columns
         where table_schema = 'public' and column_default ~* '(^|[^_])(now\\(\\)|current_timestamp)' and column_default !~ 'app_now'`,
     );
     expect(defaults).toEqual([]);
+  });
+
+  it('app_clock_now() is wall-clock time inside a transaction, and follows the virtual clock in a simulation', async () => {
+    const c = new Client({ connectionString: env('DATABASE_URL') });
+    await c.connect();
+    try {
+      await c.query('begin');
+      await c.query('select pg_sleep(0.2)');
+      const ahead = (await c.query<{ d: string }>(`select extract(epoch from public.app_clock_now() - now())::float8 as d`)).rows[0]!.d;
+      expect(Number(ahead)).toBeGreaterThanOrEqual(0.2);
+      await c.query(`insert into public.app_clock (virtual_at, real_at, speed) values ('2030-01-01T12:00:00Z', clock_timestamp(), 100)`);
+      await c.query('select pg_sleep(0.1)');
+      const virt = (await c.query<{ t: Date }>(`select public.app_clock_now() as t`)).rows[0]!.t;
+      expect(virt.getTime()).toBeGreaterThanOrEqual(Date.parse('2030-01-01T12:00:10Z'));
+      expect(virt.getTime()).toBeLessThan(Date.parse('2030-01-01T12:02:00Z'));
+    } finally {
+      await c.query('rollback');
+      await c.end();
+    }
   });
 
   it('app_now() is now() until a simulation sets the virtual clock, then follows it', async () => {

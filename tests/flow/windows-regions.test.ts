@@ -8,10 +8,13 @@
 import { COLLECTIONS_SP, DDD_REGIONS, outOfWindowDials } from '../../src/lib/domain/calling-window';
 import { sql } from '../helpers/db';
 
-it('public.ddd_regions equals DDD_REGIONS (67 DDDs, state and UTC offset), with RLS on', async () => {
-  const rows = await sql<{ ddd: number; uf: string; utc_offset_hours: number }>('select ddd, uf, utc_offset_hours from ddd_regions order by ddd');
+it('public.ddd_regions equals DDD_REGIONS (67 DDDs, state, UTC offset and the other offsets of 81 and 97), with RLS on', async () => {
+  const rows = await sql<{ ddd: number; uf: string; utc_offset_hours: number; other_offsets: number[] }>('select ddd, uf, utc_offset_hours, other_offsets from ddd_regions order by ddd');
   expect(rows).toHaveLength(67);
-  expect(Object.fromEntries(rows.map((r) => [r.ddd, { uf: r.uf, utcOffsetHours: r.utc_offset_hours }]))).toEqual(DDD_REGIONS);
+  expect(
+    Object.fromEntries(rows.map((r) => [r.ddd, { uf: r.uf, utcOffsetHours: r.utc_offset_hours, ...(r.other_offsets.length ? { otherOffsets: r.other_offsets } : {}) }])),
+  ).toEqual(DDD_REGIONS);
+  expect(rows.filter((r) => r.other_offsets.length).map((r) => [r.ddd, r.other_offsets])).toEqual([[81, [-2]], [97, [-5]]]);
   expect(await sql(`select relrowsecurity as rls from pg_class where oid = 'public.ddd_regions'::regclass`)).toEqual([{ rls: true }]);
 });
 
@@ -31,6 +34,11 @@ describe('dials recorded in calls, checked after the fact', () => {
     { ddd: 65, at: '2026-11-28T17:59:00Z', out: false }, // Saturday 13:59 in Cuiabá
     { ddd: 65, at: '2026-11-28T18:00:00Z', out: true }, // Saturday 14:00
     { ddd: 21, at: '2026-11-29T13:00:00Z', out: true }, // Sunday
+    // DDD 81 spans Recife (UTC-3) and Fernando de Noronha (UTC-2); 97 Manaus time and Acre time.
+    { ddd: 81, at: '2026-11-23T21:30:00Z', out: false }, // 18:30 in Recife, 19:30 in Noronha
+    { ddd: 81, at: '2026-11-23T22:30:00Z', out: true }, // 19:30 in Recife but 20:30 in Noronha
+    { ddd: 97, at: '2026-11-23T13:00:00Z', out: false }, // 09:00 on Manaus time, 08:00 in Eirunepé
+    { ddd: 97, at: '2026-11-23T12:30:00Z', out: true }, // 08:30 on Manaus time but 07:30 in Eirunepé
   ];
 
   beforeAll(async () => {
@@ -65,13 +73,14 @@ describe('dials recorded in calls, checked after the fact', () => {
   it('the same count in SQL from ddd_regions agrees (a week without holidays)', async () => {
     const [r] = await sql<{ outside: number }>(
       `select count(*)::int as outside
-         from calls c join leads l on l.id = c.lead_id left join ddd_regions d on d.ddd = l.ddd,
-              lateral (select (c.created_at at time zone 'UTC') + make_interval(hours => d.utc_offset_hours) as local) t
+         from calls c join leads l on l.id = c.lead_id left join ddd_regions d on d.ddd = l.ddd
         where c.campaign_id = $1
-          and (d.ddd is null
-               or extract(isodow from t.local) = 7
-               or (extract(isodow from t.local) = 6 and not (t.local::time >= '08:00' and t.local::time < '14:00'))
-               or (extract(isodow from t.local) < 6 and not (t.local::time >= '08:00' and t.local::time < '20:00')))`,
+          and (d.ddd is null or exists (
+                select 1 from unnest(array[d.utc_offset_hours] || d.other_offsets) o(h),
+                       lateral (select (c.created_at at time zone 'UTC') + make_interval(hours => o.h) as local) t
+                 where extract(isodow from t.local) = 7
+                    or (extract(isodow from t.local) = 6 and not (t.local::time >= '08:00' and t.local::time < '14:00'))
+                    or (extract(isodow from t.local) < 6 and not (t.local::time >= '08:00' and t.local::time < '20:00'))))`,
       [campaignId],
     );
     expect(r!.outside).toBe(planted.filter((p) => p.out).length);

@@ -90,6 +90,18 @@ describe('click-to-call', () => {
     expect(calls.find((c) => c[0] === 'start_dial_attempt')![1]).toMatchObject({ p_to: '+5511987654321', p_caller_id: '+551130001000', p_agent_id: 7 });
     expect(tw.requests).toEqual([]);
   });
+
+  it("a second full of the account's calls (cps_limit): retried for about a second, then 429 cps_limit, Twilio never asked", async () => {
+    const { db, calls } = fakeDb({ agent_call_context: ctx(), start_dial_attempt: { allowed: false, reason: 'cps_limit' } });
+    const tw = fakeTwilio();
+    const started = Date.now();
+    expect(await refusal(clickToCall({ db, twilio: tw.client, config }, 7, '+5511987654321'))).toEqual([429, 'cps_limit']);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    const attempts = calls.filter((c) => c[0] === 'start_dial_attempt');
+    expect(attempts.length).toBeGreaterThan(2);
+    expect(attempts[0]![1]).toMatchObject({ p_account_cps: config.ACCOUNT_CPS });
+    expect(tw.requests).toEqual([]);
+  });
 });
 
 describe('answer', () => {

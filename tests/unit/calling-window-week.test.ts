@@ -16,6 +16,8 @@ const ZONE_OF_STATE: Record<string, string> = {
   AC: 'America/Rio_Branco', AM: 'America/Manaus', RR: 'America/Boa_Vista', RO: 'America/Porto_Velho',
   MT: 'America/Cuiaba', MS: 'America/Campo_Grande', PA: 'America/Belem',
 };
+/** DDDs spanning two zones: 81 covers Fernando de Noronha, 97 the Amazonas towns on Acre time. */
+const EXTRA_ZONES_OF_DDD: Record<number, string[]> = { 81: ['America/Noronha'], 97: ['America/Eirunepe'] };
 const WEEK_HOLIDAYS: Record<string, string> = { '2026-11-20': '*', '2026-11-17': 'AC' };
 const ADMIN: AdminHoliday[] = [{ day: '2026-11-18', uf: 'SP' }, { day: '2026-11-21', uf: null }];
 const DDDS = Array.from({ length: 89 }, (_, i) => i + 11).filter((d) => getAreaCodeInfo(d) !== null);
@@ -38,11 +40,16 @@ function wallClock(ms: number, zone: string): { weekday: string; day: string; mi
   return clock;
 }
 
-/** The rule, written out the slow way. */
+/** The rule, written out the slow way: open in every zone the DDD spans. */
 function slowOpen(ddd: number, profile: WindowProfile, ms: number, admin: AdminHoliday[]): boolean {
   const uf = getAreaCodeInfo(ddd)?.stateCode;
   if (!uf) return false;
-  const local = wallClock(ms, ZONE_OF_STATE[uf] ?? 'America/Sao_Paulo');
+  const zones = [ZONE_OF_STATE[uf] ?? 'America/Sao_Paulo', ...(EXTRA_ZONES_OF_DDD[ddd] ?? [])];
+  return zones.every((zone) => slowOpenIn(zone, uf, profile, ms, admin));
+}
+
+function slowOpenIn(zone: string, uf: string, profile: WindowProfile, ms: number, admin: AdminHoliday[]): boolean {
+  const local = wallClock(ms, zone);
   const hours = local.weekday === 'Sun' ? profile.sunday : local.weekday === 'Sat' ? profile.saturday : profile.weekday;
   if (!hours) return false;
   const toMin = (s: string) => Number(s.slice(0, 2)) * 60 + Number(s.slice(3, 5));

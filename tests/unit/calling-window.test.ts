@@ -174,3 +174,19 @@ describe('cost', () => {
     expect(perCallUs).toBeLessThan(200);
   });
 });
+
+describe('DDDs spanning two time zones', () => {
+  // Monday 23 November 2026, no holiday.
+  it('81 (Recife UTC-3 and Fernando de Noronha UTC-2) closes when Noronha reaches 20:00', () => {
+    expect(isOpenFor(81, COLLECTIONS_SP, Date.parse('2026-11-23T19:30:00-03:00'), [])).toBe(false);
+    expect(isOpenFor(81, COLLECTIONS_SP, Date.parse('2026-11-23T18:59:00-03:00'), [])).toBe(true);
+    expect(isOpenFor(87, COLLECTIONS_SP, Date.parse('2026-11-23T19:30:00-03:00'), [])).toBe(true);
+    expect(openDdds(COLLECTIONS_SP, Date.parse('2026-11-23T19:30:00-03:00'), [])).not.toContain(81);
+  });
+  it('97 (Manaus UTC-4 and the towns on Acre time UTC-5) opens when those towns reach 08:00', () => {
+    expect(isOpenFor(97, COLLECTIONS_SP, Date.parse('2026-11-23T08:30:00-04:00'), [])).toBe(false);
+    expect(isOpenFor(92, COLLECTIONS_SP, Date.parse('2026-11-23T08:30:00-04:00'), [])).toBe(true);
+    expect(openDdds(COLLECTIONS_SP, Date.parse('2026-11-23T08:30:00-04:00'), [])).not.toContain(97);
+    expect(openDdds(COLLECTIONS_SP, Date.parse('2026-11-23T09:00:00-04:00'), [])).toContain(97);
+  });
+});

@@ -12,7 +12,7 @@
 import type twilio from 'twilio';
 import { attemptId } from '../../lib/domain/call-events';
 import { ANSWERED_BY, applyMachineDecision, startWhisper, type AmdDecision } from '../../lib/domain/campaign-calls';
-import { runTick } from '../../lib/domain/dialer/tick';
+import { tickForEvent } from '../../lib/domain/dialer/tick';
 import { unwrap } from '../../lib/runtime/db';
 import { webhookFunction } from '../../lib/runtime/handler';
 import { parseParams } from '../../lib/runtime/params';
@@ -51,12 +51,6 @@ export const handler = webhookFunction(async ({ config, params, db, context }) =
   const client = context.getTwilioClient(twilioClientOptions(config.TWILIO_API_BASE_URL)) as unknown as twilio.Twilio;
   if (decision.action === 'whisper' && decision.agent) await startWhisper(client, config, decision.agent, p.CallSid);
   else if (decision.action === 'hangup' || decision.action === 'voicemail') await applyMachineDecision(client, config, decision, p.CallSid);
-  if (decision.campaign_id) {
-    try {
-      await runTick({ db, twilio: client, config }, { trigger: 'amd', campaignId: decision.campaign_id });
-    } catch (e) {
-      console.error(`[discador] pacing round after AMD of ${p.CallSid} failed: ${e instanceof Error ? e.message : String(e)}`);
-    }
-  }
+  if (decision.campaign_id) await tickForEvent({ db, twilio: client, config }, 'amd', decision.campaign_id);
   return { action: decision.action, reason: decision.reason ?? null };
 });

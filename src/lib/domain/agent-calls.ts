@@ -73,6 +73,8 @@ export async function clickToCall(deps: AgentCallDeps, agentId: number, to: stri
         throw refuse(400, 'bad_request', r.detail);
       case 'agent_busy':
         throw refuse(409, 'agent_busy', 'you can call only when not on a call, not offline, with the softphone connected');
+      case 'cps_limit':
+        throw refuse(429, 'cps_limit', r.detail);
       case 'twilio_refused':
         throw refuse(502, 'twilio_refused', r.detail);
       default:

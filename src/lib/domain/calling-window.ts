@@ -31,9 +31,22 @@ export const COLLECTIONS_SP: WindowProfile = Object.freeze({
 });
 
 type Offset = -3 | -4 | -5;
+/** Offsets a DDD also spans besides its main one (Fernando de Noronha's UTC-2). */
+type OtherOffset = -2 | -3 | -4 | -5;
 
-/** State (UF) and UTC offset of every Brazilian DDD in use (Anatel's 67 area codes). */
-export const DDD_REGIONS: Readonly<Record<number, { uf: string; utcOffsetHours: Offset }>> = Object.freeze(
+/**
+ * Two DDDs span two time zones: 81 (Pernambuco, UTC-3) also covers Fernando de Noronha
+ * (UTC-2), and 97 (inland Amazonas, UTC-4) also covers the towns on Acre time (UTC-5: Eirunepé,
+ * Envira, Guajará, Ipixuna…; IANA America/Eirunepe). A number's DDD does not tell which, so
+ * such a DDD is open only when the window is open at every offset it spans.
+ */
+const OTHER_OFFSETS: Readonly<Record<number, readonly OtherOffset[]>> = Object.freeze({ 81: Object.freeze([-2] as const), 97: Object.freeze([-5] as const) });
+
+/**
+ * State (UF) and UTC offset of every Brazilian DDD in use (Anatel's 67 area codes);
+ * `otherOffsets` when the DDD spans more than one time zone.
+ */
+export const DDD_REGIONS: Readonly<Record<number, { uf: string; utcOffsetHours: Offset; otherOffsets?: readonly OtherOffset[] }>> = Object.freeze(
   Object.fromEntries(
     (
       [
@@ -65,7 +78,9 @@ export const DDD_REGIONS: Readonly<Record<number, { uf: string; utcOffsetHours: 
         ['AP', [96]],
         ['MA', [98, 99]],
       ] as const
-    ).flatMap(([uf, ddds]) => ddds.map((ddd) => [ddd, Object.freeze({ uf, utcOffsetHours: offsetOf(ddd) })])),
+    ).flatMap(([uf, ddds]) =>
+      ddds.map((ddd) => [ddd, Object.freeze({ uf, utcOffsetHours: offsetOf(ddd), ...(OTHER_OFFSETS[ddd] ? { otherOffsets: OTHER_OFFSETS[ddd] } : {}) })]),
+    ),
   ),
 );
 
@@ -171,7 +186,7 @@ function adminIndex(admin: readonly AdminHoliday[]): Map<string, Set<string>> {
 }
 
 /** Local calendar facts of an instant at a fixed offset. */
-function localAt(nowMs: number, offset: Offset): { dow: number; msOfDay: number; year: number; day: string } {
+function localAt(nowMs: number, offset: OtherOffset): { dow: number; msOfDay: number; year: number; day: string } {
   const local = new Date(nowMs + offset * HOUR_MS);
   return {
     dow: local.getUTCDay(),
@@ -181,11 +196,20 @@ function localAt(nowMs: number, offset: Offset): { dow: number; msOfDay: number;
   };
 }
 
+/** Whether the window is open for a DDD of state `uf` at one of its offsets. */
+function openAt(profile: WindowProfile, nowMs: number, offset: OtherOffset, uf: string, adminHolidays: readonly AdminHoliday[]): boolean {
+  const t = localAt(nowMs, offset);
+  const span = spansOf(profile)[t.dow];
+  if (!span || t.msOfDay < span[0] || t.msOfDay >= span[1]) return false;
+  for (const h of adminHolidays) if (String(h.day).slice(0, 10) === t.day && (h.uf === null || h.uf === uf)) return false;
+  return !(profile.skipHolidays && legalHolidays(t.year, uf).has(t.day));
+}
+
 /**
  * The DDDs whose leads may be called at nowMs (ascending). A DDD is open when its local time
  * is inside the day's hours (end exclusive), the day is not a legal holiday of its state
  * (when the profile skips holidays) and not a date an admin closed for its state or for all
- * (admin dates close whatever the profile says).
+ * (admin dates close whatever the profile says) — at every offset the DDD spans.
  */
 export function openDdds(profile: WindowProfile, nowMs: number, adminHolidays: readonly AdminHoliday[]): number[] {
   const spans = spansOf(profile);
@@ -200,6 +224,8 @@ export function openDdds(profile: WindowProfile, nowMs: number, adminHolidays: r
     for (const { ddd, uf } of ddds) {
       if (closedUfs?.has(uf)) continue;
       if (profile.skipHolidays && legalHolidays(t.year, uf).has(t.day)) continue;
+      const others = DDD_REGIONS[ddd]!.otherOffsets;
+      if (others && !others.every((o) => openAt(profile, nowMs, o, uf, adminHolidays))) continue;
       open.push(ddd);
     }
   }
@@ -210,11 +236,7 @@ export function openDdds(profile: WindowProfile, nowMs: number, adminHolidays: r
 export function isOpenFor(ddd: number, profile: WindowProfile, nowMs: number, adminHolidays: readonly AdminHoliday[]): boolean {
   const region = DDD_REGIONS[ddd];
   if (!region) return false;
-  const t = localAt(nowMs, region.utcOffsetHours);
-  const span = spansOf(profile)[t.dow];
-  if (!span || t.msOfDay < span[0] || t.msOfDay >= span[1]) return false;
-  for (const h of adminHolidays) if (String(h.day).slice(0, 10) === t.day && (h.uf === null || h.uf === region.uf)) return false;
-  return !(profile.skipHolidays && legalHolidays(t.year, region.uf).has(t.day));
+  return [region.utcOffsetHours, ...(region.otherOffsets ?? [])].every((o) => openAt(profile, nowMs, o, region.uf, adminHolidays));
 }
 
 /** One dial as a checker sees it: when it was created and the lead's DDD (null: not Brazilian). */

@@ -9,7 +9,7 @@ import { HttpError } from '../runtime/http';
 import type { Db } from '../runtime/db';
 import { IMPORT_BATCH_ROWS, type ImportBatchCounts } from './campaigns';
 import { IMPORT_MAX_BODY_BYTES, IMPORT_MAX_ROWS, unwrapCampaign } from './campaigns-api';
-import { bytesSource, collectLeadsCsv, LeadsCsvError, type LeadRow, type LeadsCsvFormat } from './leads-csv';
+import { bytesSource, collectLeadsCsv, LeadsCsvError, LeadsCsvTooManyRows, type LeadRow, type LeadsCsvFormat } from './leads-csv';
 import { parsePhoneWithNinthDigit } from './phone';
 
 /** The body of /api/campaigns/import: a CSV (text, or base64 bytes in any encoding) or JSON rows. */
@@ -65,8 +65,18 @@ export async function leadsOfBody(b: ImportBody): Promise<{ rows: LeadRow[]; rej
       }
       if (seen.has(phone.e164)) duplicates++;
       seen.add(phone.e164);
-      const data: Record<string, string> = {};
-      for (const [k, v] of Object.entries(r.data.data ?? {})) if (v !== null && v !== '') data[k.trim()] = String(v);
+      // A null-prototype object: a key such as __proto__ or constructor is a field like any other.
+      const data: Record<string, string> = Object.create(null) as Record<string, string>;
+      // The validated entries read from the input itself (a parsed record drops __proto__).
+      const given = (raw as { data?: unknown }).data;
+      const entries = r.data.data && typeof given === 'object' && given !== null ? Object.entries(given as Record<string, string | number | boolean | null>) : [];
+      const bad = entries.find(([k, v]) => k.trim() === '' || k.length > 200 || !(v === null || ['number', 'boolean'].includes(typeof v) || (typeof v === 'string' && v.length <= 1000)));
+      if (bad) {
+        const why = bad[0].trim() === '' ? 'a field name is empty' : `${bad[0].slice(0, 40)}: not a text, number or boolean of at most 1000 characters`;
+        rejected.push({ row: i, reason: `data: ${why}`, input: JSON.stringify(raw).slice(0, 80) });
+        return;
+      }
+      for (const [k, v] of entries) if (v !== null && v !== '') data[k.trim()] = String(v);
       rows.push({ line: i + 1, phone_number: phone.e164, name: r.data.name?.trim() || null, external_id: r.data.external_id?.trim() || null, data });
     });
     const fields = [...new Set(rows.flatMap((r) => Object.keys(r.data)))];
@@ -75,10 +85,11 @@ export async function leadsOfBody(b: ImportBody): Promise<{ rows: LeadRow[]; rej
   const bytes = b.csv !== undefined ? Buffer.from(b.csv, 'utf8') : Buffer.from(b.csv_base64!, 'base64');
   if (bytes.length > IMPORT_MAX_BODY_BYTES) throw new HttpError(413, 'body_too_large', `the CSV must be at most ${IMPORT_MAX_BODY_BYTES} bytes`);
   try {
-    const r = await collectLeadsCsv(bytesSource(bytes), { phoneColumn: b.phone_column, nameColumn: b.name_column, idColumn: b.id_column });
+    const r = await collectLeadsCsv(bytesSource(bytes), { phoneColumn: b.phone_column, nameColumn: b.name_column, idColumn: b.id_column, maxRows: IMPORT_MAX_ROWS });
     if (r.rows.length > IMPORT_MAX_ROWS) throw new HttpError(413, 'too_many_leads', `at most ${IMPORT_MAX_ROWS} leads per request: use \`npm run campaigns -- import-leads\` for bigger files`);
     return { rows: r.rows, rejected: r.rejected, duplicates: r.stats.duplicates, format: r.format, fields: r.format.fields.map((x) => x.key) };
   } catch (e) {
+    if (e instanceof LeadsCsvTooManyRows) throw new HttpError(413, 'too_many_leads', `at most ${IMPORT_MAX_ROWS} leads per request: use \`npm run campaigns -- import-leads\` for bigger files`);
     if (e instanceof LeadsCsvError) throw new HttpError(400, 'invalid_file', e.message);
     throw e;
   }

@@ -59,8 +59,11 @@ export const campaignSettingsSchema = z
     max_lines: z.number().int().min(1).max(1000),
     /** Highest abandon rate (0.03 = 3 %), counted with the AMD estimate. */
     abandon_cap: z.number().min(0).max(0.1),
-    /** The campaign's share of the account's calls per second. */
-    calls_per_second: z.number().positive().max(100),
+    /**
+     * The campaign's share of the account's calls per second: whole calls (a round places
+     * whole calls within one second, so 0.5 would never dial and 1.5 would act as 1).
+     */
+    calls_per_second: z.number().int('must be a whole number of calls per second (1 to 100)').min(1, 'must be at least 1 call per second').max(100),
     window_profile: z.enum(WINDOW_PROFILES),
     weekday_start: day,
     weekday_end: day,

@@ -36,7 +36,12 @@ export type RefusalReason =
   | 'caller_id_at_daily_cap'
   | 'caller_id_spam_flagged'
   | 'agent_busy'
+  | 'cps_limit'
   | 'twilio_refused';
+
+/** How long placeCall retries a dial refused for the account's CPS, and how often. */
+export const CPS_RETRY_MS = 1200;
+const CPS_RETRY_STEP_MS = 150;
 
 /** The outcome of placeCall. `attemptId` is the calls row recorded before Twilio was asked. */
 export type PlaceCallResult =
@@ -78,16 +83,26 @@ export async function placeCall(deps: { db: Db; twilio: twilio.Twilio; config: C
     callerId = parsed.e164;
   }
 
-  const attempt = unwrap(
-    await deps.db.rpc<AttemptDecision>('start_dial_attempt', {
-      p_to: to.e164,
-      p_caller_id: callerId ?? null,
-      p_agent_id: req.agentId ?? null,
-      p_campaign_id: req.campaignId ?? null,
-      p_lead_id: req.leadId ?? null,
-      ...(req.reserveAgent ? { p_reserve_agent: true, p_presence_seconds: deps.config.AGENT_PRESENCE_SECONDS } : {}),
-    }),
-  );
+  const startAttempt = async () =>
+    unwrap(
+      await deps.db.rpc<AttemptDecision>('start_dial_attempt', {
+        p_to: to.e164,
+        p_caller_id: callerId ?? null,
+        p_agent_id: req.agentId ?? null,
+        p_campaign_id: req.campaignId ?? null,
+        p_lead_id: req.leadId ?? null,
+        // The account's CPS, shared with the pacer's claims: a full second is refused ('cps_limit').
+        p_account_cps: deps.config.ACCOUNT_CPS,
+        ...(req.reserveAgent ? { p_reserve_agent: true, p_presence_seconds: deps.config.AGENT_PRESENCE_SECONDS } : {}),
+      }),
+    );
+  // A full second frees up within a second: retried for CPS_RETRY_MS before refusing.
+  let attempt = await startAttempt();
+  const retryUntil = Date.now() + CPS_RETRY_MS;
+  while (!attempt.allowed && attempt.reason === 'cps_limit' && Date.now() < retryUntil) {
+    await new Promise((r) => setTimeout(r, CPS_RETRY_STEP_MS));
+    attempt = await startAttempt();
+  }
   if (!attempt.allowed || !attempt.caller_id || !attempt.attempt_id) {
     const reason = attempt.reason ?? 'no_caller_id_available';
     return { placed: false, reason, detail: refusalText(reason, to.e164, callerId) };
@@ -166,6 +181,8 @@ function refusalText(reason: RefusalReason, to: string, callerId: string | undef
       return `${to} is not a valid number`;
     case 'agent_busy':
       return 'the agent is not free to take a call (on a call, paused, or their softphone is not in the room)';
+    case 'cps_limit':
+      return "the account's calls per second (ACCOUNT_CPS) are taken by other calls right now: try again in a second";
     case 'twilio_refused':
       return 'Twilio refused the call';
   }

@@ -46,6 +46,8 @@ export interface LeadsCsvOptions {
   encoding?: CsvEncoding;
   /** Phones remembered to count repeats in the file (bounds memory; the database merges repeats further apart all the same). */
   rememberNumbers?: number;
+  /** collectLeadsCsv stops (LeadsCsvTooManyRows) as soon as the file has more leads than this. */
+  maxRows?: number;
 }
 
 /** A lead read from a line, as leads_import_batch takes it. */
@@ -100,6 +102,13 @@ const unguard = (cell: string) => (cell.startsWith("'") ? cell.slice(1).trim() :
 /** The file cannot be read as a lead list at all (not CSV, no header, no phone column…): nothing is imported. */
 export class LeadsCsvError extends Error {}
 
+/** The file holds more leads than the caller takes (LeadsCsvOptions.maxRows); reading stopped there. */
+export class LeadsCsvTooManyRows extends LeadsCsvError {
+  constructor(readonly maxRows: number) {
+    super(`the file has more than ${maxRows} leads`);
+  }
+}
+
 /** Picks a column by name (normalised) or 1-based number, or throws naming what the header has. */
 function columnByOption(option: string, header: string[], what: string): { index: number; name: string } {
   if (/^\s*\d+\s*$/.test(option)) {
@@ -133,6 +142,7 @@ export class LeadsCsvReader extends CsvEventReader<LeadsCsvEvent> {
 
   private checkedBytes = false;
   private sampleItems: CsvItem[] | null = [];
+  private sampleRecords = 0;
   private headerSeen = false;
   private dddColumn: number | null = null;
   private seen = new Map<string, number>();
@@ -157,9 +167,19 @@ export class LeadsCsvReader extends CsvEventReader<LeadsCsvEvent> {
   protected took(items: CsvItem[], eof: boolean): LeadsCsvEvent[] {
     this.stats.physicalLines = this.records.physicalLines;
     if (this.sampleItems) {
-      this.sampleItems.push(...items);
-      const records = this.sampleItems.filter((it) => it.kind === 'record' && it.fields.some((f) => f.trim() !== ''));
-      if (!eof && records.length < 21) return [];
+      // Blank lines before the first records are counted, not kept (a file of blank lines
+      // must not grow the sample).
+      for (const it of items) {
+        if (it.kind === 'record' && it.fields.every((f) => f.trim() === '')) {
+          this.stats.blankLines++;
+          this.stats.continuationLines += (it.raw ? it.raw.length : 1) - 1;
+          continue;
+        }
+        this.sampleItems.push(it);
+        if (it.kind === 'record') this.sampleRecords++;
+      }
+      if (!eof && this.sampleRecords < 21) return [];
+      const records = this.sampleItems.filter((it) => it.kind === 'record');
       items = this.sampleItems;
       this.sampleItems = null;
       if (records.length === 0) throw new LeadsCsvError('the file has no lines: nothing to import');
@@ -287,7 +307,8 @@ export class LeadsCsvReader extends CsvEventReader<LeadsCsvEvent> {
     const externalId = f.idColumn ? fields[f.idColumn.index] || null : null;
     if (name !== null && name.length > MAX_NAME_CHARS) return this.reject(events, it.line, `${f.nameColumn!.name}: longer than ${MAX_NAME_CHARS} characters`, name);
     if (externalId !== null && externalId.length > MAX_ID_CHARS) return this.reject(events, it.line, `${f.idColumn!.name}: longer than ${MAX_ID_CHARS} characters`, externalId);
-    const data: Record<string, string> = {};
+    // A null-prototype object: a column named __proto__ or constructor is a field like any other.
+    const data: Record<string, string> = Object.create(null) as Record<string, string>;
     for (const { index, key } of f.fields) {
       const v = fields[index];
       if (!v) continue;
@@ -324,6 +345,7 @@ export async function collectLeadsCsv(
   for await (const ev of reader.read(source)) {
     if (ev.kind === 'row') {
       rows.push(ev.row);
+      if (options.maxRows !== undefined && rows.length > options.maxRows) throw new LeadsCsvTooManyRows(options.maxRows);
       if (ev.duplicateOf !== undefined) duplicates.push({ line: ev.row.line, first_line: ev.duplicateOf });
     } else if (ev.kind === 'rejected') rejected.push(ev.rejection);
   }
@@ -402,7 +424,9 @@ export function exportLine(lead: ExportLead, fieldNames: readonly string[]): str
     exportTime(lead.last_attempt_at),
     exportTime(lead.next_attempt_at),
     exportTime(lead.callback_at),
-    ...fieldNames.map((k) => lead.data?.[k]),
+    // Own fields only: a field named like an Object.prototype member (constructor, toString,
+    // __proto__) is the lead's value or empty, never the prototype's.
+    ...fieldNames.map((k) => (lead.data && Object.hasOwn(lead.data, k) ? lead.data[k] : undefined)),
   ];
   return cells.map(csvCell).join(EXPORT_DELIMITER);
 }

@@ -291,6 +291,8 @@ export async function previewDial(deps: PreviewDeps & { twilio: twilio.Twilio },
         throw refuse(400, 'bad_request', r.detail);
       case 'agent_busy':
         throw refuse(409, 'agent_busy', 'you can call only when not on a call, not offline, with the softphone connected');
+      case 'cps_limit':
+        throw refuse(429, 'cps_limit', r.detail);
       default:
         throw refuse(409, 'conflict', r.detail);
     }

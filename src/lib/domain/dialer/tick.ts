@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import type twilio from 'twilio';
 import type { Config } from '../../runtime/config';
 import { unwrap, type Db } from '../../runtime/db';
-import { placeCampaignCall, type ClaimedLead } from './campaign-call';
+import { MIN_PLACE_MS, placeCampaignCall, type ClaimedLead } from './campaign-call';
 import { decidePacing } from '../pacing';
 import { campaignCpsRoom, pacingSettings, pacingSnapshot, ROLLING_WINDOWS, windowNow, type RoundBegin, type RoundSnapshot } from './snapshot';
 
@@ -51,9 +51,20 @@ interface ClaimAnswer {
   error?: string;
 }
 
-/** Runs one pacing round for every running campaign whose lease is free (or for opts.campaignId). */
-export async function runTick(deps: Deps, opts: { trigger: TickTrigger; campaignId?: number }): Promise<TickResult> {
+/**
+ * Milliseconds a round started by an event may take (it runs inside the request of a webhook
+ * or an agent's call, which has its own deadline): past it, claimed leads are released
+ * instead of dialed and a Calls create still pending is given up.
+ */
+export const EVENT_ROUND_BUDGET_MS = 2500;
+
+/**
+ * Runs one pacing round for every running campaign whose lease is free (or for opts.campaignId).
+ * `budgetMs`: the round's time budget (no limit when absent).
+ */
+export async function runTick(deps: Deps, opts: { trigger: TickTrigger; campaignId?: number; budgetMs?: number }): Promise<TickResult> {
   const owner = randomUUID();
+  const deadlineMs = opts.budgetMs === undefined ? undefined : Date.now() + opts.budgetMs;
   if (opts.trigger === 'heartbeat') await sweep(deps);
   const begin = unwrap(
     await deps.db.rpc<RoundBegin>('pacer_round_begin', {
@@ -67,7 +78,7 @@ export async function runTick(deps: Deps, opts: { trigger: TickTrigger; campaign
   if (begin.rounds.length === 0) return { rounds: [] };
   let rounds: TickRound[] = [];
   try {
-    rounds = await Promise.all(begin.rounds.map((snap) => runRound(deps, owner, snap)));
+    rounds = await Promise.all(begin.rounds.map((snap) => runRound(deps, owner, snap, deadlineMs)));
   } finally {
     const logged = rounds.length
       ? rounds
@@ -97,7 +108,7 @@ async function sweep(deps: Deps): Promise<void> {
 }
 
 /** One campaign: decide, claim, place. Never throws (a failure is the round's reason). */
-async function runRound(deps: Deps, owner: string, snap: RoundSnapshot): Promise<TickRound> {
+async function runRound(deps: Deps, owner: string, snap: RoundSnapshot, deadlineMs?: number): Promise<TickRound> {
   const base = { campaign_id: snap.campaign_id, dial: 0, wanted: 0, claimed: 0, placed: 0 };
   try {
     const campaign = snap.campaign;
@@ -119,6 +130,9 @@ async function runRound(deps: Deps, owner: string, snap: RoundSnapshot): Promise
       explanation = `${explanation} Limited to ${dial}: the campaign's share is ${Number(campaign.calls_per_second)} call(s) per second.`;
     }
     if (dial <= 0) return { ...base, wanted: decision.wanted, reason, explanation };
+    if (deadlineMs !== undefined && deadlineMs - Date.now() < 2 * MIN_PLACE_MS) {
+      return { ...base, dial, wanted: decision.wanted, reason: 'no_time', explanation: `${explanation} Nothing claimed: too little of the round's time budget was left.` };
+    }
 
     const claim = unwrap(
       await deps.db.rpc<ClaimAnswer>('claim_leads', {
@@ -130,14 +144,16 @@ async function runRound(deps: Deps, owner: string, snap: RoundSnapshot): Promise
       }),
     );
     if (claim.error) return { ...base, dial, wanted: decision.wanted, reason: claim.error, explanation: `Nothing claimed: ${claim.error}.` };
-    const results = await Promise.all(claim.claimed.map((lead) => placeCampaignCall(deps, lead, campaign)));
+    const results = await Promise.all(claim.claimed.map((lead) => placeCampaignCall(deps, lead, campaign, deadlineMs === undefined ? {} : { deadlineMs })));
     const placed = results.filter((r) => r.placed).length;
     const notes: string[] = [];
     if (claim.claimed.length < dial) notes.push(`${claim.claimed.length} lead(s) claimed of ${dial}`);
     if (claim.skipped.opted_out) notes.push(`${claim.skipped.opted_out} opted-out lead(s) passed over`);
     if (claim.skipped.no_caller_id) notes.push('no caller ID available');
     if (claim.skipped.cps) notes.push(`${claim.skipped.cps} held back by the account's CPS`);
-    if (placed < results.length) notes.push(`${results.length - placed} not placed (Twilio refused or did not answer)`);
+    const released = results.filter((r) => !r.placed && r.reason === 'no_time').length;
+    if (released) notes.push(`${released} released unplaced (out of time)`);
+    if (placed + released < results.length) notes.push(`${results.length - placed - released} not placed (Twilio refused or did not answer)`);
     return {
       ...base,
       dial,
@@ -207,15 +223,26 @@ export function eventDeps(db: Db, config: Config, makeTwilio: () => twilio.Twili
 
 /**
  * Runs a round for what an event changed, without ever failing the request that carries the
- * event: errors are logged. `campaignId` null/undefined → nothing to do.
+ * event: errors are logged, the round has EVENT_ROUND_BUDGET_MS, and the caller stops waiting
+ * for it shortly after (a database that does not answer cannot hold the request either; the
+ * lease of a round left behind expires by itself). `campaignId` null/undefined → nothing to do.
  */
 export async function tickForEvent(deps: Deps, trigger: TickTrigger, campaignId: number | null | undefined): Promise<TickResult | null> {
   if (campaignId === null || campaignId === undefined) return null;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    return await runTick(deps, { trigger, campaignId });
+    const late = new Promise<null>((resolve) => {
+      timer = setTimeout(() => {
+        console.error(`[discador] pacer ${trigger} round for campaign ${campaignId} still running after its budget: not waited for`);
+        resolve(null);
+      }, EVENT_ROUND_BUDGET_MS + 500);
+    });
+    return await Promise.race([runTick(deps, { trigger, campaignId, budgetMs: EVENT_ROUND_BUDGET_MS }), late]);
   } catch (e) {
     console.error(`[discador] pacer ${trigger} round for campaign ${campaignId} failed: ${e instanceof Error ? e.message : String(e)}`);
     return null;
+  } finally {
+    clearTimeout(timer);
   }
 }
 
