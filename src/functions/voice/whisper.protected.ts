@@ -1,6 +1,6 @@
 /**
  * /voice/whisper?call=<CallSid> — the AnnounceUrl played into the agent's room when a campaign
- * customer was found live and the agent reserved: one `<Say>` of the lead's context (the
+ * customer was found live and the agent reserved: the lead's context spoken once (the
  * campaign's whisper template, else the lead's name and the campaign), at most
  * WHISPER_MAX_CHARS. Only the agent is in the room then; the customer still hears the
  * disclaimer. Announcement documents may hold Play, Say, Pause, Redirect only
