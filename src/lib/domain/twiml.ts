@@ -16,10 +16,37 @@ export function addDisclaimer(node: Sayable, config: Config): void {
   else say(node, config, config.DISCLAIMER_TEXT ?? MESSAGES.disclaimer);
 }
 
-/** Prompt, beep, and a recorded message; /voice/voicemail thanks the caller afterwards. */
-export function addVoicemail(twiml: VoiceResponse, config: Config): void {
+/** Whose voicemail a message is: an agent's, a service queue's, or nobody's in particular. */
+export type VoicemailOwner = { agentId?: number; queue?: string };
+
+/**
+ * The RecordingStatusCallback of a voicemail: /webhooks/recording with kind=voicemail and the
+ * owner (agent=<id> or queue=<name>) in the query, so the recordings row says whose it is.
+ */
+export function voicemailRecordingCallback(config: Config, owner: VoicemailOwner = {}): string {
+  const q = new URLSearchParams({ kind: 'voicemail' });
+  if (owner.agentId !== undefined) q.set('agent', String(owner.agentId));
+  if (owner.queue !== undefined) q.set('queue', owner.queue);
+  return urlFor(config, `/webhooks/recording?${q.toString()}`);
+}
+
+/**
+ * Prompt, beep, and a recorded message of at most VOICEMAIL_MAX_LENGTH seconds with leading
+ * and trailing silence trimmed; the recording's callback stores it as the owner's voicemail
+ * (then it is copied to S3 like any recording). /voice/voicemail thanks the caller afterwards.
+ */
+export function addVoicemail(twiml: VoiceResponse, config: Config, owner: VoicemailOwner = {}): void {
   say(twiml, config, MESSAGES.voicemail);
-  twiml.record({ maxLength: config.VOICEMAIL_MAX_LENGTH, playBeep: true, timeout: 5, action: urlFor(config, '/voice/voicemail') });
+  twiml.record({
+    maxLength: config.VOICEMAIL_MAX_LENGTH,
+    playBeep: true,
+    timeout: 5,
+    trim: 'trim-silence',
+    action: urlFor(config, '/voice/voicemail'),
+    recordingStatusCallback: voicemailRecordingCallback(config, owner),
+    recordingStatusCallbackMethod: 'POST',
+    recordingStatusCallbackEvent: ['completed', 'absent'],
+  });
 }
 
 /** Says one thing, then ends the call (a goodbye, an apology): nobody is connected. */

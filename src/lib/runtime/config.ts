@@ -59,6 +59,17 @@ export const configSchema = {
     TICK_SECRET: text({ min: 32, max: 512 }).optional(),
     TICK_LEASE_SECONDS: int(1, 60).default(5),
     TICK_POLL_MIN_SECONDS: int(0, 3600).default(2),
+    // Recordings in S3: the bucket, its region, an S3-compatible endpoint (local stack: s3rver),
+    // the access key the functions use (Twilio Functions have no IAM role), server-side encryption,
+    // and how long a recording is kept (never below 90 days).
+    S3_BUCKET: text({ pattern: /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, message: 'must be an S3 bucket name (3-63 characters: a-z, 0-9, . and -)' }).optional(),
+    S3_REGION: text({ pattern: /^[a-z]{2}(-[a-z]+)+-[0-9]$/, message: 'must be an AWS region like sa-east-1' }).default('sa-east-1'),
+    S3_ENDPOINT: httpUrl().optional(),
+    S3_ACCESS_KEY_ID: text({ min: 3, max: 128 }).optional(),
+    S3_SECRET_ACCESS_KEY: text({ min: 3, max: 256 }).optional(),
+    S3_SSE: oneOf(['AES256', 'aws:kms']).default('AES256'),
+    S3_KMS_KEY_ID: text({ max: 2048 }).optional(),
+    RECORDING_RETENTION_DAYS: int(90, 36500).default(1826),
   },
 };
 
