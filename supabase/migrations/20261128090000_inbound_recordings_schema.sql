@@ -11,3 +11,22 @@ alter table public.recordings
 
 create index recordings_voicemail_agent_idx on public.recordings (agent_id, created_at desc) where kind = 'voicemail';
 create index recordings_voicemail_queue_idx on public.recordings (queue_name, created_at desc) where kind = 'voicemail';
+
+-- Text messages (SMS and WhatsApp) received on the account's numbers: opt-out words are
+-- listed (kind 'opt_out'), anything else is a message for the team (kind 'message', shown on
+-- the agent page of the number's agent, or to everyone when nobody owns the number).
+create table public.inbound_messages (
+  id           bigint generated always as identity primary key,
+  message_sid  text not null unique check (message_sid ~ '^(SM|MM)[0-9a-f]{32}$'),
+  channel      text not null check (channel in ('sms', 'whatsapp')),
+  from_number  public.e164 not null,
+  to_number    public.e164 not null,
+  body         text not null check (length(body) <= 1600),
+  kind         text not null check (kind in ('opt_out', 'message')),
+  agent_id     bigint references public.agents (id) on delete set null,
+  read_at      timestamptz,
+  received_at  timestamptz not null default public.app_now()
+);
+alter table public.inbound_messages enable row level security;
+create index inbound_messages_from_idx on public.inbound_messages (from_number);
+create index inbound_messages_agent_idx on public.inbound_messages (agent_id, received_at desc);
