@@ -20,6 +20,11 @@ export const MESSAGES = {
   inboundOptedOut: 'Seu número está na nossa lista de não contato. Para atendimento, fale com nossos canais digitais. Até logo.',
   voicemail: 'Nenhum atendente está disponível no momento. Deixe sua mensagem após o sinal.',
   voicemailThanks: 'Mensagem recebida. Obrigado e até logo.',
+  // Follow-me: what the agent's mobile hears before the customer is put through (the customer
+  // hears ringing meanwhile). Without the agent's name (database down): a neutral line.
+  followMeScreen: (agentName: string | null) =>
+    `${agentName ? `Ligação para ${agentName}` : 'Ligação de cliente'}; digite 1 para atender.`,
+  followMeConnecting: 'Conectando.',
   // The softphone's shift leg from an identity that is not an enabled agent.
   agentSessionRefused: 'Este telefone não está habilitado para atendimento. Entre na página do atendente com o seu usuário e tente novamente.',
   // A customer the agent answered could not be put in the agent's room (the agent left meanwhile).

@@ -35,7 +35,7 @@ export const handler = apiFunction(
       // The runtime types name an older twilio package; the object is this project's twilio client.
       const client = context.getTwilioClient(twilioClientOptions(config.TWILIO_API_BASE_URL)) as unknown as twilio.Twilio;
       try {
-        await client.calls(released).update({ url: urlFor(config, '/voice/voicemail'), method: 'POST' });
+        await client.calls(released).update({ url: urlFor(config, `/voice/voicemail?agent=${session!.user.agent_id}`), method: 'POST' });
       } catch (e) {
         console.error(`[discador] offered call ${released} not sent to voicemail: ${e instanceof Error ? e.message : String(e)}`);
       }
