@@ -9,7 +9,8 @@ import { PassThrough } from 'node:stream';
 import type { Env, Io } from '../../scripts/lib/cli';
 import { run } from '../../scripts/agents';
 import { createAgentWithDid, env, sql } from '../helpers/db';
-import { newCallSid, newMobile, signedPost } from '../helpers/twilio';
+import { newCallSid, newMobile, signedPost, voiceRequest } from '../helpers/twilio';
+import { find, parseTwiml, verbNames } from '../helpers/twiml';
 
 jest.setTimeout(60000);
 
@@ -102,6 +103,28 @@ describe('start_inbound_call', () => {
       },
     });
     expect(await sql('select agent_id::int as agent, status from calls where call_sid = $1', [sid])).toEqual([{ agent: id, status: 'ringing' }]);
+  });
+});
+
+describe('/voice/follow-me on the real stack', () => {
+  it("Twilio's retry of a hop's action answers the same next hop and logs the outcome once", async () => {
+    const number = did();
+    const id = await createAgentWithDid({ name: 'Fábio', phone: '+5511993334444', client: `fabio${Date.now()}`, did: number });
+    await sql(`update agents set status = 'offline' where id = $1`, [id]);
+    const caller = newMobile('21');
+    const p = voiceRequest({ CallSid: newCallSid(), From: caller, To: number }, env('TWILIO_ACCOUNT_SID'));
+    const inbound = parseTwiml(await (await signedPost(`${env('FUNCTIONS_BASE_URL')}/voice/inbound`, p, env('TWILIO_AUTH_TOKEN'))).text());
+    expect(find(inbound, 'Dial')!.attrs['action']).toBe(`${env('FUNCTIONS_BASE_URL')}/voice/follow-me?agent=${id}&hop=softphone`);
+    const action = { ...p, CallStatus: 'in-progress', DialCallStatus: 'no-answer', DialCallSid: newCallSid() };
+    const url = `${env('FUNCTIONS_BASE_URL')}/voice/follow-me?agent=${id}&hop=softphone`;
+    const first = await (await signedPost(url, action, env('TWILIO_AUTH_TOKEN'))).text();
+    const again = await (await signedPost(url, action, env('TWILIO_AUTH_TOKEN'))).text();
+    expect(again).toBe(first);
+    const next = parseTwiml(first);
+    expect(verbNames(next)).toEqual(['Dial']);
+    expect(find(next, 'Number')).toMatchObject({ text: '+5511993334444', attrs: { url: `${env('FUNCTIONS_BASE_URL')}/voice/screen?agent=${id}` } });
+    expect(await sql(`select received_count, params->>'follow_me_outcome' as outcome from call_events where call_sid = $1 and kind = 'dial'`, [p['CallSid']]))
+      .toEqual([{ received_count: 2, outcome: 'no-answer' }]);
   });
 });
 
