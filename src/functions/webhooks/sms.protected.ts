@@ -30,7 +30,7 @@ export const SMS_OPT_OUT_ATTEMPTS = 2;
 /** Pause between tries (ms), so a database restart can finish. */
 export const SMS_OPT_OUT_RETRY_PAUSE_MS = 1000;
 /** Longest wait on the database per try (ms, or DB_TIMEOUT_MS when shorter): leaves time to alert a person. */
-export const SMS_OPT_OUT_DB_BUDGET_MS = 2500;
+export const SMS_OPT_OUT_DB_BUDGET_MS = 2000;
 
 /** What receive_inbound_message answers. */
 export interface ReceivedMessage {
