@@ -108,7 +108,7 @@ describe('voicemails and messages on the agent page', () => {
       await page.waitForSelector(`#voicemail-list li[data-recording-id="${maria.id}"]`);
 
       // Voicemails: newest first, who, when, duration, the queue's tag, the transcription.
-      const items = await page.$$eval('#voicemail-list li', (els) => els.map((el) => ({ id: (el as HTMLElement).dataset['recordingId'], text: el.textContent ?? '' })));
+      const items = await page.$$eval('#voicemail-list li', (els) => els.map((el) => ({ id: el.getAttribute('data-recording-id'), text: el.textContent ?? '' })));
       expect(items.map((i) => Number(i.id))).toEqual([maria.id, queued.id]);
       expect(items[0]!.text).toContain(formatPhoneBR(maria.from));
       expect(items[0]!.text).toContain('(0:21)');
