@@ -12,6 +12,9 @@
 -- A message that is not an opt-out is for the agent the receiving number is assigned to, or
 -- for the team (agent_id null) when nobody owns the number.
 
+-- The agent page counts unread messages on every poll.
+create index inbound_messages_unread_idx on public.inbound_messages (agent_id) where read_at is null and kind = 'message';
+
 create function public.receive_inbound_message(
   p_message_sid text, p_channel text, p_from public.e164, p_to public.e164, p_body text, p_kind text
 ) returns jsonb

@@ -180,6 +180,17 @@ describe('messages for the team', () => {
   });
 });
 
+describe('long messages', () => {
+  it('a body over 1,600 characters (WhatsApp allows more) is stored cut to 1,600, and its kind read from the whole text', async () => {
+    const from = newMobile();
+    const long = `Bom dia. ${'Quero negociar a dívida. '.repeat(100)}`;
+    const params = incoming({ from: `whatsapp:${from}`, to: `whatsapp:${TEAM_NUMBER}`, body: long });
+    expect((await post(params)).status).toBe(200);
+    const [row] = await sql<{ len: number; kind: string }>(`select length(body) as len, kind from inbound_messages where message_sid = $1`, [params['MessageSid']]);
+    expect(row).toEqual({ len: 1600, kind: 'message' });
+  });
+});
+
 describe('refused requests write nothing', () => {
   it('a bad signature is refused by the front (401) and runs nothing', async () => {
     const from = newMobile();
