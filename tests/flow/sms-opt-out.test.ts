@@ -12,7 +12,7 @@ import { loadConfig } from '../../src/lib/runtime/config';
 import { createDb } from '../../src/lib/runtime/db';
 import { createTwilioClient } from '../../src/lib/runtime/twilio-client';
 import type { AgentStateResponse } from '../../src/lib/domain/agents';
-import { createAgentWithDid, env, sql } from '../helpers/db';
+import { createAgentWithDid, env, session, sql, waitUntilBlocked } from '../helpers/db';
 import { newMobile, signedPost } from '../helpers/twilio';
 import { parseTwiml, verbNames } from '../helpers/twiml';
 
@@ -109,6 +109,24 @@ describe('opt-out words', () => {
       { status: 'opted_out', preview_agent_id: null },
       { status: 'opted_out', preview_agent_id: null },
     ]);
+  });
+
+  it("takes the number's opt-out lock: a dial decided while the SMS opt-out commits waits for it, then is refused", async () => {
+    const from = newMobile();
+    const a = await session();
+    const b = await session();
+    try {
+      await a.client.query('begin');
+      await a.client.query(`select receive_inbound_message($1, 'sms', $2, $3, 'SAIR', 'opt_out')`, [newMessageSid(), from, TEAM_NUMBER]);
+      const dial = b.client.query<{ d: { allowed: boolean; reason?: string } }>(`select start_dial_attempt($1) as d`, [from]);
+      await waitUntilBlocked(b.pid);
+      await a.client.query('commit');
+      expect((await dial).rows[0]!.d).toEqual({ allowed: false, reason: 'opted_out' });
+      expect(await sql(`select count(*)::int as n from calls where to_number = $1`, [from])).toEqual([{ n: 0 }]);
+    } finally {
+      await a.client.end();
+      await b.client.end();
+    }
   });
 
   it('a number listed by SMS is never dialed: placeCall refuses it before Twilio', async () => {
