@@ -39,7 +39,7 @@ import {
   type TwilioSettings,
   withCommonOptions,
 } from './lib/cli';
-import { statusCallbackUrl, voiceFallbackUrl, voiceInboundUrl } from '../src/lib/domain/callback-urls';
+import { smsUrl, statusCallbackUrl, voiceFallbackUrl, voiceInboundUrl } from '../src/lib/domain/callback-urls';
 
 type NumberType = 'local' | 'mobile' | 'toll_free';
 /** The fields of an AvailablePhoneNumbers Local/Mobile/TollFree result that `search` shows. */
@@ -65,8 +65,9 @@ export function inferNumberType(e164: string): NumberType | null {
 /**
  * The webhook settings every number of the account gets (paths are part of the product's
  * contract, see the README's URL table): VoiceUrl, a VoiceFallbackUrl that answers without the database
- * (Twilio calls it when VoiceUrl fails or times out), and a StatusCallback carrying Twilio's
- * retry fragment (see src/lib/domain/callback-urls.ts).
+ * (Twilio calls it when VoiceUrl fails or times out), a StatusCallback carrying Twilio's
+ * retry fragment (see src/lib/domain/callback-urls.ts), and the SmsUrl that reads opt-out
+ * words and keeps other messages for the team (SMS and WhatsApp).
  */
 export function webhookParams(functionsBaseUrl: string) {
   const at = { baseUrl: functionsBaseUrl };
@@ -77,6 +78,8 @@ export function webhookParams(functionsBaseUrl: string) {
     voiceFallbackMethod: 'POST',
     statusCallback: statusCallbackUrl(at),
     statusCallbackMethod: 'POST',
+    smsUrl: smsUrl(at),
+    smsMethod: 'POST',
   };
 }
 
@@ -115,7 +118,7 @@ function owned(n: IncomingNumber, base?: string): OwnedNumber {
   };
   if (base) {
     const w = webhookParams(base);
-    row.pointed = n.voiceUrl === w.voiceUrl && n.voiceFallbackUrl === w.voiceFallbackUrl && n.statusCallback === w.statusCallback;
+    row.pointed = n.voiceUrl === w.voiceUrl && n.voiceFallbackUrl === w.voiceFallbackUrl && n.statusCallback === w.statusCallback && n.smsUrl === w.smsUrl;
   }
   return row;
 }
@@ -262,7 +265,7 @@ export function run(argv: string[], env: Env, io: Io): Promise<number> {
     withCommonOptions(
       program
         .command('point')
-        .description('set VoiceUrl, VoiceFallbackUrl and StatusCallback (all POST) to the functions at FUNCTIONS_BASE_URL')
+        .description('set VoiceUrl, VoiceFallbackUrl, StatusCallback and SmsUrl (all POST) to the functions at FUNCTIONS_BASE_URL')
         .argument('<number|all>', 'one number of the account, or "all"'),
     ).action(async (target: string, opts: CommonOptions) => {
       const c = ctx(opts);

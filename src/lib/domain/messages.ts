@@ -39,6 +39,12 @@ export const MESSAGES = {
   // Left on an answering machine when the campaign has neither audio nor text of its own.
   voicemailDrop: (company: string | null) =>
     `Olá, ${company ? `aqui é da ${company}` : 'tentamos falar com você'}. Por favor, retorne esta ligação quando puder. Obrigado.`,
+  // Replies to text messages (SMS and WhatsApp). An opt-out word that was stored:
+  messageOptOutConfirmed: 'Pronto: seu número foi retirado da nossa lista e não receberá mais ligações nossas.',
+  // An opt-out word the database could not take, but a person was alerted and will list it:
+  messageOptOutReported: 'Recebemos seu pedido para sair da nossa lista. Nossa equipe vai registrá-lo. Se voltar a receber ligações, responda SAIR novamente.',
+  // An opt-out word neither stored nor passed on to a person: the customer must try again.
+  messageOptOutFailed: 'Não conseguimos registrar seu pedido agora. Por favor, envie SAIR novamente mais tarde.',
   // What the agent hears about a lead when the campaign has no whisper template.
   whisperDefault: (lead: string | null, campaign: string) => `${lead ? `Cliente ${lead}` : 'Cliente sem nome'}, campanha ${campaign}.`,
 } as const;
