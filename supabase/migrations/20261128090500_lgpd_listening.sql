@@ -322,8 +322,8 @@ end $$;
 -- Erasure, step 1 of 2: opens (or reopens) the erase request and marks the subject's
 -- recordings as being erased (s3_deleted_reason 'lgpd_erase' with s3_deleted_at still null:
 -- listening refuses them, the transfer job leaves them alone). Answers the media the tool
--- must delete before step 2: {request_id, call_sids: [...], recordings: [{id, recording_sid,
--- s3_bucket, s3_key, storage_status}]}.
+-- must delete before step 2: {request_id, calls: [{call_sid, account_sid}], recordings: [{id,
+-- recording_sid, s3_bucket, s3_key, storage_status, s3_deleted_at, account_sid}]}.
 create function public.lgpd_erase_begin(p_phone public.e164, p_actor text) returns jsonb
 language plpgsql set search_path = '' as $$
 declare
@@ -349,14 +349,16 @@ begin
   )
   select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('id', r.id, 'recording_sid', r.recording_sid, 's3_bucket', r.s3_bucket,
                                                                   's3_key', r.s3_key, 'storage_status', r.storage_status,
-                                                                  's3_deleted_at', r.s3_deleted_at) order by r.id), '[]'::jsonb)
+                                                                  's3_deleted_at', r.s3_deleted_at,
+                                                                  'account_sid', (select c.account_sid from public.calls c where c.call_sid = r.call_sid))
+                                                order by r.id), '[]'::jsonb)
     into v_recordings
     from public.recordings r
    where r.call_sid in (select c.call_sid from public.calls c where c.id = any(v_calls) and c.call_sid is not null)
       or r.id in (select m.id from marked m);
   return pg_catalog.jsonb_build_object(
     'request_id', v_request,
-    'call_sids', (select coalesce(pg_catalog.jsonb_agg(c.call_sid order by c.id), '[]'::jsonb)
+    'calls', (select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('call_sid', c.call_sid, 'account_sid', c.account_sid) order by c.id), '[]'::jsonb)
                     from public.calls c where c.id = any(v_calls) and c.call_sid is not null),
     'recordings', v_recordings);
 end $$;
