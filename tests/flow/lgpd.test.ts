@@ -25,13 +25,18 @@ const s3 = () =>
   s3Client({ S3_BUCKET: env('S3_BUCKET'), S3_REGION: 'sa-east-1', S3_ENDPOINT: env('S3_ENDPOINT'), S3_ACCESS_KEY_ID: env('S3_ACCESS_KEY_ID'), S3_SECRET_ACCESS_KEY: env('S3_SECRET_ACCESS_KEY') });
 const tw = () => createTwilioClient(env('TWILIO_ACCOUNT_SID'), env('TWILIO_AUTH_TOKEN'), env('TWILIO_API_BASE_URL'));
 
-/** Runs the CLI in-process with the stack's environment; returns exit code and output. */
+/** Runs the CLI in-process with the stack's environment (`over` replaces some); returns exit code and output. */
 async function lgpd(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  return lgpdWith({}, ...argv);
+}
+
+async function lgpdWith(over: Record<string, string>, ...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
   const e: Record<string, string | undefined> = {};
   for (const k of ['SUPABASE_URL', 'SUPABASE_SERVICE_ROLE_KEY', 'TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_API_BASE_URL', 'S3_BUCKET', 'S3_ENDPOINT', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY']) e[k] = env(k);
   e.USER = 'dpo';
+  Object.assign(e, over);
   const code = await run(argv, e, { out: (l) => out.push(l), err: (l) => err.push(l) });
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
@@ -365,5 +370,37 @@ describe('lgpd export and erase', () => {
     await expect(sql(`select lgpd_erase($1, 'test', '{}')`, [phone])).rejects.toThrow(/not deleted yet; nothing was erased/);
     expect(await sql(`select from_number from calls where call_sid = $1`, [sid])).toEqual([{ from_number: phone }]);
     expect(await sql(`select count(*)::int as n from opt_outs where phone_number = $1`, [phone])).toEqual([{ n: 0 }]);
+  });
+
+  it('an erasure stopped midway (Twilio unreachable after the S3 deletions) changes no row, and the same command finishes it', async () => {
+    const phone = newMobile();
+    const sid = newCallSid();
+    await sql(`insert into calls (call_sid, account_sid, direction, from_number, to_number, status) values ($1, $2, 'inbound', $3, '+551130001000', 'completed')`, [
+      sid,
+      env('TWILIO_ACCOUNT_SID'),
+      phone,
+    ]);
+    const rec = newRecordingSid();
+    const key = `2026/11/26/${sid}/${rec}.wav`;
+    await s3().send(new PutObjectCommand({ Bucket: env('S3_BUCKET'), Key: key, Body: randomBytes(500) }));
+    await sql(
+      `insert into recordings (recording_sid, call_sid, status, storage_status, s3_bucket, s3_key, sha256, kind) values ($1, $2, 'completed', 'verified', $3, $4, $5, 'voicemail')`,
+      [rec, sid, env('S3_BUCKET'), key, 'a'.repeat(64)],
+    );
+    const broken = await lgpdWith({ TWILIO_API_BASE_URL: 'http://127.0.0.1:9' }, 'erase', phone, '--yes');
+    expect(broken.code).toBe(1);
+    expect(broken.err).toMatch(/could not reach Twilio.*run the same command again/);
+    expect(await exists(env('S3_BUCKET'), key)).toBe(false);
+    // No row erased; the recording is marked as being erased (listening refuses it).
+    expect(await sql(`select from_number from calls where call_sid = $1`, [sid])).toEqual([{ from_number: phone }]);
+    expect(await sql(`select s3_deleted_reason, s3_deleted_at from recordings where recording_sid = $1`, [rec])).toEqual([{ s3_deleted_reason: 'lgpd_erase', s3_deleted_at: null }]);
+    const hash = createHash('sha256').update(phone).digest('hex');
+    expect(await sql(`select status from lgpd_requests where phone_sha256 = $1`, [hash])).toEqual([{ status: 'started' }]);
+
+    const again = await lgpd('erase', phone, '--yes', '--json');
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.out).counts).toMatchObject({ calls: 1, recordings: 1, opt_out_added: true });
+    expect(await sql(`select status from lgpd_requests where phone_sha256 = $1`, [hash])).toEqual([{ status: 'done' }]);
+    expect(await traces(phone)).toEqual({ 'opt_outs.phone_number': 1 });
   });
 });
