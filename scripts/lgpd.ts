@@ -8,7 +8,8 @@
  * keeps, and why erasure runs in this order:
  *   1. lgpd_erase_begin: opens the request, marks the subject's recordings as being erased
  *      (listening refuses them, the transfer job leaves them alone), answers their media;
- *   2. the S3 objects (every version) and Twilio's copies are deleted (already gone = done);
+ *   2. the S3 objects (every version), Twilio's copies of the recordings and Twilio's logs of
+ *      the calls are deleted (already gone = done);
  *   3. lgpd_erase: the database, in one transaction, refusing if any audio it was not told
  *      about may still exist; the opt-out entry is kept (added when missing) and the audit
  *      line closed.
@@ -321,16 +322,35 @@ async function eraseCmd(c: Ctx, phoneInput: string, opts: { yes?: boolean; actor
         if (!isGone(e)) throw e;
       }
     }
+    // Twilio's call logs hold the number too: each of the subject's calls is deleted there
+    // (a call still in progress or not yet finalized, Twilio error 20009, stops the erasure
+    // before the database: run again later).
+    let twilioCalls = 0;
+    for (const k of begin.calls) {
+      try {
+        await twilio.api.v2010.accounts(k.account_sid ?? t.accountSid).calls(k.call_sid).remove();
+        twilioCalls++;
+      } catch (e) {
+        if (!isGone(e)) throw e;
+      }
+    }
     const erased = await lgpdRpc<EraseAnswer>(c, 'lgpd_erase', {
       p_phone: phone,
       p_actor: actor,
       p_media_deleted: pending.map((r) => r.id),
     });
-    const result = { phone, request_id: erased.request_id, counts: erased.counts, s3_objects_deleted: s3Deleted, twilio_recordings_deleted: twilioDeleted };
+    const result = {
+      phone,
+      request_id: erased.request_id,
+      counts: erased.counts,
+      s3_objects_deleted: s3Deleted,
+      twilio_recordings_deleted: twilioDeleted,
+      twilio_calls_deleted: twilioCalls,
+    };
     emit(c, result, () => [
       `erased ${phone} (request ${erased.request_id}):`,
       ...countLines(erased.counts),
-      `  S3 objects deleted: ${s3Deleted}; Twilio recordings deleted: ${twilioDeleted}`,
+      `  S3 objects deleted: ${s3Deleted}; Twilio recordings deleted: ${twilioDeleted}; Twilio call logs deleted: ${twilioCalls}`,
       '  kept: the opt-out entry (the number stays undialed) and the audit line',
     ]);
   } catch (e) {

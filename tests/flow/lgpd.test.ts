@@ -307,13 +307,14 @@ describe('lgpd export and erase', () => {
     const r = await lgpd('erase', s.phone, '--yes', '--json', '--actor', 'dpo@empresa');
     expect(r.code).toBe(0);
     const out = JSON.parse(r.out);
-    expect(out).toMatchObject({ s3_objects_deleted: 2, twilio_recordings_deleted: 1 });
+    expect(out).toMatchObject({ s3_objects_deleted: 2, twilio_recordings_deleted: 1, twilio_calls_deleted: 1 });
 
     expect(await traces(s.phone)).toEqual({ 'opt_outs.phone_number': 1 });
     expect(await sql(`select reason, source from opt_outs where phone_number = $1`, [s.phone])).toEqual([{ reason: 'SAIR por SMS', source: 'sms' }]);
     for (const o of s.objects) expect(await exists(o.bucket, o.key)).toBe(false);
     expect(await exists(env('S3_BUCKET'), s.otherKey)).toBe(true);
     await expect(tw().recordings(s.twilioRec.recordingSid).fetch()).rejects.toMatchObject({ status: 404 });
+    await expect(tw().calls(s.twilioRec.callSid).fetch()).rejects.toMatchObject({ status: 404 });
 
     // Calls stay for the reports, anonymised; the agent's number and the other caller stay.
     const [{ n }] = (await sql<{ n: number }>(`select count(*)::int as n from calls`)) as [{ n: number }];
@@ -344,7 +345,7 @@ describe('lgpd export and erase', () => {
   it('erasing again is harmless: nothing left to touch, one more audit line', async () => {
     const r = await lgpd('erase', s.phone, '--yes', '--json');
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.out)).toMatchObject({ counts: { calls: 0, leads: 0, recordings: 0, opt_out_added: false }, s3_objects_deleted: 0, twilio_recordings_deleted: 0 });
+    expect(JSON.parse(r.out)).toMatchObject({ counts: { calls: 0, leads: 0, recordings: 0, opt_out_added: false }, s3_objects_deleted: 0, twilio_recordings_deleted: 0, twilio_calls_deleted: 0 });
     expect(await traces(s.phone)).toEqual({ 'opt_outs.phone_number': 1 });
   });
 
