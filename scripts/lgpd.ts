@@ -20,13 +20,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
+import { Transform, type Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Command } from 'commander';
 import { ZipFile } from 'yazl';
 import {
   deleteS3ObjectAllVersions,
-  readS3Object,
-  readTwilioMedia,
+  openS3Object,
+  openTwilioMedia,
   twilioMediaUrl,
 } from '../src/lib/domain/recording-access';
 import { s3Client, type S3Settings } from '../src/lib/runtime/s3';
@@ -160,55 +161,98 @@ function writeAtomically(file: string, data: string | Buffer): void {
   fs.renameSync(tmp, file);
 }
 
-/** Builds the zip of the recordings in memory-friendly order and writes it atomically. */
-function writeZip(file: string, entries: { name: string; data: Buffer }[]): Promise<void> {
+/** One recording to pack: where its audio is read from, opened only when the zip reaches it. */
+interface ZipSource {
+  name: string;
+  open: () => Promise<Readable>;
+  file: RecordingFile;
+}
+
+/**
+ * Writes the zip of the recordings, streaming each one from its store in turn (a subject's
+ * hours of audio never sit in memory), counting and hashing the bytes as they pass. Written
+ * under a temporary name and renamed at the end; on any error the partial file is removed.
+ */
+async function writeZip(file: string, sources: ZipSource[]): Promise<void> {
   const tmp = `${file}.partial`;
   const zip = new ZipFile();
-  for (const e of entries) zip.addBuffer(e.data, e.name, { compress: false });
-  zip.end();
-  return new Promise((resolve, reject) => {
-    const out = fs.createWriteStream(tmp, { mode: 0o600 });
-    out.on('error', reject);
-    out.on('close', () => {
-      try {
-        fs.renameSync(tmp, file);
-        resolve();
-      } catch (e) {
-        reject(e);
-      }
+  let failed: Error | undefined;
+  for (const src of sources) {
+    zip.addReadStreamLazy(src.name, { compress: false }, (cb) => {
+      src.open().then(
+        (stream) => {
+          const hash = createHash('sha256');
+          let bytes = 0;
+          const counter = new Transform({
+            transform(chunk: Buffer, _enc, done) {
+              hash.update(chunk);
+              bytes += chunk.length;
+              done(null, chunk);
+            },
+            flush(done) {
+              src.file.bytes = bytes;
+              src.file.sha256 = hash.digest('hex');
+              done();
+            },
+          });
+          stream.on('error', (e) => counter.destroy(e));
+          counter.on('error', (e: Error) => {
+            failed ??= e;
+            zip.emit('error', e);
+          });
+          cb(null, stream.pipe(counter));
+        },
+        (e: Error) => cb(e, undefined as never),
+      );
     });
-    zip.outputStream.on('error', reject).pipe(out);
-  });
-}
-
-function sha256(b: Buffer): string {
-  return createHash('sha256').update(b).digest('hex');
-}
-
-/** The audio of a recording: the S3 copy when verified, else Twilio's; null when neither has it. */
-async function fetchAudio(
-  c: Ctx,
-  r: RecordingRow,
-  accountSid: string | null,
-  s3: S3Client | undefined,
-): Promise<{ data: Buffer; source: 's3' | 'twilio'; ext: string } | { note: string }> {
-  if (storedInS3(r)) {
-    if (!s3) throw new CliError(`recording ${r.recording_sid} is in S3 but S3_BUCKET is not set: set the S3_* variables`, EXIT.USAGE, 'ENV_MISSING');
-    const data = await readS3Object(s3, r.s3_bucket!, r.s3_key!);
-    const ext = /\.(\w+)$/.exec(r.s3_key!)?.[1] ?? 'wav';
-    return { data, source: 's3', ext };
   }
-  if (r.s3_deleted_at || r.storage_status === 'deleted_from_twilio') return { note: 'audio deleted' };
+  zip.end();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const out = fs.createWriteStream(tmp, { mode: 0o600 });
+      zip.on('error', reject);
+      out.on('error', reject);
+      out.on('close', () => (failed ? reject(failed) : resolve()));
+      zip.outputStream.pipe(out);
+    });
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** Where a recording's audio is read from: the S3 copy when verified, else Twilio's; null when neither has it. */
+function audioSource(c: Ctx, r: RecordingRow, accountSid: string | null, s3: S3Client | undefined): ZipSource | null {
+  if (storedInS3(r)) {
+    if (!s3) throw new CliError(`recording ${r.recording_sid} is in S3 but S3_BUCKET is not set: set the S3_* variables; nothing was written`, EXIT.USAGE, 'ENV_MISSING');
+    const ext = /\.(\w+)$/.exec(r.s3_key!)?.[1] ?? 'wav';
+    const name = `${r.recording_sid}.${ext}`;
+    return {
+      name,
+      open: () => openS3Object(s3, r.s3_bucket!, r.s3_key!),
+      file: { recording_sid: r.recording_sid, file: name, source: 's3', bytes: 0, sha256: null },
+    };
+  }
+  if (r.s3_deleted_at || r.storage_status === 'deleted_from_twilio') return null;
   const t = twilioSettings(c.env);
   const url = twilioMediaUrl(t.apiBaseUrl, accountSid ?? t.accountSid, r.recording_sid, 'wav');
-  const data = await readTwilioMedia(url, t.accountSid, t.authToken);
-  return data ? { data, source: 'twilio', ext: 'wav' } : { note: 'Twilio no longer has this recording' };
+  const name = `${r.recording_sid}.wav`;
+  return {
+    name,
+    open: async () => {
+      const stream = await openTwilioMedia(url, t.accountSid, t.authToken);
+      if (!stream) throw new CliError(`Twilio no longer has recording ${r.recording_sid} (moved to S3 meanwhile?): run the export again; nothing was written`, EXIT.FAILED, 'MEDIA');
+      return stream;
+    },
+    file: { recording_sid: r.recording_sid, file: name, source: 'twilio', bytes: 0, sha256: null },
+  };
 }
 
 async function exportCmd(c: Ctx, phoneInput: string, opts: { out?: string; actor?: string }): Promise<void> {
   const phone = phoneArg(phoneInput);
   const actor = actorOf(c.env, opts.actor);
-    if (c.dryRun) {
+  if (c.dryRun) {
     const doc = await lgpdRpc<SubjectDoc>(c, 'lgpd_subject', { p_phone: phone });
     emit(c, { dry_run: true, phone, counts: doc.counts }, () => [`dry run: nothing was written. ${phone} has:`, ...countLines(doc.counts)]);
     return;
@@ -219,32 +263,31 @@ async function exportCmd(c: Ctx, phoneInput: string, opts: { out?: string; actor
   const s3 = doc.recordings.some(storedInS3) ? s3For(c.env) : undefined;
   const accountOf = new Map(doc.calls.map((k) => [k.call_sid, k.account_sid]));
   const files: RecordingFile[] = [];
-  const entries: { name: string; data: Buffer }[] = [];
+  const sources: ZipSource[] = [];
   for (const r of doc.recordings) {
-    let got;
-    try {
-      got = await fetchAudio(c, r, accountOf.get(r.call_sid) ?? null, s3);
-    } catch (e) {
-      throw e instanceof CliError ? e : new CliError(`could not read the audio of ${r.recording_sid}: ${(e as Error).message}; nothing was written`, EXIT.FAILED, 'MEDIA');
+    const src = audioSource(c, r, accountOf.get(r.call_sid) ?? null, s3);
+    if (src) {
+      sources.push(src);
+      files.push(src.file);
+    } else {
+      files.push({ recording_sid: r.recording_sid, file: null, source: null, bytes: 0, sha256: null, note: 'audio deleted' });
     }
-    if ('note' in got) {
-      files.push({ recording_sid: r.recording_sid, file: null, source: null, bytes: 0, sha256: null, note: got.note });
-      continue;
-    }
-    const name = `${r.recording_sid}.${got.ext}`;
-    entries.push({ name, data: got.data });
-    files.push({ recording_sid: r.recording_sid, file: name, source: got.source, bytes: got.data.length, sha256: sha256(got.data) });
   }
   const base = path.join(dir, baseName(phone, new Date()));
   const zipFile = `${base}.zip`;
   const jsonFile = `${base}.json`;
-  await writeZip(zipFile, entries);
+  try {
+    await writeZip(zipFile, sources);
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+    throw new CliError(`could not read a recording's audio: ${(e as Error).message}; nothing was written`, EXIT.FAILED, 'MEDIA');
+  }
   writeAtomically(jsonFile, JSON.stringify({ ...doc, recording_files: files }, null, 2) + '\n');
   emit(c, { phone, json: jsonFile, zip: zipFile, counts: doc.counts, recording_files: files, request_id: doc.request_id }, () => [
     `exported ${phone}:`,
     ...countLines(doc.counts),
     `  ${jsonFile}`,
-    `  ${zipFile} (${entries.length} recording${entries.length === 1 ? '' : 's'})`,
+    `  ${zipFile} (${sources.length} recording${sources.length === 1 ? '' : 's'})`,
   ]);
 }
 

@@ -281,7 +281,10 @@ describe('lgpd export and erase', () => {
     expect([...zip.keys()].sort()).toEqual([...s.objects.map((o) => `${o.sid}.wav`), `${s.twilioRec.recordingSid}.wav`].sort());
     for (const o of s.objects) expect(zip.get(`${o.sid}.wav`)!.equals(o.bytes)).toBe(true);
     expect(zip.get(`${s.twilioRec.recordingSid}.wav`)!.equals(s.twilioRec.bytes)).toBe(true);
-    expect(doc.recording_files.find((f: { recording_sid: string }) => f.recording_sid === s.twilioRec.recordingSid)).toMatchObject({ source: 'twilio' });
+    const fileOf = (sid: string) => doc.recording_files.find((f: { recording_sid: string }) => f.recording_sid === sid);
+    expect(fileOf(s.twilioRec.recordingSid)).toMatchObject({ source: 'twilio', bytes: s.twilioRec.bytes.length, sha256: sha(s.twilioRec.bytes) });
+    for (const o of s.objects) expect(fileOf(o.sid)).toMatchObject({ source: 's3', file: `${o.sid}.wav`, bytes: o.bytes.length, sha256: sha(o.bytes) });
+    expect(fs.readdirSync(dir).filter((f) => f.endsWith('.partial'))).toEqual([]);
 
     const log = await sql<{ recording_sid: string; purpose: string; actor: string }>(
       `select recording_sid, purpose, actor from recording_access_log where recording_sid = any($1) order by id`,
@@ -403,5 +406,36 @@ describe('lgpd export and erase', () => {
     expect(JSON.parse(again.out).counts).toMatchObject({ calls: 1, recordings: 1, opt_out_added: true });
     expect(await sql(`select status from lgpd_requests where phone_sha256 = $1`, [hash])).toEqual([{ status: 'done' }]);
     expect(await traces(phone)).toEqual({ 'opt_outs.phone_number': 1 });
+  });
+
+  it('an export whose audio cannot be read fails with nothing written (no JSON, no zip, no partial file)', async () => {
+    const phone = newMobile();
+    const sid = newCallSid();
+    await sql(`insert into calls (call_sid, account_sid, direction, from_number, to_number, status) values ($1, $2, 'inbound', $3, '+551130001000', 'completed')`, [
+      sid,
+      env('TWILIO_ACCOUNT_SID'),
+      phone,
+    ]);
+    const ok = newRecordingSid();
+    const okKey = `2026/11/26/${sid}/${ok}.wav`;
+    await s3().send(new PutObjectCommand({ Bucket: env('S3_BUCKET'), Key: okKey, Body: randomBytes(200_000) }));
+    for (const [rec, key] of [
+      [ok, okKey],
+      [newRecordingSid(), `2026/11/26/${sid}/missing.wav`],
+    ]) {
+      await sql(
+        `insert into recordings (recording_sid, call_sid, status, storage_status, s3_bucket, s3_key, sha256, kind) values ($1, $2, 'completed', 'verified', $3, $4, $5, 'call')`,
+        [rec, sid, env('S3_BUCKET'), key, 'b'.repeat(64)],
+      );
+    }
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'lgpd-fail-'));
+    try {
+      const r = await lgpd('export', phone, '--out', out);
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(/could not read a recording's audio.*nothing was written/);
+      expect(fs.readdirSync(out)).toEqual([]);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
   });
 });

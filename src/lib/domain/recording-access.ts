@@ -11,6 +11,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { Readable } from 'node:stream';
 
 /** How long a listening URL stays valid (seconds): long enough to start playing, short enough not to be passed around. */
 export const LISTEN_URL_SECONDS = 300;
@@ -38,11 +39,11 @@ export async function presignRecording(
   return { url, expires_at: new Date(now + expiresIn * 1000).toISOString() };
 }
 
-/** The bytes of an S3 object. */
-export async function readS3Object(s3: S3Client, bucket: string, key: string): Promise<Buffer> {
+/** A stream of an S3 object's bytes. */
+export async function openS3Object(s3: S3Client, bucket: string, key: string): Promise<Readable> {
   const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   if (!out.Body) throw new Error(`s3://${bucket}/${key} has no body`);
-  return Buffer.from(await out.Body.transformToByteArray());
+  return out.Body as Readable;
 }
 
 /**
@@ -96,15 +97,15 @@ export function twilioMediaUrl(apiBaseUrl: string | undefined, accountSid: strin
 }
 
 /**
- * The bytes of Twilio's copy of a recording (HTTP Basic with the account's SID and token,
+ * A stream of Twilio's copy of a recording (HTTP Basic with the account's SID and token,
  * which media URLs require when the account protects them). null when Twilio no longer has it.
  */
-export async function readTwilioMedia(url: string, accountSid: string, authToken: string, timeoutMs = 60_000): Promise<Buffer | null> {
+export async function openTwilioMedia(url: string, accountSid: string, authToken: string, timeoutMs = 600_000): Promise<Readable | null> {
   const res = await fetch(url, {
     headers: { authorization: `Basic ${Buffer.from(`${accountSid}:${authToken}`).toString('base64')}` },
     signal: AbortSignal.timeout(timeoutMs),
   });
   if (res.status === 404) return null;
-  if (!res.ok) throw new Error(`Twilio answered ${res.status} for ${url}`);
-  return Buffer.from(await res.arrayBuffer());
+  if (!res.ok || !res.body) throw new Error(`Twilio answered ${res.status} for ${url}`);
+  return Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
 }
