@@ -168,6 +168,9 @@ $$;
 --   $1  the phone (E.164 text)
 --   $2  ids of the subject's calls (bigint[]: calls from or to the phone, and their child legs)
 --   $3  lgpd_phone_pattern of the phone (mentions in free text and JSON)
+-- A mention test is written `strpos(x, right($1, 4)) > 0 and x ~ $3`: every written form
+-- keeps the last four digits together, and the plain substring test skips almost every row
+-- before the (much slower) regular expression runs.
 -- Erasure runs in `position` order, inside lgpd_erase's transaction; calls come last
 -- (the other rows find the subject through them). Adding a table = adding a row.
 create table public.lgpd_sources (
@@ -185,23 +188,23 @@ insert into public.lgpd_sources (name, position, note, select_sql, erase_sql) va
  $q$select pg_catalog.to_jsonb(e) from public.calls c join public.call_events e on e.call_sid = c.call_sid where c.id = any($2)
     union all
     select pg_catalog.to_jsonb(e) from public.call_events e
-     where e.params::text ~ $3 and not exists (select 1 from public.calls c where c.call_sid = e.call_sid and c.id = any($2))$q$,
+     where (pg_catalog.strpos(e.params::text, pg_catalog.right($1, 4)) > 0 and e.params::text ~ $3) and not exists (select 1 from public.calls c where c.call_sid = e.call_sid and c.id = any($2))$q$,
  $q$update public.call_events e
        set params = public.lgpd_scrub(case when exists (select 1 from public.calls c where c.call_sid = e.call_sid and c.id = any($2))
                                            then e.params - public.lgpd_party_keys() else e.params end, $3)
      where e.call_sid in (select c.call_sid from public.calls c where c.id = any($2) and c.call_sid is not null)
-        or e.params::text ~ $3$q$),
+        or (pg_catalog.strpos(e.params::text, pg_catalog.right($1, 4)) > 0 and e.params::text ~ $3)$q$),
 ('call_dispositions', 20,
  'Outcomes agents gave the subject''s calls: the code stays (reports), the notes go; a mention of the phone in other notes is replaced.',
  $q$select pg_catalog.to_jsonb(d) from public.calls c join public.call_dispositions d on d.call_sid = c.call_sid where c.id = any($2)
     union all
     select pg_catalog.to_jsonb(d) from public.call_dispositions d
-     where d.notes ~ $3 and not exists (select 1 from public.calls c where c.call_sid = d.call_sid and c.id = any($2))$q$,
+     where (pg_catalog.strpos(d.notes, pg_catalog.right($1, 4)) > 0 and d.notes ~ $3) and not exists (select 1 from public.calls c where c.call_sid = d.call_sid and c.id = any($2))$q$,
  $q$update public.call_dispositions d
        set notes = case when d.call_sid in (select c.call_sid from public.calls c where c.id = any($2) and c.call_sid is not null)
                         then null else pg_catalog.regexp_replace(d.notes, $3, 'erased', 'g') end
      where d.notes is not null
-       and (d.call_sid in (select c.call_sid from public.calls c where c.id = any($2) and c.call_sid is not null) or d.notes ~ $3)$q$),
+       and (d.call_sid in (select c.call_sid from public.calls c where c.id = any($2) and c.call_sid is not null) or (pg_catalog.strpos(d.notes, pg_catalog.right($1, 4)) > 0 and d.notes ~ $3))$q$),
 ('recordings', 30,
  'Recordings of the subject''s calls and their voicemails, with where the audio is (S3 bucket and key, Twilio RecordingSid). The audio is deleted by the operator''s tool before lgpd_erase (which checks it); the row stays, marked deleted (reason lgpd_erase), without transcription or Twilio URL.',
  $q$select pg_catalog.to_jsonb(r) from public.calls c join public.recordings r on r.call_sid = c.call_sid where c.id = any($2)$q$,
@@ -211,18 +214,18 @@ insert into public.lgpd_sources (name, position, note, select_sql, erase_sql) va
      where r.call_sid in (select c.call_sid from public.calls c where c.id = any($2) and c.call_sid is not null)$q$),
 ('inbound_messages', 40,
  'SMS and WhatsApp messages from (or to) the phone: deleted; a mention of the phone in another message is replaced.',
- $q$select pg_catalog.to_jsonb(m) from public.inbound_messages m where m.from_number = $1 or m.to_number = $1 or m.body ~ $3$q$,
+ $q$select pg_catalog.to_jsonb(m) from public.inbound_messages m where m.from_number = $1 or m.to_number = $1 or (pg_catalog.strpos(m.body, pg_catalog.right($1, 4)) > 0 and m.body ~ $3)$q$,
  $q$with gone as (delete from public.inbound_messages m where m.from_number = $1 or m.to_number = $1 returning 1),
          scrubbed as (update public.inbound_messages m set body = pg_catalog.regexp_replace(m.body, $3, 'erased', 'g')
-                       where m.body ~ $3 and m.from_number <> $1 and m.to_number <> $1 returning 1)
+                       where (pg_catalog.strpos(m.body, pg_catalog.right($1, 4)) > 0 and m.body ~ $3) and m.from_number <> $1 and m.to_number <> $1 returning 1)
     select (select pg_catalog.count(*) from gone) + (select pg_catalog.count(*) from scrubbed)$q$),
 ('leads', 50,
  'Leads with the phone, their fields (data) included: deleted (the calls keep their counts, lead_id becomes null); a mention of the phone in another lead''s fields is replaced.',
  $q$select pg_catalog.to_jsonb(l) || pg_catalog.jsonb_build_object('campaign_name', (select k.name from public.campaigns k where k.id = l.campaign_id))
-      from public.leads l where l.phone_number = $1 or l.data::text ~ $3$q$,
+      from public.leads l where l.phone_number = $1 or (pg_catalog.strpos(l.data::text, pg_catalog.right($1, 4)) > 0 and l.data::text ~ $3)$q$,
  $q$with gone as (delete from public.leads l where l.phone_number = $1 returning 1),
          scrubbed as (update public.leads l set data = public.lgpd_scrub(l.data, $3), updated_at = public.app_now()
-                       where l.data::text ~ $3 and l.phone_number <> $1 returning 1)
+                       where (pg_catalog.strpos(l.data::text, pg_catalog.right($1, 4)) > 0 and l.data::text ~ $3) and l.phone_number <> $1 returning 1)
     select (select pg_catalog.count(*) from gone) + (select pg_catalog.count(*) from scrubbed)$q$),
 ('opt_outs', 60,
  'The opt-out (suppression) entry: kept, so the number stays undialed; lgpd_erase adds one when there is none.',
