@@ -9,7 +9,7 @@
  *   1. lgpd_erase_begin: opens the request, marks the subject's recordings as being erased
  *      (listening refuses them, the transfer job leaves them alone), answers their media;
  *   2. the S3 objects (every version), Twilio's copies of the recordings and Twilio's logs of
- *      the calls are deleted (already gone = done);
+ *      the calls and of the messages are deleted (already gone = done);
  *   3. lgpd_erase: the database, in one transaction, refusing if any audio it was not told
  *      about may still exist; the opt-out entry is kept (added when missing) and the audit
  *      line closed.
@@ -377,6 +377,21 @@ async function eraseCmd(c: Ctx, phoneInput: string, opts: { yes?: boolean; actor
         if (!isGone(e)) throw e;
       }
     }
+    // Twilio's logs of the SMS and WhatsApp messages from and to the number (bodies included).
+    const messages = new Set<string>();
+    for (const address of [phone, `whatsapp:${phone}`]) {
+      for (const m of await twilio.messages.list({ from: address, limit: 1000 })) messages.add(m.sid);
+      for (const m of await twilio.messages.list({ to: address, limit: 1000 })) messages.add(m.sid);
+    }
+    let twilioMessages = 0;
+    for (const sid of messages) {
+      try {
+        await twilio.messages(sid).remove();
+        twilioMessages++;
+      } catch (e) {
+        if (!isGone(e)) throw e;
+      }
+    }
     const erased = await lgpdRpc<EraseAnswer>(c, 'lgpd_erase', {
       p_phone: phone,
       p_actor: actor,
@@ -389,11 +404,12 @@ async function eraseCmd(c: Ctx, phoneInput: string, opts: { yes?: boolean; actor
       s3_objects_deleted: s3Deleted,
       twilio_recordings_deleted: twilioDeleted,
       twilio_calls_deleted: twilioCalls,
+      twilio_messages_deleted: twilioMessages,
     };
     emit(c, result, () => [
       `erased ${phone} (request ${erased.request_id}):`,
       ...countLines(erased.counts),
-      `  S3 objects deleted: ${s3Deleted}; Twilio recordings deleted: ${twilioDeleted}; Twilio call logs deleted: ${twilioCalls}`,
+      `  S3 objects deleted: ${s3Deleted}; Twilio recordings deleted: ${twilioDeleted}; Twilio call logs deleted: ${twilioCalls}; Twilio messages deleted: ${twilioMessages}`,
       '  kept: the opt-out entry (the number stays undialed) and the audit line',
     ]);
   } catch (e) {

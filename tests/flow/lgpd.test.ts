@@ -223,6 +223,11 @@ async function seed(): Promise<Seeded> {
   ]);
   await sql(`insert into recordings (recording_sid, call_sid, status, storage_status, kind) values ($1, $2, 'completed', 'pending', 'call')`, [twilioRec.recordingSid, twilioRec.callSid]);
 
+  // Twilio's own log of a message to the number (and one to somebody else, which stays).
+  const owned = await ownedNumber();
+  await tw().messages.create({ from: owned, to: phone, body: 'Sua fatura vence amanhã' });
+  await tw().messages.create({ from: owned, to: otherPhone, body: 'Outra pessoa' });
+
   const otherKey = `2026/11/26/other/${newRecordingSid()}.wav`;
   await s3().send(new PutObjectCommand({ Bucket: bucket, Key: otherKey, Body: randomBytes(100) }));
   const [{ n }] = (await sql<{ n: number }>(`select count(*)::int as n from calls`)) as [{ n: number }];
@@ -310,7 +315,7 @@ describe('lgpd export and erase', () => {
     const r = await lgpd('erase', s.phone, '--yes', '--json', '--actor', 'dpo@empresa');
     expect(r.code).toBe(0);
     const out = JSON.parse(r.out);
-    expect(out).toMatchObject({ s3_objects_deleted: 2, twilio_recordings_deleted: 1, twilio_calls_deleted: 1 });
+    expect(out).toMatchObject({ s3_objects_deleted: 2, twilio_recordings_deleted: 1, twilio_calls_deleted: 1, twilio_messages_deleted: 1 });
 
     expect(await traces(s.phone)).toEqual({ 'opt_outs.phone_number': 1 });
     expect(await sql(`select reason, source from opt_outs where phone_number = $1`, [s.phone])).toEqual([{ reason: 'SAIR por SMS', source: 'sms' }]);
@@ -318,6 +323,8 @@ describe('lgpd export and erase', () => {
     expect(await exists(env('S3_BUCKET'), s.otherKey)).toBe(true);
     await expect(tw().recordings(s.twilioRec.recordingSid).fetch()).rejects.toMatchObject({ status: 404 });
     await expect(tw().calls(s.twilioRec.callSid).fetch()).rejects.toMatchObject({ status: 404 });
+    expect(await tw().messages.list({ to: s.phone })).toEqual([]);
+    expect(await tw().messages.list({ to: s.otherPhone })).toHaveLength(1);
 
     // Calls stay for the reports, anonymised; the agent's number and the other caller stay.
     const [{ n }] = (await sql<{ n: number }>(`select count(*)::int as n from calls`)) as [{ n: number }];
@@ -348,7 +355,7 @@ describe('lgpd export and erase', () => {
   it('erasing again is harmless: nothing left to touch, one more audit line', async () => {
     const r = await lgpd('erase', s.phone, '--yes', '--json');
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.out)).toMatchObject({ counts: { calls: 0, leads: 0, recordings: 0, opt_out_added: false }, s3_objects_deleted: 0, twilio_recordings_deleted: 0, twilio_calls_deleted: 0 });
+    expect(JSON.parse(r.out)).toMatchObject({ counts: { calls: 0, leads: 0, recordings: 0, opt_out_added: false }, s3_objects_deleted: 0, twilio_recordings_deleted: 0, twilio_calls_deleted: 0, twilio_messages_deleted: 0 });
     expect(await traces(s.phone)).toEqual({ 'opt_outs.phone_number': 1 });
   });
 
