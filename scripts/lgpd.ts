@@ -321,9 +321,11 @@ async function eraseCmd(c: Ctx, phoneInput: string, opts: { yes?: boolean; actor
   const media = doc.recordings.filter((r) => !r.s3_deleted_at);
   const inS3 = media.filter((r) => r.s3_key);
   if (c.dryRun || !opts.yes) {
+    const kept = new Set(['opt_outs', 'recording_access_log', 'lgpd_requests']);
     const lines = [
       c.dryRun ? `dry run: nothing was changed. Erasing ${phone} would touch:` : `${phone} has:`,
-      ...countLines(doc.counts),
+      ...Object.entries(doc.counts).map(([k, v]) => `  ${k}: ${v}${kept.has(k) ? ' (kept)' : ''}`),
+      ...(doc.counts['opt_outs'] ? [] : ['  an opt-out entry would be added (the number stays undialed)']),
       `  S3 objects to delete: ${inS3.length}; Twilio copies to delete: up to ${media.length} (and any Twilio lists for ${doc.calls.filter((k) => k.call_sid).length} calls)`,
     ];
     if (!c.dryRun) lines.push('erasing cannot be undone: run again with --yes');
