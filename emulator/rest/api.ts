@@ -469,6 +469,14 @@ export class RestApi {
       all.reverse();
       return { status: 200, body: page(all, 'messages', c.pathname, c.query) };
     });
+    // Delete a message's record (its log, body included): 204; an unknown SID 404. Messages
+    // here are final once stored, so Twilio's 20009 ("not yet complete") never happens.
+    this.on('DELETE', '/Accounts/{AccountSid}/Messages/{Sid}.json', (c) => {
+      const m = S.messages.get(c.path.Sid as string);
+      if (!m || m.accountSid !== c.account.sid) throw notFound(c.pathname);
+      S.messages.delete(m.sid);
+      return { status: 204 };
+    });
 
     conferenceRoutes((m, t, h) => this.on(m, t, h), {
       store: S, engine: E, clock: this.d.clock, baseUrl: this.d.baseUrl, checkCps: (a) => this.checkCpsBacklog(a), checkEndpoints: checkCallEndpoints,
