@@ -394,7 +394,8 @@ end $$;
 --                                queue's on_max_wait (voicemail, callback, both = a menu)
 --   bridged/redirected/…         a hand-over moved them: nothing here
 --   anything else (error, system-error, queue-full)  result error, then voicemail
--- Answers {action: 'none'|'voicemail'|'callback'|'menu', queue, lead_id, result}. A repeat
+-- Answers {action: 'none'|'voicemail'|'callback'|'menu', queue, lead_id, result, callback_key,
+-- voicemail_key}. A repeat
 -- for an entry already ended answers what it did then.
 create function public.queue_leave(p_call_sid text, p_result text)
 returns jsonb
@@ -444,7 +445,8 @@ begin
      set left_at = v_now, result = v_result, waited_seconds = public.queue_seconds(entered_at, v_now),
          agent_id = null, callback_lead_id = v_lead
    where id = v_entry.id;
-  return pg_catalog.jsonb_build_object('action', v_action, 'queue', v_entry.queue_name, 'result', v_result, 'lead_id', v_lead);
+  return pg_catalog.jsonb_build_object('action', v_action, 'queue', v_entry.queue_name, 'result', v_result, 'lead_id', v_lead,
+    'callback_key', v_q.callback_key, 'voicemail_key', v_q.voicemail_key);
 end $$;
 
 -- The menu after the max wait (on_max_wait 'both'): the callback key schedules the callback
