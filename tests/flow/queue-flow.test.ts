@@ -151,6 +151,37 @@ describe('a caller of a service number', () => {
   });
 });
 
+describe('other ways in and other triggers', () => {
+  it("an agent's wrap-up running out (noticed by their page's poll) hands them the waiting caller", async () => {
+    const agent = await agentWithLogin();
+    const shift = await startShift(agent);
+    const { number } = await serviceQueue([agent.id]);
+    await sql(`select agent_transition($1, 'wrap_up', null, 'system', null, null, 600)`, [agent.id]);
+    const sid = await s.emulator.placeInboundCall({ from: newMobile('11'), to: number, party: { hangupAfter: 400 } });
+    await waiting(sid);
+    expect((await agentRow(agent.id)).status).toBe('wrap_up');
+    await sql(`update agents set wrap_up_until = now() - interval '1 second', last_seen_at = now() where id = $1`, [agent.id]);
+    const poll = await fetch(`${fb()}/api/agent/state`, { headers: { authorization: `Bearer ${agent.token}` } });
+    expect(poll.status).toBe(200);
+    await until('customer with the agent', async () => (hearsEachOther(sid, shift) ? true : undefined));
+    expect((await entry(sid))?.result).toBe('answered');
+    await s.twilio.calls(sid).update({ status: 'completed' });
+  });
+
+  it('a campaign customer sent to the queue (abandon treatment queue) waits as the callee, source campaign', async () => {
+    const { queue, number } = await serviceQueue([]);
+    const customer = newMobile('19');
+    const call = await s.twilio.calls.create({ to: customer, from: number, url: `${fb()}/voice/queue?queue=${queue}&source=campaign` });
+    await waiting(call.sid);
+    expect(await entry(call.sid)).toMatchObject({ queue_name: queue, source: 'campaign', result: null });
+    const [row] = await sql<{ from_number: string }>(`select from_number from queue_entries where call_sid = $1`, [call.sid]);
+    expect(row!.from_number).toBe(customer);
+    await s.twilio.calls(call.sid).update({ status: 'completed' });
+    await s.emulator.waitForCall(call.sid);
+    expect((await until('entry ended', async () => ((await entry(call.sid))?.result ? entry(call.sid) : undefined)))?.result).toBe('abandoned');
+  });
+});
+
 describe('hand-over races', () => {
   it('the caller hangs up while being assigned: the redirect fails, the agent is free again, the entry is abandoned', async () => {
     const agent = await agentWithLogin();
