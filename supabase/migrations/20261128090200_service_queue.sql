@@ -214,7 +214,8 @@ end $$;
 -- a free routable agent serves (p_agent_id: only that agent), both locked (rows held by
 -- another dispatcher are skipped: one caller never gets two agents, one agent never two
 -- callers), the agent reserved for the call (agent_transition). Hand-overs that did not
--- connect within p_stale_seconds are undone first (agent released, caller waits again).
+-- connect within p_stale_seconds are undone first (agent released, caller waits again); an
+-- entry whose call is over is closed as abandoned, never handed out.
 -- Answers {entry_id, call_sid, queue, waited_seconds, agent: {id, room_conference_sid,
 -- shift_call_sid}} or null when there is nothing to hand out.
 create function public.queue_assign(p_agent_id bigint default null, p_presence_seconds integer default 20, p_stale_seconds integer default 30)
@@ -248,6 +249,12 @@ begin
      limit 50
      for update skip locked
   loop
+    -- A caller whose call is over (the Enqueue action not in yet) is never handed out.
+    if public.call_is_over(v_entry.call_sid) then
+      update public.queue_entries set left_at = v_now, result = 'abandoned', waited_seconds = public.queue_seconds(entered_at, v_now)
+       where id = v_entry.id;
+      continue;
+    end if;
     select * into v_q from public.service_queues q where q.name = v_entry.queue_name;
     v_agent := public.queue_reserve_agent(v_q, v_entry.call_sid, p_agent_id, p_presence_seconds);
     if v_agent.id is not null then

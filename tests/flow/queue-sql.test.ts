@@ -282,6 +282,17 @@ describe('leaving the wait', () => {
     expect((await sql<{ status: string }>(`select status from leads where id = $1`, [left.lead_id]))[0]!.status).toBe('pending');
   });
 
+  it('a caller whose call is over is never handed out: closed as abandoned, the agent stays free', async () => {
+    const q = await queue();
+    const c = await enter(q);
+    await sql(`update calls set status = 'completed', ended_at = now() where call_sid = $1`, [c.sid]);
+    const a = await agent();
+    await serve(q, [a]);
+    expect(await rpc('queue_assign', { p_agent_id: a, p_presence_seconds: 20 })).toBeNull();
+    expect((await agentRow(a)).status).toBe('available');
+    expect((await entry(c.sid)).result).toBe('abandoned');
+  });
+
   it('the sweep ends entries whose call is over', async () => {
     const q = await queue();
     const c = await enter(q);
