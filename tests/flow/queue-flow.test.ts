@@ -103,6 +103,22 @@ describe('a caller of a service number', () => {
     await statusIs(agent.id, 'wrap_up');
   });
 
+  it('with an agent free and nobody waiting longer, goes straight to the room after the disclaimer (whisper first)', async () => {
+    const agent = await agentWithLogin();
+    const shift = await startShift(agent);
+    const { queue, number } = await serviceQueue([agent.id]);
+    const sid = await s.emulator.placeInboundCall({ from: newMobile('27'), to: number, party: { hangupAfter: 60 } });
+    await until('customer and agent hear each other', async () => (hearsEachOther(sid, shift) ? true : undefined));
+    expect(verbs(sid)).not.toContain('Enqueue');
+    const whisper = hooksTo('/voice/queue-whisper').filter((w) => new URL(w.url).searchParams.get('queue') === queue);
+    expect(whisper).toHaveLength(1);
+    const joined = s.emulator.timeline(sid).find((e) => e.type === 'conference' && e.text.startsWith(`joined conference agent-${agent.id} `));
+    expect(whisper[0]!.doneAt).toBeLessThanOrEqual(joined!.t);
+    expect(await entry(sid)).toMatchObject({ result: 'answered', agent_id: String(agent.id) });
+    expect(s.emulator.recordings().filter((r) => r.callSid === sid)).toHaveLength(1);
+    await s.twilio.calls(sid).update({ status: 'completed' });
+  });
+
   it('at the max wait leaves a voicemail that is the queue’s', async () => {
     const { queue, number } = await serviceQueue([], { max_wait_seconds: 30, on_max_wait: 'voicemail' });
     const sid = await s.emulator.placeInboundCall({ from: newMobile('31'), to: number, party: { record: { speakSeconds: 4, then: 'hangup' } } });
