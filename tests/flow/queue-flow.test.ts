@@ -69,6 +69,10 @@ describe('a caller of a service number', () => {
     expect(s.emulator.timeline(sid).find((e) => e.type === 'verb')?.content).toMatch(/\/disclaimer\.mp3$/);
     expect(s.emulator.timeline(sid).some((e) => e.type === 'verb' && e.verb === 'Play' && (e.content ?? '').endsWith('/queue-music.wav'))).toBe(true);
     expect(says(sid).find((t) => t.startsWith('Você é'))).toContain('Para deixar um recado, digite 2.');
+    // About every 15 s (the setting), counting the announcement: within one 10-second music play.
+    const at = s.emulator.timeline(sid).filter((x) => x.type === 'verb' && x.verb === 'Say' && (x.content ?? '').startsWith('Você é')).map((x) => x.t);
+    expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(15000);
+    expect(at[1]! - at[0]!).toBeLessThan(27000);
     expect((await agentRow(agent.id)).status).toBe('paused');
     expect(await entry(sid)).toMatchObject({ queue_name: queue, source: 'service', result: null, agent_id: null });
 
@@ -91,7 +95,9 @@ describe('a caller of a service number', () => {
     // Out of the queue by the redirect (the Enqueue action hears "redirected"), then the room.
     expect(hooksTo('/voice/queue-result', sid).map((h) => h.params['QueueResult'])).toEqual(['redirected']);
     expect(hooksTo('/voice/queue-connect', sid).map((h) => h.status)).toEqual([200]);
-    expect(await agentRow(agent.id)).toMatchObject({ status: 'busy', current_call_sid: sid });
+    // The room's participant-join callback makes the agent busy with this customer.
+    await statusIs(agent.id, 'busy');
+    expect((await agentRow(agent.id)).current_call_sid).toBe(sid);
     const e = await entry(sid);
     expect(e).toMatchObject({ result: 'answered', agent_id: String(agent.id) });
     expect(e!.waited_seconds).toBeGreaterThanOrEqual(1);

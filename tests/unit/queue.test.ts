@@ -36,8 +36,11 @@ describe('the wait document', () => {
     expect(g.children[0]!.text).toBe(
       'Há 2 pessoas na sua frente. O tempo estimado de espera é de cerca de 6 minutos. Para receber uma ligação de volta, digite 1. Para deixar um recado, digite 2.',
     );
-    // 45 s between announcements with 10-second music: 5 plays.
-    expect(g.children[1]!.attrs['loop']).toBe('5');
+    // 45 s between announcements: the announcement (about 15 characters a second) plus whole plays
+    // of the 10-second music reach the interval and overshoot it by less than one play.
+    const cycle = g.children[0]!.text.length / 15 + Number(g.children[1]!.attrs['loop']) * 10;
+    expect(cycle).toBeGreaterThanOrEqual(45);
+    expect(cycle).toBeLessThan(55);
     expect(g.children[1]!.text).toBe(`${base}/queue-music.wav`);
   });
 
@@ -51,6 +54,10 @@ describe('the wait document', () => {
   it('never plays past the max wait, and leaves at or after it', () => {
     const near = parseTwiml(waitTwiml(config, s, { position: 1, queueTime: 285, avgQueueTime: 0 }).toString());
     expect(find(near, 'Play')!.attrs['loop']).toBe('2');
+    const far = parseTwiml(waitTwiml(config, { ...s, every: 600 }, { position: 1, queueTime: 0, avgQueueTime: 0 }).toString());
+    expect(find(far, 'Play')!.attrs['loop']).toBe('30');
+    const short = parseTwiml(waitTwiml(config, { ...s, every: 15 }, { position: 1, queueTime: 0, avgQueueTime: 0 }).toString());
+    expect(find(short, 'Play')!.attrs['loop']).toBe('1');
     const at = parseTwiml(waitTwiml(config, s, { position: 1, queueTime: 300, avgQueueTime: 0 }).toString());
     expect(verbNames(at)).toEqual(['Leave']);
   });

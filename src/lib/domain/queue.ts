@@ -19,6 +19,8 @@ export const QUEUE_NAME = /^[a-z0-9][a-z0-9_-]{0,39}$/;
 export const DEFAULT_QUEUE = 'geral';
 /** Length of src/assets/queue-music.wav (scripts/make-queue-music.ts), seconds. */
 export const QUEUE_MUSIC_SECONDS = 10;
+/** Characters per second of pt-BR speech, to fit the music after an announcement into the interval. */
+export const SPEECH_CHARS_PER_SECOND = 15;
 /** The queue's default hold music. */
 export const QUEUE_MUSIC_ASSET = '/queue-music.wav';
 /** A hand-over not connected within this many seconds is undone by the next dispatch. */
@@ -169,7 +171,8 @@ export interface QueuePlace {
  * One wait document. Twilio runs it while the caller waits and fetches it again when it ends
  * ("the waitUrl TwiML is fetched again when it ends", twilio.com/docs/voice/twiml/enqueue), so
  * each document is one announcement followed by hold music up to the next announcement
- * (every `every` seconds: the 10-second music played a whole number of times, never past the
+ * (every `every` seconds counting the announcement itself, spoken at about 15 characters a
+ * second: the 10-second music played a whole number of times, at least once, never past the
  * max wait), all inside `<Gather numDigits=1>` so a key may be pressed at any moment. A
  * waitUrl document may hold Play, Say, Pause, Hangup, Redirect, Leave and Gather
  * (twilio.com/docs/voice/twiml/enqueue, waitUrl; the emulator enforces the same list). At or
@@ -183,9 +186,11 @@ export function waitTwiml(config: Config, s: WaitSettings, place: QueuePlace): V
     return twiml;
   }
   const estimate = estimateWaitSeconds({ position: place.position, secondsPerCaller: s.spc, avgQueueTime: place.avgQueueTime, queueTime: place.queueTime });
-  const loops = Math.max(1, Math.min(60, Math.ceil(Math.min(s.every, remaining) / QUEUE_MUSIC_SECONDS)));
+  const text = announcementText(s, place.position, estimate);
+  const music = Math.min(s.every - text.length / SPEECH_CHARS_PER_SECOND, remaining);
+  const loops = Math.max(1, Math.min(60, Math.ceil(music / QUEUE_MUSIC_SECONDS)));
   const gather = twiml.gather({ numDigits: 1, action: keyUrl(config, s.queue), method: 'POST', timeout: 1, actionOnEmptyResult: false });
-  say(gather as unknown as Pick<VoiceResponse, 'say'>, config, announcementText(s, place.position, estimate));
+  say(gather as unknown as Pick<VoiceResponse, 'say'>, config, text);
   gather.play({ loop: loops }, urlFor(config, s.music));
   return twiml;
 }
