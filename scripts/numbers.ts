@@ -456,6 +456,56 @@ export function run(argv: string[], env: Env, io: Io): Promise<number> {
       await configure(ctx(opts), number, { cooldown_seconds: s }, (r) => `${r.phone_number} cool-down set to ${r.cooldown_seconds} s`);
     });
 
+    // service numbers --------------------------------------------------------------------
+    // A service number's calls wait in a service queue: the pool row names the queue
+    // (phone_number_set_service, checked first: nothing is changed on Twilio for an unknown
+    // number or queue) and Twilio's VoiceUrl becomes /voice/service (fallback and status
+    // callback as `point` sets them). `--queue none` makes it an ordinary number again
+    // (VoiceUrl /voice/inbound).
+    withCommonOptions(
+      program
+        .command('set-service')
+        .description("make a number a service number: its calls hear the disclaimer and wait in a service queue (VoiceUrl /voice/service)")
+        .argument('<number>', 'a number of the account and of the pool')
+        .requiredOption('--queue <name>', 'the service queue (see `npm run queues -- list`), or "none" to undo'),
+    ).action(async (number: string, opts: CommonOptions & { queue: string }) => {
+      const c = ctx(opts);
+      const e164 = phoneArg(number);
+      const queue = opts.queue === 'none' ? null : opts.queue;
+      if (queue !== null && !/^[a-z0-9][a-z0-9_-]{0,39}$/.test(queue)) {
+        throw new CliError(`--queue must be a queue name (a-z, 0-9, _ and -, up to 40) or "none", got "${opts.queue}"`, EXIT.USAGE, 'USAGE');
+      }
+      const hooks = webhookParams(functionsBaseUrl(env));
+      const voiceUrl = queue === null ? hooks.voiceUrl : `${functionsBaseUrl(env)}/voice/service`;
+      const twilioHooks = { ...hooks, voiceUrl };
+      const s = twilioSettings(env, { dryRun: c.dryRun });
+      const args = { p_number: e164, p_queue: queue };
+      if (c.dryRun) {
+        emitPlan(c, [
+          { kind: 'rpc', fn: 'phone_number_set_service', args },
+          { kind: 'rest', method: 'GET', url: incomingUrl(s), params: { PhoneNumber: e164 }, note: 'find the number SID' },
+          { kind: 'rest', method: 'POST', url: incomingUrl(s, '{PN sid}'), params: wireParams(twilioHooks) },
+        ]);
+        return;
+      }
+      const client = twilioClient(s);
+      let sid: string;
+      try {
+        sid = (await findOwned(client, s, e164)).sid;
+      } catch (e) {
+        throw twilioError(e, s);
+      }
+      const row = await rpcOrThrow<{ phone_number: string; service_queue: string | null }>(openDb(env), env, 'phone_number_set_service', args);
+      try {
+        await client.incomingPhoneNumbers(sid).update(twilioHooks);
+      } catch (e) {
+        throw twilioError(e, s);
+      }
+      emit(c, { number: { ...row, sid, voice_url: voiceUrl } }, () => [
+        queue === null ? `${e164} is no longer a service number: VoiceUrl ${voiceUrl}` : `${e164} serves queue ${queue}: VoiceUrl ${voiceUrl}`,
+      ]);
+    });
+
     return program;
   });
 }

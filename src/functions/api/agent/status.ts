@@ -8,7 +8,7 @@
  * capacity: a pacing round for it runs before the answer (its failure never fails the request).
  */
 import type twilio from 'twilio';
-import { eventDeps, tickForAgent } from '../../../lib/domain/dialer/tick';
+import { dispatchForAgent, eventDeps, tickForAgent } from '../../../lib/domain/dialer/tick';
 import { statusRequestProblem, unwrapAgent, type AgentStatusResponse, type AgentView } from '../../../lib/domain/agents';
 import { ApiError, apiFunction } from '../../../lib/runtime/api';
 import { pauseReasons, urlFor } from '../../../lib/runtime/config';
@@ -41,8 +41,10 @@ export const handler = apiFunction(
       }
     }
     const deps = eventDeps(db, config, () => context.getTwilioClient(twilioClientOptions(config.TWILIO_API_BASE_URL)) as unknown as twilio.Twilio);
-    // agent_view names the agent's campaign; an inbound-only agent (null) has no round to start.
+    // agent_view names the agent's campaign; an inbound-only agent (null) has no round to start,
+    // but may take a caller waiting in a service queue.
     if ((agent as { campaign_id?: number | null }).campaign_id !== null) await tickForAgent(deps, 'agent_status', agent.id);
+    else await dispatchForAgent(deps, agent.id);
     return { agent };
   },
 );
