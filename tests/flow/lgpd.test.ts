@@ -196,6 +196,13 @@ async function seed(): Promise<Seeded> {
     ['SM' + randomBytes(16).toString('hex'), phone, did, 'SM' + randomBytes(16).toString('hex')],
   );
 
+  // A wait in the service queue (the inbound call waited before an agent took it).
+  await sql(
+    `insert into queue_entries (call_sid, queue_name, from_number, entered_at, left_at, result, waited_seconds)
+     values ($1, 'geral', $2, now() - interval '2 minutes', now() - interval '1 minute', 'answered', 60)`,
+    [inbound, phone],
+  );
+
   // Two recordings with verified S3 copies (real objects), one only in the Twilio emulator.
   const bucket = env('S3_BUCKET');
   const objects: Seeded['objects'] = [];
@@ -272,7 +279,7 @@ describe('lgpd export and erase', () => {
     expect(path.basename(res.json)).toMatch(new RegExp(`^\\${s.phone}-\\d{8}T\\d{6}Z\\.json$`));
     const doc = JSON.parse(fs.readFileSync(res.json, 'utf8'));
     expect(doc.phone).toBe(s.phone);
-    expect(doc.counts).toMatchObject({ calls: 5, call_events: 3, leads: 2, call_dispositions: 1, opt_outs: 1, recordings: 3, inbound_messages: 2 });
+    expect(doc.counts).toMatchObject({ calls: 5, call_events: 3, leads: 2, call_dispositions: 1, opt_outs: 1, recordings: 3, inbound_messages: 2, queue_entries: 1 });
     expect(doc.leads.find((l: { phone_number: string }) => l.phone_number === s.phone)).toMatchObject({ name: 'Fulano de Tal', data: { saldo: '1.234,56' } });
     expect(doc.calls.filter((c: { call_sid: string | null }) => c.call_sid === null)).toHaveLength(1); // the attempt never placed
     expect(doc.call_dispositions[0].notes).toMatch(/pagará/);
