@@ -425,7 +425,9 @@ export async function transferRecording(d: TransferDeps, job: RecordingJob, work
       return { sid, outcome: 'failed', error: e.message };
     }
     const msg = e instanceof MediaUnavailable || !(e as { $metadata?: unknown }).$metadata ? (e as Error).message ?? String(e) : s3Error(e, d.bucket);
-    const retry = backoffSeconds(job.attempts + 1);
+    // A media 404 right after completion is usually Twilio still propagating the file: retried within seconds
+    // (support.twilio.com "Intermittent 404 Errors When Accessing Media URLs": retry after 1-3 s, with backoff).
+    const retry = e instanceof MediaUnavailable ? backoffSeconds(job.attempts + 1, 2) : backoffSeconds(job.attempts + 1);
     await release(msg, retry);
     return { sid, outcome: 'retry', error: msg, retryInSeconds: retry };
   }
