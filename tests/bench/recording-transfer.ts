@@ -3,8 +3,8 @@
  * Twilio serves it: 115 MB) moved to S3 by the real transfer job, run as /api/jobs runs it
  * (7 s budget per run, the Functions' 10 s limit), against the local stack's Postgres,
  * PostgREST and s3rver, with the Twilio emulator serving the media. Prints the time, the
- * throughput, the peak RSS of the worker process and how many runs it took; and, as the
- * baseline, a plain download of the same media to /dev/null in the same worker.
+ * throughput, the peak RSS of the transfer's process and how many runs it took; and, as the
+ * baseline, a plain download of the same media to /dev/null (in a process of its own).
  *
  *   npm run bench:recordings [-- --minutes 60 --part-mib 8]
  */
@@ -34,16 +34,19 @@ interface WorkerInput {
 
 const MB = 1e6;
 
-async function worker(input: WorkerInput): Promise<void> {
+/** The baseline, in a process of its own: the same media downloaded and thrown away. */
+async function baseline(input: WorkerInput): Promise<void> {
   const rssStart = process.memoryUsage().rss;
-  // Baseline: the same media, downloaded and thrown away.
   const t0 = Date.now();
   const res = await fetch(`${input.mediaUrl}.wav`, { headers: { authorization: 'Basic ' + Buffer.from(`${input.twilio.accountSid}:${input.twilio.authToken}`).toString('base64') } });
   let bytes = 0;
   for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) bytes += c.byteLength;
-  const baselineMs = Date.now() - t0;
-  const rssAfterBaseline = process.resourceUsage().maxRSS * 1024;
+  process.stdout.write(JSON.stringify({ bytes, ms: Date.now() - t0, rssStart, peakRss: process.resourceUsage().maxRSS * 1024 }) + '\n');
+}
 
+/** The transfer, run after run with the /api/jobs budget, in a process of its own (its peak RSS is the job's). */
+async function transfer(input: WorkerInput): Promise<void> {
+  const rssStart = process.memoryUsage().rss;
   const db = createDb({ url: input.supabaseUrl, serviceRoleKey: input.serviceRoleKey, timeoutMs: 5000 });
   const s3 = s3Client({ S3_BUCKET: input.s3.bucket, S3_REGION: 'sa-east-1', S3_ENDPOINT: input.s3.endpoint, S3_ACCESS_KEY_ID: input.s3.accessKeyId, S3_SECRET_ACCESS_KEY: input.s3.secretAccessKey }, { timeoutMs: 8000, maxAttempts: 1 });
   const deps = {
@@ -52,8 +55,6 @@ async function worker(input: WorkerInput): Promise<void> {
   };
   const t1 = Date.now();
   const runs: { ms: number; outcome: JobOutcome['outcome'] }[] = [];
-  let peakHeap = 0;
-  const sampler = setInterval(() => (peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers)), 20);
   for (let i = 0; i < 60; i++) {
     const r0 = Date.now();
     const [out] = await runRecordingJobs(deps, { budgetMs: input.budgetMs, sid: input.sid, worker: `bench-${i}` });
@@ -61,17 +62,20 @@ async function worker(input: WorkerInput): Promise<void> {
     if (!out || out.outcome === 'done' || out.outcome === 'failed' || out.outcome === 'external') break;
     if (out.outcome === 'retry') throw new Error(`run ${i + 1} failed: ${out.error}`);
   }
-  clearInterval(sampler);
-  process.stdout.write(
-    JSON.stringify({
-      bytes, baselineMs, transferMs: Date.now() - t1, runs, rssStart, rssAfterBaseline,
-      peakRss: process.resourceUsage().maxRSS * 1024, peakHeapAndBuffers: peakHeap,
-    }) + '\n',
-  );
+  process.stdout.write(JSON.stringify({ ms: Date.now() - t1, runs, rssStart, peakRss: process.resourceUsage().maxRSS * 1024 }) + '\n');
+}
+
+async function child(mode: '--baseline' | '--transfer', input: WorkerInput): Promise<string> {
+  const p = spawn(process.execPath, [require.resolve('tsx/cli'), __filename, mode, JSON.stringify(input)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise<string>((ok, fail) => {
+    createInterface({ input: p.stdout! }).once('line', ok);
+    p.once('exit', (code) => fail(new Error(`${mode} worker exited with ${code}`)));
+  });
 }
 
 async function main(): Promise<void> {
-  if (process.argv[2] === '--worker') return worker(JSON.parse(process.argv[3] ?? '{}') as WorkerInput);
+  if (process.argv[2] === '--baseline') return baseline(JSON.parse(process.argv[3] ?? '{}') as WorkerInput);
+  if (process.argv[2] === '--transfer') return transfer(JSON.parse(process.argv[3] ?? '{}') as WorkerInput);
   const o = new Command()
     .option('--minutes <n>', 'recording length in minutes', '60')
     .option('--part-mib <n>', 'multipart part size in MiB', '8')
@@ -100,21 +104,14 @@ async function main(): Promise<void> {
       twilio: { accountSid: emu.accountSid, authToken: emu.authToken, apiBaseUrl: emu.url }, sid: rec.sid, mediaUrl: rec.mediaUrl,
       partMiB: Number(o.partMib), budgetMs: Number(o.budgetMs),
     };
-    const child = spawn(process.execPath, [require.resolve('tsx/cli'), __filename, '--worker', JSON.stringify(input)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const line = await new Promise<string>((ok, fail) => {
-      createInterface({ input: child.stdout! }).once('line', ok);
-      child.once('exit', (code) => fail(new Error(`worker exited with ${code}`)));
-    });
-    const r = JSON.parse(line) as {
-      bytes: number; baselineMs: number; transferMs: number; runs: { ms: number; outcome: string }[]; rssStart: number; rssAfterBaseline: number; peakRss: number; peakHeapAndBuffers: number;
-    };
+    const b = JSON.parse(await child('--baseline', input)) as { bytes: number; ms: number; rssStart: number; peakRss: number };
+    const r = JSON.parse(await child('--transfer', input)) as { ms: number; runs: { ms: number; outcome: string }[]; rssStart: number; peakRss: number };
     const [row] = await sql<{ storage_status: string; sha256: string; s3_key: string }>(`select storage_status, sha256, s3_key from recordings where recording_sid = $1`, [rec.sid]);
-    const mb = r.bytes / MB;
-    console.log(`recording: ${o.minutes} min, 2 channels, 8 kHz 16-bit WAV = ${mb.toFixed(1)} MB (${r.bytes} bytes); parts of ${o.partMib} MiB`);
-    console.log(`baseline (download to /dev/null): ${(r.baselineMs / 1000).toFixed(2)} s, ${(mb / (r.baselineMs / 1000)).toFixed(1)} MB/s`);
-    console.log(`transfer (download + SHA-256 + upload + read-back + delete): ${(r.transferMs / 1000).toFixed(2)} s, ${(mb / (r.transferMs / 1000)).toFixed(1)} MB/s`);
+    const mb = b.bytes / MB;
+    console.log(`recording: ${o.minutes} min, 2 channels, 8 kHz 16-bit WAV = ${mb.toFixed(1)} MB (${b.bytes} bytes); parts of ${o.partMib} MiB`);
+    console.log(`baseline (download to /dev/null): ${(b.ms / 1000).toFixed(2)} s, ${(mb / (b.ms / 1000)).toFixed(1)} MB/s; process peak RSS ${(b.peakRss / MB).toFixed(0)} MB (${(b.rssStart / MB).toFixed(0)} MB at start)`);
+    console.log(`transfer (download + SHA-256 + upload + read-back + delete): ${(r.ms / 1000).toFixed(2)} s, ${(mb / (r.ms / 1000)).toFixed(1)} MB/s; process peak RSS ${(r.peakRss / MB).toFixed(0)} MB (${(r.rssStart / MB).toFixed(0)} MB at start)`);
     console.log(`runs of ${o.budgetMs} ms budget: ${r.runs.length} (${r.runs.map((x) => `${x.outcome} ${(x.ms / 1000).toFixed(1)} s`).join(', ')})`);
-    console.log(`worker peak RSS: ${(r.peakRss / MB).toFixed(0)} MB (at start ${(r.rssStart / MB).toFixed(0)} MB, after the baseline ${(r.rssAfterBaseline / MB).toFixed(0)} MB); peak heap + buffers during the transfer: ${(r.peakHeapAndBuffers / MB).toFixed(0)} MB`);
     console.log(`result: ${row!.storage_status}, ${row!.s3_key}; SHA-256 ${row!.sha256 === original ? 'equals' : 'DIFFERS FROM'} the media's`);
     if (row!.storage_status !== 'deleted_from_twilio' || row!.sha256 !== original) process.exitCode = 1;
   } finally {

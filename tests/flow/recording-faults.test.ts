@@ -25,7 +25,8 @@ import { runRecordingJobs, runRetention, type TransferDeps } from '../../src/lib
 import { s3Client } from '../../src/lib/runtime/s3';
 import { env, sql, testDb } from '../helpers/db';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy';
-import { newCallSid, newMobile } from '../helpers/twilio';
+import { newCallSid, newMobile, signedPost } from '../helpers/twilio';
+import { createAgentWithDid } from '../helpers/db';
 
 const MiB = 1024 * 1024;
 const PART = 5 * MiB;
@@ -121,6 +122,28 @@ describe('/api/jobs (the real function)', () => {
     expect(ok.status).toBe(200);
     const body = (await ok.json()) as { transfers: unknown; retention: { errors: unknown[] } };
     expect([Array.isArray(body.transfers), body.retention.errors.length]).toEqual([true, 0]);
+  });
+});
+
+describe('/webhooks/recording (the real function)', () => {
+  it("stores a voicemail's owner from the callback URL's query; a malformed query is refused (400), nothing written", async () => {
+    const agentId = await createAgentWithDid({ name: 'Caixa Postal', phone: null, client: null, did: newMobile() });
+    const callSid = newCallSid();
+    await sql(`insert into calls (call_sid, direction, from_number, to_number, status) values ($1, 'inbound', $2, '+551130001000', 'in-progress')`, [callSid, newMobile()]);
+    const recSid = 'RE' + randomBytes(16).toString('hex');
+    const params = {
+      AccountSid: env('TWILIO_ACCOUNT_SID'), CallSid: callSid, RecordingSid: recSid, RecordingStatus: 'in-progress', RecordingChannels: '1', RecordingSource: 'RecordVerb',
+      RecordingUrl: `https://api.twilio.com/2010-04-01/Accounts/${env('TWILIO_ACCOUNT_SID')}/Recordings/${recSid}`, RecordingStartTime: 'Thu, 26 Nov 2026 10:00:00 +0000',
+    };
+    const base = `${env('FUNCTIONS_BASE_URL')}/webhooks/recording`;
+    expect((await signedPost(`${base}?kind=call`, params, env('TWILIO_AUTH_TOKEN'))).status).toBe(400);
+    expect((await signedPost(`${base}?kind=voicemail&queue=Geral!`, params, env('TWILIO_AUTH_TOKEN'))).status).toBe(400);
+    expect(await sql(`select 1 from recordings where recording_sid = $1`, [recSid])).toEqual([]);
+    expect((await signedPost(`${base}?kind=voicemail&agent=${agentId}&queue=geral`, params, env('TWILIO_AUTH_TOKEN'))).status).toBe(204);
+    expect(await sql(`select kind, agent_id, queue_name, status, storage_status from recordings where recording_sid = $1`, [recSid])).toEqual([
+      { kind: 'voicemail', agent_id: String(agentId), queue_name: 'geral', status: 'in-progress', storage_status: 'pending' },
+    ]);
+    expect(await sql(`select 1 from recording_transfers where recording_sid = $1`, [recSid])).toEqual([]); // armed only once completed
   });
 });
 
