@@ -340,6 +340,14 @@ describe('retention', () => {
   });
 });
 
+describe('the cron schedule', () => {
+  it('exists next to the tick and refuses clearly where pg_cron / pg_net are missing (the local database)', async () => {
+    await expect(sql(`select recording_jobs_schedule(15)`)).rejects.toThrow(/needs pg_cron and pg_net/);
+    await expect(sql(`select recording_jobs_schedule(0)`)).rejects.toThrow(/between 1 and 59/);
+    await expect(sql(`select recording_jobs_heartbeat()`)).rejects.toThrow(/pg_net is not installed/);
+  });
+});
+
 describe('the count', () => {
   it('every recording is verified in S3 with the SHA-256 of Twilio’s bytes, or still in Twilio: 0 lost, 0 deleted unverified', async () => {
     let verified = 0;
