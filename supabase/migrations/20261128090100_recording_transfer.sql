@@ -245,7 +245,7 @@ begin
   returning t.* into v_job;
   update public.recordings r set
     storage_status = case v_state
-      when 'uploading' then 'copying' when 'uploaded' then 'copying' when 'verified' then 'verified'
+      when 'pending' then 'pending' when 'uploading' then 'copying' when 'uploaded' then 'copying' when 'verified' then 'verified'
       when 'done' then 'deleted_from_twilio' when 'external' then 'external' else r.storage_status end,
     s3_bucket  = case when v_state in ('verified', 'done') then v_job.s3_bucket else r.s3_bucket end,
     s3_key     = case when v_state in ('verified', 'done') then v_job.s3_key else r.s3_key end,
