@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { VirtualClock } from './clock';
 import { ContractValidator, type ContractViolation } from './openapi';
 import { Parties, type PartyResolver, type PartySpec } from './parties';
-import { RestApi, deliverInboundMessage } from './rest/api';
+import { RestApi, deliverInboundMessage, type InboundReply } from './rest/api';
 import { Store, type AccountOptions, type Recording } from './state';
 import { VoiceEngine, type Queue } from './voice/engine';
 import type { Leg, TimelineEntry } from './voice/leg';
@@ -19,6 +19,7 @@ export type { FaultSpec, WebhookRecord, WebhookPurpose } from './webhooks';
 export type { TimelineEntry, CallStatus } from './voice/leg';
 export type { ContractViolation } from './openapi';
 export type { AccountOptions } from './state';
+export type { InboundReply } from './rest/api';
 export type { Conference, Participant } from './voice/conference';
 
 /** A snapshot of one conference for tests. */
@@ -134,8 +135,8 @@ export interface Emulator {
   addNumber(opts: {
     accountSid?: string; phoneNumber: string; voiceUrl?: string; voiceMethod?: string; voiceFallbackUrl?: string; statusCallback?: string; smsUrl?: string;
   }): string;
-  /** An SMS/WhatsApp arrives at one of the numbers: its SmsUrl is called. */
-  sendInboundMessage(opts: { from: string; to: string; body: string }): Promise<{ sid: string; status: number }>;
+  /** An SMS/WhatsApp arrives at one of the numbers: its SmsUrl is called; a `<Message>` answer is sent back as replies. */
+  sendInboundMessage(opts: { from: string; to: string; body: string; profileName?: string }): Promise<{ sid: string; status: number; replies: InboundReply[]; error?: number }>;
   /** Recordings made so far, deleted ones included (with `deletedMs`). */
   recordings(): Recording[];
   /**

@@ -29,6 +29,12 @@ export interface Expectation {
   noContractViolations?: boolean;
   /** Number of recordings made in the whole scenario. */
   recordings?: number;
+  /** Message id from `messages`: its SmsUrl request was answered with `answered` (when given)… */
+  message?: string;
+  /** …and Twilio sent a reply containing this text (case-insensitive). */
+  replied?: string;
+  /** …and no reply was sent. */
+  noReply?: boolean;
 }
 
 /** A scenario file (JSON). URLs that start with `/` are relative to `appUrl`. */
@@ -52,6 +58,8 @@ export interface Scenario {
     /** Calls create parameters in the twilio client's camelCase (to, from, url, statusCallback, machineDetection, record…). */
     outbound?: Record<string, unknown> & { to: string; from: string };
   }[];
+  /** Inbound SMS/WhatsApp (`whatsapp:+55…` addresses) sent to the numbers' SmsUrl, in `at` order. */
+  messages?: { id: string; at?: number; from: string; to: string; body: string; profileName?: string }[];
   faults?: FaultSpec[];
   expect?: Expectation[];
 }
@@ -62,8 +70,18 @@ export interface ScenarioResult {
   failures: string[];
   report: string;
   callSids: Record<string, string>;
+  /** What each message of `messages` got: its MessageSid, the SmsUrl's HTTP status, the replies. */
+  messages: Record<string, MessageOutcome>;
   wallMs: number;
   virtualMs: number;
+}
+
+/** An inbound message of a scenario, once delivered. */
+export interface MessageOutcome {
+  sid: string;
+  status: number;
+  replies: { sid: string; from: string; to: string; body: string }[];
+  error?: number;
 }
 
 /** Loads a scenario file. */
@@ -89,6 +107,7 @@ export async function runScenario(
   if (!appUrl) throw new Error('scenario has no appUrl: set "appUrl", "app": "demo" or pass --app-url');
   const client = createTwilioClient(emu.accountSid, emu.authToken, emu.url);
   const callSids: Record<string, string> = {};
+  const messages: Record<string, MessageOutcome> = {};
   const failures: string[] = [];
   try {
     for (const p of sc.parties ?? []) emu.addParty(p);
@@ -100,8 +119,16 @@ export async function runScenario(
       });
     }
     const t0 = emu.clock.elapsed();
-    await Promise.all(
-      sc.calls.map(async (c) => {
+    const sendMessages = async () => {
+      for (const m of [...(sc.messages ?? [])].sort((a, b) => (a.at ?? 0) - (b.at ?? 0))) {
+        const wait = t0 + (m.at ?? 0) * 1000 - emu.clock.elapsed();
+        if (wait > 0) await emu.clock.sleep(wait);
+        messages[m.id] = await emu.sendInboundMessage({ from: m.from, to: m.to, body: m.body, profileName: m.profileName });
+      }
+    };
+    await Promise.all([
+      sendMessages(),
+      ...sc.calls.map(async (c) => {
         const wait = t0 + (c.at ?? 0) * 1000 - emu.clock.elapsed();
         if (wait > 0) await emu.clock.sleep(wait);
         if (c.inbound) callSids[c.id] = await emu.placeInboundCall(c.inbound);
@@ -111,7 +138,7 @@ export async function runScenario(
           callSids[c.id] = created.sid;
         } else throw new Error(`call ${c.id} needs "inbound" or "outbound"`);
       }),
-    );
+    ]);
     await emu.waitUntilIdle({ timeoutMs: 120000 });
     const lines: string[] = [`Scenario: ${sc.name}`, `App: ${appUrl}   Emulator: ${emu.url}   speed x${emu.clock.speed}`];
     for (const c of sc.calls) {
@@ -120,8 +147,13 @@ export async function runScenario(
       lines.push('', `Call ${c.id} ${sid} ${view?.direction} ${view?.from} -> ${view?.to}: ${view?.status}${view?.answeredBy ? ` (AnsweredBy ${view.answeredBy})` : ''}`);
       if (!o.quiet) lines.push(formatTimeline(emu.timeline(sid, { children: true })));
     }
+    for (const m of sc.messages ?? []) {
+      const got = messages[m.id];
+      lines.push('', `Message ${m.id} ${got?.sid} ${m.from} -> ${m.to}: ${JSON.stringify(m.body)}; SmsUrl answered ${got?.status}${got?.error ? ` (error ${got.error})` : ''}`);
+      for (const r of got?.replies ?? []) lines.push(`  reply ${r.sid} ${r.from} -> ${r.to}: ${JSON.stringify(r.body)}`);
+    }
     for (const [i, e] of (sc.expect ?? []).entries()) {
-      const why = check(emu, e, callSids);
+      const why = e.message !== undefined ? checkMessage(e, messages) : check(emu, e, callSids);
       const label = `expect[${i}] ${JSON.stringify(e)}`;
       if (why) failures.push(`${label}: ${why}`);
     }
@@ -140,11 +172,23 @@ export async function runScenario(
       `  expectations: ${(sc.expect ?? []).length - failures.length}/${(sc.expect ?? []).length} passed`,
       ...failures.map((f) => `  FAIL ${f}`),
     );
-    return { ok: failures.length === 0, failures, report: lines.join('\n'), callSids, wallMs: Date.now() - started, virtualMs };
+    return { ok: failures.length === 0, failures, report: lines.join('\n'), callSids, messages, wallMs: Date.now() - started, virtualMs };
   } finally {
     await emu.stop();
     await demo?.close();
   }
+}
+
+function checkMessage(e: Expectation, messages: Record<string, MessageOutcome>): string | undefined {
+  const got = messages[e.message as string];
+  if (!got) return `no message with id ${e.message}`;
+  if (e.answered !== undefined && got.status !== e.answered) return `SmsUrl answered ${got.status}`;
+  if (e.replied !== undefined && !got.replies.some((r) => r.body.toLowerCase().includes((e.replied as string).toLowerCase()))) {
+    return `no reply containing "${e.replied}" (replies: ${JSON.stringify(got.replies.map((r) => r.body))})`;
+  }
+  if (e.noReply && got.replies.length) return `replied ${JSON.stringify(got.replies.map((r) => r.body))}`;
+  if (e.noErrors && got.error) return `error ${got.error}`;
+  return undefined;
 }
 
 function check(emu: Emulator, e: Expectation, sids: Record<string, string>): string | undefined {

@@ -93,3 +93,38 @@ export function parseTwiml(xml: string): TwimlNode {
 export function sayDuration(text: string): number {
   return Math.max(1, Math.ceil(text.length / 15));
 }
+
+/** A reply a messaging TwiML document asks Twilio to send (`<Message>`). */
+export interface MessagingReply {
+  body: string;
+  /** The `to`/`from` attributes when given (Twilio defaults: the sender, and the number written to). */
+  to?: string;
+  from?: string;
+}
+
+/**
+ * Reads the answer to an incoming-message webhook: an empty body or an empty `<Response/>`
+ * sends nothing; each `<Message>` (text, or a `<Body>` child; `<Media>` ignored) is a reply
+ * (https://www.twilio.com/docs/messaging/twiml/message). `<Redirect>` is not followed.
+ * Throws TwimlError (12100) on a document Twilio could not read.
+ */
+export function parseMessagingTwiml(xml: string): MessagingReply[] {
+  const trimmed = xml.trim();
+  if (!trimmed) return [];
+  const valid = XMLValidator.validate(trimmed);
+  if (valid !== true) throw new TwimlError(`invalid XML: ${valid.err.msg} (line ${valid.err.line})`);
+  const roots = (parser.parse(trimmed) as Raw[]).map(convert).filter((n): n is TwimlNode => typeof n === 'object');
+  const root = roots[0];
+  if (!root || roots.length !== 1 || root.name !== 'Response') {
+    throw new TwimlError(`the root element must be <Response>, got ${roots.map((r) => `<${r.name}>`).join(', ') || 'none'}`);
+  }
+  const replies: MessagingReply[] = [];
+  for (const verb of root.children) {
+    if (verb.name === 'Redirect') continue;
+    if (verb.name !== 'Message') throw new TwimlError(`<${verb.name}> is not a TwiML messaging verb`);
+    const body = verb.children.find((c) => c.name === 'Body');
+    for (const c of verb.children) if (c.name !== 'Body' && c.name !== 'Media') throw new TwimlError(`<${c.name}> cannot be nested in <Message>`);
+    replies.push({ body: body ? body.text : verb.text, ...(verb.attrs['to'] ? { to: verb.attrs['to'] } : {}), ...(verb.attrs['from'] ? { from: verb.attrs['from'] } : {}) });
+  }
+  return replies;
+}

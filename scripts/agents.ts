@@ -4,6 +4,7 @@
  *   printf '%s\n' "$SENHA" | npm run agents -- set-password maria@empresa.com.br --password-stdin
  *   npm run agents -- assign-number maria@empresa.com.br "(11) 3000-1002"
  *   npm run agents -- set-role joao@empresa.com.br supervisor
+ *   npm run agents -- set-follow-me maria@empresa.com.br --mobile "(11) 98765-4321" --softphone-seconds 20 --mobile-seconds 25 --then queue:geral
  *   npm run agents -- disable maria@empresa.com.br
  *   npm run agents -- list --json
  * Passwords are read from stdin (--password-stdin) or asked on the terminal without echo,
@@ -13,6 +14,7 @@
  */
 import { Command, Option } from 'commander';
 import { hashPassword } from '../src/lib/domain/auth/password';
+import { parsePhone } from '../src/lib/domain/phone';
 import { passwordProblem } from '../src/lib/domain/auth/policy';
 import {
   CliError,
@@ -117,6 +119,47 @@ async function call<T>(c: Ctx, fn: string, args: Record<string, unknown>): Promi
     }
     throw e;
   }
+}
+
+/** Follow-me ring times, seconds (the agent_follow_me table's bounds). */
+const RING_SECONDS_MIN = 10;
+const RING_SECONDS_MAX = 120;
+const QUEUE_NAME = /^[a-z0-9][a-z0-9_-]{0,39}$/;
+const DEFAULT_QUEUE = 'geral';
+
+function ringSecondsArg(name: string, input: string | undefined): number | null {
+  if (input === undefined) return null;
+  if (!/^[0-9]{1,4}$/.test(input) || Number(input) < RING_SECONDS_MIN || Number(input) > RING_SECONDS_MAX) {
+    throw new CliError(`${name} must be a whole number of seconds from ${RING_SECONDS_MIN} to ${RING_SECONDS_MAX}, got "${input}"`, EXIT.USAGE, 'USAGE');
+  }
+  return Number(input);
+}
+
+/**
+ * The follow-me mobile: a Brazilian mobile number (DDD + 9 digits starting with 9). Screening
+ * is made for a mobile's own voicemail, and the account may call Brazil only by default
+ * (geographic permissions); "none" clears it (the agent's own phone is used).
+ */
+function mobileArg(input: string | undefined): string | null {
+  if (input === undefined) return null;
+  if (input.trim().toLowerCase() === 'none') return '';
+  const r = parsePhone(input);
+  if (!r.ok) throw new CliError(`invalid phone number "${input}": ${r.reason}`, EXIT.USAGE, 'INVALID_PHONE');
+  if (!r.e164.startsWith('+55') || r.type !== 'MOBILE') {
+    throw new CliError(`--mobile must be a Brazilian mobile number (DDD + 9 digits starting with 9), got "${input}"`, EXIT.USAGE, 'INVALID_PHONE');
+  }
+  return r.e164;
+}
+
+/** --then voicemail | queue | queue:<name> → [final hop, queue name]. */
+function thenArg(input: string | undefined): [string | null, string | null] {
+  if (input === undefined) return [null, null];
+  if (input === 'voicemail') return ['voicemail', null];
+  const m = /^queue(?::(.*))?$/.exec(input);
+  if (!m) throw new CliError(`--then must be voicemail, queue or queue:<name>, got "${input}"`, EXIT.USAGE, 'USAGE');
+  const name = m[1] ?? DEFAULT_QUEUE;
+  if (!QUEUE_NAME.test(name)) throw new CliError(`queue name must be 1-40 of a-z, 0-9, _ and - (starting with a letter or digit), got "${name}"`, EXIT.USAGE, 'USAGE');
+  return ['queue', name];
 }
 
 /** What the dry run shows instead of a hash: the password is never printed. */
@@ -247,6 +290,43 @@ export function run(argv: string[], env: Env, io: Io, input?: PasswordInput): Pr
       if (c.dryRun) return emitPlan(c, [{ kind: 'rpc', fn: 'auth_set_role', args }]);
       const r = await call<{ user: UserJson; sessions_revoked: number; changed: boolean }>(c, 'auth_set_role', args);
       emit(c, r, () => [r.changed ? `${r.user.email} is now ${r.user.role}; ${r.sessions_revoked} session(s) ended` : `${r.user.email} was already ${r.user.role}`]);
+    });
+
+    withCommonOptions(
+      program
+        .command('set-follow-me')
+        .description("where a call to the agent's number goes when they cannot take it on the page: softphone, then mobile (with screening), then voicemail or a queue")
+        .argument('<agent>', "the agent's e-mail or agent id")
+        .option('--mobile <number>', 'a Brazilian mobile (screened: the mobile must press 1); "none" = the agent\'s own phone')
+        .option('--softphone-seconds <n>', `seconds the softphone rings (${RING_SECONDS_MIN}-${RING_SECONDS_MAX}, default 20)`)
+        .option('--mobile-seconds <n>', `seconds the mobile rings (${RING_SECONDS_MIN}-${RING_SECONDS_MAX}, default 25)`)
+        .option('--then <final>', `last hop: voicemail (default), queue (the "${DEFAULT_QUEUE}" queue) or queue:<name>`),
+    ).action(async (agent: string, opts: CommonOptions & { mobile?: string; softphoneSeconds?: string; mobileSeconds?: string; then?: string }) => {
+      const c = ctx(opts);
+      const who = agent.trim();
+      if (!/^[1-9][0-9]{0,17}$/.test(who)) emailArg(who);
+      const [finalHop, queue] = thenArg(opts.then);
+      const args = {
+        p_agent: who,
+        p_mobile: mobileArg(opts.mobile),
+        p_softphone_seconds: ringSecondsArg('--softphone-seconds', opts.softphoneSeconds),
+        p_mobile_seconds: ringSecondsArg('--mobile-seconds', opts.mobileSeconds),
+        p_final_hop: finalHop,
+        p_queue_name: queue,
+      };
+      if (c.dryRun) return emitPlan(c, [{ kind: 'rpc', fn: 'follow_me_set', args }]);
+      const r = await call<{ agent_id: number; settings: Record<string, unknown>; chain: { hops: { kind: string; seconds: number; client?: string; number?: string }[]; final: { kind: string; queue?: string } }; changed: boolean }>(
+        c,
+        'follow_me_set',
+        args,
+      );
+      emit(c, r, () => [
+        `agent #${r.agent_id} follow-me${r.changed ? '' : ' (unchanged)'}: ` +
+          [
+            ...r.chain.hops.map((h) => `${h.kind} ${h.client ?? h.number} ${h.seconds} s`),
+            r.chain.final.kind === 'queue' ? `queue ${r.chain.final.queue}` : 'voicemail',
+          ].join(' → '),
+      ]);
     });
 
     return program;

@@ -39,7 +39,7 @@ import {
   type TwilioSettings,
   withCommonOptions,
 } from './lib/cli';
-import { statusCallbackUrl, voiceFallbackUrl, voiceInboundUrl } from '../src/lib/domain/callback-urls';
+import { smsUrl, statusCallbackUrl, voiceFallbackUrl, voiceInboundUrl } from '../src/lib/domain/callback-urls';
 
 type NumberType = 'local' | 'mobile' | 'toll_free';
 /** The fields of an AvailablePhoneNumbers Local/Mobile/TollFree result that `search` shows. */
@@ -65,8 +65,9 @@ export function inferNumberType(e164: string): NumberType | null {
 /**
  * The webhook settings every number of the account gets (paths are part of the product's
  * contract, see the README's URL table): VoiceUrl, a VoiceFallbackUrl that answers without the database
- * (Twilio calls it when VoiceUrl fails or times out), and a StatusCallback carrying Twilio's
- * retry fragment (see src/lib/domain/callback-urls.ts).
+ * (Twilio calls it when VoiceUrl fails or times out), a StatusCallback carrying Twilio's
+ * retry fragment (see src/lib/domain/callback-urls.ts), and the SmsUrl that reads opt-out
+ * words and keeps other messages for the team (SMS and WhatsApp).
  */
 export function webhookParams(functionsBaseUrl: string) {
   const at = { baseUrl: functionsBaseUrl };
@@ -77,6 +78,8 @@ export function webhookParams(functionsBaseUrl: string) {
     voiceFallbackMethod: 'POST',
     statusCallback: statusCallbackUrl(at),
     statusCallbackMethod: 'POST',
+    smsUrl: smsUrl(at),
+    smsMethod: 'POST',
   };
 }
 
@@ -115,7 +118,7 @@ function owned(n: IncomingNumber, base?: string): OwnedNumber {
   };
   if (base) {
     const w = webhookParams(base);
-    row.pointed = n.voiceUrl === w.voiceUrl && n.voiceFallbackUrl === w.voiceFallbackUrl && n.statusCallback === w.statusCallback;
+    row.pointed = n.voiceUrl === w.voiceUrl && n.voiceFallbackUrl === w.voiceFallbackUrl && n.statusCallback === w.statusCallback && n.smsUrl === w.smsUrl;
   }
   return row;
 }
@@ -262,7 +265,7 @@ export function run(argv: string[], env: Env, io: Io): Promise<number> {
     withCommonOptions(
       program
         .command('point')
-        .description('set VoiceUrl, VoiceFallbackUrl and StatusCallback (all POST) to the functions at FUNCTIONS_BASE_URL')
+        .description('set VoiceUrl, VoiceFallbackUrl, StatusCallback and SmsUrl (all POST) to the functions at FUNCTIONS_BASE_URL')
         .argument('<number|all>', 'one number of the account, or "all"'),
     ).action(async (target: string, opts: CommonOptions) => {
       const c = ctx(opts);
@@ -451,6 +454,56 @@ export function run(argv: string[], env: Env, io: Io): Promise<number> {
       const s = Number(seconds);
       if (!/^\d+$/.test(seconds) || s > 86_400) throw new CliError(`<seconds> must be a whole number from 0 to 86400, got "${seconds}"`, EXIT.USAGE, 'USAGE');
       await configure(ctx(opts), number, { cooldown_seconds: s }, (r) => `${r.phone_number} cool-down set to ${r.cooldown_seconds} s`);
+    });
+
+    // service numbers --------------------------------------------------------------------
+    // A service number's calls wait in a service queue: the pool row names the queue
+    // (phone_number_set_service, checked first: nothing is changed on Twilio for an unknown
+    // number or queue) and Twilio's VoiceUrl becomes /voice/service (fallback and status
+    // callback as `point` sets them). `--queue none` makes it an ordinary number again
+    // (VoiceUrl /voice/inbound).
+    withCommonOptions(
+      program
+        .command('set-service')
+        .description("make a number a service number: its calls hear the disclaimer and wait in a service queue (VoiceUrl /voice/service)")
+        .argument('<number>', 'a number of the account and of the pool')
+        .requiredOption('--queue <name>', 'the service queue (see `npm run queues -- list`), or "none" to undo'),
+    ).action(async (number: string, opts: CommonOptions & { queue: string }) => {
+      const c = ctx(opts);
+      const e164 = phoneArg(number);
+      const queue = opts.queue === 'none' ? null : opts.queue;
+      if (queue !== null && !/^[a-z0-9][a-z0-9_-]{0,39}$/.test(queue)) {
+        throw new CliError(`--queue must be a queue name (a-z, 0-9, _ and -, up to 40) or "none", got "${opts.queue}"`, EXIT.USAGE, 'USAGE');
+      }
+      const hooks = webhookParams(functionsBaseUrl(env));
+      const voiceUrl = queue === null ? hooks.voiceUrl : `${functionsBaseUrl(env)}/voice/service`;
+      const twilioHooks = { ...hooks, voiceUrl };
+      const s = twilioSettings(env, { dryRun: c.dryRun });
+      const args = { p_number: e164, p_queue: queue };
+      if (c.dryRun) {
+        emitPlan(c, [
+          { kind: 'rpc', fn: 'phone_number_set_service', args },
+          { kind: 'rest', method: 'GET', url: incomingUrl(s), params: { PhoneNumber: e164 }, note: 'find the number SID' },
+          { kind: 'rest', method: 'POST', url: incomingUrl(s, '{PN sid}'), params: wireParams(twilioHooks) },
+        ]);
+        return;
+      }
+      const client = twilioClient(s);
+      let sid: string;
+      try {
+        sid = (await findOwned(client, s, e164)).sid;
+      } catch (e) {
+        throw twilioError(e, s);
+      }
+      const row = await rpcOrThrow<{ phone_number: string; service_queue: string | null }>(openDb(env), env, 'phone_number_set_service', args);
+      try {
+        await client.incomingPhoneNumbers(sid).update(twilioHooks);
+      } catch (e) {
+        throw twilioError(e, s);
+      }
+      emit(c, { number: { ...row, sid, voice_url: voiceUrl } }, () => [
+        queue === null ? `${e164} is no longer a service number: VoiceUrl ${voiceUrl}` : `${e164} serves queue ${queue}: VoiceUrl ${voiceUrl}`,
+      ]);
     });
 
     return program;

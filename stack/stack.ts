@@ -10,7 +10,7 @@ import { startRestApi, type LocalRestApi } from './rest-api';
 import { startS3, type LocalS3 } from './s3';
 import { startFunctions, type LocalFunctions } from './functions';
 import { startEmulator, type Emulator } from '../emulator';
-import { statusCallbackUrl, voiceFallbackUrl, voiceInboundUrl } from '../src/lib/domain/callback-urls';
+import { smsUrl, statusCallbackUrl, voiceFallbackUrl, voiceInboundUrl } from '../src/lib/domain/callback-urls';
 import { provisionSoftphone, type SoftphoneEnv } from './softphone';
 import { startHeartbeat } from './heartbeat';
 
@@ -181,6 +181,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           voiceUrl: voiceInboundUrl(at),
           voiceFallbackUrl: voiceFallbackUrl(at),
           statusCallback: statusCallbackUrl(at),
+          smsUrl: smsUrl(at),
         });
       }
       log(`emulator: ${numbers.length} numbers pointed at ${functionsUrl}/voice/inbound`);

@@ -5,7 +5,7 @@ import { classifyBr, describeBr, isDiallable, searchBr, type BrNumberType } from
 import { synthMp3, wavRange, wavSize } from '../audio';
 import { type Account, type AccountOptions, type IncomingNumber, type Message, type Store, accountJson, accountPath, recordingJson, snake } from '../state';
 import { API_VERSION, countryOf, isE164, newSid, parseForm, rfc2822 } from '../util';
-import { parseTwiml } from '../twiml';
+import { parseMessagingTwiml, parseTwiml } from '../twiml';
 import type { VoiceEngine, Queue } from '../voice/engine';
 import type { WebhookSender } from '../webhooks';
 import { TwilioError, notFound, page, readBody, sendJson } from './http';
@@ -521,6 +521,14 @@ export class RestApi {
       all.reverse();
       return { status: 200, body: page(all, 'messages', c.pathname, c.query) };
     });
+    // Delete a message's record (its log, body included): 204; an unknown SID 404. Messages
+    // here are final once stored, so Twilio's 20009 ("not yet complete") never happens.
+    this.on('DELETE', '/Accounts/{AccountSid}/Messages/{Sid}.json', (c) => {
+      const m = S.messages.get(c.path.Sid as string);
+      if (!m || m.accountSid !== c.account.sid) throw notFound(c.pathname);
+      S.messages.delete(m.sid);
+      return { status: 204 };
+    });
 
     conferenceRoutes((m, t, h) => this.on(m, t, h), {
       store: S, engine: E, clock: this.d.clock, baseUrl: this.d.baseUrl, checkCps: (a) => this.checkCpsBacklog(a), checkEndpoints: checkCallEndpoints,
@@ -616,32 +624,66 @@ function applyNumberUpdate(n: IncomingNumber, b: Params) {
   }
 }
 
-/** Sends an inbound SMS/WhatsApp to the SmsUrl of the number it is addressed to. */
+/** A message Twilio sent back because the SmsUrl answered `<Message>`. */
+export interface InboundReply {
+  sid: string;
+  from: string;
+  to: string;
+  body: string;
+}
+
+/**
+ * Sends an inbound SMS/WhatsApp to the SmsUrl of the number it is addressed to. WhatsApp
+ * addresses keep their `whatsapp:` prefix in From/To and add WaId (the sender's digits) and
+ * ProfileName (https://www.twilio.com/docs/messaging/guides/webhook-request). A 2xx answer's
+ * `<Message>` elements are sent as replies (direction outbound-reply, from the number written
+ * to, to the sender, on the same channel); a non-2xx answer or unreadable TwiML is an
+ * error (11200 / 12100) and sends nothing.
+ */
 export async function deliverInboundMessage(
   d: { store: Store; webhooks: WebhookSender; clock: VirtualClock },
-  m: { from: string; to: string; body: string },
-): Promise<{ sid: string; status: number }> {
+  m: { from: string; to: string; body: string; profileName?: string },
+): Promise<{ sid: string; status: number; replies: InboundReply[]; error?: number }> {
   const num = d.store.numberByAddress(m.to);
   if (!num) throw new Error(`${m.to} is not an IncomingPhoneNumber of any account in the emulator`);
   const acct = d.store.accounts.get(num.accountSid) as Account;
   const sid = newSid('SM');
   const t = d.clock.now();
-  d.store.messages.set(sid, {
-    sid, accountSid: acct.sid,
-    json: {
-      body: m.body, num_segments: '1', direction: 'inbound', from: m.from, to: m.to, date_updated: rfc2822(t), price: null, error_message: null,
-      uri: `${accountPath(acct.sid)}/Messages/${sid}.json`, account_sid: acct.sid, num_media: '0', status: 'received', messaging_service_sid: null,
-      sid, date_sent: rfc2822(t), date_created: rfc2822(t), error_code: null, price_unit: 'USD', api_version: API_VERSION, subresource_uris: {},
-    },
-  });
+  const record = (id: string, json: Record<string, unknown>) =>
+    d.store.messages.set(id, {
+      sid: id, accountSid: acct.sid,
+      json: {
+        num_segments: '1', date_updated: rfc2822(t), price: null, error_message: null,
+        uri: `${accountPath(acct.sid)}/Messages/${id}.json`, account_sid: acct.sid, num_media: '0', messaging_service_sid: null,
+        sid: id, date_sent: rfc2822(t), date_created: rfc2822(t), error_code: null, price_unit: 'USD', api_version: API_VERSION, subresource_uris: {},
+        ...json,
+      },
+    });
+  record(sid, { body: m.body, direction: 'inbound', from: m.from, to: m.to, status: 'received' });
   const url = num.json.sms_url as string;
-  if (!url) return { sid, status: 0 };
+  if (!url) return { sid, status: 0, replies: [] };
+  const whatsapp = m.from.startsWith('whatsapp:');
   const rec = await d.webhooks.send({
     purpose: 'sms', url, method: (num.json.sms_method as string) || 'POST', authToken: acct.authToken,
     params: {
       AccountSid: acct.sid, ApiVersion: API_VERSION, Body: m.body, From: m.from, To: m.to, MessageSid: sid, SmsSid: sid, SmsMessageSid: sid,
-      SmsStatus: 'received', NumMedia: '0', NumSegments: '1', FromCountry: 'BR', ToCountry: 'BR',
+      SmsStatus: 'received', NumMedia: '0', NumSegments: '1',
+      ...(whatsapp
+        ? { WaId: m.from.replace(/\D/g, ''), ProfileName: m.profileName ?? 'Cliente', MessageType: 'text' }
+        : { FromCountry: 'BR', ToCountry: 'BR' }),
     },
   });
-  return { sid, status: rec.status };
+  if (rec.status < 200 || rec.status >= 300) return { sid, status: rec.status, replies: [], error: 11200 };
+  let asked: { body: string; to?: string; from?: string }[];
+  try {
+    asked = /xml/i.test(rec.contentType) || rec.body.trim().startsWith('<') ? parseMessagingTwiml(rec.body) : [];
+  } catch {
+    return { sid, status: rec.status, replies: [], error: 12100 };
+  }
+  const replies = asked.map((a) => {
+    const reply: InboundReply = { sid: newSid('SM'), from: a.from ?? m.to, to: a.to ?? m.from, body: a.body };
+    record(reply.sid, { body: reply.body, direction: 'outbound-reply', from: reply.from, to: reply.to, status: 'sent' });
+    return reply;
+  });
+  return { sid, status: rec.status, replies };
 }

@@ -228,6 +228,14 @@ describe('Recordings and Messages', () => {
     expect((await fetch(`${r.emu.url}/2010-04-01/Accounts/${r.emu.accountSid}/Recordings/${rec?.sid}.wav`)).status).toBe(404);
   });
 
+  test('a message record is deleted (log and body gone); an unknown SID is 404', async () => {
+    const m = await r.client.messages.create({ to: '+5511999990002', from: r.number, body: 'apagar' });
+    await r.emu.waitUntilIdle();
+    expect(await r.client.messages(m.sid).remove()).toBe(true);
+    expect(await r.client.messages.list({ to: '+5511999990002' })).toEqual([]);
+    await expect(r.client.messages(m.sid).remove()).rejects.toMatchObject({ status: 404, code: 20404 });
+  });
+
   test('SMS and WhatsApp messages: create, status callbacks, list; inbound SMS reaches SmsUrl', async () => {
     const sms = await r.client.messages.create({ to: '+5511999990001', from: r.number, body: 'Olá', statusCallback: `${r.app.url}/msg` });
     expect(sms.sid).toMatch(/^SM[0-9a-f]{32}$/);

@@ -189,6 +189,8 @@ begin
          and (p_recording_sid is null or t.recording_sid = p_recording_sid)
          and (p_recording_sid is not null or t.next_attempt_at <= public.app_now())
          and (t.claimed_until is null or t.claimed_until <= public.app_now())
+         -- an erased recording (LGPD) is never copied again
+         and not exists (select 1 from public.recordings r where r.id = t.recording_id and r.s3_deleted_reason is not null)
        order by t.next_attempt_at, t.recording_id
        limit greatest(1, least(coalesce(p_limit, 5), 100))
        for update skip locked)
@@ -207,7 +209,8 @@ $$;
 -- parts, size_bytes, sha256, external_url) while p_worker still holds the lease, and extends
 -- the lease by p_extend_seconds. The recordings row follows: copying while uploading, and the
 -- verified copy's bucket, key, size and SHA-256; 'done' (deleted from Twilio) only after
--- 'verified'. Returns false, nothing written, when the lease is lost (expired or taken).
+-- 'verified'. Returns false, nothing written, when the lease is lost (expired or taken);
+-- raises DC001 when the recording was erased meanwhile (the worker removes what it wrote).
 create function public.recording_job_save(p_sid text, p_worker text, p_patch jsonb, p_extend_seconds integer default 30)
 returns boolean
 language plpgsql
@@ -220,6 +223,9 @@ begin
   select * into v_job from public.recording_transfers t where t.recording_sid = p_sid for update;
   if v_job.recording_id is null or v_job.claimed_by is distinct from p_worker or v_job.claimed_until <= public.app_now() then
     return false;
+  end if;
+  if exists (select 1 from public.recordings r where r.id = v_job.recording_id and r.s3_deleted_reason is not null) then
+    raise exception 'recording % is erased: no copy may be kept', p_sid using errcode = 'DC001';
   end if;
   if v_state = 'done' and v_job.state not in ('verified', 'done') then
     raise exception 'recording % is not verified: it may not leave Twilio', p_sid using errcode = '55000';
@@ -291,7 +297,8 @@ begin
     return false;
   end if;
   if p_permanent then
-    update public.recordings r set storage_status = 'failed', updated_at = public.app_now() where r.id = v_job.recording_id;
+    update public.recordings r set storage_status = 'failed', updated_at = public.app_now()
+     where r.id = v_job.recording_id and r.s3_deleted_reason is null;
   end if;
   return true;
 end;

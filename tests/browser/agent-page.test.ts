@@ -294,7 +294,11 @@ describe('the agent page', () => {
       const waiting = await inbound({ status: 'in-progress', ended: false, startedSecondsAgo: 45 });
       const withMessage = await inbound({ status: 'completed', ended: true });
       const recordingSid = `RE${newCallSid().slice(2)}`;
-      await sql(`insert into recordings (recording_sid, call_sid, source, channels, duration, status) values ($1, $2, 'RecordVerb', 1, 12, 'completed')`, [recordingSid, withMessage.sid]);
+      const [recording] = await sql<{ id: string }>(
+        `insert into recordings (recording_sid, call_sid, source, channels, duration, status) values ($1, $2, 'RecordVerb', 1, 12, 'completed') returning id`,
+        [recordingSid, withMessage.sid],
+      );
+      const recordingId = recording!.id;
       await count(page, 'waiting', 1);
       await count(page, 'voicemail', 1);
       await count(page, 'missed', 3);
@@ -306,9 +310,10 @@ describe('the agent page', () => {
         expect.arrayContaining([
           { title: 'Chamada perdida', body: formatPhoneBR(missed.from), tag: `missed:${missed.sid}` },
           { title: 'Cliente aguardando', body: expect.stringMatching(/^Um cliente aguarda há \d+ segundos\.$/), tag: `waiting:${waiting.sid}` },
-          { title: 'Novo recado no correio de voz', body: formatPhoneBR(withMessage.from), tag: `voicemail:${recordingSid}` },
+          { title: 'Novo recado no correio de voz', body: expect.stringMatching(/\(0:12\)$/), tag: `voicemail:${recordingId}` },
         ]),
       );
+      expect(raised.find((n) => n.tag.startsWith('voicemail:'))?.body).toContain(formatPhoneBR(withMessage.from));
       expect(raised.map((n) => n.tag)).not.toContain(`missed:${before.sid}`);
       expect(await page.textContent('#missed-list')).toContain(formatPhoneBR(missed.from));
       expect(await page.textContent('#waiting-list')).toContain(formatPhoneBR(waiting.from));

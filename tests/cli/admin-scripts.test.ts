@@ -183,14 +183,15 @@ describe('numbers', () => {
 
     const client = createTwilioClient(emu.accountSid, emu.authToken, emu.url);
     const fetched = await client.incomingPhoneNumbers(plain.json().bought.sid).fetch();
-    expect([fetched.voiceUrl, fetched.voiceMethod, fetched.voiceFallbackUrl, fetched.voiceFallbackMethod, fetched.statusCallback, fetched.statusCallbackMethod, fetched.smsUrl]).toEqual([
+    expect([fetched.voiceUrl, fetched.voiceMethod, fetched.voiceFallbackUrl, fetched.voiceFallbackMethod, fetched.statusCallback, fetched.statusCallbackMethod, fetched.smsUrl, fetched.smsMethod]).toEqual([
       `${FUNCTIONS}/voice/inbound`,
       'POST',
       `${FUNCTIONS}/voice/fallback`,
       'POST',
       `${FUNCTIONS}/webhooks/call-status#rc=3&rp=5xx,ct,rt&ct=2000&rt=5000&tt=15000`,
       'POST',
-      '',
+      `${FUNCTIONS}/webhooks/sms`,
+      'POST',
     ]);
 
     const listed = (await cli(numbers, ['list', '--json'], env)).json().numbers;
@@ -200,7 +201,8 @@ describe('numbers', () => {
     const all = await cli(numbers, ['point', 'all', '--json'], { ...env, FUNCTIONS_BASE_URL: other });
     expect(all.code).toBe(0);
     expect(all.json().numbers.length).toBe(listed.length);
-    expect((await client.incomingPhoneNumbers(row.sid).fetch()).voiceUrl).toBe(`${other}/voice/inbound`);
+    const repointed = await client.incomingPhoneNumbers(row.sid).fetch();
+    expect([repointed.voiceUrl, repointed.smsUrl]).toEqual([`${other}/voice/inbound`, `${other}/webhooks/sms`]);
 
     const noYes = await cli(numbers, ['release', e164], env);
     expect(noYes.code).toBe(2);

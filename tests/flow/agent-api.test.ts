@@ -320,6 +320,7 @@ describe('GET /api/agent/state', () => {
     expect(r.status).toBe(200);
     expect(r.json.agent).toMatchObject({ id: me.agentId, status: 'available', routable: true, shift_connected: true });
     expect(r.json).toMatchObject({ offer: null, call: null, waiting: [], voicemails: [], missed: [] });
+    expect(Array.isArray(r.json.messages)).toBe(true);
     expect(Math.abs(Date.parse(r.json.server_time) - Date.now())).toBeLessThan(60_000);
     const [row] = await sql<{ agent_age: number; session_age: number; routable: boolean }>(
       `select extract(epoch from now() - a.last_seen_at)::float as agent_age, extract(epoch from now() - s.last_seen_at)::float as session_age,
@@ -444,7 +445,10 @@ describe('GET /api/agent/state', () => {
       [missed.sid, 'no-answer', false],
     ]);
     expect(r.json.voicemails).toEqual([
-      { recording_sid: recordingSid, call_sid: withMessage.sid, from: withMessage.customer, at: expect.any(String), duration: 17, stored: 'pending' },
+      {
+        recording_id: expect.any(Number), recording_sid: recordingSid, call_sid: withMessage.sid, from_number: withMessage.customer,
+        at: expect.any(String), duration: 17, transcription: null, stored: false, queue_name: null,
+      },
     ]);
     expect(JSON.stringify(r.json)).not.toContain(othersCall.sid);
     expect(JSON.stringify(r.json)).not.toContain(answered.sid);

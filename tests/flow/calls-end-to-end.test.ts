@@ -50,7 +50,7 @@ describe('inbound call to a number pointed by the numbers script', () => {
     expect({ code, out }).toMatchObject({ code: 0 });
 
     const customer = newMobile('21');
-    s.emulator.addParty({ number: ANA_PHONE, answerAfter: 2, talkSeconds: 30 });
+    s.emulator.addParty({ number: ANA_PHONE, answerAfter: 2, gather: ['1'], talkSeconds: 30 }); // follow-me screening: presses 1
     s.emulator.addParty({ number: 'client:ana', outcome: 'no-answer' });
     const sid = await s.emulator.placeInboundCall({ from: customer, to: ANA_DID });
     await s.emulator.waitForCall(sid);
@@ -60,7 +60,7 @@ describe('inbound call to a number pointed by the numbers script', () => {
     expect(verbs[0]).toEqual(['Play', `${s.stack.env.FUNCTIONS_BASE_URL}/disclaimer.mp3`]);
     expect(verbs.map((v) => v[0])).toContain('Dial');
     const webhooks = timeline.filter((e) => e.type === 'webhook').map((e) => [e.url?.replace(s.stack.env.FUNCTIONS_BASE_URL, ''), e.httpStatus]);
-    expect(webhooks).toEqual(expect.arrayContaining([['/voice/inbound', 200], ['/voice/voicemail', 200]]));
+    expect(webhooks).toEqual(expect.arrayContaining([['/voice/inbound', 200], [expect.stringMatching(/^\/voice\/follow-me\?agent=\d+&hop=mobile$/), 200]]));
 
     const [call] = await sql('select direction, from_number, to_number, status, agent_id is not null as has_agent, answered_at is not null as answered, duration from calls where call_sid = $1', [sid]);
     expect(call).toMatchObject({ direction: 'inbound', from_number: customer, to_number: ANA_DID, status: 'completed', has_agent: true, answered: true });

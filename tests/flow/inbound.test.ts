@@ -8,7 +8,7 @@ const post = (p: Record<string, string>) => signedPost(`${base()}/voice/inbound`
 const did = () => `+5511300${String(Math.floor(Math.random() * 1e5)).padStart(5, '0')}`;
 
 describe('inbound call', () => {
-  it('plays the disclaimer, then rings the DID owner on softphone and phone, and records the call', async () => {
+  it('plays the disclaimer, then starts the DID owner\'s follow-me at the softphone, and records the call', async () => {
     const number = did();
     const agentPhone = newMobile();
     const client = `agent${Date.now()}`;
@@ -22,8 +22,9 @@ describe('inbound call', () => {
     expect(verbNames(twiml)).toEqual(['Play', 'Dial']);
     expect(twiml.children[0]!.text).toBe(`${base()}/disclaimer.mp3`);
     const dial = find(twiml, 'Dial')!;
-    expect(dial.attrs['action']).toBe(`${base()}/voice/voicemail`);
-    expect(dial.children.map((c) => [c.name, c.text])).toEqual([['Client', client], ['Number', agentPhone]]);
+    expect(dial.attrs['action']).toBe(`${base()}/voice/follow-me?agent=${agentId}&hop=softphone`);
+    expect(dial.attrs['timeout']).toBe('15'); // the default 20 s of ringing, less Twilio's 5 s buffer
+    expect(dial.children.map((c) => [c.name, c.text])).toEqual([['Client', client]]);
 
     const [call] = await sql('select direction, from_number, to_number, status, agent_id, opted_out from calls where call_sid = $1', [p['CallSid']]);
     expect(call).toEqual({ direction: 'inbound', from_number: caller, to_number: number, status: 'ringing', agent_id: String(agentId), opted_out: false });

@@ -76,19 +76,20 @@ afterAll(async () => {
 });
 
 describe('numbers point', () => {
-  it('sets VoiceUrl, VoiceFallbackUrl and a StatusCallback with the retry fragment on the number', async () => {
+  it('sets VoiceUrl, VoiceFallbackUrl, a StatusCallback with the retry fragment and the SmsUrl on the number', async () => {
     const r = await cli(numbers, ['point', SPARE, '--json']);
     expect({ code: r.code, err: r.err }).toEqual({ code: 0, err: [] });
     const [n] = await deps().twilio.incomingPhoneNumbers.list({ phoneNumber: SPARE });
     const base = stack.env.FUNCTIONS_BASE_URL;
-    expect([n!.voiceUrl, n!.voiceMethod, n!.voiceFallbackUrl, n!.voiceFallbackMethod, n!.statusCallback, n!.statusCallbackMethod, n!.smsUrl]).toEqual([
+    expect([n!.voiceUrl, n!.voiceMethod, n!.voiceFallbackUrl, n!.voiceFallbackMethod, n!.statusCallback, n!.statusCallbackMethod, n!.smsUrl, n!.smsMethod]).toEqual([
       `${base}/voice/inbound`,
       'POST',
       `${base}/voice/fallback`,
       'POST',
       `${base}/webhooks/call-status#${STATUS_CALLBACK_OVERRIDES}`,
       'POST',
-      '',
+      `${base}/webhooks/sms`,
+      'POST',
     ]);
   });
 

@@ -311,6 +311,25 @@ describe('the transfer', () => {
     expect(inTwilio(ext)).toBe(true);
   });
 
+  it('a recording erased (LGPD) while it is copied: the worker stops, removes what it wrote, and nobody copies it again', async () => {
+    const sid = await recording(200);
+    const [out] = await run(sid, {
+      onPart: async () => {
+        await sql(`update recordings set s3_deleted_reason = 'lgpd_erase', s3_deleted_at = now() where recording_sid = $1`, [sid]);
+      },
+    });
+    expect(out).toMatchObject({ sid, outcome: 'failed', error: expect.stringMatching(/erased/) });
+    const r = await row(sid);
+    expect(r).toMatchObject({ state: 'failed', sha256: null });
+    expect(r.storage_status).not.toBe('failed'); // the erasure's marks are the row's story
+    const [job] = await sql<{ s3_key: string }>(`select s3_key from recording_transfers where recording_sid = $1`, [sid]);
+    expect(job!.s3_key).toMatch(new RegExp(`/${sid}\\.wav$`));
+    await expect(client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: job!.s3_key }))).rejects.toMatchObject({ name: 'NotFound' });
+    await sql(`update recording_transfers set state = 'pending' where recording_sid = $1`, [sid]);
+    expect(await run(sid)).toEqual([]); // an erased recording is never claimed
+    original.delete(sid); // erased on purpose: out of the count below
+  });
+
   it('a callback for a call discador does not know: not stored, nothing written', async () => {
     const sid = 'RE' + randomBytes(16).toString('hex');
     const { data } = await testDb().rpc('recording_status', { p_event: { recording_sid: sid, call_sid: newCallSid(), status: 'completed', url: `${emu.url}/x`, params: {} } });

@@ -30,7 +30,7 @@ describe('inferNumberType', () => {
   ])('%s → %s', (n, t) => expect(inferNumberType(n)).toBe(t));
 });
 
-test('webhookParams points voice, voice fallback and status callback at the functions, POST, without a doubled slash', () => {
+test('webhookParams points voice, voice fallback, status callback and SMS at the functions, POST, without a doubled slash', () => {
   expect(webhookParams('https://x.twil.io/')).toEqual({
     voiceUrl: 'https://x.twil.io/voice/inbound',
     voiceMethod: 'POST',
@@ -38,6 +38,8 @@ test('webhookParams points voice, voice fallback and status callback at the func
     voiceFallbackMethod: 'POST',
     statusCallback: 'https://x.twil.io/webhooks/call-status#rc=3&rp=5xx,ct,rt&ct=2000&rt=5000&tt=15000',
     statusCallbackMethod: 'POST',
+    smsUrl: 'https://x.twil.io/webhooks/sms',
+    smsMethod: 'POST',
   });
 });
 
@@ -101,6 +103,8 @@ describe('dry runs print the exact requests', () => {
             VoiceFallbackMethod: 'POST',
             StatusCallback: 'https://f.example/webhooks/call-status#rc=3&rp=5xx,ct,rt&ct=2000&rt=5000&tt=15000',
             StatusCallbackMethod: 'POST',
+            SmsUrl: 'https://f.example/webhooks/sms',
+            SmsMethod: 'POST',
           },
         },
       ],

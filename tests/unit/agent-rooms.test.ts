@@ -130,7 +130,7 @@ describe('an offer', () => {
 
   it('an inbound route "offer" plays the disclaimer then enqueues', async () => {
     expect(inboundRoute({ opted_out: false, route: 'offer', agent: { id: 7, name: 'A', phone_number: null, client_identity: 'a', status: 'reserved' } }, config)).toEqual({ kind: 'offer', agentId: 7 });
-    expect(inboundRoute({ opted_out: false, route: 'voicemail', agent: { id: 7, name: 'A', phone_number: '+5511990000001', client_identity: 'a', status: 'busy' } }, config)).toEqual({ kind: 'voicemail' });
+    expect(inboundRoute({ opted_out: false, route: 'voicemail', agent: { id: 7, name: 'A', phone_number: '+5511990000001', client_identity: 'a', status: 'busy' } }, config)).toEqual({ kind: 'voicemail', agentId: 7 });
     expect(inboundRoute({ opted_out: false, route: 'ring', agent: { id: 7, name: 'A', phone_number: '+5511990000001', client_identity: null, status: 'offline' } }, config)).toMatchObject({ kind: 'dial' });
   });
 

@@ -8,9 +8,9 @@ const cfg = (over: Partial<{ OPT_OUT_INBOUND: 'continue' | 'message' | 'reject';
 });
 
 describe('inboundRoute', () => {
-  it('rings every device of the agent who owns the number', () => {
+  it('an older database without a route: rings every device of the agent who owns the number, their voicemail after', () => {
     const d: InboundDecision = { opted_out: false, agent };
-    expect(inboundRoute(d, cfg())).toEqual({ kind: 'dial', target: { kind: 'agent', phone: '+5511990000001', client: 'ana' } });
+    expect(inboundRoute(d, cfg())).toEqual({ kind: 'dial', target: { kind: 'agent', phone: '+5511990000001', client: 'ana' }, agentId: 7 });
   });
 
   it('falls back to the fallback number, then voicemail', () => {

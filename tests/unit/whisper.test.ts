@@ -64,7 +64,10 @@ describe('campaign call TwiML', () => {
     const fromConfig = parseTwiml(abandonTwiml({ ...config, COMPANY_NAME: 'Loja Y' }, { treatment: 'hangup', company_name: null }).toString());
     expect(fromConfig.children[0]!.text).toBe('Aqui é da Loja Y. No momento todos os nossos atendentes estão ocupados. Obrigado.');
     const queue = parseTwiml(abandonTwiml(config, { treatment: 'queue', company_name: null }).toString());
-    expect(queue.children[0]!.text).toBe('No momento todos os nossos atendentes estão ocupados. Vamos retornar a sua ligação em breve. Obrigado.');
+    // 'queue': the live customer waits in the default service queue instead of being hung up on.
+    expect(queue.children.map((c) => [c.name, c.text, c.attrs['method']])).toEqual([
+      ['Redirect', 'https://discador-1234-dev.twil.io/voice/queue?queue=geral&source=campaign', 'POST'],
+    ]);
   });
 
   it('voicemail drop: the audio, else the text, else the default; always hangs up; unknown call: just hangs up', () => {

@@ -18,6 +18,7 @@ import { int, oneOf, text } from '../../lib/runtime/validate';
 
 const waitParams = {
   ...voiceParams,
+  agent: int(1, Number.MAX_SAFE_INTEGER).orElse(undefined),
   QueueTime: int(0, 86_400).orElse(0),
   QueueResult: text({ max: 40 }).orElse(undefined),
   step: oneOf(['result'] as const).orElse(undefined),
@@ -39,15 +40,16 @@ export const handler = voiceFunction(
     const twiml = new twilio.twiml.VoiceResponse();
     if (end === 'done') return twiml;
     unwrap(await db.rpc('agent_customer_left', { p_call_sid: p.CallSid, p_wrap_up_seconds: config.WRAP_UP_SECONDS, p_offer_only: true }));
-    if (end === 'voicemail') addVoicemail(twiml, config);
+    if (end === 'voicemail') addVoicemail(twiml, config, p.agent === undefined ? {} : { agentId: p.agent });
     return twiml;
   },
   // The wait document needs no database; the action without it still takes the message (the
   // call's final status callback releases the agent).
   (config, params) => {
     const twiml = new twilio.twiml.VoiceResponse();
+    const agent = /^[1-9][0-9]{0,15}$/.test(params['agent'] ?? '') ? Number(params['agent']) : undefined;
     if (params['step'] !== 'result') twiml.leave();
-    else if (config && offerEnd(params['QueueResult']) === 'voicemail') addVoicemail(twiml, config);
+    else if (config && offerEnd(params['QueueResult']) === 'voicemail') addVoicemail(twiml, config, agent === undefined ? {} : { agentId: agent });
     return twiml;
   },
 );

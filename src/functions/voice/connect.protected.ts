@@ -32,10 +32,10 @@ type ConnectDecision =
 
 const connectParams = { ...voiceParams, agent: int(1, Number.MAX_SAFE_INTEGER), step: oneOf(['room-ended'] as const).orElse(undefined) };
 
-function agentGone(config: Config): twilio.twiml.VoiceResponse {
+function agentGone(config: Config, agentId: number): twilio.twiml.VoiceResponse {
   const twiml = new twilio.twiml.VoiceResponse();
   say(twiml, config, MESSAGES.agentGone);
-  addVoicemail(twiml, config);
+  addVoicemail(twiml, config, { agentId });
   return twiml;
 }
 
@@ -44,11 +44,11 @@ export const handler = voiceFunction(
     const p = parseParams(connectParams, params);
     // The customer's room ended (their Dial action): the agent's state follows from the
     // conference and status callbacks; here only what the customer hears next.
-    if (p.step === 'room-ended') return roomEndedTwiml(config, p.CallStatus);
+    if (p.step === 'room-ended') return roomEndedTwiml(config, p.CallStatus, p.agent);
     const event = { ...voiceEvent(p, params), presence_seconds: config.AGENT_PRESENCE_SECONDS };
     const decision = unwrap(await db.rpc<ConnectDecision>('start_connect', { p_event: event, p_agent_id: p.agent }));
     if (!decision.connect) {
-      return decision.reason === 'opted_out_after_dial' ? sayAndHangUp(config, MESSAGES.outboundOptedOut) : agentGone(config);
+      return decision.reason === 'opted_out_after_dial' ? sayAndHangUp(config, MESSAGES.outboundOptedOut) : agentGone(config, p.agent);
     }
     if (decision.opted_out && config.OPT_OUT_INBOUND !== 'continue') return sayAndHangUp(config, MESSAGES.inboundOptedOut);
     // The runtime types name an older twilio package; the object is this project's twilio client.
@@ -59,11 +59,12 @@ export const handler = voiceFunction(
     return twiml;
   },
   (config, params) => {
-    if (config && params['step'] === 'room-ended') return roomEndedTwiml(config, params['CallStatus']);
+    const agent = /^[1-9][0-9]{0,15}$/.test(params['agent'] ?? '') ? Number(params['agent']) : undefined;
+    if (config && params['step'] === 'room-ended') return roomEndedTwiml(config, params['CallStatus'], agent);
     if (params['Direction'] !== undefined && params['Direction'] !== 'inbound') return sayAndHangUp(config, MESSAGES.outboundUnverified);
     if (!config) return unavailableTwiml(null);
     const twiml = new twilio.twiml.VoiceResponse();
-    addVoicemail(twiml, config);
+    addVoicemail(twiml, config, agent === undefined ? {} : { agentId: agent });
     return twiml;
   },
 );

@@ -3,14 +3,15 @@
  * number an agent owns: when the agent can take it (available, page polling, shift leg in the
  * room) the call is offered — the agent is reserved and the caller waits in the agent's queue
  * (ringback) until the agent answers from the page or the ring timeout sends them to
- * voicemail; when the agent works from the page but cannot take it now, the agent's
- * voicemail; when the agent has no shift leg, their devices ring (softphone and phone) as
- * before. A number nobody owns goes to the fallback number, else voicemail. Opted-out callers
- * get OPT_OUT_INBOUND.
+ * voicemail; otherwise the call goes down the agent's follow-me chain (softphone, mobile with
+ * screening, then the agent's voicemail or a service queue; /voice/follow-me takes each next
+ * hop, docs/follow-me.md). A number nobody owns goes to the fallback number, else voicemail.
+ * Opted-out callers get OPT_OUT_INBOUND.
  * Database down: disclaimer, then fallback number or voicemail.
  */
 import twilio from 'twilio';
 import { voiceEvent } from '../../lib/domain/call-events';
+import { addFollowMeStep } from '../../lib/domain/follow-me';
 import type { Config } from '../../lib/runtime/config';
 import { unwrap } from '../../lib/runtime/db';
 import { voiceFunction } from '../../lib/runtime/handler';
@@ -32,15 +33,19 @@ function answer(route: InboundRoute, config: Config): twilio.twiml.VoiceResponse
       return twiml;
     case 'dial':
       addDisclaimer(twiml, config);
-      addDial(twiml, config, route.target, '/voice/voicemail');
+      addDial(twiml, config, route.target, route.agentId === undefined ? '/voice/voicemail' : `/voice/voicemail?agent=${route.agentId}`);
       return twiml;
     case 'offer':
       addDisclaimer(twiml, config);
       addOffer(twiml, config, route.agentId);
       return twiml;
+    case 'follow-me':
+      addDisclaimer(twiml, config);
+      addFollowMeStep(twiml, config, route.chain);
+      return twiml;
     case 'voicemail':
       addDisclaimer(twiml, config);
-      addVoicemail(twiml, config);
+      addVoicemail(twiml, config, route.agentId === undefined ? {} : { agentId: route.agentId });
       return twiml;
   }
 }

@@ -202,15 +202,39 @@ export interface AgentWaiting {
   wait_seconds: number;
 }
 
-/** A message left on the agent's voicemail. */
+/** A message left on the agent's voicemail, or on a service queue's (the team's). */
 export interface AgentVoicemail {
+  /** recordings.id: what /api/recordings/listen takes. */
+  recording_id: number;
   recording_sid: string;
   call_sid: string;
-  from: string | null;
+  from_number: string | null;
   at: string;
   duration: number | null;
-  /** Where the recording's copy stands (recordings.storage_status). */
-  stored: string;
+  /** The transcription, where the account has one. */
+  transcription: string | null;
+  /** The recording's S3 copy is verified (and not deleted since). */
+  stored: boolean;
+  /** The service queue whose voicemail this is; null for the agent's own. */
+  queue_name: string | null;
+}
+
+/** A text message (SMS or WhatsApp) for the agent, or for the team (for_team). */
+export interface AgentMessage {
+  id: number;
+  channel: 'sms' | 'whatsapp';
+  from_number: string;
+  to_number: string;
+  body: string;
+  at: string;
+  read_at: string | null;
+  for_team: boolean;
+}
+
+/** POST /api/agent/messages/read → */
+export interface AgentMessageReadResponse {
+  id: number;
+  read_at: string;
 }
 
 /** An inbound call to the agent that ended without being connected. */
@@ -230,6 +254,10 @@ export interface AgentStateResponse {
   call: AgentCall | null;
   waiting: AgentWaiting[];
   voicemails: AgentVoicemail[];
+  /** Unread first, then newest; at most 20. */
+  messages: AgentMessage[];
+  /** All unread messages of the agent and the team (may exceed the list). */
+  messages_unread: number;
   missed: AgentMissedCall[];
   server_time: string;
 }

@@ -52,3 +52,8 @@ export function voiceFallbackUrl(config: HasBaseUrl): string {
 export function voiceInboundUrl(config: HasBaseUrl): string {
   return join(config.baseUrl, '/voice/inbound');
 }
+
+/** /webhooks/sms: the number's SmsUrl (SMS and WhatsApp; opt-out words and messages for the team). */
+export function smsUrl(config: HasBaseUrl): string {
+  return join(config.baseUrl, '/webhooks/sms');
+}

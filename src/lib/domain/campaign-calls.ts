@@ -79,14 +79,20 @@ async function roomSid(client: twilio.Twilio, agent: NonNullable<AmdDecision['ag
  * agent hears it. A failure is logged: the customer is still connected, the agent page shows
  * the same context.
  */
-export async function startWhisper(client: twilio.Twilio, config: Config, agent: NonNullable<AmdDecision['agent']>, callSid: string): Promise<boolean> {
+export async function startWhisper(
+  client: twilio.Twilio,
+  config: Config,
+  agent: NonNullable<AmdDecision['agent']>,
+  callSid: string,
+  announceUrl: string = whisperUrl(config, callSid),
+): Promise<boolean> {
   try {
     const sid = await roomSid(client, agent);
     if (!sid) {
       console.error(`[discador] whisper for call ${callSid}: agent ${agent.id} has no live room`);
       return false;
     }
-    await client.conferences(sid).update({ announceUrl: whisperUrl(config, callSid), announceMethod: 'POST' });
+    await client.conferences(sid).update({ announceUrl, announceMethod: 'POST' });
     return true;
   } catch (e) {
     console.error(`[discador] whisper for call ${callSid} not started: ${e instanceof Error ? e.message : String(e)}`);
@@ -128,9 +134,16 @@ export function holdTwiml(config: Config, attemptId: string | undefined): VoiceR
 /**
  * An abandoned customer: one short sentence naming the company (the campaign's, else
  * COMPANY_NAME), a callback promised unless the campaign hangs up on abandons, then the call
- * ends. The overflow queue does not exist yet: 'queue' behaves as 'callback'.
+ * ends. With the treatment 'queue' the customer is not hung up on: they wait in the default
+ * service queue (/voice/queue?queue=geral&source=campaign) for the next free agent; the call
+ * still counts as abandoned for the pacer's abandon rate (no agent within the grace).
  */
 export function abandonTwiml(config: Config, step: { treatment: string; company_name: string | null }): VoiceResponse {
+  if (step.treatment === 'queue') {
+    const twiml = new twilio.twiml.VoiceResponse();
+    twiml.redirect({ method: 'POST' }, urlFor(config, '/voice/queue?queue=geral&source=campaign'));
+    return twiml;
+  }
   const company = step.company_name ?? config.COMPANY_NAME ?? null;
   return sayAndHangUp(config, MESSAGES.campaignAbandoned(company, step.treatment !== 'hangup'));
 }

@@ -20,6 +20,11 @@ export const MESSAGES = {
   inboundOptedOut: 'Seu número está na nossa lista de não contato. Para atendimento, fale com nossos canais digitais. Até logo.',
   voicemail: 'Nenhum atendente está disponível no momento. Deixe sua mensagem após o sinal.',
   voicemailThanks: 'Mensagem recebida. Obrigado e até logo.',
+  // Follow-me: what the agent's mobile hears before the customer is put through (the customer
+  // hears ringing meanwhile). Without the agent's name (database down): a neutral line.
+  followMeScreen: (agentName: string | null) =>
+    `${agentName ? `Ligação para ${agentName}` : 'Ligação de cliente'}; digite 1 para atender.`,
+  followMeConnecting: 'Conectando.',
   // The softphone's shift leg from an identity that is not an enabled agent.
   agentSessionRefused: 'Este telefone não está habilitado para atendimento. Entre na página do atendente com o seu usuário e tente novamente.',
   // A customer the agent answered could not be put in the agent's room (the agent left meanwhile).
@@ -34,6 +39,12 @@ export const MESSAGES = {
   // Left on an answering machine when the campaign has neither audio nor text of its own.
   voicemailDrop: (company: string | null) =>
     `Olá, ${company ? `aqui é da ${company}` : 'tentamos falar com você'}. Por favor, retorne esta ligação quando puder. Obrigado.`,
+  // Replies to text messages (SMS and WhatsApp). An opt-out word that was stored:
+  messageOptOutConfirmed: 'Pronto: seu número foi retirado da nossa lista e não receberá mais ligações nossas.',
+  // An opt-out word the database could not take, but a person was alerted and will list it:
+  messageOptOutReported: 'Recebemos seu pedido para sair da nossa lista. Nossa equipe vai registrá-lo. Se voltar a receber ligações, responda SAIR novamente.',
+  // An opt-out word neither stored nor passed on to a person: the customer must try again.
+  messageOptOutFailed: 'Não conseguimos registrar seu pedido agora. Por favor, envie SAIR novamente mais tarde.',
   // What the agent hears about a lead when the campaign has no whisper template.
   whisperDefault: (lead: string | null, campaign: string) => `${lead ? `Cliente ${lead}` : 'Cliente sem nome'}, campanha ${campaign}.`,
 } as const;

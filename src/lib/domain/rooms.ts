@@ -138,14 +138,14 @@ export function offerEnd(queueResult: string | undefined): OfferEnd {
 /**
  * The customer's Dial action after the room: a customer still on the line (CallStatus
  * in-progress: the agent's leg dropped and ended the room) hears an apology and may leave a
- * message for the agent; a customer whose call is over (they hung up, or the agent hung them up
+ * message for the agent (the recording is the agent's voicemail when agentId is given); a customer whose call is over (they hung up, or the agent hung them up
  * through the API) gets nothing more.
  */
-export function roomEndedTwiml(config: Config, callStatus: string | undefined): VoiceResponse {
+export function roomEndedTwiml(config: Config, callStatus: string | undefined, agentId?: number): VoiceResponse {
   const twiml = new twilio.twiml.VoiceResponse();
   if (callStatus !== 'in-progress') return twiml;
   say(twiml, config, MESSAGES.agentDropped);
-  addVoicemail(twiml, config);
+  addVoicemail(twiml, config, agentId === undefined ? {} : { agentId });
   return twiml;
 }
 

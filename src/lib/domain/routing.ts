@@ -1,4 +1,5 @@
 import type { Config } from '../runtime/config';
+import type { FollowMeChain } from './follow-me';
 import type { DialTarget } from './twiml';
 
 /** An agent as the database returns it with a routing decision. */
@@ -12,30 +13,32 @@ export interface RoutedAgent {
 
 /**
  * What start_inbound_call answers. route: 'offer' (the owner of the number is reserved for this
- * call), 'voicemail' (the owner works from the agent page but cannot take it now), 'ring' (the
- * owner has no shift leg: ring their devices), 'none' (nobody owns the number). Absent from
- * older databases: treated as 'ring'.
+ * call), 'follow-me' (the owner cannot take it now: their chain is in follow_me), 'none' (nobody
+ * owns the number). Older databases answer 'voicemail' (the owner works from the agent page but
+ * cannot take it now) or 'ring' (the owner has no shift leg: ring their devices); absent: 'ring'.
  */
 export interface InboundDecision {
   opted_out: boolean;
-  route?: 'offer' | 'voicemail' | 'ring' | 'none';
+  route?: 'offer' | 'follow-me' | 'voicemail' | 'ring' | 'none';
   agent: RoutedAgent | null;
+  follow_me?: FollowMeChain | null;
 }
 
 /** Where an inbound call goes after the disclaimer. */
 export type InboundRoute =
   | { kind: 'reject' }
   | { kind: 'opted-out-message' }
-  | { kind: 'dial'; target: DialTarget }
+  | { kind: 'dial'; target: DialTarget; agentId?: number }
   | { kind: 'offer'; agentId: number }
-  | { kind: 'voicemail' };
+  | { kind: 'follow-me'; chain: FollowMeChain }
+  | { kind: 'voicemail'; agentId?: number };
 
 /**
  * Decides an inbound call's route. `decision` is null when the database could not be asked:
  * then the configured fallback number, else voicemail. A call to an agent's own number is
  * offered to the agent (waits in their queue) when the database reserved the agent for it;
- * goes to voicemail when the agent works from the page but cannot take it now (busy, paused,
- * page silent: never a queue nobody answers); rings the agent's devices when they have no shift.
+ * otherwise it goes down the agent's follow-me chain (softphone, mobile with screening, then
+ * voicemail or a queue: never a queue nobody answers).
  * Opted-out callers get OPT_OUT_INBOUND: continue (served as anyone), message, or reject.
  */
 export function inboundRoute(decision: InboundDecision | null, config: Pick<Config, 'OPT_OUT_INBOUND' | 'FALLBACK_NUMBER'>): InboundRoute {
@@ -44,9 +47,10 @@ export function inboundRoute(decision: InboundDecision | null, config: Pick<Conf
     if (config.OPT_OUT_INBOUND === 'message') return { kind: 'opted-out-message' };
   }
   if (decision?.agent && decision.route === 'offer') return { kind: 'offer', agentId: decision.agent.id };
-  if (decision?.agent && decision.route === 'voicemail') return { kind: 'voicemail' };
+  if (decision?.agent && decision.route === 'follow-me' && decision.follow_me) return { kind: 'follow-me', chain: decision.follow_me };
+  if (decision?.agent && (decision.route === 'voicemail' || decision.route === 'follow-me')) return { kind: 'voicemail', agentId: decision.agent.id };
   const target = agentTarget(decision?.agent ?? null);
-  if (target) return { kind: 'dial', target };
+  if (target) return { kind: 'dial', target, agentId: decision!.agent!.id };
   if (config.FALLBACK_NUMBER) return { kind: 'dial', target: { kind: 'number', number: config.FALLBACK_NUMBER } };
   return { kind: 'voicemail' };
 }

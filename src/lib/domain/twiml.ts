@@ -46,7 +46,19 @@ export function addVoicemail(twiml: VoiceResponse, config: Config, owner: Voicem
     recordingStatusCallback: voicemailRecordingCallback(config, owner),
     recordingStatusCallbackMethod: 'POST',
     recordingStatusCallbackEvent: ['completed', 'absent'],
+    ...voicemailTranscription(config),
   });
+}
+
+/**
+ * With VOICEMAIL_TRANSCRIBE=on, Twilio's legacy transcription of the message (`<Record
+ * transcribe transcribeCallback>`, twilio.com/docs/voice/twiml/record#transcribe): the text is
+ * posted to /webhooks/transcription, which stores it on the recording. Twilio documents it for
+ * English; see docs/follow-me.md.
+ */
+export function voicemailTranscription(config: Pick<Config, 'VOICEMAIL_TRANSCRIBE' | 'baseUrl'>): { transcribe?: boolean; transcribeCallback?: string } {
+  if (config.VOICEMAIL_TRANSCRIBE !== 'on') return {};
+  return { transcribe: true, transcribeCallback: urlFor(config as Config, '/webhooks/transcription') };
 }
 
 /** Says one thing, then ends the call (a goodbye, an apology): nobody is connected. */

@@ -7,12 +7,14 @@
 import type twilio from 'twilio';
 import type { Config } from '../runtime/config';
 
-/** An opt-out the database could not take during a call. */
+/** An opt-out the database could not take during a call (callSid) or from a text message (message). */
 export interface OptOutNotRecorded {
   phone: string;
   callSid: string;
   at: Date;
   attempts: number;
+  /** Set when the request came by SMS or WhatsApp; callSid is then empty. */
+  message?: { sid: string; channel: 'sms' | 'whatsapp' };
 }
 
 /** What each channel did: sent (accepted by Slack / Twilio), failed, or off (not configured). */
@@ -30,10 +32,13 @@ export const ALERT_CHANNEL_TIMEOUT_MS = 2000;
 /** The alert's text: the number, the call and the time, and how to register it by hand. */
 export function optOutAlertText(a: OptOutNotRecorded): string {
   const local = a.at.toLocaleString('pt-BR', { timeZone: 'America/Sao_Paulo' });
+  const channel = a.message ? (a.message.channel === 'whatsapp' ? 'WhatsApp' : 'SMS') : '';
+  const where = a.message ? `Mensagem ${channel}: ${a.message.sid}` : `Ligação: ${a.callSid}`;
+  const reason = a.message ? `pedido por ${channel} ${a.message.sid}` : `pedido na ligação ${a.callSid}`;
   return (
     `discador: opt-out NÃO registrado (banco de dados indisponível após ${a.attempts} tentativas). ` +
-    `Número: ${a.phone}. Ligação: ${a.callSid}. Horário: ${a.at.toISOString()} (${local} Brasília). ` +
-    `Registre à mão: npm run opt-out -- add ${a.phone} --reason "pedido na ligação ${a.callSid}"`
+    `Número: ${a.phone}. ${where}. Horário: ${a.at.toISOString()} (${local} Brasília). ` +
+    `Registre à mão: npm run opt-out -- add ${a.phone} --reason "${reason}"`
   );
 }
 

@@ -70,6 +70,9 @@ export const configSchema = {
     S3_SSE: oneOf(['AES256', 'aws:kms']).default('AES256'),
     S3_KMS_KEY_ID: text({ max: 2048 }).optional(),
     RECORDING_RETENTION_DAYS: int(90, 36500).default(1826),
+    // Voicemail transcription by Twilio's <Record transcribe> (off: it transcribes English only,
+    // see docs/follow-me.md); on, the text arrives at /webhooks/transcription.
+    VOICEMAIL_TRANSCRIBE: oneOf(['off', 'on']).default('off'),
   },
 };
 

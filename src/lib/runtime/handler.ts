@@ -8,6 +8,7 @@ import { MESSAGES } from '../domain/messages';
 import { sayAndHangUp } from '../domain/twiml';
 
 type VoiceResponse = twilio.twiml.VoiceResponse;
+type MessagingResponse = twilio.twiml.MessagingResponse;
 
 /** What a flow gets: validated configuration, the request's parameters and the database. */
 export interface FlowInput {
@@ -87,6 +88,34 @@ export function webhookFunction(handle: (input: FlowInput) => Promise<object | v
     };
     run().then(
       (body) => callback(null, body ? httpResponse(200, body) : httpResponse(204, '')),
+      (err: unknown) => {
+        if (err instanceof HttpError) return callback(null, errorResponse(err));
+        logFailure(context, err);
+        const status = err instanceof DbUnavailable ? 503 : 500;
+        callback(null, httpResponse(status, { error: err instanceof DbUnavailable ? 'database_unavailable' : 'internal_error' }));
+      },
+    );
+  };
+}
+
+/** Time an incoming-message flow may take (Functions stop at 10 s; Twilio waits 15 s). */
+const MESSAGE_DEADLINE_MS = 9000;
+
+/**
+ * Wraps an incoming-message webhook (a number's SmsUrl): the flow answers messaging TwiML
+ * (a reply, or an empty <Response/> for none), 200. Like the callbacks: 400 when the
+ * parameters are malformed (nothing written), 503 when the database is unreachable and the
+ * flow could not do without it, 500 on a bug; each shows in Twilio's debugger.
+ */
+export function messageWebhookFunction(flow: (input: FlowInput) => Promise<MessagingResponse>) {
+  return (context: Context, event: Record<string, unknown>, callback: ServerlessCallback): void => {
+    const params = webhookParams(event);
+    const run = async () => {
+      const config = loadConfig(context);
+      return withDeadline(flow({ config, params, db: dbFor(config), context }), MESSAGE_DEADLINE_MS);
+    };
+    run().then(
+      (twiml) => callback(null, twimlResponse(twiml)),
       (err: unknown) => {
         if (err instanceof HttpError) return callback(null, errorResponse(err));
         logFailure(context, err);

@@ -112,4 +112,7 @@ export class Api {
   previewDial = (leadId: number) =>
     this.request<{ call_sid: string; attempt_id: number; lead_id: number }>('POST', '/api/agent/preview', { action: 'dial', lead_id: String(leadId) });
   previewSkip = (leadId: number) => this.request<{ skipped: number }>('POST', '/api/agent/preview', { action: 'skip', lead_id: String(leadId) });
+  /** A short-lived URL to play a recording (a voicemail) the agent may hear. */
+  listen = (recordingId: number) => this.request<{ url: string; expires_at: string }>('POST', '/api/recordings/listen', { recording_id: recordingId });
+  markMessageRead = (id: number) => this.request<{ id: number; read_at: string }>('POST', '/api/agent/messages/read', { id });
 }

@@ -144,3 +144,22 @@ export function waitText(seconds: number): string {
   const mins = m === 1 ? '1 minuto' : `${m} minutos`;
   return r === 0 ? mins : `${mins} e ${r === 1 ? '1 segundo' : `${r} segundos`}`;
 }
+
+/** "WhatsApp" or "SMS": the channel a text message came by. */
+export function channelLabel(channel: string): string {
+  return channel === 'whatsapp' ? 'WhatsApp' : 'SMS';
+}
+
+/** The text cut to `max` characters (with an ellipsis), whitespace folded. */
+export function clip(text: string, max: number): string {
+  const t = text.replace(/\s+/g, ' ').trim();
+  return t.length > max ? `${t.slice(0, max - 1)}…` : t;
+}
+
+/** Why a recording cannot be played, from /api/recordings/listen's refusal. */
+export function listenErrorText(status: number, code: string, retryAfter: number | null = null): string {
+  if (status === 403) return 'Você não tem permissão para ouvir este recado.';
+  if (status === 404) return 'Recado não encontrado: a gravação não está disponível para ouvir.';
+  if (status === 409) return 'A gravação ainda não está disponível. Tente novamente em instantes.';
+  return errorText(code, retryAfter);
+}

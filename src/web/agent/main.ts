@@ -1,15 +1,15 @@
 /**
  * The agent page: sign-in, status, softphone, screen pop (with the campaign's whisper),
  * the preview card of a preview campaign, disposition (the campaign's list, a callback date),
- * lists and notices. One poll of GET /api/agent/state every 3 s drives what is shown (it is
+ * lists (waiting customers, missed calls, voicemails with a player, text messages) and notices. One poll of GET /api/agent/state every 3 s drives what is shown (it is
  * also the agent's presence heartbeat); the buttons call the /api actions and the softphone.
  */
 import { Api, ApiError } from './api';
-import { DISPOSITION_LABEL, DISPOSITION_OUTCOME, OUTCOME_LABEL, STATUS_LABEL, errorText, formatDateTime, formatDuration, formatPhoneBR, toLocalInput, waitText } from './format';
+import { DISPOSITION_LABEL, DISPOSITION_OUTCOME, OUTCOME_LABEL, STATUS_LABEL, channelLabel, clip, errorText, formatDateTime, formatDuration, formatPhoneBR, listenErrorText, toLocalInput, waitText } from './format';
 import { checkMicrophone } from './mic';
 import { Notifier } from './notify';
 import { deviceFactory, type DeviceFactory, type SoftCall, type SoftDevice } from './softphone';
-import type { CurrentCall, Disposition, MeReply, PreviewLead, StateReply } from './types';
+import type { CurrentCall, Disposition, MeReply, PreviewLead, StateReply, TextMessage, Voicemail } from './types';
 import { whisperText } from './whisper-text';
 
 /** How often the page polls the state (the server counts an agent present for 20 s after a poll). */
@@ -51,6 +51,9 @@ let dispositionChoices: Disposition[] = [];
 let previewEmpty = false;
 /** The campaign call whose whisper was last announced. */
 let whispered: string | null = null;
+/** What the voicemail and message lists show now (they are redrawn only when it changes, so focus and playback stay). */
+let voicemailsShown = '';
+let messagesShown = '';
 
 const notifier = new Notifier($('toasts'), () => renderNotifyButton());
 
@@ -211,6 +214,9 @@ function signedOut(message: string | null): void {
   dispositionFor = null;
   previewEmpty = false;
   whispered = null;
+  voicemailsShown = '';
+  messagesShown = '';
+  stopPlayer();
   $('app-view').hidden = true;
   $('who').hidden = true;
   $('login-view').hidden = false;
@@ -269,9 +275,16 @@ function onState(state: StateReply): void {
     }
   }
   for (const v of state.voicemails) {
-    const key = `voicemail:${v.recording_sid}`;
+    const key = `voicemail:${v.recording_id}`;
     if (firstPoll) notifier.remember(key);
-    else notifier.raise({ kind: 'voicemail', key, title: 'Novo recado no correio de voz', body: formatPhoneBR(v.from ?? null) });
+    else notifier.raise({ kind: 'voicemail', key, title: v.queue_name ? `Novo recado na fila ${v.queue_name}` : 'Novo recado no correio de voz', body: voicemailText(v) });
+  }
+  // Each unread text message once; those already there when the page opened are only counted.
+  for (const m of state.messages ?? []) {
+    if (m.read_at) continue;
+    const key = `message:${m.id}`;
+    if (firstPoll) notifier.remember(key);
+    else notifier.raise({ kind: 'message', key, title: `Nova mensagem (${channelLabel(m.channel)})`, body: `${formatPhoneBR(m.from_number)}: ${clip(m.body, 120) || '(sem texto)'}` });
   }
   for (const m of state.missed) {
     const key = `missed:${m.call_sid}`;
@@ -683,7 +696,8 @@ function render(): void {
   renderPop(last.call, offer?.from ?? null);
   renderList('waiting', last.waiting.map((w) => `${formatPhoneBR(w.from)} — aguardando há ${waitText(w.wait_seconds)}`));
   renderList('missed', last.missed.map((m) => listedText(m) + (m.voicemail ? ' — deixou recado' : '')));
-  renderList('voicemail', last.voicemails.map(listedText));
+  renderVoicemails(last.voicemails);
+  renderMessages(last.messages ?? [], last.messages_unread ?? 0);
   renderTimers();
 }
 
@@ -704,6 +718,138 @@ function renderList(name: string, items: string[]): void {
       return li;
     }),
   );
+}
+
+/** "(11) 98765-4321 — 26/11 10:42 (0:21)" of a voicemail. */
+function voicemailText(v: Voicemail): string {
+  return listedText({ from: v.from_number, at: v.at, duration: v.duration });
+}
+
+function emptyItem(): HTMLLIElement {
+  const li = document.createElement('li');
+  li.textContent = 'Nenhum.';
+  li.className = 'hint';
+  return li;
+}
+
+function smallButton(text: string, label: string, onClick: (b: HTMLButtonElement) => void): HTMLButtonElement {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = 'secondary small';
+  b.textContent = text;
+  b.setAttribute('aria-label', label);
+  b.addEventListener('click', () => onClick(b));
+  return b;
+}
+
+function tag(text: string): HTMLSpanElement {
+  const t = document.createElement('span');
+  t.className = 'tag';
+  t.textContent = text;
+  return t;
+}
+
+/** The voicemail list: who, when, how long, the queue, the transcription, and "Ouvir". */
+function renderVoicemails(items: Voicemail[]): void {
+  $('voicemail-count').textContent = String(items.length);
+  const shown = JSON.stringify(items.map((v) => [v.recording_id, v.duration, v.transcription, v.queue_name]));
+  if (shown === voicemailsShown) return;
+  voicemailsShown = shown;
+  $('voicemail-list').replaceChildren(
+    ...(items.length
+      ? items.map((v) => {
+          const li = document.createElement('li');
+          li.dataset['recordingId'] = String(v.recording_id);
+          const line = document.createElement('div');
+          line.className = 'item-line';
+          const text = document.createElement('span');
+          text.className = 'item-text';
+          text.textContent = voicemailText(v);
+          if (v.queue_name) text.append(tag(`fila ${v.queue_name}`));
+          line.append(text, smallButton('Ouvir', `Ouvir o recado de ${formatPhoneBR(v.from_number)}`, (b) => void listen(v, b)));
+          li.append(line);
+          if (v.transcription) {
+            const p = document.createElement('p');
+            p.className = 'transcription';
+            p.textContent = `“${v.transcription}”`;
+            li.append(p);
+          }
+          return li;
+        })
+      : [emptyItem()]),
+  );
+}
+
+function stopPlayer(): void {
+  const audio = $<HTMLAudioElement>('voicemail-player');
+  audio.pause();
+  audio.removeAttribute('src');
+  $('voicemail-player-box').hidden = true;
+  showError('voicemail-error', null);
+}
+
+/** Asks /api/recordings/listen for a short-lived URL and plays it in the page's player. */
+async function listen(v: Voicemail, button: HTMLButtonElement): Promise<void> {
+  button.disabled = true;
+  showError('voicemail-error', null);
+  try {
+    const { url } = await api.listen(v.recording_id);
+    const audio = $<HTMLAudioElement>('voicemail-player');
+    audio.src = url;
+    $('voicemail-playing').textContent = `Recado de ${voicemailText(v)}`;
+    $('voicemail-player-box').hidden = false;
+    announce(`Tocando o recado de ${formatPhoneBR(v.from_number)}.`);
+    // A browser may refuse to start playing by itself: the player's own button is there.
+    await audio.play().catch(() => undefined);
+  } catch (e) {
+    if (e instanceof ApiError && (e.code === 'unauthenticated' || e.code === 'session_expired')) return signedOut(errorText(e.code));
+    const text = e instanceof ApiError ? listenErrorText(e.status, e.code, e.retryAfter) : describe(e);
+    showError('voicemail-error', text);
+    announce(text);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+/** The text messages: unread first (bold, with "Marcar como lida"), sender, time, channel, text. */
+function renderMessages(items: TextMessage[], unread: number): void {
+  $('messages-count').textContent = String(unread);
+  const shown = JSON.stringify(items.map((m) => [m.id, m.read_at]));
+  if (shown === messagesShown) return;
+  messagesShown = shown;
+  $('messages-list').replaceChildren(
+    ...(items.length
+      ? items.map((m) => {
+          const li = document.createElement('li');
+          li.dataset['messageId'] = String(m.id);
+          if (!m.read_at) li.className = 'unread';
+          const line = document.createElement('div');
+          line.className = 'item-line';
+          const text = document.createElement('span');
+          text.className = 'item-text';
+          const when = formatDateTime(m.at);
+          text.textContent = `${formatPhoneBR(m.from_number)}${when ? ` — ${when}` : ''}`;
+          text.append(tag(channelLabel(m.channel)));
+          if (m.for_team) text.append(tag('equipe'));
+          line.append(text);
+          if (!m.read_at) line.append(smallButton('Marcar como lida', `Marcar como lida a mensagem de ${formatPhoneBR(m.from_number)}`, (b) => void markRead(m, b)));
+          const body = document.createElement('p');
+          body.className = 'message-body';
+          body.textContent = m.body || '(mensagem sem texto)';
+          li.append(line, body);
+          return li;
+        })
+      : [emptyItem()]),
+  );
+}
+
+async function markRead(m: TextMessage, button: HTMLButtonElement): Promise<void> {
+  await act(button, 'messages-error', async () => {
+    await api.markMessageRead(m.id);
+    notifier.dismiss(`message:${m.id}`);
+    announce('Mensagem marcada como lida.');
+    await poll();
+  });
 }
 
 function renderPop(call: CurrentCall | null, offeredFrom: string | null): void {

@@ -1,11 +1,11 @@
 /**
  * Desktop notifications for the events an agent must not miss (an offered call, a customer
- * waiting too long, a new voicemail, a missed call). Permission is asked only from a button;
+ * waiting too long, a new voicemail, a missed call, a text message). Permission is asked only from a button;
  * when it is refused or the browser has no Notification API, the same events are shown
  * in-page as toasts. Each event is raised once, whatever the number of polls that show it.
  */
 
-export type NoticeKind = 'offer' | 'waiting' | 'voicemail' | 'missed';
+export type NoticeKind = 'offer' | 'waiting' | 'voicemail' | 'missed' | 'message';
 
 export interface Notice {
   kind: NoticeKind;

@@ -37,6 +37,7 @@ export type {
   AgentOffer as Offer,
   AgentWaiting as Waiting,
   AgentVoicemail as Voicemail,
+  AgentMessage as TextMessage,
   AgentMissedCall as MissedCall,
   VoiceTokenResponse as VoiceTokenReply,
 } from '../../lib/domain/agents';

@@ -8,7 +8,7 @@
  */
 import type twilio from 'twilio';
 import { pollResult, type AgentStateResponse, type PollAnswer } from '../../../lib/domain/agents';
-import { eventDeps, tickForAgent } from '../../../lib/domain/dialer/tick';
+import { dispatchForAgent, eventDeps, tickForAgent } from '../../../lib/domain/dialer/tick';
 import { apiFunction } from '../../../lib/runtime/api';
 import { unwrap } from '../../../lib/runtime/db';
 import { twilioClientOptions } from '../../../lib/runtime/twilio-client';
@@ -27,8 +27,10 @@ export const handler = apiFunction(
     );
     // The runtime types name an older twilio package; the object is this project's twilio client.
     const deps = eventDeps(db, config, () => context.getTwilioClient(twilioClientOptions(config.TWILIO_API_BASE_URL)) as unknown as twilio.Twilio);
-    // agent_view names the agent's campaign; an inbound-only agent (null) has no round to start.
+    // agent_view names the agent's campaign; an inbound-only agent (null) has no round to start,
+    // but may take a caller waiting in a service queue (e.g. their wrap-up just ended).
     if ((state.agent as { campaign_id?: number | null }).campaign_id !== null) await tickForAgent(deps, 'poll', state.agent.id, config.TICK_POLL_MIN_SECONDS);
+    else await dispatchForAgent(deps, state.agent.id);
     return state;
   },
 );

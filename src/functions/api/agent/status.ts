@@ -8,7 +8,7 @@
  * capacity: a pacing round for it runs before the answer (its failure never fails the request).
  */
 import type twilio from 'twilio';
-import { eventDeps, tickForAgent } from '../../../lib/domain/dialer/tick';
+import { dispatchForAgent, eventDeps, tickForAgent } from '../../../lib/domain/dialer/tick';
 import { statusRequestProblem, unwrapAgent, type AgentStatusResponse, type AgentView } from '../../../lib/domain/agents';
 import { ApiError, apiFunction } from '../../../lib/runtime/api';
 import { pauseReasons, urlFor } from '../../../lib/runtime/config';
@@ -35,14 +35,16 @@ export const handler = apiFunction(
       // The runtime types name an older twilio package; the object is this project's twilio client.
       const client = context.getTwilioClient(twilioClientOptions(config.TWILIO_API_BASE_URL)) as unknown as twilio.Twilio;
       try {
-        await client.calls(released).update({ url: urlFor(config, '/voice/voicemail'), method: 'POST' });
+        await client.calls(released).update({ url: urlFor(config, `/voice/voicemail?agent=${session!.user.agent_id}`), method: 'POST' });
       } catch (e) {
         console.error(`[discador] offered call ${released} not sent to voicemail: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
     const deps = eventDeps(db, config, () => context.getTwilioClient(twilioClientOptions(config.TWILIO_API_BASE_URL)) as unknown as twilio.Twilio);
-    // agent_view names the agent's campaign; an inbound-only agent (null) has no round to start.
+    // agent_view names the agent's campaign; an inbound-only agent (null) has no round to start,
+    // but may take a caller waiting in a service queue.
     if ((agent as { campaign_id?: number | null }).campaign_id !== null) await tickForAgent(deps, 'agent_status', agent.id);
+    else await dispatchForAgent(deps, agent.id);
     return { agent };
   },
 );

@@ -17,6 +17,7 @@ import type { Config } from '../../runtime/config';
 import { unwrap, type Db } from '../../runtime/db';
 import { MIN_PLACE_MS, placeCampaignCall, type ClaimedLead } from './campaign-call';
 import { decidePacing } from '../pacing';
+import { dispatchQueue } from '../queue';
 import { campaignCpsRoom, pacingSettings, pacingSnapshot, ROLLING_WINDOWS, windowNow, type RoundBegin, type RoundSnapshot } from './snapshot';
 
 /** What started a round (logged in pacer_rounds.trigger). */
@@ -66,6 +67,8 @@ export async function runTick(deps: Deps, opts: { trigger: TickTrigger; campaign
   const owner = randomUUID();
   const deadlineMs = opts.budgetMs === undefined ? undefined : Date.now() + opts.budgetMs;
   if (opts.trigger === 'heartbeat') await sweep(deps);
+  // Callers waiting in a service queue go to free agents before any new dial.
+  await dispatchQueue(deps, { deadlineMs, sweep: opts.trigger === 'heartbeat' });
   const begin = unwrap(
     await deps.db.rpc<RoundBegin>('pacer_round_begin', {
       p_owner: owner,
@@ -247,12 +250,31 @@ export async function tickForEvent(deps: Deps, trigger: TickTrigger, campaignId:
 }
 
 /**
+ * Hands the longest-waiting queued caller to agent `agentId` when the agent is free and serves
+ * that caller's queue (dispatchQueue), within EVENT_ROUND_BUDGET_MS; never throws, and the
+ * request carrying the event stops waiting for it shortly after its budget.
+ */
+export async function dispatchForAgent(deps: Deps, agentId: number): Promise<number> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<number>((resolve) => {
+    timer = setTimeout(() => resolve(0), EVENT_ROUND_BUDGET_MS + 500);
+  });
+  try {
+    return await Promise.race([dispatchQueue(deps, { agentId, deadlineMs: Date.now() + EVENT_ROUND_BUDGET_MS }), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * Runs a round for the campaign an agent works, when it is running: after the agent's status
  * changed or a disposition (min 0), or on the page's poll at most every TICK_POLL_MIN_SECONDS
  * per campaign (pacer_agent_campaign keeps the time). Never throws.
  */
 export async function tickForAgent(deps: Deps, trigger: TickTrigger, agentId: number | null | undefined, minSeconds = 0): Promise<TickResult | null> {
   if (agentId === null || agentId === undefined) return null;
+  // The agent may have just become free: the longest-waiting queued caller is theirs first.
+  await dispatchForAgent(deps, agentId);
   try {
     const campaignId = unwrap(await deps.db.rpc<number | null>('pacer_agent_campaign', { p_agent_id: agentId, p_min_seconds: minSeconds }));
     return await tickForEvent(deps, trigger, campaignId);

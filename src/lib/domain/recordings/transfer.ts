@@ -100,6 +100,8 @@ class OutOfTime extends Error {}
 class LostLease extends Error {}
 /** A failure that no retry will fix (the media URL is not Twilio's). */
 class Permanent extends Error {}
+/** The recording was erased (LGPD) while it was being copied: what was written is removed. */
+class Erased extends Error {}
 /** Twilio has no media for this recording (yet): retried with backoff. */
 class MediaUnavailable extends Error {}
 
@@ -135,7 +137,7 @@ class JobRun {
   private readonly lease: number;
   constructor(
     private readonly d: TransferDeps,
-    private job: RecordingJob,
+    readonly job: RecordingJob,
     private readonly worker: string,
     private readonly deadline: number,
   ) {
@@ -161,7 +163,7 @@ class JobRun {
     const { data, error } = await this.d.db.rpc<boolean>('recording_job_save', {
       p_sid: this.job.recording_sid, p_worker: this.worker, p_patch: patch, p_extend_seconds: this.lease,
     });
-    if (error) throw new Error(`saving the job failed: ${error.message}`);
+    if (error) throw error.code === 'DC001' ? new Erased(error.message) : new Error(`saving the job failed: ${error.message}`);
     if (!data) throw new LostLease();
     Object.assign(this.job, patch);
   }
@@ -409,12 +411,22 @@ export async function transferRecording(d: TransferDeps, job: RecordingJob, work
   const sid = job.recording_sid;
   const release = (error: string | null, retry: number, permanent = false) =>
     d.db.rpc<boolean>('recording_job_release', { p_sid: sid, p_worker: worker, p_error: error, p_retry_seconds: retry, p_permanent: permanent });
+  const run = new JobRun(d, { ...job, parts: job.parts ?? [] }, worker, deadline);
   try {
-    const outcome = await new JobRun(d, { ...job, parts: job.parts ?? [] }, worker, deadline).run();
+    const outcome = await run.run();
     if (outcome === 'verified') await release(null, 0);
     return { sid, outcome };
   } catch (e) {
     if (e instanceof LostLease) return { sid, outcome: 'lost_lease' };
+    if (e instanceof Erased) {
+      // Whatever this run wrote must not outlive the erasure.
+      if (run.job.s3_key) {
+        if (run.job.upload_id) await abortUpload(d.s3, d.bucket, run.job.s3_key, run.job.upload_id);
+        await d.s3.send(new DeleteObjectCommand({ Bucket: d.bucket, Key: run.job.s3_key })).catch(() => undefined);
+      }
+      await release('erased (LGPD) while being copied: nothing kept', 0, true);
+      return { sid, outcome: 'failed', error: e.message };
+    }
     const timedOut = e instanceof OutOfTime || (e as { name?: string }).name === 'TimeoutError' || (e as { name?: string }).name === 'AbortError';
     if (timedOut && Date.now() >= deadline - STEP_RESERVE_MS) {
       await release(null, 0);

@@ -1,0 +1,81 @@
+/**
+ * Inbound SMS and WhatsApp: the SmsUrl request (WhatsApp's prefixed addresses, WaId and
+ * ProfileName), `<Message>` answers sent back as replies on the same channel, and the scenario
+ * format's `messages` with its message expectations.
+ */
+import { runScenario, type Scenario } from '../scenario';
+import { rig, startApp, type Rig } from './helpers';
+
+const ACCOUNT = 'AC' + 'e'.repeat(32);
+const TOKEN = 'messages0test0auth0token00000000';
+const customer = '+5511987650001';
+
+describe('inbound messages', () => {
+  let r: Rig;
+  beforeEach(async () => {
+    r = await rig();
+    const [n] = await r.client.incomingPhoneNumbers.list({ phoneNumber: r.number });
+    await r.client.incomingPhoneNumbers(n!.sid).update({ smsUrl: `${r.app.url}/sms` });
+  });
+  afterEach(async () => r.close());
+
+  it('a <Message> answer is sent back to the sender from the number written to, on the same channel', async () => {
+    r.app.route('/sms', (q) => (q.params['Body'] === 'SAIR' ? '<Response><Message>Pronto</Message></Response>' : '<Response/>'));
+    const sms = await r.emu.sendInboundMessage({ from: customer, to: r.number, body: 'SAIR' });
+    expect(sms).toMatchObject({ status: 200, replies: [{ from: r.number, to: customer, body: 'Pronto' }] });
+    const wa = await r.emu.sendInboundMessage({ from: `whatsapp:${customer}`, to: `whatsapp:${r.number}`, body: 'SAIR', profileName: 'Maria' });
+    expect(wa.replies).toEqual([{ sid: expect.stringMatching(/^SM[0-9a-f]{32}$/), from: `whatsapp:${r.number}`, to: `whatsapp:${customer}`, body: 'Pronto' }]);
+    const none = await r.emu.sendInboundMessage({ from: customer, to: r.number, body: 'Olá' });
+    expect(none).toMatchObject({ status: 200, replies: [] });
+
+    expect(r.app.to('/sms')[1]!.params).toMatchObject({ From: `whatsapp:${customer}`, To: `whatsapp:${r.number}`, WaId: customer.slice(1), ProfileName: 'Maria' });
+    expect(r.app.to('/sms')[0]!.params['WaId']).toBeUndefined();
+    expect(r.app.requests.every((q) => q.signatureValid)).toBe(true);
+    const sent = await r.client.messages.list({ to: customer });
+    expect(sent.map((m) => [m.direction, m.from, m.body])).toEqual([['outbound-reply', r.number, 'Pronto']]);
+  });
+
+  it('an error answer or unreadable TwiML sends nothing and says which error', async () => {
+    r.app.route('/sms', (q) => (q.params['Body'] === 'a' ? { status: 500, body: 'boom' } : '<Response><Say>x</Say></Response>'));
+    expect(await r.emu.sendInboundMessage({ from: customer, to: r.number, body: 'a' })).toMatchObject({ status: 500, replies: [], error: 11200 });
+    expect(await r.emu.sendInboundMessage({ from: customer, to: r.number, body: 'b' })).toMatchObject({ status: 200, replies: [], error: 12100 });
+  });
+});
+
+describe('scenario messages', () => {
+  it('sends the messages in order and checks replied / noReply / answered; a failing one says why', async () => {
+    const app = await startApp(TOKEN);
+    app.route('/sms', (q) => (/sair/i.test(q.params['Body'] ?? '') ? '<Response><Message>Pronto: retirado</Message></Response>' : '<Response/>'));
+    try {
+      const sc: Scenario = {
+        name: 'messages',
+        speed: 50,
+        numbers: [{ phoneNumber: '+551130000001', smsUrl: '/sms' }],
+        calls: [],
+        messages: [
+          { id: 'hello', at: 1, from: customer, to: '+551130000001', body: 'Olá' },
+          { id: 'out', at: 0, from: `whatsapp:${customer}`, to: 'whatsapp:+551130000001', body: 'Sair' },
+        ],
+        expect: [
+          { message: 'out', answered: 200, replied: 'retirado' },
+          { message: 'hello', answered: 200, noReply: true, noErrors: true },
+        ],
+      };
+      const ok = await runScenario(sc, { appUrl: app.url, accountSid: ACCOUNT, authToken: TOKEN, quiet: true });
+      expect(ok.failures).toEqual([]);
+      expect(app.to('/sms').map((q) => q.params['Body'])).toEqual(['Sair', 'Olá']);
+      expect(ok.report).toContain('reply');
+
+      const bad = await runScenario(
+        { ...sc, expect: [{ message: 'hello', replied: 'retirado' }, { message: 'out', noReply: true }, { message: 'nope' }] },
+        { appUrl: app.url, accountSid: ACCOUNT, authToken: TOKEN, quiet: true },
+      );
+      expect(bad.failures).toHaveLength(3);
+      expect(bad.failures[0]).toMatch(/no reply containing "retirado"/);
+      expect(bad.failures[1]).toMatch(/replied \["Pronto: retirado"\]/);
+      expect(bad.failures[2]).toMatch(/no message with id nope/);
+    } finally {
+      await app.close();
+    }
+  });
+});

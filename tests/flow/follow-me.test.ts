@@ -1,0 +1,175 @@
+/**
+ * Follow-me through the Twilio emulator, the real functions and Postgres: a customer calls an
+ * agent who cannot take the call on the page, and the call goes down the agent's chain —
+ * the softphone, the mobile with screening (key 1 or not), then the agent's voicemail or the
+ * service queue. Each hop's real ring time is the configured one (Twilio's 5 s buffer
+ * accounted for), and each hop's outcome is a call event. This file runs its own stack so the
+ * emulator is in this process.
+ */
+import { sql as sqlAt } from '../helpers/db';
+import { startEmulatedStack, type EmulatedStack } from '../helpers/emulated-stack';
+import { newMobile } from '../helpers/twilio';
+import type { TimelineEntry } from '../../emulator/voice/leg';
+
+jest.setTimeout(60000);
+let s: EmulatedStack;
+const sql = <T = Record<string, unknown>>(q: string, p: unknown[] = []) => sqlAt<T>(q, p, s.stack.env.DATABASE_URL);
+const fb = () => s.stack.env.FUNCTIONS_BASE_URL;
+let seq = 0;
+
+beforeAll(async () => {
+  s = await startEmulatedStack({ speed: 50 });
+});
+afterAll(async () => s?.stop());
+
+interface Setup {
+  client?: string | null;
+  mobile?: string | null;
+  softphoneSeconds?: number;
+  mobileSeconds?: number;
+  then?: 'voicemail' | 'queue';
+}
+
+/** An offline agent with a DID of their own pointed at /voice/inbound, and their follow-me settings. */
+async function agent(o: Setup): Promise<{ id: number; did: string; client: string | null; mobile: string | null }> {
+  seq += 1;
+  const did = `+5511300${String(Math.floor(Math.random() * 90000) + 10000)}`;
+  const client = o.client === undefined ? `fm${Date.now() % 1e6}x${seq}` : o.client;
+  const mobile = o.mobile === undefined ? newMobile() : o.mobile;
+  const [row] = await sql<{ id: string }>(
+    `with a as (insert into agents (name, phone_number, client_identity, status) values ($1, null, $2, 'offline') returning id)
+     insert into phone_numbers (phone_number, assigned_agent_id) select $3, id from a returning assigned_agent_id as id`,
+    [`Agente ${seq}`, client, did],
+  );
+  const id = Number(row!.id);
+  const r = await sql<{ r: { agent_id: number } }>(`select follow_me_set($1, $2, $3, $4, $5, $6) as r`, [
+    String(id), mobile ?? '', o.softphoneSeconds ?? null, o.mobileSeconds ?? null, o.then ?? null, o.then === 'queue' ? 'geral' : null,
+  ]);
+  expect(r[0]!.r.agent_id).toBe(id);
+  s.emulator.addNumber({ phoneNumber: did, voiceUrl: `${fb()}/voice/inbound`, statusCallback: `${fb()}/webhooks/call-status` });
+  return { id, did, client, mobile };
+}
+
+const path = (e: TimelineEntry) => (e.url ?? '').replace(fb(), '');
+const webhooks = (tl: TimelineEntry[]) => tl.filter((e) => e.type === 'webhook').map((e) => [path(e), e.httpStatus] as const);
+const hopEvents = (sid: string) =>
+  sql<{ key: string; outcome: string | null; accepted: boolean | null }>(
+    `select dedupe_key as key, params->>'follow_me_outcome' as outcome, (params->>'screen_accepted')::boolean as accepted
+       from call_events where call_sid = $1 and kind = 'dial' order by id`,
+    [sid],
+  );
+const errors = (tl: TimelineEntry[]) => tl.filter((e) => e.type === 'error').map((e) => e.text);
+
+describe('follow-me', () => {
+  it('the mobile presses 1: bridged with the customer; the ring times are the configured ones', async () => {
+    const a = await agent({ softphoneSeconds: 12, mobileSeconds: 15 });
+    const customer = newMobile('21');
+    s.emulator.addParty({ number: `client:${a.client}`, outcome: 'no-answer' });
+    s.emulator.addParty({ number: a.mobile!, answerAfter: 2, gather: ['1'], talkSeconds: 10 });
+    const sid = await s.emulator.placeInboundCall({ from: customer, to: a.did });
+    await s.emulator.waitForCall(sid);
+    const tl = s.emulator.timeline(sid, { children: true });
+    expect(errors(tl)).toEqual([]);
+    expect(s.emulator.contractViolations()).toEqual([]);
+
+    const hooks = webhooks(tl);
+    expect(hooks).toEqual(expect.arrayContaining([
+      ['/voice/inbound', 200],
+      [`/voice/follow-me?agent=${a.id}&hop=softphone`, 200],
+      [`/voice/screen?agent=${a.id}`, 200],
+      [`/voice/screen?agent=${a.id}&step=key`, 200],
+      [`/voice/follow-me?agent=${a.id}&hop=mobile`, 200],
+    ]));
+    // The softphone rang 12 s in real (virtual) time: Dial timeout 7 + Twilio's 5 s buffer.
+    const own = s.emulator.timeline(sid);
+    const dials = own.filter((e) => e.type === 'verb' && e.verb === 'Dial' && e.attrs);
+    expect(dials.map((d) => d.attrs!['timeout'])).toEqual(['7', '10']);
+    const softphoneEnd = own.find((e) => e.type === 'webhook' && path(e).endsWith('hop=softphone'))!;
+    const rang = (softphoneEnd.t - dials[0]!.t) / 1000;
+    expect(rang).toBeGreaterThanOrEqual(11.5);
+    expect(rang).toBeLessThan(13.5);
+    // The mobile heard the agent's name before anything was bridged.
+    expect(tl.some((e) => e.verb === 'Say' && e.content === `Ligação para Agente ${seq}; digite 1 para atender.`)).toBe(true);
+
+    const [call] = await sql('select status, agent_id::int as agent, answered_at is not null as answered from calls where call_sid = $1', [sid]);
+    expect(call).toEqual({ status: 'completed', agent: a.id, answered: true });
+    expect(await hopEvents(sid)).toEqual([
+      { key: 'dial:follow-me:softphone', outcome: 'no-answer', accepted: null },
+      { key: 'dial:follow-me:screen', outcome: null, accepted: true },
+      { key: 'dial:follow-me:mobile', outcome: 'answered', accepted: null },
+    ]);
+    // The follow-me leaves the agent's state alone, and the bridged talk was recorded as the agent's call.
+    expect(await sql('select status from agents where id = $1', [a.id])).toEqual([{ status: 'offline' }]);
+    expect(await sql('select kind, agent_id::int as agent, channels from recordings where call_sid = $1', [sid])).toEqual([{ kind: 'call', agent: a.id, channels: 2 }]);
+  });
+
+  it("the mobile's own voicemail answers and presses nothing: no answer, then the customer leaves a voicemail for the agent", async () => {
+    const a = await agent({ softphoneSeconds: 10, mobileSeconds: 20 });
+    const customer = newMobile('21');
+    s.emulator.addParty({ number: customer, record: { speakSeconds: 5, then: 'hangup' } });
+    s.emulator.addParty({ number: `client:${a.client}`, outcome: 'no-answer' });
+    s.emulator.addParty({ number: a.mobile!, answerAfter: 6, kind: 'machine', gather: [null] });
+    const sid = await s.emulator.placeInboundCall({ from: customer, to: a.did });
+    await s.emulator.waitForCall(sid);
+    const tl = s.emulator.timeline(sid, { children: true });
+    expect(errors(tl)).toEqual([]);
+
+    const mobileEnd = tl.find((e) => e.type === 'webhook' && path(e).endsWith('hop=mobile'))!;
+    expect(mobileEnd.params?.['DialCallStatus']).toBe('no-answer');
+    expect(tl.some((e) => e.type === 'webhook' && path(e) === `/voice/screen?agent=${a.id}&step=key`)).toBe(false);
+    const record = tl.find((e) => e.type === 'verb' && e.verb === 'Record' && e.attrs)!;
+    expect(record.attrs).toMatchObject({ playBeep: 'true', trim: 'trim-silence', recordingStatusCallback: `${fb()}/webhooks/recording?kind=voicemail&agent=${a.id}` });
+
+    expect(await hopEvents(sid)).toEqual([
+      { key: 'dial:follow-me:softphone', outcome: 'no-answer', accepted: null },
+      { key: 'dial:follow-me:mobile', outcome: 'no-answer', accepted: null },
+    ]);
+    // The voicemail is the agent's (kind and agent from the call here; /webhooks/recording's
+    // kind/agent query parameters carry the same owner).
+    const rows = await sql<{ kind: string; agent: number; duration: number }>('select kind, agent_id::int as agent, duration from recordings where call_sid = $1', [sid]);
+    expect(rows).toEqual([{ kind: 'voicemail', agent: a.id, duration: expect.any(Number) }]);
+    expect(rows[0]!.duration).toBeGreaterThan(0);
+  });
+
+  it('the softphone answers at hop 1: the mobile never rings', async () => {
+    const a = await agent({});
+    const customer = newMobile('21');
+    s.emulator.addParty({ number: `client:${a.client}`, answerAfter: 3, talkSeconds: 8 });
+    s.emulator.addParty({ number: a.mobile!, answerAfter: 1, gather: ['1'] });
+    const sid = await s.emulator.placeInboundCall({ from: customer, to: a.did });
+    await s.emulator.waitForCall(sid);
+    const tl = s.emulator.timeline(sid, { children: true });
+    expect(errors(tl)).toEqual([]);
+    expect(s.emulator.calls().some((c) => c.to === a.mobile)).toBe(false);
+    expect(webhooks(tl).filter(([p]) => p.startsWith('/voice/follow-me') || p.startsWith('/voice/screen'))).toEqual([[`/voice/follow-me?agent=${a.id}&hop=softphone`, 200]]);
+    expect(await hopEvents(sid)).toEqual([{ key: 'dial:follow-me:softphone', outcome: 'answered', accepted: null }]);
+    expect(await sql('select status, answered_at is not null as answered from calls where call_sid = $1', [sid])).toEqual([{ status: 'completed', answered: true }]);
+  });
+
+  it('an agent without a softphone starts at the mobile; busy moves on; the last hop redirects to the service queue', async () => {
+    const a = await agent({ client: null, then: 'queue' });
+    const customer = newMobile('21');
+    s.emulator.addParty({ number: a.mobile!, outcome: 'busy', answerAfter: 1 });
+    const sid = await s.emulator.placeInboundCall({ from: customer, to: a.did });
+    await s.emulator.waitForCall(sid);
+    const own = s.emulator.timeline(sid);
+    const redirect = own.find((e) => e.type === 'verb' && e.verb === 'Redirect');
+    expect(redirect?.content ?? redirect?.text).toContain(`/voice/queue?queue=geral&agent=${a.id}`);
+    expect(webhooks(own).map(([p]) => p)).toEqual(expect.arrayContaining(['/voice/inbound', `/voice/follow-me?agent=${a.id}&hop=mobile`]));
+    // Twilio then requests the queue's URL (/voice/queue is the service queue's function).
+    expect(own.some((e) => (e.type === 'webhook' || e.type === 'error') && path(e) === `/voice/queue?queue=geral&agent=${a.id}`)).toBe(true);
+    expect(await hopEvents(sid)).toEqual([{ key: 'dial:follow-me:mobile', outcome: 'busy', accepted: null }]);
+  });
+
+  it('an agent working from the page (shift leg) is not rung on the softphone: straight to the mobile', async () => {
+    const a = await agent({});
+    await sql(`update agents set shift_call_sid = 'CA' || md5(random()::text), status = 'paused' where id = $1`, [a.id]);
+    const [d] = await sql<{ r: { route: string; follow_me: { hops: { kind: string }[] } } }>(
+      `select start_inbound_call(jsonb_build_object('call_sid', 'CA' || md5(random()::text), 'call_status', 'ringing', 'direction', 'inbound',
+         'from', $1::text, 'to', $2::text, 'params', '{}'::jsonb)) as r`,
+      [newMobile('21'), a.did],
+    );
+    expect(d!.r.route).toBe('follow-me');
+    expect(d!.r.follow_me.hops.map((h) => h.kind)).toEqual(['mobile']);
+  });
+});
