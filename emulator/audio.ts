@@ -8,32 +8,68 @@ const WAV_RATE = 8000;
 
 /** A PCM WAV of `seconds` with `channels` channels (1 or 2), each a quiet sine tone of its own pitch. */
 export function synthWav(seconds: number, channels: 1 | 2): Buffer {
+  return wavRange(seconds, channels, 0, wavSize(seconds, channels));
+}
+
+/** Bytes of synthWav(seconds, channels). */
+export function wavSize(seconds: number, channels: 1 | 2): number {
+  return 44 + Math.max(0, Math.round(seconds * WAV_RATE)) * channels * 2;
+}
+
+const PITCHES = [440, 660];
+// Both pitches repeat every 400 frames at 8 kHz (440/8000 = 11/200, 660/8000 = 33/400).
+const PERIOD = 400;
+const SINES = PITCHES.map((p) => Float64Array.from({ length: PERIOD }, (_, i) => Math.sin((2 * Math.PI * p * i) / WAV_RATE)));
+
+/** Loudness of second `b`: varies from second to second so no two stretches of a long file are alike. */
+function amplitude(b: number): number {
+  return 2000 + (Math.imul(b + 1, 2654435761) >>> 0) % 2000;
+}
+
+/**
+ * Bytes [start, end) of synthWav(seconds, channels), made without building the whole file
+ * (a one-hour dual-channel WAV is 115 MB): media is streamed and served by range.
+ */
+export function wavRange(seconds: number, channels: 1 | 2, start: number, end: number): Buffer {
   const frames = Math.max(0, Math.round(seconds * WAV_RATE));
   const dataBytes = frames * channels * 2;
-  const buf = Buffer.alloc(44 + dataBytes);
-  buf.write('RIFF', 0, 'ascii');
-  buf.writeUInt32LE(36 + dataBytes, 4);
-  buf.write('WAVE', 8, 'ascii');
-  buf.write('fmt ', 12, 'ascii');
-  buf.writeUInt32LE(16, 16);
-  buf.writeUInt16LE(1, 20); // PCM
-  buf.writeUInt16LE(channels, 22);
-  buf.writeUInt32LE(WAV_RATE, 24);
-  buf.writeUInt32LE(WAV_RATE * channels * 2, 28);
-  buf.writeUInt16LE(channels * 2, 32);
-  buf.writeUInt16LE(16, 34);
-  buf.write('data', 36, 'ascii');
-  buf.writeUInt32LE(dataBytes, 40);
-  const pitches = [440, 660];
-  let off = 44;
-  for (let i = 0; i < frames; i++) {
+  const total = 44 + dataBytes;
+  end = Math.min(end, total);
+  start = Math.max(0, Math.min(start, end));
+  const out = Buffer.alloc(end - start);
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0, 'ascii');
+  header.writeUInt32LE(36 + dataBytes, 4);
+  header.write('WAVE', 8, 'ascii');
+  header.write('fmt ', 12, 'ascii');
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(1, 20); // PCM
+  header.writeUInt16LE(channels, 22);
+  header.writeUInt32LE(WAV_RATE, 24);
+  header.writeUInt32LE(WAV_RATE * channels * 2, 28);
+  header.writeUInt16LE(channels * 2, 32);
+  header.writeUInt16LE(16, 34);
+  header.write('data', 36, 'ascii');
+  header.writeUInt32LE(dataBytes, 40);
+  if (start < 44) header.copy(out, 0, start, Math.min(44, end));
+  const frameBytes = channels * 2;
+  const dStart = Math.max(0, start - 44);
+  const dEnd = end - 44;
+  if (dEnd <= dStart) return out;
+  const f0 = Math.floor(dStart / frameBytes);
+  const f1 = Math.ceil(dEnd / frameBytes);
+  const tmp = Buffer.alloc((f1 - f0) * frameBytes);
+  let off = 0;
+  for (let i = f0; i < f1; i++) {
+    const amp = amplitude(Math.floor(i / WAV_RATE));
+    const k = i % PERIOD;
     for (let c = 0; c < channels; c++) {
-      const v = Math.round(3000 * Math.sin((2 * Math.PI * (pitches[c] ?? 440) * i) / WAV_RATE));
-      buf.writeInt16LE(v, off);
+      tmp.writeInt16LE(Math.round(amp * SINES[c]![k]!), off);
       off += 2;
     }
   }
-  return buf;
+  tmp.copy(out, Math.max(0, 44 - start), dStart - f0 * frameBytes, dEnd - f0 * frameBytes);
+  return out;
 }
 
 // MPEG-1 Layer III, 32 kbit/s, 48 kHz, no padding, no CRC: 144 * 32000 / 48000 = 96 bytes per

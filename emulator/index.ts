@@ -137,8 +137,17 @@ export interface Emulator {
   }): string;
   /** An SMS/WhatsApp arrives at one of the numbers: its SmsUrl is called; a `<Message>` answer is sent back as replies. */
   sendInboundMessage(opts: { from: string; to: string; body: string; profileName?: string }): Promise<{ sid: string; status: number; replies: InboundReply[]; error?: number }>;
-  /** Recordings made so far. */
+  /** Recordings made so far, deleted ones included (with `deletedMs`). */
   recordings(): Recording[];
+  /**
+   * Adds a completed recording directly (test setup without a call): its media is served at
+   * `mediaUrl` (a WAV of `durationS` seconds, 1 or 2 channels).
+   */
+  addRecording(o: { callSid: string; durationS: number; channels?: 1 | 2; startMs?: number; accountSid?: string; source?: Recording['source'] }): Recording & { mediaUrl: string };
+  /** Media faults: the next `times` media GETs (of `recordingSid`, or any recording) answer `status` (e.g. 404). */
+  addMediaFault(fault: { recordingSid?: string; status: number; times: number }): void;
+  /** Every recording media request so far: recording, status answered, Range asked. */
+  mediaRequests(): { sid: string; status: number; range?: string }[];
   /** Queues by SID. */
   queues(): Queue[];
   /** Conferences, oldest first (completed ones too). */
@@ -299,7 +308,19 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       return sid;
     },
     sendInboundMessage: (m) => deliverInboundMessage({ store, webhooks, clock }, m),
-    recordings: () => [...store.recordings.values()],
+    recordings: () => [...store.recordings.values(), ...store.deletedRecordings.values()].sort((a, b) => a.dateCreated - b.dateCreated),
+    addRecording(o) {
+      const now = clock.now();
+      const rec: Recording = {
+        sid: newSid('RE'), accountSid: o.accountSid ?? main.sid, callSid: o.callSid, startMs: o.startMs ?? now - o.durationS * 1000,
+        durationS: o.durationS, channels: o.channels ?? 2, source: o.source ?? 'StartCallRecordingAPI', status: 'completed', track: 'both',
+        dateCreated: now, dateUpdated: now,
+      };
+      store.recordings.set(rec.sid, rec);
+      return { ...rec, mediaUrl: `${baseUrl}/2010-04-01/Accounts/${rec.accountSid}/Recordings/${rec.sid}` };
+    },
+    addMediaFault: (f) => void rest.mediaFaults.push({ ...f }),
+    mediaRequests: () => rest.mediaLog.map((m) => ({ ...m })),
     queues: () => [...engine.queues.values()],
     conferences: () => [...engine.conferences.all.values()].map((c) => ({
       sid: c.sid, accountSid: c.accountSid, friendlyName: c.friendlyName, status: c.status, reasonEnded: c.reasonEnded, callSidEnding: c.callSidEnding,

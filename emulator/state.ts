@@ -60,6 +60,8 @@ export interface Recording {
   skippedMs?: number;
   dateCreated: number;
   dateUpdated: number;
+  /** When it was deleted through the REST API (then only `Emulator.recordings()` still shows it). */
+  deletedMs?: number;
 }
 
 /** A message sent through Messages create (SMS or WhatsApp), or received by a number. */
@@ -92,6 +94,15 @@ export class Store {
   readonly accounts = new Map<string, Account>();
   readonly numbers = new Map<string, IncomingNumber>();
   readonly recordings = new Map<string, Recording>();
+  /** Recordings deleted through the REST API (gone from every resource and media URL; kept for tests to inspect). */
+  readonly deletedRecordings = new Map<string, Recording>();
+  /** Deletes a recording as Recordings delete does: gone from the API, remembered with its deletion time. */
+  deleteRecording(sid: string, now: number): void {
+    const rec = this.recordings.get(sid);
+    if (!rec) return;
+    this.recordings.delete(sid);
+    this.deletedRecordings.set(sid, { ...rec, deletedMs: now });
+  }
   readonly messages = new Map<string, Message>();
   readonly applications = new Map<string, Application>();
   readonly keys = new Map<string, ApiKeyRecord>();

@@ -1,6 +1,6 @@
 /**
- * The local stack's pacer heartbeat: what pg_cron + pg_net do in production, an interval that
- * POSTs /api/tick with the HMAC header (tickHeader: t=<unix s>,v1=<hex HMAC-SHA256>). A beat
+ * The local stack's heartbeats: what pg_cron + pg_net do in production, an interval that
+ * POSTs /api/tick (or /api/jobs) with the HMAC header (tickHeader: t=<unix s>,v1=<hex HMAC-SHA256>). A beat
  * still waiting for its answer makes the next one wait (no pile-up when a round is slow).
  */
 import { tickHeader } from '../src/lib/domain/dialer/tick-auth';
@@ -27,12 +27,12 @@ export function startHeartbeat(opts: { url: string; secret: string; intervalMs: 
       .then(async (res) => {
         lastStatus = res.status;
         const body = await res.text();
-        if (res.status !== 200) opts.log?.(`heartbeat: /api/tick answered ${res.status} ${body.slice(0, 200)}`);
+        if (res.status !== 200) opts.log?.(`heartbeat: ${new URL(opts.url).pathname} answered ${res.status} ${body.slice(0, 200)}`);
         else if (body.includes('"placed":') && !/"rounds":\[\]/.test(body)) opts.log?.(`heartbeat: ${body.slice(0, 300)}`);
       })
       .catch((e: unknown) => {
         lastStatus = 0;
-        opts.log?.(`heartbeat: /api/tick not reached: ${e instanceof Error ? e.message : String(e)}`);
+        opts.log?.(`heartbeat: ${new URL(opts.url).pathname} not reached: ${e instanceof Error ? e.message : String(e)}`);
       })
       .finally(() => {
         inFlight = null;

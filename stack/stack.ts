@@ -15,6 +15,8 @@ import { provisionSoftphone, type SoftphoneEnv } from './softphone';
 import { startHeartbeat } from './heartbeat';
 
 const root = join(__dirname, '..');
+/** How often the local stack posts /api/jobs (recording transfers and retention). */
+const JOBS_INTERVAL_SECONDS = 15;
 
 /** What a client of the local stack needs to know (also what tests read from process.env). */
 export interface StackEnv {
@@ -188,6 +190,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       const heartbeat = startHeartbeat({ url: `${functionsUrl}/api/tick`, secret: env.TICK_SECRET, intervalMs: opts.tickIntervalSeconds * 1000, log });
       started.push(heartbeat);
       log(`pacer heartbeat: POST ${functionsUrl}/api/tick every ${opts.tickIntervalSeconds} s`);
+      // The recordings heartbeat (S3 transfers with backoff, retention), as pg_cron does in production.
+      const jobs = startHeartbeat({ url: `${functionsUrl}/api/jobs`, secret: env.TICK_SECRET, intervalMs: JOBS_INTERVAL_SECONDS * 1000, log });
+      started.push(jobs);
+      log(`recordings heartbeat: POST ${functionsUrl}/api/jobs every ${JOBS_INTERVAL_SECONDS} s`);
     }
     const services = [
       { name: 'Postgres', url: postgres.url },

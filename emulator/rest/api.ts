@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { VirtualClock } from '../clock';
 import type { ContractValidator, ContractViolation } from '../openapi';
 import { classifyBr, describeBr, isDiallable, searchBr, type BrNumberType } from '../numbers';
-import { synthMp3, synthWav } from '../audio';
+import { synthMp3, wavRange, wavSize } from '../audio';
 import { type Account, type AccountOptions, type IncomingNumber, type Message, type Store, accountJson, accountPath, recordingJson, snake } from '../state';
 import { API_VERSION, countryOf, isE164, newSid, parseForm, rfc2822 } from '../util';
 import { parseMessagingTwiml, parseTwiml } from '../twiml';
@@ -137,22 +137,74 @@ export class RestApi {
     return a;
   }
 
+  /**
+   * Recording media. WAV is made on the fly and streamed (a one-hour dual-channel file is
+   * 115 MB), with single byte ranges (`Range: bytes=N-` / `N-M` → 206 + Content-Range).
+   * Media faults answer the next requests with an error status instead (Twilio may answer 404
+   * for a recording that just completed, for a moment: support.twilio.com article 44750147594523
+   * "Intermittent 404 Errors When Accessing Media URLs").
+   */
   private media(req: IncomingMessage, res: ServerResponse, acctSid: string, sid: string, ext: string) {
+    const log = { sid, status: 0, range: req.headers.range };
+    this.mediaLog.push(log);
     try {
       if (this.d.options.recordingMediaAuth || req.headers.authorization) {
         const a = this.authenticate(req);
         if (a.sid !== acctSid && !(a.ownerSid === a.sid && this.d.store.accounts.get(acctSid)?.ownerSid === a.sid)) throw notFound(req.url ?? '');
       }
+      const fault = this.mediaFaults.find((f) => f.times > 0 && (f.recordingSid === undefined || f.recordingSid === sid));
+      if (fault) {
+        fault.times--;
+        throw new TwilioError(fault.status, 20404, `The requested resource ${req.url ?? ''} was not found (injected media fault)`);
+      }
       const rec = this.d.store.recordings.get(sid);
       if (!rec || rec.accountSid !== acctSid || rec.status !== 'completed') throw notFound(req.url ?? '');
-      const buf = ext === '.mp3' ? synthMp3(rec.durationS, rec.channels) : synthWav(rec.durationS, rec.channels);
-      res.writeHead(200, { 'Content-Type': ext === '.mp3' ? 'audio/mpeg' : 'audio/x-wav', 'Content-Length': buf.length });
-      res.end(buf);
+      if (ext === '.mp3') {
+        const buf = synthMp3(rec.durationS, rec.channels);
+        log.status = 200;
+        res.writeHead(200, { 'Content-Type': 'audio/mpeg', 'Content-Length': buf.length });
+        res.end(buf);
+        return;
+      }
+      const total = wavSize(rec.durationS, rec.channels);
+      let start = 0;
+      let end = total;
+      const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+      if (m && Number(m[1]) < total) {
+        start = Number(m[1]);
+        end = m[2] ? Math.min(total, Number(m[2]) + 1) : total;
+        log.status = 206;
+        res.writeHead(206, { 'Content-Type': 'audio/x-wav', 'Content-Length': end - start, 'Content-Range': `bytes ${start}-${end - 1}/${total}`, 'Accept-Ranges': 'bytes' });
+      } else {
+        log.status = 200;
+        res.writeHead(200, { 'Content-Type': 'audio/x-wav', 'Content-Length': total, 'Accept-Ranges': 'bytes' });
+      }
+      const CHUNK = 1024 * 1024;
+      let at = start;
+      const pump = () => {
+        while (at < end) {
+          const next = Math.min(end, at + CHUNK);
+          const ok = res.write(wavRange(rec.durationS, rec.channels, at, next));
+          at = next;
+          if (!ok) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      res.on('close', () => (at = end));
+      pump();
     } catch (e) {
-      if (e instanceof TwilioError) return sendJson(res, e.status, e.body());
+      if (e instanceof TwilioError) {
+        log.status = e.status;
+        return sendJson(res, e.status, e.body());
+      }
       throw e;
     }
   }
+
+  /** Faults for media requests: the next `times` GETs (of one recording, or any) answer `status`. */
+  readonly mediaFaults: { recordingSid?: string; status: number; times: number }[] = [];
+  /** Every media request: recording, status answered, Range asked. */
+  readonly mediaLog: { sid: string; status: number; range?: string }[] = [];
 
   // ------------------------------------------------------------------ routes
 
@@ -449,7 +501,7 @@ export class RestApi {
     });
     this.on('GET', '/Accounts/{AccountSid}/Recordings/{Sid}.json', (c) => ({ status: 200, body: recordingJson(getRecording(c), this.d.baseUrl()) }));
     const del = (c: Ctx) => {
-      S.recordings.delete(getRecording(c).sid);
+      S.deleteRecording(getRecording(c).sid, now());
       return { status: 204 };
     };
     this.on('DELETE', '/Accounts/{AccountSid}/Recordings/{Sid}.json', del);

@@ -106,7 +106,7 @@ export function callRecordingRoutes(on: (method: string, template: string, h: Ha
   on('DELETE', '/Accounts/{AccountSid}/Calls/{CallSid}/Recordings/{Sid}.json', (c) => {
     const rec = getRecording(c);
     if (E.recordingLive(rec.sid)) E.setRecordingStatus(rec.sid, 'stopped', 'silence');
-    S.recordings.delete(rec.sid);
+    S.deleteRecording(rec.sid, rec.dateUpdated);
     return { status: 204 };
   });
 }

@@ -7,7 +7,9 @@
  * stack with the emulator in this process.
  */
 import { randomBytes } from 'node:crypto';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { probeAudio } from '../../emulator/audio';
+import { s3Client } from '../../src/lib/runtime/s3';
 import { agentRoomStack, type RoomAgent } from '../helpers/agent-room-stack';
 import type { EmulatedStack } from '../helpers/emulated-stack';
 import { newMobile } from '../helpers/twilio';
@@ -52,7 +54,14 @@ async function expectCustomerRecording(sid: string, agent: Agent, shift: string,
   const ended = s.emulator.timeline(sid).find((e) => e.type === 'status' && e.status === 'completed');
   expect(ended).toBeDefined();
   expect(Math.abs(rec.durationS - (epoch + ended!.t - rec.startMs) / 1000)).toBeLessThanOrEqual(1);
-  const wav = Buffer.from(await (await fetch(`${callbacks[1]!.params['RecordingUrl']}.wav`)).arrayBuffer());
+  // The completed callback moved it to S3 (docs/recordings.md): verified there, then deleted from Twilio.
+  expect(rec.deletedMs).toBeDefined();
+  const [stored] = await sql<{ storage_status: string; s3_bucket: string; s3_key: string }>(`select storage_status, s3_bucket, s3_key from recordings where recording_sid = $1`, [rec.sid]);
+  expect(stored!.storage_status).toBe('deleted_from_twilio');
+  const e = s.stack.env;
+  const obj = await s3Client({ S3_BUCKET: e.S3_BUCKET, S3_REGION: 'sa-east-1', S3_ENDPOINT: e.S3_ENDPOINT, S3_ACCESS_KEY_ID: e.S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY: e.S3_SECRET_ACCESS_KEY })
+    .send(new GetObjectCommand({ Bucket: stored!.s3_bucket, Key: stored!.s3_key }));
+  const wav = Buffer.from(await obj.Body!.transformToByteArray());
   expect(probeAudio(wav)).toMatchObject({ format: 'wav', channels: 2 });
 }
 

@@ -228,7 +228,8 @@ describe('recording_status', () => {
       AccountSid: env('TWILIO_ACCOUNT_SID'), CallSid: sid, RecordingSid: recSid, RecordingStatus: 'completed', RecordingUrl: 'https://api.twilio.com/2010-04-01/x',
       RecordingDuration: '12', RecordingChannels: '2', RecordingSource: 'StartCallRecordingAPI', RecordingTrack: 'both', RecordingStartTime: 'Thu, 26 Nov 2026 10:00:00 +0000', ErrorCode: '0',
     };
-    expect((await signedPost(url, base, token)).status).toBe(204);
+    const unknown = await signedPost(url, base, token);
+    expect([unknown.status, await unknown.json()]).toEqual([200, { stored: false, reason: 'unknown_call' }]);
     expect(await sql(`select 1 from recordings where recording_sid = $1`, [recSid])).toEqual([]);
 
     const k = await campaign();

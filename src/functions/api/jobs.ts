@@ -1,0 +1,74 @@
+/**
+ * POST /api/jobs — the recordings heartbeat: runs due S3 transfer jobs (download from Twilio,
+ * SHA-256, upload, read back, compare, then delete from Twilio; resumed with backoff) for
+ * about 8 s, then retention (S3 copies older than RECORDING_RETENTION_DAYS, never below 90,
+ * are deleted; the row keeps s3_deleted_at). Answers {transfers: [{sid, outcome, …}],
+ * retention: {deleted, errors}}. docs/recordings.md.
+ *
+ * Who may call: the heartbeat, with the same credential as /api/tick
+ * (`X-Discador-Tick: t=<unix seconds>,v1=<hex HMAC-SHA256(TICK_SECRET, t)>`, or a JSON body
+ * {t, v1}; ±60 s), or a signed-in supervisor or admin. A bad credential is 401, nothing runs.
+ * TICK_SECRET unset: 503 tick_not_configured. S3_BUCKET unset: 200 with nothing done
+ * (recordings stay in Twilio).
+ */
+import type { Context, ServerlessCallback, TwilioResponse } from '@twilio-labs/serverless-runtime-types/types';
+import { parseTickHeader, TICK_HEADER, verifyTick } from '../../lib/domain/dialer/tick-auth';
+import { transferDeps } from '../../lib/domain/recordings/deps';
+import { runRecordingJobs, runRetention } from '../../lib/domain/recordings/transfer';
+import { ApiError, checkSession, failureResponse, header, jsonResponse, requestOf, requestToken, requireRole, tokenHash, Unauthenticated } from '../../lib/runtime/api';
+import { loadConfig } from '../../lib/runtime/config';
+import { DbUnavailable, getDb } from '../../lib/runtime/db';
+
+/** Time the transfers may take (Functions stop at 10 s); retention gets what is left up to RUN_DEADLINE_MS. */
+const TRANSFER_BUDGET_MS = 7000;
+const RUN_DEADLINE_MS = 8500;
+
+const AUTH_MESSAGES = {
+  missing: 'send X-Discador-Tick: t=<unix seconds>,v1=<hex HMAC-SHA256 of t>, or sign in as a supervisor',
+  malformed: 'the tick credential is malformed: t=<unix seconds>,v1=<64 hex characters>',
+  stale: 'the tick timestamp is more than 60 s away from the server clock',
+  bad_signature: 'the tick signature does not match',
+} as const;
+
+function field(event: Record<string, unknown>, name: string): string | undefined {
+  const v = event[name];
+  return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
+}
+
+export const handler = (context: Context, event: Record<string, unknown>, callback: ServerlessCallback): void => {
+  const started = Date.now();
+  const run = async (): Promise<TwilioResponse> => {
+    const config = loadConfig(context);
+    if (!config.TICK_SECRET) throw new ApiError(503, 'tick_not_configured', 'TICK_SECRET is not set: the heartbeat is off');
+    const req = requestOf(event);
+    const sent = header(req, TICK_HEADER);
+    const bodyT = field(event, 't');
+    const bodyV1 = field(event, 'v1');
+    const db = getDb({ url: config.SUPABASE_URL, serviceRoleKey: config.SUPABASE_SERVICE_ROLE_KEY, timeoutMs: config.DB_TIMEOUT_MS });
+    if (sent !== undefined || bodyT !== undefined || bodyV1 !== undefined) {
+      const cred = sent !== undefined ? parseTickHeader(sent) : bodyT !== undefined && bodyV1 !== undefined ? { t: bodyT, v1: bodyV1 } : null;
+      const verdict = cred ? verifyTick(config.TICK_SECRET, cred) : ({ ok: false, why: 'malformed' } as const);
+      if (!verdict.ok) throw new ApiError(401, `tick_${verdict.why}`, AUTH_MESSAGES[verdict.why]);
+    } else {
+      const token = requestToken(req);
+      if (token === undefined) throw new Unauthenticated(AUTH_MESSAGES.missing);
+      if (token === null) throw new Unauthenticated('the session token is malformed; sign in again');
+      requireRole(await checkSession(db, config, tokenHash(token)), ['supervisor', 'admin']);
+    }
+    const deps = transferDeps(config, db, context as unknown as Record<string, unknown>);
+    if (!deps) return jsonResponse(200, { transfers: [], retention: { deleted: 0, errors: [] }, note: 'S3_BUCKET is not set: recordings stay in Twilio' });
+    const transfers = await runRecordingJobs(deps, { budgetMs: TRANSFER_BUDGET_MS - (Date.now() - started) });
+    const retention = await runRetention(deps, { days: config.RECORDING_RETENTION_DAYS, budgetMs: Math.max(0, RUN_DEADLINE_MS - 500 - (Date.now() - started)) });
+    return jsonResponse(200, { transfers, retention });
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DbUnavailable(`no answer within ${RUN_DEADLINE_MS} ms`)), RUN_DEADLINE_MS);
+  });
+  Promise.race([run(), deadline])
+    .finally(() => clearTimeout(timer))
+    .then(
+      (res) => callback(null, res),
+      (err: unknown) => callback(null, failureResponse(context, err)),
+    );
+};
