@@ -64,6 +64,11 @@ describe('with the database down', () => {
     expect(verbNames(w)).toEqual(['Gather']);
     const say = await twiml(whisper, { queue: 'suporte', waited: '185' });
     expect(say.children.map((c) => c.text)).toEqual(['Cliente aguardando há 3 minutos, fila suporte.']);
+    // A caller back after a failed hand-over: the URL's waited/ahead correct Twilio's restarted figures.
+    const back = await twiml(wait, { ...call, QueuePosition: '5', QueueTime: '3', AvgQueueTime: '0', queue: 'suporte', every: '30', max: '300', vm: '2', waited: '120', ahead: '0' });
+    expect(back.children[0]!.children[0]!.text).toMatch(/^Você é o próximo/);
+    const over = await twiml(wait, { ...call, QueuePosition: '5', QueueTime: '3', AvgQueueTime: '0', queue: 'suporte', every: '30', max: '300', vm: '2', waited: '300' });
+    expect(verbNames(over)).toEqual(['Leave']);
   });
 });
 
@@ -74,7 +79,9 @@ describe('unusable parameters', () => {
     expect(play.text).toBe(`${base}/queue-music.wav`);
     expect(w.children[0]!.children[0]!.text).not.toContain('ligação de volta');
     const say = await twiml(whisper, { queue: 'NÃO', waited: '-1' });
-    expect(say.children.map((c) => c.text)).toEqual(['Cliente aguardando há 0 segundos, fila geral.']);
+    expect(say.children.map((c) => c.text)).toEqual(['Cliente aguardando há instantes, fila geral.']);
+    const one = await twiml(whisper, { queue: 'geral', waited: '1' });
+    expect(one.children.map((c) => c.text)).toEqual(['Cliente aguardando há 1 segundo, fila geral.']);
   });
 
   it('a request without a CallSid: the wait leaves, the key handler leaves, the others answer TwiML', async () => {

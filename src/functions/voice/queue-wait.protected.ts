@@ -2,7 +2,8 @@
  * /voice/queue-wait — the Enqueue waitUrl of a service queue: one announcement (position,
  * estimated wait, the keys) then hold music up to the next one, inside a one-digit Gather
  * (see waitTwiml); at the max wait `<Leave>`. Everything it needs is in its URL and in
- * Twilio's queue parameters (QueuePosition, QueueTime, AvgQueueTime): no database, so a
+ * Twilio's queue parameters (QueuePosition, QueueTime, AvgQueueTime; `waited` and `ahead`
+ * correct them for a caller put back after a failed hand-over): no database, so a
  * database outage never interrupts the wait. Unusable parameters fall back to the defaults.
  */
 import twilio from 'twilio';
@@ -23,6 +24,8 @@ const waitParams = {
   vm: text({ pattern: /^[0-9]$/ }).orElse('2'),
   music: text({ pattern: /^\/[A-Za-z0-9._/-]{1,200}$/ }).orElse(QUEUE_MUSIC_ASSET),
   spc: int(1, 86_400).orElse(null),
+  waited: int(0, 86_400).orElse(0),
+  ahead: int(0, 100_000).orElse(undefined),
 };
 
 export const handler = voiceFunction(
@@ -30,7 +33,17 @@ export const handler = voiceFunction(
     const p = parseParams(waitParams, params);
     return waitTwiml(
       config,
-      { queue: p.queue, every: p.every, max: p.max, cb: p.cb, vm: p.vm, music: p.music, spc: p.spc },
+      {
+        queue: p.queue,
+        every: p.every,
+        max: p.max,
+        cb: p.cb,
+        vm: p.vm,
+        music: p.music,
+        spc: p.spc,
+        waited: p.waited,
+        ...(p.ahead !== undefined ? { ahead: p.ahead } : {}),
+      },
       { position: p.QueuePosition, queueTime: p.QueueTime, avgQueueTime: p.AvgQueueTime },
     );
   },

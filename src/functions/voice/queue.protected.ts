@@ -3,7 +3,8 @@
  * <name> (unknown or absent: geral) without hearing the disclaimer again: a Redirect target
  * after /voice/service, an agent's follow-me (`agent` = whose follow-me sent them) or a
  * campaign's abandon treatment 'queue' (`source=campaign`). An opted-out caller not served
- * under OPT_OUT_INBOUND hears why and the call ends. When nobody waits longer and a serving
+ * under OPT_OUT_INBOUND, or a customer discador dialed who is now on the list (whatever
+ * OPT_OUT_INBOUND says), hears why and the call ends. When nobody waits longer and a serving
  * agent is free, that agent is reserved, hears the whisper, and the caller goes to
  * /voice/queue-connect (the room); else `<Enqueue>` with the wait document and its action.
  * Database down: the queue's voicemail.
@@ -29,6 +30,7 @@ const queueParams = {
 
 interface EnterAnswer {
   opted_out: boolean;
+  direction?: string;
   entry_id?: number;
   queue: QueueSettings;
   seconds_per_caller: number | null;
@@ -49,7 +51,9 @@ export const handler = voiceFunction(
       via_agent_id: p.agent ?? null,
     };
     const entered = unwrap(await db.rpc<EnterAnswer>('queue_enter', { p_event: event, p_queue: p.queue }));
-    if (entered.opted_out && entered.entry_id === undefined) return sayAndHangUp(config, MESSAGES.inboundOptedOut);
+    if (entered.opted_out && entered.entry_id === undefined) {
+      return sayAndHangUp(config, entered.direction && entered.direction !== 'inbound' ? MESSAGES.outboundOptedOut : MESSAGES.inboundOptedOut);
+    }
     const twiml = new twilio.twiml.VoiceResponse();
     if (entered.agent) {
       // The runtime types name an older twilio package; the object is this project's twilio client.
@@ -58,7 +62,8 @@ export const handler = voiceFunction(
       twiml.redirect({ method: 'POST' }, connectUrl(config, entered.queue.name, entered.agent.id));
       return twiml;
     }
-    addEnqueue(twiml, config, waitSettings(entered.queue, entered.seconds_per_caller));
+    // A caller back in the queue keeps their place: what they waited and who was ahead go to the wait document.
+    addEnqueue(twiml, config, waitSettings(entered.queue, entered.seconds_per_caller, { waited: entered.waited_seconds, ahead: entered.position - 1 }));
     return twiml;
   },
   (config, params) => {

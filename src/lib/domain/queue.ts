@@ -70,10 +70,19 @@ export interface WaitSettings {
   music: string;
   /** Seconds per caller at the queue's recent pace (our own estimate), or null. */
   spc: number | null;
+  /**
+   * Seconds the caller had already waited when this `<Enqueue>` began (a caller put back after
+   * a hand-over that failed keeps their place, but Twilio's QueueTime starts again at 0).
+   */
+  waited?: number;
+  /** Callers ahead of this one when this `<Enqueue>` began (Twilio puts a returning caller last). */
+  ahead?: number;
 }
 
-export function waitSettings(q: QueueSettings, secondsPerCaller: number | null): WaitSettings {
+export function waitSettings(q: QueueSettings, secondsPerCaller: number | null, place: { waited?: number; ahead?: number } = {}): WaitSettings {
   return {
+    ...(place.waited ? { waited: Math.max(0, Math.round(place.waited)) } : {}),
+    ...(place.ahead !== undefined ? { ahead: Math.max(0, Math.round(place.ahead)) } : {}),
     queue: q.name,
     every: q.announce_every_seconds,
     max: q.max_wait_seconds,
@@ -97,7 +106,10 @@ export function queueUrl(config: Config, queue: string, opts: { agentId?: number
 
 /** The Enqueue waitUrl. */
 export function waitUrl(config: Config, s: WaitSettings): string {
-  return urlFor(config, path('/voice/queue-wait', { queue: s.queue, every: s.every, max: s.max, cb: s.cb, vm: s.vm, music: s.music, spc: s.spc }));
+  return urlFor(
+    config,
+    path('/voice/queue-wait', { queue: s.queue, every: s.every, max: s.max, cb: s.cb, vm: s.vm, music: s.music, spc: s.spc, waited: s.waited, ahead: s.ahead }),
+  );
 }
 
 /** The Enqueue action. */
@@ -127,14 +139,28 @@ export function queueWhisperUrl(config: Config, queue: string, waitedSeconds: nu
 
 /**
  * Our estimate of a caller's remaining wait, seconds: their position times the queue's recent
- * pace (seconds per caller answered over the last hour) when there is one; else Twilio's
- * AvgQueueTime (the average time callers in this queue have waited, sent to the waitUrl) less
- * what this caller has waited, when positive; else null (nothing to say).
+ * pace (queue_seconds_per_caller: the last hour's time with someone waiting over the callers
+ * answered then, so idle time never counts) when there is one; else Twilio's AvgQueueTime
+ * less what this caller has waited, when positive; else null (nothing to say). Either is
+ * capped by what is left until the max wait (`remaining`: the caller leaves the wait then).
+ * AvgQueueTime is not a cap on the pace: it is the average time the callers now in the queue
+ * have waited (twilio.com/docs/voice/twiml/enqueue, waitUrl parameters), near 0 in a queue
+ * that just filled up, however slow it is.
  */
-export function estimateWaitSeconds(p: { position: number; secondsPerCaller: number | null; avgQueueTime: number; queueTime: number }): number | null {
-  if (p.secondsPerCaller && p.secondsPerCaller > 0) return Math.max(1, p.position) * p.secondsPerCaller;
-  if (p.avgQueueTime > 0 && p.avgQueueTime > p.queueTime) return p.avgQueueTime - p.queueTime;
-  return null;
+export function estimateWaitSeconds(p: {
+  position: number;
+  secondsPerCaller: number | null;
+  avgQueueTime: number;
+  queueTime: number;
+  remaining?: number;
+}): number | null {
+  const position = Math.max(1, p.position);
+  let estimate: number | null = null;
+  if (p.secondsPerCaller && p.secondsPerCaller > 0) {
+    estimate = position * p.secondsPerCaller;
+  } else if (p.avgQueueTime > 0 && p.avgQueueTime > p.queueTime) estimate = p.avgQueueTime - p.queueTime;
+  if (estimate !== null && p.remaining !== undefined) estimate = Math.min(estimate, Math.max(0, p.remaining));
+  return estimate;
 }
 
 /** A wait as spoken: "menos de um minuto", "cerca de 1 minuto", "cerca de 4 minutos" (minutes rounded up). */
@@ -144,9 +170,12 @@ export function spokenEstimate(seconds: number): string {
   return `cerca de ${m} ${m === 1 ? 'minuto' : 'minutos'}`;
 }
 
-/** A time already waited as spoken to the agent: "40 segundos", "1 minuto", "3 minutos" (minutes rounded down). */
+/** A time already waited as spoken after "há": "instantes", "1 segundo", "40 segundos", "1 minuto", "3 minutos" (minutes rounded down). */
 export function spokenWaited(seconds: number): string {
-  if (seconds < 60) return `${Math.max(0, Math.round(seconds))} segundos`;
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 1) return 'instantes';
+  if (s === 1) return '1 segundo';
+  if (seconds < 60) return `${s} segundos`;
   const m = Math.floor(seconds / 60);
   return `${m} ${m === 1 ? 'minuto' : 'minutos'}`;
 }
@@ -167,31 +196,53 @@ export interface QueuePlace {
   avgQueueTime: number;
 }
 
+/** Seconds an announcement takes, at SPEECH_CHARS_PER_SECOND. */
+export function speechSeconds(text: string): number {
+  return text.length / SPEECH_CHARS_PER_SECOND;
+}
+
 /**
  * One wait document. Twilio runs it while the caller waits and fetches it again when it ends
  * ("the waitUrl TwiML is fetched again when it ends", twilio.com/docs/voice/twiml/enqueue), so
- * each document is one announcement followed by hold music up to the next announcement
- * (every `every` seconds counting the announcement itself, spoken at about 15 characters a
- * second: the 10-second music played a whole number of times, at least once, never past the
- * max wait), all inside `<Gather numDigits=1>` so a key may be pressed at any moment. A
- * waitUrl document may hold Play, Say, Pause, Hangup, Redirect, Leave and Gather
- * (twilio.com/docs/voice/twiml/enqueue, waitUrl; the emulator enforces the same list). At or
- * past the max wait: `<Leave>`, and the Enqueue action decides what follows.
+ * each document is one announcement followed by hold music up to the next announcement, all
+ * inside `<Gather numDigits=1 timeout=1>` so a key may be pressed at any moment. The document
+ * lasts min(every, time left to the max wait): the announcement (spoken at about 15
+ * characters a second), the 10-second music played floor((that − speech − 1 s of Gather
+ * timeout) / 10) times, and a `<Pause>` for the rest, so neither the interval nor the max
+ * wait is overshot by a whole play. A waitUrl document may hold Play, Say, Pause, Hangup,
+ * Redirect, Leave and Gather (twilio.com/docs/voice/twiml/enqueue, waitUrl; the emulator
+ * enforces the same list). `<Leave>` (the Enqueue action decides what follows) at the max
+ * wait, or when less time is left than the announcement takes.
+ *
+ * A caller put back in the queue after a failed hand-over is a new `<Enqueue>` for Twilio:
+ * its QueueTime restarts at 0 and its QueuePosition is last. The wait URL carries what the
+ * caller had waited (`waited`) and how many were ahead (`ahead`) then, so the time waited is
+ * QueueTime + waited and the position the smaller of Twilio's and ahead + 1 (nobody who
+ * entered later gets ahead; those ahead only leave).
  */
 export function waitTwiml(config: Config, s: WaitSettings, place: QueuePlace): VoiceResponse {
   const twiml = new twilio.twiml.VoiceResponse();
-  const remaining = s.max - Math.max(0, place.queueTime);
+  const queueTime = Math.max(0, place.queueTime) + Math.max(0, s.waited ?? 0);
+  const position = s.ahead !== undefined ? Math.max(1, Math.min(place.position, s.ahead + 1)) : place.position;
+  const remaining = s.max - queueTime;
   if (remaining <= 0) {
     twiml.leave();
     return twiml;
   }
-  const estimate = estimateWaitSeconds({ position: place.position, secondsPerCaller: s.spc, avgQueueTime: place.avgQueueTime, queueTime: place.queueTime });
-  const text = announcementText(s, place.position, estimate);
-  const music = Math.min(s.every - text.length / SPEECH_CHARS_PER_SECOND, remaining);
-  const loops = Math.max(1, Math.min(60, Math.ceil(music / QUEUE_MUSIC_SECONDS)));
+  const estimate = estimateWaitSeconds({ position, secondsPerCaller: s.spc, avgQueueTime: place.avgQueueTime, queueTime, remaining });
+  const text = announcementText(s, position, estimate);
+  const speech = speechSeconds(text);
+  if (remaining < speech) {
+    twiml.leave();
+    return twiml;
+  }
+  const rest = Math.min(s.every, remaining) - speech - 1;
+  const loops = Math.max(0, Math.min(60, Math.floor(rest / QUEUE_MUSIC_SECONDS)));
+  const pause = Math.floor(rest - loops * QUEUE_MUSIC_SECONDS);
   const gather = twiml.gather({ numDigits: 1, action: keyUrl(config, s.queue), method: 'POST', timeout: 1, actionOnEmptyResult: false });
   say(gather as unknown as Pick<VoiceResponse, 'say'>, config, text);
-  gather.play({ loop: loops }, urlFor(config, s.music));
+  if (loops > 0) gather.play({ loop: loops }, urlFor(config, s.music));
+  if (pause >= 1) gather.pause({ length: pause });
   return twiml;
 }
 
