@@ -8,6 +8,7 @@
 --
 -- Lock order (as everywhere): the customer number's opt-out advisory lock (when taken), the
 -- call's row, the queue entry's row, then the agent's row, then the lead's row.
+-- queue_assign takes its own advisory lock (one hand-out at a time) before any row.
 --
 -- Time is read only through public.app_now().
 
@@ -285,6 +286,10 @@ begin
   if not exists (select 1 from public.queue_entries e where e.left_at is null) then
     return null;
   end if;
+  -- One hand-out at a time (each takes milliseconds): with several at once, one holding the
+  -- oldest entry could lose the free agent to another holding a younger one, and the
+  -- longest-waiting caller would be passed over.
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('discador.queue_assign'), 0);
   for v_entry in
     select * from public.queue_entries e
      where e.left_at is null and e.agent_id is not null and e.answered_at is null

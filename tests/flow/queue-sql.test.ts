@@ -46,7 +46,7 @@ async function serve(q: string, agents: number[]): Promise<void> {
 /** A caller enters the queue (the /voice/queue webhook's event). */
 async function enter(q: string, from = newMobile('21'), extra: Record<string, unknown> = {}) {
   const sid = newCallSid();
-  const answer = await rpc<{ entry_id: number; position: number; agent: { id: number } | null; opted_out: boolean }>('queue_enter', {
+  const answer = await rpc<{ entry_id: number; position: number; agent: { id: number } | null; opted_out: boolean; queue: { callback: boolean } }>('queue_enter', {
     p_event: { call_sid: sid, call_status: 'in-progress', direction: 'inbound', from, to: '+551130009700', presence_seconds: 20, ...extra },
     p_queue: q,
   });
@@ -338,5 +338,210 @@ describe('figures and settings', () => {
     expect(await rpcError('phone_number_set_service', { p_number: '+5511999999999', p_queue: q })).toMatch(/not in phone_numbers/);
     expect(await rpc('phone_number_set_service', { p_number: did, p_queue: q })).toEqual({ phone_number: did, service_queue: q });
     expect(await rpc('phone_number_service_queue', { p_number: did })).toBe(q);
+  });
+});
+
+describe('safety of the hand-out', () => {
+  /** A call discador placed to `customer` (a campaign customer sent to the queue). */
+  async function dialerCall(customer: string, campaignId: string | null = null): Promise<string> {
+    const sid = newCallSid();
+    await sql(
+      `insert into calls (call_sid, direction, from_number, to_number, status, campaign_id, live_at, answered_at)
+       values ($1, 'outbound-api', '+551130001111', $2, 'in-progress', $3, now(), now())`,
+      [sid, customer, campaignId],
+    );
+    return sid;
+  }
+  const dialerEvent = (sid: string, customer: string, extra: Record<string, unknown> = {}) => ({
+    call_sid: sid, call_status: 'in-progress', direction: 'outbound-api', from: '+551130001111', to: customer,
+    presence_seconds: 20, opt_out_inbound: 'continue', source: 'campaign', ...extra,
+  });
+
+  it('a dialer customer who opts out while waiting: the agent reserved for them is freed, the entry ends opted_out, never handed out again', async () => {
+    const q = await queue();
+    const x = await agent(120);
+    const y = await agent(60);
+    await serve(q, [x, y]);
+    const customer = newMobile('21');
+    const sid = await dialerCall(customer);
+    const entered = await rpc<{ entry_id: number; agent: { id: number } | null }>('queue_enter', { p_event: dialerEvent(sid, customer), p_queue: q });
+    expect(entered.agent?.id).toBe(x);
+    await sql(`insert into opt_outs (phone_number, source) values ($1, 'sms')`, [customer]);
+    const answer = await rpc<{ connect: boolean; reason: string; requeue: boolean }>('queue_connect', { p_event: dialerEvent(sid, customer), p_agent_id: x });
+    expect(answer).toMatchObject({ connect: false, reason: 'opted_out_after_dial', requeue: false });
+    expect(await agentRow(x)).toEqual({ status: 'available', current_call_sid: null });
+    expect(await entry(sid)).toMatchObject({ result: 'opted_out', agent_id: null });
+    expect(await rpc('queue_assign', { p_agent_id: null, p_presence_seconds: 20 })).toBeNull();
+    expect((await agentRow(y)).status).toBe('available');
+    // Back at /voice/queue (e.g. a retried redirect): refused whatever OPT_OUT_INBOUND says, no new entry.
+    const again = await rpc<{ opted_out: boolean; entry_id?: number; direction: string }>('queue_enter', { p_event: dialerEvent(sid, customer), p_queue: q });
+    expect(again).toMatchObject({ opted_out: true, direction: 'outbound-api' });
+    expect(again.entry_id).toBeUndefined();
+    expect((await sql(`select 1 from queue_entries where call_sid = $1`, [sid])).length).toBe(1);
+    expect((await agentRow(x)).status).toBe('available');
+  });
+
+  it('a dialer customer already on the list is refused a place under OPT_OUT_INBOUND=continue', async () => {
+    const q = await queue();
+    const customer = newMobile('21');
+    await sql(`insert into opt_outs (phone_number, source) values ($1, 'manual')`, [customer]);
+    const sid = await dialerCall(customer);
+    const refused = await rpc<{ opted_out: boolean; entry_id?: number }>('queue_enter', { p_event: dialerEvent(sid, customer), p_queue: q });
+    expect(refused.opted_out).toBe(true);
+    expect(refused.entry_id).toBeUndefined();
+    const [call] = await sql<{ opted_out: boolean; end_reason: string }>(`select opted_out, end_reason from calls where call_sid = $1`, [sid]);
+    expect(call).toEqual({ opted_out: true, end_reason: 'opted_out_after_dial' });
+  });
+
+  it('callers of a queue no free agent serves never hide an older-than-the-rest caller of a served queue', async () => {
+    const unserved = await queue();
+    await sql(
+      `insert into queue_entries (call_sid, queue_name, entered_at)
+       select 'CA' || md5(random()::text || i), $1, now() - interval '10 minutes' + make_interval(secs => i) from generate_series(1, 60) i`,
+      [unserved],
+    );
+    const served = await queue();
+    const c = await enter(served);
+    const a = await agent();
+    await serve(served, [a]);
+    expect(await rpc('queue_assign', { p_agent_id: null, p_presence_seconds: 20 })).toMatchObject({ call_sid: c.sid, agent: { id: a } });
+    await sql(`update queue_entries set left_at = now(), result = 'abandoned' where queue_name = $1 and left_at is null`, [unserved]);
+  });
+
+  it('an agent who goes offline while reserved for a queue caller: the caller goes back to the queue in place, not to voicemail', async () => {
+    const q = await queue();
+    const a = await agent();
+    await serve(q, [a]);
+    const c = await enter(q);
+    expect(c.agent?.id).toBe(a);
+    const off = await rpc<{ released_offer?: string }>('agent_set_status', { p_agent_id: a, p_status: 'offline', p_reason: null, p_by: null });
+    expect(off.released_offer).toBe(c.sid);
+    expect(await rpc('queue_release_offer', { p_call_sid: c.sid })).toMatchObject({ queue: q, entry_id: c.entry_id });
+    expect(await entry(c.sid)).toMatchObject({ agent_id: null, result: null, left_at: null });
+
+    // Already past the connect step ("um momento") when the agent left: the entry is opened again.
+    const b = await agent();
+    await serve(q, [b]);
+    expect(await rpc('queue_assign', { p_agent_id: b, p_presence_seconds: 20 })).toMatchObject({ call_sid: c.sid });
+    const answer = await rpc<{ connect: boolean }>('queue_connect', {
+      p_event: { call_sid: c.sid, call_status: 'in-progress', direction: 'inbound', from: c.from, to: '+551130009700', presence_seconds: 20 },
+      p_agent_id: b,
+    });
+    expect(answer.connect).toBe(true);
+    expect((await entry(c.sid)).result).toBe('answered');
+    await rpc('agent_set_status', { p_agent_id: b, p_status: 'offline', p_reason: null, p_by: null });
+    expect(await rpc('queue_release_offer', { p_call_sid: c.sid })).toMatchObject({ queue: q });
+    expect(await entry(c.sid)).toMatchObject({ agent_id: null, result: null, left_at: null, answered_at: null });
+    const back = await enter(q, c.from, { call_sid: c.sid });
+    expect(back.entry_id).toBe(c.entry_id);
+    // Not a queue call: null (the caller goes to the agent's voicemail as before).
+    expect(await rpc('queue_release_offer', { p_call_sid: newCallSid() })).toBeNull();
+  });
+});
+
+describe('the pace, callbacks that can happen, and repeated actions', () => {
+  it('the pace counts only time with someone waiting: two callers answered at once 55 minutes ago do not make a 28-minute wait', async () => {
+    const q = await queue();
+    await sql(
+      `insert into queue_entries (call_sid, queue_name, entered_at, answered_at, left_at, result, waited_seconds)
+       select 'CA' || md5(random()::text || i), $1, now() - interval '55 minutes', now() - interval '55 minutes', now() - interval '55 minutes', 'answered', 0
+         from generate_series(1, 2) i`,
+      [q],
+    );
+    expect(await rpc<number>('queue_seconds_per_caller', { p_queue: q })).toBeLessThan(60);
+    // A busy queue: someone waiting for the last 10 minutes, two answered in that time → 300 s a caller.
+    const busy = await queue();
+    await sql(
+      `insert into queue_entries (call_sid, queue_name, entered_at, answered_at, left_at, result, waited_seconds) values
+         ('CA' || md5(random()::text), $1, now() - interval '10 minutes', now() - interval '5 minutes', now() - interval '5 minutes', 'answered', 300),
+         ('CA' || md5(random()::text), $1, now() - interval '6 minutes', now() - interval '1 second', now() - interval '1 second', 'answered', 359)`,
+      [busy],
+    );
+    const spc = await rpc<number>('queue_seconds_per_caller', { p_queue: busy });
+    expect(spc).toBeGreaterThanOrEqual(298);
+    expect(spc).toBeLessThanOrEqual(302);
+  });
+
+  it('no callback is promised that cannot happen: paused campaign, opted-out, foreign or anonymous caller → key 1 not offered, voicemail', async () => {
+    const [paused] = await sql<{ name: string }>(`insert into campaigns (name, status) values ($1, 'paused') returning name`, [`retorno-${randomBytes(3).toString('hex')}`]);
+    const [active] = await sql<{ name: string }>(`insert into campaigns (name, status) values ($1, 'active') returning name`, [`retorno-${randomBytes(3).toString('hex')}`]);
+    const listed = newMobile('21');
+    await sql(`insert into opt_outs (phone_number, source) values ($1, 'sms')`, [listed]);
+    const cases: [string, string][] = [[paused!.name, newMobile('21')], [active!.name, listed], [active!.name, '+14155550100'], [active!.name, 'Anonymous']];
+    for (const [campaign, from] of cases) {
+      const q = await queue({ callback_campaign: campaign, on_max_wait: 'callback' });
+      const c = await rpc<{ queue: { callback: boolean }; entry_id: number }>('queue_enter', {
+        p_event: { call_sid: newCallSid(), call_status: 'in-progress', direction: 'inbound', from, to: '+551130009700', presence_seconds: 20 },
+        p_queue: q,
+      });
+      expect([from, c.queue.callback]).toEqual([from, false]);
+      const [{ call_sid: sid }] = await sql<{ call_sid: string }>(`select call_sid from queue_entries where id = $1`, [c.entry_id]) as [{ call_sid: string }];
+      expect(await rpc('queue_key', { p_call_sid: sid, p_digits: '1' })).toMatchObject({ choice: null });
+      expect(await rpc('queue_leave', { p_call_sid: sid, p_result: 'leave' })).toMatchObject({ action: 'voicemail', lead_id: null });
+    }
+    // A possible callback is offered.
+    const ok = await queue({ callback_campaign: active!.name });
+    expect((await enter(ok)).queue).toMatchObject({ callback: true });
+    // Chosen while possible, impossible by the time the caller leaves: voicemail, recorded as such.
+    const c = await enter(ok);
+    expect(await rpc('queue_key', { p_call_sid: c.sid, p_digits: '1' })).toMatchObject({ choice: 'callback' });
+    await sql(`insert into opt_outs (phone_number, source) values ($1, 'sms')`, [c.from]);
+    expect(await rpc('queue_leave', { p_call_sid: c.sid, p_result: 'leave' })).toMatchObject({ action: 'voicemail', result: 'voicemail', lead_id: null });
+    expect(await entry(c.sid)).toMatchObject({ result: 'voicemail', callback_lead_id: null });
+  });
+
+  it('the Enqueue action applied twice answers the same: voicemail, callback, menu', async () => {
+    const [k] = await sql<{ name: string }>(`insert into campaigns (name, status) values ($1, 'active') returning name`, [`retorno-${randomBytes(3).toString('hex')}`]);
+    const q = await queue({ callback_campaign: k!.name, on_max_wait: 'both' });
+    const vm = await enter(q);
+    await rpc('queue_key', { p_call_sid: vm.sid, p_digits: '2' });
+    const cb = await enter(q);
+    await rpc('queue_key', { p_call_sid: cb.sid, p_digits: '1' });
+    const menu = await enter(q);
+    const err = await enter(q);
+    for (const [c, result] of [[vm, 'leave'], [cb, 'leave'], [menu, 'leave'], [err, 'system-error']] as const) {
+      const first = await rpc<Record<string, unknown>>('queue_leave', { p_call_sid: c.sid, p_result: result });
+      const second = await rpc<Record<string, unknown>>('queue_leave', { p_call_sid: c.sid, p_result: result });
+      expect(second).toEqual(first);
+      expect(first['action']).not.toBe('none');
+    }
+  });
+});
+
+describe('the pacer and the queue', () => {
+  it('campaign customers in the queue (or in its voicemail) are not the pacer’s waiting calls; one with no agent and no queue is', async () => {
+    const [k] = await sql<{ id: string }>(
+      `insert into campaigns (name, status, mode, abandon_treatment) values ($1, 'active', 'power', 'queue') returning id`,
+      [`camp-${randomBytes(3).toString('hex')}`],
+    );
+    const live = async (): Promise<string> => {
+      const sid = newCallSid();
+      await sql(
+        `insert into calls (call_sid, direction, from_number, to_number, status, campaign_id, live_at, abandoned_at, answered_at)
+         values ($1, 'outbound-api', '+551130001111', $2, 'in-progress', $3, now() - interval '3 minutes', now() - interval '3 minutes', now() - interval '3 minutes')`,
+        [sid, newMobile('21'), k!.id],
+      );
+      return sid;
+    };
+    const waitingNow = async (): Promise<number> => {
+      const [r] = await sql<{ w: number }>(
+        `select (public.pacer_snapshot(c, 20, '{"answer_rate_dials":500,"ring_time_dials":500,"answer_time_answers":300,"machine_rate_answers":300,"amd_time_answers":300,"talk_samples":200,"wrap_up_samples":200}'::jsonb, 0)->'calls'->>'waiting')::int as w
+           from campaigns c where c.id = $1`,
+        [k!.id],
+      );
+      return r!.w;
+    };
+    const q = await queue();
+    const parked = await live();
+    await sql(`insert into queue_entries (call_sid, queue_name, source, entered_at) values ($1, $2, 'campaign', now() - interval '3 minutes')`, [parked, q]);
+    const inVoicemail = await live();
+    await sql(
+      `insert into queue_entries (call_sid, queue_name, source, entered_at, left_at, result, waited_seconds, leave_action)
+       values ($1, $2, 'campaign', now() - interval '3 minutes', now() - interval '10 seconds', 'timeout', 170, 'voicemail')`,
+      [inVoicemail, q],
+    );
+    expect(await waitingNow()).toBe(0);
+    await live();
+    expect(await waitingNow()).toBe(1);
   });
 });
