@@ -59,7 +59,7 @@ describe('a caller of a service number', () => {
   it('waits with announcements and music, then goes to the agent who frees up: whisper to the agent, customer in the room, recorded, entry answered', async () => {
     const agent = await agentWithLogin();
     const shift = await paused(agent);
-    const { queue, number } = await serviceQueue([agent.id], { announce_every_seconds: 15 });
+    const { queue, number } = await serviceQueue([agent.id], { announce_every_seconds: 20 });
     const customer = newMobile('21');
     const sid = await s.emulator.placeInboundCall({ from: customer, to: number, party: { hangupAfter: 400 } });
 
@@ -69,10 +69,11 @@ describe('a caller of a service number', () => {
     expect(s.emulator.timeline(sid).find((e) => e.type === 'verb')?.content).toMatch(/\/disclaimer\.mp3$/);
     expect(s.emulator.timeline(sid).some((e) => e.type === 'verb' && e.verb === 'Play' && (e.content ?? '').endsWith('/queue-music.wav'))).toBe(true);
     expect(says(sid).find((t) => t.startsWith('Você é'))).toContain('Para deixar um recado, digite 2.');
-    // About every 15 s (the setting), counting the announcement: within one 10-second music play.
+    // About every 20 s (the setting), counting the announcement: music plays that fit, then a pause, never a whole play over.
     const at = s.emulator.timeline(sid).filter((x) => x.type === 'verb' && x.verb === 'Say' && (x.content ?? '').startsWith('Você é')).map((x) => x.t);
-    expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(15000);
-    expect(at[1]! - at[0]!).toBeLessThan(27000);
+    expect(verbs(sid)).toContain('Pause');
+    expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(17000);
+    expect(at[1]! - at[0]!).toBeLessThan(23000);
     expect((await agentRow(agent.id)).status).toBe('paused');
     expect(await entry(sid)).toMatchObject({ queue_name: queue, source: 'service', result: null, agent_id: null });
 
@@ -247,6 +248,32 @@ describe('hand-over races', () => {
     const after = await entry(sid);
     expect(after).toMatchObject({ result: null, agent_id: null });
     expect(after!.entered_at.getTime()).toBe(before!.entered_at.getTime());
+    await s.twilio.calls(sid).update({ status: 'completed' });
+  });
+
+  it('the agent clicks offline while reserved for a queue caller: the caller goes back to the queue in place, never to the agent’s voicemail', async () => {
+    const agent = await agentWithLogin();
+    await paused(agent);
+    const { number, queue } = await serviceQueue([agent.id]);
+    const sid = await s.emulator.placeInboundCall({ from: newMobile('72'), to: number, party: { hangupAfter: 400 } });
+    await waiting(sid);
+    const before = await entry(sid);
+    await sql(`update queue_entries set entered_at = entered_at - interval '100 seconds' where call_sid = $1 and left_at is null`, [sid]);
+    const d = deps();
+    await sql(`update agents set status = 'available', last_seen_at = now() where id = $1`, [agent.id]);
+    const { data: got } = await d.db.rpc<Assignment>('queue_assign', { p_agent_id: agent.id, p_presence_seconds: 20 });
+    expect(got?.call_sid).toBe(sid);
+    const r = await api('/api/agent/status', agent.token, { status: 'offline' });
+    expect(r.status).toBe(200);
+    await until('back in the queue', async () => (verbs(sid).filter((v) => v === 'Enqueue').length === 2 ? true : undefined));
+    expect(hooksTo('/voice/voicemail', sid)).toHaveLength(0);
+    expect(hooksTo(`/voice/queue?queue=${queue}`, sid).length).toBeGreaterThanOrEqual(1);
+    const after = await entry(sid);
+    expect(after).toMatchObject({ result: null, agent_id: null });
+    expect(after!.entered_at.getTime()).toBe(before!.entered_at.getTime() - 100_000);
+    // The new Enqueue's wait document knows what the caller already waited (Twilio's QueueTime restarted).
+    await until('new wait document', async () => (hooksTo('/voice/queue-wait', sid).some((w) => /[?&]waited=1\d\d/.test(w.url)) ? true : undefined));
+    expect((await agentRow(agent.id)).status).toBe('offline');
     await s.twilio.calls(sid).update({ status: 'completed' });
   });
 

@@ -74,7 +74,7 @@ it('queue-agent-frees.json: announcements, then Bia becomes available and the ca
   const [u] = await sql<{ id: string }>(`insert into users (email, name, role, agent_id) values ('bia.fila@discador.test', 'Bia', 'agent', $1) returning id`, [agentId]);
   const token = randomBytes(32).toString('base64url');
   await sql(`insert into sessions (user_id, token_hash, expires_at) values ($1, $2, now() + interval '1 hour')`, [u!.id, createHash('sha256').update(token).digest('hex')]);
-  await sql(`select queue_set($1::jsonb)`, [JSON.stringify({ name: 'suporte', agent_ids: [agentId], announce_every_seconds: 15 })]);
+  await sql(`select queue_set($1::jsonb)`, [JSON.stringify({ name: 'suporte', agent_ids: [agentId], announce_every_seconds: 20 })]);
   await serviceNumber('+551130007100', 'suporte');
 
   const running = run('queue-agent-frees.json');
