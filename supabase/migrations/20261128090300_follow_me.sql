@@ -30,6 +30,26 @@ alter table public.calls
 create index calls_owner_agent_inbound_idx on public.calls (owner_agent_id, created_at)
   where direction = 'inbound' and owner_agent_id is not null;
 
+-- An inbound call's row notes the owner of the number called (an active agent on an active
+-- number) as it is inserted, whichever request creates it (/voice/inbound or a status callback).
+create function public.calls_owner_agent() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if new.direction = 'inbound' and new.owner_agent_id is null and new.to_number is not null then
+    select a.id into new.owner_agent_id
+      from public.phone_numbers n join public.agents a on a.id = n.assigned_agent_id
+     where n.phone_number = new.to_number and n.is_active and a.is_active;
+  end if;
+  return new;
+end;
+$$;
+
+create trigger calls_owner_agent
+  before insert on public.calls
+  for each row execute function public.calls_owner_agent();
+
 -- The chain of an agent, as /voice/inbound and /voice/follow-me read it:
 -- {agent_id, agent_name, hops: [{kind: 'softphone', client, seconds} | {kind: 'mobile', number, seconds}],
 --  final: {kind: 'voicemail'} | {kind: 'queue', queue}}.
@@ -94,15 +114,12 @@ begin
     end if;
   end if;
 
-  -- The agent takes the call only when it is offered to them; otherwise the owner is noted
-  -- and agent_id waits for whoever answers (a follow-me hop, a queue's agent).
+  -- The agent takes the call only when it is offered to them; otherwise agent_id waits for
+  -- whoever answers (a follow-me hop, a queue's agent). The owner is noted by calls_owner_agent
+  -- as the row is inserted.
   perform public.apply_call_event(p_event || pg_catalog.jsonb_build_object(
     'kind', 'voice', 'dedupe_key', 'voice:inbound', 'opted_out', v_opted_out,
     'agent_id', case when v_route = 'offer' then v_agent.id end));
-  if v_agent.id is not null then
-    update public.calls c set owner_agent_id = v_agent.id
-     where c.call_sid = p_event->>'call_sid' and c.owner_agent_id is null;
-  end if;
 
   return pg_catalog.jsonb_build_object(
     'opted_out', v_opted_out,
@@ -115,16 +132,26 @@ end;
 $$;
 
 -- A follow-me hop was answered by the agent (the mobile pressed 1, or a hop's Dial ended
--- answered): the call is the agent's unless another agent already took it.
+-- answered): the call is the agent's unless another agent already took it, and so is a
+-- recording of the talk whose callback came first (the softphone's Dial action may follow it).
 create function public.follow_me_answered(p_call_sid text, p_agent_id bigint) returns void
-language sql
+language plpgsql
 set search_path = ''
 as $$
+declare
+  v_agent bigint;
+begin
   update public.calls c
      set follow_me_answered_at = coalesce(c.follow_me_answered_at, public.app_now()),
          agent_id = coalesce(c.agent_id, p_agent_id),
          updated_at = public.app_now()
-   where c.call_sid = p_call_sid;
+   where c.call_sid = p_call_sid
+  returning c.agent_id into v_agent;
+  if v_agent is not null then
+    update public.recordings r set agent_id = v_agent
+     where r.call_sid = p_call_sid and r.kind = 'call' and r.agent_id is null;
+  end if;
+end;
 $$;
 
 -- One hop of a follow-me chain ended (its Dial action): the outcome is logged on the caller's
@@ -343,15 +370,15 @@ create trigger recordings_take_pending_transcription
   before insert on public.recordings
   for each row execute function public.recordings_take_pending_transcription();
 
--- A voicemail left on a call that nobody took (calls.agent_id null: the follow-me chain ran
--- out) belongs to the owner of the number called, unless it names its owner (agent or queue).
+-- A voicemail that names no owner (agent or queue) belongs to the call's agent, else to the
+-- owner of the number called (nobody took the call: the follow-me chain ran out).
 create function public.recordings_voicemail_owner() returns trigger
 language plpgsql
 set search_path = ''
 as $$
 begin
-  if new.agent_id is null and new.queue_name is null and (new.kind = 'voicemail' or new.source = 'RecordVerb') then
-    select c.owner_agent_id into new.agent_id
+  if new.agent_id is null and new.queue_name is null and new.kind = 'voicemail' then
+    select coalesce(c.agent_id, c.owner_agent_id) into new.agent_id
       from public.calls c where c.call_sid = new.call_sid and c.direction = 'inbound';
   end if;
   return new;
@@ -367,7 +394,7 @@ revoke execute on function
   public.follow_me_answered(text, bigint), public.follow_me_screen(bigint, text, text),
   public.follow_me_set(text, text, integer, integer, text, text),
   public.recording_transcription(text, text, text, text), public.recordings_take_pending_transcription(),
-  public.recording_transcription_lock_key(text), public.recordings_voicemail_owner()
+  public.recording_transcription_lock_key(text), public.recordings_voicemail_owner(), public.calls_owner_agent()
   from public, anon, authenticated;
 grant execute on function
   public.follow_me_chain(public.agents), public.follow_me_hop_ended(jsonb, bigint, text, text),

@@ -283,13 +283,19 @@ describe('the agent page', () => {
       await tb.shot('follow-me ringing the page');
       expect(await notifications(page)).toEqual([expect.objectContaining({ title: 'Chamada recebida no softphone', body: formatPhoneBR(customer) })]);
 
+      // Ringing, the caller is waiting for Ana; once she talks to them, not any more.
+      await page.waitForFunction(`document.getElementById('waiting-count').textContent === '1'`, undefined, { timeout: 20000 });
       await page.click('#direct-answer');
       await page.waitForSelector('#direct-hangup:not([hidden])', { timeout: 20000 });
+      await page.waitForFunction(`document.getElementById('waiting-count').textContent === '0'`, undefined, { timeout: 5000 });
       const clientLeg = await until('bridged to the softphone', async () =>
         s.emulator.calls().find((c) => c.parentCallSid === customerSid && c.to === 'client:ana' && c.status === 'in-progress'),
       );
       expect(s.emulator.calls().find((c) => c.sid === customerSid)?.status).toBe('in-progress');
       expect(clientLeg.from).toBe(customer);
+      // Still not waiting after more polls.
+      await page.waitForTimeout(4000);
+      expect(await page.textContent('#waiting-count')).toBe('0');
       await tb.shot('follow-me call answered on the page');
       await page.click('#direct-hangup');
       await page.waitForSelector('#direct-box', { state: 'hidden', timeout: 20000 });

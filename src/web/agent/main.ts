@@ -280,7 +280,7 @@ function onState(state: StateReply): void {
   }
   // An offer that is over no longer says a call is ringing (requireInteraction keeps it up otherwise).
   if (prev?.offer && prev.offer.call_sid !== state.offer?.call_sid) notifier.dismiss(`offer:${prev.offer.call_sid}`);
-  for (const w of state.waiting) {
+  for (const w of waitingShown(state)) {
     if (w.wait_seconds >= WAITING_ALERT_SECONDS) {
       notifier.raise({ kind: 'waiting', key: `waiting:${w.call_sid}`, title: 'Cliente aguardando', body: `Um cliente aguarda há ${waitText(w.wait_seconds)}.` });
     }
@@ -438,6 +438,15 @@ function onIncoming(call: SoftCall): void {
   call.on('reject', over);
   call.on('error', (err: { message?: string }) => showError('phone-error', `Erro na ligação: ${err?.message ?? 'desconhecido'}`));
   render();
+}
+
+/**
+ * The waiting customers to show: the caller being talked to on the softphone itself is not
+ * waiting (the database learns that the hop was answered only when it ends).
+ */
+function waitingShown(state: StateReply): StateReply['waiting'] {
+  const talking = direct && direct.status() !== 'pending' ? direct.parameters['From'] : undefined;
+  return talking ? state.waiting.filter((w) => w.from !== talking) : state.waiting;
 }
 
 function directAnswer(): void {
@@ -801,7 +810,7 @@ function render(): void {
   if (campaign) $('campaign-line').textContent = `Campanha: ${campaign.name}${campaign.mode === 'preview' ? ' (prévia)' : ''}${campaign.status !== 'active' ? ' — parada' : ''}`;
   renderPreview();
   renderPop(last.call, offer?.from ?? null);
-  renderList('waiting', last.waiting.map((w) => `${formatPhoneBR(w.from)} — aguardando há ${waitText(w.wait_seconds)}`));
+  renderList('waiting', waitingShown(last).map((w) => `${formatPhoneBR(w.from)} — aguardando há ${waitText(w.wait_seconds)}`));
   renderList('missed', last.missed.map((m) => listedText(m) + (m.voicemail ? ' — deixou recado' : '')));
   renderVoicemails(last.voicemails);
   renderMessages(last.messages ?? [], last.messages_unread ?? 0);
