@@ -18,6 +18,38 @@ create table public.agent_follow_me (
 );
 alter table public.agent_follow_me enable row level security;
 
+-- Who an inbound call is about. calls.agent_id is the agent who took the call (the page's
+-- offer, a follow-me hop answered, a service queue's agent): reports, recordings and listening
+-- go by it. The number's owner is kept apart so that a follow-me call handed to the queue and
+-- answered there by another agent is that agent's call, while the owner still sees it among
+-- their missed calls when nobody took it. follow_me_answered_at: a follow-me hop (the
+-- softphone, or the mobile after pressing 1) was answered: the owner talked to the caller.
+alter table public.calls
+  add column owner_agent_id       bigint references public.agents (id) on delete set null,
+  add column follow_me_answered_at timestamptz;
+create index calls_owner_agent_inbound_idx on public.calls (owner_agent_id, created_at)
+  where direction = 'inbound' and owner_agent_id is not null;
+
+-- An inbound call's row notes the owner of the number called (an active agent on an active
+-- number) as it is inserted, whichever request creates it (/voice/inbound or a status callback).
+create function public.calls_owner_agent() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if new.direction = 'inbound' and new.owner_agent_id is null and new.to_number is not null then
+    select a.id into new.owner_agent_id
+      from public.phone_numbers n join public.agents a on a.id = n.assigned_agent_id
+     where n.phone_number = new.to_number and n.is_active and a.is_active;
+  end if;
+  return new;
+end;
+$$;
+
+create trigger calls_owner_agent
+  before insert on public.calls
+  for each row execute function public.calls_owner_agent();
+
 -- The chain of an agent, as /voice/inbound and /voice/follow-me read it:
 -- {agent_id, agent_name, hops: [{kind: 'softphone', client, seconds} | {kind: 'mobile', number, seconds}],
 --  final: {kind: 'voicemail'} | {kind: 'queue', queue}}.
@@ -82,8 +114,12 @@ begin
     end if;
   end if;
 
+  -- The agent takes the call only when it is offered to them; otherwise agent_id waits for
+  -- whoever answers (a follow-me hop, a queue's agent). The owner is noted by calls_owner_agent
+  -- as the row is inserted.
   perform public.apply_call_event(p_event || pg_catalog.jsonb_build_object(
-    'kind', 'voice', 'dedupe_key', 'voice:inbound', 'agent_id', v_agent.id, 'opted_out', v_opted_out));
+    'kind', 'voice', 'dedupe_key', 'voice:inbound', 'opted_out', v_opted_out,
+    'agent_id', case when v_route = 'offer' then v_agent.id end));
 
   return pg_catalog.jsonb_build_object(
     'opted_out', v_opted_out,
@@ -92,6 +128,29 @@ begin
       'id', v_agent.id, 'name', v_agent.name, 'phone_number', v_agent.phone_number,
       'client_identity', v_agent.client_identity, 'status', v_agent.status) end,
     'follow_me', case when v_route = 'follow-me' then public.follow_me_chain(v_agent) end);
+end;
+$$;
+
+-- A follow-me hop was answered by the agent (the mobile pressed 1, or a hop's Dial ended
+-- answered): the call is the agent's unless another agent already took it, and so is a
+-- recording of the talk whose callback came first (the softphone's Dial action may follow it).
+create function public.follow_me_answered(p_call_sid text, p_agent_id bigint) returns void
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_agent bigint;
+begin
+  update public.calls c
+     set follow_me_answered_at = coalesce(c.follow_me_answered_at, public.app_now()),
+         agent_id = coalesce(c.agent_id, p_agent_id),
+         updated_at = public.app_now()
+   where c.call_sid = p_call_sid
+  returning c.agent_id into v_agent;
+  if v_agent is not null then
+    update public.recordings r set agent_id = v_agent
+     where r.call_sid = p_call_sid and r.kind = 'call' and r.agent_id is null;
+  end if;
 end;
 $$;
 
@@ -119,6 +178,9 @@ begin
     'kind', 'dial', 'dedupe_key', 'dial:follow-me:' || p_hop,
     'params', coalesce(p_event->'params', '{}'::jsonb)
               || pg_catalog.jsonb_build_object('follow_me_hop', p_hop, 'follow_me_outcome', p_outcome, 'agent_id', p_agent_id::text)));
+  if p_outcome = 'answered' then
+    perform public.follow_me_answered(p_event->>'call_sid', p_agent_id);
+  end if;
   select * into v_agent from public.agents a where a.id = p_agent_id and a.is_active;
   return pg_catalog.jsonb_build_object(
     'chain', case when v_agent.id is null then null else public.follow_me_chain(v_agent) end,
@@ -148,6 +210,9 @@ begin
                                             'screen_accepted', p_key = '1', 'agent_id', p_agent_id::text))
       on conflict (call_sid, dedupe_key) do update
         set received_count = e.received_count + 1, last_received_at = public.app_now();
+      if p_key = '1' then
+        perform public.follow_me_answered(p_parent_call_sid, p_agent_id);
+      end if;
     end if;
   end if;
   return pg_catalog.jsonb_build_object('agent_name', v_name, 'accepted', p_key = '1');
@@ -227,9 +292,20 @@ create table public.pending_transcriptions (
 );
 alter table public.pending_transcriptions enable row level security;
 
+-- The advisory lock key of a recording's transcription (see recording_transcription).
+create function public.recording_transcription_lock_key(p_recording_sid text) returns bigint
+language sql immutable
+set search_path = ''
+as $$ select pg_catalog.hashtextextended('recording_transcription:' || p_recording_sid, 0) $$;
+
 -- Stores a transcription on its recording, or keeps it until the recording's row exists.
--- A completed transcription is never replaced by a later in-progress/failed one.
--- Returns {stored: 'recording' | 'pending', recording_id}.
+-- A completed transcription is never replaced by a later in-progress/failed one. A recording
+-- erased at the data subject's request (s3_deleted_reason 'lgpd_erase') takes no text again
+-- (a late or retried callback) and nothing is kept for it.
+-- The recording's advisory lock (recording_transcription_lock_key), also taken by the insert
+-- trigger below, orders this against an uncommitted insert of the recording: whichever
+-- commits second sees the other's row.
+-- Returns {stored: 'recording' | 'pending' | 'refused', recording_id}.
 create function public.recording_transcription(p_recording_sid text, p_call_sid text, p_status text, p_text text)
 returns jsonb
 language plpgsql
@@ -243,6 +319,12 @@ begin
   end if;
   if p_status not in ('in-progress', 'completed', 'failed') then
     raise exception 'unknown transcription status %', p_status using errcode = '22023';
+  end if;
+  perform pg_catalog.pg_advisory_xact_lock(public.recording_transcription_lock_key(p_recording_sid));
+  select r.id into v_id from public.recordings r
+   where r.recording_sid = p_recording_sid and r.s3_deleted_reason = 'lgpd_erase';
+  if v_id is not null then
+    return pg_catalog.jsonb_build_object('stored', 'refused', 'recording_id', v_id);
   end if;
   update public.recordings r
      set transcription = case when p_status = 'completed' then p_text else r.transcription end,
@@ -274,6 +356,7 @@ as $$
 declare
   v_pending public.pending_transcriptions;
 begin
+  perform pg_catalog.pg_advisory_xact_lock(public.recording_transcription_lock_key(new.recording_sid));
   delete from public.pending_transcriptions t where t.recording_sid = new.recording_sid returning * into v_pending;
   if v_pending.recording_sid is not null and new.transcription_status is distinct from 'completed' then
     new.transcription := v_pending.transcription;
@@ -287,15 +370,35 @@ create trigger recordings_take_pending_transcription
   before insert on public.recordings
   for each row execute function public.recordings_take_pending_transcription();
 
+-- A voicemail that names no owner (agent or queue) belongs to the call's agent, else to the
+-- owner of the number called (nobody took the call: the follow-me chain ran out).
+create function public.recordings_voicemail_owner() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if new.agent_id is null and new.queue_name is null and new.kind = 'voicemail' then
+    select coalesce(c.agent_id, c.owner_agent_id) into new.agent_id
+      from public.calls c where c.call_sid = new.call_sid and c.direction = 'inbound';
+  end if;
+  return new;
+end;
+$$;
+
+create trigger recordings_voicemail_owner
+  before insert on public.recordings
+  for each row execute function public.recordings_voicemail_owner();
+
 revoke execute on function
   public.follow_me_chain(public.agents), public.follow_me_hop_ended(jsonb, bigint, text, text),
-  public.follow_me_screen(bigint, text, text),
+  public.follow_me_answered(text, bigint), public.follow_me_screen(bigint, text, text),
   public.follow_me_set(text, text, integer, integer, text, text),
-  public.recording_transcription(text, text, text, text), public.recordings_take_pending_transcription()
+  public.recording_transcription(text, text, text, text), public.recordings_take_pending_transcription(),
+  public.recording_transcription_lock_key(text), public.recordings_voicemail_owner(), public.calls_owner_agent()
   from public, anon, authenticated;
 grant execute on function
   public.follow_me_chain(public.agents), public.follow_me_hop_ended(jsonb, bigint, text, text),
-  public.follow_me_screen(bigint, text, text),
+  public.follow_me_answered(text, bigint), public.follow_me_screen(bigint, text, text),
   public.follow_me_set(text, text, integer, integer, text, text),
   public.recording_transcription(text, text, text, text)
   to service_role;

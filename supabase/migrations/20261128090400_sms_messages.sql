@@ -176,20 +176,22 @@ begin
                           'status', k.status, 'whisper_template', k.whisper_template, 'dispositions', k.dispositions)
                    from public.campaigns k where k.id = v_agent.campaign_id),
     'preview', public.agent_preview_lead(v_agent.id),
-    -- Inbound customers for this agent still on the line, neither the current call nor ever
-    -- connected to the agent (the per-agent queue, later the service queue).
+    -- Inbound customers for this agent (the agent taking the call, or the owner of the number
+    -- called) still on the line, neither the current call nor ever talking to anyone: no
+    -- agent was ever busy with it (a queue's agent included) and no follow-me hop was answered.
     'waiting', coalesce((
       select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
                'call_sid', w.call_sid, 'from', w.from_number, 'since', w.since,
                'wait_seconds', pg_catalog.floor(extract(epoch from v_now - w.since))::integer) order by w.since)
         from (select c.call_sid, c.from_number, coalesce(c.started_at, c.created_at) as since
                 from public.calls c
-               where c.agent_id = v_agent.id and c.direction = 'inbound'
+               where (c.agent_id = v_agent.id or c.owner_agent_id = v_agent.id) and c.direction = 'inbound'
                  and c.created_at > v_now - interval '2 hours'
                  and c.status in ('queued', 'initiated', 'ringing', 'in-progress') and c.ended_at is null
                  and c.call_sid is distinct from v_agent.current_call_sid
+                 and c.follow_me_answered_at is null
                  and not exists (select 1 from public.agent_status_history h
-                                  where h.call_sid = c.call_sid and h.agent_id = v_agent.id and h.status = 'busy')
+                                  where h.call_sid = c.call_sid and h.status = 'busy')
                order by c.created_at
                limit 20) w), '[]'::jsonb),
     -- Messages left on the agent's voicemail and on the service queues' (the team's): the
@@ -235,7 +237,8 @@ begin
                limit 20) m), '[]'::jsonb),
     'messages_unread', (select pg_catalog.count(*)::integer from public.inbound_messages i
                          where i.kind = 'message' and (i.agent_id = v_agent.id or i.agent_id is null) and i.read_at is null),
-    -- Inbound calls to the agent that ended without ever being connected to the agent.
+    -- Inbound calls to the agent (taking it, or owning the number called) that ended without
+    -- anyone talking to the caller: no agent ever busy with it, no follow-me hop answered.
     'missed', coalesce((
       select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
                'call_sid', m.call_sid, 'from', m.from_number, 'at', m.at, 'status', m.status,
@@ -243,11 +246,12 @@ begin
         from (select c.call_sid, c.from_number, coalesce(c.started_at, c.created_at) as at, c.status,
                      exists (select 1 from public.recordings r where r.call_sid = c.call_sid and (r.source = 'RecordVerb' or r.kind = 'voicemail')) as voicemail
                 from public.calls c
-               where c.agent_id = v_agent.id and c.direction = 'inbound'
+               where (c.agent_id = v_agent.id or c.owner_agent_id = v_agent.id) and c.direction = 'inbound'
                  and c.created_at > v_now - interval '7 days'
                  and (c.ended_at is not null or public.call_status_rank(c.status) >= 4)
+                 and c.follow_me_answered_at is null
                  and not exists (select 1 from public.agent_status_history h
-                                  where h.call_sid = c.call_sid and h.agent_id = v_agent.id and h.status = 'busy')
+                                  where h.call_sid = c.call_sid and h.status = 'busy')
                order by c.created_at desc
                limit 20) m), '[]'::jsonb),
     'server_time', v_now);

@@ -257,6 +257,60 @@ describe('the agent page', () => {
     });
   });
 
+  it("follow-me's softphone hop rings the open page of an agent without a shift leg; Atender bridges the caller", async () => {
+    const [ana] = await sql<{ id: string; status: string }>(`select id, status from agents where client_identity = 'ana'`);
+    if (ana!.status !== 'offline') await sql(`select agent_transition($1, 'offline', null, 'system', null)`, [ana!.id]);
+    await sql(`update agents set shift_call_sid = null where id = $1`, [ana!.id]);
+    b = await launch('follow-me on the page', { notifications: 'granted', origin: base });
+    const tb = b;
+    await steps(tb, async () => {
+      const { page } = tb;
+      await page.goto(`${base}/agent.html`);
+      await page.fill('#login-email', ANA.email);
+      await page.fill('#login-password', ANA.password);
+      await page.click('#login-submit');
+      await page.waitForSelector('#app-view:not([hidden])');
+      // Offline, no shift leg: the page registers the softphone for incoming calls.
+      await until('softphone registered', async () => s.emulator.softphone.registered().includes('ana'));
+
+      const customer = newMobile('21');
+      s.emulator.addParty({ number: customer, hangupAfter: 300 });
+      const customerSid = await s.emulator.placeInboundCall({ from: customer, to: ANA.did });
+      await page.waitForSelector('#direct-box:not([hidden])', { timeout: 30000 });
+      expect(await page.textContent('#direct-from')).toBe(formatPhoneBR(customer));
+      expect(await page.isVisible('#direct-answer')).toBe(true);
+      expect(await page.isVisible('#direct-reject')).toBe(true);
+      await tb.shot('follow-me ringing the page');
+      expect(await notifications(page)).toEqual([expect.objectContaining({ title: 'Chamada recebida no softphone', body: formatPhoneBR(customer) })]);
+
+      // Ringing, the caller is waiting for Ana; once she talks to them, not any more.
+      await page.waitForFunction(`document.getElementById('waiting-count').textContent === '1'`, undefined, { timeout: 20000 });
+      await page.click('#direct-answer');
+      await page.waitForSelector('#direct-hangup:not([hidden])', { timeout: 20000 });
+      await page.waitForFunction(`document.getElementById('waiting-count').textContent === '0'`, undefined, { timeout: 5000 });
+      const clientLeg = await until('bridged to the softphone', async () =>
+        s.emulator.calls().find((c) => c.parentCallSid === customerSid && c.to === 'client:ana' && c.status === 'in-progress'),
+      );
+      expect(s.emulator.calls().find((c) => c.sid === customerSid)?.status).toBe('in-progress');
+      expect(clientLeg.from).toBe(customer);
+      // Still not waiting after more polls.
+      await page.waitForTimeout(4000);
+      expect(await page.textContent('#waiting-count')).toBe('0');
+      await tb.shot('follow-me call answered on the page');
+      await page.click('#direct-hangup');
+      await page.waitForSelector('#direct-box', { state: 'hidden', timeout: 20000 });
+      await until('customer leg ended', async () => s.emulator.calls().find((c) => c.sid === customerSid)?.status === 'completed');
+      await until('hop logged answered', async () => {
+        const rows = await sql<{ outcome: string }>(
+          `select params->>'follow_me_outcome' as outcome from call_events where call_sid = $1 and dedupe_key = 'dial:follow-me:softphone'`, [customerSid]);
+        return rows[0]?.outcome === 'answered';
+      });
+      expect(await sql(`select agent_id = $2 as by_ana, follow_me_answered_at is not null as answered from calls where call_sid = $1`, [customerSid, ana!.id])).toEqual([{ by_ana: true, answered: true }]);
+      await page.click('#logout');
+      await page.waitForSelector('#login-view:not([hidden])');
+    });
+  });
+
   it('notices: once each as desktop notifications when allowed, in the page when not; the microphone check', async () => {
     const bruno = { email: 'bruno@discador.local', password: 'demo-bruno', did: '+551130001001' };
     /** An inbound call to Bruno's number as the call webhooks leave it. */

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import type { Env, Io } from '../../scripts/lib/cli';
 import { run } from '../../scripts/agents';
-import { createAgentWithDid, env, sql } from '../helpers/db';
+import { createAgentWithDid, env, session, sql, waitUntilBlocked } from '../helpers/db';
 import { newCallSid, newMobile, signedPost, voiceRequest } from '../helpers/twilio';
 import { find, parseTwiml, verbNames } from '../helpers/twiml';
 
@@ -102,7 +102,8 @@ describe('start_inbound_call', () => {
         final: { kind: 'voicemail' },
       },
     });
-    expect(await sql('select agent_id::int as agent, status from calls where call_sid = $1', [sid])).toEqual([{ agent: id, status: 'ringing' }]);
+    // The number's owner is noted; the call has no agent until someone answers it.
+    expect(await sql('select agent_id, owner_agent_id::int as owner, status from calls where call_sid = $1', [sid])).toEqual([{ agent_id: null, owner: id, status: 'ringing' }]);
   });
 });
 
@@ -161,6 +162,49 @@ describe('/webhooks/transcription', () => {
     await insertRecording(rec, call);
     expect(await row(rec)).toEqual([{ transcription: 'me liga amanhã', status: 'completed' }]);
     expect(await sql('select 1 from pending_transcriptions where recording_sid = $1', [rec])).toEqual([]);
+  });
+
+  it('arriving while the recording insert is uncommitted: waits for it and lands on the row', async () => {
+    const call = await callRow();
+    const rec = reSid();
+    const a = await session();
+    const b = await session();
+    try {
+      await a.client.query('begin');
+      await a.client.query(`insert into recordings (recording_sid, call_sid, source, channels, duration, status, kind) values ($1, $2, 'RecordVerb', 1, 7, 'completed', 'voicemail')`, [rec, call]);
+      const late = b.client.query(`select recording_transcription($1, $2, 'completed', 'retorne por favor') as r`, [rec, call]);
+      await waitUntilBlocked(b.pid);
+      await a.client.query('commit');
+      expect((await late).rows[0].r).toMatchObject({ stored: 'recording' });
+    } finally {
+      await a.client.end();
+      await b.client.end();
+    }
+    expect(await row(rec)).toEqual([{ transcription: 'retorne por favor', status: 'completed' }]);
+    expect(await sql('select 1 from pending_transcriptions where recording_sid = $1', [rec])).toEqual([]);
+  });
+
+  it('a late callback for a recording erased at the subject\'s request writes nothing back, nor waits', async () => {
+    const call = await callRow();
+    const rec = reSid();
+    await insertRecording(rec, call);
+    await sql(`update recordings set s3_deleted_reason = 'lgpd_erase', transcription = null, transcription_status = null where recording_sid = $1`, [rec]);
+    const res = await post({ AccountSid: env('TWILIO_ACCOUNT_SID'), CallSid: call, RecordingSid: rec, TranscriptionStatus: 'completed', TranscriptionText: 'meu CPF é 123' });
+    expect(res.status).toBe(204);
+    expect(await row(rec)).toEqual([{ transcription: null, status: null }]);
+    expect(await sql('select 1 from pending_transcriptions where recording_sid = $1', [rec])).toEqual([]);
+  });
+
+  it('a text cut at the stored limit never splits an emoji (a lone surrogate would be refused)', async () => {
+    const call = await callRow();
+    const rec = reSid();
+    await insertRecording(rec, call);
+    // 19,999 code units then an emoji (2 units) straddling the 20,000 limit.
+    const text = 'a'.repeat(19_999) + '😀' + 'fim';
+    const res = await post({ AccountSid: env('TWILIO_ACCOUNT_SID'), CallSid: call, RecordingSid: rec, TranscriptionStatus: 'completed', TranscriptionText: text });
+    expect(res.status).toBe(204);
+    const [r] = await sql<{ transcription: string }>('select transcription from recordings where recording_sid = $1', [rec]);
+    expect(r!.transcription).toBe('a'.repeat(19_999) + '😀');
   });
 
   it('a malformed callback is refused with 400, nothing written', async () => {

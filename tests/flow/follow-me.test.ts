@@ -58,6 +58,19 @@ const hopEvents = (sid: string) =>
        from call_events where call_sid = $1 and kind = 'dial' order by id`,
     [sid],
   );
+/** What the agent's page shows (agent_poll as the agent): the waiting and missed call SIDs. */
+async function page(agentId: number): Promise<{ waiting: string[]; missed: string[] }> {
+  const token = `${agentId}`.padStart(64, 'f');
+  await sql(
+    `with u as (insert into users (email, name, role, agent_id)
+                select $1, 'Agente', 'agent', $2 where not exists (select 1 from users where agent_id = $2) returning id)
+     insert into sessions (user_id, token_hash, expires_at) select id, $3, now() + interval '1 hour' from u`,
+    [`fm-agent-${agentId}@x.br`, agentId, token],
+  );
+  const [r] = await sql<{ p: { waiting: { call_sid: string }[]; missed: { call_sid: string }[]; error?: string } }>('select agent_poll($1, 3600, 20) as p', [token]);
+  expect(r!.p.error).toBeUndefined();
+  return { waiting: r!.p.waiting.map((w) => w.call_sid), missed: r!.p.missed.map((m) => m.call_sid) };
+}
 const errors = (tl: TimelineEntry[]) => tl.filter((e) => e.type === 'error').map((e) => e.text);
 
 describe('follow-me', () => {
@@ -101,6 +114,9 @@ describe('follow-me', () => {
     // The follow-me leaves the agent's state alone, and the bridged talk was recorded as the agent's call.
     expect(await sql('select status from agents where id = $1', [a.id])).toEqual([{ status: 'offline' }]);
     expect(await sql('select kind, agent_id::int as agent, channels from recordings where call_sid = $1', [sid])).toEqual([{ kind: 'call', agent: a.id, channels: 2 }]);
+    // The agent talked to the caller: not a missed call on their page.
+    expect(await sql('select owner_agent_id::int as owner, follow_me_answered_at is not null as fm from calls where call_sid = $1', [sid])).toEqual([{ owner: a.id, fm: true }]);
+    expect((await page(a.id)).missed).not.toContain(sid);
   });
 
   it("the mobile's own voicemail answers and presses nothing: no answer, then the customer leaves a voicemail for the agent", async () => {
@@ -129,6 +145,63 @@ describe('follow-me', () => {
     const rows = await sql<{ kind: string; agent: number; duration: number }>('select kind, agent_id::int as agent, duration from recordings where call_sid = $1', [sid]);
     expect(rows).toEqual([{ kind: 'voicemail', agent: a.id, duration: expect.any(Number) }]);
     expect(rows[0]!.duration).toBeGreaterThan(0);
+    // Nobody took the call: it has no agent, its owner sees it as missed, with the voicemail.
+    expect(await sql('select agent_id, owner_agent_id::int as owner from calls where call_sid = $1', [sid])).toEqual([{ agent_id: null, owner: a.id }]);
+    expect((await page(a.id)).missed).toContain(sid);
+  });
+
+  it("while the agent talks on the mobile the caller is not 'waiting' on the page; after, not 'missed'", async () => {
+    const a = await agent({});
+    const sid = `CA${Date.now().toString(16).padStart(32, '0')}`;
+    const customer = newMobile('21');
+    const ev = (status: string, extra: Record<string, unknown> = {}) =>
+      JSON.stringify({ call_sid: sid, call_status: status, direction: 'inbound', from: customer, to: a.did, params: {}, ...extra });
+    const [start] = await sql<{ r: { route: string } }>('select start_inbound_call($1::jsonb) as r', [ev('ringing')]);
+    expect(start!.r.route).toBe('follow-me');
+    await sql(`select follow_me_hop_ended($1::jsonb, $2, 'softphone', 'no-answer')`, [ev('in-progress'), a.id]);
+    expect((await page(a.id)).waiting).toContain(sid);
+    // The mobile pressed 1: bridged, talking.
+    await sql(`select follow_me_screen($1, $2, '1')`, [a.id, sid]);
+    expect((await page(a.id)).waiting).not.toContain(sid);
+    await sql(`select follow_me_hop_ended($1::jsonb, $2, 'mobile', 'answered')`, [ev('in-progress'), a.id]);
+    await sql(`select apply_call_event($1::jsonb)`, [ev('completed', { kind: 'status', dedupe_key: 'status:completed', params: { CallDuration: '120' } })]);
+    expect(await page(a.id)).toEqual({ waiting: [], missed: expect.not.arrayContaining([sid]) });
+    expect(await sql('select agent_id::int as agent from calls where call_sid = $1', [sid])).toEqual([{ agent: a.id }]);
+  });
+
+  it("handed to the queue and answered there by another agent: that agent's call and recording, not the owner's", async () => {
+    const a = await agent({ client: null, mobile: null, then: 'queue' });
+    const [b] = await sql<{ id: string }>(`insert into agents (name, client_identity, status) values ('Servidor B', $1, 'available') returning id`, [`srvb${Date.now() % 1e6}`]);
+    const bId = Number(b!.id);
+    const sid = `CA${(Date.now() + 7).toString(16).padStart(32, '0')}`;
+    const customer = newMobile('21');
+    const ev = JSON.stringify({ call_sid: sid, call_status: 'ringing', direction: 'inbound', from: customer, to: a.did, params: {} });
+    const [start] = await sql<{ r: { route: string; follow_me: { final: unknown } } }>('select start_inbound_call($1::jsonb) as r', [ev]);
+    expect(start!.r).toMatchObject({ route: 'follow-me', follow_me: { final: { kind: 'queue', queue: 'geral' } } });
+    expect(await sql('select agent_id, owner_agent_id::int as owner from calls where call_sid = $1', [sid])).toEqual([{ agent_id: null, owner: a.id }]);
+    // While it waits in the queue the owner sees the caller waiting.
+    await sql(`update calls set status = 'in-progress' where call_sid = $1`, [sid]);
+    expect((await page(a.id)).waiting).toContain(sid);
+    // The queue reserves B and B's room takes the customer (what /voice/queue-connect and the
+    // conference's join do).
+    await sql(`select agent_transition($1, 'reserved', null, 'system', null, $2)`, [bId, sid]);
+    await sql(`select agent_customer_joined($1, $2)`, [bId, sid]);
+    expect(await sql('select agent_id::int as agent, owner_agent_id::int as owner from calls where call_sid = $1', [sid])).toEqual([{ agent: bId, owner: a.id }]);
+    expect((await page(a.id)).waiting).not.toContain(sid);
+    await sql(
+      `select recording_status($1::jsonb)`,
+      [JSON.stringify({ recording_sid: `RE${sid.slice(2)}`, call_sid: sid, status: 'completed', duration: '300', source: 'StartCallRecordingAPI', channels: '2', params: {} })],
+    );
+    const [rec] = await sql<{ agent: number; a_may: boolean; b_may: boolean }>(
+      `select agent_id::int as agent, recording_permitted('agent', $2, r) as a_may, recording_permitted('agent', $3, r) as b_may
+         from recordings r where call_sid = $1`,
+      [sid, a.id, bId],
+    );
+    expect(rec).toEqual({ agent: bId, a_may: false, b_may: true });
+    await sql(`select apply_call_event($1::jsonb)`, [JSON.stringify({ call_sid: sid, call_status: 'completed', direction: 'inbound', from: customer, to: a.did, kind: 'status', dedupe_key: 'status:completed', params: {} })]);
+    // B talked to the caller: missed for nobody.
+    expect((await page(a.id)).missed).not.toContain(sid);
+    expect((await page(bId)).missed).not.toContain(sid);
   });
 
   it('the softphone answers at hop 1: the mobile never rings', async () => {

@@ -207,6 +207,30 @@ describe('long messages', () => {
     const [row] = await sql<{ len: number; kind: string }>(`select length(body) as len, kind from inbound_messages where message_sid = $1`, [params['MessageSid']]);
     expect(row).toEqual({ len: 1600, kind: 'message' });
   });
+
+  it('an emoji straddling the 1,600th character is kept whole, not split into a lone surrogate', async () => {
+    const from = newMobile();
+    const body = `${'a'.repeat(1599)}😀 e mais texto`;
+    const params = incoming({ from: `whatsapp:${from}`, to: `whatsapp:${TEAM_NUMBER}`, body });
+    expect((await post(params)).status).toBe(200);
+    const [row] = await sql<{ body: string; len: number }>(`select body, length(body) as len from inbound_messages where message_sid = $1`, [params['MessageSid']]);
+    expect(row).toEqual({ body: `${'a'.repeat(1599)}😀`, len: 1600 });
+  });
+});
+
+describe('opt-out words a phone dresses up', () => {
+  it.each([
+    ['full-width', 'ＳＡＩＲ'],
+    ['a zero-width space inside', 'S\u200BAIR'],
+    ['an iPhone signature', 'SAIR\nEnviado do meu iPhone'],
+    ['"pare de me ligar"', 'Pare de me ligar'],
+    ["Twilio's UNSUBSCRIBE", 'UNSUBSCRIBE'],
+  ])('%s (%p) lists the sender', async (_why, body) => {
+    const from = newMobile();
+    const params = incoming({ from, to: TEAM_NUMBER, body });
+    expect((await post(params)).status).toBe(200);
+    expect(await optOutRow(from)).toEqual([expect.objectContaining({ source: 'sms', reason: 'message_word' })]);
+  });
 });
 
 describe('refused requests write nothing', () => {

@@ -51,20 +51,24 @@ describe('indexes', () => {
 });
 
 describe('start_inbound_call', () => {
-  it('writes the calls row with one statement (no second UPDATE), agent and opt-out flag included', async () => {
+  it('writes the calls row with one statement (no second UPDATE), owner, agent and opt-out flag included', async () => {
     const caller = newMobile();
     await sql(`select opt_out_add($1)`, [caller]);
     const sid = newCallSid();
-    const { data, error } = await testDb().rpc<{ opted_out: boolean; agent: { id: number } | null }>('start_inbound_call', {
+    const { data, error } = await testDb().rpc<{ opted_out: boolean; route: string; agent: { id: number } | null }>('start_inbound_call', {
       p_event: { call_sid: sid, account_sid: env('TWILIO_ACCOUNT_SID'), call_status: 'ringing', direction: 'inbound', from: caller, to: '+551130001000', params: {} },
     });
     expect(error).toBeNull();
     expect(data!.opted_out).toBe(true);
-    const [row] = await sql<{ opted_out: boolean; agent_id: string | null; events: number }>(
-      `select opted_out, agent_id, (select count(*) from call_events e where e.call_sid = c.call_sid)::int as events from calls c where call_sid = $1`,
+    const [row] = await sql<{ opted_out: boolean; agent_id: string | null; owner_agent_id: string | null; events: number }>(
+      `select opted_out, agent_id, owner_agent_id, (select count(*) from call_events e where e.call_sid = c.call_sid)::int as events from calls c where call_sid = $1`,
       [sid],
     );
-    expect(row).toMatchObject({ opted_out: true, agent_id: String(data!.agent!.id), events: 1 });
+    // The number's owner always; the agent only when the call is offered to them (else whoever answers).
+    expect(row).toMatchObject({
+      opted_out: true, owner_agent_id: String(data!.agent!.id),
+      agent_id: data!.route === 'offer' ? String(data!.agent!.id) : null, events: 1,
+    });
     const body = (await sql<{ src: string }>(`select prosrc as src from pg_proc where proname = 'start_inbound_call'`))[0]!.src;
     expect(body).not.toMatch(/\bupdate\s+public\.calls\b/i);
   });

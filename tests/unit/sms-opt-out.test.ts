@@ -1,5 +1,5 @@
 /** The opt-out word rule for SMS and WhatsApp, and how Twilio's message addresses are read. */
-import { messageKind, normaliseWords, OPT_OUT_WORDS, parseMessageAddress, withNinthDigit } from '../../src/lib/domain/sms-opt-out';
+import { cutCodePoints, messageKind, normaliseWords, OPT_OUT_WORDS, parseMessageAddress, withNinthDigit, withoutSignature } from '../../src/lib/domain/sms-opt-out';
 
 describe('messageKind', () => {
   it.each(OPT_OUT_WORDS.map((w) => [w]))('%s alone, in any case, is an opt-out', (word) => {
@@ -25,6 +25,36 @@ describe('messageKind', () => {
     ['"from the list"', 'sair da lista'],
     ['greeting', 'Boa tarde, cancelar'],
     ['abbreviated please', 'sair pfv'],
+    ['full-width letters', 'ＳＡＩＲ'],
+    ['full-width STOP', 'ＳＴＯＰ'],
+    ['mathematical bold', '𝐒𝐀𝐈𝐑'],
+    ['the "st" ligature', 'ﬆop'],
+    ['the long s', 'ſair'],
+    ['a zero-width space inside', 'S\u200BAIR'],
+    ['a zero-width space before', '\u200BSAIR'],
+    ['a zero-width joiner inside', 'pa\u200Drar'],
+    ['a soft hyphen inside', 'sa\u00ADir'],
+    ['a soft hyphen after', 'SAIR\u00AD'],
+    ['a word joiner after', 'PARAR\u2060'],
+    ['a byte-order mark before', '\uFEFFstop'],
+    ['an iPhone signature', 'SAIR\nEnviado do meu iPhone'],
+    ['an Android signature (CRLF)', 'Parar\r\nEnviado do meu Galaxy'],
+    ['an English signature', 'stop\n\nSent from my iPhone'],
+    ['a "--" signature', 'sair\n-- \nMaria'],
+    ['"stop calling me"', 'Pare de me ligar'],
+    ['"stop calling" (plural)', 'Parem de ligar'],
+    ['"stop sending me messages"', 'parem de me mandar mensagens'],
+    ['"stop sending"', 'pare de enviar sms'],
+    ['"stop receiving"', 'parar de receber'],
+    ['"stop sending to me", thanks', 'Pare de mandar mensagem para mim, obrigado'],
+    ['a phrase and a word', 'pare de ligar. SAIR'],
+    ["Twilio's UNSUBSCRIBE", 'UNSUBSCRIBE'],
+    ["Twilio's CANCEL", 'Cancel'],
+    ["Twilio's END", 'END'],
+    ["Twilio's QUIT", 'quit'],
+    ["Twilio's STOPALL", 'STOPALL'],
+    ["Twilio's OPTOUT", 'OPTOUT'],
+    ["Twilio's REVOKE", 'revoke'],
   ])('%s: %p is an opt-out', (_why, body) => {
     expect(messageKind(body)).toBe('opt_out');
   });
@@ -44,6 +74,14 @@ describe('messageKind', () => {
     ['only punctuation', '?!'],
     ['digits', '9'],
     ['opt-in word', 'voltar'],
+    ['a conjugation alone', 'parem'],
+    ['"pare de" and something else', 'pare de me ligar, vou pagar amanhã'],
+    ['"stop" about something else', 'parar de pagar'],
+    ['"I no longer want" (a person reads it)', 'não quero mais receber'],
+    ['only a signature after a message', 'Oi\nEnviado do meu iPhone'],
+    ['the signature-like first line is the message', 'Enviado do meu iPhone\nSAIR'],
+    ['spelled out', 'S A I R'],
+    ['"the end" in a sentence', 'end of the month I pay'],
   ])('%s: %p is a message', (_why, body) => {
     expect(messageKind(body)).toBe('message');
   });
@@ -52,6 +90,26 @@ describe('messageKind', () => {
 describe('normaliseWords', () => {
   it('drops accents, case and punctuation', () => {
     expect(normaliseWords('  Não, QUERO sáir!! ')).toEqual(['nao', 'quero', 'sair']);
+  });
+  it('folds compatibility forms and removes invisible format characters before splitting', () => {
+    expect(normaliseWords('ＳＡ\u200BＩＲ 𝐏𝐀𝐑𝐄\u00AD')).toEqual(['sair', 'pare']);
+  });
+});
+
+describe('withoutSignature', () => {
+  it('cuts a signature line and what follows, never the first line', () => {
+    expect(withoutSignature('SAIR\nEnviado do meu iPhone')).toBe('SAIR');
+    expect(withoutSignature('Enviado do meu iPhone')).toBe('Enviado do meu iPhone');
+    expect(withoutSignature('sair\nenviado')).toBe('sair\nenviado');
+  });
+});
+
+describe('cutCodePoints', () => {
+  it('counts code points, so an emoji at the limit stays whole', () => {
+    expect(cutCodePoints('ab😀c', 3)).toBe('ab😀');
+    expect(cutCodePoints('a'.repeat(1599) + '😀x', 1600)).toBe('a'.repeat(1599) + '😀');
+    expect(cutCodePoints('abc', 5)).toBe('abc');
+    expect(cutCodePoints('😀😀😀', 2)).toBe('😀😀');
   });
 });
 

@@ -22,7 +22,7 @@ import { messageWebhookFunction } from '../../lib/runtime/handler';
 import { BadRequest } from '../../lib/runtime/http';
 import { twilioClientOptions } from '../../lib/runtime/twilio-client';
 import { MESSAGES } from '../../lib/domain/messages';
-import { MAX_STORED_BODY, messageKind, parseMessageAddress, withNinthDigit, type MessageKind } from '../../lib/domain/sms-opt-out';
+import { cutCodePoints, MAX_STORED_BODY, messageKind, parseMessageAddress, withNinthDigit, type MessageKind } from '../../lib/domain/sms-opt-out';
 import { sendOptOutAlert } from '../../lib/domain/urgent-alert';
 
 /** Tries at storing an opt-out within one request (the first included). */
@@ -108,7 +108,7 @@ export const handler = messageWebhookFunction(async ({ config, params, db, conte
     // WhatsApp names many Brazilian mobiles without the ninth digit; the dialer calls the 9-digit number.
     from: from.channel === 'whatsapp' ? withNinthDigit(from.phone) : from.phone,
     to: to.phone,
-    body: body.slice(0, MAX_STORED_BODY),
+    body: cutCodePoints(body, MAX_STORED_BODY),
     kind,
   };
 

@@ -7,12 +7,13 @@
  * row takes it when it is inserted. A completed transcription is never overwritten. Malformed
  * parameters → 400, nothing written.
  */
+import { cutCodePoints } from '../../lib/domain/sms-opt-out';
 import { unwrap } from '../../lib/runtime/db';
 import { webhookFunction } from '../../lib/runtime/handler';
 import { parseParams } from '../../lib/runtime/params';
 import { oneOf, text } from '../../lib/runtime/validate';
 
-/** The longest text stored (recordings.transcription's check). */
+/** The longest text stored, in code points (recordings.transcription's check counts characters). */
 export const MAX_TRANSCRIPTION_CHARS = 20_000;
 
 const transcriptionParams = {
@@ -29,7 +30,7 @@ export const handler = webhookFunction(async ({ params, db }) => {
       p_recording_sid: p.RecordingSid,
       p_call_sid: p.CallSid ?? null,
       p_status: p.TranscriptionStatus,
-      p_text: p.TranscriptionText === undefined ? null : p.TranscriptionText.slice(0, MAX_TRANSCRIPTION_CHARS),
+      p_text: p.TranscriptionText === undefined ? null : cutCodePoints(p.TranscriptionText, MAX_TRANSCRIPTION_CHARS),
     }),
   );
 });

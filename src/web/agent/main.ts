@@ -38,6 +38,13 @@ let device: SoftDevice | null = null;
 let tokenTimer: number | undefined;
 let shiftLeg: SoftCall | null = null;
 let connecting = false;
+/** A follow-me call ringing (or talked on) the softphone registered while there is no shift leg. */
+let direct: SoftCall | null = null;
+/** The device is registered for incoming calls (or registering/unregistering now). */
+let registered = false;
+let registrationBusy = false;
+/** When registering last failed (the page retries a minute later, not on every poll). */
+let registrationFailedAt = 0;
 let held = false;
 /** The customer call the page saw last, kept so its disposition can be asked after it ends. */
 let lastCall: CurrentCall | null = null;
@@ -205,6 +212,10 @@ function signedOut(message: string | null): void {
   stopRinging();
   shiftLeg?.disconnect();
   shiftLeg = null;
+  direct?.disconnect();
+  direct = null;
+  registered = false;
+  registrationFailedAt = 0;
   device?.destroy();
   device = null;
   api.forget();
@@ -269,7 +280,7 @@ function onState(state: StateReply): void {
   }
   // An offer that is over no longer says a call is ringing (requireInteraction keeps it up otherwise).
   if (prev?.offer && prev.offer.call_sid !== state.offer?.call_sid) notifier.dismiss(`offer:${prev.offer.call_sid}`);
-  for (const w of state.waiting) {
+  for (const w of waitingShown(state)) {
     if (w.wait_seconds >= WAITING_ALERT_SECONDS) {
       notifier.raise({ kind: 'waiting', key: `waiting:${w.call_sid}`, title: 'Cliente aguardando', body: `Um cliente aguarda há ${waitText(w.wait_seconds)}.` });
     }
@@ -294,9 +305,10 @@ function onState(state: StateReply): void {
   }
   firstPoll = false;
 
-  // Ringing while offered.
-  if (state.offer) startRinging();
+  // Ringing while offered (or while a call rings the softphone itself).
+  if (state.offer || direct?.status() === 'pending') startRinging();
   else stopRinging();
+  void syncRegistration();
   if (state.offer && state.offer.call_sid !== prev?.offer?.call_sid) announce(`Chamada recebida de ${formatPhoneBR(state.offer.from)}. Alt+Shift+A para atender.`);
 
   // The call the agent is offered, on, or wrapping up: once it ends, ask its disposition.
@@ -332,6 +344,8 @@ async function ensureDevice(): Promise<SoftDevice> {
   makeDevice ??= await deviceFactory(me.softphone);
   const t = await api.voiceToken();
   const d = makeDevice(t.token);
+  d.on('incoming', (call: SoftCall) => onIncoming(call));
+  d.on('unregistered', () => (registered = false));
   d.on('tokenWillExpire', () => void refreshToken());
   d.on('error', (err: { message?: string }) => showError('phone-error', `Erro no softphone: ${err?.message ?? 'desconhecido'}`));
   device = d;
@@ -360,6 +374,95 @@ async function refreshToken(): Promise<void> {
   }
 }
 
+// ---------------------------------------------------------------- calls to the softphone itself
+
+/**
+ * While the agent has no shift leg (offline, paused, or not yet connected) the follow-me
+ * chain's softphone hop rings this browser (`<Dial><Client>`): the device is registered for
+ * incoming calls then, and unregistered once a shift leg exists (a browser on a shift call
+ * is not rung; the chain skips the hop). Called after every poll.
+ */
+async function syncRegistration(): Promise<void> {
+  if (!me || !last || registrationBusy || !me.agent?.client_identity) return;
+  const want = !shiftLeg && !connecting && !last.agent.shift_connected;
+  if (want === registered && (!want || device?.state === 'registered' || device?.state === 'registering')) return;
+  if (!want && direct) return;
+  if (want && Date.now() - registrationFailedAt < 60000) return;
+  registrationBusy = true;
+  try {
+    if (want) {
+      const d = await ensureDevice();
+      await d.register();
+      registered = true;
+    } else if (device) {
+      registered = false;
+      if (device.state === 'registered') await device.unregister();
+    }
+  } catch (e) {
+    registered = false;
+    registrationFailedAt = Date.now();
+    showError('phone-error', `O softphone não ficou disponível para chamadas: ${describe(e)}`);
+  } finally {
+    registrationBusy = false;
+  }
+}
+
+/** A call to the softphone itself (the follow-me's first hop): ring, notify, let the agent answer or refuse. */
+function onIncoming(call: SoftCall): void {
+  if (direct || shiftLeg) {
+    call.reject();
+    return;
+  }
+  direct = call;
+  const from = call.parameters['From'] ?? null;
+  const key = `direct:${call.parameters['CallSid'] ?? Date.now()}`;
+  const shown = from && /^\+\d+$/.test(from) ? formatPhoneBR(from) : (from ?? 'número desconhecido');
+  notifier.raise({ kind: 'offer', key, title: 'Chamada recebida no softphone', body: shown });
+  announce(`Chamada recebida de ${shown}. Atender ou recusar.`);
+  startRinging();
+  call.on('accept', () => {
+    stopRinging();
+    notifier.dismiss(key);
+    render();
+  });
+  const over = () => {
+    if (direct !== call) return;
+    direct = null;
+    stopRinging();
+    notifier.dismiss(key);
+    render();
+    void poll();
+  };
+  call.on('disconnect', over);
+  call.on('cancel', over);
+  call.on('reject', over);
+  call.on('error', (err: { message?: string }) => showError('phone-error', `Erro na ligação: ${err?.message ?? 'desconhecido'}`));
+  render();
+}
+
+/**
+ * The waiting customers to show: the caller being talked to on the softphone itself is not
+ * waiting (the database learns that the hop was answered only when it ends).
+ */
+function waitingShown(state: StateReply): StateReply['waiting'] {
+  const talking = direct && direct.status() !== 'pending' ? direct.parameters['From'] : undefined;
+  return talking ? state.waiting.filter((w) => w.from !== talking) : state.waiting;
+}
+
+function directAnswer(): void {
+  if (!direct || direct.status() !== 'pending') return;
+  stopRinging();
+  direct.accept();
+  render();
+}
+
+function directReject(): void {
+  if (!direct) return;
+  stopRinging();
+  if (direct.status() === 'pending') direct.reject();
+  else direct.disconnect();
+}
+
 /** Starts the shift leg: the softphone joins the agent's own room and waits there for customers. */
 async function startShiftLeg(): Promise<void> {
   if (shiftLeg || connecting) return;
@@ -386,6 +489,7 @@ async function startShiftLeg(): Promise<void> {
   } finally {
     connecting = false;
     render();
+    void syncRegistration();
   }
 }
 
@@ -656,6 +760,18 @@ function render(): void {
     b.setAttribute('aria-pressed', String(b.dataset['status'] === s));
   }
 
+  // A call to the softphone itself.
+  $('direct-box').hidden = !direct;
+  if (direct) {
+    const from = direct.parameters['From'] ?? '';
+    const ringing = direct.status() === 'pending';
+    $('direct-title').textContent = ringing ? 'Chamada no softphone' : 'Em ligação no softphone';
+    $('direct-from').textContent = /^\+\d+$/.test(from) ? formatPhoneBR(from) : from || 'número desconhecido';
+    $('direct-answer').hidden = !ringing;
+    $('direct-reject').hidden = !ringing;
+    $('direct-hangup').hidden = ringing;
+  }
+
   // Softphone line.
   const offer = last.offer;
   $('offer-box').hidden = !offer;
@@ -694,7 +810,7 @@ function render(): void {
   if (campaign) $('campaign-line').textContent = `Campanha: ${campaign.name}${campaign.mode === 'preview' ? ' (prévia)' : ''}${campaign.status !== 'active' ? ' — parada' : ''}`;
   renderPreview();
   renderPop(last.call, offer?.from ?? null);
-  renderList('waiting', last.waiting.map((w) => `${formatPhoneBR(w.from)} — aguardando há ${waitText(w.wait_seconds)}`));
+  renderList('waiting', waitingShown(last).map((w) => `${formatPhoneBR(w.from)} — aguardando há ${waitText(w.wait_seconds)}`));
   renderList('missed', last.missed.map((m) => listedText(m) + (m.voicemail ? ' — deixou recado' : '')));
   renderVoicemails(last.voicemails);
   renderMessages(last.messages ?? [], last.messages_unread ?? 0);
@@ -958,6 +1074,9 @@ function wire(): void {
     b.addEventListener('click', () => void setStatus(b.dataset['status'] as 'available' | 'paused' | 'offline', b));
   }
   $('answer').addEventListener('click', () => void answer());
+  $('direct-answer').addEventListener('click', directAnswer);
+  $('direct-reject').addEventListener('click', directReject);
+  $('direct-hangup').addEventListener('click', directReject);
   $('hangup').addEventListener('click', () => void hangup());
   $('mute').addEventListener('click', toggleMute);
   $('hold').addEventListener('click', () => void toggleHold());

@@ -12,6 +12,8 @@ type Listener = (...args: any[]) => void;
 
 /** The part of the SDK's Call the page uses. */
 export interface SoftCall {
+  /** CallSid, From, To… (an incoming call's From is the caller Twilio presents). */
+  readonly parameters: Record<string, string>;
   accept(): void;
   reject(): void;
   disconnect(): void;
@@ -24,7 +26,10 @@ export interface SoftCall {
 
 /** The part of the SDK's Device the page uses. */
 export interface SoftDevice {
+  /** 'unregistered' | 'registering' | 'registered' | 'destroyed'. */
+  readonly state: string;
   register(): Promise<void>;
+  unregister(): Promise<void>;
   connect(options?: { params?: Record<string, string> }): Promise<SoftCall>;
   updateToken(token: string): void;
   destroy(): void;
