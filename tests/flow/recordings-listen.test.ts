@@ -153,6 +153,23 @@ describe('/api/recordings/listen', () => {
     expect((await listen(bia, { recording_id: queueVm.id })).status).toBe(200);
   });
 
+  it("a queue's voicemails are heard, and listed on the agent page, only by the agents serving that queue", async () => {
+    const q = `rv${randomBytes(3).toString('hex')}`;
+    await sql(`insert into service_queues (name, agent_ids) values ($1, array[$2::bigint])`, [q, ana.agentId]);
+    const vm = await recording({ kind: 'voicemail', queue: q });
+    expect((await listen(ana, { recording_id: vm.id })).status).toBe(200);
+    expect((await listen(bia, { recording_id: vm.id })).status).toBe(403);
+    const listed = async (who: Who) => {
+      const [r] = await sql<{ j: { voicemails: { recording_id: number }[] } }>(`select agent_poll($1, 3600, 60) as j`, [createHash('sha256').update(who.token).digest('hex')]);
+      return r!.j.voicemails.some((v) => Number(v.recording_id) === vm.id);
+    };
+    expect({ ana: await listed(ana), bia: await listed(bia) }).toEqual({ ana: true, bia: false });
+    // Served by everyone again: both hear it and see it.
+    await sql(`update service_queues set agent_ids = null where name = $1`, [q]);
+    expect((await listen(bia, { recording_id: vm.id })).status).toBe(200);
+    expect(await listed(bia)).toBe(true);
+  });
+
   it('refusals: unknown 404, not yet in S3 409, erased 410, malformed 400, no session 401; none of them logged', async () => {
     const [{ max }] = (await sql<{ max: string }>(`select coalesce(max(id), 0) + 1000 as max from recordings`)) as [{ max: string }];
     expect((await listen(supervisor, { recording_id: Number(max) })).status).toBe(404);
