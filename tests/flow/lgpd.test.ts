@@ -523,10 +523,13 @@ describe('lgpd: mentions in every spelling, transcriptions, and numbers that are
         `insert into calls (call_sid, account_sid, direction, from_number, to_number, status) values ($1, $2, 'inbound', $3, $4, 'completed'), ($5, $2, 'inbound', $6, $4, 'completed')`,
         [subjectCall, env('TWILIO_ACCOUNT_SID'), P, DID, otherCall, newMobile()],
       );
-      await sql(`insert into recordings (recording_sid, call_sid, status, kind, queue_name, transcription) values ($1, $2, 'completed', 'voicemail', 'geral', $3)`, [
+      // Left on an agent of its own (other suites' agent pages never list it).
+      const [a] = await sql<{ id: string }>(`insert into agents (name) values ('Caixa Postal') returning id`);
+      await sql(`insert into recordings (recording_sid, call_sid, status, kind, agent_id, transcription) values ($1, $2, 'completed', 'voicemail', $4, $3)`, [
         otherVm,
         otherCall,
         `liga pro meu filho no ${national}, obrigado`,
+        a!.id,
       ]);
       await sql(`insert into pending_transcriptions (recording_sid, call_sid, status, transcription) values ($1, $2, 'completed', 'sou o Fulano, CPF 123'), ($3, $4, 'completed', $5)`, [
         pending,
