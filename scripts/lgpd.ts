@@ -6,13 +6,15 @@
  * The places a phone can be are listed once, in the database (lgpd_sources, see
  * supabase/migrations/*_lgpd_listening.sql); docs/recordings-access.md explains what each
  * keeps, and why erasure runs in this order:
- *   1. lgpd_erase_begin: opens the request, marks the subject's recordings as being erased
- *      (listening refuses them, the transfer job leaves them alone), answers their media;
+ *   1. lgpd_erase_begin: adds the opt-out entry (the number is never dialed again, also if
+ *      the run stops here), opens the request, marks the subject's recordings as being erased
+ *      (listening refuses them, the transfer job skips them), answers their media;
  *   2. the S3 objects (every version), Twilio's copies of the recordings and Twilio's logs of
  *      the calls and of the messages are deleted (already gone = done);
  *   3. lgpd_erase: the database, in one transaction, refusing if any audio it was not told
- *      about may still exist; the opt-out entry is kept (added when missing) and the audit
- *      line closed.
+ *      about may still exist; the opt-out entry is kept and the audit line closed.
+ * An export's audit line stays 'started' until both files are in place; lgpd_export_done
+ * then closes it and logs the access to each recording packed.
  * A crash anywhere leaves a state the same command completes: nothing is deleted before the
  * audio, and the database is changed in one transaction after it.
  */
@@ -64,6 +66,8 @@ interface RecordingRow {
   sha256: string | null;
   s3_deleted_at: string | null;
   s3_deleted_reason: string | null;
+  /** Another call's recording whose transcription mentions the phone: its audio is not the subject's. */
+  mention_only?: boolean;
 }
 
 /** What lgpd_subject / lgpd_export answer: one array per source, and counts. */
@@ -259,16 +263,20 @@ async function exportCmd(c: Ctx, phoneInput: string, opts: { out?: string; actor
   }
   const dir = path.resolve(opts.out ?? '.');
   fs.mkdirSync(dir, { recursive: true });
+  // The request stays 'started' until both files are in place (lgpd_export_done below).
   const doc = await lgpdRpc<SubjectDoc>(c, 'lgpd_export', { p_phone: phone, p_actor: actor });
-  const s3 = doc.recordings.some(storedInS3) ? s3For(c.env) : undefined;
+  const own = doc.recordings.filter((r) => !r.mention_only);
+  const s3 = own.some(storedInS3) ? s3For(c.env) : undefined;
   const accountOf = new Map(doc.calls.map((k) => [k.call_sid, k.account_sid]));
   const files: RecordingFile[] = [];
   const sources: ZipSource[] = [];
-  for (const r of doc.recordings) {
+  const packed: number[] = [];
+  for (const r of own) {
     const src = audioSource(c, r, accountOf.get(r.call_sid) ?? null, s3);
     if (src) {
       sources.push(src);
       files.push(src.file);
+      packed.push(r.id);
     } else {
       files.push({ recording_sid: r.recording_sid, file: null, source: null, bytes: 0, sha256: null, note: 'audio deleted' });
     }
@@ -283,6 +291,8 @@ async function exportCmd(c: Ctx, phoneInput: string, opts: { out?: string; actor
     throw new CliError(`could not read a recording's audio: ${(e as Error).message}; nothing was written`, EXIT.FAILED, 'MEDIA');
   }
   writeAtomically(jsonFile, JSON.stringify({ ...doc, recording_files: files }, null, 2) + '\n');
+  // Only now is the export done: the audit line is closed and each packed recording's access logged.
+  await lgpdRpc(c, 'lgpd_export_done', { p_request_id: doc.request_id, p_recording_ids: packed });
   emit(c, { phone, json: jsonFile, zip: zipFile, counts: doc.counts, recording_files: files, request_id: doc.request_id }, () => [
     `exported ${phone}:`,
     ...countLines(doc.counts),
@@ -317,8 +327,8 @@ function isGone(e: unknown): boolean {
 async function eraseCmd(c: Ctx, phoneInput: string, opts: { yes?: boolean; actor?: string }): Promise<void> {
   const phone = phoneArg(phoneInput);
   const actor = actorOf(c.env, opts.actor);
-    const doc = await lgpdRpc<SubjectDoc>(c, 'lgpd_subject', { p_phone: phone });
-  const media = doc.recordings.filter((r) => !r.s3_deleted_at);
+  const doc = await lgpdRpc<SubjectDoc>(c, 'lgpd_subject', { p_phone: phone });
+  const media = doc.recordings.filter((r) => !r.s3_deleted_at && !r.mention_only);
   const inS3 = media.filter((r) => r.s3_key);
   if (c.dryRun || !opts.yes) {
     const kept = new Set(['opt_outs', 'recording_access_log', 'lgpd_requests']);

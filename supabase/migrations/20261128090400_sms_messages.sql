@@ -194,7 +194,7 @@ begin
                                   where h.call_sid = c.call_sid and h.status = 'busy')
                order by c.created_at
                limit 20) w), '[]'::jsonb),
-    -- Messages left on the agent's voicemail and on the service queues' (the team's): the
+    -- Messages left on the agent's voicemail and on the service queues' the agent serves: the
     -- recordings of kind voicemail, and, for rows written before recordings carried their
     -- owner, the Record verb recordings of inbound calls to the agent. stored: the S3 copy is
     -- verified and not deleted since.
@@ -215,6 +215,10 @@ begin
                       select r2.* from public.recordings r2
                        where r2.kind = 'voicemail' and r2.agent_id is null and r2.queue_name is not null
                          and r2.created_at > v_now - interval '7 days'
+                         -- only the queues the agent serves (recording_permitted's rule)
+                         and not exists (select 1 from public.service_queues q
+                                          where q.name = r2.queue_name and q.agent_ids is not null
+                                            and not (v_agent.id = any (q.agent_ids)))
                       union all
                       select r3.* from public.calls c3 join public.recordings r3 on r3.call_sid = c3.call_sid
                        where c3.agent_id = v_agent.id and c3.direction = 'inbound' and c3.created_at > v_now - interval '7 days'

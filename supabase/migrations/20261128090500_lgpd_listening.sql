@@ -61,14 +61,18 @@ $$;
 -- May the user (role, agent id) hear the recording? Supervisors and admins: any. An agent:
 -- recordings of calls they handled (the recording's agent, the call's agent, or the agent of
 -- the call it is a leg of), their own voicemails, and the voicemails of a service queue
--- (left for the whole team; those have no agent).
+-- they serve (left for the queue's team; those have no agent): every agent when the queue
+-- names none (service_queues.agent_ids null, or no settings row), else only those named.
 create function public.recording_permitted(p_role text, p_agent_id bigint, p_recording public.recordings) returns boolean
 language sql stable set search_path = '' as $$
   select case
     when p_role in ('supervisor', 'admin') then true
     when p_role <> 'agent' or p_agent_id is null then false
     when p_recording.agent_id = p_agent_id then true
-    when p_recording.kind = 'voicemail' and p_recording.agent_id is null and p_recording.queue_name is not null then true
+    when p_recording.kind = 'voicemail' and p_recording.agent_id is null and p_recording.queue_name is not null
+      then not exists (select 1 from public.service_queues q
+                        where q.name = p_recording.queue_name and q.agent_ids is not null
+                          and not (p_agent_id = any (q.agent_ids)))
     else exists (
       select 1 from public.calls c
        where c.call_sid = p_recording.call_sid
@@ -129,14 +133,22 @@ end $$;
 
 -- A regular expression that finds the phone in free text in the ways people write it:
 -- "+5511987654321", "5511987654321", "11987654321", "(11) 98765-4321", "+55 11 98765 4321",
--- "011 98765-4321"; never inside a longer run of digits. A number without its area code
--- ("98765-4321") does not identify it and is not matched.
+-- "011 98765-4321"; for a Brazilian mobile (area code, 9, eight digits) also the spelling
+-- from before the ninth digit ("(11) 8765-4321", "1187654321"); never inside a longer run of
+-- digits. A number without its area code ("98765-4321") does not identify it and is not
+-- matched. Between two digits the pattern allows only [ \t\n\r().-]: the sources'
+-- prefilter removes exactly these (a character added here must be removed there too).
 create function public.lgpd_phone_pattern(p_phone public.e164) returns text
 language sql immutable set search_path = '' as $$
   select '(?<![0-9])'
-         || case when p_phone like '+55%'
-                 then '(\+?[\s]*55[\s.()-]{0,3})?0?' || pg_catalog.array_to_string(pg_catalog.regexp_split_to_array(pg_catalog.substr(p_phone, 4), ''), '[\s().-]{0,3}')
-                 else '\+?' || pg_catalog.array_to_string(pg_catalog.regexp_split_to_array(pg_catalog.substr(p_phone, 2), ''), '[\s().-]{0,3}')
+         || case when p_phone ~ '^\+55[1-9][0-9]9[0-9]{8}$'
+                 then '(\+?[ \t\n\r]*55[ \t\n\r.()-]{0,3})?\(?0?'
+                      || pg_catalog.substr(p_phone, 4, 1) || '[ \t\n\r().-]{0,3}' || pg_catalog.substr(p_phone, 5, 1) || '[ \t\n\r().-]{0,3}'
+                      || '(?:9[ \t\n\r().-]{0,3})?'
+                      || pg_catalog.array_to_string(pg_catalog.regexp_split_to_array(pg_catalog.substr(p_phone, 7), ''), '[ \t\n\r().-]{0,3}')
+                 when p_phone like '+55%'
+                 then '(\+?[ \t\n\r]*55[ \t\n\r.()-]{0,3})?\(?0?' || pg_catalog.array_to_string(pg_catalog.regexp_split_to_array(pg_catalog.substr(p_phone, 4), ''), '[ \t\n\r().-]{0,3}')
+                 else '\+?' || pg_catalog.array_to_string(pg_catalog.regexp_split_to_array(pg_catalog.substr(p_phone, 2), ''), '[ \t\n\r().-]{0,3}')
             end
          || '(?![0-9])'
 $$;
@@ -168,9 +180,14 @@ $$;
 --   $1  the phone (E.164 text)
 --   $2  ids of the subject's calls (bigint[]: calls from or to the phone, and their child legs)
 --   $3  lgpd_phone_pattern of the phone (mentions in free text and JSON)
--- A mention test is written `strpos(x, right($1, 4)) > 0 and x ~ $3`: every written form
--- keeps the last four digits together, and the plain substring test skips almost every row
--- before the (much slower) regular expression runs.
+-- A mention test is written
+--   case when strpos(replace(…replace(x, ' ', '')…, E'\r', ''), right($1, 8)) > 0 then x ~ $3 else false end
+-- with one replace per character lgpd_phone_pattern allows between digits ( -.()\t\n\r):
+-- without them every spelling the pattern matches has the last eight digits side by side
+-- (the area code and a ninth digit come before them), and that plain substring test skips
+-- almost every row before the (much slower) regular expression runs. Nested replace() is
+-- several times faster than one translate(); the case keeps the planner from running the
+-- regular expression first (it orders plain AND conditions by estimated cost).
 -- Erasure runs in `position` order, inside lgpd_erase's transaction; calls come last
 -- (the other rows find the subject through them). Adding a table = adding a row.
 create table public.lgpd_sources (
@@ -188,44 +205,56 @@ insert into public.lgpd_sources (name, position, note, select_sql, erase_sql) va
  $q$select pg_catalog.to_jsonb(e) from public.calls c join public.call_events e on e.call_sid = c.call_sid where c.id = any($2)
     union all
     select pg_catalog.to_jsonb(e) from public.call_events e
-     where (pg_catalog.strpos(e.params::text, pg_catalog.right($1, 4)) > 0 and e.params::text ~ $3) and not exists (select 1 from public.calls c where c.call_sid = e.call_sid and c.id = any($2))$q$,
+     where (case when pg_catalog.strpos(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(e.params::text, ' ', ''), '-', ''), '.', ''), '(', ''), ')', ''), E'\t', ''), E'\n', ''), E'\r', ''), pg_catalog.right($1, 8)) > 0 then e.params::text ~ $3 else false end) and not exists (select 1 from public.calls c where c.call_sid = e.call_sid and c.id = any($2))$q$,
  $q$update public.call_events e
        set params = public.lgpd_scrub(case when exists (select 1 from public.calls c where c.call_sid = e.call_sid and c.id = any($2))
                                            then e.params - public.lgpd_party_keys() else e.params end, $3)
      where e.call_sid in (select c.call_sid from public.calls c where c.id = any($2) and c.call_sid is not null)
-        or (pg_catalog.strpos(e.params::text, pg_catalog.right($1, 4)) > 0 and e.params::text ~ $3)$q$),
+        or (case when pg_catalog.strpos(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(e.params::text, ' ', ''), '-', ''), '.', ''), '(', ''), ')', ''), E'\t', ''), E'\n', ''), E'\r', ''), pg_catalog.right($1, 8)) > 0 then e.params::text ~ $3 else false end)$q$),
 ('call_dispositions', 20,
  'Outcomes agents gave the subject''s calls: the code stays (reports), the notes go; a mention of the phone in other notes is replaced.',
  $q$select pg_catalog.to_jsonb(d) from public.calls c join public.call_dispositions d on d.call_sid = c.call_sid where c.id = any($2)
     union all
     select pg_catalog.to_jsonb(d) from public.call_dispositions d
-     where (pg_catalog.strpos(d.notes, pg_catalog.right($1, 4)) > 0 and d.notes ~ $3) and not exists (select 1 from public.calls c where c.call_sid = d.call_sid and c.id = any($2))$q$,
+     where (case when pg_catalog.strpos(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(d.notes, ' ', ''), '-', ''), '.', ''), '(', ''), ')', ''), E'\t', ''), E'\n', ''), E'\r', ''), pg_catalog.right($1, 8)) > 0 then d.notes ~ $3 else false end) and not exists (select 1 from public.calls c where c.call_sid = d.call_sid and c.id = any($2))$q$,
  $q$update public.call_dispositions d
        set notes = case when d.call_sid in (select c.call_sid from public.calls c where c.id = any($2) and c.call_sid is not null)
                         then null else pg_catalog.regexp_replace(d.notes, $3, 'erased', 'g') end
      where d.notes is not null
-       and (d.call_sid in (select c.call_sid from public.calls c where c.id = any($2) and c.call_sid is not null) or (pg_catalog.strpos(d.notes, pg_catalog.right($1, 4)) > 0 and d.notes ~ $3))$q$),
+       and (d.call_sid in (select c.call_sid from public.calls c where c.id = any($2) and c.call_sid is not null) or (case when pg_catalog.strpos(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(d.notes, ' ', ''), '-', ''), '.', ''), '(', ''), ')', ''), E'\t', ''), E'\n', ''), E'\r', ''), pg_catalog.right($1, 8)) > 0 then d.notes ~ $3 else false end))$q$),
 ('recordings', 30,
- 'Recordings of the subject''s calls and their voicemails, with where the audio is (S3 bucket and key, Twilio RecordingSid). The audio is deleted by the operator''s tool before lgpd_erase (which checks it); the row stays, marked deleted (reason lgpd_erase), without transcription or Twilio URL.',
- $q$select pg_catalog.to_jsonb(r) from public.calls c join public.recordings r on r.call_sid = c.call_sid where c.id = any($2)$q$,
- $q$update public.recordings r
-       set s3_deleted_at = coalesce(r.s3_deleted_at, public.app_now()), s3_deleted_reason = coalesce(r.s3_deleted_reason, 'lgpd_erase'),
-           transcription = null, transcription_status = null, twilio_url = null, updated_at = public.app_now()
-     where r.call_sid in (select c.call_sid from public.calls c where c.id = any($2) and c.call_sid is not null)$q$),
+ 'Recordings of the subject''s calls and their voicemails, with where the audio is (S3 bucket and key, Twilio RecordingSid). The audio is deleted by the operator''s tool before lgpd_erase (which checks it); the row stays, marked deleted (reason lgpd_erase), without transcription or Twilio URL. A transcription of another call that mentions the phone is exported (marked mention_only: its audio is not the subject''s and is not handed out) and the mention replaced.',
+ $q$select pg_catalog.to_jsonb(r) from public.calls c join public.recordings r on r.call_sid = c.call_sid where c.id = any($2)
+    union all
+    select pg_catalog.to_jsonb(r) || pg_catalog.jsonb_build_object('mention_only', true) from public.recordings r
+     where (case when pg_catalog.strpos(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(r.transcription, ' ', ''), '-', ''), '.', ''), '(', ''), ')', ''), E'\t', ''), E'\n', ''), E'\r', ''), pg_catalog.right($1, 8)) > 0 then r.transcription ~ $3 else false end)
+       and not exists (select 1 from public.calls c where c.call_sid = r.call_sid and c.id = any($2))$q$,
+ $q$with own as (
+      update public.recordings r
+         set s3_deleted_at = coalesce(r.s3_deleted_at, public.app_now()), s3_deleted_reason = coalesce(r.s3_deleted_reason, 'lgpd_erase'),
+             transcription = null, transcription_status = null, twilio_url = null, updated_at = public.app_now()
+       where r.call_sid in (select c.call_sid from public.calls c where c.id = any($2) and c.call_sid is not null)
+      returning 1),
+    scrubbed as (
+      update public.recordings r set transcription = pg_catalog.regexp_replace(r.transcription, $3, 'erased', 'g'), updated_at = public.app_now()
+       where (case when pg_catalog.strpos(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(r.transcription, ' ', ''), '-', ''), '.', ''), '(', ''), ')', ''), E'\t', ''), E'\n', ''), E'\r', ''), pg_catalog.right($1, 8)) > 0 then r.transcription ~ $3 else false end)
+         and not exists (select 1 from public.calls c where c.call_sid = r.call_sid and c.id = any($2))
+      returning 1)
+    select (select pg_catalog.count(*) from own) + (select pg_catalog.count(*) from scrubbed)$q$),
 ('inbound_messages', 40,
  'SMS and WhatsApp messages from (or to) the phone: deleted; a mention of the phone in another message is replaced.',
- $q$select pg_catalog.to_jsonb(m) from public.inbound_messages m where m.from_number = $1 or m.to_number = $1 or (pg_catalog.strpos(m.body, pg_catalog.right($1, 4)) > 0 and m.body ~ $3)$q$,
+ $q$select pg_catalog.to_jsonb(m) from public.inbound_messages m where m.from_number = $1 or m.to_number = $1 or (case when pg_catalog.strpos(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(m.body, ' ', ''), '-', ''), '.', ''), '(', ''), ')', ''), E'\t', ''), E'\n', ''), E'\r', ''), pg_catalog.right($1, 8)) > 0 then m.body ~ $3 else false end)$q$,
  $q$with gone as (delete from public.inbound_messages m where m.from_number = $1 or m.to_number = $1 returning 1),
          scrubbed as (update public.inbound_messages m set body = pg_catalog.regexp_replace(m.body, $3, 'erased', 'g')
-                       where (pg_catalog.strpos(m.body, pg_catalog.right($1, 4)) > 0 and m.body ~ $3) and m.from_number <> $1 and m.to_number <> $1 returning 1)
+                       where (case when pg_catalog.strpos(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(m.body, ' ', ''), '-', ''), '.', ''), '(', ''), ')', ''), E'\t', ''), E'\n', ''), E'\r', ''), pg_catalog.right($1, 8)) > 0 then m.body ~ $3 else false end) and m.from_number <> $1 and m.to_number <> $1 returning 1)
     select (select pg_catalog.count(*) from gone) + (select pg_catalog.count(*) from scrubbed)$q$),
 ('leads', 50,
  'Leads with the phone, their fields (data) included: deleted (the calls keep their counts, lead_id becomes null); a mention of the phone in another lead''s fields is replaced.',
  $q$select pg_catalog.to_jsonb(l) || pg_catalog.jsonb_build_object('campaign_name', (select k.name from public.campaigns k where k.id = l.campaign_id))
-      from public.leads l where l.phone_number = $1 or (pg_catalog.strpos(l.data::text, pg_catalog.right($1, 4)) > 0 and l.data::text ~ $3)$q$,
+      from public.leads l where l.phone_number = $1 or (case when pg_catalog.strpos(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(l.data::text, ' ', ''), '-', ''), '.', ''), '(', ''), ')', ''), E'\t', ''), E'\n', ''), E'\r', ''), pg_catalog.right($1, 8)) > 0 then l.data::text ~ $3 else false end)$q$,
  $q$with gone as (delete from public.leads l where l.phone_number = $1 returning 1),
          scrubbed as (update public.leads l set data = public.lgpd_scrub(l.data, $3), updated_at = public.app_now()
-                       where (pg_catalog.strpos(l.data::text, pg_catalog.right($1, 4)) > 0 and l.data::text ~ $3) and l.phone_number <> $1 returning 1)
+                       where (case when pg_catalog.strpos(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(l.data::text, ' ', ''), '-', ''), '.', ''), '(', ''), ')', ''), E'\t', ''), E'\n', ''), E'\r', ''), pg_catalog.right($1, 8)) > 0 then l.data::text ~ $3 else false end) and l.phone_number <> $1 returning 1)
     select (select pg_catalog.count(*) from gone) + (select pg_catalog.count(*) from scrubbed)$q$),
 ('opt_outs', 60,
  'The opt-out (suppression) entry: kept, so the number stays undialed; lgpd_erase adds one when there is none.',
@@ -265,8 +294,9 @@ language sql stable set search_path = '' as $$
           select k.id from public.calls k where k.parent_call_sid in (select own.call_sid from own where own.call_sid is not null)) x
 $$;
 
--- Refuses a number that is the account's own (a number in phone_numbers, an agent's phone):
--- its calls are every customer's calls to it, not a data subject's.
+-- Refuses a number that is the account's own (a number in phone_numbers, an agent's phone,
+-- an agent's follow-me mobile): its calls are every customer's calls to it, not a data
+-- subject's.
 create function public.lgpd_check_subject(p_phone public.e164) returns void
 language plpgsql stable set search_path = '' as $$
 begin
@@ -276,6 +306,10 @@ begin
   end if;
   if exists (select 1 from public.agents a where a.phone_number = p_phone) then
     raise exception 'lgpd: % is an agent''s phone; remove it from the agent first', p_phone
+      using errcode = '22023';
+  end if;
+  if exists (select 1 from public.agent_follow_me f where f.mobile_number = p_phone) then
+    raise exception 'lgpd: % is an agent''s follow-me mobile; remove it from the agent''s follow-me first', p_phone
       using errcode = '22023';
   end if;
 end $$;
@@ -304,27 +338,51 @@ begin
   return v_out || pg_catalog.jsonb_build_object('counts', v_counts);
 end $$;
 
--- The export: lgpd_subject, plus its audit line (lgpd_requests, kind export) and one
--- recording_access_log line (purpose lgpd_export) per recording it hands out.
+-- The export, step 1 of 2: lgpd_subject, plus its audit line (lgpd_requests, kind export,
+-- status started: the data left the database, the files may never be written). The tool
+-- writes the files, then calls lgpd_export_done.
 create function public.lgpd_export(p_phone public.e164, p_actor text) returns jsonb
 language plpgsql set search_path = '' as $$
 declare
   v_doc jsonb := public.lgpd_subject(p_phone);
   v_request bigint;
 begin
-  insert into public.lgpd_requests (kind, phone_sha256, actor, status, finished_at, counts)
-  values ('export', pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(p_phone::text, 'UTF8')), 'hex'), p_actor, 'done',
-          public.app_now(), v_doc -> 'counts')
+  insert into public.lgpd_requests (kind, phone_sha256, actor, status, counts)
+  values ('export', pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(p_phone::text, 'UTF8')), 'hex'), p_actor, 'started',
+          v_doc -> 'counts')
   returning id into v_request;
-  insert into public.recording_access_log (recording_id, recording_sid, actor, purpose, outcome)
-  select (r ->> 'id')::bigint, r ->> 'recording_sid', p_actor, 'lgpd_export', 'granted'
-    from pg_catalog.jsonb_array_elements(v_doc -> 'recordings') r;
   return v_doc || pg_catalog.jsonb_build_object('request_id', v_request);
 end $$;
 
--- Erasure, step 1 of 2: opens (or reopens) the erase request and marks the subject's
--- recordings as being erased (s3_deleted_reason 'lgpd_erase' with s3_deleted_at still null:
--- listening refuses them, the transfer job leaves them alone). Answers the media the tool
+-- The export, step 2 of 2, once both files are in place: closes the audit line (done) and
+-- writes one recording_access_log line (purpose lgpd_export) per recording whose audio the
+-- zip holds (p_recording_ids). A request that is not an open export is refused.
+-- Answers {request_id, recordings_logged}.
+create function public.lgpd_export_done(p_request_id bigint, p_recording_ids bigint[] default '{}') returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  v_req public.lgpd_requests;
+  v_logged bigint;
+begin
+  update public.lgpd_requests q set status = 'done', finished_at = public.app_now()
+   where q.id = p_request_id and q.kind = 'export' and q.status = 'started'
+  returning q.* into v_req;
+  if v_req.id is null then
+    raise exception 'lgpd: % is not an export request in progress', p_request_id using errcode = '22023';
+  end if;
+  insert into public.recording_access_log (recording_id, recording_sid, actor, purpose, outcome)
+  select r.id, r.recording_sid, v_req.actor, 'lgpd_export', 'granted'
+    from public.recordings r where r.id = any(coalesce(p_recording_ids, '{}'))
+   order by r.id;
+  get diagnostics v_logged = row_count;
+  return pg_catalog.jsonb_build_object('request_id', v_req.id, 'recordings_logged', v_logged);
+end $$;
+
+-- Erasure, step 1 of 2: adds the opt-out entry (under the opt-out lock, so no dial of the
+-- number is claimed from here on, also if the run stops before step 2), opens (or reopens)
+-- the erase request and marks the subject's recordings as being erased (s3_deleted_reason
+-- 'lgpd_erase' with s3_deleted_at still null: listening refuses them, and the transfer job
+-- must skip them, docs/recordings-access.md). Answers the media the tool
 -- must delete before step 2: {request_id, calls: [{call_sid, account_sid}], recordings: [{id,
 -- recording_sid, s3_bucket, s3_key, storage_status, s3_deleted_at, account_sid}]}.
 create function public.lgpd_erase_begin(p_phone public.e164, p_actor text) returns jsonb
@@ -334,15 +392,21 @@ declare
   v_calls bigint[];
   v_request bigint;
   v_recordings jsonb;
+  v_added boolean;
 begin
   perform public.lgpd_check_subject(p_phone);
   perform pg_catalog.pg_advisory_xact_lock(public.opt_out_lock_key(p_phone));
+  v_added := (public.opt_out_add(p_phone, 'LGPD erasure request', 'manual', p_actor) ->> 'added')::boolean;
   v_calls := public.lgpd_subject_calls(p_phone);
   select q.id into v_request from public.lgpd_requests q
    where q.kind = 'erase' and q.phone_sha256 = v_hash and q.status = 'started' order by q.id desc limit 1;
   if v_request is null then
     insert into public.lgpd_requests (kind, phone_sha256, actor, status) values ('erase', v_hash, p_actor, 'started')
     returning id into v_request;
+  end if;
+  -- Remembered for the closing counts (step 2 finds the entry already there).
+  if v_added then
+    update public.lgpd_requests q set counts = q.counts || '{"opt_out_added": true}'::jsonb where q.id = v_request;
   end if;
   with marked as (
     update public.recordings r set s3_deleted_reason = 'lgpd_erase', updated_at = public.app_now()
@@ -367,7 +431,8 @@ begin
 end $$;
 
 -- Erasure, step 2 of 2, in one transaction: every lgpd_sources row's erase_sql in order,
--- the opt-out entry added when there is none (the number stays undialed), and the audit line
+-- the opt-out entry added when there is none (step 1 adds it; this keeps a direct call
+-- safe), and the audit line
 -- closed with the counts. p_media_deleted: ids of the subject's recordings whose audio the
 -- tool has deleted (S3, every version, and Twilio); a recording whose audio may still exist
 -- and is not in it stops the erasure with nothing changed (run the tool again).
@@ -384,6 +449,7 @@ declare
   v_missing text;
   v_request bigint;
   v_added boolean;
+  v_begun_added boolean;
 begin
   perform public.lgpd_check_subject(p_phone);
   -- The opt-out lock: no dial of this number is claimed while it is erased, and the entry
@@ -409,10 +475,13 @@ begin
     end if;
     v_counts := v_counts || pg_catalog.jsonb_build_object(v_src.name, coalesce(v_n, 0));
   end loop;
+  select q.id, (q.counts ->> 'opt_out_added')::boolean into v_request, v_begun_added
+    from public.lgpd_requests q
+   where q.kind = 'erase' and q.phone_sha256 = v_hash and q.status = 'started' order by q.id desc limit 1;
+  v_added := v_added or coalesce(v_begun_added, false);
   v_counts := v_counts || pg_catalog.jsonb_build_object('opt_out_added', v_added);
   update public.lgpd_requests q set status = 'done', finished_at = public.app_now(), counts = v_counts, actor = p_actor
-   where q.id = (select q2.id from public.lgpd_requests q2
-                  where q2.kind = 'erase' and q2.phone_sha256 = v_hash and q2.status = 'started' order by q2.id desc limit 1)
+   where q.id = v_request
   returning q.id into v_request;
   if v_request is null then
     insert into public.lgpd_requests (kind, phone_sha256, actor, status, finished_at, counts)

@@ -390,9 +390,10 @@ describe('lgpd export and erase', () => {
     expect(await sql(`select count(*)::int as n from opt_outs where phone_number = $1`, [phone])).toEqual([{ n: 0 }]);
   });
 
-  it('an erasure stopped midway (Twilio unreachable after the S3 deletions) changes no row, and the same command finishes it', async () => {
+  it('an erasure stopped midway (Twilio unreachable after the S3 deletions) has already opted the number out, changes no other row, and the same command finishes it', async () => {
     const phone = newMobile();
     const sid = newCallSid();
+    await sql(`insert into leads (campaign_id, phone_number, name) values ($1, $2, 'Parado')`, [s.campaignId, phone]);
     await sql(`insert into calls (call_sid, account_sid, direction, from_number, to_number, status) values ($1, $2, 'inbound', $3, '+551130001000', 'completed')`, [
       sid,
       env('TWILIO_ACCOUNT_SID'),
@@ -409,6 +410,9 @@ describe('lgpd export and erase', () => {
     expect(broken.code).toBe(1);
     expect(broken.err).toMatch(/could not reach Twilio.*run the same command again/);
     expect(await exists(env('S3_BUCKET'), key)).toBe(false);
+    // The number is undialable from the first step on (and stays so if nobody reruns).
+    expect(await sql(`select opt_out_check($1) ->> 'opted_out' as o`, [phone])).toEqual([{ o: 'true' }]);
+    expect(await sql(`select status from leads where phone_number = $1`, [phone])).toEqual([{ status: 'opted_out' }]);
     // No row erased; the recording is marked as being erased (listening refuses it).
     expect(await sql(`select from_number from calls where call_sid = $1`, [sid])).toEqual([{ from_number: phone }]);
     expect(await sql(`select s3_deleted_reason, s3_deleted_at from recordings where recording_sid = $1`, [rec])).toEqual([{ s3_deleted_reason: 'lgpd_erase', s3_deleted_at: null }]);
@@ -417,12 +421,12 @@ describe('lgpd export and erase', () => {
 
     const again = await lgpd('erase', phone, '--yes', '--json');
     expect(again.code).toBe(0);
-    expect(JSON.parse(again.out).counts).toMatchObject({ calls: 1, recordings: 1, opt_out_added: true });
+    expect(JSON.parse(again.out).counts).toMatchObject({ calls: 1, recordings: 1, leads: 1, opt_out_added: true });
     expect(await sql(`select status from lgpd_requests where phone_sha256 = $1`, [hash])).toEqual([{ status: 'done' }]);
     expect(await traces(phone)).toEqual({ 'opt_outs.phone_number': 1 });
   });
 
-  it('an export whose audio cannot be read fails with nothing written (no JSON, no zip, no partial file)', async () => {
+  it('an export whose audio cannot be read fails with nothing written (no JSON, no zip, no partial file) and is not recorded as done', async () => {
     const phone = newMobile();
     const sid = newCallSid();
     await sql(`insert into calls (call_sid, account_sid, direction, from_number, to_number, status) values ($1, $2, 'inbound', $3, '+551130001000', 'completed')`, [
@@ -448,8 +452,134 @@ describe('lgpd export and erase', () => {
       expect(r.code).toBe(1);
       expect(r.err).toMatch(/could not read a recording's audio.*nothing was written/);
       expect(fs.readdirSync(out)).toEqual([]);
+      // The attempt is on record, as started; no recording is logged as handed out.
+      const hash = createHash('sha256').update(phone).digest('hex');
+      expect(await sql(`select kind, status, finished_at from lgpd_requests where phone_sha256 = $1`, [hash])).toEqual([{ kind: 'export', status: 'started', finished_at: null }]);
+      expect(await sql(`select a.outcome from recording_access_log a join recordings r on r.id = a.recording_id where r.call_sid = $1`, [sid])).toEqual([]);
     } finally {
       fs.rmSync(out, { recursive: true, force: true });
     }
+  });
+});
+
+/** A Brazilian mobile whose eight digits after the 9 start with 8: without the 9 it is the number as written before 2016. */
+const oldStyleMobile = () => `+55119${8}${String(1_000_000 + Math.floor(Math.random() * 8_999_999))}`;
+const DID = '+551130001000';
+
+describe('lgpd: mentions in every spelling, transcriptions, and numbers that are not a subject', () => {
+  it('the search finds every spelling the pattern matches: any character between the digits, the last four split, no ninth digit', async () => {
+    const P = oldStyleMobile();
+    const d = P.slice(3); // 1198xxxxxxx
+    const spellings = [
+      P, P.slice(1), d, `(${d.slice(0, 2)}) ${d.slice(2, 7)}-${d.slice(7)}`, `+55 ${d.slice(0, 2)} ${d.slice(2, 7)} ${d.slice(7)}`, `0${d.slice(0, 2)} ${d.slice(2, 7)}-${d.slice(7)}`,
+      `${d.slice(0, 2)} ${d.slice(2, 5)} ${d.slice(5, 8)} ${d.slice(8)}`, // last four split
+      `(${d.slice(0, 2)}) ${d.slice(3, 7)}-${d.slice(7)}`, `${d.slice(0, 2)}${d.slice(3)}`, `+55 (${d.slice(0, 2)}) ${d.slice(3, 7)}.${d.slice(7)}`, // without the ninth digit
+      d.split('').join(' - '), `${d.slice(0, 2)}\t${d.slice(2, 7)}\r\n${d.slice(7)}`,
+    ];
+    const other = newMobile();
+    // The listed spellings, and every character up to U+30FF put between two of the last digits
+    // (the search must find exactly the texts the pattern matches).
+    await sql(
+      `insert into inbound_messages (message_sid, channel, from_number, to_number, body, kind)
+       select 'SM' || md5($3 || t), 'sms', $2, '+551130001000', t, 'message'
+         from (select unnest($1::text[]) as t
+               union
+               select left($4, 9) || chr(i) || right($4, 2) from generate_series(1, 12543) i where i not between 55296 and 57343) x`,
+      [spellings, other, P, d],
+    );
+    const [want] = await sql<{ n: number; listed: number }>(
+      `select count(*)::int as n, count(*) filter (where body = any($3))::int as listed from inbound_messages where from_number = $1 and body ~ lgpd_phone_pattern($2)`,
+      [other, P, spellings],
+    );
+    expect(want!.listed).toBe(spellings.length);
+    expect(want!.n).toBeGreaterThan(spellings.length + 5); // ' ', '-', '.', '(', ')', tab, CR, LF between digits
+    const [got] = await sql<{ n: number }>(`select (lgpd_subject($1) #>> '{counts,inbound_messages}')::int as n`, [P]);
+    expect(got!.n).toBe(want!.n);
+    // Never inside a longer run of digits; a number without its area code is not the subject.
+    const [n] = await sql<{ m: boolean[] }>(`select array[$1 ~ lgpd_phone_pattern($3), $2 ~ lgpd_phone_pattern($3)] as m`, [`1${d}`, `${d.slice(2, 7)}-${d.slice(7)}`, P]);
+    expect(n!.m).toEqual([false, false]);
+    await sql(`delete from inbound_messages where from_number = $1`, [other]);
+  });
+
+  describe("someone else's texts and a transcription waiting for its recording", () => {
+    const P = oldStyleMobile();
+    const d = P.slice(3);
+    const national = `(${d.slice(0, 2)}) ${d.slice(2, 7)}-${d.slice(7)}`;
+    const split = `${d.slice(0, 2)} ${d.slice(2, 5)} ${d.slice(5, 8)} ${d.slice(8)}`;
+    const noNinth = `(${d.slice(0, 2)}) ${d.slice(3, 7)}-${d.slice(7)}`;
+    const subjectCall = newCallSid();
+    const otherCall = newCallSid();
+    const otherVm = newRecordingSid();
+    const pending = newRecordingSid();
+    const otherPending = newRecordingSid();
+    let campaignId: string;
+    let dir: string;
+
+    beforeAll(async () => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lgpd-m-'));
+      const [k] = await sql<{ id: string }>(`insert into campaigns (name) values ($1) returning id`, [`M ${randomUUID()}`]);
+      campaignId = k!.id;
+      await sql(
+        `insert into calls (call_sid, account_sid, direction, from_number, to_number, status) values ($1, $2, 'inbound', $3, $4, 'completed'), ($5, $2, 'inbound', $6, $4, 'completed')`,
+        [subjectCall, env('TWILIO_ACCOUNT_SID'), P, DID, otherCall, newMobile()],
+      );
+      // Left on an agent of its own (other suites' agent pages never list it).
+      const [a] = await sql<{ id: string }>(`insert into agents (name) values ('Caixa Postal') returning id`);
+      await sql(`insert into recordings (recording_sid, call_sid, status, kind, agent_id, transcription) values ($1, $2, 'completed', 'voicemail', $4, $3)`, [
+        otherVm,
+        otherCall,
+        `liga pro meu filho no ${national}, obrigado`,
+        a!.id,
+      ]);
+      await sql(`insert into pending_transcriptions (recording_sid, call_sid, status, transcription) values ($1, $2, 'completed', 'sou o Fulano, CPF 123'), ($3, $4, 'completed', $5)`, [
+        pending,
+        subjectCall,
+        otherPending,
+        otherCall,
+        `o numero dele e ${noNinth}`,
+      ]);
+      await sql(`insert into call_dispositions (call_sid, code, notes) values ($1, 'recado', $2)`, [otherCall, `novo numero do cliente: ${split}`]);
+      await sql(`insert into leads (campaign_id, phone_number, data) values ($1, $2, $3)`, [campaignId, newMobile(), { recado: noNinth }]);
+    });
+    afterAll(() => dir && fs.rmSync(dir, { recursive: true, force: true }));
+
+    it("export holds them; the other call's voicemail is marked mention_only and its audio is not packed", async () => {
+      const r = await lgpd('export', P, '--out', dir, '--json');
+      expect(r.code).toBe(0);
+      const res = JSON.parse(r.out) as { json: string; zip: string };
+      const doc = JSON.parse(fs.readFileSync(res.json, 'utf8'));
+      expect(doc.counts).toMatchObject({ recordings: 1, pending_transcriptions: 2, call_dispositions: 1, leads: 1 });
+      expect(doc.recordings[0]).toMatchObject({ recording_sid: otherVm, mention_only: true });
+      expect(doc.recording_files).toEqual([]);
+      expect((await readZip(res.zip)).size).toBe(0);
+      expect(await sql(`select count(*)::int as n from recording_access_log where recording_sid = $1`, [otherVm])).toEqual([{ n: 0 }]);
+    });
+
+    it("erase deletes the subject's pending transcription and replaces every spelling elsewhere", async () => {
+      const r = await lgpd('erase', P, '--yes', '--json');
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.out).counts).toMatchObject({ recordings: 1, pending_transcriptions: 2, call_dispositions: 1, leads: 1 });
+      expect(await sql(`select transcription from recordings where recording_sid = $1`, [otherVm])).toEqual([{ transcription: 'liga pro meu filho no erased, obrigado' }]);
+      expect(await sql(`select recording_sid, transcription from pending_transcriptions where recording_sid = any($1) order by recording_sid`, [[pending, otherPending]])).toEqual([
+        { recording_sid: otherPending, transcription: 'o numero dele e erased' },
+      ]);
+      expect(await sql(`select notes from call_dispositions where call_sid = $1`, [otherCall])).toEqual([{ notes: 'novo numero do cliente: erased' }]);
+      expect(await sql(`select data from leads where campaign_id = $1`, [campaignId])).toEqual([{ data: { recado: 'erased' } }]);
+      // The other call's recording is not the subject's: not marked as erased.
+      expect(await sql(`select s3_deleted_reason from recordings where recording_sid = $1`, [otherVm])).toEqual([{ s3_deleted_reason: null }]);
+    });
+  });
+
+  it("an agent's follow-me mobile is refused like the agent's phone, nothing changed", async () => {
+    const M = oldStyleMobile();
+    const [a] = await sql<{ id: string }>(`insert into agents (name) values ('Ana Movel') returning id`);
+    await sql(`insert into agent_follow_me (agent_id, mobile_number) values ($1, $2)`, [a!.id, M]);
+    const r = await lgpd('erase', M, '--yes');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/follow-me mobile/);
+    expect((await lgpd('export', M, '--out', os.tmpdir())).code).toBe(2);
+    expect(await sql(`select count(*)::int as n from agent_follow_me where mobile_number = $1`, [M])).toEqual([{ n: 1 }]);
+    expect(await sql(`select count(*)::int as n from opt_outs where phone_number = $1`, [M])).toEqual([{ n: 0 }]);
+    expect(await sql(`select count(*)::int as n from lgpd_requests where phone_sha256 = $1`, [createHash('sha256').update(M).digest('hex')])).toEqual([{ n: 0 }]);
   });
 });

@@ -149,8 +149,41 @@ describe('/api/recordings/listen', () => {
     await sql(`update calls set parent_call_sid = $1 where call_sid = (select call_sid from recordings where id = $2)`, [parent, leg.id]);
     expect((await listen(ana, { recording_id: leg.id })).status).toBe(200);
     expect((await listen(bia, { recording_id: leg.id })).status).toBe(403);
-    const queueVm = await recording({ kind: 'voicemail', queue: 'geral' });
+    // A queue of its own (other suites' agent pages never list its voicemail).
+    const q = `rq${randomBytes(3).toString('hex')}`;
+    await sql(`insert into service_queues (name, agent_ids) values ($1, array[$2::bigint])`, [q, bia.agentId]);
+    const queueVm = await recording({ kind: 'voicemail', queue: q });
     expect((await listen(bia, { recording_id: queueVm.id })).status).toBe(200);
+  });
+
+  it("a queue's voicemails are heard, and listed on the agent page, only by the agents serving that queue", async () => {
+    const q = `rv${randomBytes(3).toString('hex')}`;
+    await sql(`insert into service_queues (name, agent_ids) values ($1, array[$2::bigint])`, [q, ana.agentId]);
+    const vm = await recording({ kind: 'voicemail', queue: q });
+    expect((await listen(ana, { recording_id: vm.id })).status).toBe(200);
+    expect((await listen(bia, { recording_id: vm.id })).status).toBe(403);
+    const listed = async (who: Who) => {
+      const [r] = await sql<{ j: { voicemails: { recording_id: number }[] } }>(`select agent_poll($1, 3600, 60) as j`, [createHash('sha256').update(who.token).digest('hex')]);
+      return r!.j.voicemails.some((v) => Number(v.recording_id) === vm.id);
+    };
+    expect({ ana: await listed(ana), bia: await listed(bia) }).toEqual({ ana: true, bia: false });
+    // Bia joins the queue: she hears it and sees it too.
+    await sql(`update service_queues set agent_ids = array[$2::bigint, $3::bigint] where name = $1`, [q, ana.agentId, bia.agentId]);
+    expect((await listen(bia, { recording_id: vm.id })).status).toBe(200);
+    expect(await listed(bia)).toBe(true);
+    // A queue naming no agents (agent_ids null), or with no settings row, is every agent's: checked on the rule
+    // itself, with the row's queue swapped in the query (a stored voicemail of such a queue would show on
+    // every agent page of the other suites). Bia leaving the queue loses it again.
+    const open = `ro${randomBytes(3).toString('hex')}`;
+    await sql(`insert into service_queues (name) values ($1)`, [open]);
+    const permitted = await sql<{ q: string; ok: boolean }>(
+      `select q, recording_permitted('agent', $2::bigint, jsonb_populate_record(r, jsonb_build_object('queue_name', q))) as ok
+         from recordings r, unnest(array[$3, 'no-such-queue', $4]) q where r.id = $1 order by q`,
+      [vm.id, bia.agentId, open, q],
+    );
+    await sql(`update service_queues set agent_ids = array[$2::bigint] where name = $1`, [q, ana.agentId]);
+    const [back] = await sql<{ ok: boolean }>(`select recording_permitted('agent', $2::bigint, r) as ok from recordings r where r.id = $1`, [vm.id, bia.agentId]);
+    expect([...permitted.map((p) => p.ok), back!.ok]).toEqual([true, true, true, false]);
   });
 
   it('refusals: unknown 404, not yet in S3 409, erased 410, malformed 400, no session 401; none of them logged', async () => {

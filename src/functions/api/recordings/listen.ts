@@ -2,7 +2,7 @@
  * POST /api/recordings/listen {recording_id} → {url, expires_at, content_type}: a presigned
  * GetObject URL of the recording's S3 copy, valid LISTEN_URL_SECONDS (300 s), that the page's
  * <audio> element plays. Supervisors and admins may hear any recording; an agent, recordings
- * of calls they handled, their own voicemails and the service queues' voicemails. One round
+ * of calls they handled, their own voicemails and the voicemails of the service queues they serve. One round
  * trip (recording_listen): the session check, the permission and the access-log line.
  * Refusals: 400 bad_request (recording_id not a positive whole number), 401 (no live session),
  * 403 forbidden (someone else's recording; the attempt is logged), 404 not_found, 409
