@@ -21,6 +21,7 @@ import {
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   ListPartsCommand,
   PutObjectCommand,
   UploadPartCommand,
@@ -413,13 +414,21 @@ class JobRun {
       throw new Error(`the parts of ${this.job.recording_sid} hold ${size} bytes, Twilio served ${this.job.media_size}: the copy starts over`);
     }
     this.checkTime();
-    await this.d.s3.send(
-      new CompleteMultipartUploadCommand({
-        Bucket: this.d.bucket, Key: this.job.s3_key!, UploadId: this.job.upload_id!,
-        MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.n, ETag: p.etag, ChecksumSHA256: Buffer.from(p.sha256, 'hex').toString('base64') })) },
-      }),
-      { abortSignal: this.signal() },
-    );
+    try {
+      await this.d.s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.d.bucket, Key: this.job.s3_key!, UploadId: this.job.upload_id!,
+          MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.n, ETag: p.etag, ChecksumSHA256: Buffer.from(p.sha256, 'hex').toString('base64') })) },
+        }),
+        { abortSignal: this.signal() },
+      );
+    } catch (e) {
+      // A previous run's Complete may have finished in S3 after that run stopped waiting (the
+      // upload id is then gone): an object of the full size is taken, and the read-back checks
+      // every part's bytes before anything counts as verified.
+      const head = await this.d.s3.send(new HeadObjectCommand({ Bucket: this.d.bucket, Key: this.job.s3_key! }), { abortSignal: this.signal() }).catch(() => null);
+      if (!head || head.ContentLength !== size) throw e;
+    }
     await this.save({ state: 'uploaded', upload_id: null, size_bytes: size, ...(this.job.media_size === null ? { media_size: size } : {}) });
   }
 
