@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CompleteMultipartUploadCommand, CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { startEmulator, type Emulator } from '../../emulator';
 import { LOCAL } from '../../stack/defaults';
 import { freePort } from '../../stack/ports';
@@ -380,6 +380,24 @@ describe('the transfer', () => {
     expect(emu.mediaRequests().filter((m) => m.sid === other).at(-1)).toEqual({ sid: other, status: 416, range: `bytes=${total}-` });
     expect(await s3Sha((await row(other)).s3_key!)).toBe(original.get(other));
   }, 30000);
+
+  it('a Complete that finished in S3 after its run stopped waiting: the next run takes the object (read back as always)', async () => {
+    const small = 1024 * 1024;
+    // The Complete reaches S3 and is done there, but the run never hears back (nor from S3 again).
+    const lateComplete = {
+      send: async (cmd: unknown, o?: unknown) => {
+        if (cmd instanceof HeadObjectCommand) throw new Error('socket hang up');
+        const out = await client.send(cmd as never, o as never);
+        if (cmd instanceof CompleteMultipartUploadCommand) throw new Error('socket hang up after Complete');
+        return out;
+      },
+    } as unknown as S3Client;
+    const sid = await recording(40);
+    expect((await run(sid, { s3: lateComplete, partSize: small, multipartThreshold: small }))[0]).toMatchObject({ outcome: 'retry', error: expect.stringMatching(/hang up/) });
+    expect(await row(sid)).toMatchObject({ state: 'uploading', upload_id: expect.any(String) });
+    expect(await run(sid, { partSize: small, multipartThreshold: small })).toEqual([{ sid, outcome: 'done' }]);
+    expect(await s3Sha((await row(sid)).s3_key!)).toBe(original.get(sid));
+  });
 
   it('a voicemail being transcribed stays in Twilio (verified) until its transcription arrives or the wait is over', async () => {
     const vm = await recording(10, { kind: 'voicemail' });
