@@ -139,7 +139,8 @@ export class RestApi {
 
   /**
    * Recording media. WAV is made on the fly and streamed (a one-hour dual-channel file is
-   * 115 MB), with single byte ranges (`Range: bytes=N-` / `N-M` → 206 + Content-Range).
+   * 115 MB), with single byte ranges (`Range: bytes=N-` / `N-M` → 206 + Content-Range; a
+   * range starting at or after the end → 416 + `Content-Range: bytes *\/<length>`).
    * Media faults answer the next requests with an error status instead (Twilio may answer 404
    * for a recording that just completed, for a moment: support.twilio.com article 44750147594523
    * "Intermittent 404 Errors When Accessing Media URLs").
@@ -170,7 +171,15 @@ export class RestApi {
       let start = 0;
       let end = total;
       const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
-      if (m && Number(m[1]) < total) {
+      if (m && Number(m[1]) >= total) {
+        // A range that starts at or after the end is unsatisfiable (RFC 9110 §14.1.2, §15.5.17;
+        // S3's GetObject answers the same, InvalidRange): 416 with "bytes */<length>".
+        log.status = 416;
+        res.writeHead(416, { 'Content-Range': `bytes */${total}`, 'Content-Length': 0 });
+        res.end();
+        return;
+      }
+      if (m) {
         start = Number(m[1]);
         end = m[2] ? Math.min(total, Number(m[2]) + 1) : total;
         log.status = 206;

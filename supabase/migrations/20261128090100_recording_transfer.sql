@@ -41,6 +41,9 @@ create table public.recording_transfers (
   -- [{n, etag, sha256 (hex of Twilio's bytes of that part), size}], in order
   parts           jsonb not null default '[]'::jsonb check (jsonb_typeof(parts) = 'array'),
   size_bytes      bigint check (size_bytes >= 0),
+  -- the media's total size as Twilio served it (saved on the first download): a resumed upload
+  -- whose saved parts cover it completes without asking Twilio again; the read-back requires it
+  media_size      bigint check (media_size >= 0),
   sha256          text check (sha256 ~ '^[0-9a-f]{64}$'),
   verified_at     timestamptz,
   twilio_deleted_at timestamptz,
@@ -63,7 +66,10 @@ as $$
     'recording_sid', p_job.recording_sid, 'state', p_job.state, 'attempts', p_job.attempts,
     'claimed_by', p_job.claimed_by, 'claimed_until', p_job.claimed_until,
     's3_bucket', p_job.s3_bucket, 's3_key', p_job.s3_key, 'upload_id', p_job.upload_id, 'part_size', p_job.part_size,
-    'parts', p_job.parts, 'size_bytes', p_job.size_bytes, 'sha256', p_job.sha256, 'last_error', p_job.last_error,
+    'parts', p_job.parts, 'size_bytes', p_job.size_bytes, 'media_size', p_job.media_size, 'sha256', p_job.sha256,
+    'last_error', p_job.last_error,
+    'verified_s_ago', pg_catalog.date_part('epoch', public.app_now() - p_job.verified_at)::bigint,
+    'transcription_status', r.transcription_status,
     'call_sid', r.call_sid, 'twilio_url', r.twilio_url, 'channels', r.channels, 'duration', r.duration,
     'started_at', coalesce(r.started_at, r.created_at), 'kind', r.kind, 'agent_id', r.agent_id,
     'campaign_id', r.campaign_id, 'queue_name', r.queue_name, 'agent_channel', r.agent_channel,
@@ -113,10 +119,13 @@ begin
   if v_call.id is null then
     return pg_catalog.jsonb_build_object('applied', false, 'reason', 'unknown_call');
   end if;
-  -- The voicemail's owner named by the URL, when that agent exists; else the call's agent.
+  -- The voicemail's owner named by the URL, when that agent exists; a queue's voicemail (the
+  -- URL names a queue and no agent) belongs to the team: no agent. Else the call's agent.
   select a.id into v_agent from public.agents a where a.id = (p_event->>'agent_id')::bigint;
-  v_agent := coalesce(v_agent, v_call.agent_id, v_call.reserved_agent_id,
-    (select a.id from public.agents a where a.current_call_sid = v_call.call_sid order by a.id limit 1));
+  if v_agent is null and (v_queue is null or p_event->>'agent_id' is not null) then
+    v_agent := coalesce(v_call.agent_id, v_call.reserved_agent_id,
+      (select a.id from public.agents a where a.current_call_sid = v_call.call_sid order by a.id limit 1));
+  end if;
   if v_channels = 2 then
     v_customer := case when v_source in ('Conference', 'StartConferenceRecordingAPI') then 2 else 1 end;
   end if;
@@ -206,7 +215,7 @@ end;
 $$;
 
 -- Saves a claimed job's progress (p_patch: state, s3_bucket, s3_key, upload_id, part_size,
--- parts, size_bytes, sha256, external_url) while p_worker still holds the lease, and extends
+-- parts, size_bytes, media_size, sha256, external_url) while p_worker still holds the lease, and extends
 -- the lease by p_extend_seconds. The recordings row follows: copying while uploading, and the
 -- verified copy's bucket, key, size and SHA-256; 'done' (deleted from Twilio) only after
 -- 'verified'. Returns false, nothing written, when the lease is lost (expired or taken);
@@ -241,7 +250,8 @@ begin
     upload_id     = case when p_patch ? 'upload_id' then p_patch->>'upload_id' else t.upload_id end,
     part_size     = coalesce((p_patch->>'part_size')::integer, t.part_size),
     parts         = coalesce(p_patch->'parts', t.parts),
-    size_bytes    = coalesce((p_patch->>'size_bytes')::bigint, t.size_bytes),
+    size_bytes    = case when p_patch ? 'size_bytes' then (p_patch->>'size_bytes')::bigint else t.size_bytes end,
+    media_size    = case when p_patch ? 'media_size' then (p_patch->>'media_size')::bigint else t.media_size end,
     sha256        = coalesce(p_patch->>'sha256', t.sha256),
     verified_at   = case when v_state = 'verified' then public.app_now() else t.verified_at end,
     twilio_deleted_at = case when v_state = 'done' then public.app_now() else t.twilio_deleted_at end,

@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CompleteMultipartUploadCommand, CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { startEmulator, type Emulator } from '../../emulator';
 import { LOCAL } from '../../stack/defaults';
 import { freePort } from '../../stack/ports';
@@ -57,15 +57,15 @@ async function sha256Of(url: string): Promise<string> {
 }
 
 /** A call discador knows and its completed recording in Twilio, reported by the callback (recording_status). */
-async function recording(durationS: number, opts: { url?: string } = {}): Promise<string> {
+async function recording(durationS: number, opts: { url?: string; kind?: 'voicemail'; accountSid?: string } = {}): Promise<string> {
   const callSid = newCallSid();
   await sql(`insert into calls (call_sid, direction, from_number, to_number, status) values ($1, 'inbound', $2, '+551130001000', 'completed')`, [callSid, newMobile()]);
-  const rec = emu.addRecording({ callSid, durationS, channels: 2, startMs: Date.parse('2026-11-25T23:59:30Z') });
+  const rec = emu.addRecording({ callSid, durationS, channels: 2, startMs: Date.parse('2026-11-25T23:59:30Z'), ...(opts.accountSid ? { accountSid: opts.accountSid } : {}) });
   original.set(rec.sid, await sha256Of(`${rec.mediaUrl}.wav`));
   const { data, error } = await testDb().rpc<{ applied: boolean; armed: boolean }>('recording_status', {
     p_event: {
       recording_sid: rec.sid, call_sid: callSid, status: 'completed', duration: durationS, channels: 2, url: opts.url ?? rec.mediaUrl,
-      source: 'StartCallRecordingAPI', started_at: new Date(rec.startMs).toISOString(), params: {},
+      source: 'StartCallRecordingAPI', started_at: new Date(rec.startMs).toISOString(), params: {}, kind: opts.kind ?? null,
     },
   });
   expect(error).toBeNull();
@@ -73,10 +73,10 @@ async function recording(durationS: number, opts: { url?: string } = {}): Promis
   return rec.sid;
 }
 
-type Row = { storage_status: string; s3_bucket: string | null; s3_key: string | null; sha256: string | null; state: string; attempts: number; last_error: string | null; retry_in: number; upload_id: string | null; parts: { n: number }[] };
+type Row = { storage_status: string; s3_bucket: string | null; s3_key: string | null; sha256: string | null; state: string; attempts: number; last_error: string | null; retry_in: number; upload_id: string | null; parts: { n: number; size: number }[]; media_size: string | null; size_bytes: string | null };
 async function row(sid: string): Promise<Row> {
   const [r] = await sql<Row>(
-    `select r.storage_status, r.s3_bucket, r.s3_key, r.sha256, t.state, t.attempts, t.last_error, t.upload_id, t.parts,
+    `select r.storage_status, r.s3_bucket, r.s3_key, r.sha256, t.state, t.attempts, t.last_error, t.upload_id, t.parts, t.media_size, r.size_bytes,
             round(extract(epoch from t.next_attempt_at - now()))::int as retry_in
        from recordings r join recording_transfers t on t.recording_id = r.id where r.recording_sid = $1`,
     [sid],
@@ -144,6 +144,27 @@ describe('/webhooks/recording (the real function)', () => {
       { kind: 'voicemail', agent_id: String(agentId), queue_name: 'geral', status: 'in-progress', storage_status: 'pending' },
     ]);
     expect(await sql(`select 1 from recording_transfers where recording_sid = $1`, [recSid])).toEqual([]); // armed only once completed
+  });
+
+  it("a queue's voicemail belongs to the team (no agent), even when the call had an agent", async () => {
+    const agentId = await createAgentWithDid({ name: 'Atendente Fila', phone: null, client: null, did: newMobile() });
+    const callSid = newCallSid();
+    await sql(`insert into calls (call_sid, direction, from_number, to_number, status, agent_id) values ($1, 'inbound', $2, '+551130001000', 'in-progress', $3)`, [callSid, newMobile(), agentId]);
+    const base = `${env('FUNCTIONS_BASE_URL')}/webhooks/recording`;
+    const params = (recSid: string) => ({
+      AccountSid: env('TWILIO_ACCOUNT_SID'), CallSid: callSid, RecordingSid: recSid, RecordingStatus: 'in-progress', RecordingChannels: '1', RecordingSource: 'RecordVerb',
+      RecordingUrl: `https://api.twilio.com/2010-04-01/Accounts/${env('TWILIO_ACCOUNT_SID')}/Recordings/${recSid}`, RecordingStartTime: 'Thu, 26 Nov 2026 10:00:00 +0000',
+    });
+    const queued = 'RE' + randomBytes(16).toString('hex');
+    expect((await signedPost(`${base}?kind=voicemail&queue=geral`, params(queued), env('TWILIO_AUTH_TOKEN'))).status).toBe(204);
+    const plain = 'RE' + randomBytes(16).toString('hex');
+    expect((await signedPost(`${base}?kind=voicemail`, params(plain), env('TWILIO_AUTH_TOKEN'))).status).toBe(204);
+    const rows = await sql<{ recording_sid: string; agent_id: string | null; queue_name: string | null }>(
+      `select recording_sid, agent_id, queue_name from recordings where recording_sid = any($1)`, [[queued, plain]]);
+    expect(Object.fromEntries(rows.map((r) => [r.recording_sid, [r.agent_id, r.queue_name]]))).toEqual({
+      [queued]: [null, 'geral'], // the team's
+      [plain]: [String(agentId), null], // no owner named: the call's agent
+    });
   });
 });
 
@@ -328,6 +349,122 @@ describe('the transfer', () => {
     await sql(`update recording_transfers set state = 'pending' where recording_sid = $1`, [sid]);
     expect(await run(sid)).toEqual([]); // an erased recording is never claimed
     original.delete(sid); // erased on purpose: out of the count below
+  });
+
+  it('paused after the last part is saved, before completing: the next run completes without asking Twilio again; a 416 past the end means nothing left', async () => {
+    const budget = 3000;
+    const small = 1024 * 1024; // parts of 1 MiB keep this test fast (s3rver does not enforce S3's 5 MiB minimum)
+    // The last (short) part is saved, then the run's time runs out before CompleteMultipartUpload.
+    const pauseAfterLast = {
+      partSize: small, multipartThreshold: small,
+      onPart: async (_: string, p: { size: number }) => { if (p.size < small) await new Promise((ok) => setTimeout(ok, budget)); },
+    };
+    const sid = await recording(40); // 1.28 MB: two parts, the second short
+    expect(await run(sid, pauseAfterLast, budget)).toEqual([{ sid, outcome: 'paused', state: 'pending' }]);
+    const mid = await row(sid);
+    expect(mid).toMatchObject({ state: 'uploading', upload_id: expect.any(String), media_size: expect.any(String) });
+    expect(mid.parts.map((p) => p.n)).toEqual([1, 2]);
+    expect(Number(mid.media_size)).toBe(mid.parts.reduce((s, p) => s + p.size, 0));
+    const asked = emu.mediaRequests().filter((m) => m.sid === sid).length;
+    expect(await run(sid, { partSize: small, multipartThreshold: small })).toEqual([{ sid, outcome: 'done' }]);
+    expect(emu.mediaRequests().filter((m) => m.sid === sid)).toHaveLength(asked); // no media request
+    expect(await s3Sha((await row(sid)).s3_key!)).toBe(original.get(sid));
+
+    // A job that does not know the media's size and whose last part filled a whole part: it asks
+    // from the end, Twilio answers 416 "bytes */<size>", and that is the end of the media.
+    const other = await recording(40);
+    expect(await run(other, pauseAfterLast, budget)).toEqual([{ sid: other, outcome: 'paused', state: 'pending' }]);
+    await sql(`update recording_transfers set media_size = null, part_size = (parts->-1->>'size')::int where recording_sid = $1`, [other]);
+    const total = (await row(other)).parts.reduce((s, p) => s + p.size, 0);
+    expect(await run(other, { partSize: small, multipartThreshold: small })).toEqual([{ sid: other, outcome: 'done' }]);
+    expect(emu.mediaRequests().filter((m) => m.sid === other).at(-1)).toEqual({ sid: other, status: 416, range: `bytes=${total}-` });
+    expect(await s3Sha((await row(other)).s3_key!)).toBe(original.get(other));
+  }, 30000);
+
+  it('a Complete that finished in S3 after its run stopped waiting: the next run takes the object (read back as always)', async () => {
+    const small = 1024 * 1024;
+    // The Complete reaches S3 and is done there, but the run never hears back (nor from S3 again).
+    const lateComplete = {
+      send: async (cmd: unknown, o?: unknown) => {
+        if (cmd instanceof HeadObjectCommand) throw new Error('socket hang up');
+        const out = await client.send(cmd as never, o as never);
+        if (cmd instanceof CompleteMultipartUploadCommand) throw new Error('socket hang up after Complete');
+        return out;
+      },
+    } as unknown as S3Client;
+    const sid = await recording(40);
+    expect((await run(sid, { s3: lateComplete, partSize: small, multipartThreshold: small }))[0]).toMatchObject({ outcome: 'retry', error: expect.stringMatching(/hang up/) });
+    expect(await row(sid)).toMatchObject({ state: 'uploading', upload_id: expect.any(String) });
+    expect(await run(sid, { partSize: small, multipartThreshold: small })).toEqual([{ sid, outcome: 'done' }]);
+    expect(await s3Sha((await row(sid)).s3_key!)).toBe(original.get(sid));
+  });
+
+  it('a voicemail being transcribed stays in Twilio (verified) until its transcription arrives or the wait is over', async () => {
+    const vm = await recording(10, { kind: 'voicemail' });
+    expect(await run(vm, { awaitTranscription: true })).toEqual([{ sid: vm, outcome: 'verified' }]);
+    let r = await row(vm);
+    expect(r).toMatchObject({ state: 'verified', storage_status: 'verified', sha256: original.get(vm) });
+    expect(r.retry_in).toBeGreaterThanOrEqual(55); // looked at again in a minute, not at once
+    expect(inTwilio(vm)).toBe(true);
+    expect(await run(vm, { awaitTranscription: true })).toEqual([{ sid: vm, outcome: 'verified' }]);
+    expect(inTwilio(vm)).toBe(true);
+    // The transcription callback's own SQL (the /webhooks/transcription function's).
+    const callSid = (await sql<{ call_sid: string }>(`select call_sid from recordings where recording_sid = $1`, [vm]))[0]!.call_sid;
+    await sql(`select recording_transcription($1, $2, 'completed', 'Olá, me liga de volta')`, [vm, callSid]);
+    expect(await run(vm, { awaitTranscription: true })).toEqual([{ sid: vm, outcome: 'done' }]);
+    expect(inTwilio(vm)).toBe(false);
+
+    const late = await recording(10, { kind: 'voicemail' });
+    expect(await run(late, { awaitTranscription: true })).toEqual([{ sid: late, outcome: 'verified' }]);
+    await sql(`update recording_transfers set verified_at = now() - interval '31 minutes' where recording_sid = $1`, [late]);
+    expect(await run(late, { awaitTranscription: true })).toEqual([{ sid: late, outcome: 'done' }]);
+    expect(inTwilio(late)).toBe(false);
+    // A call's own recording is not held.
+    const call = await recording(5);
+    expect(await run(call, { awaitTranscription: true })).toEqual([{ sid: call, outcome: 'done' }]);
+  });
+
+  it("the bucket changes while a copy waits for its read-back: uploaded again to the new bucket; a read-back with no parts is refused", async () => {
+    // The read-back fails once: the job stays 'uploaded' (its object and parts in BUCKET).
+    const noReadBack = { send: (cmd: unknown, o?: unknown) => cmd instanceof GetObjectCommand ? Promise.reject(new Error('read-back cut')) : client.send(cmd as never, o as never) } as unknown as S3Client;
+    const sid = await recording(10);
+    expect((await run(sid, { s3: noReadBack }))[0]).toMatchObject({ outcome: 'retry', error: 'read-back cut' });
+    const jobKey = async (s: string) => (await sql<{ s3_key: string }>(`select s3_key from recording_transfers where recording_sid = $1`, [s]))[0]!.s3_key;
+    const key = await jobKey(sid);
+    expect(await sql(`select state, s3_bucket from recording_transfers where recording_sid = $1`, [sid])).toEqual([{ state: 'uploaded', s3_bucket: BUCKET }]);
+    const OTHER = 'faults-recordings-2';
+    await client.send(new CreateBucketCommand({ Bucket: OTHER }));
+    await client.send(new PutObjectCommand({ Bucket: OTHER, Key: key, Body: Buffer.alloc(0) })); // an empty object already at that key
+    expect(await run(sid, { bucket: OTHER })).toEqual([{ sid, outcome: 'done' }]);
+    const r = await row(sid);
+    expect(r).toMatchObject({ s3_bucket: OTHER, sha256: original.get(sid) });
+    expect(Number(r.size_bytes)).toBe(Number(r.media_size));
+    const got = await client.send(new GetObjectCommand({ Bucket: OTHER, Key: key }));
+    expect(createHash('sha256').update(Buffer.from(await got.Body!.transformToByteArray())).digest('hex')).toBe(original.get(sid));
+    original.delete(sid); // in the other bucket: out of the count below
+
+    // 'uploaded' with no parts and an empty object at the key: never verified, uploaded again.
+    const other = await recording(10);
+    expect((await run(other, { s3: noReadBack }))[0]).toMatchObject({ outcome: 'retry' });
+    await sql(`update recording_transfers set parts = '[]' where recording_sid = $1`, [other]);
+    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: await jobKey(other), Body: Buffer.alloc(0) }));
+    expect((await run(other))[0]).toMatchObject({ outcome: 'retry', error: expect.stringMatching(/nothing to compare with/) });
+    expect(await row(other)).toMatchObject({ state: 'pending', sha256: null });
+    expect(inTwilio(other)).toBe(true);
+    expect(await run(other)).toEqual([{ sid: other, outcome: 'done' }]);
+    expect(await s3Sha((await row(other)).s3_key!)).toBe(original.get(other));
+  });
+
+  it("a subaccount's recording is deleted at its own account path", async () => {
+    const res = await fetch(`${emu.url}/2010-04-01/Accounts.json`, {
+      method: 'POST', body: new URLSearchParams({ FriendlyName: 'filial' }),
+      headers: { authorization: 'Basic ' + Buffer.from(`${emu.accountSid}:${emu.authToken}`).toString('base64'), 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(res.status).toBe(201);
+    const sub = ((await res.json()) as { sid: string }).sid;
+    const sid = await recording(5, { accountSid: sub });
+    expect(await run(sid)).toEqual([{ sid, outcome: 'done' }]);
+    expect(inTwilio(sid)).toBe(false); // a 404 at the main account's path would have left it there
   });
 
   it('a callback for a call discador does not know: not stored, nothing written', async () => {

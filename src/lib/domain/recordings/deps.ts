@@ -1,7 +1,8 @@
 /**
  * The transfer job's dependencies as a Function builds them: the bucket and its client from
  * configuration, the account's credentials from the Functions context (ACCOUNT_SID,
- * AUTH_TOKEN), Twilio's API at TWILIO_API_BASE_URL when set (the emulator).
+ * AUTH_TOKEN), Twilio's API at TWILIO_API_BASE_URL when set (the emulator); with
+ * VOICEMAIL_TRANSCRIBE=on a verified voicemail waits in Twilio for its transcription.
  */
 import type { Config } from '../../runtime/config';
 import type { Db } from '../../runtime/db';
@@ -20,6 +21,7 @@ export function transferDeps(config: Config, db: Db, context: Record<string, unk
     bucket: config.S3_BUCKET,
     sse: config.S3_SSE,
     ...(config.S3_KMS_KEY_ID ? { kmsKeyId: config.S3_KMS_KEY_ID } : {}),
+    awaitTranscription: config.VOICEMAIL_TRANSCRIBE === 'on',
     twilio: { accountSid, authToken, ...(config.TWILIO_API_BASE_URL ? { apiBaseUrl: config.TWILIO_API_BASE_URL } : {}) },
   };
 }

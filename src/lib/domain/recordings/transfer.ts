@@ -21,6 +21,7 @@ import {
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   ListPartsCommand,
   PutObjectCommand,
   UploadPartCommand,
@@ -40,7 +41,13 @@ export interface RecordingJob {
   part_size: number | null;
   parts: SavedPart[];
   size_bytes: number | null;
+  /** The media's total size as Twilio served it (saved on the first download). */
+  media_size: number | null;
   sha256: string | null;
+  /** Seconds since the copy was verified (null before). */
+  verified_s_ago: number | null;
+  /** The recording's transcription status (Twilio's transcribe callback), if any. */
+  transcription_status: 'in-progress' | 'completed' | 'failed' | null;
   call_sid: string;
   twilio_url: string | null;
   channels: number | null;
@@ -78,6 +85,15 @@ export interface TransferDeps {
   partSize?: number;
   /** Lease per claim and per save (default 30 s). */
   leaseSeconds?: number;
+  /**
+   * Voicemails are recorded with transcription (VOICEMAIL_TRANSCRIBE=on): a verified voicemail
+   * stays in Twilio until its transcription callback arrived (or the wait below is over), since
+   * Twilio cannot transcribe a recording that is gone (warning 13618: "delete once you receive
+   * the transcribe callback").
+   */
+  awaitTranscription?: boolean;
+  /** The longest a verified voicemail waits for its transcription before leaving Twilio (default TRANSCRIPTION_MAX_WAIT_S). */
+  transcriptionMaxWaitSeconds?: number;
   /** Called after each part is saved (tests kill a worker here). */
   onPart?: (sid: string, part: SavedPart) => void | Promise<void>;
 }
@@ -91,6 +107,10 @@ export type JobOutcome =
   | { sid: string; outcome: 'lost_lease' };
 
 const MiB = 1024 * 1024;
+/** How long a verified voicemail waits in Twilio for its transcription callback (30 min). */
+export const TRANSCRIPTION_MAX_WAIT_S = 1800;
+/** How often a voicemail waiting for its transcription is looked at again. */
+const TRANSCRIPTION_RECHECK_S = 60;
 /** Below this much time left, no new step (part, read-back, delete) starts. */
 const STEP_RESERVE_MS = 400;
 
@@ -168,31 +188,49 @@ class JobRun {
     Object.assign(this.job, patch);
   }
 
+  /** Seconds to come back after, when the job was left at verified on purpose (0: not waiting). */
+  retryInSeconds = 0;
+
   async run(): Promise<'done' | 'external' | 'verified'> {
     const sid = this.job.recording_sid;
+    if (this.job.state === 'done') return 'done';
+    const loc = classifyMediaUrl(this.job.twilio_url, sid, this.d.twilio.apiBaseUrl);
+    if (loc.kind === 'refused') throw new Permanent(loc.reason);
     if (this.job.state === 'pending' || this.job.state === 'uploading' || this.job.state === 'uploaded') {
-      const loc = classifyMediaUrl(this.job.twilio_url, sid, this.d.twilio.apiBaseUrl);
-      if (loc.kind === 'refused') throw new Permanent(loc.reason);
       if (loc.kind === 'external') {
         await this.save({ state: 'external', external_url: loc.url });
         return 'external';
       }
       const key = this.job.s3_key ?? recordingKey({ callSid: this.job.call_sid, recordingSid: sid, startedAt: this.job.started_at });
       if (!this.job.s3_key || this.job.s3_bucket !== this.d.bucket) {
-        // A new copy (or the bucket changed): start from nothing.
-        await this.save({ s3_bucket: this.d.bucket, s3_key: key, upload_id: null, parts: [] });
+        // A new copy (or the bucket changed): start from nothing, also when the old bucket's copy was complete.
+        await this.save({ state: 'pending', s3_bucket: this.d.bucket, s3_key: key, upload_id: null, parts: [], size_bytes: null });
       }
       if (this.job.state !== 'uploaded') await this.upload(`${loc.url}.wav`);
       this.checkTime();
       await this.readBack();
     }
     if (this.job.state === 'verified') {
+      if (loc.kind !== 'twilio') throw new Permanent(`recording ${sid} is not in Twilio: nothing to delete`);
+      const wait = this.transcriptionWait();
+      if (wait > 0) {
+        this.retryInSeconds = wait;
+        return 'verified';
+      }
       this.checkTime();
-      await this.deleteFromTwilio();
+      await this.deleteFromTwilio(loc.url);
       await this.save({ state: 'done' });
       return 'done';
     }
-    return this.job.state === 'done' ? 'done' : 'verified';
+    return 'verified';
+  }
+
+  /** Seconds a verified voicemail should still stay in Twilio for its transcription (0: delete now). */
+  private transcriptionWait(): number {
+    if (!this.d.awaitTranscription || this.job.kind !== 'voicemail') return 0;
+    if (this.job.transcription_status === 'completed' || this.job.transcription_status === 'failed') return 0;
+    const left = (this.d.transcriptionMaxWaitSeconds ?? TRANSCRIPTION_MAX_WAIT_S) - (this.job.verified_s_ago ?? 0);
+    return left > 0 ? Math.min(TRANSCRIPTION_RECHECK_S, left) : 0;
   }
 
   /** GET the media (from `offset` when resuming), authenticated; Twilio's redirect, if any, is followed without our credentials. */
@@ -207,6 +245,16 @@ class JobRun {
       const h2: Record<string, string> = offset > 0 ? { range: headers['range']! } : {};
       if (to.origin === new URL(url).origin) h2['authorization'] = auth;
       res = await fetch(to, { headers: h2, redirect: 'error', signal: this.signal() });
+    }
+    if (res.status === 416) {
+      // Nothing at or after `offset` (RFC 9110 §15.5.17: Content-Range "bytes */<complete length>").
+      // When the length is exactly where we resume from, everything was already read.
+      await res.body?.cancel();
+      const whole = /^bytes \*\/(\d+)$/.exec(res.headers.get('content-range') ?? '');
+      if (offset > 0 && whole && Number(whole[1]) === offset) {
+        return { body: new ReadableStream<Uint8Array>({ start: (c) => c.close() }), skip: 0, length: offset };
+      }
+      throw new Error(`Twilio answered 416 for the media of ${this.job.recording_sid} from byte ${offset} (${res.headers.get('content-range') ?? 'no Content-Range'})`);
     }
     if (res.status === 404) {
       await res.body?.cancel();
@@ -258,7 +306,23 @@ class JobRun {
       }
     }
     const offset = parts.reduce((s, p) => s + p.size, 0);
+    if (this.job.upload_id && parts.length > 0) {
+      const last = parts[parts.length - 1]!;
+      const covered = this.job.media_size !== null && offset >= this.job.media_size;
+      const lastShort = this.job.part_size !== null && last.size < this.job.part_size;
+      if (covered || lastShort) {
+        // Every byte is in S3 already (stopped before completing): no media request.
+        await this.complete(parts);
+        return;
+      }
+    }
     const { body, skip, length } = await this.media(url, offset);
+    if (length !== null && this.job.media_size === null) await this.save({ media_size: length });
+    else if (length !== null && length !== this.job.media_size) {
+      await this.save({ state: 'pending', upload_id: null, parts: [], media_size: length });
+      await body.cancel().catch(() => undefined);
+      throw new Error(`the media of ${this.job.recording_sid} is now ${length} bytes, was ${this.job.media_size}: the copy starts over`);
+    }
     const reader = body.getReader();
     let pending: Buffer[] = [];
     let pendingBytes = 0;
@@ -294,6 +358,7 @@ class JobRun {
       const small = !this.job.upload_id && length !== null && length <= this.threshold;
       if (small) {
         const buf = await read(this.threshold + 1);
+        if (buf.length !== length) throw new Error(`the media of ${this.job.recording_sid} ended after ${buf.length} of ${length} bytes`);
         const sha = createHash('sha256').update(buf).digest();
         this.checkTime();
         await this.save({ state: 'uploading' });
@@ -334,18 +399,37 @@ class JobRun {
         await this.d.onPart?.(this.job.recording_sid, part);
         if (buf.length < partSize) break;
       }
-      this.checkTime();
-      await S.send(
+      await this.complete(parts);
+    } finally {
+      await reader.cancel().catch(() => undefined);
+    }
+  }
+
+  /** Completes the multipart upload of `parts` (all of the media). */
+  private async complete(parts: SavedPart[]): Promise<void> {
+    const size = parts.reduce((s, p) => s + p.size, 0);
+    if (this.job.media_size !== null && size !== this.job.media_size) {
+      await abortUpload(this.d.s3, this.d.bucket, this.job.s3_key!, this.job.upload_id!);
+      await this.save({ state: 'pending', upload_id: null, parts: [] });
+      throw new Error(`the parts of ${this.job.recording_sid} hold ${size} bytes, Twilio served ${this.job.media_size}: the copy starts over`);
+    }
+    this.checkTime();
+    try {
+      await this.d.s3.send(
         new CompleteMultipartUploadCommand({
-          Bucket: bucket, Key: key, UploadId: this.job.upload_id!,
+          Bucket: this.d.bucket, Key: this.job.s3_key!, UploadId: this.job.upload_id!,
           MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.n, ETag: p.etag, ChecksumSHA256: Buffer.from(p.sha256, 'hex').toString('base64') })) },
         }),
         { abortSignal: this.signal() },
       );
-      await this.save({ state: 'uploaded', upload_id: null, size_bytes: parts.reduce((s, p) => s + p.size, 0) });
-    } finally {
-      await reader.cancel().catch(() => undefined);
+    } catch (e) {
+      // A previous run's Complete may have finished in S3 after that run stopped waiting (the
+      // upload id is then gone): an object of the full size is taken, and the read-back checks
+      // every part's bytes before anything counts as verified.
+      const head = await this.d.s3.send(new HeadObjectCommand({ Bucket: this.d.bucket, Key: this.job.s3_key! }), { abortSignal: this.signal() }).catch(() => null);
+      if (!head || head.ContentLength !== size) throw e;
     }
+    await this.save({ state: 'uploaded', upload_id: null, size_bytes: size, ...(this.job.media_size === null ? { media_size: size } : {}) });
   }
 
   /**
@@ -356,9 +440,20 @@ class JobRun {
     const S = this.d.s3;
     const parts = this.job.parts;
     const size = parts.reduce((s, p) => s + p.size, 0);
+    const expected = this.job.media_size;
+    if (parts.length === 0 || expected === null || size !== expected) {
+      // Nothing to compare with (no parts, or Twilio's size unknown): never verified, uploaded again.
+      await this.save({ state: 'pending', upload_id: null, parts: [], size_bytes: null });
+      throw new Error(`the read-back of ${this.job.s3_key} has nothing to compare with (${parts.length} parts, ${size} of ${expected ?? 'unknown'} bytes): the copy will be uploaded again`);
+    }
     const got = await S.send(new GetObjectCommand({ Bucket: this.d.bucket, Key: this.job.s3_key! }), { abortSignal: this.signal() });
-    const body = got.Body as AsyncIterable<Uint8Array> | undefined;
+    const body = got.Body as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
     if (!body) throw new Error('the read-back has no body');
+    if (got.ContentLength !== undefined && got.ContentLength !== expected) {
+      body.destroy?.();
+      await this.save({ state: 'pending', upload_id: null, parts: [], size_bytes: null });
+      throw new Error(`read-back of ${this.job.s3_key} does not match Twilio's bytes (${got.ContentLength} bytes in S3, Twilio served ${expected}): the copy will be uploaded again`);
+    }
     const whole = createHash('sha256');
     let idx = 0;
     let inPart = 0;
@@ -392,11 +487,14 @@ class JobRun {
     await this.save({ state: 'verified', sha256: whole.digest('hex'), size_bytes: size });
   }
 
-  /** REST Recordings delete; a recording already gone (404) counts as deleted. */
-  private async deleteFromTwilio(): Promise<void> {
+  /**
+   * REST Recordings delete at the media's own host and account path (`mediaUrl`, already judged
+   * Twilio's by classifyMediaUrl: a regional host, a subaccount); a 404 there means the
+   * recording is already gone, so it counts as deleted.
+   */
+  private async deleteFromTwilio(mediaUrl: string): Promise<void> {
     const t = this.d.twilio;
-    const base = (t.apiBaseUrl ?? 'https://api.twilio.com').replace(/\/$/, '');
-    const res = await fetch(`${base}/2010-04-01/Accounts/${t.accountSid}/Recordings/${this.job.recording_sid}.json`, {
+    const res = await fetch(`${mediaUrl}.json`, {
       method: 'DELETE',
       headers: { authorization: 'Basic ' + Buffer.from(`${t.accountSid}:${t.authToken}`).toString('base64') },
       signal: this.signal(),
@@ -414,7 +512,7 @@ export async function transferRecording(d: TransferDeps, job: RecordingJob, work
   const run = new JobRun(d, { ...job, parts: job.parts ?? [] }, worker, deadline);
   try {
     const outcome = await run.run();
-    if (outcome === 'verified') await release(null, 0);
+    if (outcome === 'verified') await release(null, run.retryInSeconds);
     return { sid, outcome };
   } catch (e) {
     if (e instanceof LostLease) return { sid, outcome: 'lost_lease' };
