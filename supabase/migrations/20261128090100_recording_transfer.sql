@@ -45,6 +45,10 @@ create table public.recording_transfers (
   -- whose saved parts cover it completes without asking Twilio again; the read-back requires it
   media_size      bigint check (media_size >= 0),
   sha256          text check (sha256 ~ '^[0-9a-f]{64}$'),
+  -- the read-back's progress while state = 'uploaded', so a read-back longer than a run
+  -- resumes: {etag (the object read), parts (how many parts matched, in order), hash (the
+  -- whole object's SHA-256 running state after them)}; cleared whenever the parts change
+  readback        jsonb check (readback is null or jsonb_typeof(readback) = 'object'),
   verified_at     timestamptz,
   twilio_deleted_at timestamptz,
   created_at      timestamptz not null default public.app_now(),
@@ -67,7 +71,7 @@ as $$
     'claimed_by', p_job.claimed_by, 'claimed_until', p_job.claimed_until,
     's3_bucket', p_job.s3_bucket, 's3_key', p_job.s3_key, 'upload_id', p_job.upload_id, 'part_size', p_job.part_size,
     'parts', p_job.parts, 'size_bytes', p_job.size_bytes, 'media_size', p_job.media_size, 'sha256', p_job.sha256,
-    'last_error', p_job.last_error,
+    'readback', p_job.readback, 'last_error', p_job.last_error,
     'verified_s_ago', pg_catalog.date_part('epoch', public.app_now() - p_job.verified_at)::bigint,
     'transcription_status', r.transcription_status,
     'call_sid', r.call_sid, 'twilio_url', r.twilio_url, 'channels', r.channels, 'duration', r.duration,
@@ -215,10 +219,12 @@ end;
 $$;
 
 -- Saves a claimed job's progress (p_patch: state, s3_bucket, s3_key, upload_id, part_size,
--- parts, size_bytes, media_size, sha256, external_url) while p_worker still holds the lease, and extends
+-- parts, size_bytes, media_size, sha256, readback, external_url) while p_worker still holds the lease, and extends
 -- the lease by p_extend_seconds. The recordings row follows: copying while uploading, and the
 -- verified copy's bucket, key, size and SHA-256; 'done' (deleted from Twilio) only after
--- 'verified'. Returns false, nothing written, when the lease is lost (expired or taken);
+-- 'verified'. The read-back's progress (readback) is cleared whenever the parts are
+-- saved or the job goes back to pending / uploading: it never outlives the copy it was
+-- made of. Returns false, nothing written, when the lease is lost (expired or taken);
 -- raises DC001 when the recording was erased meanwhile (the worker removes what it wrote).
 create function public.recording_job_save(p_sid text, p_worker text, p_patch jsonb, p_extend_seconds integer default 30)
 returns boolean
@@ -253,6 +259,9 @@ begin
     size_bytes    = case when p_patch ? 'size_bytes' then (p_patch->>'size_bytes')::bigint else t.size_bytes end,
     media_size    = case when p_patch ? 'media_size' then (p_patch->>'media_size')::bigint else t.media_size end,
     sha256        = coalesce(p_patch->>'sha256', t.sha256),
+    readback      = case when p_patch ? 'parts' or v_state in ('pending', 'uploading') then null
+                         when p_patch ? 'readback' then nullif(p_patch->'readback', 'null'::jsonb)
+                         else t.readback end,
     verified_at   = case when v_state = 'verified' then public.app_now() else t.verified_at end,
     twilio_deleted_at = case when v_state = 'done' then public.app_now() else t.twilio_deleted_at end,
     claimed_until = public.app_now() + pg_catalog.make_interval(secs => greatest(1, least(coalesce(p_extend_seconds, 30), 3600))),

@@ -73,10 +73,10 @@ async function recording(durationS: number, opts: { url?: string; kind?: 'voicem
   return rec.sid;
 }
 
-type Row = { storage_status: string; s3_bucket: string | null; s3_key: string | null; sha256: string | null; state: string; attempts: number; last_error: string | null; retry_in: number; upload_id: string | null; parts: { n: number; size: number }[]; media_size: string | null; size_bytes: string | null };
+type Row = { storage_status: string; s3_bucket: string | null; s3_key: string | null; sha256: string | null; state: string; attempts: number; last_error: string | null; retry_in: number; upload_id: string | null; parts: { n: number; size: number }[]; media_size: string | null; size_bytes: string | null; readback: { etag: string; parts: number } | null };
 async function row(sid: string): Promise<Row> {
   const [r] = await sql<Row>(
-    `select r.storage_status, r.s3_bucket, r.s3_key, r.sha256, t.state, t.attempts, t.last_error, t.upload_id, t.parts, t.media_size, r.size_bytes,
+    `select r.storage_status, r.s3_bucket, r.s3_key, r.sha256, t.state, t.attempts, t.last_error, t.upload_id, t.parts, t.media_size, r.size_bytes, t.readback,
             round(extract(epoch from t.next_attempt_at - now()))::int as retry_in
        from recordings r join recording_transfers t on t.recording_id = r.id where r.recording_sid = $1`,
     [sid],
@@ -380,6 +380,78 @@ describe('the transfer', () => {
     expect(emu.mediaRequests().filter((m) => m.sid === other).at(-1)).toEqual({ sid: other, status: 416, range: `bytes=${total}-` });
     expect(await s3Sha((await row(other)).s3_key!)).toBe(original.get(other));
   }, 30000);
+
+  it('a read-back longer than a run resumes part by part across runs (no part read twice), then verified with the SHA-256 of Twilio\'s bytes and deleted', async () => {
+    const budget = 1500;
+    const small = 1024 * 1024;
+    const sid = await recording(100); // 3.2 MB: four parts of 1 MiB, the last short
+    // Each part matched during the read-back uses up the run's time: the run pauses after it.
+    const matched: number[] = [];
+    const progress: (number | null)[] = [];
+    const slow = {
+      partSize: small, multipartThreshold: small,
+      onReadBackPart: async (_: string, p: { n: number }) => { matched.push(p.n); await new Promise((ok) => setTimeout(ok, budget)); },
+    };
+    let outcome = '';
+    let runs = 0;
+    while (outcome !== 'done' && runs < 12) {
+      const [out] = await run(sid, slow, budget);
+      runs++;
+      outcome = out!.outcome;
+      expect(out!.outcome).toMatch(/^(paused|done)$/);
+      const r = await row(sid);
+      progress.push(r.readback?.parts ?? null);
+      if (outcome === 'paused' && r.state === 'uploaded') expect(inTwilio(sid)).toBe(true);
+    }
+    const r = await row(sid);
+    expect(r.parts.map((p) => p.n)).toEqual([1, 2, 3, 4]);
+    // Every part matched exactly once, in order: each run went on from the saved progress.
+    expect(matched).toEqual([1, 2, 3, 4]);
+    expect(progress.filter((x) => x !== null)).toEqual([1, 2, 3]);
+    expect(runs).toBeGreaterThanOrEqual(4);
+    expect(r).toMatchObject({ state: 'done', storage_status: 'deleted_from_twilio', readback: null });
+    expect(r.sha256).toBe(original.get(sid)); // node:crypto's SHA-256 of the bytes Twilio served, taken before the transfer
+    expect(await s3Sha(r.s3_key!)).toBe(original.get(sid));
+    expect(inTwilio(sid)).toBe(false);
+  }, 40000);
+
+  it('a byte changed in S3 during a resumed read-back (in a part already matched, or one still to read): not verified, not deleted; then redone', async () => {
+    const budget = 1500;
+    const small = 1024 * 1024;
+    for (const at of [1000, 2 * small + 5000]) {
+      const sid = await recording(100);
+      let corrupted = false;
+      const slow = {
+        partSize: small, multipartThreshold: small,
+        onReadBackPart: async (_: string, p: { n: number }) => {
+          if (p.n === 1 && !corrupted) {
+            // Part 1 matched and its progress is saved; now the object in S3 changes (one byte flipped).
+            corrupted = true;
+            const [{ s3_key: key }] = await sql<{ s3_key: string }>(`select s3_key from recording_transfers where recording_sid = $1`, [sid]) as [{ s3_key: string }];
+            const got = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+            const bytes = Buffer.from(await got.Body!.transformToByteArray());
+            bytes[at] = bytes[at]! ^ 0xff;
+            await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: bytes, ContentLength: bytes.length }));
+          }
+          await new Promise((ok) => setTimeout(ok, budget));
+        },
+      };
+      expect(await run(sid, slow, budget)).toEqual([{ sid, outcome: 'paused', state: 'pending' }]);
+      expect(await row(sid)).toMatchObject({ state: 'uploaded', readback: { parts: 1 } });
+      // The object's ETag is no longer the one part 1 was matched in: read again from the first byte.
+      let out = (await run(sid, slow, budget))[0]!;
+      for (let i = 0; i < 4 && out.outcome === 'paused'; i++) {
+        expect(inTwilio(sid)).toBe(true);
+        out = (await run(sid, slow, budget))[0]!;
+      }
+      expect(out).toMatchObject({ outcome: 'retry', error: expect.stringContaining(`does not match Twilio's bytes (part ${Math.floor(at / small) + 1} differs)`) });
+      expect(await row(sid)).toMatchObject({ state: 'pending', storage_status: 'pending', sha256: null, readback: null, parts: [] });
+      expect(inTwilio(sid)).toBe(true);
+      expect(await run(sid, { partSize: small, multipartThreshold: small })).toEqual([{ sid, outcome: 'done' }]);
+      expect((await row(sid)).sha256).toBe(original.get(sid));
+      expect(await s3Sha((await row(sid)).s3_key!)).toBe(original.get(sid));
+    }
+  }, 40000);
 
   it('a Complete that finished in S3 after its run stopped waiting: the next run takes the object (read back as always)', async () => {
     const small = 1024 * 1024;

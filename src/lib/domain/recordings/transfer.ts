@@ -9,7 +9,9 @@
  * Safety rules:
  *  - a job is worked on only under its lease (recording_jobs_claim); every save checks it;
  *  - the read-back hashes every byte S3 holds and compares each part with the SHA-256 of the
- *    bytes Twilio served for it: a copy that differs is thrown away and redone;
+ *    bytes Twilio served for it: a copy that differs is thrown away and redone. It goes part by
+ *    part (ranged GETs pinned to the object's ETag) and saves its progress with the whole
+ *    object's SHA-256 running state (./sha256.ts), so it too resumes in the next run;
  *  - the recording is deleted from Twilio only once the row says verified (committed first);
  *  - a media URL that is not Twilio's is refused (recording_job_release permanent), nothing deleted.
  * States and faults: docs/recordings.md.
@@ -29,6 +31,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { Db } from '../../runtime/db';
 import { backoffSeconds, classifyMediaUrl, recordingKey } from './layout';
+import { Sha256, type Sha256State } from './sha256';
 
 /** A claimed job, as recording_jobs_claim returns it. */
 export interface RecordingJob {
@@ -44,6 +47,8 @@ export interface RecordingJob {
   /** The media's total size as Twilio served it (saved on the first download). */
   media_size: number | null;
   sha256: string | null;
+  /** The read-back's saved progress while uploaded (null: not started). */
+  readback?: ReadBackProgress | null;
   /** Seconds since the copy was verified (null before). */
   verified_s_ago: number | null;
   /** The recording's transcription status (Twilio's transcribe callback), if any. */
@@ -67,6 +72,28 @@ export interface SavedPart {
   etag: string;
   sha256: string;
   size: number;
+}
+
+/**
+ * How far a read-back got: the object's ETag, how many parts (in order) matched Twilio's
+ * hashes, and the whole object's SHA-256 running state after them.
+ */
+export interface ReadBackProgress {
+  etag: string;
+  parts: number;
+  hash: Sha256State;
+}
+
+/** Saved progress that fits the job's parts, or null (read back from the first byte). */
+function validReadBack(r: ReadBackProgress | null | undefined, partCount: number): ReadBackProgress | null {
+  if (!r || typeof r !== 'object' || typeof r.etag !== 'string' || !r.etag) return null;
+  if (!Number.isInteger(r.parts) || r.parts < 1 || r.parts > partCount) return null;
+  try {
+    Sha256.fromState(r.hash);
+  } catch {
+    return null;
+  }
+  return r;
 }
 
 /** What the job talks to. */
@@ -96,6 +123,8 @@ export interface TransferDeps {
   transcriptionMaxWaitSeconds?: number;
   /** Called after each part is saved (tests kill a worker here). */
   onPart?: (sid: string, part: SavedPart) => void | Promise<void>;
+  /** Called after each part read back and matched, its progress saved (tests stop a run here). */
+  onReadBackPart?: (sid: string, part: SavedPart) => void | Promise<void>;
 }
 
 /** How one job's run ended. */
@@ -433,58 +462,97 @@ class JobRun {
   }
 
   /**
-   * Reads the object back, hashing every byte: each part's bytes must hash to what Twilio's
-   * bytes hashed to. A mismatch throws the copy away (the next attempt uploads again).
+   * Reads the object back part by part (a ranged GetObject per saved part, pinned to the
+   * object's ETag): each part's bytes must hash to what Twilio's bytes hashed to, and the
+   * object's size must equal Twilio's. After each matching part the progress is saved (parts
+   * matched, the object's ETag, the whole object's SHA-256 running state), so a read-back
+   * longer than a run resumes in the next run instead of starting over. A part that differs
+   * throws the copy away (the next attempt uploads again); an object replaced since the saved
+   * progress (another ETag) is read again from its first byte.
    */
   private async readBack(): Promise<void> {
     const S = this.d.s3;
     const parts = this.job.parts;
     const size = parts.reduce((s, p) => s + p.size, 0);
     const expected = this.job.media_size;
-    if (parts.length === 0 || expected === null || size !== expected) {
-      // Nothing to compare with (no parts, or Twilio's size unknown): never verified, uploaded again.
-      await this.save({ state: 'pending', upload_id: null, parts: [], size_bytes: null });
-      throw new Error(`the read-back of ${this.job.s3_key} has nothing to compare with (${parts.length} parts, ${size} of ${expected ?? 'unknown'} bytes): the copy will be uploaded again`);
-    }
-    const got = await S.send(new GetObjectCommand({ Bucket: this.d.bucket, Key: this.job.s3_key! }), { abortSignal: this.signal() });
-    const body = got.Body as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
-    if (!body) throw new Error('the read-back has no body');
-    if (got.ContentLength !== undefined && got.ContentLength !== expected) {
-      body.destroy?.();
-      await this.save({ state: 'pending', upload_id: null, parts: [], size_bytes: null });
-      throw new Error(`read-back of ${this.job.s3_key} does not match Twilio's bytes (${got.ContentLength} bytes in S3, Twilio served ${expected}): the copy will be uploaded again`);
-    }
-    const whole = createHash('sha256');
-    let idx = 0;
-    let inPart = 0;
-    let partHash = createHash('sha256');
-    let total = 0;
-    const mismatch = async (why: string) => {
-      await this.save({ state: 'pending', upload_id: null, parts: [], size_bytes: null });
+    const mismatch = async (why: string): Promise<never> => {
+      await this.save({ state: 'pending', upload_id: null, parts: [], size_bytes: null, readback: null });
       throw new Error(`read-back of ${this.job.s3_key} does not match Twilio's bytes (${why}): the copy will be uploaded again`);
     };
-    for await (const c of body) {
-      this.checkTime();
-      let chunk = Buffer.from(c.buffer, c.byteOffset, c.byteLength);
-      whole.update(chunk);
-      total += chunk.length;
-      while (chunk.length > 0) {
-        const p = parts[idx];
-        if (!p) return mismatch(`more bytes than the ${size} uploaded`);
-        const take = Math.min(p.size - inPart, chunk.length);
-        partHash.update(chunk.subarray(0, take));
-        inPart += take;
-        chunk = chunk.subarray(take);
-        if (inPart === p.size) {
-          if (partHash.digest('hex') !== p.sha256) return mismatch(`part ${p.n} differs`);
-          idx++;
-          inPart = 0;
-          partHash = createHash('sha256');
-        }
-      }
+    if (parts.length === 0 || expected === null || size !== expected) {
+      // Nothing to compare with (no parts, or Twilio's size unknown): never verified, uploaded again.
+      await this.save({ state: 'pending', upload_id: null, parts: [], size_bytes: null, readback: null });
+      throw new Error(`the read-back of ${this.job.s3_key} has nothing to compare with (${parts.length} parts, ${size} of ${expected ?? 'unknown'} bytes): the copy will be uploaded again`);
     }
-    if (total !== size || idx !== parts.length) return mismatch(`${total} bytes read back, ${size} uploaded`);
-    await this.save({ state: 'verified', sha256: whole.digest('hex'), size_bytes: size });
+    let progress = validReadBack(this.job.readback, parts.length);
+    for (;;) {
+      const done = progress?.parts ?? 0;
+      if (done === parts.length) break;
+      this.checkTime();
+      const p = parts[done]!;
+      const start = parts.slice(0, done).reduce((s, q) => s + q.size, 0);
+      const whole = progress ? Sha256.fromState(progress.hash) : new Sha256();
+      if (whole.bytes !== start) throw new Error(`the read-back progress of ${this.job.s3_key} is inconsistent (${whole.bytes} bytes hashed, part ${p.n} starts at ${start})`);
+      let got;
+      try {
+        got = await S.send(
+          new GetObjectCommand({
+            Bucket: this.d.bucket, Key: this.job.s3_key!,
+            // A 0-byte object has no byte range to ask for.
+            ...(p.size > 0 ? { Range: `bytes=${start}-${start + p.size - 1}` } : {}),
+            ...(progress?.etag ? { IfMatch: progress.etag } : {}),
+          }),
+          { abortSignal: this.signal() },
+        );
+      } catch (e) {
+        if ((e as { name?: string; $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 412 && progress) {
+          progress = await this.restartReadBack();
+          continue;
+        }
+        throw e;
+      }
+      const body = got.Body as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
+      if (!body) throw new Error('the read-back has no body');
+      const etag = got.ETag ?? '';
+      if (progress && etag !== progress.etag) {
+        // Not every S3 honours If-Match on GET (s3rver does not): the ETag is compared here too.
+        body.destroy?.();
+        progress = await this.restartReadBack();
+        continue;
+      }
+      const total = p.size > 0 ? Number(/\/(\d+)$/.exec(got.ContentRange ?? '')?.[1] ?? NaN) : got.ContentLength;
+      if (total !== expected) {
+        body.destroy?.();
+        return mismatch(`${Number.isFinite(total) ? total : 'unknown'} bytes in S3, Twilio served ${expected}`);
+      }
+      const partHash = createHash('sha256');
+      let read = 0;
+      try {
+        for await (const c of body) {
+          this.checkTime();
+          read += c.byteLength;
+          if (read > p.size) break;
+          partHash.update(c);
+          whole.update(c);
+        }
+      } finally {
+        body.destroy?.();
+      }
+      if (read !== p.size) return mismatch(`part ${p.n}: ${read} bytes read back, ${p.size} uploaded`);
+      if (partHash.digest('hex') !== p.sha256) return mismatch(`part ${p.n} differs`);
+      progress = { etag, parts: done + 1, hash: whole.exportState() };
+      await this.save({ readback: progress });
+      await this.d.onReadBackPart?.(this.job.recording_sid, p);
+    }
+    const whole = Sha256.fromState(progress!.hash);
+    if (whole.bytes !== expected) return mismatch(`${whole.bytes} bytes read back, Twilio served ${expected}`);
+    await this.save({ state: 'verified', sha256: whole.digest(), size_bytes: size, readback: null });
+  }
+
+  /** The object changed since the saved read-back progress: its read-back starts from the first byte. */
+  private async restartReadBack(): Promise<null> {
+    await this.save({ readback: null });
+    return null;
   }
 
   /**
