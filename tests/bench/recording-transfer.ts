@@ -52,13 +52,19 @@ async function transfer(input: WorkerInput): Promise<void> {
   const deps = {
     db, s3, bucket: input.s3.bucket, sse: 'AES256' as const, twilio: input.twilio,
     partSize: input.partMiB * 1024 * 1024, multipartThreshold: input.partMiB * 1024 * 1024,
+    // Parts uploaded and parts read back per run: where each run's time went.
+    onPart: () => { counts.up++; },
+    onReadBackPart: () => { counts.read++; },
   };
+  const counts = { up: 0, read: 0 };
   const t1 = Date.now();
-  const runs: { ms: number; outcome: JobOutcome['outcome'] }[] = [];
+  const runs: { ms: number; outcome: JobOutcome['outcome']; up: number; read: number }[] = [];
   for (let i = 0; i < 60; i++) {
     const r0 = Date.now();
+    counts.up = 0;
+    counts.read = 0;
     const [out] = await runRecordingJobs(deps, { budgetMs: input.budgetMs, sid: input.sid, worker: `bench-${i}` });
-    runs.push({ ms: Date.now() - r0, outcome: out?.outcome ?? 'paused' });
+    runs.push({ ms: Date.now() - r0, outcome: out?.outcome ?? 'paused', up: counts.up, read: counts.read });
     if (!out || out.outcome === 'done' || out.outcome === 'failed' || out.outcome === 'external') break;
     if (out.outcome === 'retry') throw new Error(`run ${i + 1} failed: ${out.error}`);
   }
@@ -105,13 +111,13 @@ async function main(): Promise<void> {
       partMiB: Number(o.partMib), budgetMs: Number(o.budgetMs),
     };
     const b = JSON.parse(await child('--baseline', input)) as { bytes: number; ms: number; rssStart: number; peakRss: number };
-    const r = JSON.parse(await child('--transfer', input)) as { ms: number; runs: { ms: number; outcome: string }[]; rssStart: number; peakRss: number };
+    const r = JSON.parse(await child('--transfer', input)) as { ms: number; runs: { ms: number; outcome: string; up: number; read: number }[]; rssStart: number; peakRss: number };
     const [row] = await sql<{ storage_status: string; sha256: string; s3_key: string }>(`select storage_status, sha256, s3_key from recordings where recording_sid = $1`, [rec.sid]);
     const mb = b.bytes / MB;
     console.log(`recording: ${o.minutes} min, 2 channels, 8 kHz 16-bit WAV = ${mb.toFixed(1)} MB (${b.bytes} bytes); parts of ${o.partMib} MiB`);
     console.log(`baseline (download to /dev/null): ${(b.ms / 1000).toFixed(2)} s, ${(mb / (b.ms / 1000)).toFixed(1)} MB/s; process peak RSS ${(b.peakRss / MB).toFixed(0)} MB (${(b.rssStart / MB).toFixed(0)} MB at start)`);
     console.log(`transfer (download + SHA-256 + upload + read-back + delete): ${(r.ms / 1000).toFixed(2)} s, ${(mb / (r.ms / 1000)).toFixed(1)} MB/s; process peak RSS ${(r.peakRss / MB).toFixed(0)} MB (${(r.rssStart / MB).toFixed(0)} MB at start)`);
-    console.log(`runs of ${o.budgetMs} ms budget: ${r.runs.length} (${r.runs.map((x) => `${x.outcome} ${(x.ms / 1000).toFixed(1)} s`).join(', ')})`);
+    console.log(`runs of ${o.budgetMs} ms budget: ${r.runs.length} (${r.runs.map((x) => `${x.outcome} ${(x.ms / 1000).toFixed(1)} s: ${x.up} parts up, ${x.read} read back`).join(', ')})`);
     console.log(`result: ${row!.storage_status}, ${row!.s3_key}; SHA-256 ${row!.sha256 === original ? 'equals' : 'DIFFERS FROM'} the media's`);
     if (row!.storage_status !== 'deleted_from_twilio' || row!.sha256 !== original) process.exitCode = 1;
   } finally {
