@@ -234,6 +234,20 @@ describe('follow-me', () => {
     expect(await hopEvents(sid)).toEqual([{ key: 'dial:follow-me:mobile', outcome: 'busy', accepted: null }]);
   });
 
+  it('a service number nobody owns, pointed at /voice/inbound (as `numbers point all` leaves it), still sends its callers to its queue after the disclaimer', async () => {
+    const did = `+5511300${String(Math.floor(Math.random() * 90000) + 10000)}`;
+    await sql(`insert into phone_numbers (phone_number, service_queue) values ($1, 'geral')`, [did]);
+    s.emulator.addNumber({ phoneNumber: did, voiceUrl: `${fb()}/voice/inbound`, statusCallback: `${fb()}/webhooks/call-status` });
+    const sid = await s.emulator.placeInboundCall({ from: newMobile('21'), to: did });
+    await s.emulator.waitForCall(sid);
+    const own = s.emulator.timeline(sid);
+    const verbs = own.filter((e) => e.type === 'verb').map((e) => e.verb);
+    expect(verbs.indexOf('Redirect')).toBeGreaterThan(verbs.indexOf('Say'));
+    const redirect = own.find((e) => e.type === 'verb' && e.verb === 'Redirect');
+    expect(redirect?.content ?? redirect?.text).toContain('/voice/queue?queue=geral');
+    expect(own.some((e) => (e.type === 'webhook' || e.type === 'error') && path(e) === '/voice/queue?queue=geral')).toBe(true);
+  });
+
   it('an agent working from the page (shift leg) is not rung on the softphone: straight to the mobile', async () => {
     const a = await agent({});
     await sql(`update agents set shift_call_sid = 'CA' || md5(random()::text), status = 'paused' where id = $1`, [a.id]);
