@@ -261,6 +261,11 @@ begin
   if p_final_hop is not null and p_final_hop not in ('voicemail', 'queue') then
     raise exception 'final hop must be voicemail or queue, not %', p_final_hop using errcode = '22023';
   end if;
+  -- A queue that does not exist would drop the callers in the default queue: refused.
+  if coalesce(p_final_hop, 'voicemail') = 'queue' and p_queue_name is not null
+     and not exists (select 1 from public.service_queues q where q.name = p_queue_name) then
+    raise exception 'no service queue % (see npm run queues -- list)', p_queue_name using errcode = '22023';
+  end if;
 
   select * into v_before from public.agent_follow_me f where f.agent_id = v_agent_id for update;
   insert into public.agent_follow_me as f (agent_id, mobile_number, softphone_seconds, mobile_seconds, final_hop, queue_name, updated_at)
