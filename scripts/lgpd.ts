@@ -3,6 +3,8 @@
  *   npm run lgpd -- export "+55 11 98765-4321" --out ./lgpd      (JSON of everything + zip of the recordings)
  *   npm run lgpd -- erase 11987654321 --dry-run                    (what would go)
  *   npm run lgpd -- erase 11987654321 --yes                        (delete or anonymise it all)
+ *   npm run lgpd -- erase 11987654321 --yes --external-deleted     (after deleting by hand the recordings
+ *                                                                   in the account's own storage it listed)
  * The places a phone can be are listed once, in the database (lgpd_sources, see
  * supabase/migrations/*_lgpd_listening.sql); docs/recordings-access.md explains what each
  * keeps, and why erasure runs in this order:
