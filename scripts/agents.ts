@@ -315,11 +315,12 @@ export function run(argv: string[], env: Env, io: Io, input?: PasswordInput): Pr
         p_queue_name: queue,
       };
       if (c.dryRun) return emitPlan(c, [{ kind: 'rpc', fn: 'follow_me_set', args }]);
-      const r = await call<{ agent_id: number; settings: Record<string, unknown>; chain: { hops: { kind: string; seconds: number; client?: string; number?: string }[]; final: { kind: string; queue?: string } }; changed: boolean }>(
-        c,
-        'follow_me_set',
-        args,
-      );
+      type Answer = { agent_id: number; settings: Record<string, unknown>; chain: { hops: { kind: string; seconds: number; client?: string; number?: string }[]; final: { kind: string; queue?: string } }; changed: boolean };
+      const r = await call<Answer>(c, 'follow_me_set', args).catch((e: unknown) => {
+        // a queue name nobody created is a mistake in the arguments
+        if (e instanceof CliError && /^no service queue /.test(e.message)) throw new CliError(e.message, EXIT.USAGE, 'USAGE');
+        throw e;
+      });
       emit(c, r, () => [
         `agent #${r.agent_id} follow-me${r.changed ? '' : ' (unchanged)'}: ` +
           [

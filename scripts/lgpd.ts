@@ -3,6 +3,8 @@
  *   npm run lgpd -- export "+55 11 98765-4321" --out ./lgpd      (JSON of everything + zip of the recordings)
  *   npm run lgpd -- erase 11987654321 --dry-run                    (what would go)
  *   npm run lgpd -- erase 11987654321 --yes                        (delete or anonymise it all)
+ *   npm run lgpd -- erase 11987654321 --yes --external-deleted     (after deleting by hand the recordings
+ *                                                                   in the account's own storage it listed)
  * The places a phone can be are listed once, in the database (lgpd_sources, see
  * supabase/migrations/*_lgpd_listening.sql); docs/recordings-access.md explains what each
  * keeps, and why erasure runs in this order:
@@ -27,6 +29,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { Command } from 'commander';
 import { ZipFile } from 'yazl';
 import {
+  abortMultipartUploads,
   deleteS3ObjectAllVersions,
   openS3Object,
   openTwilioMedia,
@@ -66,6 +69,7 @@ interface RecordingRow {
   sha256: string | null;
   s3_deleted_at: string | null;
   s3_deleted_reason: string | null;
+  external_url?: string | null;
   /** Another call's recording whose transcription mentions the phone: its audio is not the subject's. */
   mention_only?: boolean;
 }
@@ -89,7 +93,12 @@ interface BeginAnswer {
     recording_sid: string;
     s3_bucket: string | null;
     s3_key: string | null;
+    /** The transfer's multipart upload (parts already in S3), when one is open. */
+    upload_id: string | null;
+    transfer_state: string | null;
     storage_status: string;
+    /** Where Twilio's external storage put the audio (the account's own bucket): discador cannot delete it. */
+    external_url: string | null;
     s3_deleted_at: string | null;
     account_sid: string | null;
   }[];
@@ -324,12 +333,26 @@ function isGone(e: unknown): boolean {
   return err?.status === 404 || err?.code === 20404;
 }
 
-async function eraseCmd(c: Ctx, phoneInput: string, opts: { yes?: boolean; actor?: string }): Promise<void> {
+/** The message refusing an erasure while recordings in the account's own storage may still exist. */
+function externalRefusal(urls: string[]): CliError {
+  return new CliError(
+    [
+      `not erased: ${urls.length} recording${urls.length === 1 ? ' is' : 's are'} in the account's own storage (Twilio external storage), which discador cannot delete. Delete these objects (every version) by hand:`,
+      ...urls.map((u) => `  ${u}`),
+      'then run the same command with --external-deleted',
+    ].join('\n'),
+    EXIT.FAILED,
+    'EXTERNAL',
+  );
+}
+
+async function eraseCmd(c: Ctx, phoneInput: string, opts: { yes?: boolean; actor?: string; externalDeleted?: boolean }): Promise<void> {
   const phone = phoneArg(phoneInput);
   const actor = actorOf(c.env, opts.actor);
   const doc = await lgpdRpc<SubjectDoc>(c, 'lgpd_subject', { p_phone: phone });
   const media = doc.recordings.filter((r) => !r.s3_deleted_at && !r.mention_only);
   const inS3 = media.filter((r) => r.s3_key);
+  const external = media.filter((r) => r.external_url).map((r) => r.external_url!);
   if (c.dryRun || !opts.yes) {
     const kept = new Set(['opt_outs', 'recording_access_log', 'lgpd_requests']);
     const lines = [
@@ -338,23 +361,35 @@ async function eraseCmd(c: Ctx, phoneInput: string, opts: { yes?: boolean; actor
       ...(doc.counts['opt_outs'] ? [] : ['  an opt-out entry would be added (the number stays undialed)']),
       `  S3 objects to delete: ${inS3.length}; Twilio copies to delete: up to ${media.length} (and any Twilio lists for ${doc.calls.filter((k) => k.call_sid).length} calls)`,
     ];
+    if (external.length) lines.push(`  recordings in the account's own storage, to delete by hand before erasing: ${external.join(' ')}`);
     if (!c.dryRun) lines.push('erasing cannot be undone: run again with --yes');
-    emit(c, { dry_run: c.dryRun, phone, counts: doc.counts, s3_objects: inS3.length, recordings: media.length }, () => lines);
+    emit(c, { dry_run: c.dryRun, phone, counts: doc.counts, s3_objects: inS3.length, recordings: media.length, external_urls: external }, () => lines);
     if (!c.dryRun) throw new CliError('not erased: pass --yes to erase', EXIT.USAGE, 'CONFIRM');
     return;
   }
-  const s3 = inS3.length ? s3For(c.env) : undefined;
-  if (inS3.length && !s3) throw new CliError(`${inS3.length} recordings are in S3 but S3_BUCKET is not set: set the S3_* variables; nothing was erased`, EXIT.USAGE, 'ENV_MISSING');
+  if (external.length && !opts.externalDeleted) throw externalRefusal(external);
   const t = twilioSettings(c.env);
   const twilio = twilioClient(t);
 
   const begin = await lgpdRpc<BeginAnswer>(c, 'lgpd_erase_begin', { p_phone: phone, p_actor: actor });
   const pending = begin.recordings.filter((r) => !r.s3_deleted_at);
+  const late = pending.filter((r) => r.external_url).map((r) => r.external_url!);
+  if (late.length && !opts.externalDeleted) throw externalRefusal(late);
+  // Every S3 byte the transfer job may have written: the verified object, or a whole object
+  // not yet verified, or the parts of an unfinished multipart upload, under the job's key.
+  const withBytes = pending.filter((r) => r.s3_key && r.s3_bucket);
+  const s3 = withBytes.length ? s3For(c.env) : undefined;
+  if (withBytes.length && !s3) {
+    throw new CliError(`${withBytes.length} recordings have audio in S3 but S3_BUCKET is not set: set the S3_* variables and run the same command again; nothing was erased`, EXIT.USAGE, 'ENV_MISSING');
+  }
   let s3Deleted = 0;
-  for (const r of pending) {
-    if (!r.s3_key || !r.s3_bucket) continue;
+  let uploadsAborted = 0;
+  for (const r of withBytes) {
     try {
-      await deleteS3ObjectAllVersions(s3!, r.s3_bucket, r.s3_key);
+      if (r.storage_status !== 'verified' && r.storage_status !== 'deleted_from_twilio') {
+        uploadsAborted += await abortMultipartUploads(s3!, r.s3_bucket!, r.s3_key!, r.upload_id);
+      }
+      await deleteS3ObjectAllVersions(s3!, r.s3_bucket!, r.s3_key!);
       s3Deleted++;
     } catch (e) {
       throw new CliError(`could not delete s3://${r.s3_bucket}/${r.s3_key}: ${(e as Error).message}; run the same command again`, EXIT.FAILED, 'S3');
@@ -407,13 +442,18 @@ async function eraseCmd(c: Ctx, phoneInput: string, opts: { yes?: boolean; actor
     const erased = await lgpdRpc<EraseAnswer>(c, 'lgpd_erase', {
       p_phone: phone,
       p_actor: actor,
+      // every recording reaches here with its S3 bytes deleted (or none), and its external copy
+      // deleted by the operator when --external-deleted says so
       p_media_deleted: pending.map((r) => r.id),
+      p_external_deleted: Boolean(opts.externalDeleted),
     });
     const result = {
       phone,
       request_id: erased.request_id,
       counts: erased.counts,
       s3_objects_deleted: s3Deleted,
+      s3_uploads_aborted: uploadsAborted,
+      external_deleted_by_hand: external.length ? external : undefined,
       twilio_recordings_deleted: twilioDeleted,
       twilio_calls_deleted: twilioCalls,
       twilio_messages_deleted: twilioMessages,
@@ -421,7 +461,7 @@ async function eraseCmd(c: Ctx, phoneInput: string, opts: { yes?: boolean; actor
     emit(c, result, () => [
       `erased ${phone} (request ${erased.request_id}):`,
       ...countLines(erased.counts),
-      `  S3 objects deleted: ${s3Deleted}; Twilio recordings deleted: ${twilioDeleted}; Twilio call logs deleted: ${twilioCalls}; Twilio messages deleted: ${twilioMessages}`,
+      `  S3 objects deleted: ${s3Deleted}; S3 uploads aborted: ${uploadsAborted}; Twilio recordings deleted: ${twilioDeleted}; Twilio call logs deleted: ${twilioCalls}; Twilio messages deleted: ${twilioMessages}`,
       '  kept: the opt-out entry (the number stays undialed) and the audit line',
     ]);
   } catch (e) {
@@ -449,8 +489,9 @@ export function run(argv: string[], env: Env, io: Io): Promise<number> {
         .description('delete or anonymise everything held about the phone, recordings in S3 and Twilio included; keeps the opt-out entry and an audit line')
         .argument('<phone>', 'the phone number (any Brazilian format, or E.164)')
         .option('--yes', 'really erase (without it, only shows what would go)')
-        .option('--actor <name>', 'who asks (recorded in the audit line); default cli:<os user>'),
-    ).action((phone: string, opts: CommonOptions & { yes?: boolean; actor?: string }) => eraseCmd(ctxOf({ env, io }, opts), phone, opts));
+        .option('--actor <name>', 'who asks (recorded in the audit line); default cli:<os user>')
+        .option('--external-deleted', "the recordings in the account's own storage (Twilio external storage) were deleted by hand"),
+    ).action((phone: string, opts: CommonOptions & { yes?: boolean; actor?: string; externalDeleted?: boolean }) => eraseCmd(ctxOf({ env, io }, opts), phone, opts));
     return program;
   });
 }

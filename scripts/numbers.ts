@@ -287,18 +287,31 @@ export function run(argv: string[], env: Env, io: Io): Promise<number> {
       } catch (e) {
         throw twilioError(e, s);
       }
-      const results: { sid: string; phone_number: string; ok: boolean; error?: string }[] = [];
+      // A service number keeps its VoiceUrl /voice/service (set-service): the pool says which
+      // numbers are. Without the database (SUPABASE_URL unset) every number gets /voice/inbound,
+      // which also sends a service number nobody owns to its queue.
+      const serviceQueue = new Map<string, string>();
+      if (env.SUPABASE_URL?.trim()) {
+        const db = openDb(env);
+        for (const n of targets) {
+          const q = await rpcOrThrow<string | null>(db, env, 'phone_number_service_queue', { p_number: n.phoneNumber });
+          if (q) serviceQueue.set(n.phoneNumber, q);
+        }
+      }
+      const serviceUrl = `${functionsBaseUrl(env)}/voice/service`;
+      const results: { sid: string; phone_number: string; ok: boolean; voice_url?: string; error?: string }[] = [];
       for (const n of targets) {
+        const voiceUrl = serviceQueue.has(n.phoneNumber) ? serviceUrl : hooks.voiceUrl;
         try {
-          await client.incomingPhoneNumbers(n.sid).update(hooks);
-          results.push({ sid: n.sid, phone_number: n.phoneNumber, ok: true });
+          await client.incomingPhoneNumbers(n.sid).update({ ...hooks, voiceUrl });
+          results.push({ sid: n.sid, phone_number: n.phoneNumber, ok: true, ...(voiceUrl === hooks.voiceUrl ? {} : { voice_url: voiceUrl }) });
         } catch (e) {
           results.push({ sid: n.sid, phone_number: n.phoneNumber, ok: false, error: twilioError(e, s).message });
         }
       }
       emit(c, { webhooks: hooks, numbers: results }, () =>
         results.length
-          ? results.map((r) => (r.ok ? `pointed ${r.phone_number} → ${hooks.voiceUrl}` : `FAILED  ${r.phone_number}: ${r.error}`))
+          ? results.map((r) => (r.ok ? `pointed ${r.phone_number} → ${r.voice_url ?? hooks.voiceUrl}` : `FAILED  ${r.phone_number}: ${r.error}`))
           : [`account ${s.accountSid} has no numbers`],
       );
       const failed = results.filter((r) => !r.ok);

@@ -273,7 +273,9 @@ end $$;
 -- connect within p_stale_seconds are undone first (agent released, caller waits again); an
 -- entry whose call is over is closed as abandoned, never handed out.
 -- Answers {entry_id, call_sid, queue, waited_seconds, agent: {id, room_conference_sid,
--- shift_call_sid}} or null when there is nothing to hand out.
+-- shift_call_sid}}, or {entry_id, call_sid, queue, opted_out: true, agent: null} for a dialed
+-- customer who opted out while waiting (closed, to hang up), or null when there is nothing
+-- to hand out.
 create function public.queue_assign(p_agent_id bigint default null, p_presence_seconds integer default 20, p_stale_seconds integer default 30)
 returns jsonb
 language plpgsql set search_path = '' as $$
@@ -321,6 +323,22 @@ begin
       update public.queue_entries set left_at = v_now, result = 'abandoned', waited_seconds = public.queue_seconds(entered_at, v_now)
        where id = v_entry.id;
       continue;
+    end if;
+    -- A customer discador dialed (a campaign's call) who opted out while waiting is never
+    -- handed to an agent (the agent would hear the whisper, then be refused at connect): the
+    -- entry ends 'opted_out' and the dispatcher ends the call. Inbound callers keep
+    -- OPT_OUT_INBOUND, applied when they enter and at connect.
+    if exists (select 1 from public.calls c join public.opt_outs o on o.phone_number = c.to_number
+                where c.call_sid = v_entry.call_sid and c.direction <> 'inbound') then
+      update public.calls
+         set end_reason = coalesce(end_reason, 'opted_out_after_dial'), opted_out = true, updated_at = v_now
+       where call_sid = v_entry.call_sid;
+      update public.queue_entries set left_at = v_now, result = 'opted_out', leave_action = 'none',
+             waited_seconds = public.queue_seconds(entered_at, v_now)
+       where id = v_entry.id;
+      return pg_catalog.jsonb_build_object(
+        'entry_id', v_entry.id, 'call_sid', v_entry.call_sid, 'queue', v_entry.queue_name, 'opted_out', true,
+        'waited_seconds', public.queue_seconds(v_entry.entered_at, v_now), 'agent', null);
     end if;
     select * into v_q from public.service_queues q where q.name = v_entry.queue_name;
     v_agent := public.queue_reserve_agent(v_q, v_entry.call_sid, p_agent_id, p_presence_seconds);

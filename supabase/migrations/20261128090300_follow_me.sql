@@ -83,8 +83,9 @@ $$;
 -- An inbound call reached /voice/inbound: record it (one upsert carrying the agent and the
 -- opt-out flag) and answer in the same round trip whether the caller opted out and where the
 -- call goes: 'offer' (the owner of the number is reserved for this call and rings on the page),
--- 'follow-me' (the owner cannot take it now: the chain, in `follow_me`), 'none' (nobody owns
--- the number).
+-- 'follow-me' (the owner cannot take it now: the chain, in `follow_me`), 'queue' (a service
+-- number nobody owns: its callers wait in the service queue named in `queue`, whatever
+-- VoiceUrl Twilio was given), 'none' (nobody owns the number).
 create or replace function public.start_inbound_call(p_event jsonb) returns jsonb
 language plpgsql
 set search_path = ''
@@ -93,6 +94,7 @@ declare
   v_opted_out boolean;
   v_agent     public.agents;
   v_route     text := 'none';
+  v_queue     text;
 begin
   -- The call's row (a repeated webhook) before the agent's: the lock order of every function.
   perform 1 from public.calls c where c.call_sid = p_event->>'call_sid' for update;
@@ -112,6 +114,12 @@ begin
     else
       v_route := 'follow-me';
     end if;
+  else
+    select n.service_queue into v_queue from public.phone_numbers n
+     where n.phone_number = p_event->>'to' and n.is_active and n.service_queue is not null;
+    if v_queue is not null then
+      v_route := 'queue';
+    end if;
   end if;
 
   -- The agent takes the call only when it is offered to them; otherwise agent_id waits for
@@ -124,6 +132,7 @@ begin
   return pg_catalog.jsonb_build_object(
     'opted_out', v_opted_out,
     'route', v_route,
+    'queue', v_queue,
     'agent', case when v_agent.id is null then null else pg_catalog.jsonb_build_object(
       'id', v_agent.id, 'name', v_agent.name, 'phone_number', v_agent.phone_number,
       'client_identity', v_agent.client_identity, 'status', v_agent.status) end,
@@ -251,6 +260,11 @@ begin
   end if;
   if p_final_hop is not null and p_final_hop not in ('voicemail', 'queue') then
     raise exception 'final hop must be voicemail or queue, not %', p_final_hop using errcode = '22023';
+  end if;
+  -- A queue that does not exist would drop the callers in the default queue: refused.
+  if coalesce(p_final_hop, 'voicemail') = 'queue' and p_queue_name is not null
+     and not exists (select 1 from public.service_queues q where q.name = p_queue_name) then
+    raise exception 'no service queue % (see npm run queues -- list)', p_queue_name using errcode = '22023';
   end if;
 
   select * into v_before from public.agent_follow_me f where f.agent_id = v_agent_id for update;

@@ -248,7 +248,17 @@ begin
                'call_sid', m.call_sid, 'from', m.from_number, 'at', m.at, 'status', m.status,
                'voicemail', m.voicemail) order by m.at desc)
         from (select c.call_sid, c.from_number, coalesce(c.started_at, c.created_at) as at, c.status,
-                     exists (select 1 from public.recordings r where r.call_sid = c.call_sid and (r.source = 'RecordVerb' or r.kind = 'voicemail')) as voicemail
+                     -- a message the caller left that the agent's voicemail list shows (the same rule):
+                     -- completed, and the agent's own, or a queue's the agent serves
+                     exists (select 1 from public.recordings r
+                              where r.call_sid = c.call_sid and r.status = 'completed'
+                                and ((r.kind = 'voicemail' and r.agent_id = v_agent.id)
+                                  or (r.kind = 'voicemail' and r.agent_id is null and r.queue_name is not null
+                                      and not exists (select 1 from public.service_queues q
+                                                       where q.name = r.queue_name and q.agent_ids is not null
+                                                         and not (v_agent.id = any (q.agent_ids))))
+                                  or (c.agent_id = v_agent.id and r.agent_id is null and r.queue_name is null
+                                      and r.source = 'RecordVerb'))) as voicemail
                 from public.calls c
                where (c.agent_id = v_agent.id or c.owner_agent_id = v_agent.id) and c.direction = 'inbound'
                  and c.created_at > v_now - interval '7 days'

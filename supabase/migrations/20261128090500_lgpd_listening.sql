@@ -232,8 +232,13 @@ insert into public.lgpd_sources (name, position, note, select_sql, erase_sql) va
  $q$with own as (
       update public.recordings r
          set s3_deleted_at = coalesce(r.s3_deleted_at, public.app_now()), s3_deleted_reason = coalesce(r.s3_deleted_reason, 'lgpd_erase'),
-             transcription = null, transcription_status = null, twilio_url = null, updated_at = public.app_now()
+             transcription = null, transcription_status = null, twilio_url = null, external_url = null, updated_at = public.app_now()
        where r.call_sid in (select c.call_sid from public.calls c where c.id = any($2) and c.call_sid is not null)
+      returning r.id),
+    -- the transfer job forgets where it wrote (the tool deleted it; the job never runs again)
+    transfers as (
+      update public.recording_transfers t set s3_key = null, upload_id = null, parts = '[]'::jsonb, updated_at = public.app_now()
+       where t.recording_id in (select o.id from own o) and (t.s3_key is not null or t.upload_id is not null)
       returning 1),
     scrubbed as (
       update public.recordings r set transcription = pg_catalog.regexp_replace(r.transcription, $3, 'erased', 'g'), updated_at = public.app_now()
@@ -384,7 +389,8 @@ end $$;
 -- 'lgpd_erase' with s3_deleted_at still null: listening refuses them, and the transfer job
 -- must skip them, docs/recordings-access.md). Answers the media the tool
 -- must delete before step 2: {request_id, calls: [{call_sid, account_sid}], recordings: [{id,
--- recording_sid, s3_bucket, s3_key, storage_status, s3_deleted_at, account_sid}]}.
+-- recording_sid, s3_bucket, s3_key, upload_id, transfer_state, storage_status, external_url,
+-- s3_deleted_at, account_sid}]}.
 create function public.lgpd_erase_begin(p_phone public.e164, p_actor text) returns jsonb
 language plpgsql set search_path = '' as $$
 declare
@@ -414,13 +420,20 @@ begin
        and r.s3_deleted_reason is null
     returning r.id
   )
-  select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('id', r.id, 'recording_sid', r.recording_sid, 's3_bucket', r.s3_bucket,
-                                                                  's3_key', r.s3_key, 'storage_status', r.storage_status,
+  -- The S3 bytes are wherever the transfer job put them: the recording's verified key, or
+  -- the job's key (a whole object not yet verified, parts of a multipart upload under
+  -- upload_id, or a key chosen before the upload started).
+  select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('id', r.id, 'recording_sid', r.recording_sid,
+                                                                  's3_bucket', coalesce(r.s3_bucket, t.s3_bucket),
+                                                                  's3_key', coalesce(r.s3_key, t.s3_key), 'upload_id', t.upload_id,
+                                                                  'transfer_state', t.state,
+                                                                  'storage_status', r.storage_status, 'external_url', r.external_url,
                                                                   's3_deleted_at', r.s3_deleted_at,
                                                                   'account_sid', (select c.account_sid from public.calls c where c.call_sid = r.call_sid))
                                                 order by r.id), '[]'::jsonb)
     into v_recordings
     from public.recordings r
+    left join public.recording_transfers t on t.recording_id = r.id
    where r.call_sid in (select c.call_sid from public.calls c where c.id = any(v_calls) and c.call_sid is not null)
       or r.id in (select m.id from marked m);
   return pg_catalog.jsonb_build_object(
@@ -435,9 +448,13 @@ end $$;
 -- safe), and the audit line
 -- closed with the counts. p_media_deleted: ids of the subject's recordings whose audio the
 -- tool has deleted (S3, every version, and Twilio); a recording whose audio may still exist
--- and is not in it stops the erasure with nothing changed (run the tool again).
+-- and is not in it stops the erasure with nothing changed (run the tool again). A recording
+-- in the account's own storage (external_url, set by Twilio's external storage) cannot be
+-- deleted by discador: the erasure refuses unless p_external_deleted says the operator
+-- deleted those objects by hand.
 -- Answers {request_id, counts: {<source>: rows, opt_out_added: bool}}.
-create function public.lgpd_erase(p_phone public.e164, p_actor text, p_media_deleted bigint[] default '{}') returns jsonb
+create function public.lgpd_erase(p_phone public.e164, p_actor text, p_media_deleted bigint[] default '{}',
+  p_external_deleted boolean default false) returns jsonb
 language plpgsql set search_path = '' as $$
 declare
   v_hash text := pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(p_phone::text, 'UTF8')), 'hex');
@@ -464,6 +481,16 @@ begin
   if v_missing is not null then
     raise exception 'lgpd: the audio of recordings % was not deleted yet; nothing was erased', v_missing
       using errcode = '55000';
+  end if;
+  if not coalesce(p_external_deleted, false) then
+    select pg_catalog.string_agg(r.external_url, ' ' order by r.id) into v_missing
+      from public.recordings r
+     where r.call_sid in (select c.call_sid from public.calls c where c.id = any(v_calls) and c.call_sid is not null)
+       and r.external_url is not null;
+    if v_missing is not null then
+      raise exception 'lgpd: recordings in the account''s own storage must be deleted by hand first: %; nothing was erased', v_missing
+        using errcode = '55000';
+    end if;
   end if;
   v_added := (public.opt_out_add(p_phone, 'LGPD erasure request', 'manual', p_actor) ->> 'added')::boolean;
   for v_src in select s.name, s.erase_sql from public.lgpd_sources s where s.erase_sql is not null order by s.position loop

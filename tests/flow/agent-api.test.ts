@@ -436,12 +436,26 @@ describe('GET /api/agent/state', () => {
     await systemStatus(me.agentId!, 'busy', answered.sid);
     await sql(`select agent_transition($1, 'available', null, 'system', null)`, [me.agentId]);
     const othersCall = await callFor(other.agentId, { status: 'no-answer' });
+    // A caller who hung up before speaking (Twilio's 'absent'), and a message left on a queue
+    // the agent does not serve: neither is a voicemail the agent can see, so both stay missed calls.
+    const silent = await callFor(me.agentId, { status: 'completed', ago: '50 minutes' });
+    await sql(`insert into recordings (recording_sid, call_sid, source, channels, duration, status, kind, agent_id) values ($1, $2, 'RecordVerb', 1, 0, 'absent', 'voicemail', $3)`, [
+      'RE' + randomBytes(16).toString('hex'), silent.sid, me.agentId,
+    ]);
+    const queue = `q${randomBytes(4).toString('hex')}`;
+    await sql(`insert into service_queues (name, agent_ids) values ($1, array[$2::bigint])`, [queue, other.agentId]);
+    const elsewhere = await callFor(me.agentId, { status: 'completed', ago: '55 minutes' });
+    await sql(`insert into recordings (recording_sid, call_sid, source, channels, duration, status, kind, queue_name) values ($1, $2, 'RecordVerb', 1, 9, 'completed', 'voicemail', $3)`, [
+      'RE' + randomBytes(16).toString('hex'), elsewhere.sid, queue,
+    ]);
 
     const r = await api<AgentStateResponse>('/api/agent/state', { token: me.token });
     expect(r.json.waiting).toEqual([{ call_sid: waiting.sid, from: waiting.customer, since: expect.any(String), wait_seconds: expect.any(Number) }]);
     expect(r.json.waiting[0]!.wait_seconds).toBeGreaterThanOrEqual(39);
     expect(r.json.missed.map((m) => [m.call_sid, m.status, m.voicemail])).toEqual([
       [withMessage.sid, 'completed', true],
+      [silent.sid, 'completed', false],
+      [elsewhere.sid, 'completed', false],
       [missed.sid, 'no-answer', false],
     ]);
     expect(r.json.voicemails).toEqual([

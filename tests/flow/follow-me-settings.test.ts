@@ -38,6 +38,7 @@ const settings = (id: number) =>
 describe('agents set-follow-me', () => {
   it('sets the mobile, ring times and the last hop; prints the chain; by id or e-mail', async () => {
     const id = await createAgentWithDid({ name: 'Bia', phone: null, client: `bia${Date.now()}`, did: did() });
+    await sql(`insert into service_queues (name) values ('cobranca') on conflict (name) do nothing`);
     const r = await agents(['set-follow-me', String(id), '--mobile', '(11) 98765-4321', '--softphone-seconds', '15', '--mobile-seconds', '30', '--then', 'queue:cobranca', '--json']);
     expect(r.code).toBe(0);
     expect(r.json).toMatchObject({ agent_id: id, changed: true, settings: { mobile_number: '+5511987654321', softphone_seconds: 15, mobile_seconds: 30, final_hop: 'queue', queue_name: 'cobranca' } });
@@ -77,6 +78,11 @@ describe('agents set-follow-me', () => {
     const r = await agents(['set-follow-me', String(id), '--mobile', poolMobile]);
     expect(r.code).toBe(1);
     expect(r.err).toContain("one of the account's own numbers");
+    expect(await settings(id)).toEqual([]);
+    // A queue nobody created (a typo would send the callers to the default queue).
+    const typo = await agents(['set-follow-me', String(id), '--then', 'queue:cobransa']);
+    expect(typo.code).toBe(2);
+    expect(typo.err).toContain('no service queue cobransa');
     expect(await settings(id)).toEqual([]);
     const nobody = await agents(['set-follow-me', '99999999', '--then', 'voicemail']);
     expect(nobody.code).toBe(1);

@@ -9,6 +9,8 @@
 import { sql as sqlAt } from '../helpers/db';
 import { startEmulatedStack, type EmulatedStack } from '../helpers/emulated-stack';
 import { newMobile } from '../helpers/twilio';
+import { run as numbers } from '../../scripts/numbers';
+import { createTwilioClient } from '../../src/lib/runtime/twilio-client';
 import type { TimelineEntry } from '../../emulator/voice/leg';
 
 jest.setTimeout(60000);
@@ -232,6 +234,36 @@ describe('follow-me', () => {
     // Twilio then requests the queue's URL (/voice/queue is the service queue's function).
     expect(own.some((e) => (e.type === 'webhook' || e.type === 'error') && path(e) === `/voice/queue?queue=geral&agent=${a.id}`)).toBe(true);
     expect(await hopEvents(sid)).toEqual([{ key: 'dial:follow-me:mobile', outcome: 'busy', accepted: null }]);
+  });
+
+  it('a service number nobody owns, pointed at /voice/inbound (as `numbers point all` leaves it), still sends its callers to its queue after the disclaimer', async () => {
+    const did = `+5511300${String(Math.floor(Math.random() * 90000) + 10000)}`;
+    await sql(`insert into phone_numbers (phone_number, service_queue) values ($1, 'geral')`, [did]);
+    s.emulator.addNumber({ phoneNumber: did, voiceUrl: `${fb()}/voice/inbound`, statusCallback: `${fb()}/webhooks/call-status` });
+    const sid = await s.emulator.placeInboundCall({ from: newMobile('21'), to: did });
+    await s.emulator.waitForCall(sid);
+    const own = s.emulator.timeline(sid);
+    const verbs = own.filter((e) => e.type === 'verb').map((e) => e.verb);
+    // the disclaimer (Say or Play) first, then the redirect to the queue
+    expect(verbs.slice(0, 2)).toEqual([expect.stringMatching(/^(Say|Play)$/), 'Redirect']);
+    const redirect = own.find((e) => e.type === 'verb' && e.verb === 'Redirect');
+    expect(redirect?.content ?? redirect?.text).toContain('/voice/queue?queue=geral');
+    expect(own.some((e) => (e.type === 'webhook' || e.type === 'error') && path(e) === '/voice/queue?queue=geral')).toBe(true);
+
+    // `numbers point` keeps a service number on /voice/service when it can read the pool.
+    const out: string[] = [];
+    const code = await numbers(['point', did, '--json'], {
+      TWILIO_ACCOUNT_SID: s.stack.env.TWILIO_ACCOUNT_SID,
+      TWILIO_AUTH_TOKEN: s.stack.env.TWILIO_AUTH_TOKEN,
+      TWILIO_API_BASE_URL: s.emulator.url,
+      FUNCTIONS_BASE_URL: fb(),
+      SUPABASE_URL: s.stack.env.SUPABASE_URL,
+      SUPABASE_SERVICE_ROLE_KEY: s.stack.env.SUPABASE_SERVICE_ROLE_KEY,
+    }, { out: (l) => out.push(l), err: (l) => out.push(l) });
+    expect({ code, out }).toMatchObject({ code: 0 });
+    const tw = createTwilioClient(s.stack.env.TWILIO_ACCOUNT_SID!, s.stack.env.TWILIO_AUTH_TOKEN!, s.emulator.url);
+    const [n] = (await tw.incomingPhoneNumbers.list({ phoneNumber: did })).filter((x) => x.phoneNumber === did);
+    expect([n!.voiceUrl, n!.smsUrl]).toEqual([`${fb()}/voice/service`, `${fb()}/webhooks/sms`]);
   });
 
   it('an agent working from the page (shift leg) is not rung on the softphone: straight to the mobile', async () => {

@@ -426,6 +426,66 @@ describe('lgpd export and erase', () => {
     expect(await traces(phone)).toEqual({ 'opt_outs.phone_number': 1 });
   });
 
+  it('a recording mid-transfer (whole object uploaded but not verified, or a multipart upload open) has its S3 bytes deleted, and the job forgets its key', async () => {
+    const phone = newMobile();
+    const sid = newCallSid();
+    await sql(`insert into calls (call_sid, account_sid, direction, from_number, to_number, status) values ($1, $2, 'inbound', $3, '+551130001000', 'completed')`, [
+      sid,
+      env('TWILIO_ACCOUNT_SID'),
+      phone,
+    ]);
+    const uploaded = newRecordingSid();
+    const uploading = newRecordingSid();
+    const keyOf = (rec: string) => `2026/11/26/${sid}/${rec}.wav`;
+    await s3().send(new PutObjectCommand({ Bucket: env('S3_BUCKET'), Key: keyOf(uploaded), Body: randomBytes(300) }));
+    for (const [rec, state, uploadId] of [
+      [uploaded, 'uploaded', null],
+      [uploading, 'uploading', 'upload-that-s3rver-does-not-know'],
+    ] as const) {
+      const [row] = await sql<{ id: number }>(
+        `insert into recordings (recording_sid, call_sid, status, storage_status, kind) values ($1, $2, 'completed', 'copying', 'voicemail') returning id`,
+        [rec, sid],
+      );
+      await sql(`insert into recording_transfers (recording_id, recording_sid, state, s3_bucket, s3_key, upload_id) values ($1, $2, $3, $4, $5, $6)`, [
+        row!.id, rec, state, env('S3_BUCKET'), keyOf(rec), uploadId,
+      ]);
+    }
+    const r = await lgpd('erase', phone, '--yes', '--json');
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ s3_objects_deleted: 2, counts: { recordings: 2 } });
+    expect(await exists(env('S3_BUCKET'), keyOf(uploaded))).toBe(false);
+    expect(
+      await sql(`select t.s3_key, t.upload_id, r.s3_deleted_reason from recording_transfers t join recordings r on r.id = t.recording_id where r.call_sid = $1 order by r.id`, [sid]),
+    ).toEqual(Array(2).fill({ s3_key: null, upload_id: null, s3_deleted_reason: 'lgpd_erase' }));
+  });
+
+  it("a recording in the account's own storage (external) is not claimed deleted: refused, naming the URL, until --external-deleted", async () => {
+    const phone = newMobile();
+    const sid = newCallSid();
+    await sql(`insert into calls (call_sid, account_sid, direction, from_number, to_number, status) values ($1, $2, 'inbound', $3, '+551130001000', 'completed')`, [
+      sid,
+      env('TWILIO_ACCOUNT_SID'),
+      phone,
+    ]);
+    const rec = newRecordingSid();
+    const url = `https://conta-propria.s3.sa-east-1.amazonaws.com/${rec}.wav`;
+    await sql(`insert into recordings (recording_sid, call_sid, status, storage_status, external_url, kind) values ($1, $2, 'completed', 'external', $3, 'voicemail')`, [rec, sid, url]);
+    const refused = await lgpd('erase', phone, '--yes');
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain(url);
+    expect(refused.err).toMatch(/--external-deleted/);
+    expect(await sql(`select from_number from calls where call_sid = $1`, [sid])).toEqual([{ from_number: phone }]);
+    // the database refuses too, whatever the tool says about the rest of the media
+    const [row] = await sql<{ id: number }>(`select id from recordings where recording_sid = $1`, [rec]);
+    await expect(sql(`select lgpd_erase($1, 'test', $2)`, [phone, [row!.id]])).rejects.toThrow(/deleted by hand first: https:\/\/conta-propria/);
+
+    const done = await lgpd('erase', phone, '--yes', '--external-deleted', '--json');
+    expect(done.err).toBe('');
+    expect(done.code).toBe(0);
+    expect(await sql(`select external_url, s3_deleted_reason from recordings where recording_sid = $1`, [rec])).toEqual([{ external_url: null, s3_deleted_reason: 'lgpd_erase' }]);
+  });
+
   it('an export whose audio cannot be read fails with nothing written (no JSON, no zip, no partial file) and is not recorded as done', async () => {
     const phone = newMobile();
     const sid = newCallSid();

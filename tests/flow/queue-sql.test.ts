@@ -381,6 +381,28 @@ describe('safety of the hand-out', () => {
     expect((await agentRow(x)).status).toBe('available');
   });
 
+  it('a dialer customer who opts out while nobody is free is never handed out: closed opted_out, no agent reserved; an inbound caller on the list is still served (OPT_OUT_INBOUND=continue)', async () => {
+    const q = await queue();
+    const customer = newMobile('21');
+    const sid = await dialerCall(customer);
+    const entered = await rpc<{ entry_id: number; agent: { id: number } | null }>('queue_enter', { p_event: dialerEvent(sid, customer), p_queue: q });
+    expect(entered.agent).toBeNull();
+    const listedCaller = newMobile('21');
+    await sql(`insert into opt_outs (phone_number, source) values ($1, 'manual')`, [listedCaller]);
+    const inbound = await enter(q, listedCaller, { opt_out_inbound: 'continue' });
+    expect(inbound.agent).toBeNull();
+    await sql(`insert into opt_outs (phone_number, source) values ($1, 'sms')`, [customer]);
+    const x = await agent(60);
+    await serve(q, [x]);
+    const first = await rpc<{ call_sid: string; opted_out?: boolean; agent: unknown }>('queue_assign', { p_agent_id: null, p_presence_seconds: 20 });
+    expect(first).toMatchObject({ call_sid: sid, opted_out: true, agent: null });
+    expect(await entry(sid)).toMatchObject({ result: 'opted_out', agent_id: null });
+    expect(await sql(`select opted_out, end_reason from calls where call_sid = $1`, [sid])).toEqual([{ opted_out: true, end_reason: 'opted_out_after_dial' }]);
+    expect(await agentRow(x)).toEqual({ status: 'available', current_call_sid: null });
+    const second = await rpc<{ call_sid: string; agent: { id: number } }>('queue_assign', { p_agent_id: null, p_presence_seconds: 20 });
+    expect(second).toMatchObject({ call_sid: inbound.sid, agent: { id: x } });
+  });
+
   it('a dialer customer already on the list is refused a place under OPT_OUT_INBOUND=continue', async () => {
     const q = await queue();
     const customer = newMobile('21');

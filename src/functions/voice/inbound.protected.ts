@@ -5,14 +5,15 @@
  * (ringback) until the agent answers from the page or the ring timeout sends them to
  * voicemail; otherwise the call goes down the agent's follow-me chain (softphone, mobile with
  * screening, then the agent's voicemail or a service queue; /voice/follow-me takes each next
- * hop, docs/follow-me.md). A number nobody owns goes to the fallback number, else voicemail.
+ * hop, docs/follow-me.md). A service number nobody owns redirects to its service queue
+ * (/voice/queue?queue=<name>). Another number nobody owns goes to the fallback number, else voicemail.
  * Opted-out callers get OPT_OUT_INBOUND.
  * Database down: disclaimer, then fallback number or voicemail.
  */
 import twilio from 'twilio';
 import { voiceEvent } from '../../lib/domain/call-events';
 import { addFollowMeStep } from '../../lib/domain/follow-me';
-import type { Config } from '../../lib/runtime/config';
+import { urlFor, type Config } from '../../lib/runtime/config';
 import { unwrap } from '../../lib/runtime/db';
 import { voiceFunction } from '../../lib/runtime/handler';
 import { MESSAGES } from '../../lib/domain/messages';
@@ -42,6 +43,12 @@ function answer(route: InboundRoute, config: Config): twilio.twiml.VoiceResponse
     case 'follow-me':
       addDisclaimer(twiml, config);
       addFollowMeStep(twiml, config, route.chain);
+      return twiml;
+    case 'queue':
+      // A service number (whatever its VoiceUrl): the queue takes the caller without playing
+      // the disclaimer again.
+      addDisclaimer(twiml, config);
+      twiml.redirect({ method: 'POST' }, urlFor(config, `/voice/queue?${new URLSearchParams({ queue: route.queue }).toString()}`));
       return twiml;
     case 'voicemail':
       addDisclaimer(twiml, config);

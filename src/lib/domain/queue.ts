@@ -295,6 +295,9 @@ export interface Assignment {
   agent: { id: number; room_conference_sid: string | null; shift_call_sid: string | null };
 }
 
+/** What queue_assign hands out: a caller for an agent, or a dialed customer who opted out while waiting. */
+type Dispatch = Assignment | (Omit<Assignment, 'agent'> & { opted_out: true; agent: null });
+
 /** True when a Calls update failed because the call is over (20404 not found, 21220 not in progress). */
 export function callIsGone(e: unknown): boolean {
   const err = e as { status?: number; code?: number };
@@ -323,6 +326,15 @@ export async function handOver(deps: { db: Db; twilio: twilio.Twilio; config: Co
   }
 }
 
+/** Hangs up a dialed customer who opted out while waiting in a queue (already over = done). */
+async function endOptedOut(client: twilio.Twilio, callSid: string): Promise<void> {
+  try {
+    await client.calls(callSid).update({ status: 'completed' });
+  } catch (e) {
+    if (!callIsGone(e)) console.error(`[discador] opted-out caller ${callSid} not hung up: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
 /**
  * Hands the longest-waiting callers to free agents (only `agentId` when given), one at a time,
  * until no caller or no agent is left, DISPATCH_MAX hand-overs, or the deadline. With `sweep`
@@ -341,7 +353,7 @@ export async function dispatchQueue(
     }
     for (let i = 0; i < DISPATCH_MAX; i++) {
       if (opts.deadlineMs !== undefined && Date.now() > opts.deadlineMs - 500) break;
-      const got = await deps.db.rpc<Assignment | null>('queue_assign', {
+      const got = await deps.db.rpc<Dispatch | null>('queue_assign', {
         p_agent_id: opts.agentId ?? null,
         p_presence_seconds: deps.config.AGENT_PRESENCE_SECONDS,
         p_stale_seconds: HANDOVER_STALE_SECONDS,
@@ -351,6 +363,11 @@ export async function dispatchQueue(
         break;
       }
       if (!got.data) break;
+      if ('opted_out' in got.data) {
+        // Closed as opted out: the customer asked not to be called, the call discador placed ends.
+        await endOptedOut(deps.twilio, got.data.call_sid);
+        continue;
+      }
       if ((await handOver(deps, got.data)) === 'moved') moved++;
     }
   } catch (e) {

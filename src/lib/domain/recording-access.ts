@@ -4,9 +4,11 @@
  * erasure (every version of the S3 object when the bucket keeps versions).
  */
 import {
+  AbortMultipartUploadCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectVersionsCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -77,6 +79,42 @@ export async function deleteS3ObjectAllVersions(s3: S3Client, bucket: string, ke
   }
   await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
   return removed + 1;
+}
+
+/**
+ * Aborts the unfinished multipart uploads of a key, so S3 drops the parts already sent:
+ * the one with `uploadId` when known (already aborted or completed = done), then every
+ * other upload S3 lists for the exact key (a crash may have started one whose id was never
+ * saved). A store that does not list uploads (501/405) is skipped: the known id is still
+ * aborted. Returns how many uploads it aborted.
+ */
+export async function abortMultipartUploads(s3: S3Client, bucket: string, key: string, uploadId?: string | null): Promise<number> {
+  const ids = new Set<string>(uploadId ? [uploadId] : []);
+  try {
+    let keyMarker: string | undefined;
+    let idMarker: string | undefined;
+    for (;;) {
+      const page = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key, KeyMarker: keyMarker, UploadIdMarker: idMarker }));
+      for (const u of page.Uploads ?? []) if (u.Key === key && u.UploadId) ids.add(u.UploadId);
+      if (!page.IsTruncated) break;
+      keyMarker = page.NextKeyMarker;
+      idMarker = page.NextUploadIdMarker;
+    }
+  } catch (e) {
+    if (!notImplemented(e)) throw e;
+  }
+  let aborted = 0;
+  for (const id of ids) {
+    try {
+      await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: id }));
+      aborted++;
+    } catch (e) {
+      const err = e as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+      // gone already, or a store without multipart abort (s3rver answers 405)
+      if ((err.Code ?? err.name) !== 'NoSuchUpload' && err.$metadata?.httpStatusCode !== 404 && !notImplemented(e)) throw e;
+    }
+  }
+  return aborted;
 }
 
 /**

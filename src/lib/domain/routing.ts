@@ -14,12 +14,15 @@ export interface RoutedAgent {
 /**
  * What start_inbound_call answers. route: 'offer' (the owner of the number is reserved for this
  * call), 'follow-me' (the owner cannot take it now: their chain is in follow_me), 'none' (nobody
- * owns the number). Older databases answer 'voicemail' (the owner works from the agent page but
+ * owns the number), 'queue' (a service number nobody owns: its callers wait in the service queue
+ * `queue`). Older databases answer 'voicemail' (the owner works from the agent page but
  * cannot take it now) or 'ring' (the owner has no shift leg: ring their devices); absent: 'ring'.
  */
 export interface InboundDecision {
   opted_out: boolean;
-  route?: 'offer' | 'follow-me' | 'voicemail' | 'ring' | 'none';
+  route?: 'offer' | 'follow-me' | 'queue' | 'voicemail' | 'ring' | 'none';
+  /** The service queue, with route 'queue'. */
+  queue?: string | null;
   agent: RoutedAgent | null;
   follow_me?: FollowMeChain | null;
 }
@@ -31,6 +34,7 @@ export type InboundRoute =
   | { kind: 'dial'; target: DialTarget; agentId?: number }
   | { kind: 'offer'; agentId: number }
   | { kind: 'follow-me'; chain: FollowMeChain }
+  | { kind: 'queue'; queue: string }
   | { kind: 'voicemail'; agentId?: number };
 
 /**
@@ -49,6 +53,7 @@ export function inboundRoute(decision: InboundDecision | null, config: Pick<Conf
   if (decision?.agent && decision.route === 'offer') return { kind: 'offer', agentId: decision.agent.id };
   if (decision?.agent && decision.route === 'follow-me' && decision.follow_me) return { kind: 'follow-me', chain: decision.follow_me };
   if (decision?.agent && (decision.route === 'voicemail' || decision.route === 'follow-me')) return { kind: 'voicemail', agentId: decision.agent.id };
+  if (!decision?.agent && decision?.route === 'queue' && decision.queue) return { kind: 'queue', queue: decision.queue };
   const target = agentTarget(decision?.agent ?? null);
   if (target) return { kind: 'dial', target, agentId: decision!.agent!.id };
   if (config.FALLBACK_NUMBER) return { kind: 'dial', target: { kind: 'number', number: config.FALLBACK_NUMBER } };

@@ -297,10 +297,11 @@ function onState(state: StateReply): void {
     if (firstPoll) notifier.remember(key);
     else notifier.raise({ kind: 'message', key, title: `Nova mensagem (${channelLabel(m.channel)})`, body: `${formatPhoneBR(m.from_number)}: ${clip(m.body, 120) || '(sem texto)'}` });
   }
+  // A missed call that left a message the page lists is one event: the voicemail notice says it.
+  const listed = new Set(state.voicemails.map((v) => v.call_sid));
   for (const m of state.missed) {
     const key = `missed:${m.call_sid}`;
-    // A missed call that left a message is one event: the voicemail notice says it.
-    if (firstPoll || m.voicemail) notifier.remember(key);
+    if (firstPoll || (m.voicemail && listed.has(m.call_sid))) notifier.remember(key);
     else notifier.raise({ kind: 'missed', key, title: 'Chamada perdida', body: formatPhoneBR(m.from ?? null) });
   }
   firstPoll = false;
