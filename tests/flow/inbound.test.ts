@@ -26,8 +26,9 @@ describe('inbound call', () => {
     expect(dial.attrs['timeout']).toBe('15'); // the default 20 s of ringing, less Twilio's 5 s buffer
     expect(dial.children.map((c) => [c.name, c.text])).toEqual([['Client', client]]);
 
-    const [call] = await sql('select direction, from_number, to_number, status, agent_id, opted_out from calls where call_sid = $1', [p['CallSid']]);
-    expect(call).toEqual({ direction: 'inbound', from_number: caller, to_number: number, status: 'ringing', agent_id: String(agentId), opted_out: false });
+    // The number's owner is kept apart; the call becomes an agent's only when one takes it.
+    const [call] = await sql('select direction, from_number, to_number, status, agent_id, owner_agent_id, opted_out from calls where call_sid = $1', [p['CallSid']]);
+    expect(call).toEqual({ direction: 'inbound', from_number: caller, to_number: number, status: 'ringing', agent_id: null, owner_agent_id: String(agentId), opted_out: false });
     const events = await sql('select kind, call_status, received_count from call_events where call_sid = $1', [p['CallSid']]);
     expect(events).toEqual([{ kind: 'voice', call_status: 'ringing', received_count: 1 }]);
   });
