@@ -203,6 +203,24 @@ describe('other ways in and other triggers', () => {
     await s.emulator.waitForCall(call.sid);
     expect((await until('entry ended', async () => ((await entry(call.sid))?.result ? entry(call.sid) : undefined)))?.result).toBe('abandoned');
   });
+  it('a campaign customer who opts out while waiting is never handed to an agent: told why, hung up, entry opted_out', async () => {
+    const agent = await agentWithLogin();
+    await paused(agent);
+    const { queue, number } = await serviceQueue([agent.id]);
+    const customer = newMobile('19');
+    const call = await s.twilio.calls.create({ to: customer, from: number, url: `${fb()}/voice/queue?queue=${queue}&source=campaign` });
+    await waiting(call.sid);
+    await sql(`select opt_out_add($1, 'SAIR por SMS', 'sms', 'sms')`, [customer]);
+    await sql(`select agent_transition($1, 'available', null, 'agent', null)`, [agent.id]);
+    await sql(`update agents set last_seen_at = now() where id = $1`, [agent.id]);
+    await dispatchQueue(deps(), { agentId: agent.id });
+    await s.emulator.waitForCall(call.sid);
+    expect(says(call.sid)).toContain('Seu número está na nossa lista de não contato e não será mais chamado. Desculpe o incômodo. Até logo.');
+    expect(await entry(call.sid)).toMatchObject({ result: 'opted_out', agent_id: null });
+    expect((await agentRow(agent.id)).status).toBe('available');
+    const reserved = await sql(`select 1 from agent_status_history where agent_id = $1 and status = 'reserved'`, [agent.id]);
+    expect(reserved).toEqual([]);
+  });
 });
 
 describe('hand-over races', () => {

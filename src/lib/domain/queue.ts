@@ -9,7 +9,8 @@ import twilio from 'twilio';
 import { urlFor, type Config } from '../runtime/config';
 import type { Db } from '../runtime/db';
 import { startWhisper } from './campaign-calls';
-import { addVoicemail, say } from './twiml';
+import { MESSAGES } from './messages';
+import { addVoicemail, say, sayAndHangUp } from './twiml';
 
 type VoiceResponse = twilio.twiml.VoiceResponse;
 
@@ -327,9 +328,10 @@ export async function handOver(deps: { db: Db; twilio: twilio.Twilio; config: Co
 }
 
 /** Hangs up a dialed customer who opted out while waiting in a queue (already over = done). */
-async function endOptedOut(client: twilio.Twilio, callSid: string): Promise<void> {
+async function endOptedOut(client: twilio.Twilio, config: Config, callSid: string): Promise<void> {
   try {
-    await client.calls(callSid).update({ status: 'completed' });
+    // The customer hears why the call ends (as at any other opted-out answer), then it ends.
+    await client.calls(callSid).update({ twiml: sayAndHangUp(config, MESSAGES.outboundOptedOut).toString() });
   } catch (e) {
     if (!callIsGone(e)) console.error(`[discador] opted-out caller ${callSid} not hung up: ${e instanceof Error ? e.message : String(e)}`);
   }
@@ -365,7 +367,7 @@ export async function dispatchQueue(
       if (!got.data) break;
       if ('opted_out' in got.data) {
         // Closed as opted out: the customer asked not to be called, the call discador placed ends.
-        await endOptedOut(deps.twilio, got.data.call_sid);
+        await endOptedOut(deps.twilio, deps.config, got.data.call_sid);
         continue;
       }
       if ((await handOver(deps, got.data)) === 'moved') moved++;
