@@ -25,7 +25,7 @@ const tag = randomBytes(4).toString('hex');
 let campaignId: number;
 const agentIds: Record<string, number> = {};
 const queueName = `board-${tag}`;
-const callerIds = [newMobile('11'), newMobile('21')];
+const callerIds: [string, string] = [newMobile('11'), newMobile('21')];
 const liveSids = { talking: newCallSid(), ringing: newCallSid(), queued: newCallSid() };
 
 /** Seconds ago as an SQL interval argument. */
