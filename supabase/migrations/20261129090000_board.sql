@@ -8,6 +8,7 @@
 create index if not exists calls_caller_id_created_idx on public.calls (caller_id, created_at) where caller_id is not null;
 create index if not exists calls_campaign_amd_at_idx on public.calls (campaign_id, amd_at) where amd_at is not null;
 create index if not exists calls_campaign_connected_at_idx on public.calls (campaign_id, connected_at) where connected_at is not null;
+create index if not exists agent_status_history_agent_ended_idx on public.agent_status_history (agent_id, ended_at) where ended_at is not null;
 
 -- Calls of at most this many seconds are short (brazil.md: answered or not, voicemail
 -- included; the threshold is configuration: p_short_seconds).
@@ -22,9 +23,11 @@ as $$
 declare
   v_session   jsonb := public.auth_session(p_session_hash, p_idle_seconds);
   v_now       timestamptz := public.app_now();
-  v_day_start timestamptz := pg_catalog.date_trunc('day', public.app_now() at time zone 'America/Sao_Paulo') at time zone 'America/Sao_Paulo';
-  v_today     date := (public.app_now() at time zone 'America/Sao_Paulo')::date;
-  v_hour_ago  timestamptz := public.app_now() - interval '1 hour';
+  -- One instant for the whole board (app_now() moves between calls): the Brasília day and
+  -- the last hour are taken from it.
+  v_day_start timestamptz := pg_catalog.date_trunc('day', v_now at time zone 'America/Sao_Paulo') at time zone 'America/Sao_Paulo';
+  v_today     date := (v_now at time zone 'America/Sao_Paulo')::date;
+  v_hour_ago  timestamptz := v_now - interval '1 hour';
   v_agents    jsonb;
   v_calls     jsonb;
   v_queues    jsonb;
@@ -128,7 +131,7 @@ begin
                            and (c.status = 'in-progress' or c.created_at > v_now - interval '10 minutes')) ln
     cross join lateral (select (select pg_catalog.count(*) from public.calls c
                                  where c.campaign_id = k.id and c.created_at >= v_hour_ago and c.direction = 'outbound-api'
-                                   and c.end_reason is distinct from 'twilio_refused')::integer as calls,
+                                   and c.end_reason is distinct from 'twilio_refused' and c.end_reason is distinct from 'never_placed')::integer as calls,
                                (select pg_catalog.count(*) from public.calls c
                                  where c.campaign_id = k.id and c.connected_at >= v_hour_ago)::integer as connects) hr
     cross join lateral (select (select pg_catalog.count(*) from public.calls c
@@ -142,8 +145,12 @@ begin
                           from (select h.status, extract(epoch from least(coalesce(h.ended_at, v_now), v_now) - greatest(h.started_at, v_hour_ago)) as s
                                   from public.agents a
                                   join public.agent_status_history h on h.agent_id = a.id
-                                 where a.campaign_id = k.id
-                                   and (h.ended_at is null or h.ended_at > v_hour_ago) and h.started_at < v_now) x
+                                 where a.campaign_id = k.id and h.ended_at > v_hour_ago and h.started_at < v_now
+                                union all
+                                select h.status, extract(epoch from v_now - greatest(h.started_at, v_hour_ago)) as s
+                                  from public.agents a
+                                  join public.agent_status_history h on h.agent_id = a.id and h.ended_at is null
+                                 where a.campaign_id = k.id and h.started_at < v_now) x
                          where x.s > 0) tk
     cross join lateral (select coalesce(pg_catalog.jsonb_object_agg(m.answered_by, m.n), '{}'::jsonb) as mix
                           from (select coalesce(c.answered_by, 'none') as answered_by, pg_catalog.count(*)::integer as n
@@ -171,7 +178,10 @@ begin
                                (pg_catalog.count(*) filter (where coalesce(c.duration, 0) <= p_short_seconds))::integer as short
                           from public.calls c
                          where c.caller_id = n.phone_number and c.created_at >= v_day_start
-                           and c.status in ('completed', 'no-answer', 'busy', 'failed', 'canceled')) sc
+                           and c.status in ('completed', 'no-answer', 'busy', 'failed', 'canceled')
+                           -- attempts Twilio never placed are not calls (their pick is given back)
+                           and c.call_sid is not null
+                           and c.end_reason is distinct from 'twilio_refused' and c.end_reason is distinct from 'never_placed') sc
    where n.is_active;
 
   return pg_catalog.jsonb_build_object(

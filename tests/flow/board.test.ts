@@ -132,6 +132,15 @@ beforeAll(async () => {
   await ended({ callerId: callerIds[0], createdAgo: t(650), status: 'completed', duration: 7, answeredBy: 'human', live: true, abandoned: true });
   await ended({ callerId: callerIds[0], createdAgo: t(600), status: 'completed', duration: 95, answeredBy: 'human', live: true, connected: true });
   await ended({ callerId: callerIds[1], createdAgo: t(500), status: 'busy', duration: null });
+  // Attempts Twilio never placed (refused at create, or never sent): not calls, never short ones.
+  for (const reason of ['twilio_refused', 'never_placed'])
+    await sql(`insert into calls (direction, to_number, caller_id, campaign_id, status, end_reason, created_at) values ('outbound-api', $1, $2::text, $3, 'failed', $4, now() - $5::interval)`, [
+      newMobile('11'),
+      callerIds[0],
+      campaignId,
+      reason,
+      ago(t(300)),
+    ]);
   await ended({ callerId: callerIds[1], createdAgo: t(400), status: 'completed', duration: 140, answeredBy: 'unknown', live: true, connected: true });
   await ended({ callerId: callerIds[1], createdAgo: yesterday, status: 'completed', duration: 2, answeredBy: 'machine_start' });
 });
@@ -234,7 +243,7 @@ describe('GET /api/board', () => {
     // The campaign.
     const [k] = await sql<any>(
       `with d as (select date_trunc('day', now() at time zone 'America/Sao_Paulo') at time zone 'America/Sao_Paulo' as start)
-       select count(*) filter (where c.created_at >= now() - interval '1 hour' and c.direction = 'outbound-api')::int as calls_hour,
+       select count(*) filter (where c.created_at >= now() - interval '1 hour' and c.direction = 'outbound-api' and coalesce(c.end_reason, '') not in ('twilio_refused', 'never_placed'))::int as calls_hour,
               count(*) filter (where c.connected_at >= now() - interval '1 hour')::int as connects_hour,
               count(*) filter (where c.live_at >= d.start)::int as live,
               count(*) filter (where c.abandoned_at >= d.start)::int as abandoned,
@@ -272,8 +281,10 @@ describe('GET /api/board', () => {
       const [c] = await sql<any>(
         `select n.calls_today, n.daily_cap,
                 (select count(*)::int from calls c where c.caller_id = n.phone_number and c.status in ('completed','no-answer','busy','failed','canceled')
+                    and c.call_sid is not null and coalesce(c.end_reason, '') not in ('twilio_refused', 'never_placed')
                     and c.created_at >= date_trunc('day', now() at time zone 'America/Sao_Paulo') at time zone 'America/Sao_Paulo') as ended,
                 (select count(*)::int from calls c where c.caller_id = n.phone_number and c.status in ('completed','no-answer','busy','failed','canceled')
+                    and c.call_sid is not null and coalesce(c.end_reason, '') not in ('twilio_refused', 'never_placed')
                     and coalesce(c.duration, 0) <= 6
                     and c.created_at >= date_trunc('day', now() at time zone 'America/Sao_Paulo') at time zone 'America/Sao_Paulo') as short
            from phone_numbers n where n.phone_number = $1`,
