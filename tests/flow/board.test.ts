@@ -97,7 +97,10 @@ beforeAll(async () => {
   ]);
 
   // The queue: two waiting now, one answered in level today, one abandoned today, one answered yesterday.
-  await sql(`insert into service_queues (name, service_level_seconds) values ($1, 20)`, [queueName]);
+  // Served only by an agent nobody routes to: its waiting callers (fake calls) must never be
+  // handed to other suites' agents by the dispatcher that runs before every pacing round.
+  const [nobody] = await sql<{ id: string }>(`insert into agents (name, status) values ('ninguém', 'offline') returning id`);
+  await sql(`insert into service_queues (name, service_level_seconds, agent_ids) values ($1, 20, array[$2::bigint])`, [queueName, nobody!.id]);
   const entry = (sid: string, entered: number, left: number | null, result: string | null, waited: number | null) =>
     sql(`insert into queue_entries (call_sid, queue_name, entered_at, left_at, result, waited_seconds) values ($1, $2, now() - $3::interval, case when $4::int is null then null else now() - $4::int * interval '1 second' end, $5, $6)`, [
       sid,
