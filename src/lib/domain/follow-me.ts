@@ -28,18 +28,18 @@ export interface FollowMeChain {
 }
 
 /**
- * Twilio rings a `<Dial>` 5 seconds longer than its timeout: "Twilio adds a 5-second buffer
+ * Twilio rings a Dial verb 5 seconds longer than its timeout: "Twilio adds a 5-second buffer
  * to the timeout value you provide" (Calls create `Timeout`, twilio.com/docs/voice/api/call-resource;
- * the same buffer on `<Dial timeout>` is recorded in shared/reference/twilio.md and modelled by
+ * the same buffer on the Dial verb's timeout is recorded in shared/reference/twilio.md and modelled by
  * the emulator, emulator/README.md "Ring timeout buffer").
  */
 export const TWILIO_RING_BUFFER_SECONDS = 5;
-/** `<Dial timeout>` bounds Twilio accepts (emulator/README.md TwiML table: 5–600). */
+/** The Dial verb's timeout bounds Twilio accepts (emulator/README.md TwiML table: 5–600). */
 export const DIAL_TIMEOUT_MIN = 5;
 export const DIAL_TIMEOUT_MAX = 600;
 
 /**
- * The `<Dial timeout>` that makes a hop ring for `ringSeconds` in real time: the configured
+ * The Dial verb's timeout that makes a hop ring for `ringSeconds` in real time: the configured
  * seconds minus Twilio's buffer, within Twilio's bounds (a setting under 10 s therefore rings
  * 10 s: the settings table does not allow it).
  */
@@ -132,10 +132,10 @@ export function hopOutcome(dialCallStatus: string | undefined): HopOutcome {
 export const SCREEN_KEY_SECONDS = 6;
 
 /**
- * The mobile's whisper (`<Number url>`): a document there may hold only Play, Say, Gather and
- * Hangup (twilio.com/docs/voice/twiml/number "url": "privately <Play> or <Say> … decline … using
- * <Gather> and <Hangup>"; emulator/README.md conformance row). The prompt is said twice inside one
- * Gather; no key → `<Hangup/>`, which the caller's Dial sees as no answer. A mobile's own
+ * The mobile's whisper (the Number noun's url): a document there may hold only Play, Say,
+ * Gather and Hangup (twilio.com/docs/voice/twiml/number, attribute "url"; emulator/README.md
+ * conformance row). The prompt is said twice inside one Gather; no key → a Hangup verb, which
+ * the caller's Dial sees as no answer. A mobile's own
  * voicemail never presses 1, so it is no answer too.
  */
 export function screenTwiml(config: Config | null, agentName: string | null, keyAction: string): VoiceResponse {

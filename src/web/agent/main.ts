@@ -379,7 +379,7 @@ async function refreshToken(): Promise<void> {
 
 /**
  * While the agent has no shift leg (offline, paused, or not yet connected) the follow-me
- * chain's softphone hop rings this browser (`<Dial><Client>`): the device is registered for
+ * chain's softphone hop rings this browser (a Dial verb with a Client noun): the device is registered for
  * incoming calls then, and unregistered once a shift leg exists (a browser on a shift call
  * is not rung; the chain skips the hop). Called after every poll.
  */
