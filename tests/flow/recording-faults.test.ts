@@ -155,14 +155,18 @@ describe('/webhooks/recording (the real function)', () => {
       AccountSid: env('TWILIO_ACCOUNT_SID'), CallSid: callSid, RecordingSid: recSid, RecordingStatus: 'in-progress', RecordingChannels: '1', RecordingSource: 'RecordVerb',
       RecordingUrl: `https://api.twilio.com/2010-04-01/Accounts/${env('TWILIO_ACCOUNT_SID')}/Recordings/${recSid}`, RecordingStartTime: 'Thu, 26 Nov 2026 10:00:00 +0000',
     });
+    // A queue only this agent serves: a voicemail of a queue served by everyone would show on
+    // every other suite's agents' pages.
+    const queue = `vq${randomBytes(3).toString('hex')}`;
+    await sql(`insert into service_queues (name, agent_ids) values ($1, array[$2::bigint])`, [queue, agentId]);
     const queued = 'RE' + randomBytes(16).toString('hex');
-    expect((await signedPost(`${base}?kind=voicemail&queue=geral`, params(queued), env('TWILIO_AUTH_TOKEN'))).status).toBe(204);
+    expect((await signedPost(`${base}?kind=voicemail&queue=${queue}`, params(queued), env('TWILIO_AUTH_TOKEN'))).status).toBe(204);
     const plain = 'RE' + randomBytes(16).toString('hex');
     expect((await signedPost(`${base}?kind=voicemail`, params(plain), env('TWILIO_AUTH_TOKEN'))).status).toBe(204);
     const rows = await sql<{ recording_sid: string; agent_id: string | null; queue_name: string | null }>(
       `select recording_sid, agent_id, queue_name from recordings where recording_sid = any($1)`, [[queued, plain]]);
     expect(Object.fromEntries(rows.map((r) => [r.recording_sid, [r.agent_id, r.queue_name]]))).toEqual({
-      [queued]: [null, 'geral'], // the team's
+      [queued]: [null, queue], // the team's
       [plain]: [String(agentId), null], // no owner named: the call's agent
     });
   });

@@ -282,6 +282,9 @@ describe('voicemails on the agent page', () => {
     const me = await createAgentWithDid({ name: `Agente ${randomBytes(3).toString('hex')}`, phone: null, client: null, did: newDid() });
     const other = await createAgentWithDid({ name: `Outro ${randomBytes(3).toString('hex')}`, phone: null, client: null, did: newDid() });
     const queue = `q${randomBytes(4).toString('hex')}`;
+    // Only this agent serves the queue: a queue served by everyone would put its voicemail
+    // on every other suite's agents' pages.
+    await sql(`insert into service_queues (name, agent_ids) values ($1, array[$2::bigint])`, [queue, me]);
     const owned = await voicemail(null, { agentId: me, stored: true, transcription: 'Oi, aqui é a Maria', duration: 21, ago: '1 minute' });
     const legacy = await voicemail(me, { kind: 'call', ago: '2 minutes' });
     const queued = await voicemail(null, { queue, ago: '3 minutes' });
