@@ -1,6 +1,8 @@
 -- The supervisor's live board (docs/board.md): board_snapshot answers, in one call, the
 -- session check and the whole floor as JSON: agents, calls in progress, service queues,
--- campaigns, caller IDs and the open alerts (none exist yet: always []).
+-- campaigns, caller IDs, the Anatel short-call monitor (board_anatel) and the open alerts
+-- (board_alerts). Those two are defined here as empty parts and redefined by the migrations
+-- that build them, so board_snapshot itself never changes for them.
 --
 -- "Today" is São Paulo's day, as everywhere else (pacer_snapshot, queue_stats, caller-ID caps).
 
@@ -10,12 +12,30 @@ create index if not exists calls_campaign_amd_at_idx on public.calls (campaign_i
 create index if not exists calls_campaign_connected_at_idx on public.calls (campaign_id, connected_at) where connected_at is not null;
 create index if not exists agent_status_history_agent_ended_idx on public.agent_status_history (agent_id, ended_at) where ended_at is not null;
 
+-- The Anatel short-call monitor (null until it exists), its part of the board, and the open
+-- alerts (empty until alerts exist). p_settings carries the thresholds the functions'
+-- configuration holds: {short_call_seconds, anatel_daily_calls, anatel_short_percent,
+-- anatel_near_percent} (src/lib/domain/anatel.ts, anatelSettings).
+create or replace function public.short_call_monitor(p_now timestamptz, p_settings jsonb)
+returns jsonb language sql stable set search_path = '' as $$ select 'null'::jsonb $$;
+create or replace function public.board_anatel(p_now timestamptz, p_day_start timestamptz, p_settings jsonb)
+returns jsonb language sql stable set search_path = '' as $$ select public.short_call_monitor(p_now, p_settings) $$;
+create or replace function public.board_alerts(p_now timestamptz)
+returns jsonb language sql stable set search_path = '' as $$ select '[]'::jsonb $$;
+revoke execute on function public.short_call_monitor(timestamptz, jsonb) from public, anon, authenticated;
+revoke execute on function public.board_anatel(timestamptz, timestamptz, jsonb) from public, anon, authenticated;
+revoke execute on function public.board_alerts(timestamptz) from public, anon, authenticated;
+grant execute on function public.short_call_monitor(timestamptz, jsonb) to service_role;
+grant execute on function public.board_anatel(timestamptz, timestamptz, jsonb) to service_role;
+grant execute on function public.board_alerts(timestamptz) to service_role;
+
 -- Calls of at most this many seconds are short (brazil.md: answered or not, voicemail
 -- included; the threshold is configuration: p_short_seconds).
 --
 -- Answers null when the session is not live (→ 401), {refused: 'forbidden'} for an agent
 -- (→ 403 forbidden_role), else the board.
-create function public.board_snapshot(p_session_hash text, p_idle_seconds integer default 1800, p_short_seconds integer default 6)
+create function public.board_snapshot(p_session_hash text, p_idle_seconds integer default 1800, p_short_seconds integer default 6,
+                                       p_settings jsonb default '{}')
 returns jsonb
 language plpgsql
 set search_path = ''
@@ -193,8 +213,9 @@ begin
     'queues', v_queues,
     'campaigns', v_campaigns,
     'caller_ids', v_numbers,
-    'alerts', '[]'::jsonb);
+    'anatel', public.board_anatel(v_now, v_day_start, p_settings || pg_catalog.jsonb_build_object('short_call_seconds', p_short_seconds)),
+    'alerts', public.board_alerts(v_now));
 end $$;
 
-revoke execute on function public.board_snapshot(text, integer, integer) from public, anon, authenticated;
-grant execute on function public.board_snapshot(text, integer, integer) to service_role;
+revoke execute on function public.board_snapshot(text, integer, integer, jsonb) from public, anon, authenticated;
+grant execute on function public.board_snapshot(text, integer, integer, jsonb) to service_role;

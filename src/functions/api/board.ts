@@ -7,21 +7,10 @@
  */
 import { apiFunction, ForbiddenRole, SessionExpired } from '../../lib/runtime/api';
 import { unwrap } from '../../lib/runtime/db';
+import type { BoardResponse } from '../../lib/domain/board';
+import { anatelSettings } from '../../lib/domain/anatel';
 
-/** Calls of at most this many seconds are short (Anatel; ../shared/reference/brazil.md). */
-export const SHORT_CALL_SECONDS = 6;
-
-export interface BoardResponse {
-  server_time: string;
-  day_start: string;
-  short_call_seconds: number;
-  agents: Record<string, unknown>[];
-  calls: Record<string, unknown>[];
-  queues: Record<string, unknown>[];
-  campaigns: Record<string, unknown>[];
-  caller_ids: Record<string, unknown>[];
-  alerts: unknown[];
-}
+export type { BoardResponse };
 
 export const handler = apiFunction(
   { roles: ['admin', 'supervisor'], session: 'token-only' },
@@ -30,7 +19,8 @@ export const handler = apiFunction(
       await db.rpc<BoardResponse | { refused: 'forbidden' } | null>('board_snapshot', {
         p_session_hash: tokenHash,
         p_idle_seconds: config.SESSION_IDLE_MINUTES * 60,
-        p_short_seconds: SHORT_CALL_SECONDS,
+        p_short_seconds: config.SHORT_CALL_SECONDS,
+        p_settings: anatelSettings(config),
       }),
     );
     if (!answer) throw new SessionExpired();

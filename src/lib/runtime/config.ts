@@ -73,6 +73,9 @@ export const configSchema = {
     // Voicemail transcription by Twilio's <Record transcribe> (off: it transcribes English only,
     // see docs/follow-me.md); on, the text arrives at /webhooks/transcription.
     VOICEMAIL_TRANSCRIBE: oneOf(['off', 'on']).default('off'),
+    // Calls of at most this many seconds are short (Anatel: answered or not, voicemail included;
+    // reported as 3 s and as 6 s, ../shared/reference/brazil.md).
+    SHORT_CALL_SECONDS: int(1, 60).default(6),
   },
 };
 
