@@ -149,7 +149,7 @@ const actionUpdaters = new WeakMap<HTMLTableRowElement, (data: Record<string, un
 type Section = keyof typeof COLUMNS;
 
 /** Builds a row's action controls (once) and returns how to refresh them; null: the section has no actions. */
-function actionsFor(section: Section, cell: HTMLTableCellElement): ((data: Record<string, unknown>) => void) | null {
+function actionsFor(section: Section, cell: HTMLElement): ((data: Record<string, unknown>) => void) | null {
   if (section === 'calls') return callActions(cell);
   if (section === 'agents') return agentActions(cell);
   if (section === 'campaigns') return campaignActions(cell);
@@ -206,9 +206,11 @@ function drawTable(section: Section, rows: Row[]): void {
       }
       if (hasActions) {
         const td = document.createElement('td');
-        td.className = 'actions';
+        const box = document.createElement('div');
+        box.className = 'actions';
+        td.append(box);
         tr.append(td);
-        const update = actionsFor(section, td);
+        const update = actionsFor(section, box);
         if (update) actionUpdaters.set(tr, update);
       }
     }
@@ -292,7 +294,7 @@ function renderStatus(): void {
 
 // ---------------------------------------------------------------- actions
 
-function callActions(td: HTMLTableCellElement): (data: Record<string, unknown>) => void {
+function callActions(td: HTMLElement): (data: Record<string, unknown>) => void {
   let sid = '';
   const start = (mode: MonitorMode, b: HTMLButtonElement) =>
     void (async () => {
@@ -313,13 +315,14 @@ function callActions(td: HTMLTableCellElement): (data: Record<string, unknown>) 
     const hasAgent = data['agent_id'] !== null && data['agent_id'] !== undefined;
     for (const b of [listen, whisper, barge]) {
       b.hidden = mine;
-      b.title = hasAgent ? '' : 'Nenhum agente nesta ligação';
+      // Only an agent's call can be monitored (the API answers no_agent otherwise).
+      b.disabled = !hasAgent;
     }
     watching.hidden = !mine;
   };
 }
 
-function agentActions(td: HTMLTableCellElement): (data: Record<string, unknown>) => void {
+function agentActions(td: HTMLElement): (data: Record<string, unknown>) => void {
   let agent: Record<string, unknown> = {};
   const name = () => String(agent['name'] ?? 'o agente');
   const pause = button('Forçar pausa', 'secondary small', 'force-pause', (b) =>
@@ -345,7 +348,7 @@ function agentActions(td: HTMLTableCellElement): (data: Record<string, unknown>)
   };
 }
 
-function campaignActions(td: HTMLTableCellElement): (data: Record<string, unknown>) => void {
+function campaignActions(td: HTMLElement): (data: Record<string, unknown>) => void {
   let k: Record<string, unknown> = {};
   const name = () => String(k['name'] ?? 'a campanha');
   const toggle = button('Pausar', 'secondary small', 'campaign-toggle', (b) =>
