@@ -37,7 +37,7 @@ export class Poller<T> {
   private readonly timers: Timers;
 
   constructor(private readonly opts: PollerOptions<T>) {
-    this.timers = opts.timers ?? { setTimeout: (fn, ms) => window.setTimeout(fn, ms), clearTimeout: (h) => window.clearTimeout(h as number) };
+    this.timers = opts.timers ?? { setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms), clearTimeout: (h) => globalThis.clearTimeout(h as number) };
   }
 
   get inFlight(): boolean {
