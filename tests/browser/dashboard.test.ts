@@ -454,7 +454,7 @@ describe('the supervisor board', () => {
       // The polls fail (the network refuses them): the banner says so, the board stays, clocks tick.
       await page.route('**/api/board', (route: Route) => route.abort('connectionrefused'));
       await page.waitForSelector('[data-testid="stale-banner"]:not([hidden])', { timeout: 5000 });
-      expect(await page.textContent('#stale')).toMatch(/^Painel desatualizado: sem resposta do servidor desde há \d+ s\. Sem conexão com o servidor\. Verifique a rede\./);
+      expect(await page.textContent('#stale')).toMatch(/^Painel desatualizado: sem resposta do servidor há \d+ s\. Sem conexão com o servidor\. Verifique a rede\./);
       expect(await page.isVisible(row)).toBe(true);
       const t0 = clockSeconds((await rowFields(page, `agent-${agentIds['falando']}`))['seconds_in_state']!);
       await page.waitForTimeout(2000);
@@ -467,6 +467,13 @@ describe('the supervisor board', () => {
       await page.waitForFunction(`/^atualizado há [0-2] s$/.test(document.getElementById('updated').textContent)`, undefined, { timeout: 3000 });
       expect(most).toBe(1);
       await tb.shot('recovered');
+
+      // The session is revoked: the next poll's 401 brings the sign-in form back, with why.
+      await sql(`update sessions set revoked_at = now(), revoked_reason = 'admin' where revoked_at is null and user_id = (select id from users where email = $1)`, [SUPERVISOR.email]);
+      await page.waitForSelector('#login-view:not([hidden])', { timeout: 4000 });
+      expect(await page.textContent('#login-error')).toBe('Sua sessão expirou. Entre novamente.');
+      expect(await page.isVisible('#board-view')).toBe(false);
+      await tb.shot('session revoked');
     });
   });
 
@@ -539,6 +546,7 @@ describe('the supervisor board', () => {
         if (path === '/api/supervisor/agent') return route.fulfill({ json: { agent: { id: body.agent_id, status: body.status, pause_reason: body.reason ?? null } } });
         return route.fulfill({ status: 400, json: { error: 'bad_request', message: 'dial_ratio must be 1-10' } });
       });
+      const [calls0] = await sql(`select to_number as customer from calls where call_sid = $1`, [live.talking]);
       await signIn(page, SUPERVISOR);
       const pausa = `tr[data-testid="agent-${agentIds['pos']}"]`;
       await page.waitForSelector(pausa);
@@ -590,6 +598,33 @@ describe('the supervisor board', () => {
       await page.waitForFunction(ERROR_SHOWN);
       expect(sent).toEqual([{ path: '/api/supervisor/campaign', body: { campaign_id: campaignId, status: 'paused' } }]);
       await tb.shot('action refused');
+
+      // Monitoring accepted: the bar names the call and the mode; switching asks before barging; leaving ends it.
+      await page.unroute('**/api/supervisor/**');
+      sent.length = 0;
+      await page.route('**/api/supervisor/monitor**', async (route: Route) => {
+        const path = new URL(route.request().url()).pathname;
+        const body = route.request().postDataJSON();
+        sent.push({ path, body });
+        if (path === '/api/supervisor/monitor/stop') return route.fulfill({ json: { ok: true } });
+        const mode = body.mode;
+        return route.fulfill({ json: { monitor: { monitor_id: 41, call_sid: live.talking, agent_id: agentIds['falando'], mode } } });
+      });
+      await page.click(`tr[data-testid="call-${live.talking}"] button[data-action="whisper"]`);
+      await page.waitForSelector('[data-testid="monitor-bar"]:not([hidden])');
+      expect(await page.textContent('#monitor-text')).toBe(`Monitorando (Sussurrar): Painel falando ${tag} com ${formatPhone(calls0!.customer)}`);
+      expect(await page.getAttribute('#monitor-bar [data-monitor-mode="whisper"]', 'aria-pressed')).toBe('true');
+      expect(await page.isVisible(`tr[data-testid="call-${live.talking}"] button[data-action="listen"]`)).toBe(false);
+      await page.click('#monitor-bar [data-monitor-mode="barge"]');
+      await page.waitForSelector('#confirm[open]');
+      await page.click('#confirm-ok');
+      await page.waitForSelector('#monitor-bar [data-monitor-mode="barge"][aria-pressed="true"]');
+      await tb.shot('barging');
+      await page.click('#monitor-stop');
+      await page.waitForSelector('[data-testid="monitor-bar"]', { state: 'hidden' });
+      expect(sent.map((x) => x.path)).toEqual(['/api/supervisor/monitor', '/api/supervisor/monitor/mode', '/api/supervisor/monitor/stop']);
+      expect(sent[1]!.body).toEqual({ monitor_id: 41, mode: 'barge' });
+      expect(sent[2]!.body).toEqual({ monitor_id: 41 });
     });
   });
 });

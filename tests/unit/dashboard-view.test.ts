@@ -34,7 +34,7 @@ describe('format', () => {
   });
 
   it('writes the AMD mix in a fixed order, unknown results last, nothing as —', () => {
-    expect(formatAmdMix({ unknown: 1, human: 2, machine_start: 1, weird: 3, fax: 0 })).toBe('Humano 2 · Secretária (início) 1 · Indefinido 1 · weird 3');
+    expect(formatAmdMix({ unknown: 1, human: 2, machine_start: 1, weird: 3, fax: 0 })).toBe('Humano 2 · Máquina 1 · Indefinido 1 · weird 3');
     expect([formatAmdMix({}), formatAmdMix(null)]).toEqual(['—', '—']);
   });
 
@@ -111,7 +111,7 @@ describe('boardView', () => {
     expect(fields(v.campaigns[0]!)).toEqual({
       name: 'Cobrança', mode: 'Preditiva', status: 'Em andamento', dial_level: '0,50', lines_in_use: '2', agents_staffed: '4', calls_last_hour: '9',
       connects_last_hour: '3', talk_minutes_per_agent_hour: '17,7', abandon_rate_today: '2,5%', abandon_cap: '3,0%', abandon_rate_with_amd_today: '12,2%',
-      amd_estimated_abandons_today: '4,4', amd_today: 'Humano 3 · Secretária (início) 1',
+      amd_estimated_abandons_today: '4,4', amd_today: 'Humano 3 · Máquina 1',
     });
     expect(fields(v.callerIds[0]!)).toEqual({
       phone_number: '(11) 99000-0009', calls_today: '7', daily_cap: '120', cap_use: '5,8%', ended_today: '5', short_today: '3', short_ratio_today: '60,0%', spam_flagged: 'Não',

@@ -107,10 +107,10 @@ export const CAMPAIGN_STATUS: Record<string, string> = {
 /** AMD results (calls.answered_by), in the order the mix is written. */
 export const AMD_LABEL: [string, string][] = [
   ['human', 'Humano'],
-  ['machine_start', 'Secretária (início)'],
-  ['machine_end_beep', 'Secretária (bipe)'],
-  ['machine_end_silence', 'Secretária (silêncio)'],
-  ['machine_end_other', 'Secretária (outro)'],
+  ['machine_start', 'Máquina'],
+  ['machine_end_beep', 'Máq. bipe'],
+  ['machine_end_silence', 'Máq. silêncio'],
+  ['machine_end_other', 'Máq. outro'],
   ['fax', 'Fax'],
   ['unknown', 'Indefinido'],
 ];

@@ -281,7 +281,7 @@ function renderStatus(): void {
     const retry = Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
     const when = retry > 0 ? `nova tentativa em ${retry} s` : 'tentando de novo agora';
     banner.textContent = board
-      ? `Painel desatualizado: sem resposta do servidor desde ${agoText((Date.now() - receivedAt) / 1000)}. ${lastError} (${when})`
+      ? `Painel desatualizado: sem resposta do servidor ${agoText((Date.now() - receivedAt) / 1000)}. ${lastError} (${when})`
       : `Não foi possível carregar o painel. ${lastError} (${when})`;
     banner.hidden = false;
     updated.classList.add('stale');
@@ -401,6 +401,7 @@ function campaignActions(td: HTMLElement): (data: Record<string, unknown>) => vo
       });
     })(),
   );
+  td.classList.add('wrap');
   td.append(toggle, mode, ratio, apply);
   return (data) => {
     k = data;
