@@ -402,7 +402,7 @@ function campaignActions(td: HTMLElement): (data: Record<string, unknown>) => vo
     })(),
   );
   td.classList.add('wrap');
-  td.append(toggle, mode, ratio, apply);
+  td.append(mode, ratio, apply, toggle);
   return (data) => {
     k = data;
     toggle.textContent = data['status'] === 'paused' ? 'Retomar' : 'Pausar';
