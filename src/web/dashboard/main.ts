@@ -463,6 +463,9 @@ function stopPolling(): void {
   tickTimer = undefined;
   board = null;
   failures = 0;
+  // Nothing of this session's board stays on screen for the next one.
+  $('board-body').hidden = true;
+  for (const tbody of document.querySelectorAll('#board-body tbody')) tbody.replaceChildren();
   $('updated').hidden = true;
   $('stale').hidden = true;
 }
@@ -481,7 +484,6 @@ function signedOut(message: string | null): void {
 function restricted(): void {
   stopPolling();
   show('restricted');
-  $('board-body').hidden = true;
   announce('Acesso restrito a supervisores.');
 }
 
