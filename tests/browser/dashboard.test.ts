@@ -458,13 +458,13 @@ describe('the supervisor board', () => {
       expect(await page.textContent('#stale')).toMatch(/^Painel desatualizado: sem resposta do servidor há \d+ s\. Sem conexão com o servidor\. Verifique a rede\./);
       expect(await page.isVisible(row)).toBe(true);
       const t0 = clockSeconds((await rowFields(page, `agent-${agentIds['falando']}`))['seconds_in_state']!);
-      await page.waitForTimeout(2000);
+      await page.waitForTimeout(1100);
       expect(clockSeconds((await rowFields(page, `agent-${agentIds['falando']}`))['seconds_in_state']!)).toBeGreaterThanOrEqual(t0 + 1);
       await tb.shot('stale banner');
 
-      // The API answers again: the banner goes within the backoff (at most 10 s) and the board is fresh.
+      // The API answers again: the banner goes within the backoff (at most 8 s) and the board is fresh.
       await page.unroute('**/api/board');
-      await page.waitForSelector('[data-testid="stale-banner"]', { state: 'hidden', timeout: 12000 });
+      await page.waitForSelector('[data-testid="stale-banner"]', { state: 'hidden', timeout: 10000 });
       await page.waitForFunction(`/^atualizado há [0-2] s$/.test(document.getElementById('updated').textContent)`, undefined, { timeout: 3000 });
       expect(most).toBe(1);
       await tb.shot('recovered');

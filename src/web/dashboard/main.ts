@@ -16,7 +16,7 @@ import { COLUMNS, boardView, type Cell, type Row } from './view';
 /** How often the board is polled while polls succeed. */
 const POLL_MS = 2000;
 /** The longest wait between polls while they fail. */
-const MAX_BACKOFF_MS = 10000;
+const MAX_BACKOFF_MS = 8000;
 /** A poll not answered by then is abandoned (and counts as a failure). */
 const POLL_TIMEOUT_MS = 5000;
 
