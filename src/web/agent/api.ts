@@ -45,8 +45,8 @@ export class Api {
     return this.token !== null;
   }
 
-  /** Sends one request; resolves with the JSON body, rejects with ApiError. */
-  async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  /** Sends one request; resolves with the JSON body, rejects with ApiError (`signal` aborts it: a network error). */
+  async request<T>(method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (this.token) headers['authorization'] = `Bearer ${this.token}`;
@@ -58,6 +58,7 @@ export class Api {
         body: body === undefined ? undefined : JSON.stringify(body),
         credentials: 'same-origin',
         cache: 'no-store',
+        signal,
       });
     } catch {
       throw new ApiError(0, 'network', 'Sem conexão com o servidor.');
