@@ -383,7 +383,7 @@ begin
     end if;
   exception when sqlstate 'DC400' or sqlstate 'DC404' or sqlstate 'DC409' then
     get stacked diagnostics v_msg = message_text, v_state = returned_sqlstate;
-    v_code := pg_catalog.substring(v_msg from '^([a-z_]+)');
+    v_code := pg_catalog.substring(v_msg, '^([a-z_]+)');
     perform public.supervisor_log(p_actor, 'campaign', v_target, v_detail, coalesce(v_code, 'refused'));
     return pg_catalog.jsonb_build_object('error', coalesce(v_code, 'refused'), 'sqlstate', v_state, 'message', v_msg);
   end;
