@@ -4,14 +4,13 @@
  * rejected, a phone skips the browser, stop hangs the leg up, and the leg ending (the server took
  * the supervisor out) clears the state. And the Participants requests each mode makes.
  */
-import { createMonitor, type MonitorApi } from '../../src/web/dashboard/monitor';
-import type { SoftCall, SoftDevice } from '../../src/web/agent/softphone';
+import { createMonitor, type MonitorApi, type MonitorCall, type MonitorDevice } from '../../src/web/dashboard/monitor';
 import { modeSettings, participantCreateParams } from '../../src/lib/domain/supervisor';
 import type { Config } from '../../src/lib/runtime/config';
 
 type Listener = (...a: unknown[]) => void;
 
-class FakeCall implements SoftCall {
+class FakeCall implements MonitorCall {
   accepted = false;
   rejected = false;
   disconnected = false;
@@ -44,7 +43,7 @@ class FakeCall implements SoftCall {
   }
 }
 
-class FakeDevice implements SoftDevice {
+class FakeDevice implements MonitorDevice {
   state = 'unregistered';
   tokens: string[] = [];
   private on_: Record<string, Listener[]> = {};
@@ -55,7 +54,7 @@ class FakeDevice implements SoftDevice {
     this.state = 'registered';
   }
   async unregister() {}
-  async connect(): Promise<SoftCall> {
+  async connect(): Promise<MonitorCall> {
     throw new Error('never used');
   }
   updateToken(t: string) {

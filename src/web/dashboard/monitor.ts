@@ -12,7 +12,25 @@
  * on stop, and when the server takes the supervisor out (the customer left): the state becomes
  * null then.
  */
-import type { DeviceFactory, SoftCall, SoftDevice } from '../agent/softphone';
+
+/**
+ * The part of the Voice SDK's Call the monitor uses (a subset of the agent page's MonitorCall in
+ * src/web/agent/softphone.ts, so its DeviceFactory fits here).
+ */
+export interface MonitorCall {
+  readonly parameters: Record<string, string>;
+  accept(): void;
+  reject(): void;
+  disconnect(): void;
+  on(event: 'disconnect' | 'cancel', listener: () => void): unknown;
+}
+
+/** The part of the Voice SDK's Device the monitor uses (a subset of MonitorDevice). */
+export interface MonitorDevice {
+  register(): Promise<void>;
+  updateToken(token: string): void;
+  on(event: 'incoming' | 'error' | 'tokenWillExpire', listener: (...args: any[]) => void): unknown;
+}
 
 export type MonitorMode = 'listen' | 'whisper' | 'barge';
 
@@ -47,7 +65,7 @@ export interface MonitorVoiceToken {
 /** Where the supervisor's audio goes; all optional (without them the page only drives the server). */
 export interface MonitorOptions {
   /** Builds the Voice SDK Device (the agent page's `deviceFactory(config)` from softphone.ts). */
-  deviceFactory?: () => Promise<DeviceFactory>;
+  deviceFactory?: () => Promise<(token: string) => MonitorDevice>;
   /** Fetches GET /api/voice-token (a supervisor's identity is supervisor-<user id>). */
   voiceToken?: () => Promise<MonitorVoiceToken>;
   /** A phone (E.164) to ring instead of the browser, or null for the browser; asked at each start. */
@@ -67,12 +85,12 @@ export const RING_WAIT_MS = 20000;
 export function createMonitor(api: MonitorApi, options: MonitorOptions = {}): Monitor {
   let state: MonitorState | null = null;
   const listeners: ((s: MonitorState | null) => void)[] = [];
-  let device: SoftDevice | null = null;
-  let registering: Promise<SoftDevice> | null = null;
+  let device: MonitorDevice | null = null;
+  let registering: Promise<MonitorDevice> | null = null;
   /** The browser leg of the monitoring in progress. */
-  let leg: SoftCall | null = null;
+  let leg: MonitorCall | null = null;
   /** Set while a start is in flight: the call that rings then is the supervisor's own leg. */
-  let expecting: ((call: SoftCall) => void) | null = null;
+  let expecting: ((call: MonitorCall) => void) | null = null;
 
   const set = (s: MonitorState | null) => {
     state = s;
@@ -82,13 +100,13 @@ export function createMonitor(api: MonitorApi, options: MonitorOptions = {}): Mo
   const plain = (m: ServerMonitor): MonitorState => ({ monitor_id: m.monitor_id, call_sid: m.call_sid, agent_id: m.agent_id, mode: m.mode });
 
   /** The registered device, created once (its token renewed before it expires). */
-  async function ready(): Promise<SoftDevice | null> {
+  async function ready(): Promise<MonitorDevice | null> {
     if (!options.deviceFactory || !options.voiceToken) return null;
     if (device) return device;
     registering ??= (async () => {
       const [factory, first] = await Promise.all([options.deviceFactory!(), options.voiceToken!()]);
       const d = factory(first.token);
-      d.on('incoming', (call: SoftCall) => {
+      d.on('incoming', (call: MonitorCall) => {
         if (expecting) {
           const take = expecting;
           expecting = null;
@@ -112,7 +130,7 @@ export function createMonitor(api: MonitorApi, options: MonitorOptions = {}): Mo
   }
 
   /** Answers the browser leg and follows its end (the server took the supervisor out, or the network dropped). */
-  function adopt(call: SoftCall): void {
+  function adopt(call: MonitorCall): void {
     leg = call;
     call.on('disconnect', () => {
       if (leg !== call) return;
@@ -135,11 +153,11 @@ export function createMonitor(api: MonitorApi, options: MonitorOptions = {}): Mo
       if (state) await this.stop();
       const phone = options.phone?.() ?? null;
       const d = phone ? null : await ready();
-      let rang: Promise<SoftCall> | null = null;
+      let rang: Promise<MonitorCall> | null = null;
       let timer: ReturnType<typeof setTimeout> | undefined;
       if (d) {
-        rang = new Promise<SoftCall>((resolve, reject) => {
-          const take = (call: SoftCall) => {
+        rang = new Promise<MonitorCall>((resolve, reject) => {
+          const take = (call: MonitorCall) => {
             clearTimeout(timer);
             resolve(call);
           };
