@@ -133,16 +133,27 @@ end;
 $$;
 
 -- After Participants create: its CallSid on success (logged ok); on Twilio's refusal the
--- monitor ends (logged with p_result, e.g. twilio_error).
+-- monitor ends (logged with p_result, e.g. twilio_error). A call that ended while Twilio was
+-- asked (its customer-leave came before the monitor had a CallSid) ends the monitor too, logged
+-- call_ended and answered with call_over: the caller takes the supervisor out of the room again.
 create function public.supervisor_monitor_started(p_actor jsonb, p_monitor_id bigint, p_participant_call_sid text, p_result text, p_detail jsonb)
 returns jsonb
 language plpgsql
 set search_path = ''
 as $$
 declare
-  v_m public.supervisor_monitors;
+  v_m    public.supervisor_monitors;
+  v_over boolean := false;
 begin
-  if p_result = 'ok' then
+  select * into v_m from public.supervisor_monitors m where m.id = p_monitor_id for update;
+  if p_result = 'ok' and public.call_is_over(v_m.call_sid) then
+    v_over := true;
+    update public.supervisor_monitors m
+       set participant_call_sid = p_participant_call_sid, status = 'ended', ended_at = coalesce(m.ended_at, public.app_now()),
+           end_reason = coalesce(m.end_reason, 'call_ended')
+     where m.id = p_monitor_id returning * into v_m;
+    p_result := 'call_ended';
+  elsif p_result = 'ok' then
     update public.supervisor_monitors m set participant_call_sid = p_participant_call_sid
      where m.id = p_monitor_id returning * into v_m;
   else
@@ -153,7 +164,7 @@ begin
     pg_catalog.jsonb_build_object('monitor_id', v_m.id, 'agent_id', v_m.agent_id, 'mode', v_m.mode, 'endpoint', v_m.endpoint,
                                   'participant_call_sid', v_m.participant_call_sid) || coalesce(p_detail, '{}'::jsonb),
     p_result);
-  return pg_catalog.jsonb_build_object('monitor', public.supervisor_monitor_json(v_m));
+  return pg_catalog.jsonb_build_object('monitor', public.supervisor_monitor_json(v_m), 'call_over', v_over);
 end;
 $$;
 
@@ -241,8 +252,9 @@ $$;
 -- Every callback of an agent's room (/webhooks/conference), in one round trip: a supervisor's
 -- leg (label supervisor-<id>, or a monitor's CallSid) only moves its monitor row (joined, ended)
 -- and nothing else; any other event goes to apply_conference_event unchanged. When a customer
--- leaves the room, the live monitors of that call are answered in `remove`, so the webhook
--- takes the supervisors out of the room with them (they never stay on the agent's next call).
+-- leaves the room, the live monitors of that call are answered in `remove` (by participant
+-- label: a leg still ringing has no CallSid here yet), so the webhook takes the supervisors out
+-- of the room with them (they never stay on the agent's next call).
 create function public.supervisor_conference_event(p_event jsonb)
 returns jsonb
 language plpgsql
@@ -276,9 +288,9 @@ begin
   if v_event = 'participant-leave' and v_sid is not null then
     v_out := v_out || pg_catalog.jsonb_build_object('remove', coalesce((
       select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-               'monitor_id', m.id, 'conference_sid', m.conference_sid, 'participant_call_sid', m.participant_call_sid))
+               'monitor_id', m.id, 'conference_sid', m.conference_sid, 'participant', 'supervisor-' || m.id))
         from public.supervisor_monitors m
-       where m.call_sid = v_sid and m.status <> 'ended' and m.participant_call_sid is not null), '[]'::jsonb));
+       where m.call_sid = v_sid and m.status <> 'ended'), '[]'::jsonb));
   end if;
   return v_out;
 end;

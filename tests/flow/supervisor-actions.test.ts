@@ -289,6 +289,33 @@ describe('refusals change nothing and are logged', () => {
   });
 });
 
+describe('a call that ends while Twilio adds the supervisor', () => {
+  it('ends the monitor, logged call_ended, and asks the caller to take the supervisor out again', async () => {
+    const agent = await agentWithLogin();
+    await startShift(agent);
+    const sid = await customerOnCall(agent);
+    const boss = await bossWithLogin();
+    const actor = { user_id: boss.id, email: boss.email, role: 'supervisor', address: '127.0.0.1' };
+    const [b] = await sql<{ r: { monitor: { monitor_id: number } } }>(`select supervisor_monitor_begin($1::jsonb, $2, 'listen', 'client:x') as r`, [JSON.stringify(actor), sid]);
+    const id = b!.r.monitor.monitor_id;
+    // The customer's final status lands between the check and the answer of Participants create.
+    await sql(`update calls set status = 'completed', ended_at = now() where call_sid = $1`, [sid]);
+    const leg = 'CA' + 'e'.repeat(32);
+    const [r] = await sql<{ r: { call_over: boolean; monitor: { status: string } } }>(`select supervisor_monitor_started($1::jsonb, $2, $3, 'ok', '{}'::jsonb) as r`, [JSON.stringify(actor), id, leg]);
+    expect([r!.r.call_over, r!.r.monitor.status]).toEqual([true, 'ended']);
+    expect((await logOf(boss.id)).map((x) => [x.action, x.result])).toEqual([['monitor_start', 'call_ended']]);
+    // A leave of the customer from the room names every live monitor of the call by its label.
+    const [m2] = await sql<{ id: string }>(
+      `insert into supervisor_monitors (user_id, agent_id, call_sid, coached_call_sid, conference_sid, mode, endpoint) values ($1, $2, $3, $3, $4, 'listen', 'client:x') returning id`,
+      [boss.id, agent.id, sid, 'CF' + '1'.repeat(32)],
+    );
+    const [ev] = await sql<{ r: { remove: unknown[] } }>(`select supervisor_conference_event($1::jsonb) as r`, [
+      JSON.stringify({ conference_name: `agent-${agent.id}`, conference_sid: 'CF' + '1'.repeat(32), event: 'participant-leave', call_sid: sid, label: `customer-${sid}`, sequence_number: 99, wrap_up_seconds: 30 }),
+    ]);
+    expect(ev!.r.remove).toEqual([{ monitor_id: Number(m2!.id), conference_sid: 'CF' + '1'.repeat(32), participant: `supervisor-${m2!.id}` }]);
+  });
+});
+
 describe('forcing an agent', () => {
   it('paused with a reason, then offline: the agent page sees it on its next poll; a busy agent is refused', async () => {
     const agent = await agentWithLogin();

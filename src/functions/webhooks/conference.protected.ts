@@ -39,7 +39,8 @@ const conferenceParams = {
 interface MonitorToRemove {
   monitor_id: number;
   conference_sid: string;
-  participant_call_sid: string;
+  /** The participant label (supervisor-<monitor id>): Participants delete takes a CallSid or a label. */
+  participant: string;
 }
 
 export const handler = webhookFunction(async ({ config, params, db, context }) => {
@@ -65,7 +66,7 @@ export const handler = webhookFunction(async ({ config, params, db, context }) =
       remove.map((m) =>
         client
           .conferences(m.conference_sid)
-          .participants(m.participant_call_sid)
+          .participants(m.participant)
           .remove()
           .catch((e: unknown) => {
             if ((e as { status?: unknown }).status !== 404) {

@@ -11,7 +11,7 @@
 import type twilio from 'twilio';
 import { isE164 } from '../../../lib/domain/e164';
 import {
-  LoggedRefusal, monitorMode, participantCreateParams, rawField, rpc, rpcOrRefuse, supervisorFunction, supervisorIdentity, twilioFailure,
+  isGone, LoggedRefusal, monitorMode, participantCreateParams, rawField, rpc, rpcOrRefuse, supervisorFunction, supervisorIdentity, twilioFailure,
   type MonitorMode, type MonitorRow,
 } from '../../../lib/domain/supervisor';
 import { twilioClientOptions } from '../../../lib/runtime/twilio-client';
@@ -50,9 +50,16 @@ export const handler = supervisorFunction(
       await rpc(db, 'supervisor_monitor_started', { p_actor: actor, p_monitor_id: id, p_participant_call_sid: null, p_result: 'twilio_error', p_detail: twilioFailure(e) });
       throw new LoggedRefusal(502, 'twilio_error', `Twilio did not add the supervisor to the call: ${twilioFailure(e).message}`);
     }
-    const done = await rpc<{ monitor: MonitorRow }>(db, 'supervisor_monitor_started', {
+    const done = await rpc<{ monitor: MonitorRow; call_over: boolean }>(db, 'supervisor_monitor_started', {
       p_actor: actor, p_monitor_id: id, p_participant_call_sid: participantSid, p_result: 'ok', p_detail: {},
     });
+    if (done.call_over) {
+      // The customer left while Twilio was adding the supervisor: take the supervisor out again.
+      await client.conferences(begun.conference_sid).participants(participantSid).remove().catch((e: unknown) => {
+        if (!isGone(e)) console.error(`[discador] supervisor of monitor ${id} not removed: ${twilioFailure(e).message}`);
+      });
+      throw new LoggedRefusal(409, 'call_ended', 'the call ended while the supervisor was being added');
+    }
     return { monitor: done.monitor };
   },
 );
