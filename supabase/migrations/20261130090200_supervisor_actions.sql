@@ -326,7 +326,9 @@ $$;
 -- Forces an agent to paused (with a reason) or offline, through agent_transition with source
 -- 'supervisor' (history keeps who). An agent reserved for or talking to a customer is refused
 -- (agent_busy), as the agent's own choice is: nothing cuts a live call. Refusals (logged):
--- not_found, agent_busy. The same status and reason again writes nothing but the log.
+-- not_found, agent_busy. The same status and reason again writes nothing but the log. Offline
+-- answers the agent's shift leg in `hang_up`: the caller hangs it up, so the room closes (the
+-- leg's end then finds the agent offline already and changes nothing more).
 create function public.supervisor_agent_status(p_actor jsonb, p_agent_id bigint, p_status text, p_reason text)
 returns jsonb
 language plpgsql
@@ -356,9 +358,11 @@ begin
   if not (v_agent.status = p_status and v_agent.pause_reason is not distinct from v_reason) then
     v_agent := public.agent_transition(v_agent.id, p_status, v_reason, 'supervisor', (p_actor->>'user_id')::uuid);
   end if;
-  perform public.supervisor_log(p_actor, 'agent_status', v_target, v_detail, 'ok');
+  perform public.supervisor_log(p_actor, 'agent_status', v_target,
+    v_detail || pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('shift_call_sid', case when p_status = 'offline' then v_agent.shift_call_sid end)), 'ok');
   return pg_catalog.jsonb_build_object('agent', pg_catalog.jsonb_build_object(
-    'id', v_agent.id, 'status', v_agent.status, 'pause_reason', v_agent.pause_reason));
+    'id', v_agent.id, 'status', v_agent.status, 'pause_reason', v_agent.pause_reason),
+    'hang_up', case when p_status = 'offline' then v_agent.shift_call_sid end);
 end;
 $$;
 

@@ -71,6 +71,10 @@ async function customerOnCall(agent: RoomAgent, party: { hangupAfter: number } =
   const shift = (await agentRow(agent.id)).shift_call_sid!;
   await until('customer and agent hear each other', async () => (hears(sid, shift) && hears(shift, sid) ? true : undefined));
   await statusIs(agent.id, 'busy');
+  // The room's join callback applied too (the answer may make the agent busy before it arrives).
+  await until('customer join applied', async () =>
+    (await sql(`select 1 from agent_room_legs where agent_id = $1 and call_sid = $2 and joined_at is not null`, [agent.id, sid])).length ? true : undefined,
+  );
   return sid;
 }
 
@@ -319,7 +323,7 @@ describe('a call that ends while Twilio adds the supervisor', () => {
 describe('forcing an agent', () => {
   it('paused with a reason, then offline: the agent page sees it on its next poll; a busy agent is refused', async () => {
     const agent = await agentWithLogin();
-    await startShift(agent);
+    const shift = await startShift(agent);
     const boss = await bossWithLogin();
     const paused = await api('/api/supervisor/agent', boss.token, { agent_id: agent.id, status: 'paused', reason: 'Feedback' });
     expect(paused).toEqual({ status: 200, json: { agent: { id: agent.id, status: 'paused', pause_reason: 'Feedback' } } });
@@ -337,6 +341,11 @@ describe('forcing an agent', () => {
       status: 200, json: { agent: { id: agent.id, status: 'offline', pause_reason: null } },
     });
     expect(((await get('/api/agent/state', agent.token)).json['agent'] as { status: string }).status).toBe('offline');
+    // Offline closes the room: the shift leg is hung up, and its end changes nothing more.
+    await s.emulator.waitForCall(shift);
+    await until('shift cleared', async () => ((await agentRow(agent.id)).shift_call_sid === null ? true : undefined));
+    expect((await agentRow(agent.id)).status).toBe('offline');
+    expect((await history(agent.id)).slice(-1)).toEqual([['offline', 'supervisor', null]]);
 
     // Busy: refused, nothing changed.
     const busy = await agentWithLogin();
