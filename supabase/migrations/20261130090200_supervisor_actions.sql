@@ -11,7 +11,7 @@
 -- and how it ended ('ok' or the refusal's stable code).
 create table public.supervisor_actions (
   id         bigint generated always as identity primary key,
-  at         timestamptz not null default now(),
+  at         timestamptz not null default public.app_now(),
   user_id    uuid references public.users (id) on delete set null,
   user_email text not null check (pg_catalog.length(user_email) between 1 and 320),
   role       text not null check (role in ('admin', 'supervisor', 'agent')),
@@ -40,7 +40,7 @@ create table public.supervisor_monitors (
   endpoint             text not null check (pg_catalog.length(endpoint) <= 200),
   participant_call_sid public.call_sid unique,
   status               text not null default 'dialing' check (status in ('dialing', 'joined', 'ended')),
-  created_at           timestamptz not null default now(),
+  created_at           timestamptz not null default public.app_now(),
   joined_at            timestamptz,
   ended_at             timestamptz,
   end_reason           text
