@@ -264,7 +264,7 @@ describe('who may call the agent endpoints', () => {
     ['/api/agent/status', { status: 'available' }],
     ['/api/agent/state', undefined],
     ['/api/agent/disposition', { call_sid: 'CA' + '0'.repeat(32), code: 'acordo' }],
-    ['/api/voice-token', undefined],
+    // /api/voice-token also serves supervisors and admins (their listening identity): tests/flow/supervisor-actions.test.ts.
   ];
 
   it.each(['supervisor', 'admin'] as const)('a %s session gets 403 forbidden_role everywhere, and nothing is written', async (role) => {

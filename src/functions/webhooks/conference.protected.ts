@@ -8,11 +8,19 @@
  * Any other participant changes nothing. Repeated or reordered callbacks end in the same state
  * (Twilio's SequenceNumber orders a leg's join and leave). Conferences that are not agent rooms
  * are acknowledged and ignored.
+ *
+ * A supervisor's leg (label `supervisor-<monitor id>`, or a monitor's CallSid) only moves its
+ * monitor row (supervisor_conference_event answers before apply_conference_event is reached):
+ * never a customer, never the agent's state. When a customer leaves a room that supervisors are
+ * listening to, they are taken out of the room too (Participants delete), so they never stay on
+ * the agent's next call; a failure there is logged, never the webhook's.
  */
+import type twilio from 'twilio';
 import { unwrap } from '../../lib/runtime/db';
 import { webhookFunction } from '../../lib/runtime/handler';
 import { parseParams } from '../../lib/runtime/params';
 import { int, text } from '../../lib/runtime/validate';
+import { twilioClientOptions } from '../../lib/runtime/twilio-client';
 
 /** Twilio's conference callback parameters discador reads. */
 const conferenceParams = {
@@ -27,10 +35,18 @@ const conferenceParams = {
   SequenceNumber: int(0, 2_147_483_647).orElse(undefined),
 };
 
-export const handler = webhookFunction(async ({ config, params, db }) => {
+/** A monitor whose supervisor leaves the room with the customer. */
+interface MonitorToRemove {
+  monitor_id: number;
+  conference_sid: string;
+  /** The participant label (supervisor-<monitor id>): Participants delete takes a CallSid or a label. */
+  participant: string;
+}
+
+export const handler = webhookFunction(async ({ config, params, db, context }) => {
   const p = parseParams(conferenceParams, params);
-  unwrap(
-    await db.rpc('apply_conference_event', {
+  const applied = unwrap(
+    await db.rpc<{ remove?: MonitorToRemove[] }>('supervisor_conference_event', {
       p_event: {
         conference_name: p.FriendlyName,
         conference_sid: p.ConferenceSid,
@@ -42,4 +58,22 @@ export const handler = webhookFunction(async ({ config, params, db }) => {
       },
     }),
   );
+  const remove = applied?.remove ?? [];
+  if (remove.length) {
+    // The runtime types name an older twilio package; the object is this project's twilio client.
+    const client = context.getTwilioClient(twilioClientOptions(config.TWILIO_API_BASE_URL)) as unknown as twilio.Twilio;
+    await Promise.all(
+      remove.map((m) =>
+        client
+          .conferences(m.conference_sid)
+          .participants(m.participant)
+          .remove()
+          .catch((e: unknown) => {
+            if ((e as { status?: unknown }).status !== 404) {
+              console.error(`[discador] supervisor of monitor ${m.monitor_id} not removed: ${e instanceof Error ? e.message : String(e)}`);
+            }
+          }),
+      ),
+    );
+  }
 });
