@@ -175,6 +175,8 @@ export function parseHistoryQuery(q: Record<string, unknown>, nowMs: number): Hi
   const groupRaw = q['group'] === undefined || q['group'] === '' ? 'day' : q['group'];
   if (groupRaw !== 'hour' && groupRaw !== 'day') throw new HistoryQueryError('group must be hour or day');
   const group: HistoryGroup = groupRaw;
+  const campaignId = positiveId('campaign_id', q['campaign_id']);
+  const agentId = positiveId('agent_id', q['agent_id']);
   const today = saoPauloDay(nowMs);
   let to = edge('to', q['to']);
   let from = edge('from', q['from']);
@@ -193,8 +195,8 @@ export function parseHistoryQuery(q: Record<string, unknown>, nowMs: number): Hi
     from: new Date(from.ms).toISOString(),
     to: new Date(to.ms).toISOString(),
     group,
-    campaignId: positiveId('campaign_id', q['campaign_id']),
-    agentId: positiveId('agent_id', q['agent_id']),
+    campaignId,
+    agentId,
     fromDay: from.day,
     toDay: to.day,
   };
