@@ -31,12 +31,17 @@ create function public.history_report(p_session_hash text, p_idle_seconds intege
 returns jsonb
 language plpgsql
 set search_path = ''
+-- Its aggregates fold up to a range's calls (100,000 in 30 days): in memory, not on disk.
+set work_mem = '32MB'
 as $$
 declare
   v_session   jsonb := public.auth_session(p_session_hash, p_idle_seconds);
   v_now       timestamptz := public.app_now();
   v_tz        constant text := 'America/Sao_Paulo';
   v_step      interval;
+  -- São Paulo's UTC offset over the range (−03:00 since 2019, when Brazil dropped daylight
+  -- saving): buckets are cut with it, the cheap form of the zone for 100,000 rows.
+  v_off       interval;
   v_buckets   jsonb;
   v_campaigns jsonb;
   v_agents    jsonb;
@@ -73,6 +78,10 @@ begin
     return pg_catalog.jsonb_build_object('refused', 'not_found', 'message', 'no agent with that id');
   end if;
   v_step := case p_group when 'hour' then interval '1 hour' else interval '1 day' end;
+  v_off := (p_from at time zone v_tz) - (p_from at time zone 'UTC');
+  if v_off <> (p_to at time zone v_tz) - (p_to at time zone 'UTC') then
+    return pg_catalog.jsonb_build_object('refused', 'bad_range', 'message', 'the range crosses a change of São Paulo''s UTC offset (daylight saving, before 2019): split it there');
+  end if;
 
   create temporary table if not exists pg_temp.history_rows (
     kind text, bucket timestamp, campaign_id bigint, agent_id bigint, code text, figures jsonb
@@ -81,60 +90,81 @@ begin
 
   -- Calls: each event in the bucket of its own time, aggregated once for the three groupings.
   -- Events follow a call's creation within a day (a call lasts at most hours: Twilio ends
-  -- calls at 4 hours), so the calls read are those created from a day before the range.
+  -- calls at 4 hours), so the calls read are those created from a day before the range. The
+  -- calls are first folded into kinds (same campaign, agent, buckets and flags; a bucket is
+  -- null when its time is not in the range), which a range of 100,000 calls turns into a few
+  -- thousand rows, then each kind's events are counted.
   insert into pg_temp.history_rows (kind, bucket, campaign_id, agent_id, figures)
   select case when grouping(x.bucket) = 0 then 'bucket' when grouping(x.campaign_id) = 0 then 'campaign' else 'agent' end,
          x.bucket, x.campaign_id, x.agent_id,
          pg_catalog.jsonb_build_object(
-           'dials', pg_catalog.count(*) filter (where x.kind = 'created' and x.dial),
-           'connects', pg_catalog.count(*) filter (where x.kind = 'connected'),
-           'ended', pg_catalog.count(*) filter (where x.kind = 'created' and x.placed_ended),
-           'short', pg_catalog.count(*) filter (where x.kind = 'created' and x.placed_ended and coalesce(x.duration, 0) <= p_short_seconds),
-           'live', pg_catalog.count(*) filter (where x.kind = 'live'),
-           'abandoned', pg_catalog.count(*) filter (where x.kind = 'abandoned'),
-           'amd_estimate', coalesce(pg_catalog.sum((1 - x.acc) / x.acc) filter (where x.kind = 'live'), 0),
-           'amd_total', pg_catalog.count(*) filter (where x.kind = 'amd'),
-           'amd_human', pg_catalog.count(*) filter (where x.kind = 'amd' and x.answered_by = 'human'),
-           'amd_machine_start', pg_catalog.count(*) filter (where x.kind = 'amd' and x.answered_by = 'machine_start'),
-           'amd_machine_end_beep', pg_catalog.count(*) filter (where x.kind = 'amd' and x.answered_by = 'machine_end_beep'),
-           'amd_machine_end_silence', pg_catalog.count(*) filter (where x.kind = 'amd' and x.answered_by = 'machine_end_silence'),
-           'amd_machine_end_other', pg_catalog.count(*) filter (where x.kind = 'amd' and x.answered_by = 'machine_end_other'),
-           'amd_fax', pg_catalog.count(*) filter (where x.kind = 'amd' and x.answered_by = 'fax'),
-           'amd_unknown', pg_catalog.count(*) filter (where x.kind = 'amd' and (x.answered_by = 'unknown' or x.answered_by is null)))
-    from (select e.kind, pg_catalog.date_trunc(p_group, e.at at time zone v_tz) as bucket, c.campaign_id, c.agent_id,
-                 c.duration, c.answered_by, coalesce(k.amd_human_accuracy, 1)::numeric as acc,
-                 (c.direction = 'outbound-api' and not coalesce(c.end_reason in ('twilio_refused', 'never_placed'), false)) as dial,
-                 (c.caller_id is not null and c.call_sid is not null
-                  and c.status in ('completed', 'no-answer', 'busy', 'failed', 'canceled')
-                  and not coalesce(c.end_reason in ('twilio_refused', 'never_placed'), false)) as placed_ended
-            from public.calls c
-            left join public.campaigns k on k.id = c.campaign_id
-            cross join lateral (values ('created', c.created_at), ('connected', c.connected_at), ('live', c.live_at),
-                                       ('abandoned', c.abandoned_at), ('amd', c.amd_at)) e(kind, at)
-           where c.created_at >= p_from - interval '1 day' and c.created_at < p_to
-             and (p_campaign_id is null or c.campaign_id = p_campaign_id)
-             and (p_agent_id is null or c.agent_id = p_agent_id)
-             and e.at >= p_from and e.at < p_to) x
+           'dials', coalesce(pg_catalog.sum(x.n) filter (where x.kind = 'created' and x.dial), 0),
+           'connects', coalesce(pg_catalog.sum(x.n) filter (where x.kind = 'connected'), 0),
+           'ended', coalesce(pg_catalog.sum(x.n) filter (where x.kind = 'created' and x.placed_ended), 0),
+           'short', coalesce(pg_catalog.sum(x.n) filter (where x.kind = 'created' and x.placed_ended and x.short), 0),
+           'live', coalesce(pg_catalog.sum(x.n) filter (where x.kind = 'live'), 0),
+           'abandoned', coalesce(pg_catalog.sum(x.n) filter (where x.kind = 'abandoned'), 0),
+           'amd_estimate', coalesce(pg_catalog.sum(x.n * (1 - x.acc) / x.acc) filter (where x.kind = 'live'), 0),
+           'amd_total', coalesce(pg_catalog.sum(x.n) filter (where x.kind = 'amd'), 0),
+           'amd_human', coalesce(pg_catalog.sum(x.n) filter (where x.kind = 'amd' and x.answered_by = 'human'), 0),
+           'amd_machine_start', coalesce(pg_catalog.sum(x.n) filter (where x.kind = 'amd' and x.answered_by = 'machine_start'), 0),
+           'amd_machine_end_beep', coalesce(pg_catalog.sum(x.n) filter (where x.kind = 'amd' and x.answered_by = 'machine_end_beep'), 0),
+           'amd_machine_end_silence', coalesce(pg_catalog.sum(x.n) filter (where x.kind = 'amd' and x.answered_by = 'machine_end_silence'), 0),
+           'amd_machine_end_other', coalesce(pg_catalog.sum(x.n) filter (where x.kind = 'amd' and x.answered_by = 'machine_end_other'), 0),
+           'amd_fax', coalesce(pg_catalog.sum(x.n) filter (where x.kind = 'amd' and x.answered_by = 'fax'), 0),
+           'amd_unknown', coalesce(pg_catalog.sum(x.n) filter (where x.kind = 'amd' and (x.answered_by = 'unknown' or x.answered_by is null)), 0))
+    from (select e.kind, e.bucket, f.campaign_id, f.agent_id, f.n, f.acc, f.answered_by, f.dial, f.placed_ended, f.short
+            from (select c.campaign_id, c.agent_id, coalesce(k.amd_human_accuracy, 1)::numeric as acc, c.answered_by,
+                         (c.direction = 'outbound-api' and not coalesce(c.end_reason in ('twilio_refused', 'never_placed'), false)) as dial,
+                         (c.caller_id is not null and c.call_sid is not null
+                          and c.status in ('completed', 'no-answer', 'busy', 'failed', 'canceled')
+                          and not coalesce(c.end_reason in ('twilio_refused', 'never_placed'), false)) as placed_ended,
+                         coalesce(c.duration, 0) <= p_short_seconds as short,
+                         case when c.created_at >= p_from then pg_catalog.date_trunc(p_group, c.created_at at time zone v_off) end as b_created,
+                         case when c.connected_at >= p_from and c.connected_at < p_to then pg_catalog.date_trunc(p_group, c.connected_at at time zone v_off) end as b_connected,
+                         case when c.live_at >= p_from and c.live_at < p_to then pg_catalog.date_trunc(p_group, c.live_at at time zone v_off) end as b_live,
+                         case when c.abandoned_at >= p_from and c.abandoned_at < p_to then pg_catalog.date_trunc(p_group, c.abandoned_at at time zone v_off) end as b_abandoned,
+                         case when c.amd_at >= p_from and c.amd_at < p_to then pg_catalog.date_trunc(p_group, c.amd_at at time zone v_off) end as b_amd,
+                         pg_catalog.count(*) as n
+                    from public.calls c
+                    left join public.campaigns k on k.id = c.campaign_id
+                   where c.created_at >= p_from - interval '1 day' and c.created_at < p_to
+                     and (p_campaign_id is null or c.campaign_id = p_campaign_id)
+                     and (p_agent_id is null or c.agent_id = p_agent_id)
+                   group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12) f
+            cross join lateral (values ('created', f.b_created), ('connected', f.b_connected), ('live', f.b_live),
+                                       ('abandoned', f.b_abandoned), ('amd', f.b_amd)) e(kind, bucket)
+           where e.bucket is not null) x
    group by grouping sets ((x.bucket), (x.campaign_id), (x.agent_id));
 
   -- Agents' time: status periods overlapping the range, cut at the bucket edges (a period still
   -- open runs to now). Attributed to the agent's campaign (agents.campaign_id), as the board.
+  -- Most periods lie within one bucket; only those that cross an edge are cut by a series.
   insert into pg_temp.history_rows (kind, bucket, campaign_id, agent_id, figures)
+  with p as materialized (
+    select h.agent_id, a.campaign_id, h.status, h.s, h.e,
+           pg_catalog.date_trunc(p_group, h.s at time zone v_off) as b_start,
+           pg_catalog.date_trunc(p_group, (h.e - interval '1 microsecond') at time zone v_off) as b_end
+      from (select h.agent_id, h.status, greatest(h.started_at, p_from) as s, least(coalesce(h.ended_at, v_now), p_to) as e
+              from public.agent_status_history h
+             where h.started_at < p_to and coalesce(h.ended_at, v_now) > p_from
+               and (p_agent_id is null or h.agent_id = p_agent_id)) h
+      join public.agents a on a.id = h.agent_id
+     where h.e > h.s and (p_campaign_id is null or a.campaign_id = p_campaign_id))
   select case when grouping(y.bucket) = 0 then 'time_bucket' when grouping(y.campaign_id) = 0 then 'time_campaign' else 'time_agent' end,
          y.bucket, y.campaign_id, y.agent_id,
          pg_catalog.jsonb_build_object(
            'talk_seconds', coalesce(pg_catalog.sum(y.s) filter (where y.status = 'busy'), 0),
            'staffed_seconds', coalesce(pg_catalog.sum(y.s) filter (where y.status <> 'offline'), 0),
            'paused_seconds', coalesce(pg_catalog.sum(y.s) filter (where y.status = 'paused'), 0))
-    from (select h.status, a.campaign_id, h.agent_id, b.local_start as bucket,
-                 extract(epoch from least(h.e, (b.local_start + v_step) at time zone v_tz) - greatest(h.s, b.local_start at time zone v_tz))::float8 as s
-            from (select h.agent_id, h.status, greatest(h.started_at, p_from) as s, least(coalesce(h.ended_at, v_now), p_to) as e
-                    from public.agent_status_history h
-                   where h.started_at < p_to and coalesce(h.ended_at, v_now) > p_from
-                     and (p_agent_id is null or h.agent_id = p_agent_id)) h
-            join public.agents a on a.id = h.agent_id
-            cross join lateral pg_catalog.generate_series(pg_catalog.date_trunc(p_group, h.s at time zone v_tz), h.e at time zone v_tz, v_step) b(local_start)
-           where h.e > h.s and (p_campaign_id is null or a.campaign_id = p_campaign_id)) y
+    from (select p.status, p.campaign_id, p.agent_id, p.b_start as bucket, extract(epoch from p.e - p.s)::float8 as s
+            from p where p.b_start = p.b_end
+          union all
+          select p.status, p.campaign_id, p.agent_id, b.local_start,
+                 extract(epoch from least(p.e, (b.local_start + v_step) at time zone v_off) - greatest(p.s, b.local_start at time zone v_off))::float8
+            from p
+            cross join lateral pg_catalog.generate_series(p.b_start, p.b_end, v_step) b(local_start)
+           where p.b_start <> p.b_end) y
    where y.s > 0
    group by grouping sets ((y.bucket), (y.campaign_id), (y.agent_id));
 
@@ -143,7 +173,7 @@ begin
   select case when grouping(z.bucket) = 0 then 'disp_bucket' when grouping(z.campaign_id) = 0 then 'disp_campaign'
               when grouping(z.agent_id) = 0 then 'disp_agent' else 'disp_code' end,
          z.bucket, z.campaign_id, z.agent_id, z.code, pg_catalog.jsonb_build_object('dispositions', pg_catalog.count(*))
-    from (select pg_catalog.date_trunc(p_group, d.created_at at time zone v_tz) as bucket, c.campaign_id, d.agent_id, d.code
+    from (select pg_catalog.date_trunc(p_group, d.created_at at time zone v_off) as bucket, c.campaign_id, d.agent_id, d.code
             from public.call_dispositions d
             join public.calls c on c.call_sid = d.call_sid
            where d.created_at >= p_from and d.created_at < p_to
@@ -156,29 +186,43 @@ begin
    where case when p_campaign_id is not null then k.id = p_campaign_id
               else exists (select 1 from pg_temp.history_rows r where r.kind in ('campaign', 'time_campaign') and r.campaign_id = k.id) end;
 
-  -- By time bucket: every bucket of the range (empty ones too), queues by queue_stats.
+  -- Service queues by bucket, from queue_stats: its São Paulo days as they are; hour by hour
+  -- (at most 168 small ranges) when grouped by hour.
+  insert into pg_temp.history_rows (kind, bucket, figures)
+  select 'queue_bucket', q.bucket, pg_catalog.jsonb_build_object(
+           'queue_entered', q.entered, 'queue_answered', q.answered, 'queue_answered_in_level', q.in_level,
+           'queue_abandoned', q.abandoned, 'queue_ended', q.ended,
+           'queue_service_level', case when q.ended > 0 then pg_catalog.round(q.in_level::numeric / q.ended, 4) end)
+    from (select st.bucket, pg_catalog.sum(st.entered) as entered, pg_catalog.sum(st.answered) as answered,
+                 pg_catalog.sum(st.answered_in_level) as in_level, pg_catalog.sum(st.abandoned) as abandoned,
+                 pg_catalog.sum(st.entered - st.waiting - st.error) as ended
+            from (select d.day::timestamp as bucket, d.entered, d.answered, d.answered_in_level, d.abandoned, d.waiting, d.error
+                    from public.queue_stats(p_from, p_to) d where p_group = 'day'
+                  union all
+                  select h.local_start, d.entered, d.answered, d.answered_in_level, d.abandoned, d.waiting, d.error
+                    from pg_catalog.generate_series(pg_catalog.date_trunc('hour', p_from at time zone v_off),
+                                                    p_to at time zone v_off - interval '1 microsecond', interval '1 hour') h(local_start)
+                    cross join lateral public.queue_stats(greatest(h.local_start at time zone v_off, p_from),
+                                                          least((h.local_start + interval '1 hour') at time zone v_off, p_to)) d
+                   where p_group = 'hour') st
+           group by st.bucket) q;
+
+  -- By time bucket: every bucket of the range (empty ones too).
   select coalesce(pg_catalog.jsonb_agg(public.history_figures(
            pg_catalog.jsonb_build_object(
              'bucket', case p_group when 'hour' then pg_catalog.to_char(b.local_start, 'YYYY-MM-DD HH24:MI') else pg_catalog.to_char(b.local_start, 'YYYY-MM-DD') end,
-             'start', greatest(b.local_start at time zone v_tz, p_from),
-             'end', least((b.local_start + v_step) at time zone v_tz, p_to))
+             'start', greatest(b.local_start at time zone v_off, p_from),
+             'end', least((b.local_start + v_step) at time zone v_off, p_to))
            || coalesce(cl.figures, '{}') || coalesce(tm.figures, '{}') || coalesce(dp.figures, '{}')
-           || pg_catalog.jsonb_build_object('queue_entered', coalesce(qs.entered, 0), 'queue_answered', coalesce(qs.answered, 0),
-                'queue_answered_in_level', coalesce(qs.in_level, 0), 'queue_abandoned', coalesce(qs.abandoned, 0),
-                'queue_ended', coalesce(qs.ended, 0),
-                'queue_service_level', case when qs.ended > 0 then pg_catalog.round(qs.in_level::numeric / qs.ended, 4) end))
+           || coalesce(qs.figures, '{"queue_entered": 0, "queue_answered": 0, "queue_answered_in_level": 0, "queue_abandoned": 0, "queue_ended": 0, "queue_service_level": null}'))
          order by b.local_start), '[]'::jsonb)
     into v_buckets
-    from pg_catalog.generate_series(pg_catalog.date_trunc(p_group, p_from at time zone v_tz),
-                                    p_to at time zone v_tz - interval '1 microsecond', v_step) b(local_start)
+    from pg_catalog.generate_series(pg_catalog.date_trunc(p_group, p_from at time zone v_off),
+                                    p_to at time zone v_off - interval '1 microsecond', v_step) b(local_start)
     left join pg_temp.history_rows cl on cl.kind = 'bucket' and cl.bucket = b.local_start
     left join pg_temp.history_rows tm on tm.kind = 'time_bucket' and tm.bucket = b.local_start
     left join pg_temp.history_rows dp on dp.kind = 'disp_bucket' and dp.bucket = b.local_start
-    cross join lateral (select pg_catalog.sum(st.entered) as entered, pg_catalog.sum(st.answered) as answered,
-                               pg_catalog.sum(st.answered_in_level) as in_level, pg_catalog.sum(st.abandoned) as abandoned,
-                               pg_catalog.sum(st.entered - st.waiting - st.error) as ended
-                          from public.queue_stats(greatest(b.local_start at time zone v_tz, p_from),
-                                                  least((b.local_start + v_step) at time zone v_tz, p_to)) st) qs;
+    left join pg_temp.history_rows qs on qs.kind = 'queue_bucket' and qs.bucket = b.local_start;
 
   -- By campaign (calls without a campaign: id null).
   select coalesce(pg_catalog.jsonb_agg(public.history_figures(
