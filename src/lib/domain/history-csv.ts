@@ -1,9 +1,10 @@
 /**
- * The history tables as CSV for Excel pt-BR: the leads export's writer (UTF-8 with a BOM, `;`
- * between cells, formula-looking values guarded with an apostrophe, quoting), pt-BR headers,
- * numbers with a decimal comma and ratios as fractions (0,0345), CRLF line ends (RFC 4180).
+ * The history tables as CSV for Excel pt-BR, with the writer the leads export uses (csv.ts:
+ * UTF-8 with a BOM, `;` between cells, formula-looking values guarded with an apostrophe,
+ * quoting): pt-BR headers, numbers with a decimal comma and ratios as fractions (0,0345),
+ * CRLF line ends (RFC 4180).
  */
-import { CSV_BOM, EXPORT_DELIMITER, csvCell } from './leads-csv';
+import { CSV_BOM, EXPORT_DELIMITER, csvCell } from './csv';
 import { HISTORY_TABLES, cellText, type HistoryQuery, type HistoryReport, type HistoryTableName } from './history';
 
 /** The CSV file of one table of a report. */
