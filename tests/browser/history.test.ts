@@ -45,6 +45,13 @@ beforeAll(async () => {
          values ($1, 'outbound-api', $2::text, $3, $2::text, $4, $5, 'completed', $6, $7, $8, $9, $10, $11, $12)`,
         [newCallSid(), callerId, newMobile('11'), campaignId, human ? agentId : null, human ? 120 : 3, t(5), human ? 'human' : 'machine_start', t(5, 10), human ? t(5, 10) : null, human ? t(5, 15) : null, null],
       );
+      if (human)
+        await sql(`insert into call_dispositions (call_sid, agent_id, code, created_at) select call_sid, agent_id, $2, $3 from calls where created_at = $1 and agent_id = $4`, [
+          t(5),
+          h === 8 ? 'venda' : 'promessa',
+          t(9),
+          agentId,
+        ]);
       await sql(
         `insert into calls (call_sid, direction, from_number, to_number, caller_id, campaign_id, status, duration, created_at, answered_by, amd_at, live_at, abandoned_at)
          values ($1, 'outbound-api', $2::text, $3, $2::text, $4, 'completed', 9, $5, 'human', $6, $6, $7)`,
@@ -65,6 +72,16 @@ beforeAll(async () => {
       sp(`${day} 12:30:00`),
     ]);
   }
+  // A queue on the 10th (level 20 s): answered in 10 s, answered in 45 s → 50 %.
+  const [nobody] = await sql<{ id: string }>(`insert into agents (name, status) values ('ninguém', 'offline') returning id`);
+  await sql(`insert into service_queues (name, service_level_seconds, agent_ids) values ($1, 20, array[$2::bigint])`, [`hist-${tag}`, nobody!.id]);
+  for (const [at, waited] of [['2025-03-10 09:00:00', 10], ['2025-03-10 15:00:00', 45]] as const)
+    await sql(`insert into queue_entries (call_sid, queue_name, entered_at, left_at, result, waited_seconds) values ($1, $2, $3, $3::timestamptz + $4 * interval '1 second', 'answered', $4)`, [
+      newCallSid(),
+      `hist-${tag}`,
+      sp(at),
+      waited,
+    ]);
 }, 120000);
 
 afterAll(async () => {
@@ -167,6 +184,14 @@ describe('the history page', () => {
       expect(amd.datasets[0]!.data).toEqual(api.amd.map((x: any) => x.count));
       expect(amd.labels.slice(0, 2)).toEqual(['Pessoa', 'Máquina (início)']);
       expect(amd.datasets[0]!.data.slice(0, 2)).toEqual([18, 6]);
+
+      // Dispositions: the 8 h call of each day a sale, the 12 and 16 h ones promises.
+      const disp = await chartOf(tb, 'chart-dispositions');
+      expect({ labels: disp.labels, data: disp.datasets[0]!.data }).toEqual({ labels: ['promessa', 'venda'], data: [4, 2] });
+      expect(api.dispositions.map((x: any) => [x.code, x.count])).toEqual([['promessa', 4], ['venda', 2]]);
+      const queues = await chartOf(tb, 'chart-queues');
+      expect({ labels: queues.labels, data: queues.datasets[0]!.data }).toEqual({ labels: [`hist-${tag}`], data: [50] });
+      expect((await chartOf(tb, 'chart-service')).datasets[0]!.data).toEqual([50, null]);
 
       // The periods table shows the same figures (pt-BR).
       const firstRow = await page.$$eval('#table-buckets tbody tr:first-child td', (tds) => tds.map((td) => td.textContent));
