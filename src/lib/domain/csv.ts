@@ -527,3 +527,23 @@ export function strayQuoteRecord(it: { line: number; raw: string[] }, delimiter:
   });
   return { reason: `unreadable CSV: a quote (") on line ${it.line} runs to line ${it.line + span - 1} and leaves ${why}; line ${it.line} skipped`, rest };
 }
+
+// ---------------------------------------------------------------------------------------
+// Writing: CSV for Excel pt-BR (the leads export, the history export)
+
+/** UTF-8 byte order mark: Excel reads the file as UTF-8 only with it. */
+export const CSV_BOM = '\ufeff';
+/** Excel pt-BR's list separator (the comma is the decimal separator there). */
+export const EXPORT_DELIMITER = ';';
+
+/**
+ * One cell: a value a spreadsheet would run as a formula (starting with = + - @, tab or CR)
+ * gets a leading apostrophe (OWASP's CSV injection advice), and a value holding the
+ * separator, a quote or a line break is quoted with quotes doubled.
+ */
+export function csvCell(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  let s = typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
+  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return /[;"\r\n]|^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}

@@ -22,7 +22,7 @@
  * - A file that is not text (an .xlsx workbook, a zip, a PDF, any binary) is refused before
  *   anything is read from it.
  */
-import { CsvEventReader, notCsvReason, shorten, strayQuoteRecord, type CsvDelimiter, type CsvEncoding, type CsvItem } from './csv';
+import { CsvEventReader, csvCell, EXPORT_DELIMITER, notCsvReason, shorten, strayQuoteRecord, type CsvDelimiter, type CsvEncoding, type CsvItem } from './csv';
 import { DDD_COLUMN_NAMES, isKnownName, isPhoneCell, normaliseHeader, NOT_PHONE_WORDS, phoneNameRank, readPhone, SCIENTIFIC, words } from './opt-out-csv';
 
 /** Header names (normalised) of the lead's name. */
@@ -361,10 +361,8 @@ export async function* bytesSource(bytes: Uint8Array, chunk = 64 * 1024): AsyncG
 // ---------------------------------------------------------------------------------------
 // Export: CSV for Excel pt-BR
 
-/** UTF-8 byte order mark: Excel reads the file as UTF-8 only with it. */
-export const CSV_BOM = '\ufeff';
-/** Excel pt-BR's list separator (the comma is the decimal separator there). */
-export const EXPORT_DELIMITER = ';';
+/** The export writes with the shared CSV writer (csv.ts). */
+export { CSV_BOM, EXPORT_DELIMITER, csvCell } from './csv';
 
 /** The export's fixed columns (pt-BR: people read them in Excel), before the lead fields. */
 export const EXPORT_COLUMNS = ['id', 'telefone', 'nome', 'id_externo', 'status', 'tentativas', 'resultado', 'ultima_tentativa', 'proxima_tentativa', 'retorno_em'] as const;
@@ -382,18 +380,6 @@ export interface ExportLead {
   next_attempt_at: string | null;
   callback_at: string | null;
   data: Record<string, unknown>;
-}
-
-/**
- * One cell: a value a spreadsheet would run as a formula (starting with = + - @, tab or CR)
- * gets a leading apostrophe (OWASP's CSV injection advice), and a value holding the
- * separator, a quote or a line break is quoted with quotes doubled.
- */
-export function csvCell(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  let s = typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
-  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-  return /[;"\r\n]|^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 /** A timestamp as São Paulo local time "AAAA-MM-DD HH:MM:SS" (what Excel pt-BR reads as a date). */

@@ -116,6 +116,15 @@ export class ApiReply {
   ) {}
 }
 
+/** A handler's answer that is a file to download (a CSV export), not JSON: its text, type and headers. */
+export class FileReply {
+  constructor(
+    readonly body: string,
+    readonly contentType: string,
+    readonly headers: Record<string, string> = {},
+  ) {}
+}
+
 /**
  * The Set-Cookie value of the session cookie: HttpOnly (no script reads it), Secure (only
  * over https; browsers treat http://localhost and 127.0.0.1 as secure for this), SameSite=Strict
@@ -316,7 +325,7 @@ export function requireRole(session: ApiSession, roles: Role[]): void {
  */
 export function apiFunction<S extends Shape = Record<never, never>>(
   spec: ApiSpec<S>,
-  handle: (input: ApiInput<Infer<S>>) => Promise<object | ApiReply>,
+  handle: (input: ApiInput<Infer<S>>) => Promise<object | ApiReply | FileReply>,
 ) {
   return (context: Context, event: Record<string, unknown>, callback: ServerlessCallback): void => {
     const run = async (): Promise<TwilioResponse> => {
@@ -336,6 +345,12 @@ export function apiFunction<S extends Shape = Record<never, never>>(
       const headerName = config.CLIENT_ADDRESS_HEADER === 'none' ? undefined : config.CLIENT_ADDRESS_HEADER;
       const out = await handle({ config, db, session, tokenHash: hash, body, context, address: clientAddress(req, headerName), userAgent: userAgentOf(req) });
       if (out instanceof ApiReply) return jsonResponse(out.opts.status ?? 200, out.body, out.opts);
+      if (out instanceof FileReply) {
+        const res = httpResponse(200, out.body, out.contentType);
+        res.appendHeader('Cache-Control', 'no-store');
+        for (const [k, v] of Object.entries(out.headers)) res.appendHeader(k, v);
+        return res;
+      }
       return jsonResponse(200, out);
     };
     withDeadline(run(), API_DEADLINE_MS).then(
