@@ -517,10 +517,6 @@ function makeMonitor(): Monitor {
     {
       deviceFactory: async () => {
         if (!me) throw new Error('sem sessão');
-        if (!micChecked) {
-          await ensureMicrophone();
-          micChecked = true;
-        }
         const make = await deviceFactory(me.softphone);
         return (token: string) => {
           const d = make(token);
@@ -575,6 +571,11 @@ async function startMonitor(callSid: string, mode: MonitorMode, phone: string | 
   monitorBusy = true;
   audio = { phone, connected: false };
   try {
+    // The microphone first (the browser's prompt), before a token is asked for or a Device made.
+    if (!phone && !micChecked) {
+      await ensureMicrophone();
+      micChecked = true;
+    }
     await monitor.start(callSid, mode);
     if (monitor.state) audio = { phone, connected: true };
   } catch (e) {
