@@ -11,7 +11,7 @@
  * and room rows untouched). Then: a call that ends while "Ouvir" is on its way is refused in
  * pt-BR and nothing is created; a supervisor whose microphone is refused is told so and nothing
  * is asked of the server; a supervisor without a softphone listens on a phone, and the page
- * clears the monitoring when the customer hangs up.
+ * clears the monitoring when the customer hangs up; signing out unregisters the Device.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Page, Route } from 'playwright-core';
@@ -281,6 +281,12 @@ describe('monitoring from the dashboard', () => {
       expect(s.emulator.calls().slice(callsBefore).filter((c) => c.to === `client:${identity}`)).toEqual([]);
       expect(s.emulator.softphone.calls().filter((c) => c.identity === identity)).toEqual([]);
       expect((await logOf(boss.id)).at(-1)).toMatchObject({ action: 'monitor_start', target: `call:${sid2}`, result: 'call_ended', user_email: boss.email });
+
+      // Signing out takes the Device away: nothing rings this browser for the supervisor any more.
+      expect(s.emulator.softphone.registered()).toContain(identity);
+      await page.click('#logout');
+      await page.waitForSelector('#login-view:not([hidden])');
+      await until('the Device unregistered', async () => (s.emulator.softphone.registered().includes(identity) ? undefined : true));
     });
     expect(s.emulator.contractViolations()).toEqual([]);
   });
