@@ -3,7 +3,17 @@
  * types becomes E.164 or is refused before anything is sent, and a failure to get the
  * browser's audio ready is a pt-BR sentence that points to the phone.
  */
-import { ApiError } from '../../src/web/agent/api';
+
+/** Shaped like the page's ApiError (src/web/agent/api.ts, which needs the DOM). */
+class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 import { MicrophoneError, USE_PHONE_HINT, audioSetupErrorText, monitorPhone } from '../../src/web/dashboard/audio';
 
 describe('monitorPhone', () => {

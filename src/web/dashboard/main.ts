@@ -12,7 +12,8 @@ import type { BoardResponse } from '../../lib/domain/board';
 import { CAMPAIGN_MODE, actionErrorText, agoText, formatPhone, label } from './format';
 import { deviceFactory, type SoftDevice } from '../agent/softphone';
 import type { MeReply } from '../agent/types';
-import { audioSetupErrorText, ensureMicrophone, monitorPhone } from './audio';
+import { micErrorText } from '../agent/mic';
+import { MicrophoneError, audioSetupErrorText, monitorPhone } from './audio';
 import { createMonitor, type Monitor, type MonitorMode } from './monitor';
 import { Poller } from './poller';
 import { COLUMNS, boardView, type Cell, type Row } from './view';
@@ -562,6 +563,23 @@ function audioChoice(): string | null | undefined {
     return undefined;
   }
   return phone;
+}
+
+/**
+ * Opens the microphone once and closes it again, so the browser's permission prompt comes
+ * before the Device is created (Twilio's advice for error 31401, "UserMedia Permission
+ * Denied": twilio.com/docs/api/errors/31401). The Voice SDK's accept() opens the microphone
+ * for every call it answers, listening included, so every browser monitoring needs it.
+ */
+async function ensureMicrophone(): Promise<void> {
+  if (!navigator.mediaDevices?.getUserMedia) throw new MicrophoneError(micErrorText(null));
+  let stream: MediaStream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
+  } catch (e) {
+    throw new MicrophoneError(micErrorText(e));
+  }
+  for (const t of stream.getTracks()) t.stop();
 }
 
 /** Starts monitoring `callSid`: a failure before the server was asked is the browser audio's, said so. */
