@@ -104,7 +104,11 @@ export const handler = (context: Context, event: Record<string, unknown>, callba
     })();
     // Both run to their end (nothing may still run once the function has answered).
     const [a, r] = await Promise.allSettled([alerts, recordings]);
-    if (r.status === 'rejected') throw r.reason;
+    if (r.status === 'rejected') {
+      // The recordings' errors do not say why; the alert round knows when it was the database.
+      if (a.status === 'fulfilled' && a.value['error'] === 'database_unavailable') throw new DbUnavailable(String(r.reason));
+      throw r.reason;
+    }
     return jsonResponse(200, { alerts: a.status === 'fulfilled' ? a.value : { error: 'failure' }, ...r.value });
   };
   let timer: NodeJS.Timeout | undefined;
