@@ -43,7 +43,9 @@ export async function sendSlack(url: string, m: AlertMessage, timeoutMs = SEND_T
     const retry = Number(res.headers.get('retry-after'));
     return { ok: false, error: `slack: HTTP ${res.status}${body ? ` ${body}` : ''}`, ...(res.status === 429 && retry > 0 ? { retryAfterS: retry } : {}) };
   } catch (e) {
-    const timedOut = e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError');
+    // A DOMException, not always an Error of this realm: read its name.
+    const name = (e as { name?: unknown } | null)?.name;
+    const timedOut = name === 'TimeoutError' || name === 'AbortError';
     return { ok: false, error: timedOut ? `slack: no answer within ${timeoutMs} ms` : `slack: ${message(e)}` };
   }
 }
