@@ -435,12 +435,18 @@ describe('delivery failures', () => {
 });
 
 describe('the database unreachable from the functions', () => {
-  it('alerts from the function itself once per cool-down, and records the outage with a resolved message when the database is back', async () => {
+  it('alerts from the functions themselves once per cool-down (a poll or the heartbeat, whichever notices), and records the outage with a resolved message when the database is back', async () => {
     await standin('/_standin/posts', { method: 'DELETE' });
     await stack.control('db:stop');
     try {
+      // A page's poll notices first (any /api function): it alerts on its own.
+      const poll = await fetch(`${stack.env.FUNCTIONS_BASE_URL}/api/board`, { headers: { authorization: `Bearer ${randomBytes(32).toString('base64url')}` } });
+      expect(poll.status).toBe(503);
+      expect(await slackPosts('Banco de dados inacessível')).toHaveLength(1);
+      // The heartbeat, twice, in the same process and within the cool-down: nothing more.
       const first = await jobs();
       expect(first.status).toBe(503);
+      expect(first.body.alerts).toBeUndefined();
       const again = await jobs();
       expect(again.status).toBe(503);
       const posts = await slackPosts('Banco de dados inacessível');
