@@ -326,7 +326,7 @@ describe('/webhooks/debugger', () => {
     ...over,
   });
 
-  it('unsigned: 401 (as Twilio answers a protected function), nothing stored; malformed: 400, nothing stored; signed: stored once per Sid and alerted by the heartbeat', async () => {
+  it('unsigned: 401 (as Twilio answers a protected function), nothing stored; malformed: 400, nothing stored; signed: stored once per Sid, alerted by the heartbeat, resolved after the quiet minutes', async () => {
     const unsigned = await fetch(url(), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(event()).toString() });
     expect(unsigned.status).toBe(401);
     const bad = await signedPost(url(), event({ Payload: '{"error_code": "abc"}' }), stack.env.TWILIO_AUTH_TOKEN);
@@ -344,6 +344,13 @@ describe('/webhooks/debugger', () => {
     const resource = (JSON.parse(e.Payload) as { resource_sid: string }).resource_sid;
     expect(a).toMatchObject({ status: 'open', severity: 'critical', title: `Twilio: erro 11200, eventos nos últimos 15 min: 1 (recurso ${resource})` });
     expect(await slackPosts('Twilio: erro 11200')).toHaveLength(1);
+    // Quiet for ALERT_DEBUGGER_QUIET_MINUTES (15): resolved.
+    await advance(16 * 60);
+    await jobs();
+    expect((await alertOf('twilio_debugger', 'debugger:11200'))[0]!.status).toBe('resolved');
+    const posts = await slackPosts('Twilio: erro 11200');
+    expect(posts).toHaveLength(2);
+    expect(JSON.parse(posts[1]!.body).blocks[0].text.text).toBe('✅ Resolvido: Erros da Twilio');
   });
 });
 
