@@ -16,6 +16,7 @@ import { startEmulator, type Emulator } from '../../emulator';
 import { LOCAL } from '../../stack/defaults';
 import { tickHeader } from '../../src/lib/domain/dialer/tick-auth';
 import { sql as sqlAt } from '../helpers/db';
+import { slackStandin } from '../helpers/slack-standin';
 import { startStackProcess, type StackProcess } from '../helpers/stack';
 import { newCallSid, newMobile, signedPost, voiceRequest } from '../helpers/twilio';
 
@@ -30,18 +31,9 @@ let emulator: Emulator;
 let stack: StackProcess;
 const q = <T = Record<string, unknown>>(text: string, params: unknown[] = []) => sqlAt<T>(text, params, stack.env.DATABASE_URL);
 
-interface SlackPost {
-  at: number;
-  path: string;
-  headers: Record<string, string>;
-  body: string;
-}
-const standin = (path: string, init?: RequestInit) => fetch(`${stack.env.SLACK_STANDIN_URL}${path}`, init);
-async function slackPosts(about?: string): Promise<SlackPost[]> {
-  const all = (await (await standin('/_standin/posts')).json()) as SlackPost[];
-  return about ? all.filter((p) => p.body.includes(about)) : all;
-}
-const slackMode = (mode: object) => standin('/_standin/mode', { method: 'PUT', body: JSON.stringify(mode) });
+const slack = () => slackStandin(stack.env.SLACK_STANDIN_URL);
+const slackPosts = (about?: string) => slack().posts(about);
+const slackMode = (mode: { status?: number; hang?: boolean }) => slack().mode(mode);
 
 async function jobs(): Promise<{ status: number; ms: number; body: { alerts: Record<string, unknown> } }> {
   const t = Date.now();
@@ -99,7 +91,7 @@ beforeAll(async () => {
   await q(`update campaigns set status = 'finished' where status <> 'finished'`);
   await q(`update phone_numbers set spam_flagged_at = null, calls_today = 0`);
   await jobs();
-  await standin('/_standin/posts', { method: 'DELETE' });
+  await slack().clear();
 });
 
 afterAll(async () => {
@@ -443,7 +435,7 @@ describe('delivery failures', () => {
 
 describe('the database unreachable from the functions', () => {
   it('alerts from the functions themselves once per cool-down (a poll or the heartbeat, whichever notices), and records the outage with a resolved message when the database is back', async () => {
-    await standin('/_standin/posts', { method: 'DELETE' });
+    await slack().clear();
     await stack.control('db:stop');
     try {
       // A page's poll notices first (any /api function): it alerts on its own.
