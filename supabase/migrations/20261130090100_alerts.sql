@@ -14,7 +14,8 @@
 create table public.alerts (
   id                 bigint generated always as identity primary key,
   rule               text not null check (rule in ('abandon', 'short_calls', 'queue_wait', 'no_agent', 'caller_id_cap', 'caller_id_spam',
-                                                   'recording_transfers', 'twilio_debugger', 'channel_failing', 'db_unreachable', 'opt_out_not_stored')),
+                                                   'recording_transfers', 'twilio_debugger', 'channel_failing', 'db_unreachable', 'opt_out_not_stored',
+                                                   'voicemail')),
   subject            text not null check (length(subject) between 1 and 200),
   -- what a person reads for the subject: the campaign's or queue's name, the number, "a conta"
   subject_label      text not null check (length(subject_label) between 1 and 200),
@@ -156,7 +157,8 @@ declare
   v_monitor   jsonb;
   v_conds     jsonb := '[]'::jsonb;
   v_part      jsonb;
-  v_evaluated text[] := array['abandon', 'queue_wait', 'caller_id_cap', 'caller_id_spam', 'recording_transfers', 'twilio_debugger'];
+  v_evaluated text[] := array['abandon', 'queue_wait', 'caller_id_cap', 'caller_id_spam', 'recording_transfers', 'twilio_debugger', 'voicemail'];
+  v_voicemail boolean := coalesce((p_settings->>'voicemails')::boolean, false);
 begin
   -- Abandon today against the campaign's cap, AMD's estimated hang-ups on humans included
   -- (the board's abandon_rate_with_amd_today, docs/board.md).
@@ -306,6 +308,26 @@ begin
            where e.received_at > p_now - pg_catalog.make_interval(secs => v_quiet * 60) and e.received_at <= p_now
            group by e.error_code) d;
   v_conds := v_conds || v_part;
+
+  -- Voicemails left for an agent or a queue in the last 24 hours that nobody has listened to
+  -- yet (recording_access_log), when announced at all (voicemails: ALERT_VOICEMAILS=on).
+  if v_voicemail then
+    select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+             'rule', 'voicemail', 'subject', 'voicemail:' || r.recording_sid,
+             'subject_label', coalesce(ag.name, r.queue_name, r.recording_sid),
+             'severity', 'warning',
+             'vars', pg_catalog.jsonb_build_object('from', coalesce(c.from_number, '?'), 'seconds', coalesce(r.duration, 0)),
+             'value', r.duration, 'threshold', null,
+             'detail', pg_catalog.jsonb_build_object('recording_sid', r.recording_sid, 'agent_id', r.agent_id, 'queue_name', r.queue_name, 'from', c.from_number),
+             'grace_minutes', 0, 'step', null)), '[]'::jsonb)
+      into v_part
+      from public.recordings r
+      left join public.agents ag on ag.id = r.agent_id
+      left join public.calls c on c.call_sid = r.call_sid
+     where r.kind = 'voicemail' and r.status = 'completed' and r.created_at > p_now - interval '24 hours'
+       and not exists (select 1 from public.recording_access_log l where l.recording_id = r.id and l.purpose = 'listen' and l.outcome = 'granted');
+    v_conds := v_conds || v_part;
+  end if;
 
   return pg_catalog.jsonb_build_object('conditions', v_conds, 'evaluated', pg_catalog.to_jsonb(v_evaluated));
 end $$;

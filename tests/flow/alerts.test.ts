@@ -86,6 +86,7 @@ beforeAll(async () => {
     '--functions-env', 'ALERT_NO_AGENT_GRACE_MINUTES=1',
     '--functions-env', 'ALERT_DELIVERY_ATTEMPTS=3',
     '--functions-env', 'ALERT_RETRY_SECONDS=1',
+    '--functions-env', 'ALERT_VOICEMAILS=on',
   ]);
   // The seed's campaigns, numbers and queues are not this file's subjects: quiet them.
   await q(`update campaigns set status = 'finished' where status <> 'finished'`);
@@ -193,7 +194,7 @@ describe('abandon near and over the cap', () => {
   });
 });
 
-describe('other rules: queue wait, no agent in an open window, caller ID cap and spam, recording transfers, short calls', () => {
+describe('other rules: queue wait, no agent in an open window, caller ID cap and spam, recording transfers, voicemails, short calls', () => {
   it('a customer waiting past N minutes opens once; twice as long is worse; leaving resolves', async () => {
     const queue = `alertas-${tag}`;
     await q(`insert into service_queues (name, service_level_seconds) values ($1, 20)`, [queue]);
@@ -272,6 +273,27 @@ describe('other rules: queue wait, no agent in an open window, caller ID cap and
     await q(`update recording_transfers set state = 'done' where recording_id = $1`, [r!.id]);
     await jobs();
     expect((await alertOf('recording_transfers', 'recordings'))[0]!.status).toBe('resolved');
+  });
+
+  it('a voicemail left for an agent is announced once; listened to: resolved', async () => {
+    const agent = `Ana Recado ${tag}`;
+    const [ag] = await q<{ id: string }>(`insert into agents (name, status) values ($1, 'offline') returning id`, [agent]);
+    const callSid = newCallSid();
+    const caller = newMobile('11');
+    await q(`insert into calls (call_sid, direction, from_number, to_number, status) values ($1, 'inbound', $2, '+551130001000', 'completed')`, [callSid, caller]);
+    const [r] = await q<{ id: string }>(
+      `insert into recordings (recording_sid, call_sid, status, kind, agent_id, duration, created_at) values ($1, $2, 'completed', 'voicemail', $3, 42, app_now()) returning id`,
+      ['RE' + randomBytes(16).toString('hex'), callSid, ag!.id],
+    );
+    await jobs();
+    await jobs();
+    const [a] = await q<AlertRow>(`select id, status, severity, title, opened_at, notifications from alerts where rule = 'voicemail' and detail->>'agent_id' = $1`, [ag!.id]);
+    expect(a).toMatchObject({ status: 'open', severity: 'warning', notifications: 1, title: `Novo recado de voz para ${agent}: 42 s de ${caller}, ainda não ouvido` });
+    expect(await slackPosts(agent)).toHaveLength(1);
+    await q(`insert into recording_access_log (recording_id, purpose, outcome, actor) values ($1, 'listen', 'granted', 'test')`, [r!.id]);
+    await jobs();
+    expect((await q<{ status: string }>(`select status from alerts where id = $1`, [a!.id]))[0]!.status).toBe('resolved');
+    expect(JSON.parse((await slackPosts(agent))[1]!.body).blocks[0].text.text).toBe('✅ Resolvido: Recado de voz');
   });
 
   it("short calls: the Anatel monitor's projection near (warning) then over (critical, past the cool-down); a null monitor changes nothing", async () => {

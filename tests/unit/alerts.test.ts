@@ -62,7 +62,7 @@ describe('channels', () => {
 
   it('p_settings carries the thresholds, the Anatel settings and every title template', () => {
     const s = alertSettings(config({ ALERT_QUEUE_WAIT_MINUTES: '7' }));
-    expect(s).toMatchObject({ cooldown_minutes: 30, abandon_near_percent: 80, abandon_min_live: 20, queue_wait_minutes: 7, no_agent_grace_minutes: 5, transfer_failures: 3, debugger_quiet_minutes: 15, delivery_attempts: 5, retry_seconds: 10, anatel: { short_call_seconds: 6 } });
+    expect(s).toMatchObject({ cooldown_minutes: 30, abandon_near_percent: 80, abandon_min_live: 20, queue_wait_minutes: 7, no_agent_grace_minutes: 5, transfer_failures: 3, debugger_quiet_minutes: 15, delivery_attempts: 5, retry_seconds: 10, voicemails: false, anatel: { short_call_seconds: 6 } });
     expect((s['texts'] as Record<string, unknown>)['abandon']).toBe(ALERT_TITLES['abandon']);
   });
 });

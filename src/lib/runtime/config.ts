@@ -90,6 +90,7 @@ export const configSchema = {
     ALERT_DEBUGGER_QUIET_MINUTES: int(1, 1440).default(15),
     ALERT_DELIVERY_ATTEMPTS: int(1, 20).default(5),
     ALERT_RETRY_SECONDS: int(1, 600).default(10),
+    ALERT_VOICEMAILS: oneOf(['off', 'on']).default('off'),
   },
 };
 

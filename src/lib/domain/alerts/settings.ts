@@ -24,6 +24,7 @@ export type AlertConfig = Pick<
   | 'ALERT_DEBUGGER_QUIET_MINUTES'
   | 'ALERT_DELIVERY_ATTEMPTS'
   | 'ALERT_RETRY_SECONDS'
+  | 'ALERT_VOICEMAILS'
 >;
 
 /** p_settings: the thresholds, the Anatel monitor's settings and the title templates. */
@@ -38,6 +39,7 @@ export function alertSettings(config: AlertConfig & Parameters<typeof anatelSett
     debugger_quiet_minutes: config.ALERT_DEBUGGER_QUIET_MINUTES,
     delivery_attempts: config.ALERT_DELIVERY_ATTEMPTS,
     retry_seconds: config.ALERT_RETRY_SECONDS,
+    voicemails: config.ALERT_VOICEMAILS === 'on',
     anatel: anatelSettings(config),
     texts: { ...ALERT_TITLES, labels: ALERT_LABELS },
   };

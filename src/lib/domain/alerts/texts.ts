@@ -15,7 +15,8 @@ export type AlertRule =
   | 'twilio_debugger'
   | 'channel_failing'
   | 'db_unreachable'
-  | 'opt_out_not_stored';
+  | 'opt_out_not_stored'
+  | 'voicemail';
 
 export type AlertSeverity = 'warning' | 'critical';
 export type AlertKind = 'opened' | 'worse' | 'resolved';
@@ -49,6 +50,7 @@ export const ALERT_TITLES: Record<string, Partial<Record<AlertSeverity, string>>
   },
   channel_failing: { critical: 'Canal de alertas {label} falhando: mensagens não entregues: {count} ({error})' },
   db_unreachable: { critical: 'Banco de dados inacessível pelas funções por {minutes} min' },
+  voicemail: { warning: 'Novo recado de voz para {label}: {seconds} s de {from}, ainda não ouvido' },
 };
 
 /** Subjects that are not a row's name. */
@@ -74,6 +76,7 @@ export const ALERT_RULE_NAMES: Record<AlertRule, string> = {
   channel_failing: 'Canal de alertas',
   db_unreachable: 'Banco de dados',
   opt_out_not_stored: 'Opt-out não registrado',
+  voicemail: 'Recado de voz',
 };
 
 /** A message's headline: what happened to the alert. */
