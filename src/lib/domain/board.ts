@@ -30,19 +30,29 @@ export interface AnatelBoard extends Record<string, unknown> {
   caller_ids: (ShortCallFigures & { caller_id: string })[];
 }
 
-/** One open alert as the board shows it. */
+/** One open alert as the board shows it (board_alerts, docs/alerts.md), newest first. */
 export interface BoardAlert extends Record<string, unknown> {
   id: number;
+  /** abandon, short_calls, queue_wait, no_agent, caller_id_cap, caller_id_spam, recording_transfers, twilio_debugger, channel_failing, db_unreachable */
   rule: string;
-  /** What the alert is about: a campaign, a caller ID, a queue, 'account'… */
+  /** What the alert is about: campaign:<id>, queue:<name>, caller_id:<+E.164>, debugger:<code>, channel:<slack|whatsapp|sms>, recordings, account… */
   subject: string;
   severity: 'warning' | 'critical';
   /** pt-BR one-liner, as sent to Slack and WhatsApp. */
   title: string;
+  /** The measured figure and its threshold, in the rule's unit (docs/alerts.md: abandon and short calls as ratios 0–1, queue wait in minutes, counts). */
   value: number | null;
   threshold: number | null;
   opened_at: string;
   last_sent_at: string | null;
+  /** The subject's name for people: the campaign's or queue's name, the number, "Conta"… */
+  subject_label: string;
+  /** Messages sent about it so far (opened, worse). */
+  notifications: number;
+  /** Seconds since it opened, at the board's instant. */
+  seconds_open: number;
+  /** Rule-specific figures (e.g. live_today/abandoned_today, waiting/longest_wait_seconds, last_error). */
+  detail: Record<string, unknown>;
 }
 
 export interface BoardResponse {
