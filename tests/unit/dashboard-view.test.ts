@@ -157,7 +157,8 @@ describe('boardView', () => {
           account: f(1000, 100, false, false),
           caller_ids: [{ caller_id: '+5511990000009', ...f(500, 450, true, true) }, { caller_id: '+5511990000008', ...f(0, 0, true, false) }],
         },
-        alerts: [{ id: 7, rule: 'queue_wait', subject: 'vip', severity: 'warning', title: 'Cliente aguardando há 4 min na fila vip', value: 240, threshold: 180, opened_at: '2026-11-26T14:56:30Z', last_sent_at: null }],
+        alerts: [{ id: 7, rule: 'queue_wait', subject: 'vip', severity: 'warning', title: 'Cliente aguardando há 4 min na fila vip', value: 240, threshold: 180, opened_at: '2026-11-26T14:56:30Z', last_sent_at: null,
+          subject_label: 'fila vip', notifications: 1, seconds_open: 210, detail: {} }],
       },
       0,
       now,
@@ -173,7 +174,7 @@ describe('boardView', () => {
     });
     expect(fields(v.anatel.rows[2]!)['short_ratio']).toBe('—');
     expect(v.alerts.map((r) => [r.key, r.level, fields(r)])).toEqual([
-      ['alert-7', 'warn', { severity: 'Atenção', title: 'Cliente aguardando há 4 min na fila vip', subject: 'vip', opened_at: '11:56 (há 3 min)' }],
+      ['alert-7', 'warn', { severity: 'Atenção', title: 'Cliente aguardando há 4 min na fila vip', subject: 'fila vip', opened_at: '11:56 (há 3 min)' }],
     ]);
   });
 });
