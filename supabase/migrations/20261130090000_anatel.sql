@@ -230,3 +230,136 @@ returns jsonb language sql stable set search_path = '' as $$ select public.short
 
 revoke execute on function public.short_call_figures(bigint, bigint, bigint, bigint, float8, float8, bigint, numeric, numeric, jsonb) from public, anon, authenticated;
 grant execute on function public.short_call_figures(bigint, bigint, bigint, bigint, float8, float8, bigint, numeric, numeric, jsonb) to service_role;
+
+-- ---------------------------------------------------------------------------------------
+-- The pacer's short-call guard (SHORT_CALL_GUARD=slow, docs/anatel.md): each round reads the
+-- account's figures, and while they are near (or over) the pacer dials 1:1. Computing them
+-- reads the whole day's calls (about 90 ms at 100,000 calls), and rounds run many times a
+-- second, so the answer is kept for cache_seconds (the settings' own key, default 10; the
+-- projection moves over minutes) in one row per set of settings.
+create table if not exists public.short_call_guard_cache (
+  settings    jsonb primary key,
+  computed_at timestamptz not null,
+  state       jsonb not null
+);
+alter table public.short_call_guard_cache enable row level security;
+comment on table public.short_call_guard_cache is
+  'The short-call guard''s last answer per set of Anatel settings (short_call_guard): the account''s figures, kept a few seconds.';
+
+-- The guard's state: the account's figures (short_call_monitor's account, without causes) plus
+-- computed_at and near_caller_ids (the caller IDs near or over), recomputed when the kept one
+-- is older than p_settings.cache_seconds (0-300, default 10) or of another day. While one
+-- round recomputes, the others take the kept answer instead of computing it too.
+create or replace function public.short_call_guard(p_now timestamptz, p_settings jsonb)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_now     timestamptz := coalesce(p_now, public.app_now());
+  v_key     jsonb := coalesce(p_settings, '{}'::jsonb) - 'cache_seconds';
+  v_cache_s numeric;
+  v_row     public.short_call_guard_cache;
+  v_day     date := (v_now at time zone 'America/Sao_Paulo')::date;
+  v_monitor jsonb;
+  v_state   jsonb;
+begin
+  begin
+    v_cache_s := coalesce((p_settings->>'cache_seconds')::numeric, 10);
+  exception when invalid_text_representation then
+    raise exception 'short_call_guard: cache_seconds must be a number' using errcode = '22023';
+  end;
+  if v_cache_s < 0 or v_cache_s > 300 then
+    raise exception 'short_call_guard: cache_seconds must be 0-300, got %', v_cache_s using errcode = '22023';
+  end if;
+  select * into v_row from public.short_call_guard_cache g where g.settings = v_key;
+  if found and (v_row.computed_at at time zone 'America/Sao_Paulo')::date = v_day then
+    if v_row.computed_at <= v_now and v_row.computed_at > v_now - pg_catalog.make_interval(secs => v_cache_s::float8) then
+      return v_row.state;
+    end if;
+    if not pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('discador.short_call_guard'), 0) then
+      return v_row.state;
+    end if;
+  end if;
+  v_monitor := public.short_call_monitor(v_now, v_key);
+  v_state := (v_monitor->'account') - 'causes' || pg_catalog.jsonb_build_object(
+    'computed_at', v_now,
+    'near_caller_ids', coalesce((select pg_catalog.jsonb_agg(n->>'caller_id' order by n->>'caller_id')
+                                   from pg_catalog.jsonb_array_elements(v_monitor->'caller_ids') n
+                                  where (n->>'near')::boolean or (n->>'over')::boolean), '[]'::jsonb));
+  insert into public.short_call_guard_cache as g (settings, computed_at, state) values (v_key, v_now, v_state)
+  on conflict (settings) do update set computed_at = excluded.computed_at, state = excluded.state;
+  return v_state;
+end;
+$$;
+revoke execute on function public.short_call_guard(timestamptz, jsonb) from public, anon, authenticated;
+grant execute on function public.short_call_guard(timestamptz, jsonb) to service_role;
+
+-- pacer_round_begin (20261127090300_pacer.sql) with one more argument: p_anatel, the Anatel
+-- settings when the guard is on (null: off, nothing read). Its answer gains `anatel`: the
+-- guard's state (short_call_guard) when p_anatel is given and a campaign was leased, else
+-- null. Everything else is as before; still one round trip per round.
+drop function if exists public.pacer_round_begin(uuid, bigint, numeric, integer, jsonb);
+create or replace function public.pacer_round_begin(
+  p_owner uuid, p_campaign_id bigint, p_lease_seconds numeric, p_presence_seconds integer, p_windows jsonb,
+  p_anatel jsonb default null
+) returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_now      timestamptz := public.app_now();
+  v_key      text;
+  v_dials    integer;
+  v_rounds   jsonb := '[]'::jsonb;
+  v_campaign public.campaigns;
+  v_anatel   jsonb;
+begin
+  if p_owner is null then
+    raise exception 'p_owner is required' using errcode = '22023';
+  end if;
+  if p_lease_seconds is null or p_lease_seconds <= 0 or p_lease_seconds > 600 then
+    raise exception 'p_lease_seconds must be in (0, 600]' using errcode = '22023';
+  end if;
+  if p_presence_seconds is null or p_presence_seconds <= 0 then
+    raise exception 'p_presence_seconds must be positive' using errcode = '22023';
+  end if;
+  foreach v_key in array array['answer_rate_dials', 'ring_time_dials', 'answer_time_answers', 'machine_rate_answers',
+                               'amd_time_answers', 'talk_samples', 'wrap_up_samples'] loop
+    if pg_catalog.jsonb_typeof(p_windows->v_key) is distinct from 'number' or (p_windows->>v_key)::numeric < 1 then
+      raise exception 'p_windows.% must be a positive number', v_key using errcode = '22023';
+    end if;
+  end loop;
+  if p_anatel is not null and pg_catalog.jsonb_typeof(p_anatel) <> 'object' then
+    raise exception 'p_anatel must be a JSON object (the Anatel settings) or null' using errcode = '22023';
+  end if;
+
+  select (pg_catalog.count(*))::integer into v_dials from public.calls c
+   where c.created_at > v_now - interval '1 second' and c.direction = 'outbound-api';
+
+  for v_campaign in
+    with free as (
+      select c.id from public.campaigns c
+       where c.status = 'active' and (p_campaign_id is null or c.id = p_campaign_id)
+         and (c.tick_lease_until is null or c.tick_lease_until <= v_now)
+       order by c.id
+       for update skip locked
+    )
+    update public.campaigns c
+       set tick_lease_owner = p_owner,
+           tick_lease_until = v_now + pg_catalog.make_interval(secs => p_lease_seconds::float8),
+           tick_last_at = v_now
+      from free where c.id = free.id
+    returning c.*
+  loop
+    v_rounds := v_rounds || pg_catalog.jsonb_build_array(public.pacer_snapshot(v_campaign, p_presence_seconds, p_windows, v_dials));
+  end loop;
+  if p_anatel is not null and pg_catalog.jsonb_array_length(v_rounds) > 0 then
+    v_anatel := public.short_call_guard(v_now, p_anatel);
+  end if;
+  return pg_catalog.jsonb_build_object('now_ms', (extract(epoch from v_now) * 1000)::bigint, 'dials_last_second', v_dials,
+                                       'rounds', v_rounds, 'anatel', v_anatel);
+end;
+$$;
+revoke execute on function public.pacer_round_begin(uuid, bigint, numeric, integer, jsonb, jsonb) from public, anon, authenticated;
+grant execute on function public.pacer_round_begin(uuid, bigint, numeric, integer, jsonb, jsonb) to service_role;
