@@ -178,8 +178,8 @@ begin
            'near_percent', v_near,
            'day_start', v_day_start,
            'calling_ends_at', v_ends_at,
-           'seconds_left', pg_catalog.round(v_left_s::numeric),
-           'rate_window_seconds', pg_catalog.round(v_window_s::numeric),
+           'seconds_left', pg_catalog.round(v_left_s::numeric, 3),
+           'rate_window_seconds', pg_catalog.round(v_window_s::numeric, 3),
            'account', (select public.short_call_figures(a.calls, a.short, a.calls_hour, a.short_hour, v_window_s, v_left_s, v_daily, v_pct, v_near, a.causes)
                          from account a),
            'caller_ids', coalesce((select pg_catalog.jsonb_agg(
