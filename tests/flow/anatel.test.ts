@@ -109,11 +109,12 @@ describe('short_call_monitor', () => {
       [mine.kinds],
     );
     expect([f.calls_today, f.short_today]).toEqual([board!.ended, board!.short]);
-    // The campaign's part names the settings that feed its short calls.
+    // The campaign's part (these calls but the click-to-call, and the seven of the edge) names
+    // the settings that feed its short calls.
     const k = m.campaigns.find((c: any) => c.campaign_id === campaignId);
-    expect(k).toMatchObject({ name: `Anatel ${tag}`, calls_today: 17, short_today: 15 });
+    expect(k).toMatchObject({ name: `Anatel ${tag}`, calls_today: 17 + 7, short_today: 15 + 4 });
     expect(k.settings).toMatchObject({ mode: 'predictive', ring_timeout: 22, amd_machine: 'hangup', amd_unknown: 'hangup', disclaimer_seconds: 8 });
-    expect(k.causes.short_talk).toBe(1);
+    expect(k.causes).toMatchObject({ short_talk: 1 + 4, amd_hangup: 2, no_answer: 2 });
   });
 
   it('6 s is short and 7 s is not; the threshold is the setting', async () => {
