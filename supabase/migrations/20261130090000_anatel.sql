@@ -297,8 +297,8 @@ grant execute on function public.short_call_guard(timestamptz, jsonb) to service
 
 -- pacer_round_begin (20261127090300_pacer.sql) with one more argument: p_anatel, the Anatel
 -- settings when the guard is on (null: off, nothing read). Its answer gains `anatel`: the
--- guard's state (short_call_guard) when p_anatel is given and a campaign was leased, else
--- null. Everything else is as before; still one round trip per round.
+-- guard's state (short_call_guard) when p_anatel is given, else null. Everything else is as
+-- before; still one round trip per round.
 drop function if exists public.pacer_round_begin(uuid, bigint, numeric, integer, jsonb);
 create or replace function public.pacer_round_begin(
   p_owner uuid, p_campaign_id bigint, p_lease_seconds numeric, p_presence_seconds integer, p_windows jsonb,
@@ -334,6 +334,12 @@ begin
     raise exception 'p_anatel must be a JSON object (the Anatel settings) or null' using errcode = '22023';
   end if;
 
+  -- The guard's state first, before any campaign row is locked by the leases below (a
+  -- recomputation reads the whole day's calls).
+  if p_anatel is not null then
+    v_anatel := public.short_call_guard(v_now, p_anatel);
+  end if;
+
   select (pg_catalog.count(*))::integer into v_dials from public.calls c
    where c.created_at > v_now - interval '1 second' and c.direction = 'outbound-api';
 
@@ -354,9 +360,6 @@ begin
   loop
     v_rounds := v_rounds || pg_catalog.jsonb_build_array(public.pacer_snapshot(v_campaign, p_presence_seconds, p_windows, v_dials));
   end loop;
-  if p_anatel is not null and pg_catalog.jsonb_array_length(v_rounds) > 0 then
-    v_anatel := public.short_call_guard(v_now, p_anatel);
-  end if;
   return pg_catalog.jsonb_build_object('now_ms', (extract(epoch from v_now) * 1000)::bigint, 'dials_last_second', v_dials,
                                        'rounds', v_rounds, 'anatel', v_anatel);
 end;

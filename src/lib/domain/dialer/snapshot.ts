@@ -64,7 +64,7 @@ export interface RoundBegin {
   now_ms: number;
   dials_last_second: number;
   rounds: RoundSnapshot[];
-  /** The short-call guard's state (the account's Anatel figures) when the guard is on and a campaign was leased; else null. */
+  /** The short-call guard's state (the account's Anatel figures) when the guard is on; else null. */
   anatel?: GuardState | null;
 }
 
