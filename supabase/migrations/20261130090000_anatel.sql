@@ -45,7 +45,8 @@
 -- over: the projection reaches both thresholds (calls >= daily, ratio >= short %); near: it
 -- reaches near_percent of both; reached: today's own figures already meet both.
 -- p_settings: short_call_seconds (1-60, default 6), anatel_daily_calls (>= 1, default
--- 100000), anatel_short_percent (0-100, default 85), anatel_near_percent (1-100, default 80);
+-- 100000), anatel_short_percent (0-100, default 85), anatel_near_percent (above 0, at most
+-- 100, default 80);
 -- a bad value raises 22023.
 -- work_mem: the planner reckons the grouping by cause an expression could make tens of
 -- thousands of groups and, under the default 4 MB, sorts the day's calls (about 3x slower at
