@@ -139,6 +139,8 @@ export interface Emulator {
   sendInboundMessage(opts: { from: string; to: string; body: string; profileName?: string }): Promise<{ sid: string; status: number; replies: InboundReply[]; error?: number }>;
   /** Recordings made so far, deleted ones included (with `deletedMs`). */
   recordings(): Recording[];
+  /** Messages created so far (REST and replies), oldest first: the resource's JSON plus a Content Template send's ContentSid and variables. */
+  messages(): { sid: string; json: Record<string, unknown>; content?: { sid: string; variables: Record<string, string> | null } }[];
   /**
    * Adds a completed recording directly (test setup without a call): its media is served at
    * `mediaUrl` (a WAV of `durationS` seconds, 1 or 2 channels).
@@ -309,6 +311,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     },
     sendInboundMessage: (m) => deliverInboundMessage({ store, webhooks, clock }, m),
     recordings: () => [...store.recordings.values(), ...store.deletedRecordings.values()].sort((a, b) => a.dateCreated - b.dateCreated),
+    messages: () => [...store.messages.values()].map((m) => ({ sid: m.sid, json: { ...m.json }, ...(m.content ? { content: m.content } : {}) })),
     addRecording(o) {
       const now = clock.now();
       const rec: Recording = {

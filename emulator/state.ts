@@ -69,6 +69,8 @@ export interface Message {
   sid: string;
   accountSid: string;
   json: Record<string, unknown>;
+  /** A Content Template send: the ContentSid and the ContentVariables (parsed) it was created with. */
+  content?: { sid: string; variables: Record<string, string> | null };
 }
 
 /** A TwiML App (Applications resource): where calls from Voice SDK Devices (and Calls create ApplicationSid) get their TwiML. */

@@ -13,10 +13,13 @@ import { startEmulator, type Emulator } from '../emulator';
 import { smsUrl, statusCallbackUrl, voiceFallbackUrl, voiceInboundUrl } from '../src/lib/domain/callback-urls';
 import { provisionSoftphone, type SoftphoneEnv } from './softphone';
 import { startHeartbeat } from './heartbeat';
+import { startSlackStandin } from './slack-standin';
 
 const root = join(__dirname, '..');
 /** How often the local stack posts /api/jobs (recording transfers and retention). */
 const JOBS_INTERVAL_SECONDS = 15;
+/** The Slack stand-in's port on a non-ephemeral stack. */
+const LOCAL_SLACK_PORT = 54331;
 
 /** What a client of the local stack needs to know (also what tests read from process.env). */
 export interface StackEnv {
@@ -41,6 +44,11 @@ export interface StackEnv {
   SOFTPHONE_STANDIN_URL?: string;
   /** The pacer heartbeat's HMAC secret (POST /api/tick), made for this run unless the functions' env names one; empty: /api/tick is off. */
   TICK_SECRET: string;
+  /**
+   * The local Slack stand-in (stack/slack-standin.ts: GET /_standin/posts, PUT /_standin/mode),
+   * which the functions' ALERT_SLACK_WEBHOOK_URL names; absent when the functions' env names a webhook.
+   */
+  SLACK_STANDIN_URL?: string;
 }
 
 /** Options of startStack. */
@@ -97,6 +105,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     functions: await port(LOCAL.functionsPort),
     twilioRun: await port(LOCAL.twilioRunPort),
     emulator: await port(LOCAL.emulatorPort),
+    slack: await port(LOCAL_SLACK_PORT),
   };
   const started: { stop(): Promise<void> }[] = [];
   let wroteEnv = false;
@@ -138,6 +147,16 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       DISCADOR_STACK_ENV: stackEnvFile,
       TICK_SECRET: opts.functionsEnv?.['TICK_SECRET'] ?? randomBytes(32).toString('hex'),
     };
+    // Slack alerts go to the local stand-in unless the functions' env names a webhook
+    // (`npm start -- --functions-env ALERT_SLACK_WEBHOOK_URL=https://hooks.slack.com/...`).
+    let slackWebhook = opts.functionsEnv?.['ALERT_SLACK_WEBHOOK_URL'] ?? '';
+    if (!slackWebhook) {
+      const slack = await startSlackStandin({ port: ports.slack });
+      started.push(slack);
+      env.SLACK_STANDIN_URL = slack.url;
+      slackWebhook = slack.webhookUrl;
+      log(`slack stand-in: ${slack.webhookUrl} (posts at ${slack.url}/_standin/posts)`);
+    }
     // The agents' softphone: an API key and a TwiML App on the emulator, made as on a real account.
     let softphone: SoftphoneEnv | undefined;
     if (emulator || opts.twilioApiBaseUrl) {
@@ -161,6 +180,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         TWILIO_API_BASE_URL: env.TWILIO_API_BASE_URL,
         FALLBACK_NUMBER: '+5511955550000',
         TICK_SECRET: env.TICK_SECRET,
+        ALERT_SLACK_WEBHOOK_URL: slackWebhook,
         S3_BUCKET: env.S3_BUCKET,
         S3_ENDPOINT: env.S3_ENDPOINT,
         S3_ACCESS_KEY_ID: env.S3_ACCESS_KEY_ID,
@@ -190,10 +210,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       const heartbeat = startHeartbeat({ url: `${functionsUrl}/api/tick`, secret: env.TICK_SECRET, intervalMs: opts.tickIntervalSeconds * 1000, log });
       started.push(heartbeat);
       log(`pacer heartbeat: POST ${functionsUrl}/api/tick every ${opts.tickIntervalSeconds} s`);
-      // The recordings heartbeat (S3 transfers with backoff, retention), as pg_cron does in production.
+      // The jobs heartbeat (alerts; S3 transfers with backoff, retention), as pg_cron does in production.
       const jobs = startHeartbeat({ url: `${functionsUrl}/api/jobs`, secret: env.TICK_SECRET, intervalMs: JOBS_INTERVAL_SECONDS * 1000, log });
       started.push(jobs);
-      log(`recordings heartbeat: POST ${functionsUrl}/api/jobs every ${JOBS_INTERVAL_SECONDS} s`);
+      log(`jobs heartbeat (alerts, recordings): POST ${functionsUrl}/api/jobs every ${JOBS_INTERVAL_SECONDS} s`);
     }
     const services = [
       { name: 'Postgres', url: postgres.url },
@@ -202,6 +222,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       { name: 'Functions (signature-checked)', url: functionsUrl },
       ...(emulator ? [{ name: 'Twilio emulator', url: emulator.url }] : []),
       { name: 'Agent page', url: `${functionsUrl}/agent.html` },
+      ...(env.SLACK_STANDIN_URL ? [{ name: 'Slack stand-in (alerts)', url: `${env.SLACK_STANDIN_URL}/_standin/posts` }] : []),
     ];
     writeStackEnv(stackEnvFile, { ...env });
     wroteEnv = true;

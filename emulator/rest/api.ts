@@ -551,6 +551,7 @@ export class RestApi {
     const wa = to.startsWith('whatsapp:');
     if (!from && !b.MessagingServiceSid) throw new TwilioError(400, 21603, "A 'From' phone number is required");
     if (b.Body === undefined && b.MediaUrl === undefined && b.ContentSid === undefined) throw new TwilioError(400, 21602, 'Message body is required');
+    const content = contentOf(b.ContentSid, b.ContentVariables);
     const bareTo = to.replace(/^whatsapp:/, '');
     if (!isDiallable(bareTo)) throw new TwilioError(400, 21211, `Invalid 'To' Phone Number: ${to}`);
     if (from) {
@@ -569,7 +570,7 @@ export class RestApi {
       error_code: null, price_unit: 'USD', api_version: API_VERSION,
       subresource_uris: { media: `${accountPath(c.account.sid)}/Messages/${sid}/Media.json`, feedback: `${accountPath(c.account.sid)}/Messages/${sid}/Feedback.json` },
     };
-    const msg: Message = { sid, accountSid: c.account.sid, json };
+    const msg: Message = { sid, accountSid: c.account.sid, json, ...(content ? { content } : {}) };
     this.d.store.messages.set(sid, msg);
     const token = c.account.authToken;
     const cb = b.StatusCallback as string | undefined;
@@ -590,6 +591,35 @@ export class RestApi {
     })().finally(() => this.pending--);
     return { status: 201, body: { ...json } };
   }
+}
+
+/**
+ * A Content Template send (ContentSid + ContentVariables), checked as Twilio does: ContentVariables
+ * without ContentSid is 21654; a ContentSid not shaped ^HX[0-9a-fA-F]{32}$ is 21655; ContentVariables
+ * that is not a JSON object of non-empty values is 21656 (twilio.com/docs/api/errors/21654, 21655,
+ * 21656). The emulator has no Content API, so the template is not rendered: the message's body
+ * stays empty and the send is recorded on the message (`emu.messages()`).
+ */
+function contentOf(sid: unknown, variables: unknown): Message['content'] | undefined {
+  if (sid === undefined) {
+    if (variables !== undefined) throw new TwilioError(400, 21654, 'A ContentSid must be specified if ContentVariables are provided in the request');
+    return undefined;
+  }
+  if (!/^HX[0-9a-fA-F]{32}$/.test(String(sid))) throw new TwilioError(400, 21655, `The ContentSid is Invalid: ${String(sid)}`);
+  if (variables === undefined) return { sid: String(sid), variables: null };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(String(variables));
+  } catch {
+    throw new TwilioError(400, 21656, 'The ContentVariables Parameter is invalid: not a JSON string');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new TwilioError(400, 21656, 'The ContentVariables Parameter is invalid: not a JSON object');
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(parsed)) {
+    if (v === null || v === '' || (typeof v !== 'string' && typeof v !== 'number')) throw new TwilioError(400, 21656, `The ContentVariables Parameter is invalid: variable ${k} is null, empty or not text`);
+    out[k] = String(v);
+  }
+  return { sid: String(sid), variables: out };
 }
 
 /**

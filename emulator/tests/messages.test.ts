@@ -79,3 +79,26 @@ describe('scenario messages', () => {
     }
   });
 });
+
+describe('outbound WhatsApp with a Content Template', () => {
+  let r: Rig;
+  beforeEach(async () => {
+    r = await rig();
+  });
+  afterEach(async () => r.close());
+
+  const HX = 'HX' + 'a'.repeat(32);
+  const code = async (p: Promise<unknown>) => p.then(() => 0, (e: { code?: number }) => e.code ?? -1);
+
+  it('records ContentSid and ContentVariables; refuses a malformed SID, bad variables (21656), variables alone (21654)', async () => {
+    const m = await r.client.messages.create({ from: `whatsapp:${r.number}`, to: `whatsapp:${customer}`, contentSid: HX, contentVariables: JSON.stringify({ 1: 'ALERTA', 2: 'Fila' }) });
+    expect(r.emu.messages().find((x) => x.sid === m.sid)).toMatchObject({ content: { sid: HX, variables: { 1: 'ALERTA', 2: 'Fila' } }, json: { from: `whatsapp:${r.number}`, to: `whatsapp:${customer}` } });
+    const base = { from: `whatsapp:${r.number}`, to: `whatsapp:${customer}` };
+    // A SID not shaped HX + 32 hex breaks the OpenAPI pattern first (20001, a contract violation).
+    expect(await code(r.client.messages.create({ ...base, contentSid: 'HX123' }))).toBe(20001);
+    expect(await code(r.client.messages.create({ ...base, contentSid: HX, contentVariables: 'not json' }))).toBe(21656);
+    expect(await code(r.client.messages.create({ ...base, contentSid: HX, contentVariables: JSON.stringify({ 1: '' }) }))).toBe(21656);
+    expect(await code(r.client.messages.create({ ...base, body: 'x', contentVariables: JSON.stringify({ 1: 'a' }) }))).toBe(21654);
+    expect(r.emu.messages().filter((x) => x.json['to'] === `whatsapp:${customer}`)).toHaveLength(1);
+  });
+});

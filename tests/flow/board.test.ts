@@ -168,7 +168,15 @@ describe('GET /api/board', () => {
     const res = await callApi('/api/board', { token: await session('supervisor') });
     expect(res.status).toBe(200);
     const board = res.json;
-    expect(board.alerts).toEqual([]);
+    // The open alerts (docs/alerts.md), newest first, each as its alerts row says (other suites'
+    // heartbeats may open or close some meanwhile: compare the ones shown with their rows).
+    const shown = board.alerts as { id: number; rule: string; subject: string; severity: string; title: string; opened_at: string }[];
+    expect(shown.map((a) => Date.parse(a.opened_at))).toEqual(shown.map((a) => Date.parse(a.opened_at)).sort((x, y) => y - x));
+    const rows = await sql<any>(`select id, rule, subject, severity, title, opened_at from alerts where id = any($1::bigint[])`, [shown.map((a) => a.id)]);
+    for (const a of shown) {
+      const row = rows.find((r: any) => Number(r.id) === a.id);
+      expect({ rule: a.rule, subject: a.subject, severity: a.severity, title: a.title }).toEqual({ rule: row.rule, subject: row.subject, severity: row.severity, title: row.title });
+    }
     expect(board.short_call_seconds).toBe(6);
 
     // Agents.

@@ -123,8 +123,12 @@ describe('opt-out key with Postgres frozen', () => {
       // Slack: exactly one alert, naming the number, the call and a time inside the test.
       expect(slack.received).toHaveLength(1);
       expect(slack.received[0]!.contentType).toBe('application/json');
-      const { text, ...rest } = JSON.parse(slack.received[0]!.body) as { text: string };
-      expect(rest).toEqual({});
+      // The alerts' Block Kit format (docs/alerts.md): header, the text in a section, a context
+      // line, and the same text as the notification fallback.
+      const { text, blocks } = JSON.parse(slack.received[0]!.body) as { text: string; blocks: { type: string; text?: { text: string } }[] };
+      expect(blocks.map((b) => b.type)).toEqual(['header', 'section', 'context']);
+      expect(blocks[0]!.text!.text).toBe('🔴 Alerta crítico: Opt-out não registrado');
+      expect(text).toBe(`🔴 Alerta crítico: ${blocks[1]!.text!.text}`);
       expect(text).toContain(`Número: ${customer}`);
       expect(text).toContain(`Ligação: ${sid}`);
       const at = Date.parse(/Horário: (\S+)/.exec(text)![1]!);
@@ -133,7 +137,8 @@ describe('opt-out key with Postgres frozen', () => {
 
       // SMS through Twilio's Messages API, from the number the call used, with the same text.
       const sms = await twilioRest().messages.list({ to: ALERT_PHONE });
-      expect(sms.map((m) => ({ from: m.from, to: m.to, body: m.body }))).toEqual([{ from: callerId, to: ALERT_PHONE, body: text }]);
+      expect(sms.map((m) => ({ from: m.from, to: m.to }))).toEqual([{ from: callerId, to: ALERT_PHONE }]);
+      expect(sms[0]!.body.split('\n').slice(0, 2)).toEqual(['🔴 Alerta crítico: Opt-out não registrado', blocks[1]!.text!.text]);
       expect(emulator.contractViolations()).toEqual([]);
 
       await stack.thawDb();

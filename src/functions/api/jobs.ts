@@ -1,9 +1,13 @@
 /**
- * POST /api/jobs — the recordings heartbeat: runs due S3 transfer jobs (download from Twilio,
- * SHA-256, upload, read back, compare, then delete from Twilio; resumed with backoff) for
- * about 8 s, then retention (S3 copies older than RECORDING_RETENTION_DAYS, never below 90,
- * are deleted; the row keeps s3_deleted_at). Answers {transfers: [{sid, outcome, …}],
- * retention: {deleted, errors}}. docs/recordings.md.
+ * POST /api/jobs — the jobs heartbeat. Alerts (docs/alerts.md): evaluates every rule, opens,
+ * worsens and resolves alerts, and delivers the due messages to Slack and WhatsApp (each send
+ * within 3 s, the whole round within ALERT_BUDGET_MS, run beside the recordings' work); when
+ * the database cannot be reached it sends the database-unreachable alert itself. Recordings:
+ * runs due S3 transfer jobs (download from Twilio, SHA-256, upload, read back, compare, then
+ * delete from Twilio; resumed with backoff) for about 8 s, then retention (S3 copies older than RECORDING_RETENTION_DAYS, never below 90,
+ * are deleted; the row keeps s3_deleted_at). Answers {alerts: {opened, worse, resolved, open,
+ * deliveries, channels} (or {error}), transfers: [{sid, outcome, …}], retention: {deleted,
+ * errors}}. docs/recordings.md.
  *
  * Who may call: the heartbeat, with the same credential as /api/tick
  * (`X-Discador-Tick: t=<unix seconds>,v1=<hex HMAC-SHA256(TICK_SECRET, t)>`, or a JSON body
@@ -17,11 +21,18 @@ import { transferDeps } from '../../lib/domain/recordings/deps';
 import { runRecordingJobs, runRetention } from '../../lib/domain/recordings/transfer';
 import { ApiError, checkSession, failureResponse, header, jsonResponse, requestOf, requestToken, requireRole, tokenHash, Unauthenticated } from '../../lib/runtime/api';
 import { loadConfig } from '../../lib/runtime/config';
-import { DbUnavailable, getDb } from '../../lib/runtime/db';
+import { DbUnavailable, getDb, type Db } from '../../lib/runtime/db';
+import type twilio from 'twilio';
+import { runAlerts } from '../../lib/domain/alerts/round';
+import { noteDbAvailable, noteDbUnavailable, outageOpen } from '../../lib/domain/alerts/db-outage';
+import type { Config } from '../../lib/runtime/config';
+import { twilioClientOptions } from '../../lib/runtime/twilio-client';
 
 /** Time the transfers may take (Functions stop at 10 s); retention gets what is left up to RUN_DEADLINE_MS. */
 const TRANSFER_BUDGET_MS = 7000;
 const RUN_DEADLINE_MS = 8500;
+/** Time the alert round may take (3 round trips and sends of at most 3 s each, in parallel). */
+const ALERT_BUDGET_MS = 5000;
 
 const AUTH_MESSAGES = {
   missing: 'send X-Discador-Tick: t=<unix seconds>,v1=<hex HMAC-SHA256 of t>, or sign in as a supervisor',
@@ -29,6 +40,33 @@ const AUTH_MESSAGES = {
   stale: 'the tick timestamp is more than 60 s away from the server clock',
   bad_signature: 'the tick signature does not match',
 } as const;
+
+/**
+ * The alert round, never longer than ALERT_BUDGET_MS and never throwing: a database that does
+ * not answer is itself the alert (sent from here, deduplicated in this instance's memory).
+ */
+async function alertRound(config: Config, db: Db, client: () => twilio.Twilio): Promise<Record<string, unknown>> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), ALERT_BUDGET_MS);
+  });
+  try {
+    if (outageOpen()) await noteDbAvailable({ db, config });
+    const round = await Promise.race([runAlerts({ db, config, twilio: client }), late]);
+    // Slow, not unreachable (each database request has its own DB_TIMEOUT_MS): the next beat carries on.
+    if (round === 'late') return { error: 'over_budget', budget_ms: ALERT_BUDGET_MS };
+    return { ...round };
+  } catch (e) {
+    if (e instanceof DbUnavailable) {
+      const outage = await noteDbUnavailable({ config, twilio: client });
+      return { error: 'database_unavailable', outage_alert: outage };
+    }
+    console.error(`[discador] /api/jobs alerts: ${e instanceof Error ? e.message : String(e)}`);
+    return { error: 'failure' };
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 function field(event: Record<string, unknown>, name: string): string | undefined {
   const v = event[name];
@@ -55,11 +93,24 @@ export const handler = (context: Context, event: Record<string, unknown>, callba
       if (token === null) throw new Unauthenticated('the session token is malformed; sign in again');
       requireRole(await checkSession(db, config, tokenHash(token)), ['supervisor', 'admin']);
     }
+    // The runtime types name an older twilio package; the object is this project's twilio client.
+    const client = () => context.getTwilioClient(twilioClientOptions(config.TWILIO_API_BASE_URL)) as unknown as twilio.Twilio;
+    const alerts = alertRound(config, db, client);
     const deps = transferDeps(config, db, context as unknown as Record<string, unknown>);
-    if (!deps) return jsonResponse(200, { transfers: [], retention: { deleted: 0, errors: [] }, note: 'S3_BUCKET is not set: recordings stay in Twilio' });
-    const transfers = await runRecordingJobs(deps, { budgetMs: TRANSFER_BUDGET_MS - (Date.now() - started) });
-    const retention = await runRetention(deps, { days: config.RECORDING_RETENTION_DAYS, budgetMs: Math.max(0, RUN_DEADLINE_MS - 500 - (Date.now() - started)) });
-    return jsonResponse(200, { transfers, retention });
+    if (!deps) return jsonResponse(200, { alerts: await alerts, transfers: [], retention: { deleted: 0, errors: [] }, note: 'S3_BUCKET is not set: recordings stay in Twilio' });
+    const recordings = (async () => {
+      const transfers = await runRecordingJobs(deps, { budgetMs: TRANSFER_BUDGET_MS - (Date.now() - started) });
+      const retention = await runRetention(deps, { days: config.RECORDING_RETENTION_DAYS, budgetMs: Math.max(0, RUN_DEADLINE_MS - 500 - (Date.now() - started)) });
+      return { transfers, retention };
+    })();
+    // Both run to their end (nothing may still run once the function has answered).
+    const [a, r] = await Promise.allSettled([alerts, recordings]);
+    if (r.status === 'rejected') {
+      // The recordings' errors do not say why; the alert round knows when it was the database.
+      if (a.status === 'fulfilled' && a.value['error'] === 'database_unavailable') throw new DbUnavailable(String(r.reason));
+      throw r.reason;
+    }
+    return jsonResponse(200, { alerts: a.status === 'fulfilled' ? a.value : { error: 'failure' }, ...r.value });
   };
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {

@@ -1,11 +1,13 @@
 /**
- * Alerts a person must act on, sent outside the database (which is exactly what may be down):
- * a Slack incoming webhook (ALERT_SLACK_WEBHOOK_URL) and/or an SMS or WhatsApp message through
- * Twilio's Messages API (ALERT_SMS_TO). Each channel has its own short deadline so a voice flow
+ * Alerts a person must act on, sent outside the database (which is exactly what may be down),
+ * in the alerts' format (docs/alerts.md): a Slack incoming webhook (ALERT_SLACK_WEBHOOK_URL)
+ * and/or WhatsApp or SMS through Twilio's Messages API (ALERT_WHATSAPP_TO, ALERT_SMS_TO). Each channel has its own short deadline so a voice flow
  * can still answer the caller in time; the result says which channels accepted the alert.
  */
 import type twilio from 'twilio';
-import type { Config } from '../runtime/config';
+import { sendOn } from './alerts/deliver';
+import type { AlertMessage } from './alerts/format';
+import { alertChannels, type AlertConfig } from './alerts/settings';
 
 /** An opt-out the database could not take during a call (callSid) or from a text message (message). */
 export interface OptOutNotRecorded {
@@ -20,6 +22,7 @@ export interface OptOutNotRecorded {
 /** What each channel did: sent (accepted by Slack / Twilio), failed, or off (not configured). */
 export interface AlertResult {
   slack: 'sent' | 'failed' | 'off';
+  /** Twilio Messages: WhatsApp and/or SMS (sent when one of them was accepted). */
   sms: 'sent' | 'failed' | 'off';
   /** True when at least one channel accepted the alert, i.e. a person will see it. */
   delivered: boolean;
@@ -42,63 +45,48 @@ export function optOutAlertText(a: OptOutNotRecorded): string {
   );
 }
 
-function timeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
+/** The opt-out alert as the alert channels carry it (Slack Block Kit, WhatsApp template or Body). */
+export function optOutAlertMessage(a: OptOutNotRecorded): AlertMessage {
+  const at = a.at.toISOString();
+  return {
+    alert_id: null,
+    rule: 'opt_out_not_stored',
+    subject: `phone:${a.phone}`,
+    subject_label: a.phone,
+    severity: 'critical',
+    title: optOutAlertText(a),
+    value: null,
+    threshold: null,
+    detail: {},
+    kind: 'opened',
+    at,
+    opened_at: at,
+  };
 }
 
 /**
- * Sends the alert on every configured channel at once. `smsFrom` is the sender when
- * ALERT_SMS_FROM is not set (the account's own number on the call). Never throws.
+ * Sends the alert at once on every configured channel (alertChannels: Slack, WhatsApp, SMS),
+ * in parallel, each within ALERT_CHANNEL_TIMEOUT_MS: the database is what failed, so there is
+ * no outbox to wait on. `smsFrom` is the sender when none is configured (the account's own
+ * number on the call). Never throws.
  */
 export async function sendOptOutAlert(
-  deps: { config: Pick<Config, 'ALERT_SLACK_WEBHOOK_URL' | 'ALERT_SMS_TO' | 'ALERT_SMS_FROM'>; twilio: () => twilio.Twilio; smsFrom: string | null },
+  deps: { config: AlertConfig; twilio: () => twilio.Twilio; smsFrom: string | null },
   alert: OptOutNotRecorded,
 ): Promise<AlertResult> {
-  const text = optOutAlertText(alert);
+  const m = optOutAlertMessage(alert);
   const errors: string[] = [];
-  const { ALERT_SLACK_WEBHOOK_URL: slackUrl, ALERT_SMS_TO: to } = deps.config;
-
-  const slack = async (): Promise<AlertResult['slack']> => {
-    if (!slackUrl) return 'off';
-    try {
-      const res = await fetch(slackUrl, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ text }),
-        signal: AbortSignal.timeout(ALERT_CHANNEL_TIMEOUT_MS),
-      });
-      if (res.ok) return 'sent';
-      errors.push(`slack: HTTP ${res.status}`);
-    } catch (e) {
-      errors.push(`slack: ${e instanceof Error ? e.message : String(e)}`);
-    }
-    return 'failed';
-  };
-
-  const sms = async (): Promise<AlertResult['sms']> => {
-    if (!to) return 'off';
-    const whatsapp = to.startsWith('whatsapp:');
-    let from = deps.config.ALERT_SMS_FROM ?? deps.smsFrom ?? undefined;
-    if (from && whatsapp && !from.startsWith('whatsapp:')) from = `whatsapp:${from}`;
-    if (!from) {
-      errors.push('sms: no sender (set ALERT_SMS_FROM)');
-      return 'failed';
-    }
-    try {
-      await timeout(deps.twilio().messages.create({ to, from, body: text }), ALERT_CHANNEL_TIMEOUT_MS, 'sms');
-      return 'sent';
-    } catch (e) {
-      errors.push(`sms: ${e instanceof Error ? e.message : String(e)}`);
-      return 'failed';
-    }
-  };
-
-  const [s, m] = await Promise.all([slack(), sms()]);
-  return { slack: s, sms: m, delivered: s === 'sent' || m === 'sent', errors };
+  const channels = alertChannels(deps.config);
+  const results = await Promise.all(
+    channels.map(async (ch) => {
+      const r = await sendOn(ch, deps.twilio, m, deps.smsFrom, ALERT_CHANNEL_TIMEOUT_MS).catch((e: unknown) => ({ ok: false as const, error: String(e) }));
+      if (!r.ok) errors.push(r.error);
+      return { name: ch.name, ok: r.ok };
+    }),
+  );
+  const slack = results.find((r) => r.name === 'slack');
+  const texts = results.filter((r) => r.name !== 'slack');
+  const s: AlertResult['slack'] = slack ? (slack.ok ? 'sent' : 'failed') : 'off';
+  const sms: AlertResult['sms'] = texts.length === 0 ? 'off' : texts.some((r) => r.ok) ? 'sent' : 'failed';
+  return { slack: s, sms, delivered: s === 'sent' || sms === 'sent', errors };
 }

@@ -22,6 +22,9 @@ import { DbUnavailable, getDb, unwrap, type Db } from './db';
 import { HttpError, httpResponse } from './http';
 import { Field, FieldError, parseShape, type Infer, type Shape } from './validate';
 import { sessionTokenHash } from '../domain/auth/token';
+import type twilio from 'twilio';
+import { noteDbAvailable, noteDbUnavailable, outageOpen } from '../domain/alerts/db-outage';
+import { twilioClientOptions } from './twilio-client';
 
 export type Role = 'admin' | 'supervisor' | 'agent';
 export const ROLES: readonly Role[] = ['admin', 'supervisor', 'agent'];
@@ -353,11 +356,44 @@ export function apiFunction<S extends Shape = Record<never, never>>(
       }
       return jsonResponse(200, out);
     };
+    const started = Date.now();
     withDeadline(run(), API_DEADLINE_MS).then(
-      (res) => callback(null, res),
-      (err: unknown) => callback(null, failureResponse(context, err)),
+      async (res) => {
+        await dbAnswered(context);
+        callback(null, res);
+      },
+      async (err: unknown) => {
+        if (err instanceof DbUnavailable && Date.now() - started < OUTAGE_ALERT_BEFORE_MS) await dbUnreachable(context);
+        callback(null, failureResponse(context, err));
+      },
     );
   };
+}
+
+/** An outage alert is sent only by a request that has this much time left (Functions stop at 10 s). */
+const OUTAGE_ALERT_BEFORE_MS = 6000;
+
+/** The database did not answer this request: the database-unreachable alert (alerts/db-outage). Never throws. */
+async function dbUnreachable(context: Context): Promise<void> {
+  try {
+    const config = loadConfig(context);
+    // The runtime types name an older twilio package; the object is this project's twilio client.
+    const client = () => context.getTwilioClient(twilioClientOptions(config.TWILIO_API_BASE_URL)) as unknown as twilio.Twilio;
+    await noteDbUnavailable({ config, twilio: client });
+  } catch (e) {
+    console.error(`[discador] database-unreachable alert: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/** The database answered: closes an outage this process saw (nothing to do otherwise). Never throws. */
+async function dbAnswered(context: Context): Promise<void> {
+  if (!outageOpen()) return;
+  try {
+    const config = loadConfig(context);
+    await noteDbAvailable({ db: dbFor(config), config });
+  } catch {
+    // kept for the next request
+  }
 }
 
 /** The JSON answer for anything a handler threw. */

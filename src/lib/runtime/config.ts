@@ -76,6 +76,30 @@ export const configSchema = {
     // Calls of at most this many seconds are short (Anatel: answered or not, voicemail included;
     // reported as 3 s and as 6 s, ../shared/reference/brazil.md).
     SHORT_CALL_SECONDS: int(1, 60).default(6),
+    // Alerts (docs/alerts.md): WhatsApp through Twilio Messages (an approved template's ContentSid
+    // for business-initiated messages), and the rules' thresholds, cool-down and delivery retries.
+    ALERT_WHATSAPP_TO: text({ pattern: ALERT_PHONE, message: 'must be an E.164 number, optionally prefixed whatsapp:' }).optional(),
+    ALERT_WHATSAPP_FROM: text({ pattern: ALERT_PHONE, message: 'must be an E.164 number, optionally prefixed whatsapp:' }).optional(),
+    ALERT_WHATSAPP_CONTENT_SID: text({ pattern: /^HX[0-9a-fA-F]{32}$/, message: 'must be HX followed by 32 hex characters (a Content Template SID)' }).optional(),
+    ALERT_COOLDOWN_MINUTES: int(0, 1440).default(30),
+    ALERT_ABANDON_NEAR_PERCENT: int(1, 100).default(80),
+    ALERT_ABANDON_MIN_LIVE: int(0, 100000).default(20),
+    ALERT_QUEUE_WAIT_MINUTES: int(1, 240).default(3),
+    ALERT_NO_AGENT_GRACE_MINUTES: int(0, 240).default(5),
+    ALERT_TRANSFER_FAILURES: int(1, 100).default(3),
+    ALERT_DEBUGGER_QUIET_MINUTES: int(1, 1440).default(15),
+    ALERT_DELIVERY_ATTEMPTS: int(1, 20).default(5),
+    ALERT_RETRY_SECONDS: int(1, 600).default(10),
+    ALERT_VOICEMAILS: oneOf(['off', 'on']).default('off'),
+    // Anatel's short-call rule (docs/anatel.md): a caller that places at least ANATEL_DAILY_CALLS
+    // calls a day, at least ANATEL_SHORT_PERCENT % of them short, is blocked for 15 days. The
+    // monitor projects the day and is "near" when the projection reaches ANATEL_NEAR_PERCENT % of
+    // both thresholds; SHORT_CALL_GUARD=slow makes the pacer dial 1:1 (no line ahead of the
+    // available agents) while the account is near, off leaves the pacer alone.
+    ANATEL_DAILY_CALLS: int(1, 100_000_000).default(100000),
+    ANATEL_SHORT_PERCENT: int(1, 100).default(85),
+    ANATEL_NEAR_PERCENT: int(1, 100).default(80),
+    SHORT_CALL_GUARD: oneOf(['off', 'slow']).default('slow'),
   },
 };
 

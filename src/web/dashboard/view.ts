@@ -347,7 +347,7 @@ function alertRows(board: BoardResponse, nowMs: number): Row[] {
       cells: [
         { field: 'severity', text: label(SEVERITY_LABEL, al.severity), level: lvl },
         { field: 'title', text: text(al.title) },
-        { field: 'subject', text: text(al.subject) },
+        { field: 'subject', text: text(al.subject_label || al.subject) },
         {
           field: 'opened_at',
           text: Number.isNaN(opened) ? NONE : `${formatTimeSP(al.opened_at, nowMs)} (${agoText((nowMs - opened) / 1000)})`,

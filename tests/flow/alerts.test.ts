@@ -1,0 +1,495 @@
+/**
+ * Alerts end to end (docs/alerts.md) on a stack of their own (so the rules see only this
+ * file's data and its clock can be moved): the Twilio emulator in this process, the local
+ * Slack stand-in the stack starts, the real /api/jobs heartbeat, /webhooks/debugger and
+ * /api/board. Time moves through the database's app clock (app_now()), so cool-downs and
+ * grace periods pass without waiting.
+ *
+ * Each rule opens once, is not repeated within the cool-down, is repeated when worse, and
+ * resolves with a "resolved" message; the Slack payloads are asserted exactly; WhatsApp goes
+ * through the emulator's Messages with the configured Content Template; Slack answering 500
+ * is retried then reported on WhatsApp and on the board; a hung Slack bounds the heartbeat
+ * and does not slow a voice flow; the database stopped gets its own alert and a resolved one.
+ */
+import { randomBytes } from 'node:crypto';
+import { startEmulator, type Emulator } from '../../emulator';
+import { LOCAL } from '../../stack/defaults';
+import { tickHeader } from '../../src/lib/domain/dialer/tick-auth';
+import { sql as sqlAt } from '../helpers/db';
+import { slackStandin } from '../helpers/slack-standin';
+import { startStackProcess, type StackProcess } from '../helpers/stack';
+import { newCallSid, newMobile, signedPost, voiceRequest } from '../helpers/twilio';
+
+jest.setTimeout(60000);
+
+const WA_TO = 'whatsapp:+5511988887777';
+const WA_FROM = '+551130009876';
+const CONTENT_SID = 'HX' + 'c'.repeat(32);
+const tag = randomBytes(3).toString('hex');
+
+let emulator: Emulator;
+let stack: StackProcess;
+const q = <T = Record<string, unknown>>(text: string, params: unknown[] = []) => sqlAt<T>(text, params, stack.env.DATABASE_URL);
+
+const slack = () => slackStandin(stack.env.SLACK_STANDIN_URL);
+const slackPosts = (about?: string) => slack().posts(about);
+const slackMode = (mode: { status?: number; hang?: boolean }) => slack().mode(mode);
+
+async function jobs(): Promise<{ status: number; ms: number; body: { alerts: Record<string, unknown> } }> {
+  const t = Date.now();
+  const res = await fetch(`${stack.env.FUNCTIONS_BASE_URL}/api/jobs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-discador-tick': tickHeader(stack.env.TICK_SECRET) },
+    body: '{}',
+  });
+  const text = await res.text();
+  return { status: res.status, ms: Date.now() - t, body: JSON.parse(text) as { alerts: Record<string, unknown> } };
+}
+
+/** Moves the database's clock (app_now()) forward. */
+async function advance(seconds: number): Promise<void> {
+  await q(
+    `insert into app_clock (id, virtual_at, real_at, speed) values (true, app_now() + make_interval(secs => $1), clock_timestamp(), 1)
+     on conflict (id) do update set virtual_at = excluded.virtual_at, real_at = excluded.real_at`,
+    [seconds],
+  );
+}
+
+const brasilia = (iso: string | Date) =>
+  new Intl.DateTimeFormat('pt-BR', { timeZone: 'America/Sao_Paulo', day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit' }).format(new Date(iso));
+
+interface AlertRow {
+  id: string;
+  status: string;
+  severity: string;
+  title: string;
+  opened_at: Date | null;
+  notifications: number;
+}
+const alertOf = async (rule: string, subject: string) =>
+  q<AlertRow>(`select id, status, severity, title, opened_at, notifications from alerts where rule = $1 and subject = $2 order by id`, [rule, subject]);
+const deliveriesOf = async (alertId: string) =>
+  q<{ kind: string; channel: string; status: string; attempts: number; message: { at: string } }>(`select kind, channel, status, attempts, message from alert_deliveries where alert_id = $1 order by id`, [alertId]);
+const waMessages = (about: string) => emulator.messages().filter((m) => m.json['to'] === WA_TO && JSON.stringify(m.content?.variables ?? {}).includes(about));
+
+beforeAll(async () => {
+  emulator = await startEmulator({ speed: 1, accountSid: LOCAL.accountSid, authToken: LOCAL.authToken });
+  emulator.addNumber({ phoneNumber: WA_FROM });
+  stack = await startStackProcess([
+    '--twilio-url', emulator.url,
+    '--functions-env', `ALERT_WHATSAPP_TO=${WA_TO}`,
+    '--functions-env', `ALERT_WHATSAPP_FROM=whatsapp:${WA_FROM}`,
+    '--functions-env', `ALERT_WHATSAPP_CONTENT_SID=${CONTENT_SID}`,
+    '--functions-env', 'ALERT_COOLDOWN_MINUTES=10',
+    '--functions-env', 'ALERT_ABANDON_MIN_LIVE=10',
+    '--functions-env', 'ALERT_QUEUE_WAIT_MINUTES=2',
+    '--functions-env', 'ALERT_NO_AGENT_GRACE_MINUTES=1',
+    '--functions-env', 'ALERT_DELIVERY_ATTEMPTS=3',
+    '--functions-env', 'ALERT_RETRY_SECONDS=1',
+    '--functions-env', 'ALERT_VOICEMAILS=on',
+  ]);
+  // The seed's campaigns, numbers and queues are not this file's subjects: quiet them.
+  await q(`update campaigns set status = 'finished' where status <> 'finished'`);
+  await q(`update phone_numbers set spam_flagged_at = null, calls_today = 0`);
+  await jobs();
+  await slack().clear();
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  await emulator?.stop();
+});
+
+describe('abandon near and over the cap', () => {
+  const name = `Alerta Abandono ${tag}`;
+  let campaignId: string;
+  const addCalls = (n: number, abandoned: boolean) =>
+    q(
+      `insert into calls (call_sid, direction, from_number, to_number, status, campaign_id, created_at, live_at, abandoned_at)
+       select 'CA' || md5(random()::text || g), 'outbound-api', '+551130002000', '+5511970000000', 'completed', $1, app_now(), app_now(), case when $3 then app_now() end
+         from generate_series(1, $2) g`,
+      [campaignId, n, abandoned],
+    );
+
+  it('opens once (warning), with the exact Slack Block Kit payload and a WhatsApp template message', async () => {
+    const [c] = await q<{ id: string }>(`insert into campaigns (name, mode, status, abandon_cap, amd_human_accuracy) values ($1, 'predictive', 'paused', 0.03, 1) returning id`, [name]);
+    campaignId = c!.id;
+    await addCalls(39, false);
+    await addCalls(1, true); // 1 / 40 = 2.5 %: at least 80 % of the 3 % cap
+    const run = await jobs();
+    expect(run.status).toBe(200);
+    const [a] = await alertOf('abandon', `campaign:${campaignId}`);
+    expect(a).toMatchObject({ status: 'open', severity: 'warning', notifications: 1 });
+    const title = `Abandono perto do limite: campanha "${name}" em 2,5% hoje (limite 3,0%)`;
+    expect(a!.title).toBe(title);
+
+    const posts = await slackPosts(name);
+    expect(posts).toHaveLength(1);
+    expect(posts[0]!.headers['content-type']).toBe('application/json');
+    expect(posts[0]!.path).toBe('/services/T00000000/B00000000/local-standin');
+    expect(JSON.parse(posts[0]!.body)).toEqual({
+      text: `🟠 Alerta: ${title}`,
+      blocks: [
+        { type: 'header', text: { type: 'plain_text', text: '🟠 Alerta: Abandono', emoji: true } },
+        { type: 'section', text: { type: 'mrkdwn', text: title } },
+        { type: 'context', elements: [{ type: 'mrkdwn', text: `discador · ${name} · aberto em ${brasilia(a!.opened_at!)} (Brasília)` }] },
+      ],
+    });
+    const wa = waMessages(name);
+    expect(wa.map((m) => ({ from: m.json['from'], to: m.json['to'], content: m.content }))).toEqual([
+      {
+        from: `whatsapp:${WA_FROM}`,
+        to: WA_TO,
+        content: { sid: CONTENT_SID, variables: { 1: '🟠 Alerta: Abandono', 2: title, 3: `discador · ${name} · aberto em ${brasilia(a!.opened_at!)} (Brasília)` } },
+      },
+    ]);
+    expect(await deliveriesOf(a!.id)).toEqual([
+      expect.objectContaining({ kind: 'opened', channel: 'slack', status: 'sent', attempts: 1 }),
+      expect.objectContaining({ kind: 'opened', channel: 'whatsapp', status: 'sent', attempts: 1 }),
+    ]);
+
+    // Again, nothing changed: no second message.
+    await jobs();
+    expect(await slackPosts(name)).toHaveLength(1);
+  });
+
+  it('worse (over the cap) within the cool-down: the board says so, no message; past the cool-down: one message', async () => {
+    await addCalls(2, true); // 3 / 42 = 7.1 %: over the cap
+    await jobs();
+    const [a] = await alertOf('abandon', `campaign:${campaignId}`);
+    expect(a).toMatchObject({ status: 'open', severity: 'critical', notifications: 1 });
+    expect(await slackPosts(name)).toHaveLength(1);
+
+    await advance(11 * 60);
+    await jobs();
+    const posts = await slackPosts(name);
+    expect(posts).toHaveLength(2);
+    const body = JSON.parse(posts[1]!.body) as { text: string; blocks: { text?: { text: string } }[] };
+    expect(body.text).toBe(`🔴 Alerta crítico (piorou): Abandono acima do limite: campanha "${name}" em 7,1% hoje (limite 3,0%)`);
+    expect(body.blocks[0]!.text!.text).toBe('🔴 Alerta crítico (piorou): Abandono');
+    await jobs();
+    expect(await slackPosts(name)).toHaveLength(2);
+  });
+
+  it('resolves with a resolved message once the rate is back under the warning line', async () => {
+    await q(`update calls set abandoned_at = null where campaign_id = $1`, [campaignId]);
+    await jobs();
+    const [a] = await alertOf('abandon', `campaign:${campaignId}`);
+    expect(a!.status).toBe('resolved');
+    const posts = await slackPosts(name);
+    expect(posts).toHaveLength(3);
+    const resolved = await deliveriesOf(a!.id);
+    const at = resolved.find((d) => d.kind === 'resolved' && d.channel === 'slack')!.message.at;
+    expect(JSON.parse(posts[2]!.body)).toEqual({
+      text: `✅ Resolvido: Abandono acima do limite: campanha "${name}" em 7,1% hoje (limite 3,0%)`,
+      blocks: [
+        { type: 'header', text: { type: 'plain_text', text: '✅ Resolvido: Abandono', emoji: true } },
+        { type: 'section', text: { type: 'mrkdwn', text: `Abandono acima do limite: campanha "${name}" em 7,1% hoje (limite 3,0%)` } },
+        { type: 'context', elements: [{ type: 'mrkdwn', text: `discador · ${name} · aberto em ${brasilia(a!.opened_at!)} · resolvido em ${brasilia(at)} (Brasília)` }] },
+      ],
+    });
+    expect(waMessages(name).map((m) => m.content!.variables!['1'])).toEqual(['🟠 Alerta: Abandono', '🔴 Alerta crítico (piorou): Abandono', '✅ Resolvido: Abandono']);
+    await jobs();
+    expect(await slackPosts(name)).toHaveLength(3);
+  });
+});
+
+describe('other rules: queue wait, no agent in an open window, caller ID cap and spam, recording transfers, voicemails, short calls', () => {
+  it('a customer waiting past N minutes opens once; twice as long is worse; leaving resolves', async () => {
+    const queue = `alertas-${tag}`;
+    await q(`insert into service_queues (name, service_level_seconds) values ($1, 20)`, [queue]);
+    const sid = newCallSid();
+    await q(`insert into queue_entries (call_sid, queue_name, entered_at) values ($1, $2, app_now() - interval '150 seconds')`, [sid, queue]);
+    await jobs();
+    let [a] = await alertOf('queue_wait', `queue:${queue}`);
+    expect(a).toMatchObject({ status: 'open', severity: 'warning', title: `Cliente esperando há 2 min na fila "${queue}" (limite 2 min; na fila: 1)` });
+    expect(await slackPosts(queue)).toHaveLength(1);
+    await advance(11 * 60); // 13.5 min waiting: critical, and past the cool-down
+    await jobs();
+    [a] = await alertOf('queue_wait', `queue:${queue}`);
+    expect(a!.severity).toBe('critical');
+    expect(await slackPosts(queue)).toHaveLength(2);
+    await q(`update queue_entries set left_at = app_now(), result = 'abandoned' where call_sid = $1`, [sid]);
+    await jobs();
+    [a] = await alertOf('queue_wait', `queue:${queue}`);
+    expect(a!.status).toBe('resolved');
+    expect(JSON.parse((await slackPosts(queue))[2]!.body).blocks[0].text.text).toBe('✅ Resolvido: Espera na fila');
+  });
+
+  it('no agent working on a running campaign in an open window: pending for the grace minutes, then open; an agent resolves it', async () => {
+    const name = `Alerta Sem Agente ${tag}`;
+    const [c] = await q<{ id: string }>(
+      `insert into campaigns (name, mode, status, window_profile, weekday_start, weekday_end, saturday_start, saturday_end, allow_sunday, sunday_start, sunday_end, skip_holidays)
+       values ($1, 'power', 'active', 'custom', '00:00', '24:00', '00:00', '24:00', true, '00:00', '24:00', false) returning id`,
+      [name],
+    );
+    await q(`insert into agents (name, status, campaign_id) values ($1, 'paused', $2)`, [`Pausado ${tag}`, c!.id]);
+    await jobs();
+    let [a] = await alertOf('no_agent', `campaign:${c!.id}`);
+    expect(a!.status).toBe('pending');
+    expect(await slackPosts(name)).toHaveLength(0);
+    await advance(70);
+    await jobs();
+    [a] = await alertOf('no_agent', `campaign:${c!.id}`);
+    expect(a).toMatchObject({ status: 'open', severity: 'critical', title: `Nenhum agente trabalhando na campanha "${name}" com a janela de discagem aberta (em pausa: 1)` });
+    expect(await slackPosts(name)).toHaveLength(1);
+    await q(`update agents set status = 'available', pause_reason = null where campaign_id = $1`, [c!.id]);
+    await jobs();
+    [a] = await alertOf('no_agent', `campaign:${c!.id}`);
+    expect(a!.status).toBe('resolved');
+    expect(await slackPosts(name)).toHaveLength(2);
+  });
+
+  it('a caller ID at its daily cap (warning) and flagged as spam (critical), each once; cleared: resolved', async () => {
+    const number = newMobile('11');
+    await q(`insert into phone_numbers (phone_number, daily_cap, calls_today, calls_today_date) values ($1, 5, 5, (app_now() at time zone 'America/Sao_Paulo')::date)`, [number]);
+    await jobs();
+    const [cap] = await alertOf('caller_id_cap', `caller_id:${number}`);
+    expect(cap).toMatchObject({ status: 'open', severity: 'warning', title: `Número ${number} atingiu o limite diário: 5 de 5 ligações hoje` });
+    await q(`update phone_numbers set spam_flagged_at = app_now() where phone_number = $1`, [number]);
+    await jobs();
+    await jobs();
+    const [spam] = await alertOf('caller_id_spam', `caller_id:${number}`);
+    expect(spam).toMatchObject({ status: 'open', severity: 'critical', title: `Número ${number} marcado como spam`, notifications: 1 });
+    expect(await slackPosts(number)).toHaveLength(2);
+    await q(`update phone_numbers set spam_flagged_at = null, daily_cap = 50 where phone_number = $1`, [number]);
+    await jobs();
+    expect((await alertOf('caller_id_spam', `caller_id:${number}`))[0]!.status).toBe('resolved');
+    expect((await alertOf('caller_id_cap', `caller_id:${number}`))[0]!.status).toBe('resolved');
+    expect((await slackPosts(number)).map((p) => (JSON.parse(p.body) as { blocks: { text: { text: string } }[] }).blocks[0]!.text.text).sort()).toEqual(
+      ['✅ Resolvido: Limite diário do número', '✅ Resolvido: Número marcado como spam', '🔴 Alerta crítico: Número marcado como spam', '🟠 Alerta: Limite diário do número'].sort(),
+    );
+  });
+
+  it('recording transfers failing open one alert for the account; transfers done resolve it', async () => {
+    const callSid = newCallSid();
+    await q(`insert into calls (call_sid, direction, from_number, to_number, status) values ($1, 'inbound', '+5511970000001', '+551130001000', 'completed')`, [callSid]);
+    const rec = 'RE' + randomBytes(16).toString('hex');
+    const [r] = await q<{ id: string }>(`insert into recordings (recording_sid, call_sid, status) values ($1, $2, 'completed') returning id`, [rec, callSid]);
+    await q(`insert into recording_transfers (recording_id, recording_sid, state, attempts, last_error, last_error_at) values ($1, $2, 'failed', 6, 'S3 PutObject: 503 SlowDown', app_now())`, [r!.id, rec]);
+    await jobs();
+    const [a] = await alertOf('recording_transfers', 'recordings');
+    expect(a).toMatchObject({ status: 'open', severity: 'critical', title: 'Transferências de gravação para o S3 falhando: 1 (sem novas tentativas: 1)' });
+    await q(`update recording_transfers set state = 'done' where recording_id = $1`, [r!.id]);
+    await jobs();
+    expect((await alertOf('recording_transfers', 'recordings'))[0]!.status).toBe('resolved');
+  });
+
+  it('a voicemail left for an agent is announced once; listened to: resolved', async () => {
+    const agent = `Ana Recado ${tag}`;
+    const [ag] = await q<{ id: string }>(`insert into agents (name, status) values ($1, 'offline') returning id`, [agent]);
+    const callSid = newCallSid();
+    const caller = newMobile('11');
+    await q(`insert into calls (call_sid, direction, from_number, to_number, status) values ($1, 'inbound', $2, '+551130001000', 'completed')`, [callSid, caller]);
+    const [r] = await q<{ id: string }>(
+      `insert into recordings (recording_sid, call_sid, status, kind, agent_id, duration, created_at) values ($1, $2, 'completed', 'voicemail', $3, 42, app_now()) returning id`,
+      ['RE' + randomBytes(16).toString('hex'), callSid, ag!.id],
+    );
+    await jobs();
+    await jobs();
+    const [a] = await q<AlertRow>(`select id, status, severity, title, opened_at, notifications from alerts where rule = 'voicemail' and detail->>'agent_id' = $1`, [ag!.id]);
+    expect(a).toMatchObject({ status: 'open', severity: 'warning', notifications: 1, title: `Novo recado de voz para ${agent}: 42 s de ${caller}, ainda não ouvido` });
+    expect(await slackPosts(agent)).toHaveLength(1);
+    await q(`insert into recording_access_log (recording_id, purpose, outcome, actor) values ($1, 'listen', 'granted', 'test')`, [r!.id]);
+    await jobs();
+    expect((await q<{ status: string }>(`select status from alerts where id = $1`, [a!.id]))[0]!.status).toBe('resolved');
+    expect(JSON.parse((await slackPosts(agent))[1]!.body).blocks[0].text.text).toBe('✅ Resolvido: Recado de voz');
+  });
+
+  it("short calls: the Anatel monitor's projection near (warning) then over (critical, past the cool-down); a null monitor changes nothing", async () => {
+    const number = newMobile('21');
+    const monitor = (near: boolean, over: boolean) =>
+      q(`create or replace function public.short_call_monitor(p_now timestamptz, p_settings jsonb) returns jsonb language sql stable set search_path = '' as $$
+           select jsonb_build_object('short_call_seconds', 6, 'daily_calls_threshold', 100000, 'short_percent_threshold', 85, 'near_percent', 90,
+             'account', jsonb_build_object('near', false, 'over', false, 'projected_ratio', 0.1, 'projected_calls', 1000),
+             'caller_ids', jsonb_build_array(jsonb_build_object('caller_id', '${number}', 'near', ${near}, 'over', ${over},
+               'projected_ratio', ${over ? 0.9 : 0.8}, 'projected_calls', 120000)))
+         $$`);
+    await monitor(true, false);
+    await jobs();
+    let [a] = await alertOf('short_calls', `caller_id:${number}`);
+    expect(a).toMatchObject({
+      status: 'open',
+      severity: 'warning',
+      title: `Chamadas curtas perto do limite da Anatel (${number}): projeção de 80,0% de chamadas curtas em 120000 chamadas hoje (limites 85,0% e 100000 chamadas)`,
+    });
+    await q(`create or replace function public.short_call_monitor(p_now timestamptz, p_settings jsonb) returns jsonb language sql stable set search_path = '' as $$ select 'null'::jsonb $$`);
+    await jobs();
+    expect((await alertOf('short_calls', `caller_id:${number}`))[0]!.status).toBe('open'); // unknown: left as it is
+    await monitor(true, true);
+    await advance(11 * 60);
+    await jobs();
+    [a] = await alertOf('short_calls', `caller_id:${number}`);
+    expect(a).toMatchObject({ severity: 'critical', notifications: 2 });
+    await monitor(false, false);
+    await jobs();
+    expect((await alertOf('short_calls', `caller_id:${number}`))[0]!.status).toBe('resolved');
+    expect(await slackPosts(number)).toHaveLength(3);
+  });
+});
+
+describe('/webhooks/debugger', () => {
+  const url = () => `${stack.env.FUNCTIONS_BASE_URL}/webhooks/debugger`;
+  const event = (over: Record<string, string> = {}) => ({
+    Sid: 'NO' + randomBytes(16).toString('hex'),
+    AccountSid: stack.env.TWILIO_ACCOUNT_SID,
+    Timestamp: new Date().toISOString(),
+    Level: 'Error',
+    PayloadType: 'application/json',
+    Payload: JSON.stringify({ resource_sid: newCallSid(), service_sid: null, error_code: '11200', more_info: { Msg: 'HTTP retrieval failure' }, webhook: { request: { url: 'https://x/voice' } } }),
+    ...over,
+  });
+
+  it('unsigned: 401 (as Twilio answers a protected function), nothing stored; malformed: 400, nothing stored; signed: stored once per Sid, alerted by the heartbeat, resolved after the quiet minutes', async () => {
+    const unsigned = await fetch(url(), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(event()).toString() });
+    expect(unsigned.status).toBe(401);
+    const bad = await signedPost(url(), event({ Payload: '{"error_code": "abc"}' }), stack.env.TWILIO_AUTH_TOKEN);
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toBe('invalid_parameters');
+    expect(await q(`select 1 from alert_debugger_events`)).toEqual([]);
+
+    const e = event();
+    expect((await signedPost(url(), e, stack.env.TWILIO_AUTH_TOKEN)).status).toBe(204);
+    expect((await signedPost(url(), e, stack.env.TWILIO_AUTH_TOKEN)).status).toBe(204); // Twilio's retry: the same Sid
+    expect((await signedPost(url(), event({ Level: 'INFO' }), stack.env.TWILIO_AUTH_TOKEN)).status).toBe(204); // not an alert
+    expect(await q(`select sid, level, error_code from alert_debugger_events`)).toEqual([{ sid: e.Sid, level: 'Error', error_code: '11200' }]);
+    await jobs();
+    const [a] = await alertOf('twilio_debugger', 'debugger:11200');
+    const resource = (JSON.parse(e.Payload) as { resource_sid: string }).resource_sid;
+    expect(a).toMatchObject({ status: 'open', severity: 'critical', title: `Twilio: erro 11200, eventos nos últimos 15 min: 1 (recurso ${resource})` });
+    expect(await slackPosts('Twilio: erro 11200')).toHaveLength(1);
+    // Quiet for ALERT_DEBUGGER_QUIET_MINUTES (15): resolved.
+    await advance(16 * 60);
+    await jobs();
+    expect((await alertOf('twilio_debugger', 'debugger:11200'))[0]!.status).toBe('resolved');
+    const posts = await slackPosts('Twilio: erro 11200');
+    expect(posts).toHaveLength(2);
+    expect(JSON.parse(posts[1]!.body).blocks[0].text.text).toBe('✅ Resolvido: Erros da Twilio');
+  });
+});
+
+describe('delivery failures', () => {
+  it('Slack answering 500 is retried with backoff, then given up and reported on WhatsApp and the board; Slack back: the report resolves', async () => {
+    await slackMode({ status: 500 });
+    const number = newMobile('31');
+    await q(`insert into phone_numbers (phone_number, spam_flagged_at) values ($1, app_now())`, [number]);
+    const before = (await slackPosts()).length;
+    await jobs();
+    const [a] = await alertOf('caller_id_spam', `caller_id:${number}`);
+    let ds = await deliveriesOf(a!.id);
+    expect(ds.map((d) => [d.channel, d.status, d.attempts])).toEqual([['slack', 'pending', 1], ['whatsapp', 'sent', 1]]);
+    await jobs(); // the retry is not due yet (1 s backoff on the app clock)
+    await advance(2);
+    await jobs();
+    await advance(3);
+    await jobs();
+    ds = await deliveriesOf(a!.id);
+    expect(ds.map((d) => [d.channel, d.status, d.attempts])).toEqual([['slack', 'failed', 3], ['whatsapp', 'sent', 1]]);
+    expect((await slackPosts()).length - before).toBe(3);
+
+    const [failing] = await alertOf('channel_failing', 'channel:slack');
+    expect(failing).toMatchObject({ status: 'open', severity: 'critical', title: 'Canal de alertas Slack falhando: mensagens não entregues: 1 (slack: HTTP 500 internal_error)' });
+    await jobs(); // the report was queued when the last try failed: the next heartbeat sends it
+    expect(waMessages('Canal de alertas Slack falhando')).toHaveLength(1);
+    expect(await deliveriesOf(failing!.id)).toEqual([expect.objectContaining({ channel: 'whatsapp', kind: 'opened', status: 'sent' })]);
+
+    // On the board (supervisor session).
+    const login = await fetch(`${stack.env.FUNCTIONS_BASE_URL}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'supervisor@discador.local', password: 'demo-supervisor' }),
+    });
+    const { token } = (await login.json()) as { token: string };
+    const board = (await (await fetch(`${stack.env.FUNCTIONS_BASE_URL}/api/board`, { headers: { authorization: `Bearer ${token}` } })).json()) as { alerts: Record<string, unknown>[] };
+    expect(board.alerts.find((x) => x['rule'] === 'channel_failing')).toEqual({
+      id: Number(failing!.id),
+      rule: 'channel_failing',
+      subject: 'channel:slack',
+      subject_label: 'Slack',
+      severity: 'critical',
+      title: failing!.title,
+      value: 1,
+      threshold: null,
+      opened_at: expect.any(String),
+      last_sent_at: expect.any(String),
+      notifications: 1,
+      seconds_open: expect.any(Number),
+      detail: { last_error: 'slack: HTTP 500 internal_error' },
+    });
+    expect(board.alerts.some((x) => x['subject'] === `caller_id:${number}`)).toBe(true);
+
+    await slackMode({ status: 200 });
+    await q(`update phone_numbers set spam_flagged_at = null where phone_number = $1`, [number]);
+    await jobs(); // the resolved message of the spam alert gets through: the channel works again
+    await jobs();
+    expect((await alertOf('channel_failing', 'channel:slack'))[0]!.status).toBe('resolved');
+    const resolvedPost = (await slackPosts('Canal de alertas Slack')).at(-1)!;
+    expect(JSON.parse(resolvedPost.body).blocks[0].text.text).toBe('✅ Resolvido: Canal de alertas');
+  });
+
+  it('a Slack that never answers: the heartbeat answers within its budget and a voice flow meanwhile is not slowed', async () => {
+    await slackMode({ hang: true });
+    const number = newMobile('41');
+    await q(`insert into phone_numbers (phone_number, spam_flagged_at) values ($1, app_now())`, [number]);
+    const heartbeat = jobs();
+    await new Promise((r) => setTimeout(r, 300));
+    const t = Date.now();
+    const voice = await signedPost(
+      `${stack.env.FUNCTIONS_BASE_URL}/voice/inbound`,
+      voiceRequest({ CallSid: newCallSid(), From: newMobile(), To: '+551130001000' }, stack.env.TWILIO_ACCOUNT_SID),
+      stack.env.TWILIO_AUTH_TOKEN,
+    );
+    const voiceMs = Date.now() - t;
+    expect(voice.status).toBe(200);
+    expect(voiceMs).toBeLessThan(1500);
+    const run = await heartbeat;
+    expect(run.status).toBe(200);
+    expect(run.ms).toBeLessThan(6000);
+    const [a] = await alertOf('caller_id_spam', `caller_id:${number}`);
+    const ds = await deliveriesOf(a!.id);
+    expect(ds.find((d) => d.channel === 'slack')).toMatchObject({ status: 'pending', attempts: 1 });
+    expect((run.body.alerts['deliveries'] as { channel: string; ok: boolean; error?: string }[]).find((d) => d.channel === 'slack')).toEqual(
+      expect.objectContaining({ ok: false, error: 'slack: no answer within 3000 ms' }),
+    );
+    await slackMode({ status: 200 });
+  });
+});
+
+describe('the database unreachable from the functions', () => {
+  it('alerts from the functions themselves once per cool-down (a poll or the heartbeat, whichever notices), and records the outage with a resolved message when the database is back', async () => {
+    await slack().clear();
+    await stack.control('db:stop');
+    try {
+      // A page's poll notices first (any /api function): it alerts on its own.
+      const poll = await fetch(`${stack.env.FUNCTIONS_BASE_URL}/api/board`, { headers: { authorization: `Bearer ${randomBytes(32).toString('base64url')}` } });
+      expect(poll.status).toBe(503);
+      expect(await slackPosts('Banco de dados inacessível')).toHaveLength(1);
+      // The heartbeat, twice, in the same process and within the cool-down: nothing more.
+      const first = await jobs();
+      expect(first.status).toBe(503);
+      expect(first.body.alerts).toBeUndefined();
+      const again = await jobs();
+      expect(again.status).toBe(503);
+      const posts = await slackPosts('Banco de dados inacessível');
+      expect(posts).toHaveLength(1);
+      const body = JSON.parse(posts[0]!.body) as { text: string; blocks: { text?: { text: string } }[] };
+      expect(body.blocks[0]!.text!.text).toBe('🔴 Alerta crítico: Banco de dados');
+      expect(body.text).toMatch(/^🔴 Alerta crítico: Banco de dados inacessível pelas funções desde \d\d\/\d\d\/\d{4}, \d\d:\d\d: chamadas seguem pelo caminho de contingência$/);
+      expect(waMessages('Banco de dados inacessível')).toHaveLength(1);
+    } finally {
+      await stack.control('db:start');
+    }
+    // PostgREST reconnects within a few seconds.
+    let back = await jobs();
+    for (let i = 0; i < 20 && back.status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      back = await jobs();
+    }
+    expect(back.status).toBe(200);
+    const [a] = await q<{ status: string; title: string }>(`select status, title from alerts where rule = 'db_unreachable'`);
+    expect(a).toEqual({ status: 'resolved', title: 'Banco de dados inacessível pelas funções por 1 min' });
+    const posts = await slackPosts('Banco de dados inacessível');
+    expect(posts).toHaveLength(2);
+    expect(JSON.parse(posts[1]!.body).blocks[0].text.text).toBe('✅ Resolvido: Banco de dados');
+  });
+});
