@@ -28,6 +28,10 @@ const tag = randomBytes(3).toString('hex');
 const number = newMobile('11');
 const queue = `alerta-painel-${tag}`;
 const waitingSid = newCallSid();
+// A campaign name holding Slack's control characters: the page shows it as typed, Slack gets it escaped.
+const campaign = `Vendas <!channel> & Co ${tag}`;
+const campaignAbout = `Co ${tag}`;
+let campaignId: string;
 
 let stack: StackProcess;
 let base: string;
@@ -65,7 +69,7 @@ async function heartbeat(): Promise<void> {
 
 // Slack Block Kit as docs/alerts.md specifies it, written here from the row's data.
 const SEVERITY_ON_PAGE = { warning: 'Atenção', critical: 'Crítico' } as const;
-const RULE_NAME: Record<string, string> = { caller_id_spam: 'Número marcado como spam', queue_wait: 'Espera na fila' };
+const RULE_NAME: Record<string, string> = { caller_id_spam: 'Número marcado como spam', queue_wait: 'Espera na fila', abandon: 'Abandono' };
 const brasilia = (d: Date) =>
   new Intl.DateTimeFormat('pt-BR', { timeZone: 'America/Sao_Paulo', day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit' }).format(d);
 const mrkdwn = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -74,7 +78,7 @@ function expectedPost(rule: string, a: AlertRow, kind: 'opened' | 'resolved') {
   const headline = kind === 'resolved' ? '✅ Resolvido' : a.severity === 'critical' ? '🔴 Alerta crítico' : '🟠 Alerta';
   const when = kind === 'resolved' ? ` · resolvido em ${brasilia(a.resolved_at!)}` : '';
   return {
-    text: `${headline}: ${a.title}`,
+    text: mrkdwn(`${headline}: ${a.title}`),
     blocks: [
       { type: 'header', text: { type: 'plain_text', text: `${headline}: ${RULE_NAME[rule]}`, emoji: true } },
       { type: 'section', text: { type: 'mrkdwn', text: mrkdwn(a.title) } },
@@ -131,6 +135,8 @@ beforeAll(async () => {
   await sql(`insert into phone_numbers (phone_number, daily_cap, calls_today) values ($1, 100, 0)`, [number]);
   const [agent] = await sql<{ id: string }>(`insert into agents (name, status) values ($1, 'offline') returning id`, [`Alerta Painel ${tag}`]);
   await sql(`insert into service_queues (name, service_level_seconds, agent_ids) values ($1, 20, array[$2::bigint])`, [queue, agent!.id]);
+  const [k] = await sql<{ id: string }>(`insert into campaigns (name, mode, status, abandon_cap, amd_human_accuracy) values ($1, 'predictive', 'paused', 0.03, 1) returning id`, [campaign]);
+  campaignId = k!.id;
 }, 120000);
 
 afterAll(async () => {
@@ -163,6 +169,13 @@ describe('an alert on the board and on Slack', () => {
         [waitingSid, newMobile('21')],
       );
       await sql(`insert into queue_entries (call_sid, queue_name, entered_at) values ($1, $2, app_now() - interval '240 seconds')`, [waitingSid, queue]);
+      // The campaign: 20 live answers today, one abandoned (5 %, over its 3 % cap).
+      await sql(
+        `insert into calls (call_sid, direction, from_number, to_number, status, campaign_id, created_at, live_at, abandoned_at)
+         select 'CA' || md5(random()::text || g), 'outbound-api', '+551130002000', '+5511970000000', 'completed', $1, app_now(), app_now(), case when g = 1 then app_now() end
+           from generate_series(1, 20) g`,
+        [campaignId],
+      );
       await heartbeat();
 
       const spam = await alertOf('caller_id_spam', `caller_id:${number}`);
@@ -171,7 +184,11 @@ describe('an alert on the board and on Slack', () => {
       expect(wait).toMatchObject({ status: 'open', severity: 'warning', title: `Cliente esperando há 4 min na fila "${queue}" (limite 3 min; na fila: 1)`, subject_label: queue, notifications: 1 });
       await expectRowWithin(page, spam, 3000);
       await expectRowWithin(page, wait, 3000);
+      const abandon = await alertOf('abandon', `campaign:${campaignId}`);
+      expect(abandon).toMatchObject({ status: 'open', severity: 'critical', title: `Abandono acima do limite: campanha "${campaign}" em 5,0% hoje (limite 3,0%)`, subject_label: campaign, notifications: 1 });
+      await expectRowWithin(page, abandon, 3000);
       await shot('alerts on the board');
+      expect(await postsAbout(campaignAbout)).toEqual([expectedPost('abandon', abandon, 'opened')]);
       expect(await postsAbout(number)).toEqual([expectedPost('caller_id_spam', spam, 'opened')]);
       expect(await postsAbout(queue)).toEqual([expectedPost('queue_wait', wait, 'opened')]);
 
@@ -186,11 +203,13 @@ describe('an alert on the board and on Slack', () => {
       await shot('worse within the cool-down');
       expect(await postsAbout(number)).toHaveLength(1);
       expect(await postsAbout(queue)).toHaveLength(1);
+      expect(await postsAbout(campaignAbout)).toHaveLength(1);
 
       // Cleared: off the board, and one "resolved" post each.
       await sql(`update phone_numbers set spam_flagged_at = null where phone_number = $1`, [number]);
       await sql(`update queue_entries set left_at = app_now(), result = 'abandoned', waited_seconds = 400 where call_sid = $1`, [waitingSid]);
       await sql(`update calls set status = 'completed', ended_at = app_now() where call_sid = $1`, [waitingSid]);
+      await sql(`update calls set abandoned_at = null where campaign_id = $1`, [campaignId]);
       await heartbeat();
       const spamDone = await alertOf('caller_id_spam', `caller_id:${number}`);
       const waitDone = await alertOf('queue_wait', `queue:${queue}`);
@@ -198,14 +217,19 @@ describe('an alert on the board and on Slack', () => {
       expect(waitDone).toMatchObject({ status: 'resolved' });
       await expectGoneWithin(page, spam.id, 3000);
       await expectGoneWithin(page, wait.id, 3000);
+      const abandonDone = await alertOf('abandon', `campaign:${campaignId}`);
+      expect(abandonDone).toMatchObject({ status: 'resolved' });
+      await expectGoneWithin(page, abandon.id, 3000);
       await shot('resolved off the board');
       expect(await postsAbout(number)).toEqual([expectedPost('caller_id_spam', spam, 'opened'), expectedPost('caller_id_spam', spamDone, 'resolved')]);
       expect(await postsAbout(queue)).toEqual([expectedPost('queue_wait', wait, 'opened'), expectedPost('queue_wait', waitDone, 'resolved')]);
+      expect(await postsAbout(campaignAbout)).toEqual([expectedPost('abandon', abandon, 'opened'), expectedPost('abandon', abandonDone, 'resolved')]);
 
       // Nothing more on a further heartbeat.
       await heartbeat();
       expect(await postsAbout(number)).toHaveLength(2);
       expect(await postsAbout(queue)).toHaveLength(2);
+      expect(await postsAbout(campaignAbout)).toHaveLength(2);
     } catch (e) {
       await shot('failure').catch(() => undefined);
       throw e;
