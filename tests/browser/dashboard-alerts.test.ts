@@ -98,13 +98,15 @@ async function postsAbout(about: string): Promise<unknown[]> {
 }
 
 /** The alert row's cells on the page, or null when it is not there. */
-function rowOnPage(page: Page, id: string): Promise<Record<string, string> | null> {
-  return page.evaluate((testid) => {
-    const tr = document.querySelector(`tr[data-testid="${testid}"]`);
-    if (!tr) return null;
-    const cells = Object.fromEntries([...tr.querySelectorAll('td[data-field]')].map((td) => [td.getAttribute('data-field')!, td.textContent ?? '']));
-    return { ...cells, class: tr.getAttribute('class') ?? '' };
-  }, `alert-${id}`);
+async function rowOnPage(page: Page, id: string): Promise<Record<string, string> | null> {
+  const tr = await page.$(`tr[data-testid="alert-${id}"]`);
+  if (!tr) return null;
+  return tr
+    .evaluate((el) => ({
+      ...Object.fromEntries([...el.querySelectorAll('td[data-field]')].map((td) => [td.getAttribute('data-field')!, td.textContent ?? ''])),
+      class: el.getAttribute('class') ?? '',
+    }))
+    .catch(() => null); // redrawn away between the two calls
 }
 
 /** Waits (at most ms) until the row shows what the database holds: its severity in words and colour, its title and subject. */
