@@ -566,13 +566,22 @@ describe('the supervisor board', () => {
       await page.waitForSelector('[data-testid="action-ok"]:not([hidden])');
       expect(sent).toEqual([{ path: '/api/supervisor/agent', body: { agent_id: agentIds['pos'], status: 'paused', reason: 'Treinamento' } }]);
 
-      // Listening to a call that has ended: the API's refusal is shown in pt-BR with its message.
+      // Listening in the browser on a server without a softphone (this stack has no Twilio API
+      // key: /api/voice-token answers 503): the page says so and asks the server nothing.
       sent.length = 0;
       await page.click(`tr[data-testid="call-${live.talking}"] button[data-action="listen"]`);
+      await page.waitForFunction(`(document.querySelector('[data-testid="action-error"]').textContent || '').startsWith('O áudio no navegador')`);
+      expect(await page.textContent('[data-testid="action-error"]')).toBe('O áudio no navegador não está configurado neste servidor. Para ouvir agora, escolha "telefone" e informe um número.');
+      expect(sent).toEqual([]);
+
+      // Listening on a phone to a call that has ended: the API's refusal is shown in pt-BR with its message.
+      await page.check('#monitor-via-phone');
+      await page.fill('#monitor-phone', '(11) 91234-5678');
+      await page.click(`tr[data-testid="call-${live.talking}"] button[data-action="listen"]`);
       await until('the monitor request', () => sent.length >= 1);
-      await page.waitForSelector('[data-testid="action-error"]:not([hidden])');
+      await page.waitForFunction(`(document.querySelector('[data-testid="action-error"]').textContent || '').startsWith('A ligação já terminou')`);
       expect(await page.textContent('[data-testid="action-error"]')).toBe('A ligação já terminou; nada foi feito. (the call has ended)');
-      expect(sent[0]).toEqual({ path: '/api/supervisor/monitor', body: expect.objectContaining({ call_sid: live.talking, mode: 'listen' }) });
+      expect(sent[0]).toEqual({ path: '/api/supervisor/monitor', body: { call_sid: live.talking, mode: 'listen', to: '+5511912345678' } });
       expect(await page.isVisible('[data-testid="monitor-bar"]')).toBe(false);
 
       // The campaign's ratio: an impossible one is refused on the page; a refused one shows the API's message.

@@ -33,4 +33,10 @@ describe('the dashboard page in dist/assets', () => {
     expect(inputs.filter((i) => !i.startsWith('src/web/') && !i.startsWith('node_modules/'))).toEqual([]);
     expect(inputs.filter((i) => /stand-?in|emulator|chart\.js/i.test(i))).toEqual([]);
   });
+
+  it("bundles the agent page's softphone with the Voice SDK's Device, for listening in the browser", () => {
+    const meta = JSON.parse(readFileSync(join(dist, WEB_METAFILE), 'utf8')) as Metafile;
+    const inputs = Object.keys(meta.outputs['dist/assets/dashboard.js']!.inputs).map((i) => (i.includes('node_modules/') ? i.slice(i.indexOf('node_modules/')) : i));
+    expect(inputs).toEqual(expect.arrayContaining(['src/web/agent/softphone.ts', 'src/web/dashboard/audio.ts', 'node_modules/@twilio/voice-sdk/esm/twilio/device.js']));
+  });
 });

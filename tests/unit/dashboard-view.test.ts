@@ -146,7 +146,7 @@ describe('boardView', () => {
   it('draws the Anatel block (account first, near and over) and the open alerts with since when', () => {
     const f = (calls: number, short: number, near: boolean, over: boolean) => ({
       calls_today: calls, short_today: short, short_ratio: calls ? short / calls : null, projected_calls: calls * 2, projected_short: short * 2,
-      projected_ratio: calls ? short / calls : null, near, over, causes: { amd_hangup: 1 },
+      projected_ratio: calls ? short / calls : null, near, over, reached: over, calls_last_hour: 0, short_last_hour: 0, causes: { amd_hangup: 1 },
     });
     const now = Date.parse('2026-11-26T15:00:00Z');
     const v = boardView(
@@ -154,6 +154,7 @@ describe('boardView', () => {
         ...board,
         anatel: {
           short_call_seconds: 6, daily_calls_threshold: 100000, short_percent_threshold: 85, near_percent: 80,
+          day_start: '2026-11-26T03:00:00Z', calling_ends_at: '2026-11-26T23:00:00Z', seconds_left: 28800, rate_window_seconds: 3600, campaigns: [],
           account: f(1000, 100, false, false),
           caller_ids: [{ caller_id: '+5511990000009', ...f(500, 450, true, true) }, { caller_id: '+5511990000008', ...f(0, 0, true, false) }],
         },

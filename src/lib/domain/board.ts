@@ -3,21 +3,60 @@
  * function and the dashboard page: the board as board_snapshot answers it.
  */
 
-/** The short-call figures of one caller ID, or of the whole account, for São Paulo's day. */
+/**
+ * The short-call figures of one caller ID, or of the whole account, for São Paulo's day
+ * (docs/anatel.md). A call counts once it ended: placed by Twilio from one of the account's
+ * numbers (attempts Twilio refused or never placed are not calls); short when it lasted at most
+ * short_call_seconds, answered or not.
+ */
 export interface ShortCallFigures {
   calls_today: number;
   short_today: number;
-  /** short_today / calls_today; null with no calls. */
+  /** short_today / calls_today (4 decimals); null with no calls. */
   short_ratio: number | null;
-  /** Calls and short calls the day is projected to end with at today's pace. */
+  /** The same counts over the last hour (since midnight in the day's first hour): the pace. */
+  calls_last_hour: number;
+  short_last_hour: number;
+  /**
+   * Calls and short calls the day is projected to end with: today's count plus the last
+   * hour's pace times the calling time left today (AnatelBoard.seconds_left).
+   */
   projected_calls: number;
   projected_short: number;
+  /** projected_short / projected_calls; null with none. */
   projected_ratio: number | null;
-  /** The projection reaches ANATEL_NEAR_PERCENT of both thresholds; over: it reaches them. */
+  /** Today's own figures already meet both thresholds. */
+  reached: boolean;
+  /**
+   * near: the projection reaches near_percent of both thresholds (projected_calls >=
+   * near % x daily_calls_threshold and projected_ratio >= near % x short_percent_threshold);
+   * over: it reaches both thresholds. over implies near.
+   */
   near: boolean;
   over: boolean;
-  /** Where today's short calls came from (the settings that feed them). */
+  /** Today's short calls by cause (SHORT_CALL_CAUSES in src/lib/domain/anatel.ts: what feeds each); causes with none are absent. */
   causes: Record<string, number>;
+}
+
+/** One campaign's short calls today, and the settings that feed them. */
+export interface AnatelCampaign {
+  /** null: dials without a campaign (click-to-call). */
+  campaign_id: number | null;
+  name: string | null;
+  calls_today: number;
+  short_today: number;
+  short_ratio: number | null;
+  causes: Record<string, number>;
+  /** null for dials without a campaign. */
+  settings: {
+    mode: string;
+    dial_ratio: number;
+    ring_timeout: number;
+    amd_machine: string;
+    amd_unknown: string;
+    disclaimer_seconds: number;
+    abandon_cap: number;
+  } | null;
 }
 
 /** The Anatel short-call monitor's part of the board; null until a monitor answers it. */
@@ -26,8 +65,19 @@ export interface AnatelBoard extends Record<string, unknown> {
   daily_calls_threshold: number;
   short_percent_threshold: number;
   near_percent: number;
+  /** São Paulo's midnight that began the day. */
+  day_start: string;
+  /** When today's calling is taken to end: the latest window end today of the campaigns that may still dial (active or paused). */
+  calling_ends_at: string;
+  /** Seconds from now to calling_ends_at (what the projection multiplies the pace by). */
+  seconds_left: number;
+  /** Seconds the pace (calls_last_hour) was measured over: 3600, or since midnight in the day's first hour. */
+  rate_window_seconds: number;
   account: ShortCallFigures;
+  /** Active numbers and any number that placed calls today, by number. */
   caller_ids: (ShortCallFigures & { caller_id: string })[];
+  /** Campaigns with calls today, most short calls first. */
+  campaigns: AnatelCampaign[];
 }
 
 /** One open alert as the board shows it (board_alerts, docs/alerts.md), newest first. */

@@ -91,6 +91,15 @@ export const configSchema = {
     ALERT_DELIVERY_ATTEMPTS: int(1, 20).default(5),
     ALERT_RETRY_SECONDS: int(1, 600).default(10),
     ALERT_VOICEMAILS: oneOf(['off', 'on']).default('off'),
+    // Anatel's short-call rule (docs/anatel.md): a caller that places at least ANATEL_DAILY_CALLS
+    // calls a day, at least ANATEL_SHORT_PERCENT % of them short, is blocked for 15 days. The
+    // monitor projects the day and is "near" when the projection reaches ANATEL_NEAR_PERCENT % of
+    // both thresholds; SHORT_CALL_GUARD=slow makes the pacer dial 1:1 (no line ahead of the
+    // available agents) while the account is near, off leaves the pacer alone.
+    ANATEL_DAILY_CALLS: int(1, 100_000_000).default(100000),
+    ANATEL_SHORT_PERCENT: int(1, 100).default(85),
+    ANATEL_NEAR_PERCENT: int(1, 100).default(80),
+    SHORT_CALL_GUARD: oneOf(['off', 'slow']).default('slow'),
   },
 };
 

@@ -3,13 +3,18 @@
  * told the page is restricted), one GET /api/board poll at a time every 2 s (backing off and
  * saying so while it fails, the last board kept on screen), the board drawn from view.ts
  * (clocks ticking every second between polls), and the supervisor's actions on calls
- * (listen, whisper, barge through ./monitor), agents (force a pause, sign out) and
- * campaigns (pause, resume, mode, ratio).
+ * (listen, whisper, barge through ./monitor, heard in this browser through the softphone
+ * the agent page uses, or on a phone the supervisor types), agents (force a pause, sign out)
+ * and campaigns (pause, resume, mode, ratio).
  */
 import { Api, ApiError } from '../agent/api';
 import type { BoardResponse } from '../../lib/domain/board';
 import { CAMPAIGN_MODE, actionErrorText, agoText, formatPhone, label } from './format';
-import { createMonitor, type MonitorMode } from './monitor';
+import { deviceFactory, type SoftDevice } from '../agent/softphone';
+import type { MeReply } from '../agent/types';
+import { micErrorText } from '../agent/mic';
+import { MicrophoneError, audioSetupErrorText, monitorPhone } from './audio';
+import { createMonitor, type Monitor, type MonitorMode } from './monitor';
 import { Poller } from './poller';
 import { COLUMNS, boardView, type Cell, type Row } from './view';
 
@@ -27,7 +32,21 @@ const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
 };
 
 const api = new Api();
-const monitor = createMonitor({ post: <T>(path: string, body: unknown) => api.request<T>('POST', path, body) });
+/** The signed-in user as /api/me answered (the softphone to load comes from it). */
+let me: MeReply | null = null;
+/** Where the monitoring in progress is heard; null while there is none. */
+let audio: { phone: string | null; connected: boolean } | null = null;
+/** The Devices this session's monitor made: destroyed at sign-out (a Device is one supervisor's identity). */
+let devices: SoftDevice[] = [];
+/** The microphone opened once already (the browser keeps the permission for the page). */
+let micChecked = false;
+/** The phone the next start rings, or null for the browser (read by the monitor at each start). */
+let startPhone: string | null = null;
+/** Set once a start's POST has been sent: a failure before it is the browser audio's, not the server's. */
+let startPosted = false;
+/** The page itself is starting or stopping a monitoring (an end nobody asked for is announced). */
+let monitorBusy = false;
+let monitor: Monitor = makeMonitor();
 let pauseReasons: string[] = [];
 let board: BoardResponse | null = null;
 /** When the shown board arrived (this browser's clock) and the server's clock minus ours. */
@@ -84,7 +103,11 @@ function showText(id: string, text: string | null): void {
   el.hidden = !text;
 }
 
+/** An error whose message is already the sentence to show. */
+class Shown extends Error {}
+
 function describe(e: unknown): string {
+  if (e instanceof Shown) return e.message;
   if (e instanceof ApiError) return actionErrorText(e.status, e.code, e.message);
   return e instanceof Error && e.message ? `Erro: ${e.message}` : 'Erro inesperado.';
 }
@@ -267,6 +290,25 @@ function render(): void {
   drawTable('anatel', v.anatel.rows);
   showText('anatel-summary', v.anatel.summary);
   renderMonitor();
+  endMonitorOfEndedCall();
+}
+
+/**
+ * A monitored call that left the board has ended: the monitoring ends on the page too (a phone
+ * leg sends the page nothing; the server has taken the supervisor out already, and a stop of a
+ * monitoring that is over asks nothing of Twilio).
+ */
+function endMonitorOfEndedCall(): void {
+  const s = monitor.state;
+  if (!s || monitorBusy || !board || board.calls.some((c) => c['call_sid'] === s.call_sid)) return;
+  const text = 'Monitoria encerrada: a ligação terminou.';
+  void stopMonitor().then(
+    () => {
+      showText('action-ok', text);
+      announce(text);
+    },
+    () => undefined,
+  );
 }
 
 /** "atualizado há N s" and, while polls fail, the banner saying the board is stale. */
@@ -298,9 +340,12 @@ function callActions(td: HTMLElement): (data: Record<string, unknown>) => void {
   let sid = '';
   const start = (mode: MonitorMode, b: HTMLButtonElement) =>
     void (async () => {
+      const via = audioChoice();
+      if (via === undefined) return;
       if (mode === 'barge' && (await confirmAction('Entrar na ligação?', 'O cliente e o agente vão ouvir você.', { ok: 'Entrar' })) === null) return;
-      if (monitor.state) await act(b, 'Monitoria anterior encerrada.', () => monitor.stop());
-      await act(b, `Monitoria iniciada: ${MONITOR_LABEL[mode]}.`, () => monitor.start(sid, mode));
+      if (monitor.state) await act(b, 'Monitoria anterior encerrada.', () => stopMonitor());
+      const where = via ? `; o telefone ${formatPhone(via)} vai tocar` : ' (áudio no navegador)';
+      await act(b, `Monitoria iniciada: ${MONITOR_LABEL[mode]}${where}.`, () => startMonitor(sid, mode, via));
     })();
   const listen = button('Ouvir', 'secondary small', 'listen', (b) => start('listen', b));
   const whisper = button('Sussurrar', 'secondary small', 'whisper', (b) => start('whisper', b));
@@ -429,6 +474,8 @@ function renderMonitor(): void {
   const call = board?.calls.find((c) => c['call_sid'] === s.call_sid);
   const who = call ? `${String(call['agent'] ?? 'agente')} com ${formatPhone(call['customer'])}` : 'ligação encerrada';
   $('monitor-text').textContent = `Monitorando (${MONITOR_LABEL[s.mode]}): ${who}`;
+  const heard = !audio ? '' : audio.phone ? `Áudio: no telefone ${formatPhone(audio.phone)}` : audio.connected ? 'Áudio: no navegador' : 'Áudio: conectando ao navegador…';
+  if ($('monitor-audio').textContent !== heard) $('monitor-audio').textContent = heard;
   for (const b of bar.querySelectorAll<HTMLButtonElement>('[data-monitor-mode]')) b.setAttribute('aria-pressed', String(b.dataset['monitorMode'] === s.mode));
 }
 
@@ -443,8 +490,146 @@ function wireMonitorBar(): void {
       })(),
     );
   }
-  $('monitor-stop').addEventListener('click', () => void act($<HTMLButtonElement>('monitor-stop'), 'Monitoria encerrada.', () => monitor.stop()));
-  monitor.onChange(() => render());
+  $('monitor-stop').addEventListener('click', () => void act($<HTMLButtonElement>('monitor-stop'), 'Monitoria encerrada.', () => stopMonitor()));
+  const phone = $<HTMLInputElement>('monitor-phone');
+  for (const r of document.querySelectorAll<HTMLInputElement>('input[name="monitor-via"]')) {
+    r.addEventListener('change', () => {
+      phone.hidden = !$<HTMLInputElement>('monitor-via-phone').checked;
+      if (!phone.hidden) phone.focus();
+    });
+  }
+}
+
+// ---------------------------------------------------------------- the monitoring's audio
+
+/**
+ * A monitor for this session: the supervisor's audio in this browser through the softphone
+ * /api/me names (the Voice SDK, or the local stack's stand-in), registered on the first start
+ * (a supervisor who only watches the board is never asked for the microphone), or on a phone.
+ */
+function makeMonitor(): Monitor {
+  const m = createMonitor(
+    {
+      post: <T>(path: string, body: unknown) => {
+        if (path === '/api/supervisor/monitor') startPosted = true;
+        return api.request<T>('POST', path, body);
+      },
+    },
+    {
+      deviceFactory: async () => {
+        if (!me) throw new Error('sem sessão');
+        const make = await deviceFactory(me.softphone);
+        return (token: string) => {
+          const d = make(token);
+          devices.push(d);
+          return d;
+        };
+      },
+      voiceToken: () => api.voiceToken(),
+      phone: () => startPhone,
+      onError: (message) => {
+        const text = `Monitoria: ${message}.`;
+        showText('action-ok', null);
+        showText('action-error', text);
+        announce(text);
+      },
+    },
+  );
+  m.onChange((s) => {
+    if (!s && audio && !monitorBusy && m === monitor) {
+      // The leg ended without the page asking: the customer left, or the audio dropped.
+      const text = 'Monitoria encerrada: a ligação terminou ou o áudio caiu.';
+      showText('action-ok', text);
+      announce(text);
+    }
+    if (!s) audio = null;
+    if (m === monitor) render();
+  });
+  return m;
+}
+
+/**
+ * The phone chosen for the next monitoring (E.164), null for the browser, or undefined (the
+ * error shown, nothing sent) when "telefone" is chosen with a number that is not one.
+ */
+function audioChoice(): string | null | undefined {
+  if (!$<HTMLInputElement>('monitor-via-phone').checked) return null;
+  const input = $<HTMLInputElement>('monitor-phone');
+  const phone = monitorPhone(input.value);
+  if (!phone) {
+    showText('action-ok', null);
+    showText('action-error', 'Telefone inválido para a monitoria: informe DDD e número, por exemplo (11) 91234-5678.');
+    input.focus();
+    return undefined;
+  }
+  return phone;
+}
+
+/**
+ * Opens the microphone once and closes it again, so the browser's permission prompt comes
+ * before the Device is created (Twilio's advice for error 31401, "UserMedia Permission
+ * Denied": twilio.com/docs/api/errors/31401). The Voice SDK's accept() opens the microphone
+ * for every call it answers, listening included, so every browser monitoring needs it.
+ */
+async function ensureMicrophone(): Promise<void> {
+  if (!navigator.mediaDevices?.getUserMedia) throw new MicrophoneError(micErrorText(null));
+  let stream: MediaStream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
+  } catch (e) {
+    throw new MicrophoneError(micErrorText(e));
+  }
+  for (const t of stream.getTracks()) t.stop();
+}
+
+/** Starts monitoring `callSid`: a failure before the server was asked is the browser audio's, said so. */
+async function startMonitor(callSid: string, mode: MonitorMode, phone: string | null): Promise<void> {
+  startPhone = phone;
+  startPosted = false;
+  monitorBusy = true;
+  audio = { phone, connected: false };
+  try {
+    // The microphone first (the browser's prompt), before a token is asked for or a Device made.
+    if (!phone && !micChecked) {
+      await ensureMicrophone();
+      micChecked = true;
+    }
+    await monitor.start(callSid, mode);
+    if (monitor.state) audio = { phone, connected: true };
+  } catch (e) {
+    if (!monitor.state) audio = null;
+    if (e instanceof ApiError && (e.code === 'unauthenticated' || e.code === 'session_expired')) throw e;
+    if (!startPosted) throw new Shown(audioSetupErrorText(e));
+    // The server refused (its own sentence), or the browser leg never arrived (the monitor stopped it).
+    if (e instanceof ApiError) throw e;
+    throw new Shown(`A monitoria não começou: ${e instanceof Error ? e.message : String(e)}.`);
+  } finally {
+    monitorBusy = false;
+  }
+}
+
+async function stopMonitor(): Promise<void> {
+  monitorBusy = true;
+  try {
+    await monitor.stop();
+  } finally {
+    monitorBusy = false;
+  }
+}
+
+/** Sign-out: the monitoring ended, the Device gone, a new monitor for the next supervisor. */
+async function resetMonitor(): Promise<void> {
+  if (monitor.state) await stopMonitor().catch(() => undefined);
+  for (const d of devices) {
+    try {
+      d.destroy();
+    } catch {
+      // A Device that failed half-way: nothing to release.
+    }
+  }
+  devices = [];
+  audio = null;
+  monitor = makeMonitor();
 }
 
 // ---------------------------------------------------------------- sign-in and sign-out
@@ -473,6 +658,8 @@ function stopPolling(): void {
 /** Back to the sign-in form (session gone, or signed out). */
 function signedOut(message: string | null): void {
   stopPolling();
+  me = null;
+  void resetMonitor();
   api.forget();
   show('login');
   showText('login-error', message);
@@ -488,7 +675,7 @@ function restricted(): void {
 }
 
 async function enter(): Promise<void> {
-  const me = await api.me();
+  me = await api.me();
   pauseReasons = me.pause_reasons;
   $('user-name').textContent = me.user.name;
   show('board');
@@ -524,7 +711,7 @@ async function onLogin(ev: SubmitEvent): Promise<void> {
 }
 
 async function onLogout(): Promise<void> {
-  if (monitor.state) await monitor.stop().catch(() => undefined);
+  await resetMonitor();
   await api.logout().catch(() => undefined);
   signedOut(null);
   announce('Você saiu.');

@@ -90,7 +90,7 @@ export async function noteDbUnavailable(deps: { config: AlertConfig; twilio: () 
  * "resolved" message queued when the outage was announced) and forget it. Never throws; on a
  * failure the state is kept for the next request.
  */
-export async function noteDbAvailable(deps: { db: Db; config: AlertConfig & { SHORT_CALL_SECONDS: number } }, nowMs = Date.now()): Promise<boolean> {
+export async function noteDbAvailable(deps: { db: Db; config: AlertConfig }, nowMs = Date.now()): Promise<boolean> {
   if (state.downSince === null) return false;
   const since = state.downSince;
   const announced = state.announcedAt !== null;

@@ -23,7 +23,7 @@ export interface ClaimedDelivery {
 
 export interface AlertDeps {
   db: Db;
-  config: AlertConfig & { SHORT_CALL_SECONDS: number };
+  config: AlertConfig;
   twilio: () => twilio.Twilio;
 }
 

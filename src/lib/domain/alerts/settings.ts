@@ -9,6 +9,9 @@ import { ALERT_LABELS, ALERT_TITLES } from './texts';
 export type AlertConfig = Pick<
   Config,
   | 'SHORT_CALL_SECONDS'
+  | 'ANATEL_DAILY_CALLS'
+  | 'ANATEL_SHORT_PERCENT'
+  | 'ANATEL_NEAR_PERCENT'
   | 'ALERT_SLACK_WEBHOOK_URL'
   | 'ALERT_SMS_TO'
   | 'ALERT_SMS_FROM'
@@ -28,7 +31,7 @@ export type AlertConfig = Pick<
 >;
 
 /** p_settings: the thresholds, the Anatel monitor's settings and the title templates. */
-export function alertSettings(config: AlertConfig & Parameters<typeof anatelSettings>[0]): Record<string, unknown> {
+export function alertSettings(config: AlertConfig): Record<string, unknown> {
   return {
     cooldown_minutes: config.ALERT_COOLDOWN_MINUTES,
     abandon_near_percent: config.ALERT_ABANDON_NEAR_PERCENT,

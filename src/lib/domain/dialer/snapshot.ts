@@ -3,6 +3,7 @@
  * reads: the snapshot (agents, calls by stage, CPS use, rolling statistics) and the campaign's
  * settings; plus the calling window's open DDDs. Pure: the clock is the database's (now_ms).
  */
+import type { GuardState } from '../anatel';
 import type { AdminHoliday, WindowProfile } from '../calling-window';
 import type { AdaptiveBehaviour, AgentActivity, CallCounts, PacingMode, PacingSettings, PacingSnapshot, PacingStats } from '../pacing';
 import { PACING_WINDOWS } from '../pacing/definitions';
@@ -63,6 +64,8 @@ export interface RoundBegin {
   now_ms: number;
   dials_last_second: number;
   rounds: RoundSnapshot[];
+  /** The short-call guard's state (the account's Anatel figures) when the guard is on; else null. */
+  anatel?: GuardState | null;
 }
 
 /** The snapshot decidePacing reads. */

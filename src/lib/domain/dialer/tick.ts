@@ -2,8 +2,9 @@
  * One pacing round for every running campaign (or one campaign): the pacer, live.
  *   1. pacer_round_begin: the lease of each campaign whose lease is free, and its snapshot,
  *      in one round trip;
- *   2. per campaign: the DDDs open now (calling windows), decidePacing, the campaign's own
- *      CPS share;
+ *   2. per campaign: the DDDs open now (calling windows), decidePacing, the short-call guard
+ *      (1:1 while the day's short calls are projected near Anatel's thresholds, with
+ *      SHORT_CALL_GUARD=slow; its state comes with the snapshots), the campaign's own CPS share;
  *   3. claim_leads for that many calls (priority order, opt-outs, windows, attempt limits,
  *      caller IDs, the account's CPS), then placeCampaignCall for each, in parallel;
  *   4. pacer_round_end: one pacer_rounds row per campaign (wanted / claimed / placed / reason),
@@ -17,6 +18,7 @@ import type { Config } from '../../runtime/config';
 import { unwrap, type Db } from '../../runtime/db';
 import { MIN_PLACE_MS, placeCampaignCall, type ClaimedLead } from './campaign-call';
 import { decidePacing } from '../pacing';
+import { guardLimit, guardSettings, type GuardState } from '../anatel';
 import { dispatchQueue } from '../queue';
 import { campaignCpsRoom, pacingSettings, pacingSnapshot, ROLLING_WINDOWS, windowNow, type RoundBegin, type RoundSnapshot } from './snapshot';
 
@@ -34,7 +36,7 @@ export interface TickRound {
   wanted: number;
   claimed: number;
   placed: number;
-  /** decidePacing's reason, or why the round did not dial: preview_mode (leads handed to waiting preview agents: `claimed`), window_closed, lease_not_held, error. */
+  /** decidePacing's reason, or why the round did not dial or dialed less: short_call_guard (1:1 while the short-call projection is near Anatel's thresholds), preview_mode (leads handed to waiting preview agents: `claimed`), window_closed, lease_not_held, error. */
   reason: string;
   explanation: string;
 }
@@ -76,12 +78,13 @@ export async function runTick(deps: Deps, opts: { trigger: TickTrigger; campaign
       p_lease_seconds: deps.config.TICK_LEASE_SECONDS,
       p_presence_seconds: deps.config.AGENT_PRESENCE_SECONDS,
       p_windows: ROLLING_WINDOWS,
+      p_anatel: guardSettings(deps.config),
     }),
   );
   if (begin.rounds.length === 0) return { rounds: [] };
   let rounds: TickRound[] = [];
   try {
-    rounds = await Promise.all(begin.rounds.map((snap) => runRound(deps, owner, snap, deadlineMs)));
+    rounds = await Promise.all(begin.rounds.map((snap) => runRound(deps, owner, snap, deadlineMs, begin.anatel)));
   } finally {
     const logged = rounds.length
       ? rounds
@@ -111,7 +114,7 @@ async function sweep(deps: Deps): Promise<void> {
 }
 
 /** One campaign: decide, claim, place. Never throws (a failure is the round's reason). */
-async function runRound(deps: Deps, owner: string, snap: RoundSnapshot, deadlineMs?: number): Promise<TickRound> {
+async function runRound(deps: Deps, owner: string, snap: RoundSnapshot, deadlineMs?: number, guard?: GuardState | null): Promise<TickRound> {
   const base = { campaign_id: snap.campaign_id, dial: 0, wanted: 0, claimed: 0, placed: 0 };
   try {
     const campaign = snap.campaign;
@@ -126,6 +129,12 @@ async function runRound(deps: Deps, owner: string, snap: RoundSnapshot, deadline
     let dial = decision.dial;
     let reason: string = decision.reason;
     let explanation = decision.explanation;
+    const guarded = guardLimit(snapshot, dial, guard);
+    if (guarded) {
+      dial = guarded.dial;
+      reason = 'short_call_guard';
+      explanation = `${explanation} ${guarded.explanation}`;
+    }
     const shareRoom = campaignCpsRoom(snap);
     if (dial > shareRoom) {
       dial = shareRoom;
