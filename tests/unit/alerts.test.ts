@@ -84,7 +84,9 @@ describe('rendering', () => {
     expect(worse.blocks[0]).toEqual({ type: 'header', text: { type: 'plain_text', text: '🔴 Alerta crítico (piorou): Espera na fila', emoji: true } });
     expect(worse.blocks[2]).toEqual({ type: 'context', elements: [{ type: 'mrkdwn', text: 'discador · geral · aberto em 26/11/2026, 10:00 · em 26/11/2026, 10:05 (Brasília)' }] });
     const resolved = slackPayload(message({ kind: 'resolved', title: 'a <b> & c' }));
-    expect(resolved.text).toBe('✅ Resolvido: a <b> & c');
+    expect(resolved.text).toBe('✅ Resolvido: a &lt;b&gt; &amp; c');
+    // The notification text is parsed as mrkdwn too: a name cannot mention the channel.
+    expect(slackPayload(message({ title: 'Campanha <!channel>' })).text).toBe('🟠 Alerta: Campanha &lt;!channel&gt;');
     expect(resolved.blocks[1]).toEqual({ type: 'section', text: { type: 'mrkdwn', text: 'a &lt;b&gt; &amp; c' } });
     expect(resolved.blocks[2]).toEqual({ type: 'context', elements: [{ type: 'mrkdwn', text: 'discador · geral · aberto em 26/11/2026, 10:00 · resolvido em 26/11/2026, 10:05 (Brasília)' }] });
     const long = slackPayload(message({ subject_label: 'x'.repeat(400), rule: 'y'.repeat(400) }));

@@ -82,7 +82,9 @@ export function contextLine(m: AlertMessage): string {
 export function slackPayload(m: AlertMessage): SlackPayload {
   const header = headerLine(m);
   return {
-    text: cut(`${alertHeadline(m.kind, m.severity)}: ${m.title}`, 3000),
+    // The top-level text is mrkdwn too (docs.slack.dev/messaging/formatting-message-text): a
+    // name holding "<!channel>" would otherwise ping the whole channel from a notification.
+    text: cut(escapeMrkdwn(`${alertHeadline(m.kind, m.severity)}: ${m.title}`), 3000),
     blocks: [
       { type: 'header', text: { type: 'plain_text', text: cut(header, 150), emoji: true } },
       { type: 'section', text: { type: 'mrkdwn', text: cut(escapeMrkdwn(m.title), 3000) } },
