@@ -124,7 +124,7 @@ export interface Demo {
    * dispose and sign out, every demo call still on the emulator is hung up and its status
    * delivered, within about 10 s.
    */
-  stop(): Promise<void>;
+  stop(): Promise<{ hungUp: number; drained: boolean }>;
   /** Second Ctrl-C: drops everything without a word to the functions. */
   abort(): void;
 }
@@ -232,6 +232,37 @@ export async function topUpLeads(db: LocalPostgres, campaignId: number): Promise
     [campaignId, leads.map((l) => l.phone), leads.map((l) => l.name), leads.map((l) => JSON.stringify(l.fields))],
   );
   return rows.length;
+}
+
+/**
+ * Ends what a previous demo left behind when its stack went away without draining it (Ctrl-C
+ * in a terminal stops Postgres and the functions at the same moment as the demo, kill -9): its
+ * calls still live in the database, on an emulator that no longer exists, and its agents still
+ * signed in. Each such call gets the final status Twilio would have sent (through
+ * apply_call_status, what /webhooks/call-status runs: agent, lead and queue follow), then the
+ * demo's agents go offline. Only for a stack with its own emulator (every call it knew died
+ * with it) and only the demo's rows: its campaign, its service number, its agents.
+ */
+export async function closeDemoLeftovers(db: LocalPostgres): Promise<{ calls: number; agents: number }> {
+  const emails = DEMO_AGENTS.map((a) => a.email);
+  const demoAgents = `select a.id from public.agents a join public.users u on u.agent_id = a.id where lower(u.email) = any($3::text[])`;
+  const calls = await db.query<{ call_sid: string; status: string }>(
+    `select c.call_sid, c.status from public.calls c
+      where c.call_sid is not null and c.ended_at is null and c.status in ('queued', 'initiated', 'ringing', 'in-progress')
+        and (c.campaign_id in (select id from public.campaigns where name = $1) or c.to_number = $2
+             or c.agent_id in (${demoAgents}) or c.call_sid in (select a.shift_call_sid from public.agents a where a.id in (${demoAgents})))`,
+    [DEMO.campaign, DEMO.serviceNumber, emails],
+  );
+  for (const c of calls) {
+    await db.query('select public.apply_call_status($1::jsonb)', [
+      JSON.stringify({ call_sid: c.call_sid, call_status: c.status === 'in-progress' ? 'completed' : 'canceled', kind: 'status', event_at: new Date().toISOString(), wrap_up_seconds: 0 }),
+    ]);
+  }
+  const agents = await db.query(
+    `select public.agent_transition(a.id, 'offline', null, 'system', null) from public.agents a where a.id in (${demoAgents.replace('$3', '$1')}) and a.status <> 'offline'`,
+    [emails],
+  );
+  return { calls: calls.length, agents: agents.length };
 }
 
 /** Numbers of the campaign's leads that may still be dialed (the FateBook plays them). */
@@ -370,11 +401,19 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
     demoParties.resolver = null;
   };
 
-  const stop = async () => {
-    if (!running) return;
+  const stop = async (): Promise<{ hungUp: number; drained: boolean }> => {
+    if (!running) return { hungUp: 0, drained: false };
     running = false;
     stopped.abort();
-    await db.query(`update public.campaigns set status = 'paused', updated_at = public.app_now() where id = $1 and status = 'active'`, [info.campaignId]).catch((e: unknown) => log(`demo: campaign not paused: ${String(e)}`));
+    try {
+      await db.query(`update public.campaigns set status = 'paused', updated_at = public.app_now() where id = $1 and status = 'active'`, [info.campaignId]);
+    } catch (e) {
+      // The database is already going (a terminal's Ctrl-C reaches every process of the stack):
+      // nothing can be ended cleanly now; the next start closes what is left (closeDemoLeftovers).
+      log(`demo: campaign not paused: ${String(e)}`);
+      abort();
+      return { hungUp: 0, drained: false };
+    }
     // Idle agents sign out now; the others once their call is over and disposed of.
     await Promise.all(agents.map((a) => a.leave().catch(() => undefined)));
     // Whatever is still on the line (dials, callers in the queue, customers with an agent):
@@ -382,8 +421,9 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
     // customer leaves stops talking, wraps up (seconds), disposes and signs out.
     const mine = (c: { from: string; to: string }) => numbers.has(c.to) || c.to === DEMO.serviceNumber || (DEMO.pool as readonly string[]).includes(c.from);
     const auth = `Basic ${Buffer.from(`${emu.accountSid}:${emu.authToken}`).toString('base64')}`;
+    const onTheLine = emu.calls().filter((c) => !c.ended && mine(c));
     await Promise.all(
-      emu.calls().filter((c) => !c.ended && mine(c)).map((c) =>
+      onTheLine.map((c) =>
         fetch(`${emu.url}/2010-04-01/Accounts/${emu.accountSid}/Calls/${c.sid}.json`, {
           method: 'POST',
           headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' },
@@ -398,6 +438,7 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
     for (const a of stuck) await db.query(`select public.agent_transition($1, 'offline', null, 'system', null)`, [a.id]).catch((e: unknown) => log(`demo: agent ${a.id} not signed out: ${String(e)}`));
     abort();
     await Promise.race([Promise.all(tasks), new Promise((r) => setTimeout(r, 1_000))]);
+    return { hungUp: onTheLine.length, drained: true };
   };
 
   return {

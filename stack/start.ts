@@ -20,7 +20,7 @@ import { buildAll } from '../scripts/build';
 import { stackEnvPath } from './env-file';
 import { startStack } from './stack';
 import { bannerLines, DEMO_LOGINS, type BannerInput } from './banner';
-import { DEFAULT_DEMO_AGENTS, DEMO, DEMO_AGENTS, demoParties, startDemo, type Demo } from './demo';
+import { closeDemoLeftovers, DEFAULT_DEMO_AGENTS, DEMO, DEMO_AGENTS, demoParties, startDemo, type Demo } from './demo';
 
 /** Commander collector for repeated --functions-env KEY=VALUE options. */
 function collectEnv(pair: string, acc: Record<string, string>): Record<string, string> {
@@ -69,16 +69,27 @@ async function main(): Promise<void> {
     partyResolver: (address) => demoParties.resolver?.(address),
   });
   let demo: Demo | null = null;
-  let stopping = false;
+  let stopping = 0;
   const stop = async (code = 0) => {
     if (stopping) {
-      demo?.abort(); // a second Ctrl-C: no waiting for the demo's calls to end
+      // A second Ctrl-C: no waiting for the demo's calls to end. (One Ctrl-C reaches this
+      // process more than once, from the terminal and relayed by npm and tsx: those come
+      // within a moment of each other.)
+      if (Date.now() - stopping > 1500) demo?.abort();
       return;
     }
-    stopping = true;
+    stopping = Date.now();
     if (demo) {
-      if (!o.json) console.log('Stopping the demo (hanging up its calls)…');
-      await demo.stop().catch((e: unknown) => console.error(`demo: ${String(e)}`));
+      if (!o.json) console.log('Stopping the demo…');
+      const t0 = Date.now();
+      await (demo as Demo).stop().then(
+        (r) => {
+          if (o.json) return;
+          if (r.drained) console.log(`Demo stopped in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${r.hungUp} calls hung up, its agents signed out.`);
+          else console.log('Demo stopped with the stack; the next `npm start` ends the calls it left and signs its agents out.');
+        },
+        (e: unknown) => console.error(`demo: ${String(e)}`),
+      );
     }
     await stack.stop();
     process.exit(code);
@@ -86,8 +97,15 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());
 
-  // The demo's campaign runs only while a demo does: paused when this start has none (a
-  // previous run killed without its Ctrl-C left it active).
+  // What a previous demo left when its stack went away at once (Ctrl-C in a terminal reaches
+  // Postgres and the functions too): its calls ended, its agents offline; and its campaign
+  // runs only while a demo does.
+  if (stack.emulator) {
+    await closeDemoLeftovers(stack.postgres).then(
+      (r) => (r.calls || r.agents ? log(`demo: closed ${r.calls} calls and signed out ${r.agents} agents a previous run left`) : undefined),
+      (e: unknown) => console.error(`demo: leftovers of a previous run not closed: ${String(e)}`),
+    );
+  }
   if (!demoOn) await stack.postgres.query(`update public.campaigns set status = 'paused' where name = $1 and status = 'active'`, [DEMO.campaign]).catch(() => undefined);
   const startTheDemo = async (): Promise<BannerInput['demo']> => {
     if (!demoWanted) return { off: true };

@@ -11,7 +11,7 @@
  */
 import { sql as sqlAt } from '../helpers/db';
 import { startStackProcess, type StackProcess } from '../helpers/stack';
-import { DEMO, DEMO_AGENTS, DEFAULT_DEMO_AGENTS, LEADS_BATCH, setUpDemo } from '../../stack/demo';
+import { closeDemoLeftovers, DEMO, DEMO_AGENTS, DEFAULT_DEMO_AGENTS, LEADS_BATCH, setUpDemo } from '../../stack/demo';
 import type { LocalPostgres } from '../../stack/postgres';
 import { launch } from './browser';
 
@@ -204,6 +204,33 @@ it('the set-up is idempotent: run twice (a restart), no second campaign, agent, 
   // A new password each start: the old one no longer signs in.
   await expect(signIn(plain, demoEmails[0]!, 'primeira-senha-demo')).rejects.toThrow(/login .*: 401/);
   await signIn(plain, demoEmails[0]!, 'segunda-senha-demo');
+});
+
+it("the next start ends what a demo killed with its stack left (calls live, agents signed in), and nothing else", async () => {
+  const db = { query: (q: string, p?: unknown[]) => plainSql(q, p ?? []) } as unknown as LocalPostgres;
+  const info = await setUpDemo(db, { agents: DEFAULT_DEMO_AGENTS, password: 'terceira-senha-demo' });
+  const [lead] = await plainSql<{ phone_number: string }>(`select phone_number from leads where campaign_id = $1 limit 1`, [info.campaignId]);
+  const sid = (n: number) => `CA${String(n).padStart(32, 'e')}`;
+  const talking = info.agents[0]!.id;
+  // A customer talking to a demo agent, a caller of the service number still ringing, and Ana's own call (not the demo's).
+  await plainSql(
+    `insert into calls (call_sid, direction, from_number, to_number, status, campaign_id, agent_id, started_at, answered_at)
+     values ($1, 'outbound-api', $2, $3, 'in-progress', $4, $5, now() - interval '20 seconds', now() - interval '15 seconds'),
+            ($6, 'inbound', '+5511987654321', $7, 'ringing', null, null, now(), null),
+            ($8, 'inbound', '+5511987654322', '+551130001000', 'in-progress', null, null, now(), now())`,
+    [sid(1), DEMO.pool[0], lead!.phone_number, info.campaignId, talking, sid(2), DEMO.serviceNumber, sid(3)],
+  );
+  await plainSql(`select agent_transition($1, 'busy', null, 'system', null, $2)`, [talking, sid(1)]);
+  await plainSql(`select agent_transition($1, 'available', null, 'system', null)`, [info.agents[1]!.id]);
+
+  expect(await closeDemoLeftovers(db)).toEqual({ calls: 2, agents: 2 });
+  expect(await plainSql(`select call_sid, status, ended_at is not null as ended from calls where call_sid = any($1::text[]) order by call_sid`, [[sid(1), sid(2), sid(3)]])).toEqual([
+    { call_sid: sid(1), status: 'completed', ended: true },
+    { call_sid: sid(2), status: 'canceled', ended: true },
+    { call_sid: sid(3), status: 'in-progress', ended: false },
+  ]);
+  expect(await plainSql(`select id from agents where id = any($1::bigint[]) and status <> 'offline'`, [info.agents.map((a) => a.id)])).toEqual([]);
+  expect(await closeDemoLeftovers(db)).toEqual({ calls: 0, agents: 0 });
 });
 
 it('stopping the demo (what Ctrl-C does first) pauses its campaign, signs its agents out and ends every call', async () => {
