@@ -54,7 +54,7 @@ export function demoLines(functionsUrl: string, demo: BannerInput['demo']): stri
   ];
   lines.push(`  Watch the floor: ${functionsUrl}/dashboard.html${d.supervisor ? ` (${d.supervisor.email} / ${d.supervisor.password})` : ''}`);
   if (d.freeAgent) lines.push(`  Take a call: ${functionsUrl}/agent.html as ${d.freeAgent.email} / ${d.freeAgent.password}, press Disponível (she serves the demo's queue and campaign).`);
-  lines.push('  Ctrl-C hangs up the demo\'s calls and stops it; `npm start -- --no-demo` starts without it.');
+  lines.push('  Ctrl-C stops it with the stack; `npm start -- --no-demo` starts without it.');
   return lines;
 }
 

@@ -65,7 +65,7 @@ describe('the demo call center', () => {
       '  on the emulator only, in real time with compressed calls (talk of seconds, short wrap-up).',
       '  Watch the floor: http://127.0.0.1:3000/dashboard.html (supervisor@discador.local / demo-supervisor)',
       '  Take a call: http://127.0.0.1:3000/agent.html as ana@discador.local / demo-ana, press Disponível (she serves the demo\'s queue and campaign).',
-      "  Ctrl-C hangs up the demo's calls and stops it; `npm start -- --no-demo` starts without it.",
+      "  Ctrl-C stops it with the stack; `npm start -- --no-demo` starts without it.",
     ]);
     expect(lines.slice(-2)).toEqual(['', 'Ctrl-C stops everything.']);
   });
