@@ -246,6 +246,9 @@ export async function topUpLeads(db: LocalPostgres, campaignId: number): Promise
 export async function closeDemoLeftovers(db: LocalPostgres): Promise<{ calls: number; agents: number }> {
   const emails = DEMO_AGENTS.map((a) => a.email);
   const demoAgents = `select a.id from public.agents a join public.users u on u.agent_id = a.id where lower(u.email) = any($3::text[])`;
+  // The dead emulator's legs are out of the demo agents' rooms (else a shift leg ending would
+  // hand the agent one of them as its new shift leg).
+  await db.query(`update public.agent_room_legs set left_at = public.app_now() where left_at is null and agent_id in (${demoAgents.replace('$3', '$1')})`, [emails]);
   const calls = await db.query<{ call_sid: string; status: string }>(
     `select c.call_sid, c.status from public.calls c
       where c.call_sid is not null and c.ended_at is null and c.status in ('queued', 'initiated', 'ringing', 'in-progress')
@@ -258,6 +261,7 @@ export async function closeDemoLeftovers(db: LocalPostgres): Promise<{ calls: nu
       JSON.stringify({ call_sid: c.call_sid, call_status: c.status === 'in-progress' ? 'completed' : 'canceled', kind: 'status', event_at: new Date().toISOString(), wrap_up_seconds: 0 }),
     ]);
   }
+  await db.query(`update public.agents set shift_call_sid = null, room_conference_sid = null where shift_call_sid is not null and id in (${demoAgents.replace('$3', '$1')})`, [emails]);
   const agents = await db.query(
     `select public.agent_transition(a.id, 'offline', null, 'system', null) from public.agents a where a.id in (${demoAgents.replace('$3', '$1')}) and a.status <> 'offline'`,
     [emails],
