@@ -95,6 +95,10 @@ export const DEMO_INBOUND_MAX_LIVE = 6;
 const INBOUND_PATIENCE = { dist: 'uniform', min: 30, max: 90 } as const;
 /** Every customer hangs up after this long on the line, so a call a person leaves open ends. */
 const CUSTOMER_MAX_SECONDS = 600;
+/** Mean seconds between two agents' breaks, how long one lasts, and the reasons (in AGENT_PAUSE_REASONS' default list). */
+const DEMO_PAUSE_MEAN_S = 45;
+const DEMO_PAUSE_LENGTH = { dist: 'uniform', min: 10, max: 25 } as const;
+const DEMO_PAUSE_REASONS = ['Intervalo', 'Banheiro', 'Feedback'];
 /** Pending leads kept in the campaign: below LEADS_FLOOR, LEADS_BATCH more are added. */
 export const LEADS_FLOOR = 150;
 export const LEADS_BATCH = 300;
@@ -376,6 +380,24 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
           }
         }
         await sleep(-Math.log(1 - random()) * DEMO_INBOUND_MEAN_S * 1000);
+      }
+    })(),
+  );
+
+  // Now and then an idle agent takes a short break (a pause reason on the board), as people do.
+  tasks.push(
+    (async () => {
+      while (running) {
+        await sleep(-Math.log(1 - random()) * DEMO_PAUSE_MEAN_S * 1000);
+        const idle = agents.filter((a) => a.working && !a.leaving && a.current === null && (a.lastState?.['agent'] as { status?: string } | undefined)?.status === 'available');
+        const a = idle[Math.floor(random() * idle.length)];
+        if (!running || !a) continue;
+        const reason = DEMO_PAUSE_REASONS[Math.floor(random() * DEMO_PAUSE_REASONS.length)]!;
+        // 409 when the pacer or the queue reserved them meanwhile: no break then.
+        const r = await a.request('POST', '/api/agent/status', { status: 'paused', reason }).catch(() => null);
+        if (r?.status !== 200) continue;
+        await sleep(draw(DEMO_PAUSE_LENGTH, random) * 1000);
+        if (a.working && !a.leaving) await a.request('POST', '/api/agent/status', { status: 'available' }).catch(() => null);
       }
     })(),
   );
