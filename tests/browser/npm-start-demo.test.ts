@@ -233,7 +233,7 @@ it("the next start ends what a demo killed with its stack left (calls live, agen
   expect(await closeDemoLeftovers(db)).toEqual({ calls: 0, agents: 0 });
 });
 
-it('stopping the demo (what Ctrl-C does first) pauses its campaign, signs its agents out and ends every call', async () => {
+it('stopping the demo (demo:stop; a stack stopped through --control does it first) pauses its campaign, signs its agents out and ends every call', async () => {
   const t0 = Date.now();
   await demo.control('demo:stop');
   const seconds = (Date.now() - t0) / 1000;
