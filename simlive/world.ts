@@ -64,21 +64,28 @@ export class FateBook {
 /** When each customer (outbound CallSid) first joined an agent's room: virtual ms since the clock started, and the agent. */
 export type Joins = Map<string, { t: number; agentId: number }>;
 
+/** Talk and wrap-up of a customer who called in (the dialer drew no fate for them). */
+export type InboundTiming = (callSid: string) => { talkS: number; wrapS: number };
+
 /**
  * Sends room events to the agents: joined → the agent talks for the dial's talk time and wraps
- * up for its wrap-up time (60 s / 30 s for a call without a fate); left → the talk ends.
+ * up for its wrap-up time (60 s / 30 s for a call without a fate); left → the talk ends. With
+ * `inbound`, callers who called in (a service queue's) are routed too, with its timing.
  */
-export function routeRoomEvents(emu: Emulator, agents: ReadonlyMap<number, EmulatedAgent>, fates: FateBook, log: (line: string) => void): { joins: Joins; off: () => void } {
+export function routeRoomEvents(
+  emu: Emulator, agents: ReadonlyMap<number, EmulatedAgent>, fates: FateBook, log: (line: string) => void, inbound?: InboundTiming,
+): { joins: Joins; off: () => void } {
   const joins: Joins = new Map();
   const off = emu.onEvent((ev, call) => {
-    if (call.direction !== 'outbound-api' || ev.type !== 'conference') return;
+    if (ev.type !== 'conference') return;
+    if (call.direction !== 'outbound-api' && !(inbound && call.direction === 'inbound')) return;
     const m = /^(joined|left) conference (\S+) /.exec(ev.text);
     const agentId = m ? agentIdOfRoom(m[2]) : null;
     const agent = agentId === null ? undefined : agents.get(agentId);
     if (!m || agentId === null || !agent) return;
     if (m[1] === 'joined') {
       if (!joins.has(call.sid)) joins.set(call.sid, { t: ev.t, agentId });
-      const f = fates.fateOf(call.sid);
+      const f = call.direction === 'inbound' && inbound ? inbound(call.sid) : fates.fateOf(call.sid);
       void agent.customerJoined(call.sid, f?.talkS ?? 60, f?.wrapS ?? 30).catch((err: unknown) => log(`agent ${agent.id}: ${String(err)}`));
     } else {
       agent.customerLeft(call.sid);

@@ -21,6 +21,41 @@ export interface BannerInput {
   demoLoginsPresent: string[];
   /** The stack runs its own emulator, which owns the seed's numbers (not with --no-emulator or --twilio-url). */
   ownEmulator: boolean;
+  /** The demo call center: running (what it set up), off (by --no-demo or --ephemeral), or not started (why). */
+  demo?: { running: DemoBanner } | { off: true } | { failed: string };
+}
+
+/** What the banner says about a running demo. */
+export interface DemoBanner {
+  agents: number;
+  campaign: string;
+  queue: string;
+  serviceNumber: string;
+  /** The person's agent login, left free by the demo (null: not in this database). */
+  freeAgent: { email: string; password: string } | null;
+  supervisor: { email: string; password: string } | null;
+}
+
+/** +551130099000 → +55 11 3009-9000 (how a Brazilian reads a landline). */
+function spaced(e164: string): string {
+  const m = /^\+55(\d\d)(\d{4,5})(\d{4})$/.exec(e164);
+  return m ? `+55 ${m[1]} ${m[2]}-${m[3]}` : e164;
+}
+
+/** The demo's lines: where to watch, how to take a call, how to go without it. */
+export function demoLines(functionsUrl: string, demo: BannerInput['demo']): string[] {
+  if (!demo) return [];
+  if ('off' in demo) return ['Demo call center: off (`npm start` runs it unless given --no-demo; --ephemeral stacks only with --demo).'];
+  if ('failed' in demo) return [`Demo call center: not started: ${demo.failed}`];
+  const d = demo.running;
+  const lines = [
+    `Demo call center: ${d.agents} emulated agents work the predictive campaign "${d.campaign}" and callers to ${spaced(d.serviceNumber)} wait in the queue "${d.queue}",`,
+    '  on the emulator only, in real time with compressed calls (talk of seconds, short wrap-up).',
+  ];
+  lines.push(`  Watch the floor: ${functionsUrl}/dashboard.html${d.supervisor ? ` (${d.supervisor.email} / ${d.supervisor.password})` : ''}`);
+  if (d.freeAgent) lines.push(`  Take a call: ${functionsUrl}/agent.html as ${d.freeAgent.email} / ${d.freeAgent.password}, press Disponível (she serves the demo's queue and campaign).`);
+  lines.push('  Ctrl-C stops it with the stack; `npm start -- --no-demo` starts without it.');
+  return lines;
 }
 
 /** The banner's lines. */
@@ -52,6 +87,8 @@ export function bannerLines(b: BannerInput): string[] {
     if (missing.length) lines.push(`Not in this database: ${missing.map((l) => l.email).join(', ')} (\`npm start -- --fresh\` starts over with the seed).`);
   }
   if (b.ownEmulator) lines.push(`Sign in as Ana, press Disponível, then a customer calls her: ${prefix}npm run call -- +551130001000`);
+  const demo = demoLines(b.env.FUNCTIONS_BASE_URL, b.demo);
+  if (demo.length) lines.push('', ...demo);
   lines.push('', 'Ctrl-C stops everything.');
   return lines;
 }

@@ -9,7 +9,7 @@ import { startPostgres, type LocalPostgres } from './postgres';
 import { startRestApi, type LocalRestApi } from './rest-api';
 import { startS3, type LocalS3 } from './s3';
 import { startFunctions, type LocalFunctions } from './functions';
-import { startEmulator, type Emulator } from '../emulator';
+import { startEmulator, type Emulator, type PartyResolver } from '../emulator';
 import { smsUrl, statusCallbackUrl, voiceFallbackUrl, voiceInboundUrl } from '../src/lib/domain/callback-urls';
 import { provisionSoftphone, type SoftphoneEnv } from './softphone';
 import { startHeartbeat } from './heartbeat';
@@ -71,6 +71,8 @@ export interface StackOptions {
   functionsEnv?: Record<string, string>;
   /** Seconds between the pacer heartbeat's POSTs to /api/tick; 0 or absent: no heartbeat. */
   tickIntervalSeconds?: number;
+  /** Decides the party of each new leg on the stack's own emulator before its registry (the demo's customers). */
+  partyResolver?: PartyResolver;
   log?: (line: string) => void;
 }
 
@@ -128,7 +130,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     let emulator: Stack['emulator'] = null;
     const emulatorUrl = `http://127.0.0.1:${ports.emulator}`;
     if ((opts.emulator ?? true) && !opts.twilioApiBaseUrl) {
-      emulator = await startEmulator({ port: ports.emulator, speed: opts.emulatorSpeed ?? 1, accountSid: LOCAL.accountSid, authToken: LOCAL.authToken });
+      emulator = await startEmulator({
+        port: ports.emulator, speed: opts.emulatorSpeed ?? 1, accountSid: LOCAL.accountSid, authToken: LOCAL.authToken, partyResolver: opts.partyResolver,
+      });
       started.push(emulator);
     }
     const env: StackEnv = {
@@ -193,12 +197,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     if (emulator) {
       // The emulator owns the pool's numbers, pointed at the functions, so an emulated call
       // to any of them runs discador's real flows (what `npm run numbers -- point` does on Twilio).
-      const numbers = await postgres.query<{ phone_number: string }>('select phone_number from phone_numbers where is_active');
+      // A service number rings /voice/service, as `numbers set-service` points it on Twilio.
+      const numbers = await postgres.query<{ phone_number: string; service_queue: string | null }>('select phone_number, service_queue from phone_numbers where is_active');
       const at = { baseUrl: functionsUrl };
       for (const n of numbers) {
         emulator.addNumber({
           phoneNumber: n.phone_number,
-          voiceUrl: voiceInboundUrl(at),
+          voiceUrl: n.service_queue ? `${functionsUrl}/voice/service` : voiceInboundUrl(at),
           voiceFallbackUrl: voiceFallbackUrl(at),
           statusCallback: statusCallbackUrl(at),
           smsUrl: smsUrl(at),
@@ -222,6 +227,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       { name: 'Functions (signature-checked)', url: functionsUrl },
       ...(emulator ? [{ name: 'Twilio emulator', url: emulator.url }] : []),
       { name: 'Agent page', url: `${functionsUrl}/agent.html` },
+      { name: 'Dashboard (supervisors)', url: `${functionsUrl}/dashboard.html` },
       ...(env.SLACK_STANDIN_URL ? [{ name: 'Slack stand-in (alerts)', url: `${env.SLACK_STANDIN_URL}/_standin/posts` }] : []),
     ];
     writeStackEnv(stackEnvFile, { ...env });

@@ -13,7 +13,7 @@ export interface StackProcess {
    * shut down: connections refused), db:freeze / db:thaw (Postgres alive but hung by SIGSTOP:
    * connections and queries wait forever).
    */
-  control(cmd: 'db:stop' | 'db:start' | 'db:freeze' | 'db:thaw'): Promise<void>;
+  control(cmd: 'db:stop' | 'db:start' | 'db:freeze' | 'db:thaw' | 'demo:stop'): Promise<void>;
   /** Freezes Postgres (SIGSTOP on the postmaster and its backends). */
   freezeDb(): Promise<void>;
   /** Thaws it (SIGCONT). */

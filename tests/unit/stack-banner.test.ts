@@ -46,3 +46,39 @@ it('without its own emulator (--no-emulator, --twilio-url) no call command is of
   expect(text).not.toContain('/voice/inbound');
   expect(text).toContain('demo-ana');
 });
+
+describe('the demo call center', () => {
+  const running = {
+    agents: 6, campaign: 'Demonstração preditiva', queue: 'demo', serviceNumber: '+551130099000',
+    freeAgent: { email: 'ana@discador.local', password: 'demo-ana' }, supervisor: { email: 'supervisor@discador.local', password: 'demo-supervisor' },
+  };
+  const banner = (demo: Parameters<typeof bannerLines>[0]['demo']) =>
+    bannerLines({ services, env: env(defaultFile), clientsLookAt: defaultFile, demoLoginsPresent: all, ownEmulator: true, demo });
+
+  it('running: what it does, the dashboard with the supervisor login, the free agent and how to go without it, before the last line', () => {
+    const lines = banner({ running });
+    const at = lines.indexOf(
+      'Demo call center: 6 emulated agents work the predictive campaign "Demonstração preditiva" and callers to +55 11 3009-9000 wait in the queue "demo",',
+    );
+    expect(lines.slice(at, at + 5)).toEqual([
+      'Demo call center: 6 emulated agents work the predictive campaign "Demonstração preditiva" and callers to +55 11 3009-9000 wait in the queue "demo",',
+      '  on the emulator only, in real time with compressed calls (talk of seconds, short wrap-up).',
+      '  Watch the floor: http://127.0.0.1:3000/dashboard.html (supervisor@discador.local / demo-supervisor)',
+      '  Take a call: http://127.0.0.1:3000/agent.html as ana@discador.local / demo-ana, press Disponível (she serves the demo\'s queue and campaign).',
+      "  Ctrl-C stops it with the stack; `npm start -- --no-demo` starts without it.",
+    ]);
+    expect(lines.slice(-2)).toEqual(['', 'Ctrl-C stops everything.']);
+  });
+
+  it('running in a database without the seed\'s logins: no login is offered that would fail', () => {
+    const text = banner({ running: { ...running, freeAgent: null, supervisor: null } }).join('\n');
+    expect(text).toContain('  Watch the floor: http://127.0.0.1:3000/dashboard.html\n');
+    expect(text).not.toContain('Take a call:');
+  });
+
+  it('off, or not started, says so', () => {
+    expect(banner({ off: true })).toContain('Demo call center: off (`npm start` runs it unless given --no-demo; --ephemeral stacks only with --demo).');
+    expect(banner({ failed: 'it runs on the real clock (not with --speed)' })).toContain('Demo call center: not started: it runs on the real clock (not with --speed)');
+    expect(banner(undefined).join('\n')).not.toContain('Demo call center');
+  });
+});
