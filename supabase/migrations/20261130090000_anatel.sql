@@ -68,7 +68,10 @@ declare
   v_local     timestamp := v_now at time zone 'America/Sao_Paulo';
   v_day_start timestamptz := pg_catalog.date_trunc('day', v_local) at time zone 'America/Sao_Paulo';
   v_day_end   timestamptz := (pg_catalog.date_trunc('day', v_local) + interval '1 day') at time zone 'America/Sao_Paulo';
+  v_local_day date := v_local::date;
   v_dow       integer := extract(isodow from v_local)::integer;
+  v_min_pace_s float8;
+  v_opens_at  timestamptz;
   v_from      timestamptz;
   v_window_s  float8;
   v_ends_at   timestamptz;
@@ -80,6 +83,7 @@ begin
     v_daily   := coalesce((v_settings->>'anatel_daily_calls')::bigint, 100000);
     v_pct     := coalesce((v_settings->>'anatel_short_percent')::numeric, 85);
     v_near    := coalesce((v_settings->>'anatel_near_percent')::numeric, 80);
+    v_min_pace_s := coalesce((v_settings->>'min_pace_seconds')::float8, 900);
   exception when invalid_text_representation or numeric_value_out_of_range then
     raise exception 'short_call_monitor: p_settings values must be numbers: %', v_settings using errcode = '22023';
   end;
@@ -95,25 +99,39 @@ begin
   if v_near <= 0 or v_near > 100 then
     raise exception 'short_call_monitor: anatel_near_percent must be in (0, 100], got %', v_near using errcode = '22023';
   end if;
+  if not (v_min_pace_s between 1 and 3600) then
+    raise exception 'short_call_monitor: min_pace_seconds must be 1-3600, got %', v_min_pace_s using errcode = '22023';
+  end if;
 
-  -- The pace: the last hour, or since midnight in the day's first hour.
-  v_from := greatest(v_now - interval '1 hour', v_day_start);
-  v_window_s := greatest(extract(epoch from v_now - v_from)::float8, 1);
-
-  -- The calling time left today: the latest end of today's window among the campaigns that
-  -- may still dial (collections_sp: weekdays until 20:00, Saturdays until 14:00, never on
-  -- Sundays; custom: its columns), on São Paulo's clock, within the day.
-  select pg_catalog.max(v_day_start + e.ends) into v_ends_at
+  -- The calling window today: from the earliest opening to the latest end of today's window
+  -- among the campaigns that may still dial (active or paused; collections_sp: 08:00-20:00 on
+  -- weekdays, 08:00-14:00 on Saturdays, never on Sundays; custom: its columns, a day closed when
+  -- its start or end is missing or the start is not before the end, as calling-window.ts
+  -- reads them), on São Paulo's clock (local date + time, then to an instant), within the day.
+  select pg_catalog.min((v_local_day + w.opens) at time zone 'America/Sao_Paulo'),
+         pg_catalog.max((v_local_day + w.ends) at time zone 'America/Sao_Paulo')
+    into v_opens_at, v_ends_at
     from public.campaigns k
-    cross join lateral (select case
-             when k.window_profile = 'collections_sp' then
-               case when v_dow <= 5 then interval '20 hours' when v_dow = 6 then interval '14 hours' end
-             when v_dow <= 5 then k.weekday_end - time '00:00'
-             when v_dow = 6 then k.saturday_end - time '00:00'
-             when k.allow_sunday then k.sunday_end - time '00:00' end as ends) e
-   where k.status in ('active', 'paused') and e.ends is not null;
+    cross join lateral (select case when k.window_profile = 'collections_sp' then
+                                      case when v_dow <= 6 then time '08:00' end
+                                    when v_dow <= 5 then k.weekday_start
+                                    when v_dow = 6 then k.saturday_start
+                                    when k.allow_sunday then k.sunday_start end as opens,
+                               case when k.window_profile = 'collections_sp' then
+                                      case when v_dow <= 5 then time '20:00' when v_dow = 6 then time '14:00' end
+                                    when v_dow <= 5 then k.weekday_end
+                                    when v_dow = 6 then k.saturday_end
+                                    when k.allow_sunday then k.sunday_end end as ends) w
+   where k.status in ('active', 'paused') and w.opens is not null and w.ends is not null and w.opens < w.ends;
   v_ends_at := least(greatest(coalesce(v_ends_at, v_now), v_now), v_day_end);
   v_left_s := extract(epoch from v_ends_at - v_now)::float8;
+
+  -- The pace: the calls of the last hour while calling was open today (not before midnight,
+  -- nor before today's window opened), per second of at least min_pace_seconds: a pace
+  -- measured over a few seconds (just after midnight, or just after the window opened) is
+  -- not projected over the whole day.
+  v_from := least(greatest(v_now - interval '1 hour', v_day_start, coalesce(v_opens_at, v_day_start)), v_now);
+  v_window_s := greatest(extract(epoch from v_now - v_from)::float8, v_min_pace_s);
 
   with counted as (
     select c.caller_id, c.campaign_id,
@@ -148,13 +166,26 @@ begin
            (pg_catalog.count(*) filter (where k.recent and k.cause is not null))::bigint as short_hour
       from counted k group by k.caller_id, k.campaign_id, k.cause
   ),
+  -- The causes per caller ID and per campaign: one grouping each, joined below (a lookup per
+  -- caller ID into the groups would cost caller IDs x groups).
+  caller_causes as materialized (
+    select x.caller_id, pg_catalog.jsonb_object_agg(x.cause, x.n) as causes
+      from (select g.caller_id, g.cause, pg_catalog.sum(g.short)::bigint as n from grouped g
+             where g.cause is not null group by g.caller_id, g.cause) x
+     group by x.caller_id
+  ),
+  campaign_causes as materialized (
+    select x.campaign_id, pg_catalog.jsonb_object_agg(x.cause, x.n) as causes
+      from (select g.campaign_id, g.cause, pg_catalog.sum(g.short)::bigint as n from grouped g
+             where g.cause is not null group by g.campaign_id, g.cause) x
+     group by x.campaign_id
+  ),
   by_caller as (
-    select g.caller_id, pg_catalog.sum(g.calls)::bigint as calls, pg_catalog.sum(g.short)::bigint as short,
-           pg_catalog.sum(g.calls_hour)::bigint as calls_hour, pg_catalog.sum(g.short_hour)::bigint as short_hour,
-           (select coalesce(pg_catalog.jsonb_object_agg(x.cause, x.n), '{}'::jsonb)
-              from (select g2.cause, pg_catalog.sum(g2.short)::bigint as n from grouped g2
-                     where g2.caller_id = g.caller_id and g2.cause is not null group by g2.cause) x) as causes
-      from grouped g group by g.caller_id
+    select s.caller_id, s.calls, s.short, s.calls_hour, s.short_hour, coalesce(cc.causes, '{}'::jsonb) as causes
+      from (select g.caller_id, pg_catalog.sum(g.calls)::bigint as calls, pg_catalog.sum(g.short)::bigint as short,
+                   pg_catalog.sum(g.calls_hour)::bigint as calls_hour, pg_catalog.sum(g.short_hour)::bigint as short_hour
+              from grouped g group by g.caller_id) s
+      left join caller_causes cc on cc.caller_id = s.caller_id
   ),
   numbers as (
     select b.caller_id, b.calls, b.short, b.calls_hour, b.short_hour, b.causes from by_caller b
@@ -171,11 +202,10 @@ begin
       from grouped g
   ),
   by_campaign as (
-    select g.campaign_id, pg_catalog.sum(g.calls)::bigint as calls, pg_catalog.sum(g.short)::bigint as short,
-           (select coalesce(pg_catalog.jsonb_object_agg(x.cause, x.n), '{}'::jsonb)
-              from (select g2.cause, pg_catalog.sum(g2.short)::bigint as n from grouped g2
-                     where g2.campaign_id is not distinct from g.campaign_id and g2.cause is not null group by g2.cause) x) as causes
-      from grouped g group by g.campaign_id
+    select s.campaign_id, s.calls, s.short, coalesce(cc.causes, '{}'::jsonb) as causes
+      from (select g.campaign_id, pg_catalog.sum(g.calls)::bigint as calls, pg_catalog.sum(g.short)::bigint as short
+              from grouped g group by g.campaign_id) s
+      left join campaign_causes cc on cc.campaign_id is not distinct from s.campaign_id
   )
   select pg_catalog.jsonb_build_object(
            'short_call_seconds', v_short_s,
