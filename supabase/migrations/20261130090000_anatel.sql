@@ -72,6 +72,7 @@ declare
   v_dow       integer := extract(isodow from v_local)::integer;
   v_min_pace_s float8;
   v_opens_at  timestamptz;
+  v_first_at  timestamptz;
   v_from      timestamptz;
   v_window_s  float8;
   v_ends_at   timestamptz;
@@ -126,11 +127,14 @@ begin
   v_ends_at := least(greatest(coalesce(v_ends_at, v_now), v_now), v_day_end);
   v_left_s := extract(epoch from v_ends_at - v_now)::float8;
 
-  -- The pace: the calls of the last hour while calling was open today (not before midnight,
-  -- nor before today's window opened), per second of at least min_pace_seconds: a pace
-  -- measured over a few seconds (just after midnight, or just after the window opened) is
-  -- not projected over the whole day.
-  v_from := least(greatest(v_now - interval '1 hour', v_day_start, coalesce(v_opens_at, v_day_start)), v_now);
+  -- The pace: the calls of the last hour while calling was going on today (not before
+  -- midnight, nor before today's window opened or today's first call, whichever came first),
+  -- per second of at least min_pace_seconds: a pace measured over a few seconds (just after
+  -- midnight, or just after the window opened) is not projected over the whole day.
+  select pg_catalog.min(c.created_at) into v_first_at from public.calls c
+   where c.created_at >= v_day_start and c.created_at < v_day_end and c.caller_id is not null and c.call_sid is not null;
+  v_from := least(greatest(v_now - interval '1 hour', v_day_start,
+                           coalesce(least(v_opens_at, v_first_at), v_day_start)), v_now);
   v_window_s := greatest(extract(epoch from v_now - v_from)::float8, v_min_pace_s);
 
   with counted as (
@@ -260,76 +264,133 @@ as $$
                  p_short + pg_catalog.round(p_short_hour * p_left_s / p_window_s)::bigint as ps) p
 $$;
 
--- The board's part: the monitor at the board's instant (p_day_start is the same day).
-create or replace function public.board_anatel(p_now timestamptz, p_day_start timestamptz, p_settings jsonb)
-returns jsonb language sql stable set search_path = '' as $$ select public.short_call_monitor(p_now, p_settings) $$;
 
 revoke execute on function public.short_call_figures(bigint, bigint, bigint, bigint, float8, float8, bigint, numeric, numeric, jsonb) from public, anon, authenticated;
 grant execute on function public.short_call_figures(bigint, bigint, bigint, bigint, float8, float8, bigint, numeric, numeric, jsonb) to service_role;
 
 -- ---------------------------------------------------------------------------------------
--- The pacer's short-call guard (SHORT_CALL_GUARD=slow, docs/anatel.md): each round reads the
--- account's figures, and while they are near (or over) the pacer dials 1:1. Computing them
--- reads the whole day's calls (about 90 ms at 100,000 calls), and rounds run many times a
--- second, so the answer is kept for cache_seconds (the settings' own key, default 10; the
--- projection moves over minutes) in one row per set of settings.
+-- The monitor's answer, shared: computing it reads the whole day's calls (about 0.2-0.3 s at
+-- 100,000 calls over 600 caller IDs and 10 campaigns, tests/bench/anatel.sql), while the
+-- board polls every few seconds per open page and the pacer's rounds run many times a second.
+-- One row per set of thresholds keeps the last answer (monitor) and the guard's state derived
+-- from it (state), for cache_seconds (the projection moves over minutes).
 create table if not exists public.short_call_guard_cache (
   settings    jsonb primary key,
   computed_at timestamptz not null,
-  state       jsonb not null
+  state       jsonb not null,
+  monitor     jsonb not null
 );
 alter table public.short_call_guard_cache enable row level security;
 comment on table public.short_call_guard_cache is
-  'The short-call guard''s last answer per set of Anatel settings (short_call_guard): the account''s figures, kept a few seconds.';
+  'The short-call monitor''s last answer per set of Anatel thresholds and the guard''s state from it (short_call_cached), kept a few seconds.';
 
--- The guard's state: the account's figures (short_call_monitor's account, without causes) plus
--- computed_at and near_caller_ids (the caller IDs near or over), recomputed when the kept one
--- is older than p_settings.cache_seconds (0-300, default 10) or of another day. While one
--- round recomputes, the others take the kept answer instead of computing it too.
+-- The kept answer (a short_call_guard_cache row) for p_settings' thresholds at p_now,
+-- recomputed when older than cache_seconds (0-300, default 10; 0: always recomputed) or of
+-- another day. Single-flight: one transaction per set of thresholds recomputes (a try-lock
+-- on the thresholds' key, on every path, also when no row is kept yet); the others take the
+-- kept row as long as it is of the same day and at most stale_seconds old (cache_seconds-3600,
+-- default 60), else null (unknown), without waiting. compute = false (a round with a time
+-- budget): never recomputes, only reads (the same rule: the kept row or null).
+create or replace function public.short_call_cached(p_now timestamptz, p_settings jsonb)
+returns public.short_call_guard_cache
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_settings jsonb := coalesce(p_settings, '{}'::jsonb);
+  v_now      timestamptz := coalesce(p_now, public.app_now());
+  v_key      jsonb;
+  v_cache_s  numeric;
+  v_stale_s  numeric;
+  v_compute  boolean;
+  v_row      public.short_call_guard_cache;
+  v_usable   boolean;
+  v_day      date := (v_now at time zone 'America/Sao_Paulo')::date;
+  v_monitor  jsonb;
+begin
+  begin
+    v_cache_s := coalesce((v_settings->>'cache_seconds')::numeric, 10);
+    v_stale_s := coalesce((v_settings->>'stale_seconds')::numeric, greatest(v_cache_s, 60));
+    v_compute := coalesce((v_settings->>'compute')::boolean, true);
+  exception when invalid_text_representation then
+    raise exception 'short_call_cached: cache_seconds and stale_seconds must be numbers, compute a boolean' using errcode = '22023';
+  end;
+  if v_cache_s < 0 or v_cache_s > 300 then
+    raise exception 'short_call_cached: cache_seconds must be 0-300, got %', v_cache_s using errcode = '22023';
+  end if;
+  if v_stale_s < v_cache_s or v_stale_s > 3600 then
+    raise exception 'short_call_cached: stale_seconds must be cache_seconds-3600, got %', v_stale_s using errcode = '22023';
+  end if;
+  -- The key: the thresholds only (defaults filled in), whoever asks (board, rounds).
+  v_key := pg_catalog.jsonb_build_object(
+    'short_call_seconds', coalesce(v_settings->'short_call_seconds', '6'::jsonb),
+    'anatel_daily_calls', coalesce(v_settings->'anatel_daily_calls', '100000'::jsonb),
+    'anatel_short_percent', coalesce(v_settings->'anatel_short_percent', '85'::jsonb),
+    'anatel_near_percent', coalesce(v_settings->'anatel_near_percent', '80'::jsonb),
+    'min_pace_seconds', coalesce(v_settings->'min_pace_seconds', '900'::jsonb));
+
+  select * into v_row from public.short_call_guard_cache g where g.settings = v_key;
+  v_usable := found and (v_row.computed_at at time zone 'America/Sao_Paulo')::date = v_day
+              and v_row.computed_at <= v_now and v_row.computed_at > v_now - pg_catalog.make_interval(secs => v_stale_s::float8);
+  if v_usable and v_row.computed_at > v_now - pg_catalog.make_interval(secs => v_cache_s::float8) then
+    return v_row;
+  end if;
+  if not v_compute then
+    return case when v_usable then v_row end;
+  end if;
+  if v_cache_s > 0 then
+    if not pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('discador.short_call_cached'), pg_catalog.hashtext(v_key::text)) then
+      return case when v_usable then v_row end;
+    end if;
+    -- Another transaction may have recomputed between the read above and the lock.
+    select * into v_row from public.short_call_guard_cache g where g.settings = v_key;
+    if found and (v_row.computed_at at time zone 'America/Sao_Paulo')::date = v_day and v_row.computed_at <= v_now
+       and v_row.computed_at > v_now - pg_catalog.make_interval(secs => v_cache_s::float8) then
+      return v_row;
+    end if;
+  end if;
+  v_monitor := public.short_call_monitor(v_now, v_key);
+  v_row.settings := v_key;
+  v_row.computed_at := v_now;
+  v_row.monitor := v_monitor;
+  v_row.state := (v_monitor->'account') - 'causes' || pg_catalog.jsonb_build_object(
+    'computed_at', v_now,
+    'near_caller_ids', coalesce((select pg_catalog.jsonb_agg(n->>'caller_id' order by n->>'caller_id')
+                                   from pg_catalog.jsonb_array_elements(v_monitor->'caller_ids') n
+                                  where (n->>'near')::boolean or (n->>'over')::boolean), '[]'::jsonb));
+  insert into public.short_call_guard_cache as g (settings, computed_at, state, monitor)
+  values (v_row.settings, v_row.computed_at, v_row.state, v_row.monitor)
+  on conflict (settings) do update set computed_at = excluded.computed_at, state = excluded.state, monitor = excluded.monitor;
+  return v_row;
+end;
+$$;
+revoke execute on function public.short_call_cached(timestamptz, jsonb) from public, anon, authenticated;
+grant execute on function public.short_call_cached(timestamptz, jsonb) to service_role;
+
+-- The pacer's short-call guard (SHORT_CALL_GUARD=slow, docs/anatel.md): the account's figures
+-- (short_call_monitor's account, without causes) plus computed_at and near_caller_ids (the
+-- caller IDs near or over), from short_call_cached (p_settings: the thresholds, cache_seconds,
+-- stale_seconds, compute); null when unknown (nothing usable kept and not recomputed here).
 create or replace function public.short_call_guard(p_now timestamptz, p_settings jsonb)
 returns jsonb
 language plpgsql
 set search_path = ''
 as $$
-declare
-  v_now     timestamptz := coalesce(p_now, public.app_now());
-  v_key     jsonb := coalesce(p_settings, '{}'::jsonb) - 'cache_seconds';
-  v_cache_s numeric;
-  v_row     public.short_call_guard_cache;
-  v_day     date := (v_now at time zone 'America/Sao_Paulo')::date;
-  v_monitor jsonb;
-  v_state   jsonb;
 begin
-  begin
-    v_cache_s := coalesce((p_settings->>'cache_seconds')::numeric, 10);
-  exception when invalid_text_representation then
-    raise exception 'short_call_guard: cache_seconds must be a number' using errcode = '22023';
-  end;
-  if v_cache_s < 0 or v_cache_s > 300 then
-    raise exception 'short_call_guard: cache_seconds must be 0-300, got %', v_cache_s using errcode = '22023';
-  end if;
-  select * into v_row from public.short_call_guard_cache g where g.settings = v_key;
-  if found and (v_row.computed_at at time zone 'America/Sao_Paulo')::date = v_day then
-    if v_row.computed_at <= v_now and v_row.computed_at > v_now - pg_catalog.make_interval(secs => v_cache_s::float8) then
-      return v_row.state;
-    end if;
-    if not pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('discador.short_call_guard'), 0) then
-      return v_row.state;
-    end if;
-  end if;
-  v_monitor := public.short_call_monitor(v_now, v_key);
-  v_state := (v_monitor->'account') - 'causes' || pg_catalog.jsonb_build_object(
-    'computed_at', v_now,
-    'near_caller_ids', coalesce((select pg_catalog.jsonb_agg(n->>'caller_id' order by n->>'caller_id')
-                                   from pg_catalog.jsonb_array_elements(v_monitor->'caller_ids') n
-                                  where (n->>'near')::boolean or (n->>'over')::boolean), '[]'::jsonb));
-  insert into public.short_call_guard_cache as g (settings, computed_at, state) values (v_key, v_now, v_state)
-  on conflict (settings) do update set computed_at = excluded.computed_at, state = excluded.state;
-  return v_state;
+  return (public.short_call_cached(p_now, p_settings)).state;
 end;
 $$;
 revoke execute on function public.short_call_guard(timestamptz, jsonb) from public, anon, authenticated;
 grant execute on function public.short_call_guard(timestamptz, jsonb) to service_role;
+
+-- The board's part: the kept monitor answer (at most 10 s old, recomputed by one poll at a time;
+-- null when another transaction is recomputing and nothing usable is kept).
+create or replace function public.board_anatel(p_now timestamptz, p_day_start timestamptz, p_settings jsonb)
+returns jsonb language plpgsql set search_path = '' as $$
+begin
+  return (public.short_call_cached(p_now, pg_catalog.jsonb_build_object('cache_seconds', 10) || coalesce(p_settings, '{}'::jsonb))).monitor;
+end;
+$$;
 
 -- pacer_round_begin (20261127090300_pacer.sql) with one more argument: p_anatel, the Anatel
 -- settings when the guard is on (null: off, nothing read). Its answer gains `anatel`: the
@@ -371,7 +432,8 @@ begin
   end if;
 
   -- The guard's state first, before any campaign row is locked by the leases below (a
-  -- recomputation reads the whole day's calls).
+  -- recomputation reads the whole day's calls; rounds with a time budget pass compute = false
+  -- and only read the kept state).
   if p_anatel is not null then
     v_anatel := public.short_call_guard(v_now, p_anatel);
   end if;

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { anatelSettings, GUARD_CACHE_SECONDS, guardLimit, guardSettings, SHORT_CALL_CAUSES, type GuardState } from '../../src/lib/domain/anatel';
+import { anatelSettings, GUARD_CACHE_SECONDS, GUARD_STALE_SECONDS, guardLimit, guardSettings, SHORT_CALL_CAUSES, type GuardState } from '../../src/lib/domain/anatel';
 import { loadConfig } from '../../src/lib/runtime/config';
 import type { AgentActivity } from '../../src/lib/domain/pacing';
 
@@ -14,7 +14,9 @@ describe('anatelSettings / guardSettings', () => {
   it('defaults: 6 s, 100,000 calls, 85 %, near at 80 %, the guard on (slow)', () => {
     const config = loadConfig(base);
     expect(anatelSettings(config)).toEqual({ short_call_seconds: 6, anatel_daily_calls: 100000, anatel_short_percent: 85, anatel_near_percent: 80 });
-    expect(guardSettings(config)).toEqual({ ...anatelSettings(config), cache_seconds: GUARD_CACHE_SECONDS });
+    expect(guardSettings(config)).toEqual({ ...anatelSettings(config), cache_seconds: GUARD_CACHE_SECONDS, stale_seconds: GUARD_STALE_SECONDS, compute: true });
+    // A round with a time budget only reads the kept figures.
+    expect(guardSettings(config, false)).toMatchObject({ compute: false });
   });
 
   it('from configuration; SHORT_CALL_GUARD=off gives the pacer no settings', () => {

@@ -28,14 +28,24 @@ export function anatelSettings(config: AnatelConfig): AnatelSettings {
 }
 
 /**
- * Seconds a round may reuse the account's figures computed by an earlier round (they read
- * the whole day's calls; the projection moves over minutes, rounds run many times a second).
+ * Seconds a round may reuse the account's figures computed earlier (they read the whole day's
+ * calls; the projection moves over minutes, rounds run many times a second).
  */
 export const GUARD_CACHE_SECONDS = 10;
 
+/**
+ * Seconds a round that may not recompute (one with a time budget, started by a webhook or an
+ * agent) still uses the kept figures; older, the state is unknown and the round is not limited
+ * until the heartbeat (or the board) recomputes them.
+ */
+export const GUARD_STALE_SECONDS = 60;
+
 /** What pacer_round_begin is given when the guard is on (null when SHORT_CALL_GUARD=off). */
-export function guardSettings(config: AnatelConfig & Pick<Config, 'SHORT_CALL_GUARD'>): (AnatelSettings & { cache_seconds: number }) | null {
-  return config.SHORT_CALL_GUARD === 'slow' ? { ...anatelSettings(config), cache_seconds: GUARD_CACHE_SECONDS } : null;
+export function guardSettings(
+  config: AnatelConfig & Pick<Config, 'SHORT_CALL_GUARD'>,
+  compute = true,
+): (AnatelSettings & { cache_seconds: number; stale_seconds: number; compute: boolean }) | null {
+  return config.SHORT_CALL_GUARD === 'slow' ? { ...anatelSettings(config), cache_seconds: GUARD_CACHE_SECONDS, stale_seconds: GUARD_STALE_SECONDS, compute } : null;
 }
 
 /** Why today's short calls were short: the setting (or the customer) that fed them. */

@@ -78,7 +78,8 @@ export async function runTick(deps: Deps, opts: { trigger: TickTrigger; campaign
       p_lease_seconds: deps.config.TICK_LEASE_SECONDS,
       p_presence_seconds: deps.config.AGENT_PRESENCE_SECONDS,
       p_windows: ROLLING_WINDOWS,
-      p_anatel: guardSettings(deps.config),
+      // A round with a time budget never recomputes the guard's figures (it reads the kept ones).
+      p_anatel: guardSettings(deps.config, opts.budgetMs === undefined),
     }),
   );
   if (begin.rounds.length === 0) return { rounds: [] };
