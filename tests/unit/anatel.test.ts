@@ -61,6 +61,16 @@ describe('guardLimit', () => {
     );
   });
 
+  it('near: a call left queued past the ring timeout (a failed create, a lost callback) holds no agent', () => {
+    const nowMs = 1_000_000_000;
+    const stuck = { ...snap(['available', 'available', 'available'], 3), nowMs, ringingSinceMs: [nowMs - 5_000, nowMs - 60_000, nowMs - 300_000] };
+    // Ring timeout 25 s: ringing for 5 s counts; 60 s and 300 s (past 25 + 30 s) do not.
+    expect(guardLimit(stuck, 6, state(true), 25)).toMatchObject({ dial: 2 });
+    expect(guardLimit(stuck, 6, state(true), 25)!.explanation).toMatch(/1 call\(s\) in flight, 2 dial\(s\) instead of 6/);
+    // Without the ring timeout, every ringing call counts.
+    expect(guardLimit(stuck, 6, state(true))).toMatchObject({ dial: 0 });
+  });
+
   it('near, but the round already dials no more than 1:1: no limit', () => {
     expect(guardLimit(snap(['available', 'available', 'available']), 3, state(true))).toBeNull();
     expect(guardLimit(snap(['available', 'available', 'available'], 1), 2, state(true))).toBeNull();

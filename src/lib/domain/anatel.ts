@@ -102,17 +102,36 @@ export interface GuardState {
 }
 
 /**
+ * Seconds past a campaign's ring timeout after which a call still counted as ringing (queued,
+ * initiated, ringing) is no longer taken as on its way to an agent: Twilio ends an unanswered
+ * call at its Timeout, so such a row is a Calls create that failed or timed out, or a lost
+ * callback, left to the sweep (minutes later); it must not hold an available agent's line.
+ */
+export const GUARD_RING_MARGIN_SECONDS = 30;
+
+/**
  * The guard's limit on one round: while the account's projection is near (or over) Anatel's
  * thresholds, a power or predictive campaign dials 1:1, no line ahead of its available agents
- * (lines in flight not yet with an agent count against them). Dialing ahead is what turns
- * dials into short calls the pacer could avoid (abandons, and the extra no-answer / busy /
- * machine attempts made for agents who are not there), and 1:1 brings the day's volume down
- * to the agents' own pace. Answers null when the guard does not limit `dial`.
+ * (lines in flight not yet with an agent count against them; with `ringTimeoutSeconds`, only
+ * ringing calls younger than the ring timeout plus GUARD_RING_MARGIN_SECONDS). Dialing ahead is
+ * what turns dials into short calls the pacer could avoid (abandons, and the extra no-answer /
+ * busy / machine attempts made for agents who are not there), and 1:1 brings the day's volume
+ * down to the agents' own pace. Answers null when the guard does not limit `dial`.
  */
-export function guardLimit(snapshot: Pick<PacingSnapshot, 'agents' | 'calls'>, dial: number, guard: GuardState | null | undefined): { dial: number; explanation: string } | null {
+export function guardLimit(
+  snapshot: Pick<PacingSnapshot, 'agents' | 'calls'> & Partial<Pick<PacingSnapshot, 'ringingSinceMs' | 'nowMs'>>,
+  dial: number,
+  guard: GuardState | null | undefined,
+  ringTimeoutSeconds?: number,
+): { dial: number; explanation: string } | null {
   if (!guard || !(guard.near || guard.over)) return null;
   const available = snapshot.agents.filter((a) => a.activity === 'available').length;
-  const { ringing, detecting, waiting } = snapshot.calls;
+  const { detecting, waiting } = snapshot.calls;
+  let ringing = snapshot.calls.ringing;
+  if (ringTimeoutSeconds !== undefined && snapshot.ringingSinceMs && snapshot.nowMs !== undefined) {
+    const oldest = snapshot.nowMs - (ringTimeoutSeconds + GUARD_RING_MARGIN_SECONDS) * 1000;
+    ringing = snapshot.ringingSinceMs.filter((t) => t >= oldest).length;
+  }
   const room = Math.max(0, available - ringing - detecting - waiting);
   if (dial <= room) return null;
   const ratio = guard.projected_ratio === null ? '—' : `${(100 * Number(guard.projected_ratio)).toFixed(1)} %`;

@@ -130,7 +130,7 @@ async function runRound(deps: Deps, owner: string, snap: RoundSnapshot, deadline
     let dial = decision.dial;
     let reason: string = decision.reason;
     let explanation = decision.explanation;
-    const guarded = guardLimit(snapshot, dial, guard);
+    const guarded = guardLimit(snapshot, dial, guard, Number(campaign.ring_timeout));
     if (guarded) {
       dial = guarded.dial;
       reason = 'short_call_guard';
