@@ -39,14 +39,15 @@
 --    short, causes and the settings that feed them]}
 -- figures = {calls_today, short_today, short_ratio, calls_last_hour, short_last_hour,
 --            projected_calls, projected_short, projected_ratio, reached, near, over, causes}.
--- Projection: today's count plus the pace of the last hour (clipped to the day) times the
--- calling time left today: until the latest end of today's window among the campaigns that
+-- Projection: today's count plus the pace (the last hour's calls, from no earlier than midnight
+-- and than the earlier of today's window opening and today's first call, over at least
+-- min_pace_seconds) times the calling time left today: until the latest end of today's window among the campaigns that
 -- may still dial (active or paused), on São Paulo's clock; none → nothing more is projected.
 -- over: the projection reaches both thresholds (calls >= daily, ratio >= short %); near: it
 -- reaches near_percent of both; reached: today's own figures already meet both.
 -- p_settings: short_call_seconds (1-60, default 6), anatel_daily_calls (>= 1, default
 -- 100000), anatel_short_percent (0-100, default 85), anatel_near_percent (above 0, at most
--- 100, default 80);
+-- 100, default 80), min_pace_seconds (1-3600, default 900);
 -- a bad value raises 22023.
 -- work_mem: the planner reckons the grouping by cause an expression could make tens of
 -- thousands of groups and, under the default 4 MB, sorts the day's calls (about 3x slower at
