@@ -158,18 +158,18 @@ describe('short_call_monitor', () => {
     expect(window).toBeLessThanOrEqual(3600);
     expect(f.projected_calls).toBe(18 + Math.round((18 * left) / window));
     expect(f.projected_short).toBe(16 + Math.round((16 * left) / window));
-    // calling_ends_at: the latest window end today of the campaigns that may still dial.
-    const [ends] = await sql<{ at: string }>(
-      `select least(greatest(coalesce(max(d + e), now()), now()), d + interval '1 day') as at
-         from (select date_trunc('day', now() at time zone 'America/Sao_Paulo') as l) x
-         cross join lateral (select x.l at time zone 'America/Sao_Paulo' as d, extract(isodow from x.l)::int as dow) y
-         left join campaigns k on k.status in ('active', 'paused')
-         cross join lateral (select case when k.window_profile = 'collections_sp' then case when dow <= 5 then interval '20 hours' when dow = 6 then interval '14 hours' end
-                                         when dow <= 5 then k.weekday_end - time '00:00' when dow = 6 then k.saturday_end - time '00:00'
-                                         when k.allow_sunday then k.sunday_end - time '00:00' end as e) z
-        group by d`,
+    // calling_ends_at: the latest window end today of the campaigns that may still dial; with a
+    // paused campaign open until 24:00 it is the end of São Paulo's day, a fixed instant.
+    await sql(
+      `insert into campaigns (name, status, mode, window_profile, weekday_start, weekday_end, saturday_start, saturday_end, allow_sunday, sunday_start, sunday_end)
+       values ($1, 'paused', 'power', 'custom', '00:00', '24:00', '00:00', '24:00', true, '00:00', '24:00')`,
+      [`Anatel dia todo ${tag}`],
     );
-    expect(Math.abs(new Date(m.calling_ends_at).getTime() - new Date(ends!.at).getTime())).toBeLessThan(5000);
+    const [r] = await sql<{ m: any; end: string }>(
+      `select short_call_monitor(now(), '{}') as m,
+              (date_trunc('day', now() at time zone 'America/Sao_Paulo') + interval '1 day') at time zone 'America/Sao_Paulo' as end`,
+    );
+    expect(new Date(r!.m.calling_ends_at).getTime()).toBe(new Date(r!.end).getTime());
   });
 
   it('the projection and its flags (short_call_figures): edges of near, over and reached', async () => {
