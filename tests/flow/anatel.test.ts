@@ -306,6 +306,24 @@ describe('the pacer with SHORT_CALL_GUARD', () => {
     expect(result.rounds).toEqual([expect.objectContaining({ campaign_id: c, dial: 6, placed: 6, reason: 'power_ratio' })]);
   });
 
+  it('a round with a time budget (started by an event) never recomputes: unguarded until the heartbeat has kept a state, then guarded', async () => {
+    const thresholds = { ANATEL_DAILY_CALLS: '24', ANATEL_SHORT_PERCENT: '1', ANATEL_NEAR_PERCENT: '80' };
+    const kept = () => sql(`select 1 from short_call_guard_cache where settings->>'anatel_daily_calls' = '24'`);
+    const deps = (tw: ReturnType<typeof fakeTwilio>) => ({ db: testDb(), twilio: tw.client, config: config({ ...thresholds, SHORT_CALL_GUARD: 'slow' }) });
+    const first = await powerCampaign();
+    const tw1 = fakeTwilio();
+    const event = await runTick(deps(tw1), { trigger: 'call_ended', campaignId: first, budgetMs: 2500 });
+    expect(event.rounds).toEqual([expect.objectContaining({ campaign_id: first, dial: 6, reason: 'power_ratio' })]);
+    expect(await kept()).toHaveLength(0);
+    const second = await powerCampaign();
+    const beat = await runTick(deps(fakeTwilio()), { trigger: 'heartbeat', campaignId: second });
+    expect(beat.rounds).toEqual([expect.objectContaining({ campaign_id: second, dial: 2, reason: 'short_call_guard' })]);
+    expect(await kept()).toHaveLength(1);
+    const third = await powerCampaign();
+    const after = await runTick(deps(fakeTwilio()), { trigger: 'call_ended', campaignId: third, budgetMs: 2500 });
+    expect(after.rounds).toEqual([expect.objectContaining({ campaign_id: third, dial: 2, reason: 'short_call_guard' })]);
+  });
+
   it("pacer_round_begin: the guard's state with the Anatel settings, none without (one round trip either way)", async () => {
     const c = await powerCampaign();
     const settings = { short_call_seconds: 6, anatel_daily_calls: 21, anatel_short_percent: 1, anatel_near_percent: 80, cache_seconds: 10 };
