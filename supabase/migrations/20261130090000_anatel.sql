@@ -39,14 +39,15 @@
 --    short, causes and the settings that feed them]}
 -- figures = {calls_today, short_today, short_ratio, calls_last_hour, short_last_hour,
 --            projected_calls, projected_short, projected_ratio, reached, near, over, causes}.
--- Projection: today's count plus the pace of the last hour (clipped to the day) times the
--- calling time left today: until the latest end of today's window among the campaigns that
+-- Projection: today's count plus the pace (the last hour's calls, from no earlier than midnight
+-- and than the earlier of today's window opening and today's first call, over at least
+-- min_pace_seconds) times the calling time left today: until the latest end of today's window among the campaigns that
 -- may still dial (active or paused), on São Paulo's clock; none → nothing more is projected.
 -- over: the projection reaches both thresholds (calls >= daily, ratio >= short %); near: it
 -- reaches near_percent of both; reached: today's own figures already meet both.
 -- p_settings: short_call_seconds (1-60, default 6), anatel_daily_calls (>= 1, default
 -- 100000), anatel_short_percent (0-100, default 85), anatel_near_percent (above 0, at most
--- 100, default 80);
+-- 100, default 80), min_pace_seconds (1-3600, default 900);
 -- a bad value raises 22023.
 -- work_mem: the planner reckons the grouping by cause an expression could make tens of
 -- thousands of groups and, under the default 4 MB, sorts the day's calls (about 3x slower at
@@ -68,7 +69,11 @@ declare
   v_local     timestamp := v_now at time zone 'America/Sao_Paulo';
   v_day_start timestamptz := pg_catalog.date_trunc('day', v_local) at time zone 'America/Sao_Paulo';
   v_day_end   timestamptz := (pg_catalog.date_trunc('day', v_local) + interval '1 day') at time zone 'America/Sao_Paulo';
+  v_local_day date := v_local::date;
   v_dow       integer := extract(isodow from v_local)::integer;
+  v_min_pace_s float8;
+  v_opens_at  timestamptz;
+  v_first_at  timestamptz;
   v_from      timestamptz;
   v_window_s  float8;
   v_ends_at   timestamptz;
@@ -80,6 +85,7 @@ begin
     v_daily   := coalesce((v_settings->>'anatel_daily_calls')::bigint, 100000);
     v_pct     := coalesce((v_settings->>'anatel_short_percent')::numeric, 85);
     v_near    := coalesce((v_settings->>'anatel_near_percent')::numeric, 80);
+    v_min_pace_s := coalesce((v_settings->>'min_pace_seconds')::float8, 900);
   exception when invalid_text_representation or numeric_value_out_of_range then
     raise exception 'short_call_monitor: p_settings values must be numbers: %', v_settings using errcode = '22023';
   end;
@@ -95,25 +101,42 @@ begin
   if v_near <= 0 or v_near > 100 then
     raise exception 'short_call_monitor: anatel_near_percent must be in (0, 100], got %', v_near using errcode = '22023';
   end if;
+  if not (v_min_pace_s between 1 and 3600) then
+    raise exception 'short_call_monitor: min_pace_seconds must be 1-3600, got %', v_min_pace_s using errcode = '22023';
+  end if;
 
-  -- The pace: the last hour, or since midnight in the day's first hour.
-  v_from := greatest(v_now - interval '1 hour', v_day_start);
-  v_window_s := greatest(extract(epoch from v_now - v_from)::float8, 1);
-
-  -- The calling time left today: the latest end of today's window among the campaigns that
-  -- may still dial (collections_sp: weekdays until 20:00, Saturdays until 14:00, never on
-  -- Sundays; custom: its columns), on São Paulo's clock, within the day.
-  select pg_catalog.max(v_day_start + e.ends) into v_ends_at
+  -- The calling window today: from the earliest opening to the latest end of today's window
+  -- among the campaigns that may still dial (active or paused; collections_sp: 08:00-20:00 on
+  -- weekdays, 08:00-14:00 on Saturdays, never on Sundays; custom: its columns, a day closed when
+  -- its start or end is missing or the start is not before the end, as calling-window.ts
+  -- reads them), on São Paulo's clock (local date + time, then to an instant), within the day.
+  select pg_catalog.min((v_local_day + w.opens) at time zone 'America/Sao_Paulo'),
+         pg_catalog.max((v_local_day + w.ends) at time zone 'America/Sao_Paulo')
+    into v_opens_at, v_ends_at
     from public.campaigns k
-    cross join lateral (select case
-             when k.window_profile = 'collections_sp' then
-               case when v_dow <= 5 then interval '20 hours' when v_dow = 6 then interval '14 hours' end
-             when v_dow <= 5 then k.weekday_end - time '00:00'
-             when v_dow = 6 then k.saturday_end - time '00:00'
-             when k.allow_sunday then k.sunday_end - time '00:00' end as ends) e
-   where k.status in ('active', 'paused') and e.ends is not null;
+    cross join lateral (select case when k.window_profile = 'collections_sp' then
+                                      case when v_dow <= 6 then time '08:00' end
+                                    when v_dow <= 5 then k.weekday_start
+                                    when v_dow = 6 then k.saturday_start
+                                    when k.allow_sunday then k.sunday_start end as opens,
+                               case when k.window_profile = 'collections_sp' then
+                                      case when v_dow <= 5 then time '20:00' when v_dow = 6 then time '14:00' end
+                                    when v_dow <= 5 then k.weekday_end
+                                    when v_dow = 6 then k.saturday_end
+                                    when k.allow_sunday then k.sunday_end end as ends) w
+   where k.status in ('active', 'paused') and w.opens is not null and w.ends is not null and w.opens < w.ends;
   v_ends_at := least(greatest(coalesce(v_ends_at, v_now), v_now), v_day_end);
   v_left_s := extract(epoch from v_ends_at - v_now)::float8;
+
+  -- The pace: the calls of the last hour while calling was going on today (not before
+  -- midnight, nor before today's window opened or today's first call, whichever came first),
+  -- per second of at least min_pace_seconds: a pace measured over a few seconds (just after
+  -- midnight, or just after the window opened) is not projected over the whole day.
+  select pg_catalog.min(c.created_at) into v_first_at from public.calls c
+   where c.created_at >= v_day_start and c.created_at < v_day_end and c.caller_id is not null and c.call_sid is not null;
+  v_from := least(greatest(v_now - interval '1 hour', v_day_start,
+                           coalesce(least(v_opens_at, v_first_at), v_day_start)), v_now);
+  v_window_s := greatest(extract(epoch from v_now - v_from)::float8, v_min_pace_s);
 
   with counted as (
     select c.caller_id, c.campaign_id,
@@ -148,13 +171,26 @@ begin
            (pg_catalog.count(*) filter (where k.recent and k.cause is not null))::bigint as short_hour
       from counted k group by k.caller_id, k.campaign_id, k.cause
   ),
+  -- The causes per caller ID and per campaign: one grouping each, joined below (a lookup per
+  -- caller ID into the groups would cost caller IDs x groups).
+  caller_causes as materialized (
+    select x.caller_id, pg_catalog.jsonb_object_agg(x.cause, x.n) as causes
+      from (select g.caller_id, g.cause, pg_catalog.sum(g.short)::bigint as n from grouped g
+             where g.cause is not null group by g.caller_id, g.cause) x
+     group by x.caller_id
+  ),
+  campaign_causes as materialized (
+    select x.campaign_id, pg_catalog.jsonb_object_agg(x.cause, x.n) as causes
+      from (select g.campaign_id, g.cause, pg_catalog.sum(g.short)::bigint as n from grouped g
+             where g.cause is not null group by g.campaign_id, g.cause) x
+     group by x.campaign_id
+  ),
   by_caller as (
-    select g.caller_id, pg_catalog.sum(g.calls)::bigint as calls, pg_catalog.sum(g.short)::bigint as short,
-           pg_catalog.sum(g.calls_hour)::bigint as calls_hour, pg_catalog.sum(g.short_hour)::bigint as short_hour,
-           (select coalesce(pg_catalog.jsonb_object_agg(x.cause, x.n), '{}'::jsonb)
-              from (select g2.cause, pg_catalog.sum(g2.short)::bigint as n from grouped g2
-                     where g2.caller_id = g.caller_id and g2.cause is not null group by g2.cause) x) as causes
-      from grouped g group by g.caller_id
+    select s.caller_id, s.calls, s.short, s.calls_hour, s.short_hour, coalesce(cc.causes, '{}'::jsonb) as causes
+      from (select g.caller_id, pg_catalog.sum(g.calls)::bigint as calls, pg_catalog.sum(g.short)::bigint as short,
+                   pg_catalog.sum(g.calls_hour)::bigint as calls_hour, pg_catalog.sum(g.short_hour)::bigint as short_hour
+              from grouped g group by g.caller_id) s
+      left join caller_causes cc on cc.caller_id = s.caller_id
   ),
   numbers as (
     select b.caller_id, b.calls, b.short, b.calls_hour, b.short_hour, b.causes from by_caller b
@@ -171,11 +207,10 @@ begin
       from grouped g
   ),
   by_campaign as (
-    select g.campaign_id, pg_catalog.sum(g.calls)::bigint as calls, pg_catalog.sum(g.short)::bigint as short,
-           (select coalesce(pg_catalog.jsonb_object_agg(x.cause, x.n), '{}'::jsonb)
-              from (select g2.cause, pg_catalog.sum(g2.short)::bigint as n from grouped g2
-                     where g2.campaign_id is not distinct from g.campaign_id and g2.cause is not null group by g2.cause) x) as causes
-      from grouped g group by g.campaign_id
+    select s.campaign_id, s.calls, s.short, coalesce(cc.causes, '{}'::jsonb) as causes
+      from (select g.campaign_id, pg_catalog.sum(g.calls)::bigint as calls, pg_catalog.sum(g.short)::bigint as short
+              from grouped g group by g.campaign_id) s
+      left join campaign_causes cc on cc.campaign_id is not distinct from s.campaign_id
   )
   select pg_catalog.jsonb_build_object(
            'short_call_seconds', v_short_s,
@@ -230,76 +265,133 @@ as $$
                  p_short + pg_catalog.round(p_short_hour * p_left_s / p_window_s)::bigint as ps) p
 $$;
 
--- The board's part: the monitor at the board's instant (p_day_start is the same day).
-create or replace function public.board_anatel(p_now timestamptz, p_day_start timestamptz, p_settings jsonb)
-returns jsonb language sql stable set search_path = '' as $$ select public.short_call_monitor(p_now, p_settings) $$;
 
 revoke execute on function public.short_call_figures(bigint, bigint, bigint, bigint, float8, float8, bigint, numeric, numeric, jsonb) from public, anon, authenticated;
 grant execute on function public.short_call_figures(bigint, bigint, bigint, bigint, float8, float8, bigint, numeric, numeric, jsonb) to service_role;
 
 -- ---------------------------------------------------------------------------------------
--- The pacer's short-call guard (SHORT_CALL_GUARD=slow, docs/anatel.md): each round reads the
--- account's figures, and while they are near (or over) the pacer dials 1:1. Computing them
--- reads the whole day's calls (about 90 ms at 100,000 calls), and rounds run many times a
--- second, so the answer is kept for cache_seconds (the settings' own key, default 10; the
--- projection moves over minutes) in one row per set of settings.
+-- The monitor's answer, shared: computing it reads the whole day's calls (about 0.2-0.3 s at
+-- 100,000 calls over 600 caller IDs and 10 campaigns, tests/bench/anatel.sql), while the
+-- board polls every few seconds per open page and the pacer's rounds run many times a second.
+-- One row per set of thresholds keeps the last answer (monitor) and the guard's state derived
+-- from it (state), for cache_seconds (the projection moves over minutes).
 create table if not exists public.short_call_guard_cache (
   settings    jsonb primary key,
   computed_at timestamptz not null,
-  state       jsonb not null
+  state       jsonb not null,
+  monitor     jsonb not null
 );
 alter table public.short_call_guard_cache enable row level security;
 comment on table public.short_call_guard_cache is
-  'The short-call guard''s last answer per set of Anatel settings (short_call_guard): the account''s figures, kept a few seconds.';
+  'The short-call monitor''s last answer per set of Anatel thresholds and the guard''s state from it (short_call_cached), kept a few seconds.';
 
--- The guard's state: the account's figures (short_call_monitor's account, without causes) plus
--- computed_at and near_caller_ids (the caller IDs near or over), recomputed when the kept one
--- is older than p_settings.cache_seconds (0-300, default 10) or of another day. While one
--- round recomputes, the others take the kept answer instead of computing it too.
+-- The kept answer (a short_call_guard_cache row) for p_settings' thresholds at p_now,
+-- recomputed when older than cache_seconds (0-300, default 10; 0: always recomputed) or of
+-- another day. Single-flight: one transaction per set of thresholds recomputes (a try-lock
+-- on the thresholds' key, on every path, also when no row is kept yet); the others take the
+-- kept row as long as it is of the same day and at most stale_seconds old (cache_seconds-3600,
+-- default 60), else null (unknown), without waiting. compute = false (a round with a time
+-- budget): never recomputes, only reads (the same rule: the kept row or null).
+create or replace function public.short_call_cached(p_now timestamptz, p_settings jsonb)
+returns public.short_call_guard_cache
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_settings jsonb := coalesce(p_settings, '{}'::jsonb);
+  v_now      timestamptz := coalesce(p_now, public.app_now());
+  v_key      jsonb;
+  v_cache_s  numeric;
+  v_stale_s  numeric;
+  v_compute  boolean;
+  v_row      public.short_call_guard_cache;
+  v_usable   boolean;
+  v_day      date := (v_now at time zone 'America/Sao_Paulo')::date;
+  v_monitor  jsonb;
+begin
+  begin
+    v_cache_s := coalesce((v_settings->>'cache_seconds')::numeric, 10);
+    v_stale_s := coalesce((v_settings->>'stale_seconds')::numeric, greatest(v_cache_s, 60));
+    v_compute := coalesce((v_settings->>'compute')::boolean, true);
+  exception when invalid_text_representation then
+    raise exception 'short_call_cached: cache_seconds and stale_seconds must be numbers, compute a boolean' using errcode = '22023';
+  end;
+  if v_cache_s < 0 or v_cache_s > 300 then
+    raise exception 'short_call_cached: cache_seconds must be 0-300, got %', v_cache_s using errcode = '22023';
+  end if;
+  if v_stale_s < v_cache_s or v_stale_s > 3600 then
+    raise exception 'short_call_cached: stale_seconds must be cache_seconds-3600, got %', v_stale_s using errcode = '22023';
+  end if;
+  -- The key: the thresholds only (defaults filled in), whoever asks (board, rounds).
+  v_key := pg_catalog.jsonb_build_object(
+    'short_call_seconds', coalesce(v_settings->'short_call_seconds', '6'::jsonb),
+    'anatel_daily_calls', coalesce(v_settings->'anatel_daily_calls', '100000'::jsonb),
+    'anatel_short_percent', coalesce(v_settings->'anatel_short_percent', '85'::jsonb),
+    'anatel_near_percent', coalesce(v_settings->'anatel_near_percent', '80'::jsonb),
+    'min_pace_seconds', coalesce(v_settings->'min_pace_seconds', '900'::jsonb));
+
+  select * into v_row from public.short_call_guard_cache g where g.settings = v_key;
+  v_usable := found and (v_row.computed_at at time zone 'America/Sao_Paulo')::date = v_day
+              and v_row.computed_at <= v_now and v_row.computed_at > v_now - pg_catalog.make_interval(secs => v_stale_s::float8);
+  if v_usable and v_row.computed_at > v_now - pg_catalog.make_interval(secs => v_cache_s::float8) then
+    return v_row;
+  end if;
+  if not v_compute then
+    return case when v_usable then v_row end;
+  end if;
+  if v_cache_s > 0 then
+    if not pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('discador.short_call_cached'), pg_catalog.hashtext(v_key::text)) then
+      return case when v_usable then v_row end;
+    end if;
+    -- Another transaction may have recomputed between the read above and the lock.
+    select * into v_row from public.short_call_guard_cache g where g.settings = v_key;
+    if found and (v_row.computed_at at time zone 'America/Sao_Paulo')::date = v_day and v_row.computed_at <= v_now
+       and v_row.computed_at > v_now - pg_catalog.make_interval(secs => v_cache_s::float8) then
+      return v_row;
+    end if;
+  end if;
+  v_monitor := public.short_call_monitor(v_now, v_key);
+  v_row.settings := v_key;
+  v_row.computed_at := v_now;
+  v_row.monitor := v_monitor;
+  v_row.state := (v_monitor->'account') - 'causes' || pg_catalog.jsonb_build_object(
+    'computed_at', v_now,
+    'near_caller_ids', coalesce((select pg_catalog.jsonb_agg(n->>'caller_id' order by n->>'caller_id')
+                                   from pg_catalog.jsonb_array_elements(v_monitor->'caller_ids') n
+                                  where (n->>'near')::boolean or (n->>'over')::boolean), '[]'::jsonb));
+  insert into public.short_call_guard_cache as g (settings, computed_at, state, monitor)
+  values (v_row.settings, v_row.computed_at, v_row.state, v_row.monitor)
+  on conflict (settings) do update set computed_at = excluded.computed_at, state = excluded.state, monitor = excluded.monitor;
+  return v_row;
+end;
+$$;
+revoke execute on function public.short_call_cached(timestamptz, jsonb) from public, anon, authenticated;
+grant execute on function public.short_call_cached(timestamptz, jsonb) to service_role;
+
+-- The pacer's short-call guard (SHORT_CALL_GUARD=slow, docs/anatel.md): the account's figures
+-- (short_call_monitor's account, without causes) plus computed_at and near_caller_ids (the
+-- caller IDs near or over), from short_call_cached (p_settings: the thresholds, cache_seconds,
+-- stale_seconds, compute); null when unknown (nothing usable kept and not recomputed here).
 create or replace function public.short_call_guard(p_now timestamptz, p_settings jsonb)
 returns jsonb
 language plpgsql
 set search_path = ''
 as $$
-declare
-  v_now     timestamptz := coalesce(p_now, public.app_now());
-  v_key     jsonb := coalesce(p_settings, '{}'::jsonb) - 'cache_seconds';
-  v_cache_s numeric;
-  v_row     public.short_call_guard_cache;
-  v_day     date := (v_now at time zone 'America/Sao_Paulo')::date;
-  v_monitor jsonb;
-  v_state   jsonb;
 begin
-  begin
-    v_cache_s := coalesce((p_settings->>'cache_seconds')::numeric, 10);
-  exception when invalid_text_representation then
-    raise exception 'short_call_guard: cache_seconds must be a number' using errcode = '22023';
-  end;
-  if v_cache_s < 0 or v_cache_s > 300 then
-    raise exception 'short_call_guard: cache_seconds must be 0-300, got %', v_cache_s using errcode = '22023';
-  end if;
-  select * into v_row from public.short_call_guard_cache g where g.settings = v_key;
-  if found and (v_row.computed_at at time zone 'America/Sao_Paulo')::date = v_day then
-    if v_row.computed_at <= v_now and v_row.computed_at > v_now - pg_catalog.make_interval(secs => v_cache_s::float8) then
-      return v_row.state;
-    end if;
-    if not pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('discador.short_call_guard'), 0) then
-      return v_row.state;
-    end if;
-  end if;
-  v_monitor := public.short_call_monitor(v_now, v_key);
-  v_state := (v_monitor->'account') - 'causes' || pg_catalog.jsonb_build_object(
-    'computed_at', v_now,
-    'near_caller_ids', coalesce((select pg_catalog.jsonb_agg(n->>'caller_id' order by n->>'caller_id')
-                                   from pg_catalog.jsonb_array_elements(v_monitor->'caller_ids') n
-                                  where (n->>'near')::boolean or (n->>'over')::boolean), '[]'::jsonb));
-  insert into public.short_call_guard_cache as g (settings, computed_at, state) values (v_key, v_now, v_state)
-  on conflict (settings) do update set computed_at = excluded.computed_at, state = excluded.state;
-  return v_state;
+  return (public.short_call_cached(p_now, p_settings)).state;
 end;
 $$;
 revoke execute on function public.short_call_guard(timestamptz, jsonb) from public, anon, authenticated;
 grant execute on function public.short_call_guard(timestamptz, jsonb) to service_role;
+
+-- The board's part: the kept monitor answer (at most 10 s old, recomputed by one poll at a time;
+-- null when another transaction is recomputing and nothing usable is kept).
+create or replace function public.board_anatel(p_now timestamptz, p_day_start timestamptz, p_settings jsonb)
+returns jsonb language plpgsql set search_path = '' as $$
+begin
+  return (public.short_call_cached(p_now, pg_catalog.jsonb_build_object('cache_seconds', 10) || coalesce(p_settings, '{}'::jsonb))).monitor;
+end;
+$$;
 
 -- pacer_round_begin (20261127090300_pacer.sql) with one more argument: p_anatel, the Anatel
 -- settings when the guard is on (null: off, nothing read). Its answer gains `anatel`: the
@@ -341,7 +433,8 @@ begin
   end if;
 
   -- The guard's state first, before any campaign row is locked by the leases below (a
-  -- recomputation reads the whole day's calls).
+  -- recomputation reads the whole day's calls; rounds with a time budget pass compute = false
+  -- and only read the kept state).
   if p_anatel is not null then
     v_anatel := public.short_call_guard(v_now, p_anatel);
   end if;

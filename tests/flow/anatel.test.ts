@@ -15,14 +15,14 @@ import { ROLLING_WINDOWS, type RoundBegin } from '../../src/lib/domain/dialer/sn
 import { runTick } from '../../src/lib/domain/dialer/tick';
 import { loadConfig } from '../../src/lib/runtime/config';
 import { callApi } from '../helpers/api-client';
-import { env, sql, testDb } from '../helpers/db';
+import { env, session, sql, testDb } from '../helpers/db';
 import { newCallSid, newMobile } from '../helpers/twilio';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
 const tag = randomBytes(4).toString('hex');
 /** This suite's caller IDs: the classified calls, the threshold edges, the guard's short calls. */
-const mine = { kinds: newMobile('31'), edge: newMobile('41'), guard: newMobile('51') };
+const mine = { kinds: newMobile('31'), edge: newMobile('41'), guard: newMobile('51'), midnight: newMobile('61') };
 let campaignId: number;
 /** Seconds ago every "today" call was created: inside today and inside the last hour. */
 let agoS = 120;
@@ -158,18 +158,18 @@ describe('short_call_monitor', () => {
     expect(window).toBeLessThanOrEqual(3600);
     expect(f.projected_calls).toBe(18 + Math.round((18 * left) / window));
     expect(f.projected_short).toBe(16 + Math.round((16 * left) / window));
-    // calling_ends_at: the latest window end today of the campaigns that may still dial.
-    const [ends] = await sql<{ at: string }>(
-      `select least(greatest(coalesce(max(d + e), now()), now()), d + interval '1 day') as at
-         from (select date_trunc('day', now() at time zone 'America/Sao_Paulo') as l) x
-         cross join lateral (select x.l at time zone 'America/Sao_Paulo' as d, extract(isodow from x.l)::int as dow) y
-         left join campaigns k on k.status in ('active', 'paused')
-         cross join lateral (select case when k.window_profile = 'collections_sp' then case when dow <= 5 then interval '20 hours' when dow = 6 then interval '14 hours' end
-                                         when dow <= 5 then k.weekday_end - time '00:00' when dow = 6 then k.saturday_end - time '00:00'
-                                         when k.allow_sunday then k.sunday_end - time '00:00' end as e) z
-        group by d`,
+    // calling_ends_at: the latest window end today of the campaigns that may still dial; with a
+    // paused campaign open until 24:00 it is the end of São Paulo's day, a fixed instant.
+    await sql(
+      `insert into campaigns (name, status, mode, window_profile, weekday_start, weekday_end, saturday_start, saturday_end, allow_sunday, sunday_start, sunday_end)
+       values ($1, 'paused', 'power', 'custom', '00:00', '24:00', '00:00', '24:00', true, '00:00', '24:00')`,
+      [`Anatel dia todo ${tag}`],
     );
-    expect(Math.abs(new Date(m.calling_ends_at).getTime() - new Date(ends!.at).getTime())).toBeLessThan(5000);
+    const [r] = await sql<{ m: any; end: string }>(
+      `select short_call_monitor(now(), '{}') as m,
+              (date_trunc('day', now() at time zone 'America/Sao_Paulo') + interval '1 day') at time zone 'America/Sao_Paulo' as end`,
+    );
+    expect(new Date(r!.m.calling_ends_at).getTime()).toBe(new Date(r!.end).getTime());
   });
 
   it('the projection and its flags (short_call_figures): edges of near, over and reached', async () => {
@@ -213,7 +213,10 @@ describe('GET /api/board', () => {
     const token = randomBytes(32).toString('base64url');
     const [u] = await sql<{ id: string }>(`insert into users (email, name, role) values ($1, 'Supervisora Anatel', 'supervisor') returning id`, [`${tag}@anatel.test`]);
     await sql(`insert into sessions (user_id, token_hash, expires_at) values ($1, $2, now() + interval '1 hour')`, [u!.id, createHash('sha256').update(token).digest('hex')]);
-    const res = await callApi('/api/board', { token });
+    // The board reads the kept answer (at most 10 s old): drop what was kept before this suite's calls.
+    await sql(`delete from short_call_guard_cache where computed_at < now()`);
+    let res = await callApi('/api/board', { token });
+    if (res.json.anatel === null) res = await callApi('/api/board', { token }); // another poll was recomputing it
     expect(res.status).toBe(200);
     const a = res.json.anatel;
     expect(a).toMatchObject({ short_call_seconds: 6, daily_calls_threshold: 100000, short_percent_threshold: 85, near_percent: 80 });
@@ -303,6 +306,24 @@ describe('the pacer with SHORT_CALL_GUARD', () => {
     expect(result.rounds).toEqual([expect.objectContaining({ campaign_id: c, dial: 6, placed: 6, reason: 'power_ratio' })]);
   });
 
+  it('a round with a time budget (started by an event) never recomputes: unguarded until the heartbeat has kept a state, then guarded', async () => {
+    const thresholds = { ANATEL_DAILY_CALLS: '24', ANATEL_SHORT_PERCENT: '1', ANATEL_NEAR_PERCENT: '80' };
+    const kept = () => sql(`select 1 from short_call_guard_cache where settings->>'anatel_daily_calls' = '24'`);
+    const deps = (tw: ReturnType<typeof fakeTwilio>) => ({ db: testDb(), twilio: tw.client, config: config({ ...thresholds, SHORT_CALL_GUARD: 'slow' }) });
+    const first = await powerCampaign();
+    const tw1 = fakeTwilio();
+    const event = await runTick(deps(tw1), { trigger: 'call_ended', campaignId: first, budgetMs: 2500 });
+    expect(event.rounds).toEqual([expect.objectContaining({ campaign_id: first, dial: 6, reason: 'power_ratio' })]);
+    expect(await kept()).toHaveLength(0);
+    const second = await powerCampaign();
+    const beat = await runTick(deps(fakeTwilio()), { trigger: 'heartbeat', campaignId: second });
+    expect(beat.rounds).toEqual([expect.objectContaining({ campaign_id: second, dial: 2, reason: 'short_call_guard' })]);
+    expect(await kept()).toHaveLength(1);
+    const third = await powerCampaign();
+    const after = await runTick(deps(fakeTwilio()), { trigger: 'call_ended', campaignId: third, budgetMs: 2500 });
+    expect(after.rounds).toEqual([expect.objectContaining({ campaign_id: third, dial: 2, reason: 'short_call_guard' })]);
+  });
+
   it("pacer_round_begin: the guard's state with the Anatel settings, none without (one round trip either way)", async () => {
     const c = await powerCampaign();
     const settings = { short_call_seconds: 6, anatel_daily_calls: 21, anatel_short_percent: 1, anatel_near_percent: 80, cache_seconds: 10 };
@@ -319,14 +340,71 @@ describe('the pacer with SHORT_CALL_GUARD', () => {
     expect(on.anatel!.calls_today).toBeGreaterThanOrEqual(55);
     // Kept for cache_seconds: a call ended since does not show until then.
     await call(mine.guard, { status: 'busy' });
-    const kept = (await begin(settings)).data!;
+    const kept = (await begin({ ...settings, cache_seconds: 300 })).data!;
     expect(kept.anatel!.computed_at).toBe(on.anatel!.computed_at);
+    // cache_seconds 0: always recomputed (no try-lock to lose).
+    const [{ at }] = (await sql<{ at: string }>(`select now() as at`)) as [{ at: string }];
     const fresh = (await begin({ ...settings, cache_seconds: 0 })).data!;
-    expect(fresh.anatel!.computed_at).not.toBe(on.anatel!.computed_at);
+    expect(new Date(fresh.anatel!.computed_at).getTime()).toBeGreaterThanOrEqual(new Date(at).getTime());
+    // A round with a time budget (compute false) only reads the kept state…
+    const read = (await begin({ ...settings, cache_seconds: 0, stale_seconds: 60, compute: false })).data!;
+    expect(read.anatel!.computed_at).toBe(fresh.anatel!.computed_at);
+    // …and with nothing kept for its thresholds, the state is unknown (null): nothing computed.
+    const unknown = (await begin({ ...settings, anatel_daily_calls: 22, compute: false })).data!;
+    expect(unknown.anatel).toBeNull();
+    expect(await sql(`select 1 from short_call_guard_cache where settings->>'anatel_daily_calls' = '22'`)).toHaveLength(0);
     const off = (await begin(null)).data!;
     expect(off.rounds).toHaveLength(1);
     expect(off.anatel).toBeNull();
     const bad = await begin([1]);
     expect(bad.error?.message).toMatch(/p_anatel must be a JSON object/);
+  });
+});
+
+describe('the guard recomputes once at a time', () => {
+  it('while another transaction recomputes the same thresholds and nothing is kept, a round does not compute too: unknown, at once', async () => {
+    const settings = { short_call_seconds: 6, anatel_daily_calls: 23, anatel_short_percent: 1, anatel_near_percent: 80 };
+    const key = `jsonb_build_object('short_call_seconds', 6, 'anatel_daily_calls', 23, 'anatel_short_percent', 1, 'anatel_near_percent', 80, 'min_pace_seconds', 900)::text`;
+    const { client } = await session();
+    try {
+      await client.query('begin');
+      await client.query(`select pg_advisory_xact_lock(hashtext('discador.short_call_cached'), hashtext(${key}))`);
+      const [r] = await sql<{ g: unknown }>(`select short_call_guard(now(), $1) as g`, [settings]);
+      expect(r!.g).toBeNull();
+      expect(await sql(`select 1 from short_call_guard_cache where settings->>'anatel_daily_calls' = '23'`)).toHaveLength(0);
+    } finally {
+      await client.query('rollback');
+      await client.end();
+    }
+    const [r] = await sql<{ g: any }>(`select short_call_guard(now(), $1) as g`, [settings]);
+    expect(r!.g).toMatchObject({ near: true });
+  });
+});
+
+describe('the pace right after midnight', () => {
+  it('ten short calls in the first 5 s of the day are not projected as a whole day at that pace', async () => {
+    // A campaign open all day (its window includes midnight), and tomorrow's first 5 s.
+    await sql(
+      `insert into campaigns (name, status, mode, window_profile, weekday_start, weekday_end, saturday_start, saturday_end, allow_sunday, sunday_start, sunday_end)
+       values ($1, 'paused', 'power', 'custom', '00:00', '24:00', '00:00', '24:00', true, '00:00', '24:00')`,
+      [`Anatel meia-noite ${tag}`],
+    );
+    const [{ midnight }] = (await sql<{ midnight: string }>(
+      `select ((date_trunc('day', now() at time zone 'America/Sao_Paulo') + interval '1 day') at time zone 'America/Sao_Paulo') as midnight`,
+    )) as [{ midnight: string }];
+    const t0 = new Date(midnight).getTime();
+    for (let i = 0; i < 10; i++) {
+      await sql(`insert into calls (call_sid, direction, caller_id, campaign_id, to_number, status, created_at) values ($1, 'outbound-api', $2, $3, $4, 'no-answer', $5)`, [
+        newCallSid(), mine.midnight, campaignId, newMobile('11'), new Date(t0 + 400 * i).toISOString(),
+      ]);
+    }
+    const [r] = await sql<{ m: any }>(`select short_call_monitor($1::timestamptz, '{}') as m`, [new Date(t0 + 5000).toISOString()]);
+    const m = r!.m;
+    expect(Number(m.rate_window_seconds)).toBe(900);
+    const f = figuresOf(m, mine.midnight);
+    expect(f).toMatchObject({ calls_today: 10, short_today: 10, calls_last_hour: 10 });
+    // 10 + 10 x 86,395 / 900 = 970 (a 5 s window would have projected 172,800 and 'over').
+    expect(f.projected_calls).toBe(10 + Math.round((10 * Number(m.seconds_left)) / 900));
+    expect(m.account).toMatchObject({ near: false, over: false });
   });
 });

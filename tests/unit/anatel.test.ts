@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { anatelSettings, GUARD_CACHE_SECONDS, guardLimit, guardSettings, SHORT_CALL_CAUSES, type GuardState } from '../../src/lib/domain/anatel';
+import { anatelSettings, GUARD_CACHE_SECONDS, GUARD_STALE_SECONDS, guardLimit, guardSettings, SHORT_CALL_CAUSES, type GuardState } from '../../src/lib/domain/anatel';
 import { loadConfig } from '../../src/lib/runtime/config';
 import type { AgentActivity } from '../../src/lib/domain/pacing';
 
@@ -14,7 +14,9 @@ describe('anatelSettings / guardSettings', () => {
   it('defaults: 6 s, 100,000 calls, 85 %, near at 80 %, the guard on (slow)', () => {
     const config = loadConfig(base);
     expect(anatelSettings(config)).toEqual({ short_call_seconds: 6, anatel_daily_calls: 100000, anatel_short_percent: 85, anatel_near_percent: 80 });
-    expect(guardSettings(config)).toEqual({ ...anatelSettings(config), cache_seconds: GUARD_CACHE_SECONDS });
+    expect(guardSettings(config)).toEqual({ ...anatelSettings(config), cache_seconds: GUARD_CACHE_SECONDS, stale_seconds: GUARD_STALE_SECONDS, compute: true });
+    // A round with a time budget only reads the kept figures.
+    expect(guardSettings(config, false)).toMatchObject({ compute: false });
   });
 
   it('from configuration; SHORT_CALL_GUARD=off gives the pacer no settings', () => {
@@ -57,6 +59,16 @@ describe('guardLimit', () => {
     expect(limited.explanation).toBe(
       "Short-call guard: the day is projected at 120000 call(s), 79.2 % short (over Anatel's thresholds); dialing 1:1: 2 available agent(s), 0 call(s) in flight, 2 dial(s) instead of 6.",
     );
+  });
+
+  it('near: a call left queued past the ring timeout (a failed create, a lost callback) holds no agent', () => {
+    const nowMs = 1_000_000_000;
+    const stuck = { ...snap(['available', 'available', 'available'], 3), nowMs, ringingSinceMs: [nowMs - 5_000, nowMs - 60_000, nowMs - 300_000] };
+    // Ring timeout 25 s: ringing for 5 s counts; 60 s and 300 s (past 25 + 30 s) do not.
+    expect(guardLimit(stuck, 6, state(true), 25)).toMatchObject({ dial: 2 });
+    expect(guardLimit(stuck, 6, state(true), 25)!.explanation).toMatch(/1 call\(s\) in flight, 2 dial\(s\) instead of 6/);
+    // Without the ring timeout, every ringing call counts.
+    expect(guardLimit(stuck, 6, state(true))).toMatchObject({ dial: 0 });
   });
 
   it('near, but the round already dials no more than 1:1: no limit', () => {

@@ -28,14 +28,24 @@ export function anatelSettings(config: AnatelConfig): AnatelSettings {
 }
 
 /**
- * Seconds a round may reuse the account's figures computed by an earlier round (they read
- * the whole day's calls; the projection moves over minutes, rounds run many times a second).
+ * Seconds a round may reuse the account's figures computed earlier (they read the whole day's
+ * calls; the projection moves over minutes, rounds run many times a second).
  */
 export const GUARD_CACHE_SECONDS = 10;
 
+/**
+ * Seconds a round that may not recompute (one with a time budget, started by a webhook or an
+ * agent) still uses the kept figures; older, the state is unknown and the round is not limited
+ * until the heartbeat (or the board) recomputes them.
+ */
+export const GUARD_STALE_SECONDS = 60;
+
 /** What pacer_round_begin is given when the guard is on (null when SHORT_CALL_GUARD=off). */
-export function guardSettings(config: AnatelConfig & Pick<Config, 'SHORT_CALL_GUARD'>): (AnatelSettings & { cache_seconds: number }) | null {
-  return config.SHORT_CALL_GUARD === 'slow' ? { ...anatelSettings(config), cache_seconds: GUARD_CACHE_SECONDS } : null;
+export function guardSettings(
+  config: AnatelConfig & Pick<Config, 'SHORT_CALL_GUARD'>,
+  compute = true,
+): (AnatelSettings & { cache_seconds: number; stale_seconds: number; compute: boolean }) | null {
+  return config.SHORT_CALL_GUARD === 'slow' ? { ...anatelSettings(config), cache_seconds: GUARD_CACHE_SECONDS, stale_seconds: GUARD_STALE_SECONDS, compute } : null;
 }
 
 /** Why today's short calls were short: the setting (or the customer) that fed them. */
@@ -92,17 +102,36 @@ export interface GuardState {
 }
 
 /**
+ * Seconds past a campaign's ring timeout after which a call still counted as ringing (queued,
+ * initiated, ringing) is no longer taken as on its way to an agent: Twilio ends an unanswered
+ * call at its Timeout, so such a row is a Calls create that failed or timed out, or a lost
+ * callback, left to the sweep (minutes later); it must not hold an available agent's line.
+ */
+export const GUARD_RING_MARGIN_SECONDS = 30;
+
+/**
  * The guard's limit on one round: while the account's projection is near (or over) Anatel's
  * thresholds, a power or predictive campaign dials 1:1, no line ahead of its available agents
- * (lines in flight not yet with an agent count against them). Dialing ahead is what turns
- * dials into short calls the pacer could avoid (abandons, and the extra no-answer / busy /
- * machine attempts made for agents who are not there), and 1:1 brings the day's volume down
- * to the agents' own pace. Answers null when the guard does not limit `dial`.
+ * (lines in flight not yet with an agent count against them; with `ringTimeoutSeconds`, only
+ * ringing calls younger than the ring timeout plus GUARD_RING_MARGIN_SECONDS). Dialing ahead is
+ * what turns dials into short calls the pacer could avoid (abandons, and the extra no-answer /
+ * busy / machine attempts made for agents who are not there), and 1:1 brings the day's volume
+ * down to the agents' own pace. Answers null when the guard does not limit `dial`.
  */
-export function guardLimit(snapshot: Pick<PacingSnapshot, 'agents' | 'calls'>, dial: number, guard: GuardState | null | undefined): { dial: number; explanation: string } | null {
+export function guardLimit(
+  snapshot: Pick<PacingSnapshot, 'agents' | 'calls'> & Partial<Pick<PacingSnapshot, 'ringingSinceMs' | 'nowMs'>>,
+  dial: number,
+  guard: GuardState | null | undefined,
+  ringTimeoutSeconds?: number,
+): { dial: number; explanation: string } | null {
   if (!guard || !(guard.near || guard.over)) return null;
   const available = snapshot.agents.filter((a) => a.activity === 'available').length;
-  const { ringing, detecting, waiting } = snapshot.calls;
+  const { detecting, waiting } = snapshot.calls;
+  let ringing = snapshot.calls.ringing;
+  if (ringTimeoutSeconds !== undefined && snapshot.ringingSinceMs && snapshot.nowMs !== undefined) {
+    const oldest = snapshot.nowMs - (ringTimeoutSeconds + GUARD_RING_MARGIN_SECONDS) * 1000;
+    ringing = snapshot.ringingSinceMs.filter((t) => t >= oldest).length;
+  }
   const room = Math.max(0, available - ringing - detecting - waiting);
   if (dial <= room) return null;
   const ratio = guard.projected_ratio === null ? '—' : `${(100 * Number(guard.projected_ratio)).toFixed(1)} %`;

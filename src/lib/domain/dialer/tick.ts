@@ -78,7 +78,8 @@ export async function runTick(deps: Deps, opts: { trigger: TickTrigger; campaign
       p_lease_seconds: deps.config.TICK_LEASE_SECONDS,
       p_presence_seconds: deps.config.AGENT_PRESENCE_SECONDS,
       p_windows: ROLLING_WINDOWS,
-      p_anatel: guardSettings(deps.config),
+      // A round with a time budget never recomputes the guard's figures (it reads the kept ones).
+      p_anatel: guardSettings(deps.config, opts.budgetMs === undefined),
     }),
   );
   if (begin.rounds.length === 0) return { rounds: [] };
@@ -129,7 +130,7 @@ async function runRound(deps: Deps, owner: string, snap: RoundSnapshot, deadline
     let dial = decision.dial;
     let reason: string = decision.reason;
     let explanation = decision.explanation;
-    const guarded = guardLimit(snapshot, dial, guard);
+    const guarded = guardLimit(snapshot, dial, guard, Number(campaign.ring_timeout));
     if (guarded) {
       dial = guarded.dial;
       reason = 'short_call_guard';
