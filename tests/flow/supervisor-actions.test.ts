@@ -13,6 +13,7 @@ import { agentRoomStack, type RoomAgent } from '../helpers/agent-room-stack';
 import type { EmulatedStack } from '../helpers/emulated-stack';
 import { newMobile } from '../helpers/twilio';
 import { session } from '../helpers/db';
+import { LOCAL } from '../../stack/defaults';
 
 jest.setTimeout(60000);
 let s: EmulatedStack;
@@ -573,5 +574,68 @@ describe('who the supervisor may be called on', () => {
     expect(s.emulator.calls().length).toBe(calls);
     expect(await sql(`select 1 from supervisor_monitors where call_sid = $1`, [sid])).toEqual([]);
     expect((await logOf(boss.id)).map((r) => r.result)).toEqual(['to_own_number', 'to_opted_out', 'bad_request', 'bad_request']);
+  });
+});
+
+describe("Twilio's refusals and legs the database lost track of", () => {
+  it('whisper without Agent Conference is 409 whisper_unavailable; a room that ended under the request is 409 no_agent, not 502', async () => {
+    const agent = await agentWithLogin();
+    await startShift(agent);
+    const sid = await customerOnCall(agent);
+    const boss = await bossWithLogin();
+    s.emulator.configureAccount(LOCAL.accountSid, { agentConference: false });
+    try {
+      expect(await api('/api/supervisor/monitor', boss.token, { call_sid: sid, mode: 'whisper' })).toMatchObject({ status: 409, json: { error: 'whisper_unavailable' } });
+      const listen = await api('/api/supervisor/monitor', boss.token, { call_sid: sid, mode: 'listen' });
+      expect(listen.status).toBe(200);
+      const id = (listen.json['monitor'] as { monitor_id: number }).monitor_id;
+      await joinedLeg(id);
+      expect(await api('/api/supervisor/monitor/mode', boss.token, { monitor_id: id, mode: 'whisper' })).toMatchObject({ status: 409, json: { error: 'whisper_unavailable' } });
+      expect((await sql<{ mode: string; status: string }>(`select mode, status from supervisor_monitors where id = $1`, [id]))[0]).toEqual({ mode: 'listen', status: 'joined' });
+      expect((await api('/api/supervisor/monitor/stop', boss.token, { monitor_id: id })).status).toBe(200);
+    } finally {
+      s.emulator.configureAccount(LOCAL.accountSid, { agentConference: true });
+    }
+    // The agent's room as the database last knew it is gone (a lost conference-end): Twilio answers 404.
+    const [{ c: room }] = (await sql<{ c: string }>(`select room_conference_sid as c from agents where id = $1`, [agent.id])) as [{ c: string }];
+    await sql(`update agents set room_conference_sid = $2 where id = $1`, [agent.id, 'CF' + randomBytes(16).toString('hex')]);
+    try {
+      expect(await api('/api/supervisor/monitor', boss.token, { call_sid: sid, mode: 'listen' })).toMatchObject({ status: 409, json: { error: 'no_agent' } });
+    } finally {
+      await sql(`update agents set room_conference_sid = $2 where id = $1`, [agent.id, room]);
+    }
+    expect((await logOf(boss.id)).map((r) => [r.action, r.result])).toEqual([
+      ['monitor_start', 'whisper_unavailable'],
+      ['monitor_start', 'ok'],
+      ['monitor_mode', 'whisper_unavailable'],
+      ['monitor_stop', 'ok'],
+      ['monitor_start', 'no_agent'],
+    ]);
+    // (The stopped one's end is 'stopped' or 'left', whichever of the stop's answer and the leg's leave came first.)
+    expect(await sql(`select status, end_reason from supervisor_monitors where user_id = $1 and end_reason not in ('stopped', 'left') order by id`, [boss.id])).toEqual([
+      { status: 'ended', end_reason: 'whisper_unavailable' },
+      { status: 'ended', end_reason: 'no_agent' },
+    ]);
+  });
+
+  it('a stop before the leg has a CallSid stored still takes the leg out (by its label, while it rings)', async () => {
+    const agent = await agentWithLogin();
+    const shift = await startShift(agent);
+    const sid = await customerOnCall(agent);
+    const boss = await bossWithLogin();
+    const actor = JSON.stringify({ user_id: boss.id, email: boss.email, role: 'supervisor', address: '127.0.0.1' });
+    const phone = newMobile('11');
+    s.emulator.addParty({ number: phone, answerAfter: 20 });
+    const [b] = await sql<{ r: { monitor: { monitor_id: number }; conference_sid: string; from: string } }>(`select supervisor_monitor_begin($1::jsonb, $2, 'barge', $3) as r`, [actor, sid, phone]);
+    const id = b!.r.monitor.monitor_id;
+    // Participants create reached Twilio, but its answer never came back (a timeout): no CallSid in the row.
+    const p = await s.twilio.conferences(b!.r.conference_sid).participants.create({ from: b!.r.from, to: phone, label: `supervisor-${id}`, beep: 'false', endConferenceOnExit: false });
+    expect(await api('/api/supervisor/monitor/stop', boss.token, { monitor_id: id })).toEqual({ status: 200, json: { ok: true } });
+    await s.emulator.waitForCall(p.callSid);
+    // Removed by its label while still ringing: it never joined the room.
+    expect(s.emulator.webhooks().filter((x) => x.callSid === p.callSid && x.params['StatusCallbackEvent'] === 'participant-join')).toEqual([]);
+    expect(hears(sid, p.callSid) || hears(shift, p.callSid)).toBe(false);
+    expect(s.emulator.conferences().find((c) => c.sid === b!.r.conference_sid)!.participants.sort()).toEqual([sid, shift].sort());
+    expect((await sql<{ status: string }>(`select status from supervisor_monitors where id = $1`, [id]))[0]!.status).toBe('ended');
   });
 });
