@@ -14,6 +14,8 @@ import type { EmulatedStack } from '../helpers/emulated-stack';
 import { newMobile } from '../helpers/twilio';
 import { session } from '../helpers/db';
 import { LOCAL } from '../../stack/defaults';
+import { installRuntimeGlobals, makeContext } from '../helpers/function-context';
+import { handler as voiceToken } from '../../src/functions/api/voice-token';
 
 jest.setTimeout(60000);
 let s: EmulatedStack;
@@ -423,6 +425,32 @@ describe('GET /api/voice-token for a supervisor', () => {
     expect(r.json['identity']).toBe(`supervisor-${boss.id}`);
     const claims = JSON.parse(Buffer.from(String(r.json['token']).split('.')[1]!, 'base64url').toString()) as { grants: { identity: string; voice: Record<string, unknown> } };
     expect(claims.grants).toEqual({ identity: `supervisor-${boss.id}`, voice: { incoming: { allow: true } } });
+  });
+
+  it('needs the API key and secret only: no TwiML App (an agent without one is still refused)', async () => {
+    installRuntimeGlobals();
+    const boss = await bossWithLogin();
+    const agent = await agentWithLogin();
+    const invoke = (token: string, extra: Record<string, string>) =>
+      new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+        const context = makeContext({
+          SUPABASE_URL: s.stack.env.SUPABASE_URL, SUPABASE_SERVICE_ROLE_KEY: s.stack.env.SUPABASE_SERVICE_ROLE_KEY, DB_TIMEOUT_MS: '5000',
+          TWILIO_API_KEY: 'SK' + 'c'.repeat(32), TWILIO_API_SECRET: 'listener-signing-secret', ...extra,
+        });
+        voiceToken(context as never, { request: { headers: { authorization: `Bearer ${token}` }, cookies: {} } } as never, (err, res) => {
+          if (err) return reject(err instanceof Error ? err : new Error(String(err)));
+          const r = res as unknown as { statusCode: number; body: unknown };
+          resolve({ status: r.statusCode, body: JSON.parse(typeof r.body === 'string' ? r.body : JSON.stringify(r.body)) as Record<string, unknown> });
+        });
+      });
+    expect(await invoke(boss.token, { TWILIO_TWIML_APP_SID: '' })).toMatchObject({ status: 200, body: { identity: `supervisor-${boss.id}` } });
+    expect(await invoke(agent.token, { TWILIO_TWIML_APP_SID: '' })).toMatchObject({ status: 503, body: { error: 'softphone_not_configured' } });
+    expect(await invoke(boss.token, { TWILIO_TWIML_APP_SID: '', TWILIO_API_SECRET: '' })).toMatchObject({ status: 503, body: { error: 'softphone_not_configured' } });
+  });
+
+  it("an agent's softphone identity can never take the supervisors' prefix", async () => {
+    const agent = await agentWithLogin();
+    await expect(sql(`update agents set client_identity = $2 where id = $1`, [agent.id, `supervisor-${randomBytes(4).toString('hex')}`])).rejects.toThrow(/agents_client_identity_not_supervisor/);
   });
 });
 
