@@ -56,17 +56,38 @@ create index supervisor_monitors_live_room_idx on public.supervisor_monitors (co
 alter table public.agents add constraint agents_client_identity_not_supervisor
   check (client_identity !~ '^supervisor-');
 
--- Writes one log row. p_actor: {user_id, email, role, address}.
+-- Writes one log row. p_actor: {user_id, email, role, address}. A session without the role
+-- (forbidden_role) refused again for the same action within a minute adds to the last row's
+-- `repeats` (and `last_at`) instead of writing another, so a script hammering the endpoints with
+-- an agent's session cannot push the real actions out of the log's view.
 create function public.supervisor_log(p_actor jsonb, p_action text, p_target text, p_detail jsonb, p_result text)
 returns bigint
-language sql
+language plpgsql
 set search_path = ''
 as $$
+declare
+  v_id bigint;
+begin
+  if p_result = 'forbidden_role' then
+    update public.supervisor_actions a
+       set detail = a.detail || pg_catalog.jsonb_build_object(
+             'repeats', coalesce((a.detail->>'repeats')::integer, 1) + 1, 'last_at', public.app_now())
+     where a.id = (select b.id from public.supervisor_actions b
+                    where b.user_id = (p_actor->>'user_id')::uuid and b.action = p_action and b.result = p_result
+                      and b.at > public.app_now() - interval '1 minute'
+                    order by b.at desc, b.id desc limit 1)
+    returning a.id into v_id;
+    if v_id is not null then
+      return v_id;
+    end if;
+  end if;
   insert into public.supervisor_actions (at, user_id, user_email, role, address, action, target, detail, result)
   values (public.app_now(), (p_actor->>'user_id')::uuid, p_actor->>'email', p_actor->>'role',
           nullif(p_actor->>'address', ''), p_action, pg_catalog.left(coalesce(p_target, ''), 200),
           coalesce(p_detail, '{}'::jsonb), p_result)
-  returning id;
+  returning id into v_id;
+  return v_id;
+end;
 $$;
 
 -- A monitor as the API answers it.

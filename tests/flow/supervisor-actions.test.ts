@@ -229,6 +229,8 @@ describe('refusals change nothing and are logged', () => {
       expect(await api(path, agent.token, body)).toMatchObject({ status: 403, json: { error: 'forbidden_role' } });
     }
     expect((await get('/api/supervisor/actions', agent.token)).status).toBe(403);
+    // The same refusal again within a minute counts on the last row instead of adding rows.
+    for (let i = 0; i < 4; i++) expect((await api('/api/supervisor/agent', agent.token, { agent_id: agent.id, status: 'offline' })).status).toBe(403);
     const [agentUser] = await sql<{ id: string }>(`select id from users where agent_id = $1`, [agent.id]);
     expect((await logOf(agentUser!.id)).map((r) => [r.action, r.result, r.role])).toEqual([
       ['monitor_start', 'forbidden_role', 'agent'],
@@ -237,6 +239,7 @@ describe('refusals change nothing and are logged', () => {
       ['agent_status', 'forbidden_role', 'agent'],
       ['campaign', 'forbidden_role', 'agent'],
     ]);
+    expect((await logOf(agentUser!.id))[3]!.detail).toMatchObject({ repeats: 5 });
 
     // Malformed: 400.
     for (const [path, body] of [
