@@ -17,6 +17,12 @@ export interface AccountOptions {
   dialingPermissions?: string[];
   /** Verified outgoing caller IDs (E.164) usable as `From` / `callerId` besides the account's own numbers. */
   verifiedCallerIds?: string[];
+  /**
+   * Agent Conference (Console: Voice, Settings, Conference). `false`: Participants create or update
+   * with Coaching / CallSidToCoach answers 400/16000 "Whisper Not Available on Twilio Conference".
+   * Unset: coaching is allowed, as on an account that turned it on.
+   */
+  agentConference?: boolean;
 }
 
 /** An account or subaccount. */

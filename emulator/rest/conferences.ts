@@ -100,6 +100,7 @@ export function conferenceRoutes(on: (method: string, template: string, h: Handl
   on('GET', '/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants/{CallSid}.json', (c) => ({ status: 200, body: C.participantJson(getParticipant(c)) }));
   on('POST', '/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants/{CallSid}.json', (c) => {
     const p = getParticipant(c);
+    checkAgentConference(c, d);
     try {
       C.update(p, c.body);
     } catch (e) {
@@ -153,6 +154,7 @@ function createParticipant(c: Ctx, d: ConferenceRouteDeps) {
     if (conf && C.find(conf, label)) throw invalid(16026, `Participant label ${label} is in use by another participant`);
   }
   const coachSid = s('CallSidToCoach');
+  checkAgentConference(c, d);
   if (b.Coaching === true && !coachSid) throw invalid(16028, 'Coaching=true needs CallSidToCoach');
   if (coachSid && !(conf && conf.participants.some((p) => p.leg.sid === coachSid && !p.removed))) {
     throw invalid(16028, `The participant to be coached (${coachSid}) is not present in the conference`);
@@ -197,6 +199,16 @@ function createParticipant(c: Ctx, d: ConferenceRouteDeps) {
     coaching: b.Coaching as boolean | undefined, callSidToCoach: coachSid,
   }, d.engine.cpsBacklog(c.account.sid) > 0 ? 1000 : 0);
   return { status: 201, body: C.participantJson(p, true) };
+}
+
+/**
+ * Coaching needs Agent Conference on the account: without it Twilio answers 16000 "Whisper Not
+ * Available on Twilio Conference" (https://www.twilio.com/docs/api/errors/16000).
+ */
+function checkAgentConference(c: Ctx, d: ConferenceRouteDeps): void {
+  if ((c.body.Coaching === true || c.body.CallSidToCoach !== undefined) && d.store.optionsOf(c.account.sid).agentConference === false) {
+    throw invalid(16000, 'Whisper Not Available on Twilio Conference: turn on Agent Conference in the conference settings');
+  }
 }
 
 /** A repeated / space-separated event list parameter, or its default. */

@@ -49,18 +49,45 @@ alter table public.supervisor_monitors enable row level security;
 create index supervisor_monitors_user_idx on public.supervisor_monitors (user_id);
 create index supervisor_monitors_agent_idx on public.supervisor_monitors (agent_id);
 create index supervisor_monitors_live_call_idx on public.supervisor_monitors (call_sid) where status <> 'ended';
+create index supervisor_monitors_live_room_idx on public.supervisor_monitors (conference_sid) where status <> 'ended';
 
--- Writes one log row. p_actor: {user_id, email, role, address}.
+-- A supervisor's browser registers the Voice SDK identity supervisor-<user id>: no agent's
+-- softphone may take that prefix, or it would ring for (and could answer) a supervisor's leg.
+alter table public.agents add constraint agents_client_identity_not_supervisor
+  check (client_identity !~ '^supervisor-');
+
+-- Writes one log row. p_actor: {user_id, email, role, address}. A session without the role
+-- (forbidden_role) refused again for the same action within a minute adds to the last row's
+-- `repeats` (and `last_at`) instead of writing another, so a script hammering the endpoints with
+-- an agent's session cannot push the real actions out of the log's view.
 create function public.supervisor_log(p_actor jsonb, p_action text, p_target text, p_detail jsonb, p_result text)
 returns bigint
-language sql
+language plpgsql
 set search_path = ''
 as $$
+declare
+  v_id bigint;
+begin
+  if p_result = 'forbidden_role' then
+    update public.supervisor_actions a
+       set detail = a.detail || pg_catalog.jsonb_build_object(
+             'repeats', coalesce((a.detail->>'repeats')::integer, 1) + 1, 'last_at', public.app_now())
+     where a.id = (select b.id from public.supervisor_actions b
+                    where b.user_id = (p_actor->>'user_id')::uuid and b.action = p_action and b.result = p_result
+                      and b.at > public.app_now() - interval '1 minute'
+                    order by b.at desc, b.id desc limit 1)
+    returning a.id into v_id;
+    if v_id is not null then
+      return v_id;
+    end if;
+  end if;
   insert into public.supervisor_actions (at, user_id, user_email, role, address, action, target, detail, result)
   values (public.app_now(), (p_actor->>'user_id')::uuid, p_actor->>'email', p_actor->>'role',
           nullif(p_actor->>'address', ''), p_action, pg_catalog.left(coalesce(p_target, ''), 200),
           coalesce(p_detail, '{}'::jsonb), p_result)
-  returning id;
+  returning id into v_id;
+  return v_id;
+end;
 $$;
 
 -- A monitor as the API answers it.
@@ -119,6 +146,16 @@ begin
   if v_agent.id is null then
     return public.supervisor_refuse(p_actor, 'monitor_start', v_target, v_detail, 'no_agent', 'no agent is talking to this customer in a room');
   end if;
+  -- A phone of the supervisor's: never a number of the account (the leg would ring the dialer's
+  -- own inbound line and become a customer), never an opted-out number (never dialed).
+  if p_endpoint not like 'client:%' then
+    if exists (select 1 from public.phone_numbers n where n.phone_number::text = p_endpoint) then
+      return public.supervisor_refuse(p_actor, 'monitor_start', v_target, v_detail, 'to_own_number', 'to is a number of this account; give the supervisor''s own phone');
+    end if;
+    if exists (select 1 from public.opt_outs o where o.phone_number::text = p_endpoint) then
+      return public.supervisor_refuse(p_actor, 'monitor_start', v_target, v_detail, 'to_opted_out', 'to is on the opt-out list and is never dialed');
+    end if;
+  end if;
   insert into public.supervisor_monitors (user_id, agent_id, call_sid, coached_call_sid, conference_sid, mode, endpoint, created_at)
   values ((p_actor->>'user_id')::uuid, v_agent.id, p_call_sid, v_agent.shift_call_sid, v_agent.room_conference_sid,
           p_mode, p_endpoint, public.app_now())
@@ -133,8 +170,10 @@ end;
 $$;
 
 -- After Participants create: its CallSid on success (logged ok); on Twilio's refusal the
--- monitor ends (logged with p_result, e.g. twilio_error). A call that ended while Twilio was
--- asked (its customer-leave came before the monitor had a CallSid) ends the monitor too, logged
+-- monitor ends (logged with p_result, e.g. twilio_error; p_result room_gone, the room had ended,
+-- is logged and answered as call_ended when the call is over, else no_agent). A customer who is
+-- no longer the agent's live call (left the room, or the call ended, while Twilio was asked:
+-- whichever of the room's and the call's callbacks came first) ends the monitor too, logged
 -- call_ended and answered with call_over: the caller takes the supervisor out of the room again.
 create function public.supervisor_monitor_started(p_actor jsonb, p_monitor_id bigint, p_participant_call_sid text, p_result text, p_detail jsonb)
 returns jsonb
@@ -146,7 +185,10 @@ declare
   v_over boolean := false;
 begin
   select * into v_m from public.supervisor_monitors m where m.id = p_monitor_id for update;
-  if p_result = 'ok' and public.call_is_over(v_m.call_sid) then
+  if p_result = 'room_gone' then
+    p_result := case when public.call_is_over(v_m.call_sid) then 'call_ended' else 'no_agent' end;
+  end if;
+  if p_result = 'ok' and (v_m.status = 'ended' or not public.supervisor_monitor_call_live(v_m)) then
     v_over := true;
     update public.supervisor_monitors m
        set participant_call_sid = p_participant_call_sid, status = 'ended', ended_at = coalesce(m.ended_at, public.app_now()),
@@ -164,7 +206,7 @@ begin
     pg_catalog.jsonb_build_object('monitor_id', v_m.id, 'agent_id', v_m.agent_id, 'mode', v_m.mode, 'endpoint', v_m.endpoint,
                                   'participant_call_sid', v_m.participant_call_sid) || coalesce(p_detail, '{}'::jsonb),
     p_result);
-  return pg_catalog.jsonb_build_object('monitor', public.supervisor_monitor_json(v_m), 'call_over', v_over);
+  return pg_catalog.jsonb_build_object('monitor', public.supervisor_monitor_json(v_m), 'call_over', v_over, 'result', p_result);
 end;
 $$;
 
@@ -236,25 +278,58 @@ end;
 $$;
 
 -- The monitor a room callback or a call-status callback is about: by participant label
--- `supervisor-<id>` or by the leg's CallSid.
+-- `supervisor-<id>` or by the leg's CallSid. The id is read from the label before the query, never
+-- inside it: SQL does not evaluate an OR's or AND's parts in order, and a plan that probes the
+-- primary key computes its key whatever a regex beside it says (the label `agent` or
+-- `customer-CA…` cast to bigint would then fail every room callback once the table is big enough
+-- for an index plan).
 create function public.supervisor_monitor_of(p_label text, p_call_sid text)
 returns public.supervisor_monitors
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  v_id bigint := case when p_label ~ '^supervisor-[1-9][0-9]{0,17}$' then pg_catalog.substr(p_label, 12)::bigint end;
+  v_m  public.supervisor_monitors;
+begin
+  select m.* into v_m from public.supervisor_monitors m
+   where m.id = v_id or m.participant_call_sid = p_call_sid
+   limit 1;
+  return v_m;
+end;
+$$;
+
+-- Whether a monitor's customer is still the live call of its agent (busy on it, the call not
+-- over). Once not, the supervisor has nothing to listen to and must leave the room before the
+-- agent's next customer joins it.
+create function public.supervisor_monitor_call_live(m public.supervisor_monitors)
+returns boolean
 language sql
 stable
 set search_path = ''
 as $$
-  select m.* from public.supervisor_monitors m
-   where (p_label ~ '^supervisor-[1-9][0-9]{0,17}$' and m.id = pg_catalog.substr(p_label, 12)::bigint)
-      or (p_call_sid is not null and m.participant_call_sid = p_call_sid)
-   limit 1;
+  select exists (select 1 from public.agents a
+                  where a.id = m.agent_id and a.status = 'busy' and a.current_call_sid = m.call_sid
+                    and a.room_conference_sid = m.conference_sid)
+     and not public.call_is_over(m.call_sid);
 $$;
 
 -- Every callback of an agent's room (/webhooks/conference), in one round trip: a supervisor's
 -- leg (label supervisor-<id>, or a monitor's CallSid) only moves its monitor row (joined, ended)
--- and nothing else; any other event goes to apply_conference_event unchanged. When a customer
--- leaves the room, the live monitors of that call are answered in `remove` (by participant
--- label: a leg still ringing has no CallSid here yet), so the webhook takes the supervisors out
--- of the room with them (they never stay on the agent's next call).
+-- and nothing else; any other event goes to apply_conference_event unchanged.
+--
+-- A supervisor never stays in the room without the customer they came for, whatever order
+-- Twilio's callbacks arrive in (the room's and the calls' own callbacks come on separate
+-- webhooks, in no guaranteed order, and are not retried). Supervisors to take out are answered
+-- in `remove` ({monitor_id, conference_sid, participant}: a CallSid or the label
+-- supervisor-<id>, which also reaches a leg still ringing), and the webhook deletes them:
+--  * a supervisor leg joining a monitor that has ended, or whose customer is no longer the
+--    agent's live call (the customer left while Twilio was adding the supervisor): the monitor
+--    ends (call_ended) and the leg is removed;
+--  * any other participant event of the room: every live monitor of the room whose customer is
+--    no longer the agent's live call (the customer's leave, the agent's next customer joining
+--    after a lost leave or a failed removal), and every live monitor of a customer who leaves.
 create function public.supervisor_conference_event(p_event jsonb)
 returns jsonb
 language plpgsql
@@ -263,18 +338,28 @@ as $$
 declare
   v_event text := p_event->>'event';
   v_sid   text := p_event->>'call_sid';
+  v_conf  text := p_event->>'conference_sid';
   v_m     public.supervisor_monitors;
   v_out   jsonb;
+  v_gone  boolean;
 begin
   if v_sid is not null and v_event like 'participant-%' then
     v_m := public.supervisor_monitor_of(nullif(p_event->>'label', ''), v_sid);
     if v_m.id is not null then
       if v_event = 'participant-join' then
+        v_gone := v_m.status = 'ended' or not public.supervisor_monitor_call_live(v_m);
         update public.supervisor_monitors m
-           set status = case when m.status = 'ended' then m.status else 'joined' end,
+           set status = case when v_gone then 'ended' else 'joined' end,
+               ended_at = case when v_gone then coalesce(m.ended_at, public.app_now()) end,
+               end_reason = case when v_gone then coalesce(m.end_reason, 'call_ended') end,
                joined_at = coalesce(m.joined_at, public.app_now()),
                participant_call_sid = coalesce(m.participant_call_sid, v_sid)
          where m.id = v_m.id;
+        if v_gone then
+          return pg_catalog.jsonb_build_object('applied', true, 'supervisor', true, 'monitor_id', v_m.id,
+            'remove', pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+              'monitor_id', v_m.id, 'conference_sid', coalesce(v_conf, v_m.conference_sid), 'participant', v_sid)));
+        end if;
       elsif v_event = 'participant-leave' then
         update public.supervisor_monitors m
            set status = 'ended', ended_at = coalesce(m.ended_at, public.app_now()),
@@ -285,12 +370,14 @@ begin
     end if;
   end if;
   v_out := public.apply_conference_event(p_event);
-  if v_event = 'participant-leave' and v_sid is not null then
+  if v_event like 'participant-%' and v_sid is not null then
     v_out := v_out || pg_catalog.jsonb_build_object('remove', coalesce((
       select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-               'monitor_id', m.id, 'conference_sid', m.conference_sid, 'participant', 'supervisor-' || m.id))
+               'monitor_id', m.id, 'conference_sid', m.conference_sid, 'participant', 'supervisor-' || m.id) order by m.id)
         from public.supervisor_monitors m
-       where m.call_sid = v_sid and m.status <> 'ended'), '[]'::jsonb));
+       where m.status <> 'ended'
+         and ((v_event = 'participant-leave' and m.call_sid = v_sid)
+              or (m.conference_sid = v_conf and not public.supervisor_monitor_call_live(m)))), '[]'::jsonb));
   end if;
   return v_out;
 end;
@@ -435,6 +522,7 @@ revoke execute on function
   public.supervisor_monitor_check(jsonb, bigint, text, text),
   public.supervisor_monitor_done(jsonb, bigint, text, text, text, jsonb),
   public.supervisor_monitor_of(text, text),
+  public.supervisor_monitor_call_live(public.supervisor_monitors),
   public.supervisor_conference_event(jsonb),
   public.supervisor_call_status(bigint, text, text),
   public.supervisor_agent_status(jsonb, bigint, text, text),

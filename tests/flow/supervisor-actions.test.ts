@@ -12,6 +12,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { agentRoomStack, type RoomAgent } from '../helpers/agent-room-stack';
 import type { EmulatedStack } from '../helpers/emulated-stack';
 import { newMobile } from '../helpers/twilio';
+import { session } from '../helpers/db';
+import { LOCAL } from '../../stack/defaults';
+import { installRuntimeGlobals, makeContext } from '../helpers/function-context';
+import { handler as voiceToken } from '../../src/functions/api/voice-token';
 
 jest.setTimeout(60000);
 let s: EmulatedStack;
@@ -225,6 +229,8 @@ describe('refusals change nothing and are logged', () => {
       expect(await api(path, agent.token, body)).toMatchObject({ status: 403, json: { error: 'forbidden_role' } });
     }
     expect((await get('/api/supervisor/actions', agent.token)).status).toBe(403);
+    // The same refusal again within a minute counts on the last row instead of adding rows.
+    for (let i = 0; i < 4; i++) expect((await api('/api/supervisor/agent', agent.token, { agent_id: agent.id, status: 'offline' })).status).toBe(403);
     const [agentUser] = await sql<{ id: string }>(`select id from users where agent_id = $1`, [agent.id]);
     expect((await logOf(agentUser!.id)).map((r) => [r.action, r.result, r.role])).toEqual([
       ['monitor_start', 'forbidden_role', 'agent'],
@@ -233,6 +239,7 @@ describe('refusals change nothing and are logged', () => {
       ['agent_status', 'forbidden_role', 'agent'],
       ['campaign', 'forbidden_role', 'agent'],
     ]);
+    expect((await logOf(agentUser!.id))[3]!.detail).toMatchObject({ repeats: 5 });
 
     // Malformed: 400.
     for (const [path, body] of [
@@ -421,5 +428,245 @@ describe('GET /api/voice-token for a supervisor', () => {
     expect(r.json['identity']).toBe(`supervisor-${boss.id}`);
     const claims = JSON.parse(Buffer.from(String(r.json['token']).split('.')[1]!, 'base64url').toString()) as { grants: { identity: string; voice: Record<string, unknown> } };
     expect(claims.grants).toEqual({ identity: `supervisor-${boss.id}`, voice: { incoming: { allow: true } } });
+  });
+
+  it('needs the API key and secret only: no TwiML App (an agent without one is still refused)', async () => {
+    installRuntimeGlobals();
+    const boss = await bossWithLogin();
+    const agent = await agentWithLogin();
+    const invoke = (token: string, extra: Record<string, string>) =>
+      new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+        const context = makeContext({
+          SUPABASE_URL: s.stack.env.SUPABASE_URL, SUPABASE_SERVICE_ROLE_KEY: s.stack.env.SUPABASE_SERVICE_ROLE_KEY, DB_TIMEOUT_MS: '5000',
+          TWILIO_API_KEY: 'SK' + 'c'.repeat(32), TWILIO_API_SECRET: 'listener-signing-secret', ...extra,
+        });
+        voiceToken(context as never, { request: { headers: { authorization: `Bearer ${token}` }, cookies: {} } } as never, (err, res) => {
+          if (err) return reject(err instanceof Error ? err : new Error(String(err)));
+          const r = res as unknown as { statusCode: number; body: unknown };
+          resolve({ status: r.statusCode, body: JSON.parse(typeof r.body === 'string' ? r.body : JSON.stringify(r.body)) as Record<string, unknown> });
+        });
+      });
+    expect(await invoke(boss.token, { TWILIO_TWIML_APP_SID: '' })).toMatchObject({ status: 200, body: { identity: `supervisor-${boss.id}` } });
+    expect(await invoke(agent.token, { TWILIO_TWIML_APP_SID: '' })).toMatchObject({ status: 503, body: { error: 'softphone_not_configured' } });
+    expect(await invoke(boss.token, { TWILIO_TWIML_APP_SID: '', TWILIO_API_SECRET: '' })).toMatchObject({ status: 503, body: { error: 'softphone_not_configured' } });
+  });
+
+  it("an agent's softphone identity can never take the supervisors' prefix", async () => {
+    const agent = await agentWithLogin();
+    await expect(sql(`update agents set client_identity = $2 where id = $1`, [agent.id, `supervisor-${randomBytes(4).toString('hex')}`])).rejects.toThrow(/agents_client_identity_not_supervisor/);
+  });
+});
+
+describe('the room callbacks with many monitors', () => {
+  it('a leg labelled agent or customer-CA… is never cast to a monitor id, whatever plan the lookup gets', async () => {
+    const agent = await agentWithLogin();
+    const boss = await bossWithLogin();
+    const { client } = await session(s.stack.env.DATABASE_URL);
+    const cf = 'CF' + randomBytes(16).toString('hex');
+    try {
+      await client.query('begin');
+      // Enough ended monitors for an index plan (a floor's weeks of listening), analyzed.
+      const ids = (await client.query<{ id: string }>(
+        `insert into supervisor_monitors (user_id, agent_id, call_sid, coached_call_sid, conference_sid, mode, endpoint, status, participant_call_sid)
+         select $1, $2, 'CA' || md5('c' || g), 'CA' || md5('s' || g), $3, 'listen', 'client:x', 'ended', 'CA' || md5('p' || $3 || g)
+           from generate_series(1, 2000) g returning id`, [boss.id, agent.id, cf])).rows.map((r) => Number(r.id));
+      await client.query('analyze supervisor_monitors');
+      const leg = 'CA' + randomBytes(16).toString('hex');
+      const customer = 'CA' + randomBytes(16).toString('hex');
+      const known = (await client.query<{ p: string }>(`select participant_call_sid as p from supervisor_monitors where id = $1`, [ids[7]])).rows[0]!.p;
+      const lookup = async (label: string | null, sid: string | null) =>
+        (await client.query<{ id: string | null }>(`select (supervisor_monitor_of($1, $2)).id`, [label, sid])).rows[0]!.id;
+      const event = async (label: string, sid: string) =>
+        (await client.query<{ r: Record<string, unknown> }>(`select supervisor_conference_event($1::jsonb) as r`, [
+          JSON.stringify({ conference_name: 'not-a-room', conference_sid: cf, event: 'participant-join', call_sid: sid, label, sequence_number: 1, wrap_up_seconds: 30 }),
+        ])).rows[0]!.r;
+      // The generic plan (PG 18 switches to it after five calls; older servers always plan SQL function bodies so), then index scans forced.
+      for (const settings of ['set local plan_cache_mode = force_generic_plan', 'set local enable_seqscan = off']) {
+        await client.query(settings);
+        for (let i = 0; i < 7; i++) {
+          expect(await lookup(`supervisor-${ids[3]}`, null)).toBe(String(ids[3]));
+          expect(await lookup('agent', leg)).toBeNull();
+          expect(await lookup(`customer-${customer}`, customer)).toBeNull();
+          expect(await lookup(null, known)).toBe(String(ids[7]));
+          expect(await lookup('supervisor-0', null)).toBeNull();
+          expect(await event('agent', leg)).toMatchObject({ applied: false });
+          expect(await event(`customer-${customer}`, customer)).toMatchObject({ applied: false });
+        }
+      }
+    } finally {
+      await client.query('rollback').catch(() => undefined);
+      await client.end();
+    }
+  });
+});
+
+describe('a supervisor never stays in the room without the customer, whatever order the callbacks come in', () => {
+  /** The room event as /webhooks/conference hands it to the database. */
+  const roomEvent = async (room: string, agentId: number, event: string, sid: string, label: string, seq: number) =>
+    (await sql<{ r: { remove?: { monitor_id: number; conference_sid: string; participant: string }[]; supervisor?: boolean } }>(
+      `select supervisor_conference_event($1::jsonb) as r`,
+      [JSON.stringify({ conference_name: `agent-${agentId}`, conference_sid: room, event, call_sid: sid, label, sequence_number: seq, wrap_up_seconds: 30 })],
+    ))[0]!.r;
+  const monitorStatus = async (id: number) =>
+    (await sql<{ status: string; end_reason: string | null }>(`select status, end_reason from supervisor_monitors where id = $1`, [id]))[0];
+
+  it("the customer's room leave before Participants create answers, before the call's final status; the supervisor's join after it", async () => {
+    const agent = await agentWithLogin();
+    await startShift(agent);
+    const sid = await customerOnCall(agent);
+    const boss = await bossWithLogin();
+    const actor = JSON.stringify({ user_id: boss.id, email: boss.email, role: 'supervisor', address: '127.0.0.1' });
+    const [b] = await sql<{ r: { monitor: { monitor_id: number }; conference_sid: string } }>(`select supervisor_monitor_begin($1::jsonb, $2, 'barge', '+5511987650001') as r`, [actor, sid]);
+    const id = b!.r.monitor.monitor_id;
+    const room = b!.r.conference_sid;
+    // The room's leave of the customer arrives first: the monitor is still dialing (no CallSid), so it is named by its label.
+    const left = await roomEvent(room, agent.id, 'participant-leave', sid, `customer-${sid}`, 1000);
+    expect(left.remove).toEqual([{ monitor_id: id, conference_sid: room, participant: `supervisor-${id}` }]);
+    await statusIs(agent.id, 'wrap_up');
+    // The customer's completed status has not come yet: the call is not over in the calls table.
+    expect((await sql<{ over: boolean }>(`select call_is_over($1) as over`, [sid]))[0]!.over).toBe(false);
+    // Then Participants create answers (the delete by label had found nothing yet): the start is over, and the caller removes the leg.
+    const leg = 'CA' + randomBytes(16).toString('hex');
+    const [st] = await sql<{ r: { call_over: boolean; monitor: { status: string } } }>(`select supervisor_monitor_started($1::jsonb, $2, $3, 'ok', '{}'::jsonb) as r`, [actor, id, leg]);
+    expect([st!.r.call_over, st!.r.monitor.status]).toEqual([true, 'ended']);
+    // And should that removal fail too, the leg's own join into the room is answered with its removal.
+    const joined = await roomEvent(room, agent.id, 'participant-join', leg, `supervisor-${id}`, 1001);
+    expect(joined).toMatchObject({ supervisor: true, remove: [{ monitor_id: id, conference_sid: room, participant: leg }] });
+    expect(await monitorStatus(id)).toEqual({ status: 'ended', end_reason: 'call_ended' });
+    expect((await logOf(boss.id)).map((x) => [x.action, x.result])).toEqual([['monitor_start', 'call_ended']]);
+  });
+
+  it("the supervisor's join after the customer's room leave, the create's answer after both", async () => {
+    const agent = await agentWithLogin();
+    await startShift(agent);
+    const sid = await customerOnCall(agent);
+    const boss = await bossWithLogin();
+    const actor = JSON.stringify({ user_id: boss.id, email: boss.email, role: 'supervisor', address: '127.0.0.1' });
+    const [b] = await sql<{ r: { monitor: { monitor_id: number }; conference_sid: string } }>(`select supervisor_monitor_begin($1::jsonb, $2, 'listen', 'client:x') as r`, [actor, sid]);
+    const id = b!.r.monitor.monitor_id;
+    const room = b!.r.conference_sid;
+    await roomEvent(room, agent.id, 'participant-leave', sid, `customer-${sid}`, 1000);
+    await statusIs(agent.id, 'wrap_up');
+    const leg = 'CA' + randomBytes(16).toString('hex');
+    expect(await roomEvent(room, agent.id, 'participant-join', leg, `supervisor-${id}`, 1001)).toMatchObject({ remove: [{ monitor_id: id, participant: leg }] });
+    const [st] = await sql<{ r: { call_over: boolean } }>(`select supervisor_monitor_started($1::jsonb, $2, $3, 'ok', '{}'::jsonb) as r`, [actor, id, leg]);
+    expect(st!.r.call_over).toBe(true);
+    expect(await monitorStatus(id)).toEqual({ status: 'ended', end_reason: 'call_ended' });
+  });
+
+  it("a supervisor left behind (the customer's leave lost, or its removal failed) is taken out when the agent's next customer joins", async () => {
+    const agent = await agentWithLogin();
+    const shift = await startShift(agent);
+    const first = await customerOnCall(agent, { hangupAfter: 15 });
+    const boss = await bossWithLogin();
+    const started = await api('/api/supervisor/monitor', boss.token, { call_sid: first, mode: 'barge', to: newMobile('11') });
+    expect(started.status).toBe(200);
+    const id = (started.json['monitor'] as { monitor_id: number }).monitor_id;
+    const leg = await joinedLeg(id);
+    const room = (await sql<{ c: string }>(`select room_conference_sid as c from agents where id = $1`, [agent.id]))[0]!.c;
+    await s.emulator.waitForCall(first);
+    await s.emulator.waitForCall(leg);
+    await statusIs(agent.id, 'wrap_up');
+    // As if the customer's leave never came, or its removal failed: the row still says the supervisor is in the room.
+    await sql(`update supervisor_monitors set status = 'joined', ended_at = null, end_reason = null where id = $1`, [id]);
+    expect((await api('/api/agent/status', agent.token, { status: 'available' })).status).toBe(200);
+    const second = await customerOnCall(agent);
+    // The next customer's join (replayed: repeated callbacks end in the same state) names the supervisor left behind.
+    const seq = 1;
+    const joined = await roomEvent(room, agent.id, 'participant-join', second, `customer-${second}`, seq);
+    expect(joined.remove).toEqual([{ monitor_id: id, conference_sid: room, participant: `supervisor-${id}` }]);
+    // A supervisor of the second customer is not named.
+    const again = await api('/api/supervisor/monitor', boss.token, { call_sid: second, mode: 'listen' });
+    expect(again.status).toBe(200);
+    const id2 = (again.json['monitor'] as { monitor_id: number }).monitor_id;
+    await joinedLeg(id2);
+    expect((await roomEvent(room, agent.id, 'participant-join', second, `customer-${second}`, seq)).remove!.map((m) => m.monitor_id)).toEqual([id]);
+    expect([hears(second, shift), hears(shift, second)]).toEqual([true, true]);
+  });
+});
+
+describe('who the supervisor may be called on', () => {
+  it("refuses the account's own numbers, opted-out numbers and numbers outside Brazil; nothing asked of Twilio", async () => {
+    const agent = await agentWithLogin();
+    await startShift(agent);
+    const sid = await customerOnCall(agent);
+    const boss = await bossWithLogin();
+    const optedOut = newMobile('11');
+    await sql(`insert into opt_outs (phone_number, source) values ($1, 'manual') on conflict do nothing`, [optedOut]);
+    const calls = s.emulator.calls().length;
+    for (const [to, status, error] of [
+      [agent.did, 400, 'to_own_number'],
+      [optedOut, 400, 'to_opted_out'],
+      ['+14155550100', 400, 'bad_request'],
+      ['+5501987650000', 400, 'bad_request'],
+    ] as const) {
+      expect({ to, ...(await api('/api/supervisor/monitor', boss.token, { call_sid: sid, mode: 'listen', to })) }).toMatchObject({ to, status, json: { error } });
+    }
+    expect(s.emulator.calls().length).toBe(calls);
+    expect(await sql(`select 1 from supervisor_monitors where call_sid = $1`, [sid])).toEqual([]);
+    expect((await logOf(boss.id)).map((r) => r.result)).toEqual(['to_own_number', 'to_opted_out', 'bad_request', 'bad_request']);
+  });
+});
+
+describe("Twilio's refusals and legs the database lost track of", () => {
+  it('whisper without Agent Conference is 409 whisper_unavailable; a room that ended under the request is 409 no_agent, not 502', async () => {
+    const agent = await agentWithLogin();
+    await startShift(agent);
+    const sid = await customerOnCall(agent);
+    const boss = await bossWithLogin();
+    s.emulator.configureAccount(LOCAL.accountSid, { agentConference: false });
+    try {
+      expect(await api('/api/supervisor/monitor', boss.token, { call_sid: sid, mode: 'whisper' })).toMatchObject({ status: 409, json: { error: 'whisper_unavailable' } });
+      const listen = await api('/api/supervisor/monitor', boss.token, { call_sid: sid, mode: 'listen' });
+      expect(listen.status).toBe(200);
+      const id = (listen.json['monitor'] as { monitor_id: number }).monitor_id;
+      await joinedLeg(id);
+      expect(await api('/api/supervisor/monitor/mode', boss.token, { monitor_id: id, mode: 'whisper' })).toMatchObject({ status: 409, json: { error: 'whisper_unavailable' } });
+      expect((await sql<{ mode: string; status: string }>(`select mode, status from supervisor_monitors where id = $1`, [id]))[0]).toEqual({ mode: 'listen', status: 'joined' });
+      expect((await api('/api/supervisor/monitor/stop', boss.token, { monitor_id: id })).status).toBe(200);
+    } finally {
+      s.emulator.configureAccount(LOCAL.accountSid, { agentConference: true });
+    }
+    // The agent's room as the database last knew it is gone (a lost conference-end): Twilio answers 404.
+    const [{ c: room }] = (await sql<{ c: string }>(`select room_conference_sid as c from agents where id = $1`, [agent.id])) as [{ c: string }];
+    await sql(`update agents set room_conference_sid = $2 where id = $1`, [agent.id, 'CF' + randomBytes(16).toString('hex')]);
+    try {
+      expect(await api('/api/supervisor/monitor', boss.token, { call_sid: sid, mode: 'listen' })).toMatchObject({ status: 409, json: { error: 'no_agent' } });
+    } finally {
+      await sql(`update agents set room_conference_sid = $2 where id = $1`, [agent.id, room]);
+    }
+    expect((await logOf(boss.id)).map((r) => [r.action, r.result])).toEqual([
+      ['monitor_start', 'whisper_unavailable'],
+      ['monitor_start', 'ok'],
+      ['monitor_mode', 'whisper_unavailable'],
+      ['monitor_stop', 'ok'],
+      ['monitor_start', 'no_agent'],
+    ]);
+    // (The stopped one's end is 'stopped' or 'left', whichever of the stop's answer and the leg's leave came first.)
+    expect(await sql(`select status, end_reason from supervisor_monitors where user_id = $1 and end_reason not in ('stopped', 'left') order by id`, [boss.id])).toEqual([
+      { status: 'ended', end_reason: 'whisper_unavailable' },
+      { status: 'ended', end_reason: 'no_agent' },
+    ]);
+  });
+
+  it('a stop before the leg has a CallSid stored still takes the leg out (by its label, while it rings)', async () => {
+    const agent = await agentWithLogin();
+    const shift = await startShift(agent);
+    const sid = await customerOnCall(agent);
+    const boss = await bossWithLogin();
+    const actor = JSON.stringify({ user_id: boss.id, email: boss.email, role: 'supervisor', address: '127.0.0.1' });
+    const phone = newMobile('11');
+    s.emulator.addParty({ number: phone, answerAfter: 20 });
+    const [b] = await sql<{ r: { monitor: { monitor_id: number }; conference_sid: string; from: string } }>(`select supervisor_monitor_begin($1::jsonb, $2, 'barge', $3) as r`, [actor, sid, phone]);
+    const id = b!.r.monitor.monitor_id;
+    // Participants create reached Twilio, but its answer never came back (a timeout): no CallSid in the row.
+    const p = await s.twilio.conferences(b!.r.conference_sid).participants.create({ from: b!.r.from, to: phone, label: `supervisor-${id}`, beep: 'false', endConferenceOnExit: false });
+    expect(await api('/api/supervisor/monitor/stop', boss.token, { monitor_id: id })).toEqual({ status: 200, json: { ok: true } });
+    await s.emulator.waitForCall(p.callSid);
+    // Removed by its label while still ringing: it never joined the room.
+    expect(s.emulator.webhooks().filter((x) => x.callSid === p.callSid && x.params['StatusCallbackEvent'] === 'participant-join')).toEqual([]);
+    expect(hears(sid, p.callSid) || hears(shift, p.callSid)).toBe(false);
+    expect(s.emulator.conferences().find((c) => c.sid === b!.r.conference_sid)!.participants.sort()).toEqual([sid, shift].sort());
+    expect((await sql<{ status: string }>(`select status from supervisor_monitors where id = $1`, [id]))[0]!.status).toBe('ended');
   });
 });

@@ -12,7 +12,8 @@
  *
  * Supervisors and admins get one too, for listening from the dashboard: identity
  * supervisor-<user id> (the address /api/supervisor/monitor calls, client:supervisor-<user id>),
- * incoming calls only (no TwiML App: the dashboard never places a call itself).
+ * incoming calls only (no TwiML App: the dashboard never places a call itself, so a
+ * supervisor's token needs only TWILIO_API_KEY and TWILIO_API_SECRET).
  */
 import twilio from 'twilio';
 import { unwrapAgent, type VoiceTokenResponse } from '../../lib/domain/agents';
@@ -22,8 +23,9 @@ import { ApiError, apiFunction } from '../../lib/runtime/api';
 export const handler = apiFunction({ roles: ['agent', 'supervisor', 'admin'] }, async ({ config, db, session, context }): Promise<VoiceTokenResponse> => {
   const listener = session!.user.role !== 'agent';
   const { TWILIO_API_KEY: key, TWILIO_API_SECRET: secret, TWILIO_TWIML_APP_SID: app } = config;
-  if (!key || !secret || !app) {
-    throw new ApiError(503, 'softphone_not_configured', 'the softphone is not configured (TWILIO_API_KEY, TWILIO_API_SECRET, TWILIO_TWIML_APP_SID)');
+  // A listener's token has no outgoing grant, so it needs no TwiML App.
+  if (!key || !secret || (!listener && !app)) {
+    throw new ApiError(503, 'softphone_not_configured', `the softphone is not configured (TWILIO_API_KEY, TWILIO_API_SECRET${listener ? '' : ', TWILIO_TWIML_APP_SID'})`);
   }
   const identity = listener
     ? supervisorIdentity(session!.user.id)
@@ -34,7 +36,7 @@ export const handler = apiFunction({ roles: ['agent', 'supervisor', 'admin'] }, 
   if (typeof account !== 'string' || !/^AC[0-9a-f]{32}$/.test(account)) throw new Error('ACCOUNT_SID is missing from the context');
   const ttl = config.VOICE_TOKEN_TTL_SECONDS;
   const token = new twilio.jwt.AccessToken(account, key, secret, { identity, ttl });
-  token.addGrant(new twilio.jwt.AccessToken.VoiceGrant(listener ? { incomingAllow: true } : { incomingAllow: true, outgoingApplicationSid: app }));
+  token.addGrant(new twilio.jwt.AccessToken.VoiceGrant(listener ? { incomingAllow: true } : { incomingAllow: true, outgoingApplicationSid: app! }));
   const jwt = token.toJwt();
   // The token's own exp claim, so the page's deadline is the one Twilio enforces.
   const exp = (JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8')) as { exp: number }).exp;

@@ -11,9 +11,13 @@
  *
  * A supervisor's leg (label `supervisor-<monitor id>`, or a monitor's CallSid) only moves its
  * monitor row (supervisor_conference_event answers before apply_conference_event is reached):
- * never a customer, never the agent's state. When a customer leaves a room that supervisors are
- * listening to, they are taken out of the room too (Participants delete), so they never stay on
- * the agent's next call; a failure there is logged, never the webhook's.
+ * never a customer, never the agent's state. The answer's `remove` names the supervisors to take
+ * out of the room (Participants delete by CallSid or label): those of a customer who left, those
+ * whose customer is no longer the agent's live call (checked on every event of the room, so the
+ * agent's next customer joining removes one left behind), and a supervisor's leg joining after
+ * its customer left. A supervisor never stays on the agent's next call, whatever order the
+ * callbacks come in; a failed delete is logged, never the webhook's (the next room event asks
+ * again).
  */
 import type twilio from 'twilio';
 import { unwrap } from '../../lib/runtime/db';
@@ -35,11 +39,11 @@ const conferenceParams = {
   SequenceNumber: int(0, 2_147_483_647).orElse(undefined),
 };
 
-/** A monitor whose supervisor leaves the room with the customer. */
+/** A supervisor to take out of the room (their customer is gone). */
 interface MonitorToRemove {
   monitor_id: number;
   conference_sid: string;
-  /** The participant label (supervisor-<monitor id>): Participants delete takes a CallSid or a label. */
+  /** The leg's CallSid or its label supervisor-<monitor id>: Participants delete takes either. */
   participant: string;
 }
 

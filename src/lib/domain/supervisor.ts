@@ -108,6 +108,9 @@ const STATUS_OF: Record<string, number> = {
   monitor_ended: 409,
   agent_busy: 409,
   bad_request: 400,
+  to_own_number: 400,
+  to_opted_out: 400,
+  whisper_unavailable: 409,
 };
 
 /** Throws the HTTP answer of a SQL refusal ({error, message}); answers the data otherwise. */
@@ -198,6 +201,36 @@ export function twilioFailure(e: unknown): { twilio_status?: number; twilio_code
 /** A 404 from Twilio: the participant (or its conference) is already gone. */
 export function isGone(e: unknown): boolean {
   return (e as { status?: unknown }).status === 404;
+}
+
+/**
+ * Twilio refused to add a participant because the conference is over: 404, or error 16022
+ * "Conference does not exist or is completed" (twilio.com/docs/api/errors/16022).
+ */
+export function isRoomGone(e: unknown): boolean {
+  return isGone(e) || (e as { code?: unknown }).code === 16022;
+}
+
+/**
+ * Twilio refused coaching because the account does not use Agent Conference: error 16000
+ * "Whisper Not Available on Twilio Conference" (twilio.com/docs/api/errors/16000). The account's
+ * Voice → Settings → Conference page turns Agent Conference on.
+ */
+export function isWhisperUnavailable(e: unknown): boolean {
+  return (e as { code?: unknown }).code === 16000;
+}
+
+/** The 409 whisper_unavailable answer (the account lacks Agent Conference). */
+export const WHISPER_UNAVAILABLE_MESSAGE =
+  'whisper needs Agent Conference on the Twilio account (Console: Voice, Settings, Conference); listen and barge work without it';
+
+/**
+ * A phone a supervisor may be called on: E.164 in Brazil (+55, then a 2-digit area code not
+ * starting with 0 and 8 or 9 digits). The dialer calls Brazilian numbers only, from Brazilian
+ * caller IDs; a foreign number would bridge a customer's call abroad.
+ */
+export function isSupervisorPhone(v: string): boolean {
+  return /^\+55[1-9][0-9][0-9]{8,9}$/.test(v);
 }
 
 /**

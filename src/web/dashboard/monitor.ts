@@ -7,7 +7,8 @@
  * Audio: with `options.deviceFactory` and `options.voiceToken` the browser registers a Voice SDK
  * Device as `supervisor-<user id>` (GET /api/voice-token) before the first start, and the
  * server's Participants create rings it: the call that arrives while a start is in flight is
- * accepted at once (no ring for the supervisor to click), any other is rejected. With
+ * accepted at once (no ring for the supervisor to click), any other is left ringing (never
+ * rejected: a reject on one device cancels the call on every device of the identity). With
  * `options.phone` returning a number, the server rings that phone instead (`to`). The leg ends
  * on stop, and when the server takes the supervisor out (the customer left): the state becomes
  * null then.
@@ -111,7 +112,11 @@ export function createMonitor(api: MonitorApi, options: MonitorOptions = {}): Mo
           const take = expecting;
           expecting = null;
           take(call);
-        } else call.reject();
+        }
+        // Any other call is left alone, never rejected: every tab and machine signed in as this
+        // supervisor registers the same identity and rings together, and a reject on one device
+        // makes Twilio cancel the call on all of them (including the one starting the
+        // monitoring). Unanswered, it is cancelled when the right device accepts it, or times out.
       });
       d.on('tokenWillExpire', () => {
         options.voiceToken!().then((t) => d.updateToken(t.token), () => complain('não foi possível renovar o acesso de áudio'));
@@ -185,7 +190,7 @@ export function createMonitor(api: MonitorApi, options: MonitorOptions = {}): Mo
         const call = await rang;
         const sid = call.parameters['CallSid'];
         if (r.monitor.participant_call_sid && sid && sid !== r.monitor.participant_call_sid) {
-          call.reject();
+          // Not ours: left ringing (a reject would cancel it on every device of this identity).
           throw new Error('chegou uma chamada que não é a da escuta');
         }
         adopt(call);

@@ -4,14 +4,16 @@
  * room's ConferenceSid): listen muted, whisper coaching the agent's leg, barge heard by all. The
  * supervisor's audio goes to their browser (Voice SDK identity supervisor-<user id>, see
  * /api/voice-token) or, with `to`, to that phone (E.164). Answers {monitor}. 404 not_found (no
- * such call), 409 call_ended (the call is over: nothing is asked of Twilio), 409 no_agent (no
- * agent is talking to the customer in a room), 502 twilio_error (Twilio refused the
- * participant). Every answer is logged in supervisor_actions.
+ * such call), 409 call_ended (the call is over: nothing is asked of Twilio, or it ended while
+ * Twilio was asked), 409 no_agent (no agent is talking to the customer in a room, or the room
+ * ended under the request), 409 whisper_unavailable (the account lacks Agent Conference), 400
+ * bad_request / to_own_number / to_opted_out (`to` must be a Brazilian E.164 phone, not a number
+ * of the account nor an opted-out one), 502 twilio_error (Twilio refused the participant). Every answer is logged in supervisor_actions.
  */
 import type twilio from 'twilio';
 import { isE164 } from '../../../lib/domain/e164';
 import {
-  isGone, LoggedRefusal, monitorMode, participantCreateParams, rawField, rpc, rpcOrRefuse, supervisorFunction, supervisorIdentity, twilioFailure,
+  isGone, isRoomGone, isSupervisorPhone, isWhisperUnavailable, LoggedRefusal, monitorLabel, monitorMode, WHISPER_UNAVAILABLE_MESSAGE, participantCreateParams, rawField, rpc, rpcOrRefuse, supervisorFunction, supervisorIdentity, twilioFailure,
   type MonitorMode, type MonitorRow,
 } from '../../../lib/domain/supervisor';
 import { twilioClientOptions } from '../../../lib/runtime/twilio-client';
@@ -20,7 +22,7 @@ import { text } from '../../../lib/runtime/validate';
 const body = {
   call_sid: text({ pattern: /^CA[0-9a-f]{32}$/, message: 'must be CA followed by 32 hex characters' }),
   mode: monitorMode(),
-  to: text({ max: 16 }).refine((v) => isE164(v), 'must be a phone number in E.164 form (+5511…)').optional(),
+  to: text({ max: 16 }).refine((v) => isE164(v) && isSupervisorPhone(v), 'must be a Brazilian phone number in E.164 form (+5511…)').optional(),
 };
 
 interface Begun {
@@ -47,6 +49,17 @@ export const handler = supervisorFunction(
       );
       participantSid = p.callSid;
     } catch (e) {
+      if (isRoomGone(e)) {
+        // The room ended under the request (the agent's shift leg left, or the call ended).
+        const r = await rpc<{ result: string }>(db, 'supervisor_monitor_started', { p_actor: actor, p_monitor_id: id, p_participant_call_sid: null, p_result: 'room_gone', p_detail: twilioFailure(e) });
+        throw new LoggedRefusal(409, r.result, r.result === 'call_ended' ? 'the call has ended' : 'the agent is no longer in a room on this call');
+      }
+      if (isWhisperUnavailable(e)) {
+        await rpc(db, 'supervisor_monitor_started', { p_actor: actor, p_monitor_id: id, p_participant_call_sid: null, p_result: 'whisper_unavailable', p_detail: twilioFailure(e) });
+        throw new LoggedRefusal(409, 'whisper_unavailable', WHISPER_UNAVAILABLE_MESSAGE);
+      }
+      // The request may have reached Twilio anyway (a timeout, a 5xx): take out whatever leg it made.
+      await client.conferences(begun.conference_sid).participants(monitorLabel(id)).remove().catch(() => undefined);
       await rpc(db, 'supervisor_monitor_started', { p_actor: actor, p_monitor_id: id, p_participant_call_sid: null, p_result: 'twilio_error', p_detail: twilioFailure(e) });
       throw new LoggedRefusal(502, 'twilio_error', `Twilio did not add the supervisor to the call: ${twilioFailure(e).message}`);
     }

@@ -2,12 +2,13 @@
  * POST /api/supervisor/monitor/mode {monitor_id, mode} — switches a monitoring live between
  * listen, whisper and barge (Participants update: Muted, Coaching, CallSidToCoach on the
  * supervisor's leg). Answers {monitor}. 404 not_found, 409 monitor_ended (the supervisor's leg is
- * gone), 409 call_ended (the customer's call is over: nothing is asked of Twilio), 502
+ * gone), 409 call_ended (the customer's call is over: nothing is asked of Twilio), 409
+ * whisper_unavailable (the account lacks Agent Conference, Twilio error 16000), 502
  * twilio_error. Logged.
  */
 import type twilio from 'twilio';
 import {
-  LoggedRefusal, modeUpdateParams, monitorMode, positiveId, rawField, rpc, rpcOrRefuse, supervisorFunction, twilioFailure,
+  isWhisperUnavailable, LoggedRefusal, modeUpdateParams, WHISPER_UNAVAILABLE_MESSAGE, monitorMode, positiveId, rawField, rpc, rpcOrRefuse, supervisorFunction, twilioFailure,
   type MonitorRow,
 } from '../../../../lib/domain/supervisor';
 import { twilioClientOptions } from '../../../../lib/runtime/twilio-client';
@@ -39,8 +40,10 @@ export const handler = supervisorFunction(
       await client.conferences(checked.conference_sid).participants(checked.participant_call_sid).update(modeUpdateParams(b.mode, checked.coached_call_sid));
     } catch (e) {
       const gone = (e as { status?: unknown }).status === 404;
-      await done(gone ? 'monitor_ended' : 'twilio_error', twilioFailure(e));
+      const noWhisper = isWhisperUnavailable(e);
+      await done(gone ? 'monitor_ended' : noWhisper ? 'whisper_unavailable' : 'twilio_error', twilioFailure(e));
       if (gone) throw new LoggedRefusal(409, 'monitor_ended', 'the supervisor is no longer in the room');
+      if (noWhisper) throw new LoggedRefusal(409, 'whisper_unavailable', WHISPER_UNAVAILABLE_MESSAGE);
       throw new LoggedRefusal(502, 'twilio_error', `Twilio did not change the mode: ${twilioFailure(e).message}`);
     }
     return { monitor: (await done('ok', {})).monitor };
