@@ -24,7 +24,7 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
-export async function seed(databaseUrl: string, calls: number, days: number): Promise<{ token: string; hash: string; campaign: string }> {
+export async function seed(databaseUrl: string, calls: number, days: number, statusDays = days): Promise<{ token: string; hash: string; campaign: string }> {
   const c = new Client({ connectionString: databaseUrl });
   await c.connect();
   try {
@@ -60,7 +60,7 @@ export async function seed(databaseUrl: string, calls: number, days: number): Pr
          from generate_series(1, $3::int) g
          cross join lateral (select '+5521' || (990000000 + g % 20)::text as n,
                                     (date_trunc('day', now() at time zone 'America/Sao_Paulo') - ((g % $5::int) * interval '1 day') + interval '8 hours'
-                                      + ((g * 7919) % 43200) * interval '1 second') at time zone 'America/Sao_Paulo' as t,
+                                      + ((g::bigint * 7919) % 43200) * interval '1 second') at time zone 'America/Sao_Paulo' as t,
                                     case when g % 10 = 9 then 'refused' when g % 5 = 0 then 'noanswer' when g % 5 = 1 then 'machine'
                                          when g % 31 = 0 then 'abandoned' else 'connected' end as kind) x`,
       [campaigns, agents, calls, tag, days],
@@ -81,7 +81,7 @@ export async function seed(databaseUrl: string, calls: number, days: number): Pr
          cross join generate_series(0, 23) m
          cross join (values ('available', 0, 10), ('busy', 10, 15), ('wrap_up', 25, 2), ('paused', 27, 3)) s(status, off, len)
         where d + m * interval '30 minutes' < now() - interval '30 minutes'`,
-      [agents, days],
+      [agents, statusDays],
     );
     await c.query(`insert into service_queues (name) values ($1)`, [`bench-${tag}`]);
     await c.query(
@@ -89,7 +89,7 @@ export async function seed(databaseUrl: string, calls: number, days: number): Pr
        select 'CA' || md5('q' || $2 || g), $1, t, t + w * interval '1 second', case when g % 7 = 0 then 'abandoned' else 'answered' end, w
          from generate_series(1, 20000) g
          cross join lateral (select (date_trunc('day', now() at time zone 'America/Sao_Paulo') - ((g % $3::int) * interval '1 day') + interval '8 hours'
-                                      + ((g * 104729) % 43200) * interval '1 second') at time zone 'America/Sao_Paulo' as t, g % 90 as w) x
+                                      + ((g::bigint * 104729) % 43200) * interval '1 second') at time zone 'America/Sao_Paulo' as t, g % 90 as w) x
         where t < now()`,
       [`bench-${tag}`, tag, days],
     );
@@ -113,18 +113,21 @@ async function main(): Promise<void> {
   const o = new Command()
     .option('--calls <n>', 'calls seeded', '100000')
     .option('--days <n>', 'days they spread over', '30')
+    .option('--status-days <n>', "days of agents' status periods (more than --days: a table older than the range)")
     .option('--requests <n>', 'requests per view and path', '20')
     .option('--json', 'print the figures as one JSON document')
     .parse(process.argv)
-    .opts<{ calls: string; days: string; requests: string; json?: boolean }>();
+    .opts<{ calls: string; days: string; statusDays?: string; requests: string; json?: boolean }>();
   const [calls, days, requests] = [o.calls, o.days, o.requests].map(Number) as [number, number, number];
+  const statusDays = o.statusDays === undefined ? days : Number(o.statusDays);
+  if (!Number.isInteger(statusDays) || statusDays < days) throw new Error('--status-days must be a whole number ≥ --days');
   if (![calls, days, requests].every((n) => Number.isInteger(n) && n > 0) || days > 92) throw new Error('--calls, --requests and --days (≤ 92) must be positive integers');
 
   const stack = await startStackProcess(['--no-emulator']);
   try {
     const { FUNCTIONS_BASE_URL: base, SUPABASE_URL, SUPABASE_SERVICE_ROLE_KEY: key, DATABASE_URL } = stack.env;
     const t0 = performance.now();
-    const { token, hash, campaign } = await seed(DATABASE_URL, calls, days);
+    const { token, hash, campaign } = await seed(DATABASE_URL, calls, days, statusDays);
     const seedSeconds = (performance.now() - t0) / 1000;
     const now = Date.now();
     const views = [
@@ -173,7 +176,7 @@ async function main(): Promise<void> {
       };
       results.push({ view: v.name, query: v.q, bytes, report: f(lat.report), databaseFloor: f(lat.db), roundTripsPerReport: trips / requests });
     }
-    const out = { node: process.version, cores: cpus().length, calls, days, seedSeconds, requests, results };
+    const out = { node: process.version, cores: cpus().length, calls, days, statusDays, seedSeconds, requests, results };
     if (o.json) console.log(JSON.stringify(out));
     else {
       console.log(`bench:history — GET /api/history on ${calls.toLocaleString('en')} calls over ${days} days (seeded in ${seedSeconds.toFixed(0)} s), ${requests} requests per view, one at a time, Node ${process.version}, ${out.cores} cores`);

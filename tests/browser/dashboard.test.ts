@@ -478,6 +478,45 @@ describe('the supervisor board', () => {
     });
   });
 
+  it('a reload while the API fails keeps the session and retries; a locked account counts down on the form', async () => {
+    b = await launch('dashboard reload outage and lockout');
+    const tb = b;
+    await steps(tb, async () => {
+      const { page } = tb;
+      await signIn(page, SUPERVISOR);
+      const row = `tr[data-testid="agent-${agentIds['falando']}"]`;
+      await page.waitForSelector(row);
+      // The page is reloaded while /api/me answers 503: the token stays, the banner says so.
+      await page.route('**/api/me', (route: Route) => route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: 'database_unavailable', message: 'down' }) }));
+      await page.reload();
+      await page.waitForSelector('[data-testid="stale-banner"]:not([hidden])', { timeout: 5000 });
+      expect(await page.textContent('#stale')).toMatch(/^Não foi possível carregar o painel\. Sistema temporariamente indisponível\./);
+      expect(await page.isVisible('#login-view')).toBe(false);
+      expect(await page.evaluate(`sessionStorage.getItem('discador.session') !== null`)).toBe(true);
+      await tb.shot('reload during an outage');
+      // The API answers again: the board comes back without signing in.
+      await page.unroute('**/api/me');
+      await page.waitForSelector(row, { timeout: 10000 });
+      await page.waitForSelector('[data-testid="stale-banner"]', { state: 'hidden', timeout: 5000 });
+
+      // Signed out, a locked account: the countdown, the button off until it ends.
+      await page.click('#logout');
+      await page.waitForSelector('#login-view:not([hidden])');
+      await page.route('**/api/login', (route: Route) =>
+        route.fulfill({ status: 429, contentType: 'application/json', headers: { 'Retry-After': '2' }, body: JSON.stringify({ error: 'account_locked', message: 'locked', retry_after: 2 }) }),
+      );
+      await page.fill('#login-email', SUPERVISOR.email);
+      await page.fill('#login-password', 'errada');
+      await page.click('#login-submit');
+      await page.waitForSelector('#login-error:not([hidden])');
+      expect(await page.textContent('#login-error')).toMatch(/^Muitas tentativas sem sucesso\. Tente novamente em [12] segundos?\.$/);
+      expect(await page.isDisabled('#login-submit')).toBe(true);
+      await tb.shot('locked out');
+      await page.waitForFunction(`!document.getElementById('login-submit').disabled`, undefined, { timeout: 5000 });
+      expect(await page.textContent('#login-error')).toBe('Você já pode tentar entrar de novo.');
+    });
+  });
+
   it('draws open alerts and the Anatel block from the board; "—" while there is no Anatel monitor', async () => {
     b = await launch('dashboard alerts and anatel');
     const tb = b;

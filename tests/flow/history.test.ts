@@ -299,6 +299,24 @@ describe('GET /api/history', () => {
     const other = all.campaigns.find((k: any) => k.campaign_id === k2);
     expect(other).toMatchObject({ dials: 1, ended: 1, short: 1, amd_machine: 1, amd_machine_end_beep: 1, abandon_cap: 0.05 });
   });
+
+  it('an abandon counts in the hour of its live answer: no 0 % hour with an abandon, no rate over 100 %', async () => {
+    const [c] = await sql<{ id: string }>(`insert into campaigns (name, mode, status, abandon_cap, amd_human_accuracy) values ($1, 'predictive', 'paused', 0.03, 1) returning id`, [`Histórico C ${tag}`]);
+    const ins = (created: string, live: string, abandoned: string | null) =>
+      sql(
+        `insert into calls (call_sid, direction, from_number, to_number, campaign_id, status, duration, created_at, answered_by, amd_at, live_at, abandoned_at)
+         values ($1, 'outbound-api', $2, $3, $4, 'completed', 9, $5, 'human', $6, $6, $7)`,
+        [newCallSid(), newMobile('11'), newMobile('11'), c!.id, sp(created), sp(live), abandoned ? sp(abandoned) : null],
+      );
+    // Live at 11:59:58, abandoned at 12:00:01; another call live in 12h and not abandoned.
+    await ins('2025-03-12 11:59:40', '2025-03-12 11:59:58', '2025-03-12 12:00:01');
+    await ins('2025-03-12 12:10:00', '2025-03-12 12:10:10', null);
+    const r = (await get(`from=2025-03-12&to=2025-03-12&group=hour&campaign_id=${c!.id}`)).json;
+    const at = (h: string) => r.buckets.find((b: any) => b.bucket === `2025-03-12 ${h}`);
+    expect(at('11:00')).toMatchObject({ live: 1, abandoned: 1, abandon_rate: 1, abandon_rate_with_amd: 1 });
+    expect(at('12:00')).toMatchObject({ live: 1, abandoned: 0, abandon_rate: 0 });
+    for (const b of r.buckets) expect(b.abandon_rate).toBeLessThanOrEqual(1);
+  });
 });
 
 describe('GET /api/history/export', () => {
