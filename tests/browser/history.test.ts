@@ -204,6 +204,29 @@ describe('the history page', () => {
       expect(csv.startsWith('\ufeffid;campanha;limite de abandono;discagens;conexões;')).toBe(true);
       expect(csv).toContain(`\r\n${campaignId};Cobrança ${tag};0,03;36;6;`);
 
+      // Someone signs in as an agent in another tab: the shared cookie is now the agent's. The
+      // export still goes with this tab's session (its bearer token), not the cookie.
+      await page.evaluate(
+        `fetch('/api/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(${JSON.stringify(ANA)}) }).then((r) => r.status)`,
+      );
+      const [again] = await Promise.all([page.waitForEvent('download'), page.click('a.export[data-table="campaigns"]')]);
+      expect(readFileSync((await again.path())!, 'utf8')).toBe(csv);
+
+      // A refused export is said on the page; nothing is saved.
+      await page.route('**/api/history/export?**', (route) =>
+        route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: 'report_timeout', message: 'slow' }) }),
+      );
+      let saved = 0;
+      page.on('download', () => (saved += 1));
+      await page.click('a.export[data-table="agents"]');
+      await page.waitForSelector('#report-error:not([hidden])');
+      expect(await page.textContent('#report-error')).toBe(
+        'Não foi possível exportar o CSV: O relatório demorou demais para ser calculado. Escolha um período menor, agrupe por dia ou filtre uma campanha.',
+      );
+      await page.waitForTimeout(300);
+      expect(saved).toBe(0);
+      await page.unroute('**/api/history/export?**');
+
       // A campaign, by hour: 24 hours of the 10th.
       await page.fill('#f-to', '2025-03-10');
       await page.selectOption('#f-group', 'hour');
@@ -245,6 +268,23 @@ describe('the history page', () => {
       expect(await page.textContent('#login-error')).toBe('Esta página é só para supervisores e administradores.');
       expect(await page.isVisible('#report-view')).toBe(false);
       await tb.shot('agent refused');
+
+      // The agent page's session in this tab: opening history here (403) leaves it alone.
+      await page.goto(`${base}/agent.html`);
+      await page.fill('#login-email', ANA.email);
+      await page.fill('#login-password', ANA.password);
+      await page.click('#login-submit');
+      await page.waitForSelector('#app-view:not([hidden])');
+      const token = await page.evaluate(`sessionStorage.getItem('discador.session')`);
+      expect(token).toEqual(expect.any(String));
+      await page.goto(`${base}/history.html`);
+      await page.waitForSelector('#login-error:not([hidden])');
+      expect(await page.textContent('#login-error')).toBe('Esta página é só para supervisores e administradores.');
+      expect(await page.evaluate(`sessionStorage.getItem('discador.session')`)).toBe(token);
+      await page.goto(`${base}/agent.html`);
+      await page.waitForSelector('#app-view:not([hidden])');
+      await page.click('#logout');
+      await page.waitForSelector('#login-view:not([hidden])');
     });
   });
 });
