@@ -137,8 +137,8 @@ begin
            'amd_machine_end_other', coalesce(pg_catalog.sum(x.n) filter (where x.kind = 'amd' and x.answered_by = 'machine_end_other'), 0),
            'amd_fax', coalesce(pg_catalog.sum(x.n) filter (where x.kind = 'amd' and x.answered_by = 'fax'), 0),
            'amd_unknown', coalesce(pg_catalog.sum(x.n) filter (where x.kind = 'amd' and (x.answered_by = 'unknown' or x.answered_by is null)), 0))
-    from (select e.kind, e.bucket, f.campaign_id, f.agent_id, f.n, f.acc, f.answered_by, f.dial, f.placed_ended, f.short
-            from (select c.campaign_id, c.agent_id, coalesce(k.amd_human_accuracy, 1)::numeric as acc, c.answered_by,
+    from (select e.kind, e.bucket, f.campaign_id, f.agent_id, f.n, coalesce(k.amd_human_accuracy, 1)::numeric as acc, f.answered_by, f.dial, f.placed_ended, f.short
+            from (select c.campaign_id, c.agent_id, c.answered_by,
                          (c.direction = 'outbound-api' and not coalesce(c.end_reason in ('twilio_refused', 'never_placed'), false)) as dial,
                          (c.caller_id is not null and c.call_sid is not null
                           and c.status in ('completed', 'no-answer', 'busy', 'failed', 'canceled')
@@ -152,11 +152,11 @@ begin
                          case when c.amd_at >= p_from and c.amd_at < p_to then pg_catalog.date_trunc(p_group, c.amd_at at time zone v_off) end as b_amd,
                          pg_catalog.count(*) as n
                     from public.calls c
-                    left join public.campaigns k on k.id = c.campaign_id
                    where c.created_at >= p_from - interval '1 day' and c.created_at < p_to
                      and (p_campaign_id is null or c.campaign_id = p_campaign_id)
                      and (p_agent_id is null or c.agent_id = p_agent_id)
-                   group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12) f
+                   group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11) f
+            left join public.campaigns k on k.id = f.campaign_id
             cross join lateral (values ('created', f.b_created), ('connected', f.b_connected), ('live', f.b_live),
                                        ('abandoned', f.b_abandoned), ('amd', f.b_amd)) e(kind, bucket)
            where e.bucket is not null) x
