@@ -171,6 +171,16 @@ describe('the history page', () => {
         { label: 'Limite', data: [3, 3] },
       ]);
       expect(api.buckets.map((x: any) => x.abandon_rate)).toEqual([0.6667, 0.6667]);
+      // The database's own abandon and short-call rates per São Paulo day (the page's %).
+      const rates = await sql<{ abandon: number; short: number }>(
+        `select round(100.0 * count(abandoned_at) / nullif(count(live_at), 0), 2)::float8 as abandon,
+                round(100.0 * count(*) filter (where coalesce(duration, 0) <= 6 and call_sid is not null and caller_id is not null and status in ('completed', 'no-answer', 'busy', 'failed', 'canceled'))
+                      / nullif(count(*) filter (where call_sid is not null and caller_id is not null and status in ('completed', 'no-answer', 'busy', 'failed', 'canceled')), 0), 2)::float8 as short
+           from calls where campaign_id = $1 group by to_char(created_at at time zone 'America/Sao_Paulo', 'YYYY-MM-DD') order by 1`,
+        [campaignId],
+      );
+      expect(abandon.datasets[0]!.data).toEqual(rates.map((r) => r.abandon));
+      expect((await chartOf(tb, 'chart-short')).datasets[0]!.data).toEqual(rates.map((r) => r.short));
       // Short calls: 3 machines (3 s) and 6 unanswered (0 s) of 18 = 50 %.
       expect((await chartOf(tb, 'chart-short')).datasets[0]!.data).toEqual(api.buckets.map((x: any) => x.short_ratio * 100));
       expect(api.buckets.map((x: any) => x.short_ratio)).toEqual([0.5, 0.5]);
@@ -178,6 +188,14 @@ describe('the history page', () => {
       const agents = await chartOf(tb, 'chart-agents');
       const bia = api.agents.find((x: any) => x.agent === `Bia ${tag}`);
       expect(bia.talk_minutes_per_agent_hour).toBe(6.7);
+      // The database's own: busy minutes per staffed hour of Bia's status periods.
+      const [talk] = await sql<{ v: number }>(
+        `select round(((sum(extract(epoch from ended_at - started_at)) filter (where status = 'busy') / 60)
+                       / (sum(extract(epoch from ended_at - started_at)) filter (where status <> 'offline') / 3600))::numeric, 1)::float8 as v
+           from agent_status_history where agent_id = $1`,
+        [bia.agent_id],
+      );
+      expect(agents.datasets[0]!.data[agents.labels.indexOf(`Bia ${tag}`)]).toBe(talk!.v);
       expect(agents.labels).toEqual(api.agents.map((x: any) => x.agent));
       expect(agents.datasets[0]!.data).toEqual(api.agents.map((x: any) => x.talk_minutes_per_agent_hour));
       const amd = await chartOf(tb, 'chart-amd');
