@@ -199,6 +199,17 @@ beforeAll(async () => {
   await ended({ callerId: callerIds[0], createdAgo: t(600), status: 'completed', duration: 95, answeredBy: 'human', live: true, connected: true });
   await ended({ callerId: callerIds[1], createdAgo: t(500), status: 'busy', duration: null });
   await ended({ callerId: callerIds[1], createdAgo: t(400), status: 'completed', duration: 140, answeredBy: 'unknown', live: true, connected: true });
+  // Not calls, and not lines in use: an attempt Twilio refused (no call SID) and a call queued 11 minutes ago that never went out.
+  await sql(
+    `insert into calls (call_sid, direction, from_number, to_number, caller_id, campaign_id, status, duration, created_at, end_reason)
+     values (null, 'outbound-api', $1::text, $2, $1::text, $3, 'failed', null, now() - interval '5 minutes', 'twilio_refused')`,
+    [callerIds[0], newMobile('11'), campaignId],
+  );
+  await sql(
+    `insert into calls (call_sid, direction, from_number, to_number, caller_id, campaign_id, status, created_at)
+     values ($1, 'outbound-api', $2::text, $3, $2::text, $4, 'queued', now() - interval '11 minutes')`,
+    [newCallSid(), callerIds[1], newMobile('11'), campaignId],
+  );
 }, 120000);
 
 afterAll(async () => {
@@ -310,7 +321,8 @@ describe('the supervisor board', () => {
                 count(c.*) filter (where c.connected_at >= now() - interval '1 hour')::int as connects_hour,
                 count(c.*) filter (where c.live_at >= ${DAY_START})::int as live,
                 count(c.*) filter (where c.abandoned_at >= ${DAY_START})::int as abandoned,
-                count(c.*) filter (where c.status in ('queued','initiated','ringing','in-progress') and c.ended_at is null)::int as lines
+                count(c.*) filter (where c.status in ('queued','initiated','ringing','in-progress') and c.ended_at is null and c.end_reason is null
+                                   and (c.status = 'in-progress' or c.created_at > now() - interval '10 minutes'))::int as lines
            from campaigns k left join calls c on c.campaign_id = k.id where k.id = $1 group by k.id`,
         [campaignId],
       );
@@ -349,8 +361,9 @@ describe('the supervisor board', () => {
         const [c] = await sql(
           `select n.calls_today, n.daily_cap, n.spam_flagged_at is not null as flagged,
                   (select count(*)::int from calls c where c.caller_id = n.phone_number and c.status in ('completed','no-answer','busy','failed','canceled')
-                      and c.created_at >= ${DAY_START}) as ended,
+                      and c.call_sid is not null and coalesce(c.end_reason, '') not in ('twilio_refused', 'never_placed') and c.created_at >= ${DAY_START}) as ended,
                   (select count(*)::int from calls c where c.caller_id = n.phone_number and c.status in ('completed','no-answer','busy','failed','canceled')
+                      and c.call_sid is not null and coalesce(c.end_reason, '') not in ('twilio_refused', 'never_placed')
                       and coalesce(c.duration, 0) <= 6 and c.created_at >= ${DAY_START}) as short
              from phone_numbers n where n.phone_number = $1`,
           [n],
