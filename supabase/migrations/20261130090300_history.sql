@@ -86,8 +86,8 @@ begin
   if p_from is null or p_to is null or p_to <= p_from then
     return pg_catalog.jsonb_build_object('refused', 'bad_range', 'message', 'the range must end after it starts');
   end if;
-  if p_to - p_from > interval '92 days' then
-    return pg_catalog.jsonb_build_object('refused', 'bad_range', 'message', 'the range can be at most 92 days');
+  if p_to - p_from > interval '62 days' then
+    return pg_catalog.jsonb_build_object('refused', 'bad_range', 'message', 'the range can be at most 62 days');
   end if;
   if p_group = 'hour' and p_to - p_from > interval '7 days' then
     return pg_catalog.jsonb_build_object('refused', 'bad_range', 'message', 'grouped by hour, the range can be at most 7 days');

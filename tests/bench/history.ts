@@ -121,7 +121,7 @@ async function main(): Promise<void> {
   const [calls, days, requests] = [o.calls, o.days, o.requests].map(Number) as [number, number, number];
   const statusDays = o.statusDays === undefined ? days : Number(o.statusDays);
   if (!Number.isInteger(statusDays) || statusDays < days) throw new Error('--status-days must be a whole number ≥ --days');
-  if (![calls, days, requests].every((n) => Number.isInteger(n) && n > 0) || days > 92) throw new Error('--calls, --requests and --days (≤ 92) must be positive integers');
+  if (![calls, days, requests].every((n) => Number.isInteger(n) && n > 0) || days > 62) throw new Error('--calls, --requests and --days (≤ 62, the longest range) must be positive integers');
 
   const stack = await startStackProcess(['--no-emulator']);
   try {

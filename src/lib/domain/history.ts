@@ -103,7 +103,7 @@ export interface HistoryReport {
 // The query
 
 /** The longest range a report covers, and grouped by hour. */
-export const MAX_RANGE_DAYS = 92;
+export const MAX_RANGE_DAYS = 62;
 export const MAX_HOUR_RANGE_DAYS = 7;
 
 export interface HistoryQuery {
