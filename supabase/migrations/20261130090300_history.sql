@@ -15,12 +15,29 @@
 --                periods clipped to the bucket; attributed by the agent's campaign
 --   queues       queue_stats (its service level: answered within the level / ended, errors apart)
 -- Each event is counted in the bucket of its own time (a call created at 10:59 and connected
--- at 11:00 is a dial of 10h and a connect of 11h), as the board counts its last hour.
+-- at 11:00 is a dial of 10h and a connect of 11h), as the board counts its last hour, except
+-- an abandon: it is counted in the bucket of its live answer (a property of that answer), so
+-- a bucket's abandon rate is a share of its own live answers and stays within 0-100 %.
 
 -- Range reads: dispositions, status periods and queue entries by time.
 create index if not exists call_dispositions_created_idx on public.call_dispositions (created_at);
 create index if not exists agent_status_history_started_idx on public.agent_status_history (started_at);
+-- Periods that ended after a range's start (the open ones have agent_status_history_open_idx):
+-- without it every report reads the whole table, however old.
+create index if not exists agent_status_history_ended_idx on public.agent_status_history (ended_at);
 create index if not exists queue_entries_entered_idx on public.queue_entries (entered_at);
+
+-- Stops a report that has run longer than p_budget since its call began: SQLSTATE 57014
+-- (query_canceled, what a statement timeout raises), which the function answers as 503
+-- report_timeout, not as the database being down.
+create function public.history_check_time(p_budget interval)
+returns void
+language plpgsql volatile set search_path = '' as $$
+begin
+  if pg_catalog.clock_timestamp() - pg_catalog.statement_timestamp() > p_budget then
+    raise exception 'the history report ran over its time budget (%)', p_budget using errcode = 'query_canceled';
+  end if;
+end $$;
 
 -- Answers null when the session is not live (→ 401), {refused: 'forbidden'} for an agent
 -- (→ 403), {refused: 'bad_range' | 'not_found', message} for a range or filter it cannot
@@ -33,6 +50,11 @@ language plpgsql
 set search_path = ''
 -- Its aggregates fold up to a range's calls (100,000 in 30 days): in memory, not on disk.
 set work_mem = '32MB'
+-- A report is bounded on the server too (the function waits for it at most
+-- HISTORY_TIMEOUT_MS, 7 s): PostgREST 12.2+ applies a function's statement_timeout to its
+-- call's transaction (Supabase's hosted one does); where it does not (the local 12.0), the
+-- report checks its own time between steps (history_check_time).
+set statement_timeout = '7s'
 as $$
 declare
   v_session   jsonb := public.auth_session(p_session_hash, p_idle_seconds);
@@ -49,6 +71,8 @@ declare
   v_amd       jsonb;
   v_queues    jsonb;
   v_cap       numeric;
+  -- Where the time budget is checked between steps (statement_timestamp: when the call began).
+  v_budget    constant interval := interval '6.5 seconds';
 begin
   if v_session is null then
     return null;
@@ -62,8 +86,8 @@ begin
   if p_from is null or p_to is null or p_to <= p_from then
     return pg_catalog.jsonb_build_object('refused', 'bad_range', 'message', 'the range must end after it starts');
   end if;
-  if p_to - p_from > interval '92 days' then
-    return pg_catalog.jsonb_build_object('refused', 'bad_range', 'message', 'the range can be at most 92 days');
+  if p_to - p_from > interval '62 days' then
+    return pg_catalog.jsonb_build_object('refused', 'bad_range', 'message', 'the range can be at most 62 days');
   end if;
   if p_group = 'hour' and p_to - p_from > interval '7 days' then
     return pg_catalog.jsonb_build_object('refused', 'bad_range', 'message', 'grouped by hour, the range can be at most 7 days');
@@ -113,8 +137,8 @@ begin
            'amd_machine_end_other', coalesce(pg_catalog.sum(x.n) filter (where x.kind = 'amd' and x.answered_by = 'machine_end_other'), 0),
            'amd_fax', coalesce(pg_catalog.sum(x.n) filter (where x.kind = 'amd' and x.answered_by = 'fax'), 0),
            'amd_unknown', coalesce(pg_catalog.sum(x.n) filter (where x.kind = 'amd' and (x.answered_by = 'unknown' or x.answered_by is null)), 0))
-    from (select e.kind, e.bucket, f.campaign_id, f.agent_id, f.n, f.acc, f.answered_by, f.dial, f.placed_ended, f.short
-            from (select c.campaign_id, c.agent_id, coalesce(k.amd_human_accuracy, 1)::numeric as acc, c.answered_by,
+    from (select e.kind, e.bucket, f.campaign_id, f.agent_id, f.n, coalesce(k.amd_human_accuracy, 1)::numeric as acc, f.answered_by, f.dial, f.placed_ended, f.short
+            from (select c.campaign_id, c.agent_id, c.answered_by,
                          (c.direction = 'outbound-api' and not coalesce(c.end_reason in ('twilio_refused', 'never_placed'), false)) as dial,
                          (c.caller_id is not null and c.call_sid is not null
                           and c.status in ('completed', 'no-answer', 'busy', 'failed', 'canceled')
@@ -123,19 +147,21 @@ begin
                          case when c.created_at >= p_from then pg_catalog.date_trunc(p_group, c.created_at at time zone v_off) end as b_created,
                          case when c.connected_at >= p_from and c.connected_at < p_to then pg_catalog.date_trunc(p_group, c.connected_at at time zone v_off) end as b_connected,
                          case when c.live_at >= p_from and c.live_at < p_to then pg_catalog.date_trunc(p_group, c.live_at at time zone v_off) end as b_live,
-                         case when c.abandoned_at >= p_from and c.abandoned_at < p_to then pg_catalog.date_trunc(p_group, c.abandoned_at at time zone v_off) end as b_abandoned,
+                         case when c.abandoned_at is not null and coalesce(c.live_at, c.abandoned_at) >= p_from and coalesce(c.live_at, c.abandoned_at) < p_to
+                              then pg_catalog.date_trunc(p_group, coalesce(c.live_at, c.abandoned_at) at time zone v_off) end as b_abandoned,
                          case when c.amd_at >= p_from and c.amd_at < p_to then pg_catalog.date_trunc(p_group, c.amd_at at time zone v_off) end as b_amd,
                          pg_catalog.count(*) as n
                     from public.calls c
-                    left join public.campaigns k on k.id = c.campaign_id
                    where c.created_at >= p_from - interval '1 day' and c.created_at < p_to
                      and (p_campaign_id is null or c.campaign_id = p_campaign_id)
                      and (p_agent_id is null or c.agent_id = p_agent_id)
-                   group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12) f
+                   group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11) f
+            left join public.campaigns k on k.id = f.campaign_id
             cross join lateral (values ('created', f.b_created), ('connected', f.b_connected), ('live', f.b_live),
                                        ('abandoned', f.b_abandoned), ('amd', f.b_amd)) e(kind, bucket)
            where e.bucket is not null) x
    group by grouping sets ((x.bucket), (x.campaign_id), (x.agent_id));
+  perform public.history_check_time(v_budget);
 
   -- Agents' time: status periods overlapping the range, cut at the bucket edges (a period still
   -- open runs to now). Attributed to the agent's campaign (agents.campaign_id), as the board.
@@ -147,7 +173,7 @@ begin
            pg_catalog.date_trunc(p_group, (h.e - interval '1 microsecond') at time zone v_off) as b_end
       from (select h.agent_id, h.status, greatest(h.started_at, p_from) as s, least(coalesce(h.ended_at, v_now), p_to) as e
               from public.agent_status_history h
-             where h.started_at < p_to and coalesce(h.ended_at, v_now) > p_from
+             where h.started_at < p_to and (h.ended_at > p_from or h.ended_at is null)
                and (p_agent_id is null or h.agent_id = p_agent_id)) h
       join public.agents a on a.id = h.agent_id
      where h.e > h.s and (p_campaign_id is null or a.campaign_id = p_campaign_id))
@@ -167,8 +193,11 @@ begin
            where p.b_start <> p.b_end) y
    where y.s > 0
    group by grouping sets ((y.bucket), (y.campaign_id), (y.agent_id));
+  perform public.history_check_time(v_budget);
 
-  -- Dispositions saved in the range (the call's campaign, the agent who saved it).
+  -- Dispositions saved in the range (the call's campaign, the agent who saved it). A
+  -- disposition is saved in the wrap-up after its call, so the calls read are those created
+  -- from a day before the range (as for the calls above): the calls index, not all calls.
   insert into pg_temp.history_rows (kind, bucket, campaign_id, agent_id, code, figures)
   select case when grouping(z.bucket) = 0 then 'disp_bucket' when grouping(z.campaign_id) = 0 then 'disp_campaign'
               when grouping(z.agent_id) = 0 then 'disp_agent' else 'disp_code' end,
@@ -177,9 +206,11 @@ begin
             from public.call_dispositions d
             join public.calls c on c.call_sid = d.call_sid
            where d.created_at >= p_from and d.created_at < p_to
+             and c.created_at >= p_from - interval '1 day' and c.created_at < p_to
              and (p_campaign_id is null or c.campaign_id = p_campaign_id)
              and (p_agent_id is null or d.agent_id = p_agent_id)) z
    group by grouping sets ((z.bucket), (z.campaign_id), (z.agent_id), (z.code));
+  perform public.history_check_time(v_budget);
 
   -- The strictest abandon cap among the campaigns shown (the selected one's when filtered).
   select pg_catalog.min(k.abandon_cap) into v_cap from public.campaigns k
@@ -206,6 +237,7 @@ begin
                                                           least((h.local_start + interval '1 hour') at time zone v_off, p_to)) d
                    where p_group = 'hour') st
            group by st.bucket) q;
+  perform public.history_check_time(v_budget);
 
   -- By time bucket: every bucket of the range (empty ones too).
   select coalesce(pg_catalog.jsonb_agg(public.history_figures(
@@ -302,8 +334,9 @@ begin
 end $$;
 
 -- The figures of one row completed: every count present (0 when nothing happened) and the
--- ratios derived from them (null when their base is 0, except the abandon rates: 0, as the
--- board shows them).
+-- ratios derived from them (null when their base is 0, except the abandon rates: 0 when there
+-- was nothing to abandon, as the board shows them; null when abandons have no live answer in
+-- the row, which only a call with abandoned_at but no live_at can cause).
 create function public.history_figures(p jsonb)
 returns jsonb
 language sql immutable set search_path = '' as $$
@@ -318,9 +351,9 @@ language sql immutable set search_path = '' as $$
            'dials', f.dials, 'connects', f.connects, 'ended', f.ended, 'short', f.short,
            'short_ratio', case when f.ended > 0 then pg_catalog.round(f.short::numeric / f.ended, 4) end,
            'live', f.live, 'abandoned', f.abandoned,
-           'abandon_rate', case when f.live > 0 then pg_catalog.round(f.abandoned::numeric / f.live, 4) else 0 end,
+           'abandon_rate', case when f.live > 0 then pg_catalog.round(f.abandoned::numeric / f.live, 4) when f.abandoned > 0 then null else 0 end,
            'amd_estimated_abandons', pg_catalog.round(f.est, 2),
-           'abandon_rate_with_amd', case when f.live > 0 then pg_catalog.round((f.abandoned + f.est) / (f.live + f.est), 4) else 0 end,
+           'abandon_rate_with_amd', case when f.live > 0 then pg_catalog.round((f.abandoned + f.est) / (f.live + f.est), 4) when f.abandoned > 0 then null else 0 end,
            'amd_total', coalesce((p->>'amd_total')::bigint, 0),
            'amd_human', coalesce((p->>'amd_human')::bigint, 0),
            'amd_machine', coalesce((p->>'amd_machine_start')::bigint, 0) + coalesce((p->>'amd_machine_end_beep')::bigint, 0)
@@ -341,5 +374,7 @@ $$;
 
 revoke execute on function public.history_report(text, integer, timestamptz, timestamptz, text, bigint, bigint, integer) from public, anon, authenticated;
 revoke execute on function public.history_figures(jsonb) from public, anon, authenticated;
+revoke execute on function public.history_check_time(interval) from public, anon, authenticated;
+grant execute on function public.history_check_time(interval) to service_role;
 grant execute on function public.history_report(text, integer, timestamptz, timestamptz, text, bigint, bigint, integer) to service_role;
 grant execute on function public.history_figures(jsonb) to service_role;

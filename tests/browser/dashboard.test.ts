@@ -199,6 +199,17 @@ beforeAll(async () => {
   await ended({ callerId: callerIds[0], createdAgo: t(600), status: 'completed', duration: 95, answeredBy: 'human', live: true, connected: true });
   await ended({ callerId: callerIds[1], createdAgo: t(500), status: 'busy', duration: null });
   await ended({ callerId: callerIds[1], createdAgo: t(400), status: 'completed', duration: 140, answeredBy: 'unknown', live: true, connected: true });
+  // Not calls, and not lines in use: an attempt Twilio refused (no call SID) and a call queued 11 minutes ago that never went out.
+  await sql(
+    `insert into calls (call_sid, direction, from_number, to_number, caller_id, campaign_id, status, duration, created_at, end_reason)
+     values (null, 'outbound-api', $1::text, $2, $1::text, $3, 'failed', null, now() - interval '5 minutes', 'twilio_refused')`,
+    [callerIds[0], newMobile('11'), campaignId],
+  );
+  await sql(
+    `insert into calls (call_sid, direction, from_number, to_number, caller_id, campaign_id, status, created_at)
+     values ($1, 'outbound-api', $2::text, $3, $2::text, $4, 'queued', now() - interval '11 minutes')`,
+    [newCallSid(), callerIds[1], newMobile('11'), campaignId],
+  );
 }, 120000);
 
 afterAll(async () => {
@@ -310,7 +321,8 @@ describe('the supervisor board', () => {
                 count(c.*) filter (where c.connected_at >= now() - interval '1 hour')::int as connects_hour,
                 count(c.*) filter (where c.live_at >= ${DAY_START})::int as live,
                 count(c.*) filter (where c.abandoned_at >= ${DAY_START})::int as abandoned,
-                count(c.*) filter (where c.status in ('queued','initiated','ringing','in-progress') and c.ended_at is null)::int as lines
+                count(c.*) filter (where c.status in ('queued','initiated','ringing','in-progress') and c.ended_at is null and c.end_reason is null
+                                   and (c.status = 'in-progress' or c.created_at > now() - interval '10 minutes'))::int as lines
            from campaigns k left join calls c on c.campaign_id = k.id where k.id = $1 group by k.id`,
         [campaignId],
       );
@@ -349,8 +361,9 @@ describe('the supervisor board', () => {
         const [c] = await sql(
           `select n.calls_today, n.daily_cap, n.spam_flagged_at is not null as flagged,
                   (select count(*)::int from calls c where c.caller_id = n.phone_number and c.status in ('completed','no-answer','busy','failed','canceled')
-                      and c.created_at >= ${DAY_START}) as ended,
+                      and c.call_sid is not null and coalesce(c.end_reason, '') not in ('twilio_refused', 'never_placed') and c.created_at >= ${DAY_START}) as ended,
                   (select count(*)::int from calls c where c.caller_id = n.phone_number and c.status in ('completed','no-answer','busy','failed','canceled')
+                      and c.call_sid is not null and coalesce(c.end_reason, '') not in ('twilio_refused', 'never_placed')
                       and coalesce(c.duration, 0) <= 6 and c.created_at >= ${DAY_START}) as short
              from phone_numbers n where n.phone_number = $1`,
           [n],
@@ -475,6 +488,45 @@ describe('the supervisor board', () => {
       expect(await page.textContent('#login-error')).toBe('Sua sessão expirou. Entre novamente.');
       expect(await page.isVisible('#board-view')).toBe(false);
       await tb.shot('session revoked');
+    });
+  });
+
+  it('a reload while the API fails keeps the session and retries; a locked account counts down on the form', async () => {
+    b = await launch('dashboard reload outage and lockout');
+    const tb = b;
+    await steps(tb, async () => {
+      const { page } = tb;
+      await signIn(page, SUPERVISOR);
+      const row = `tr[data-testid="agent-${agentIds['falando']}"]`;
+      await page.waitForSelector(row);
+      // The page is reloaded while /api/me answers 503: the token stays, the banner says so.
+      await page.route('**/api/me', (route: Route) => route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: 'database_unavailable', message: 'down' }) }));
+      await page.reload();
+      await page.waitForSelector('[data-testid="stale-banner"]:not([hidden])', { timeout: 5000 });
+      expect(await page.textContent('#stale')).toMatch(/^Não foi possível carregar o painel\. Sistema temporariamente indisponível\./);
+      expect(await page.isVisible('#login-view')).toBe(false);
+      expect(await page.evaluate(`sessionStorage.getItem('discador.session') !== null`)).toBe(true);
+      await tb.shot('reload during an outage');
+      // The API answers again: the board comes back without signing in.
+      await page.unroute('**/api/me');
+      await page.waitForSelector(row, { timeout: 10000 });
+      await page.waitForSelector('[data-testid="stale-banner"]', { state: 'hidden', timeout: 5000 });
+
+      // Signed out, a locked account: the countdown, the button off until it ends.
+      await page.click('#logout');
+      await page.waitForSelector('#login-view:not([hidden])');
+      await page.route('**/api/login', (route: Route) =>
+        route.fulfill({ status: 429, contentType: 'application/json', headers: { 'Retry-After': '2' }, body: JSON.stringify({ error: 'account_locked', message: 'locked', retry_after: 2 }) }),
+      );
+      await page.fill('#login-email', SUPERVISOR.email);
+      await page.fill('#login-password', 'errada');
+      await page.click('#login-submit');
+      await page.waitForSelector('#login-error:not([hidden])');
+      expect(await page.textContent('#login-error')).toMatch(/^Muitas tentativas sem sucesso\. Tente novamente em [12] segundos?\.$/);
+      expect(await page.isDisabled('#login-submit')).toBe(true);
+      await tb.shot('locked out');
+      await page.waitForFunction(`!document.getElementById('login-submit').disabled`, undefined, { timeout: 5000 });
+      expect(await page.textContent('#login-error')).toBe('Você já pode tentar entrar de novo.');
     });
   });
 

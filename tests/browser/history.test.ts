@@ -171,6 +171,16 @@ describe('the history page', () => {
         { label: 'Limite', data: [3, 3] },
       ]);
       expect(api.buckets.map((x: any) => x.abandon_rate)).toEqual([0.6667, 0.6667]);
+      // The database's own abandon and short-call rates per São Paulo day (the page's %).
+      const rates = await sql<{ abandon: number; short: number }>(
+        `select round(100.0 * count(abandoned_at) / nullif(count(live_at), 0), 2)::float8 as abandon,
+                round(100.0 * count(*) filter (where coalesce(duration, 0) <= 6 and call_sid is not null and caller_id is not null and status in ('completed', 'no-answer', 'busy', 'failed', 'canceled'))
+                      / nullif(count(*) filter (where call_sid is not null and caller_id is not null and status in ('completed', 'no-answer', 'busy', 'failed', 'canceled')), 0), 2)::float8 as short
+           from calls where campaign_id = $1 group by to_char(created_at at time zone 'America/Sao_Paulo', 'YYYY-MM-DD') order by 1`,
+        [campaignId],
+      );
+      expect(abandon.datasets[0]!.data).toEqual(rates.map((r) => r.abandon));
+      expect((await chartOf(tb, 'chart-short')).datasets[0]!.data).toEqual(rates.map((r) => r.short));
       // Short calls: 3 machines (3 s) and 6 unanswered (0 s) of 18 = 50 %.
       expect((await chartOf(tb, 'chart-short')).datasets[0]!.data).toEqual(api.buckets.map((x: any) => x.short_ratio * 100));
       expect(api.buckets.map((x: any) => x.short_ratio)).toEqual([0.5, 0.5]);
@@ -178,6 +188,14 @@ describe('the history page', () => {
       const agents = await chartOf(tb, 'chart-agents');
       const bia = api.agents.find((x: any) => x.agent === `Bia ${tag}`);
       expect(bia.talk_minutes_per_agent_hour).toBe(6.7);
+      // The database's own: busy minutes per staffed hour of Bia's status periods.
+      const [talk] = await sql<{ v: number }>(
+        `select round(((sum(extract(epoch from ended_at - started_at)) filter (where status = 'busy') / 60)
+                       / (sum(extract(epoch from ended_at - started_at)) filter (where status <> 'offline') / 3600))::numeric, 1)::float8 as v
+           from agent_status_history where agent_id = $1`,
+        [bia.agent_id],
+      );
+      expect(agents.datasets[0]!.data[agents.labels.indexOf(`Bia ${tag}`)]).toBe(talk!.v);
       expect(agents.labels).toEqual(api.agents.map((x: any) => x.agent));
       expect(agents.datasets[0]!.data).toEqual(api.agents.map((x: any) => x.talk_minutes_per_agent_hour));
       const amd = await chartOf(tb, 'chart-amd');
@@ -203,6 +221,29 @@ describe('the history page', () => {
       const csv = readFileSync((await download.path())!, 'utf8');
       expect(csv.startsWith('\ufeffid;campanha;limite de abandono;discagens;conexões;')).toBe(true);
       expect(csv).toContain(`\r\n${campaignId};Cobrança ${tag};0,03;36;6;`);
+
+      // Someone signs in as an agent in another tab: the shared cookie is now the agent's. The
+      // export still goes with this tab's session (its bearer token), not the cookie.
+      await page.evaluate(
+        `fetch('/api/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(${JSON.stringify(ANA)}) }).then((r) => r.status)`,
+      );
+      const [again] = await Promise.all([page.waitForEvent('download'), page.click('a.export[data-table="campaigns"]')]);
+      expect(readFileSync((await again.path())!, 'utf8')).toBe(csv);
+
+      // A refused export is said on the page; nothing is saved.
+      await page.route('**/api/history/export?**', (route) =>
+        route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: 'report_timeout', message: 'slow' }) }),
+      );
+      let saved = 0;
+      page.on('download', () => (saved += 1));
+      await page.click('a.export[data-table="agents"]');
+      await page.waitForSelector('#report-error:not([hidden])');
+      expect(await page.textContent('#report-error')).toBe(
+        'Não foi possível exportar o CSV: O relatório demorou demais para ser calculado. Escolha um período menor, agrupe por dia ou filtre uma campanha.',
+      );
+      await page.waitForTimeout(300);
+      expect(saved).toBe(0);
+      await page.unroute('**/api/history/export?**');
 
       // A campaign, by hour: 24 hours of the 10th.
       await page.fill('#f-to', '2025-03-10');
@@ -245,6 +286,23 @@ describe('the history page', () => {
       expect(await page.textContent('#login-error')).toBe('Esta página é só para supervisores e administradores.');
       expect(await page.isVisible('#report-view')).toBe(false);
       await tb.shot('agent refused');
+
+      // The agent page's session in this tab: opening history here (403) leaves it alone.
+      await page.goto(`${base}/agent.html`);
+      await page.fill('#login-email', ANA.email);
+      await page.fill('#login-password', ANA.password);
+      await page.click('#login-submit');
+      await page.waitForSelector('#app-view:not([hidden])');
+      const token = await page.evaluate(`sessionStorage.getItem('discador.session')`);
+      expect(token).toEqual(expect.any(String));
+      await page.goto(`${base}/history.html`);
+      await page.waitForSelector('#login-error:not([hidden])');
+      expect(await page.textContent('#login-error')).toBe('Esta página é só para supervisores e administradores.');
+      expect(await page.evaluate(`sessionStorage.getItem('discador.session')`)).toBe(token);
+      await page.goto(`${base}/agent.html`);
+      await page.waitForSelector('#app-view:not([hidden])');
+      await page.click('#logout');
+      await page.waitForSelector('#login-view:not([hidden])');
     });
   });
 });

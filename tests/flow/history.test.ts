@@ -165,7 +165,7 @@ describe('GET /api/history', () => {
   it('bad ranges and filters → 400 / 404 with a clear message', async () => {
     const cases: [string, number, string][] = [
       ['from=2025-03-11&to=2025-03-10', 400, 'the range must end after it starts (to before from)'],
-      ['from=2025-01-01&to=2025-04-03', 400, 'the range can be at most 92 days'],
+      ['from=2025-01-01&to=2025-03-04', 400, 'the range can be at most 62 days'],
       ['from=2025-03-01&to=2025-03-08&group=hour', 400, 'grouped by hour, the range can be at most 7 days'],
       ['from=2025-03-10&group=week', 400, 'group must be hour or day'],
       ['from=2025-02-30', 400, 'from is not a real date: 2025-02-30'],
@@ -180,8 +180,8 @@ describe('GET /api/history', () => {
       const res = await get(q);
       expect({ q, status: res.status, message: res.json?.message }).toEqual({ q, status, message });
     }
-    // 92 days exactly is allowed; 7 days by hour too.
-    expect((await get(`from=2025-01-01&to=2025-04-02&campaign_id=${k1}`)).status).toBe(200);
+    // 62 days exactly is allowed; 7 days by hour too.
+    expect((await get(`from=2025-01-01&to=2025-03-03&campaign_id=${k1}`)).status).toBe(200);
     expect((await get(`from=2025-03-05&to=2025-03-11&group=hour&campaign_id=${k1}`)).status).toBe(200);
   });
 
@@ -298,6 +298,24 @@ describe('GET /api/history', () => {
     const all = (await get(`from=2025-03-10&to=2025-03-10`)).json;
     const other = all.campaigns.find((k: any) => k.campaign_id === k2);
     expect(other).toMatchObject({ dials: 1, ended: 1, short: 1, amd_machine: 1, amd_machine_end_beep: 1, abandon_cap: 0.05 });
+  });
+
+  it('an abandon counts in the hour of its live answer: no 0 % hour with an abandon, no rate over 100 %', async () => {
+    const [c] = await sql<{ id: string }>(`insert into campaigns (name, mode, status, abandon_cap, amd_human_accuracy) values ($1, 'predictive', 'paused', 0.03, 1) returning id`, [`Histórico C ${tag}`]);
+    const ins = (created: string, live: string, abandoned: string | null) =>
+      sql(
+        `insert into calls (call_sid, direction, from_number, to_number, campaign_id, status, duration, created_at, answered_by, amd_at, live_at, abandoned_at)
+         values ($1, 'outbound-api', $2, $3, $4, 'completed', 9, $5, 'human', $6, $6, $7)`,
+        [newCallSid(), newMobile('11'), newMobile('11'), c!.id, sp(created), sp(live), abandoned ? sp(abandoned) : null],
+      );
+    // Live at 11:59:58, abandoned at 12:00:01; another call live in 12h and not abandoned.
+    await ins('2025-03-12 11:59:40', '2025-03-12 11:59:58', '2025-03-12 12:00:01');
+    await ins('2025-03-12 12:10:00', '2025-03-12 12:10:10', null);
+    const r = (await get(`from=2025-03-12&to=2025-03-12&group=hour&campaign_id=${c!.id}`)).json;
+    const at = (h: string) => r.buckets.find((b: any) => b.bucket === `2025-03-12 ${h}`);
+    expect(at('11:00')).toMatchObject({ live: 1, abandoned: 1, abandon_rate: 1, abandon_rate_with_amd: 1 });
+    expect(at('12:00')).toMatchObject({ live: 1, abandoned: 0, abandon_rate: 0 });
+    for (const b of r.buckets) expect(b.abandon_rate).toBeLessThanOrEqual(1);
   });
 });
 

@@ -83,6 +83,41 @@ describe('Poller', () => {
     expect(timers.pending()).toEqual([]);
   });
 
+  it('stop() then start() while a poll hangs: the hanging one is aborted and the new run polls at once', async () => {
+    const timers = manualTimers();
+    const signals: AbortSignal[] = [];
+    const data: number[] = [];
+    const p = new Poller<number>({
+      fetch: (signal) => {
+        signals.push(signal);
+        const n = signals.length;
+        return new Promise<number>((resolve, reject) => {
+          signal.addEventListener('abort', () => reject(new Error('aborted')));
+          if (n > 1) resolve(n);
+        });
+      },
+      onData: (d) => data.push(d),
+      onError: () => undefined,
+      intervalMs: 2000,
+      maxBackoffMs: 8000,
+      timeoutMs: 5000,
+      timers,
+    });
+    p.start();
+    expect(signals).toHaveLength(1);
+    p.stop();
+    expect(signals[0]!.aborted).toBe(true);
+    p.start();
+    // The new session's first board does not wait for the old request's timeout.
+    expect(signals).toHaveLength(2);
+    await flush();
+    expect(data).toEqual([2]);
+    // The old request's failure schedules nothing: one poll due, 2 s after the new answer.
+    await flush();
+    expect(timers.pending()).toEqual([2000]);
+    p.stop();
+  });
+
   it('backs off while failing, says how long to the next try, and goes back to the interval once it works', async () => {
     const timers = manualTimers();
     let fail = true;

@@ -36,6 +36,9 @@ describe('format', () => {
   it('writes the AMD mix in a fixed order, unknown results last, nothing as —', () => {
     expect(formatAmdMix({ unknown: 1, human: 2, machine_start: 1, weird: 3, fax: 0 })).toBe('Humano 2 · Máquina 1 · Indefinido 1 · weird 3');
     expect([formatAmdMix({}), formatAmdMix(null)]).toEqual(['—', '—']);
+    // The board's 'none' (an AMD time without a result) is history's 'unknown': Indefinido.
+    expect(formatAmdMix({ human: 1, none: 2 })).toBe('Humano 1 · Indefinido 2');
+    expect(formatAmdMix({ none: 1, unknown: 1 })).toBe('Indefinido 2');
   });
 
   it('writes times of day on São Paulo\'s clock', () => {

@@ -38,11 +38,14 @@ describe('parseHistoryQuery', () => {
 
   it.each([
     [{ from: '2025-03-11', to: '2025-03-10' }, 'the range must end after it starts (to before from)'],
-    [{ from: '2025-01-01', to: '2025-04-03' }, 'the range can be at most 92 days'],
+    [{ from: '2025-01-01', to: '2025-03-04' }, 'the range can be at most 62 days'],
     [{ from: '2025-03-01', to: '2025-03-08', group: 'hour' }, 'grouped by hour, the range can be at most 7 days'],
     [{ group: 'month' }, 'group must be hour or day'],
     [{ from: '2025-02-29' }, 'from is not a real date: 2025-02-29'],
     [{ to: '2025-03-10T10:00' }, 'to must be a date (YYYY-MM-DD, São Paulo time) or an instant (ISO 8601 with offset): 2025-03-10T10:00'],
+    [{ from: '2025-02-30T10:00Z' }, 'from is not a real date and time: 2025-02-30T10:00Z'],
+    [{ to: '2025-04-31T23:00:00-03:00' }, 'to is not a real date and time: 2025-04-31T23:00:00-03:00'],
+    [{ from: '2025-03-10T24:00Z' }, 'from is not a real date and time: 2025-03-10T24:00Z'],
     [{ agent_id: '0' }, 'agent_id must be a positive whole number'],
     [{ campaign_id: '1e3' }, 'campaign_id must be a positive whole number'],
   ])('refuses %j', (q, message) => {

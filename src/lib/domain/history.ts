@@ -103,7 +103,7 @@ export interface HistoryReport {
 // The query
 
 /** The longest range a report covers, and grouped by hour. */
-export const MAX_RANGE_DAYS = 92;
+export const MAX_RANGE_DAYS = 62;
 export const MAX_HOUR_RANGE_DAYS = 7;
 
 export interface HistoryQuery {
@@ -160,7 +160,14 @@ function edge(name: 'from' | 'to', raw: unknown): { ms: number; day: string } | 
   }
   if (INSTANT.test(s)) {
     const ms = Date.parse(s);
-    if (!Number.isNaN(ms)) return { ms, day: saoPauloDay(name === 'to' ? ms - 1 : ms) };
+    if (!Number.isNaN(ms)) {
+      // Date.parse rolls an impossible date over (02-30 → 03-02): the text's own date and
+      // clock, read back at its own offset, must be what was written.
+      const off = /(Z|[+-]\d{2}:\d{2})$/.exec(s)![1]!;
+      const offMs = off === 'Z' ? 0 : (off[0] === '-' ? -1 : 1) * (Number(off.slice(1, 3)) * 3600_000 + Number(off.slice(4, 6)) * 60_000);
+      if (new Date(ms + offMs).toISOString().slice(0, 16) !== s.slice(0, 16)) throw new HistoryQueryError(`${name} is not a real date and time: ${s.slice(0, 40)}`);
+      return { ms, day: saoPauloDay(name === 'to' ? ms - 1 : ms) };
+    }
   }
   throw new HistoryQueryError(`${name} must be a date (YYYY-MM-DD, São Paulo time) or an instant (ISO 8601 with offset): ${s.slice(0, 40)}`);
 }

@@ -77,6 +77,32 @@ export class Api {
     return json as T;
   }
 
+  /**
+   * Downloads a file (a CSV export) with this tab's session, like request(): the body as a
+   * Blob and the file name its Content-Disposition gives; a refusal is the same ApiError.
+   */
+  async file(path: string, fallbackName: string): Promise<{ blob: Blob; name: string }> {
+    const headers: Record<string, string> = {};
+    if (this.token) headers['authorization'] = `Bearer ${this.token}`;
+    let res: Response;
+    try {
+      res = await fetch(this.base + path, { headers, credentials: 'same-origin', cache: 'no-store' });
+    } catch {
+      throw new ApiError(0, 'network', 'Sem conexão com o servidor.');
+    }
+    if (!res.ok) {
+      let e: Partial<ApiErrorBody> = {};
+      try {
+        e = ((await res.json()) ?? {}) as Partial<ApiErrorBody>;
+      } catch {
+        e = {};
+      }
+      throw new ApiError(res.status, typeof e.error === 'string' ? e.error : 'internal_error', typeof e.message === 'string' ? e.message : res.statusText);
+    }
+    const name = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? fallbackName;
+    return { blob: await res.blob(), name };
+  }
+
   async login(email: string, password: string): Promise<LoginReply> {
     const reply = await this.request<LoginReply>('POST', '/api/login', { email, password });
     this.token = reply.token;

@@ -11,6 +11,7 @@ import { Notifier } from './notify';
 import { deviceFactory, type DeviceFactory, type SoftCall, type SoftDevice } from './softphone';
 import type { CurrentCall, Disposition, MeReply, PreviewLead, StateReply, TextMessage, Voicemail } from './types';
 import { whisperText } from './whisper-text';
+import { SignInForm } from '../shared/sign-in';
 
 /** How often the page polls the state (the server counts an agent present for 20 s after a poll). */
 const POLL_MS = 3000;
@@ -104,51 +105,7 @@ async function act(button: HTMLButtonElement | null, errorId: string, fn: () => 
 
 // ---------------------------------------------------------------- sign-in and sign-out
 
-let lockUntil = 0;
-let lockTimer: number | undefined;
-
-function showLockout(seconds: number): void {
-  lockUntil = Date.now() + seconds * 1000;
-  const submit = $<HTMLButtonElement>('login-submit');
-  const tick = () => {
-    const left = Math.ceil((lockUntil - Date.now()) / 1000);
-    if (left <= 0) {
-      window.clearInterval(lockTimer);
-      submit.disabled = false;
-      showError('login-error', 'Você já pode tentar entrar de novo.');
-      return;
-    }
-    submit.disabled = true;
-    showError('login-error', errorText('account_locked', left));
-  };
-  window.clearInterval(lockTimer);
-  tick();
-  lockTimer = window.setInterval(tick, 1000);
-}
-
-async function onLogin(ev: SubmitEvent): Promise<void> {
-  ev.preventDefault();
-  const email = $<HTMLInputElement>('login-email').value.trim();
-  const password = $<HTMLInputElement>('login-password').value;
-  if (!email || !password) {
-    showError('login-error', 'Informe e-mail e senha.');
-    (email ? $('login-password') : $('login-email')).focus();
-    return;
-  }
-  const submit = $<HTMLButtonElement>('login-submit');
-  submit.disabled = true;
-  showError('login-error', null);
-  try {
-    await api.login(email, password);
-    $<HTMLInputElement>('login-password').value = '';
-    await enter();
-  } catch (e) {
-    submit.disabled = false;
-    if (e instanceof ApiError && e.code === 'account_locked') showLockout(e.retryAfter ?? 60);
-    else showError('login-error', describe(e));
-    $<HTMLInputElement>('login-password').select();
-  }
-}
+const signIn = new SignInForm({ api, enter: () => enter(), describe });
 
 /** Loads /api/me and opens the working screen; a non-agent session is refused here. */
 async function enter(): Promise<void> {
@@ -231,7 +188,7 @@ function signedOut(message: string | null): void {
   $('app-view').hidden = true;
   $('who').hidden = true;
   $('login-view').hidden = false;
-  showError('login-error', message);
+  signIn.reset(message);
   $('login-email').focus();
 }
 
@@ -1067,7 +1024,7 @@ async function micCheck(): Promise<void> {
 }
 
 function wire(): void {
-  $('login-form').addEventListener('submit', (e) => void onLogin(e as SubmitEvent));
+  signIn.wire();
   $('logout').addEventListener('click', () => void onLogout());
   $('notify-permission').addEventListener('click', () => void notifier.requestPermission());
   for (const id of ['go-available', 'go-paused', 'go-offline']) {

@@ -126,7 +126,12 @@ export function label(map: Record<string, string>, code: unknown): string {
 /** The AMD mix as one line: `Humano 3 · Secretária (início) 1`; unknown results after the known ones; empty → —. */
 export function formatAmdMix(mix: unknown): string {
   if (!mix || typeof mix !== 'object') return NONE;
-  const counts = mix as Record<string, unknown>;
+  const counts = { ...(mix as Record<string, unknown>) };
+  // The board names a call with an AMD time but no result 'none'; history counts it as
+  // 'unknown' ("Indefinido"): one figure, one word on both pages.
+  const none = num(counts['none']) ?? 0;
+  if (none) counts['unknown'] = (num(counts['unknown']) ?? 0) + none;
+  delete counts['none'];
   const known = new Set(AMD_LABEL.map(([k]) => k));
   const parts: string[] = [];
   for (const [k, text] of AMD_LABEL) if (num(counts[k])) parts.push(`${text} ${formatInt(counts[k])}`);

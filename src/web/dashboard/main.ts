@@ -15,7 +15,8 @@ import type { MeReply } from '../agent/types';
 import { micErrorText } from '../agent/mic';
 import { MicrophoneError, audioSetupErrorText, monitorPhone } from './audio';
 import { createMonitor, type Monitor, type MonitorMode } from './monitor';
-import { Poller } from './poller';
+import { Poller, backoffMs } from './poller';
+import { SignInForm } from '../shared/sign-in';
 import { COLUMNS, boardView, type Cell, type Row } from './view';
 
 /** How often the board is polled while polls succeed. */
@@ -56,6 +57,8 @@ let failures = 0;
 let lastError = '';
 let retryAt = 0;
 let tickTimer: number | undefined;
+/** The next try of the page's first /api/me after it failed (the token kept). */
+let enterTimer: number | undefined;
 
 const MONITOR_LABEL: Record<MonitorMode, string> = { listen: 'Ouvir', whisper: 'Sussurrar', barge: 'Entrar na ligação' };
 
@@ -644,6 +647,8 @@ function show(view: 'login' | 'board' | 'restricted'): void {
 
 function stopPolling(): void {
   poller.stop();
+  window.clearTimeout(enterTimer);
+  enterTimer = undefined;
   window.clearInterval(tickTimer);
   tickTimer = undefined;
   board = null;
@@ -662,8 +667,7 @@ function signedOut(message: string | null): void {
   void resetMonitor();
   api.forget();
   show('login');
-  showText('login-error', message);
-  $<HTMLButtonElement>('login-submit').disabled = false;
+  signIn.reset(message);
   $('login-email').focus();
 }
 
@@ -676,6 +680,8 @@ function restricted(): void {
 
 async function enter(): Promise<void> {
   me = await api.me();
+  window.clearTimeout(enterTimer);
+  failures = 0;
   pauseReasons = me.pause_reasons;
   $('user-name').textContent = me.user.name;
   show('board');
@@ -686,27 +692,33 @@ async function enter(): Promise<void> {
   tickTimer = window.setInterval(render, 1000);
 }
 
-async function onLogin(ev: SubmitEvent): Promise<void> {
-  ev.preventDefault();
-  const email = $<HTMLInputElement>('login-email').value.trim();
-  const password = $<HTMLInputElement>('login-password').value;
-  if (!email || !password) {
-    showText('login-error', 'Informe e-mail e senha.');
-    (email ? $('login-password') : $('login-email')).focus();
-    return;
-  }
-  const submit = $<HTMLButtonElement>('login-submit');
-  submit.disabled = true;
-  showText('login-error', null);
+const signIn = new SignInForm({
+  api,
+  enter: () => enter(),
+  describe: (e) => (e instanceof ApiError && e.code === 'invalid_credentials' ? 'E-mail ou senha incorretos.' : describe(e)),
+});
+
+/**
+ * The page opened with a session kept in this tab: only a session the server refuses (401)
+ * goes back to the form; any other failure (no network, a 503, a cold start) keeps the token,
+ * says so on the stale banner and tries again with the poller's backoff.
+ */
+async function enterOnLoad(attempt = 1): Promise<void> {
   try {
-    await api.login(email, password);
-    $<HTMLInputElement>('login-password').value = '';
     await enter();
   } catch (e) {
-    showText('login-error', e instanceof ApiError && e.code === 'invalid_credentials' ? 'E-mail ou senha incorretos.' : describe(e));
-    $<HTMLInputElement>('login-password').select();
-  } finally {
-    submit.disabled = false;
+    if (e instanceof ApiError && e.status === 401) return signedOut('Sua sessão expirou. Entre novamente.');
+    const wait = backoffMs(attempt, POLL_MS, MAX_BACKOFF_MS);
+    show('board');
+    $('loading').hidden = false;
+    failures = attempt;
+    lastError = describe(e);
+    retryAt = Date.now() + wait;
+    window.clearInterval(tickTimer);
+    tickTimer = window.setInterval(render, 1000);
+    render();
+    window.clearTimeout(enterTimer);
+    enterTimer = window.setTimeout(() => void enterOnLoad(attempt + 1), wait);
   }
 }
 
@@ -718,12 +730,12 @@ async function onLogout(): Promise<void> {
 }
 
 function init(): void {
-  $('login-form').addEventListener('submit', (ev) => void onLogin(ev as SubmitEvent));
+  signIn.wire();
   $('logout').addEventListener('click', () => void onLogout());
   $('restricted-logout').addEventListener('click', () => void onLogout());
   wireMonitorBar();
   if (api.signedIn) {
-    enter().catch((e: unknown) => signedOut(e instanceof ApiError && e.status === 401 ? 'Sua sessão expirou. Entre novamente.' : describe(e)));
+    void enterOnLoad();
   } else {
     show('login');
   }

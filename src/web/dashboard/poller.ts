@@ -31,6 +31,8 @@ export class Poller<T> {
   private timer: unknown = null;
   private running = false;
   private busy = false;
+  /** The request out now, aborted by stop(). */
+  private ctl: AbortController | null = null;
   /** Bumped by stop(): an answer to an older run is dropped. */
   private run = 0;
   private failures = 0;
@@ -55,11 +57,15 @@ export class Poller<T> {
     void this.tick();
   }
 
+  /** Stops polling: the request out is aborted and its answer dropped, so a start() right after polls at once. */
   stop(): void {
     this.running = false;
     this.run += 1;
     if (this.timer !== null) this.timers.clearTimeout(this.timer);
     this.timer = null;
+    this.ctl?.abort();
+    this.ctl = null;
+    this.busy = false;
   }
 
   /** Polls now unless a poll is already on its way (then that one's answer is the refresh). */
@@ -76,6 +82,7 @@ export class Poller<T> {
     this.busy = true;
     const run = this.run;
     const ctl = new AbortController();
+    this.ctl = ctl;
     const guard = this.timers.setTimeout(() => ctl.abort(), this.opts.timeoutMs);
     let keepGoing = true;
     try {
@@ -89,12 +96,15 @@ export class Poller<T> {
       keepGoing = this.opts.onError(err, this.failures, backoffMs(this.failures, this.opts.intervalMs, this.opts.maxBackoffMs)) !== false;
     } finally {
       this.timers.clearTimeout(guard);
-      this.busy = false;
-      // A stop() and start() while this request was out: the new run polls after it too.
-      if (this.running && keepGoing && this.timer === null) {
-        this.timer = this.timers.setTimeout(() => void this.tick(), backoffMs(this.failures, this.opts.intervalMs, this.opts.maxBackoffMs));
-      } else if (!keepGoing) {
-        this.running = false;
+      // A request of a stopped run leaves the loop alone (a new run may be polling already).
+      if (run === this.run) {
+        this.busy = false;
+        this.ctl = null;
+        if (this.running && keepGoing && this.timer === null) {
+          this.timer = this.timers.setTimeout(() => void this.tick(), backoffMs(this.failures, this.opts.intervalMs, this.opts.maxBackoffMs));
+        } else if (!keepGoing) {
+          this.running = false;
+        }
       }
     }
   }

@@ -1,11 +1,13 @@
 /**
  * The history page (/history.html, docs/history.md): a supervisor or an admin signs in (the
- * agent page's API client: token in this tab, the session cookie for the CSV links), picks a
+ * agent page's API client and the shared sign-in form: the token in this tab), picks a
  * period, a grouping and optionally a campaign or an agent, and sees /api/history as charts,
  * each group's table under its charts with a link that downloads it as CSV
- * (/api/history/export with the same filters).
+ * (/api/history/export with the same filters, fetched with this tab's token; a refusal is
+ * shown, never saved as the file).
  */
 import { Api, ApiError } from '../agent/api';
+import { SignInForm } from '../shared/sign-in';
 import { HISTORY_TABLES, type HistoryReport, type HistoryTableName } from '../../lib/domain/history';
 import { doughnut, seriesChart } from './charts';
 
@@ -170,16 +172,25 @@ const MESSAGES: Record<string, string> = {
   forbidden_role: 'Esta página é só para supervisores e administradores.',
   session_expired: 'Sua sessão terminou. Entre de novo.',
   unauthenticated: 'Entre para ver o histórico.',
+  database_unavailable: 'Sistema temporariamente indisponível. Tente em alguns segundos.',
+  report_timeout: 'O relatório demorou demais para ser calculado. Escolha um período menor, agrupe por dia ou filtre uma campanha.',
 };
 
-/** Back to the sign-in form, with a message. */
-function signedOut(message: string | null): void {
-  api.forget();
+const describe = (e: unknown): string =>
+  e instanceof ApiError ? (MESSAGES[e.code] ?? e.message) : e instanceof Error && e.message ? `Erro: ${e.message}` : String(e);
+
+/**
+ * Back to the sign-in form, with a message. The token is forgotten only when the server no
+ * longer knows it (401) or on sign-out: a 403 is a live session of another role, maybe the
+ * agent page's in this same tab, which must keep working.
+ */
+function signedOut(message: string | null, forget = true): void {
+  if (forget) api.forget();
   $('report-view').hidden = true;
   $('logout').hidden = true;
   $('user-name').hidden = true;
   $('login-view').hidden = false;
-  showError('login-error', message);
+  signIn.reset(message);
 }
 
 async function load(): Promise<void> {
@@ -195,36 +206,48 @@ async function load(): Promise<void> {
     learnOptions(report);
     render(report, q);
   } catch (e) {
-    if (e instanceof ApiError && (e.status === 401 || e.status === 403)) signedOut(MESSAGES[e.code] ?? e.message);
+    if (e instanceof ApiError && (e.status === 401 || e.status === 403)) signedOut(describe(e), e.status === 401);
     else if (e instanceof ApiError && (e.status === 400 || e.status === 404)) showError('report-error', `Filtros inválidos: ${e.message}`);
-    else showError('report-error', e instanceof ApiError ? (MESSAGES[e.code] ?? 'Não foi possível carregar o histórico. Tente de novo.') : String(e));
+    else showError('report-error', e instanceof ApiError ? (MESSAGES[e.code] ?? 'Não foi possível carregar o histórico. Tente de novo.') : describe(e));
   } finally {
     submit.disabled = false;
   }
 }
 
-async function onLogin(ev: SubmitEvent): Promise<void> {
-  ev.preventDefault();
-  const email = $<HTMLInputElement>('login-email').value.trim();
-  const password = $<HTMLInputElement>('login-password').value;
-  if (!email || !password) return showError('login-error', 'Informe e-mail e senha.');
-  const submit = $<HTMLButtonElement>('login-submit');
-  submit.disabled = true;
-  showError('login-error', null);
-  try {
-    const reply = await api.login(email, password);
-    $<HTMLInputElement>('login-password').value = '';
+const signIn = new SignInForm({
+  api,
+  enter: async (reply) => {
     if (reply.user.role === 'agent') {
       await api.logout().catch(() => undefined);
-      return signedOut(MESSAGES['forbidden_role']!);
+      throw new ApiError(403, 'forbidden_role', 'forbidden_role');
     }
     $('user-name').textContent = reply.user.name;
     $('user-name').hidden = false;
     await load();
+  },
+  describe,
+});
+
+/** "Exportar CSV": the file fetched with this tab's session and saved; a refusal is said on the page. */
+async function download(a: HTMLAnchorElement): Promise<void> {
+  if (a.getAttribute('href') === '#' || a.dataset['busy']) return;
+  a.dataset['busy'] = '1';
+  showError('report-error', null);
+  try {
+    const { blob, name } = await api.file(a.getAttribute('href')!, `historico-${a.dataset['table']}.csv`);
+    const url = URL.createObjectURL(blob);
+    const save = document.createElement('a');
+    save.href = url;
+    save.download = name;
+    document.body.appendChild(save);
+    save.click();
+    save.remove();
+    window.setTimeout(() => URL.revokeObjectURL(url), 60_000);
   } catch (e) {
-    showError('login-error', e instanceof ApiError ? (MESSAGES[e.code] ?? e.message) : String(e));
+    if (e instanceof ApiError && (e.status === 401 || e.status === 403)) signedOut(describe(e), e.status === 401);
+    else showError('report-error', `Não foi possível exportar o CSV: ${describe(e)}`);
   } finally {
-    submit.disabled = false;
+    delete a.dataset['busy'];
   }
 }
 
@@ -238,7 +261,12 @@ function start(): void {
   $<HTMLInputElement>('f-from').value = params.get('from') ?? spDate(6);
   $<HTMLInputElement>('f-to').value = params.get('to') ?? spDate(0);
   if (params.get('group') === 'hour') $<HTMLSelectElement>('f-group').value = 'hour';
-  $('login-form').addEventListener('submit', (e) => void onLogin(e as SubmitEvent));
+  signIn.wire();
+  for (const a of document.querySelectorAll<HTMLAnchorElement>('a.export'))
+    a.addEventListener('click', (e) => {
+      e.preventDefault();
+      void download(a);
+    });
   $('filters').addEventListener('submit', (e) => {
     e.preventDefault();
     void load();
