@@ -104,7 +104,7 @@ begin
   v_step := case p_group when 'hour' then interval '1 hour' else interval '1 day' end;
   v_off := (p_from at time zone v_tz) - (p_from at time zone 'UTC');
   if v_off <> (p_to at time zone v_tz) - (p_to at time zone 'UTC') then
-    return pg_catalog.jsonb_build_object('refused', 'bad_range', 'message', 'the range crosses a change of São Paulo''s UTC offset (daylight saving, before 2019): split it there');
+    return pg_catalog.jsonb_build_object('refused', 'bad_range', 'message', 'the range crosses a change of the America/Sao_Paulo UTC offset (daylight saving, before 2019): split it there');
   end if;
 
   create temporary table if not exists pg_temp.history_rows (

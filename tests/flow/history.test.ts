@@ -174,7 +174,7 @@ describe('GET /api/history', () => {
       ['from=2025-03-10&to=2025-03-10&campaign_id=999999999', 404, 'no campaign with that id'],
       ['from=2025-03-10&to=2025-03-10&agent_id=999999999', 404, 'no agent with that id'],
       // Brazil's last daylight saving began on 2018-11-04.
-      ['from=2018-11-01&to=2018-11-10', 400, "the range crosses a change of São Paulo's UTC offset (daylight saving, before 2019): split it there"],
+      ['from=2018-11-01&to=2018-11-10', 400, "the range crosses a change of the America/Sao_Paulo UTC offset (daylight saving, before 2019): split it there"],
     ];
     for (const [q, status, message] of cases) {
       const res = await get(q);
