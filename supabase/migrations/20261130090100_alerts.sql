@@ -160,26 +160,31 @@ declare
   v_evaluated text[] := array['abandon', 'queue_wait', 'caller_id_cap', 'caller_id_spam', 'recording_transfers', 'twilio_debugger', 'voicemail'];
   v_voicemail boolean := coalesce((p_settings->>'voicemails')::boolean, false);
 begin
-  -- Abandon today against the campaign's cap, AMD's estimated hang-ups on humans included
-  -- (the board's abandon_rate_with_amd_today, docs/board.md).
+  -- Abandon today: the campaign's own abandons (abandoned / live, the board's
+  -- abandon_rate_today) against its cap. The rate counted with AMD's estimated hang-ups on
+  -- humans (abandon_rate_with_amd_today, docs/board.md) is a x own + (1 - a): it never falls
+  -- below 1 - a (4 % at the default a = 0.96, over a 3 % cap before any real abandon), which
+  -- no supervisor action changes, so it is shown in the title and detail but does not set the
+  -- severity (docs/alerts.md).
   select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-           'rule', 'abandon', 'subject', 'campaign:' || x.id, 'subject_label', x.name,
+           'rule', 'abandon', 'subject', 'campaign:' || x.id, 'subject_label', pg_catalog.left(x.name, 200),
            'severity', case when x.rate >= x.cap then 'critical' else 'warning' end,
-           'vars', pg_catalog.jsonb_build_object('rate', public.alert_percent(x.rate), 'cap', public.alert_percent(x.cap), 'live', x.live, 'abandoned', x.abandoned),
+           'vars', pg_catalog.jsonb_build_object('rate', public.alert_percent(x.rate), 'cap', public.alert_percent(x.cap), 'live', x.live, 'abandoned', x.abandoned,
+                     'amd', case when x.est > 0 then '; com a estimativa do AMD: ' || public.alert_percent(x.rate_amd) else '' end),
            'value', x.rate, 'threshold', x.cap,
            'detail', pg_catalog.jsonb_build_object('live_today', x.live, 'abandoned_today', x.abandoned,
-                       'amd_estimated_abandons_today', pg_catalog.round(x.est, 2), 'near_percent', v_near * 100),
+                       'amd_estimated_abandons_today', pg_catalog.round(x.est, 2), 'abandon_rate_with_amd_today', x.rate_amd,
+                       'amd_floor', pg_catalog.round(1 - x.accuracy, 4), 'near_percent', v_near * 100),
            'grace_minutes', 0, 'step', 0.01)), '[]'::jsonb)
     into v_part
-    from (select k.id, k.name, k.abandon_cap as cap, ab.live, ab.abandoned,
-                 ab.live * (1 - k.amd_human_accuracy) / k.amd_human_accuracy as est,
-                 case when ab.live > 0 then pg_catalog.round(
-                     (ab.abandoned + ab.live * (1 - k.amd_human_accuracy) / k.amd_human_accuracy)
-                   / (ab.live + ab.live * (1 - k.amd_human_accuracy) / k.amd_human_accuracy), 4) else 0 end as rate
-            from public.campaigns k
-            cross join lateral (select (select pg_catalog.count(*) from public.calls c where c.campaign_id = k.id and c.live_at >= v_day_start and c.live_at <= p_now)::integer as live,
-                                       (select pg_catalog.count(*) from public.calls c where c.campaign_id = k.id and c.abandoned_at >= v_day_start and c.abandoned_at <= p_now)::integer as abandoned) ab
-           where k.status <> 'finished') x
+    from (select y.*, case when y.live > 0 then pg_catalog.round((y.abandoned + y.est) / (y.live + y.est), 4) else 0 end as rate_amd
+            from (select k.id, k.name, k.abandon_cap as cap, k.amd_human_accuracy as accuracy, ab.live, ab.abandoned,
+                         ab.live * (1 - k.amd_human_accuracy) / k.amd_human_accuracy as est,
+                         case when ab.live > 0 then pg_catalog.round(ab.abandoned::numeric / ab.live, 4) else 0 end as rate
+                    from public.campaigns k
+                    cross join lateral (select (select pg_catalog.count(*) from public.calls c where c.campaign_id = k.id and c.live_at >= v_day_start and c.live_at <= p_now)::integer as live,
+                                               (select pg_catalog.count(*) from public.calls c where c.campaign_id = k.id and c.abandoned_at >= v_day_start and c.abandoned_at <= p_now)::integer as abandoned) ab
+                   where k.status <> 'finished') y) x
    where x.live >= v_min_live and x.rate > 0 and x.rate >= x.cap * v_near;
   v_conds := v_conds || v_part;
 
@@ -372,6 +377,10 @@ begin
              as x(rule text, subject text, subject_label text, severity text, vars jsonb, value numeric, threshold numeric,
                   detail jsonb, grace_minutes numeric, step numeric)
   loop
+    -- Names come from rows without a length limit (agents, queues): one too long or empty
+    -- must not fail the whole evaluation (every rule runs in this one transaction).
+    c.subject := pg_catalog.left(c.subject, 200);
+    c.subject_label := pg_catalog.left(coalesce(nullif(c.subject_label, ''), c.subject), 200);
     v_title := public.alert_render(p_settings #>> array['texts', c.rule, c.severity], coalesce(c.vars, '{}'::jsonb) || pg_catalog.jsonb_build_object('label', c.subject_label),
                                    c.rule || ': ' || c.subject_label);
     v_seen := v_seen || (c.rule || '|' || c.subject);
@@ -401,9 +410,12 @@ begin
         perform public.alert_enqueue(a.id, 'opened', p_channels, v_now);
       end if;
     else
+      -- A higher severity than last announced goes out at once; a value step at the same
+      -- severity waits for the cool-down (it is what repeats while a condition drifts).
       v_is_worse := public.alert_severity_rank(a.severity) > public.alert_severity_rank(a.last_sent_severity)
-                    or (c.step is not null and a.value is not null and a.last_sent_value is not null and a.value >= a.last_sent_value + c.step);
-      if v_is_worse and v_now - a.last_sent_at >= v_cooldown then
+                    or (c.step is not null and a.value is not null and a.last_sent_value is not null and a.value >= a.last_sent_value + c.step
+                        and v_now - a.last_sent_at >= v_cooldown);
+      if v_is_worse then
         perform public.alert_enqueue(a.id, 'worse', p_channels, v_now);
         v_worse := v_worse || a.id;
       end if;
@@ -422,10 +434,19 @@ begin
     if a.status = 'open' then
       v_resolved := v_resolved || a.id;
       if a.last_sent_at is not null then
+        perform public.alert_deliveries_supersede(a.id, v_now);
         perform public.alert_enqueue(a.id, 'resolved', p_channels, v_now);
       end if;
     end if;
   end loop;
+
+  -- A channel no longer configured: its pending messages are dropped (not given up, so no
+  -- failure report) and its failure report closes without a message.
+  update public.alert_deliveries set status = 'failed', claimed_until = null, last_error = 'channel_removed'
+   where status = 'pending' and not (channel = any (p_channels));
+  update public.alerts set status = 'resolved', resolved_at = v_now, updated_at = v_now
+   where rule = 'channel_failing' and status <> 'resolved'
+     and not (pg_catalog.substr(subject, 9) = any (p_channels));
 
   v_claimed := public.alert_deliveries_claim(v_now, p_claim_limit, p_lease_seconds);
   return pg_catalog.jsonb_build_object(
@@ -433,6 +454,19 @@ begin
     'open', (select pg_catalog.count(*) from public.alerts where status = 'open'),
     'deliveries', v_claimed);
 end $$;
+
+-- An alert resolved before its opened/worse messages went out: those are dropped (the
+-- resolved message carries the title) so that no channel hears "opened" after "resolved".
+-- A row leased by a run in progress stays (that run is sending it now).
+create function public.alert_deliveries_supersede(p_alert_id bigint, p_now timestamptz)
+returns void
+language sql
+set search_path = ''
+as $$
+  update public.alert_deliveries set status = 'failed', last_error = 'superseded'
+   where alert_id = p_alert_id and status = 'pending' and kind in ('opened', 'worse')
+     and (claimed_until is null or claimed_until < p_now)
+$$;
 
 -- Claims the due deliveries (pending, next attempt reached, not leased by another run).
 create function public.alert_deliveries_claim(p_now timestamptz, p_limit integer, p_lease_seconds integer)
@@ -443,6 +477,10 @@ as $$
   with due as (
     select d.id from public.alert_deliveries d
      where d.status = 'pending' and d.next_attempt_at <= p_now and (d.claimed_until is null or d.claimed_until < p_now)
+       -- one alert's messages on one channel go out in order: an earlier one still pending
+       -- (due later, or claimed by another run) holds the next back
+       and not exists (select 1 from public.alert_deliveries e
+                        where e.alert_id = d.alert_id and e.channel = d.channel and e.status = 'pending' and e.id < d.id)
      order by d.next_attempt_at, d.id
      limit greatest(0, least(p_limit, 100))
      for update skip locked),
@@ -511,6 +549,9 @@ begin
   if p_results is null or pg_catalog.jsonb_typeof(p_results) <> 'array' then
     raise exception 'p_results must be a JSON array' using errcode = '22023';
   end if;
+  -- The evaluation's lock: the failure reports it opens or closes are alerts too (two runs
+  -- reporting the same channel would both insert one).
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('discador.alerts_evaluate'));
   for r in select * from pg_catalog.jsonb_to_recordset(p_results) as x(id bigint, ok boolean, error text, retry_after_seconds numeric) loop
     select * into d from public.alert_deliveries where id = r.id and status = 'pending' for update;
     continue when not found;
@@ -573,8 +614,17 @@ begin
     raise exception 'p_since must be a time before p_until' using errcode = '22023';
   end if;
   perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('discador.alert_db_outage'));
-  if exists (select 1 from public.alerts x where x.rule = 'db_unreachable' and x.opened_at <= p_until + interval '1 minute'
-                                            and coalesce(x.resolved_at, 'infinity') >= p_since - interval '1 minute') then
+  select * into a from public.alerts x where x.rule = 'db_unreachable' and x.opened_at <= p_until + interval '1 minute'
+                                        and coalesce(x.resolved_at, 'infinity') >= p_since - interval '1 minute'
+   order by x.id desc limit 1 for update;
+  if found then
+    -- Already recorded by another instance; when only this one announced it, its resolved
+    -- message is still owed.
+    if p_announced and a.last_sent_at is null then
+      update public.alerts set last_sent_at = p_since, last_sent_severity = 'critical', notifications = 1, updated_at = v_now where id = a.id;
+      perform public.alert_enqueue(a.id, 'resolved', p_channels, v_now);
+      return pg_catalog.jsonb_build_object('recorded', false, 'alert_id', a.id, 'resolved_message', true);
+    end if;
     return pg_catalog.jsonb_build_object('recorded', false);
   end if;
   insert into public.alerts (rule, subject, subject_label, status, severity, title, value, threshold, detail, first_seen_at, opened_at,
@@ -640,6 +690,7 @@ revoke execute on function public.alert_enqueue(bigint, text, text[], timestampt
 revoke execute on function public.alert_conditions(timestamptz, jsonb, bigint[]) from public, anon, authenticated;
 revoke execute on function public.alerts_evaluate(timestamptz, jsonb, bigint[], text[], integer, integer) from public, anon, authenticated;
 revoke execute on function public.alert_deliveries_claim(timestamptz, integer, integer) from public, anon, authenticated;
+revoke execute on function public.alert_deliveries_supersede(bigint, timestamptz) from public, anon, authenticated;
 revoke execute on function public.alert_channel_failing(text, text, text[], jsonb, timestamptz) from public, anon, authenticated;
 revoke execute on function public.alert_deliveries_done(jsonb, jsonb, text[], timestamptz) from public, anon, authenticated;
 revoke execute on function public.alert_debugger_event(text, text, text, text, text, timestamptz, jsonb) from public, anon, authenticated;
@@ -656,4 +707,5 @@ grant execute on function public.alert_severity_rank(text) to service_role;
 grant execute on function public.alert_enqueue(bigint, text, text[], timestamptz) to service_role;
 grant execute on function public.alert_conditions(timestamptz, jsonb, bigint[]) to service_role;
 grant execute on function public.alert_deliveries_claim(timestamptz, integer, integer) to service_role;
+grant execute on function public.alert_deliveries_supersede(bigint, timestamptz) to service_role;
 grant execute on function public.alert_channel_failing(text, text, text[], jsonb, timestamptz) to service_role;

@@ -153,22 +153,28 @@ describe('abandon near and over the cap', () => {
     expect(await slackPosts(name)).toHaveLength(1);
   });
 
-  it('worse (over the cap) within the cool-down: the board says so, no message; past the cool-down: one message', async () => {
+  it('worse (over the cap): sent at once, cool-down or not; a further value step waits for the cool-down', async () => {
     await addCalls(2, true); // 3 / 42 = 7.1 %: over the cap
     await jobs();
     const [a] = await alertOf('abandon', `campaign:${campaignId}`);
-    expect(a).toMatchObject({ status: 'open', severity: 'critical', notifications: 1 });
-    expect(await slackPosts(name)).toHaveLength(1);
-
-    await advance(11 * 60);
-    await jobs();
-    const posts = await slackPosts(name);
+    expect(a).toMatchObject({ status: 'open', severity: 'critical', notifications: 2 });
+    let posts = await slackPosts(name);
     expect(posts).toHaveLength(2);
-    const body = JSON.parse(posts[1]!.body) as { text: string; blocks: { text?: { text: string } }[] };
+    let body = JSON.parse(posts[1]!.body) as { text: string; blocks: { text?: { text: string } }[] };
     expect(body.text).toBe(`🔴 Alerta crítico (piorou): Abandono acima do limite: campanha "${name}" em 7,1% hoje (limite 3,0%)`);
     expect(body.blocks[0]!.text!.text).toBe('🔴 Alerta crítico (piorou): Abandono');
+
+    await addCalls(1, true); // 4 / 43 = 9.3 %: a point higher, same severity: held by the cool-down
     await jobs();
     expect(await slackPosts(name)).toHaveLength(2);
+    await advance(11 * 60);
+    await jobs();
+    posts = await slackPosts(name);
+    expect(posts).toHaveLength(3);
+    body = JSON.parse(posts[2]!.body) as { text: string; blocks: { text?: { text: string } }[] };
+    expect(body.text).toBe(`🔴 Alerta crítico (piorou): Abandono acima do limite: campanha "${name}" em 9,3% hoje (limite 3,0%)`);
+    await jobs();
+    expect(await slackPosts(name)).toHaveLength(3);
   });
 
   it('resolves with a resolved message once the rate is back under the warning line', async () => {
@@ -177,20 +183,46 @@ describe('abandon near and over the cap', () => {
     const [a] = await alertOf('abandon', `campaign:${campaignId}`);
     expect(a!.status).toBe('resolved');
     const posts = await slackPosts(name);
-    expect(posts).toHaveLength(3);
+    expect(posts).toHaveLength(4);
     const resolved = await deliveriesOf(a!.id);
     const at = resolved.find((d) => d.kind === 'resolved' && d.channel === 'slack')!.message.at;
-    expect(JSON.parse(posts[2]!.body)).toEqual({
-      text: `✅ Resolvido: Abandono acima do limite: campanha "${name}" em 7,1% hoje (limite 3,0%)`,
+    expect(JSON.parse(posts[3]!.body)).toEqual({
+      text: `✅ Resolvido: Abandono acima do limite: campanha "${name}" em 9,3% hoje (limite 3,0%)`,
       blocks: [
         { type: 'header', text: { type: 'plain_text', text: '✅ Resolvido: Abandono', emoji: true } },
-        { type: 'section', text: { type: 'mrkdwn', text: `Abandono acima do limite: campanha "${name}" em 7,1% hoje (limite 3,0%)` } },
+        { type: 'section', text: { type: 'mrkdwn', text: `Abandono acima do limite: campanha "${name}" em 9,3% hoje (limite 3,0%)` } },
         { type: 'context', elements: [{ type: 'mrkdwn', text: `discador · ${name} · aberto em ${brasilia(a!.opened_at!)} · resolvido em ${brasilia(at)} (Brasília)` }] },
       ],
     });
-    expect(waMessages(name).map((m) => m.content!.variables!['1'])).toEqual(['🟠 Alerta: Abandono', '🔴 Alerta crítico (piorou): Abandono', '✅ Resolvido: Abandono']);
+    expect(waMessages(name).map((m) => m.content!.variables!['1'])).toEqual(['🟠 Alerta: Abandono', '🔴 Alerta crítico (piorou): Abandono', '🔴 Alerta crítico (piorou): Abandono', '✅ Resolvido: Abandono']);
     await jobs();
-    expect(await slackPosts(name)).toHaveLength(3);
+    expect(await slackPosts(name)).toHaveLength(4);
+  });
+
+  it('with AMD at 0.96 (the default), no real abandon opens nothing; the severity follows the campaign\'s own abandons, the AMD figure is in the title', async () => {
+    const amdName = `Alerta AMD ${tag}`;
+    const [k] = await q<{ id: string }>(`insert into campaigns (name, mode, status, abandon_cap) values ($1, 'predictive', 'paused', 0.03) returning id`, [amdName]);
+    const add = (n: number, abandoned: boolean) =>
+      q(
+        `insert into calls (call_sid, direction, from_number, to_number, status, campaign_id, created_at, live_at, abandoned_at)
+         select 'CA' || md5(random()::text || g), 'outbound-api', '+551130002000', '+5511970000000', 'completed', $1, app_now(), app_now(), case when $3 then app_now() end
+           from generate_series(1, $2) g`,
+        [k!.id, n, abandoned],
+      );
+    await add(40, false); // with the estimate: 4,0 %, over the 3 % cap with nothing abandoned
+    await jobs();
+    expect(await alertOf('abandon', `campaign:${k!.id}`)).toEqual([]);
+    expect(await slackPosts(amdName)).toHaveLength(0);
+
+    await add(1, true); // own: 1 / 41 = 2,4 % (warning); with the estimate 6,3 %
+    await jobs();
+    const [a] = await alertOf('abandon', `campaign:${k!.id}`);
+    expect(a).toMatchObject({ status: 'open', severity: 'warning' });
+    expect(a!.title).toBe(`Abandono perto do limite: campanha "${amdName}" em 2,4% hoje (limite 3,0%; com a estimativa do AMD: 6,3%)`);
+    const [d] = await q<{ detail: Record<string, unknown> }>(`select detail from alerts where id = $1`, [a!.id]);
+    expect(d!.detail).toMatchObject({ live_today: 41, abandoned_today: 1, abandon_rate_with_amd_today: 0.0634, amd_floor: 0.04 });
+    await q(`update campaigns set status = 'finished' where id = $1`, [k!.id]);
+    await jobs();
   });
 });
 
