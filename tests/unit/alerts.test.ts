@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import type twilio from 'twilio';
 import { parseDebuggerEvent } from '../../src/lib/domain/alerts/debugger';
 import { sendOn, sendSlack } from '../../src/lib/domain/alerts/deliver';
-import { noteDbUnavailable, outageOpen, resetOutageState } from '../../src/lib/domain/alerts/db-outage';
+import { noteDbUnavailable, outageOpen, probeDb, resetOutageState } from '../../src/lib/domain/alerts/db-outage';
+import { createDb } from '../../src/lib/runtime/db';
 import { brasiliaTime, cut, escapeMrkdwn, messageBody, slackPayload, whatsappVariables, type AlertMessage } from '../../src/lib/domain/alerts/format';
 import { openCampaigns } from '../../src/lib/domain/alerts/round';
 import { alertChannels, alertSettings, deliverableChannels, type AlertConfig } from '../../src/lib/domain/alerts/settings';
@@ -205,13 +206,70 @@ describe('the database-unreachable memory', () => {
   it('alerts once per cool-down per process; nothing configured: off', async () => {
     const cfg: AlertConfig = config({ ALERT_SLACK_WEBHOOK_URL: url, ALERT_COOLDOWN_MINUTES: '10' });
     const client = (() => ({})) as unknown as () => twilio.Twilio;
+    const down = async () => false;
     const t0 = Date.parse('2026-11-26T13:00:00Z');
-    expect(await noteDbUnavailable({ config: cfg, twilio: client }, t0)).toBe('sent');
-    expect(await noteDbUnavailable({ config: cfg, twilio: client }, t0 + 9 * 60_000)).toBe('cooldown');
-    expect(await noteDbUnavailable({ config: cfg, twilio: client }, t0 + 10 * 60_000)).toBe('sent');
+    expect(await noteDbUnavailable({ config: cfg, twilio: client, probe: down }, t0)).toBe('sent');
+    expect(await noteDbUnavailable({ config: cfg, twilio: client, probe: down }, t0 + 9 * 60_000)).toBe('cooldown');
+    expect(await noteDbUnavailable({ config: cfg, twilio: client, probe: down }, t0 + 10 * 60_000)).toBe('sent');
     expect(posts).toBe(2);
     expect(outageOpen()).toBe(true);
     resetOutageState();
-    expect(await noteDbUnavailable({ config: config(), twilio: client }, t0)).toBe('off');
+    expect(await noteDbUnavailable({ config: config(), twilio: client, probe: down }, t0)).toBe('off');
+  });
+
+  it('a failed request whose probe the database answers is not an outage: nothing sent, nothing remembered', async () => {
+    const cfg: AlertConfig = config({ ALERT_SLACK_WEBHOOK_URL: url, ALERT_COOLDOWN_MINUTES: '10' });
+    const client = (() => ({})) as unknown as () => twilio.Twilio;
+    const before = posts;
+    expect(await noteDbUnavailable({ config: cfg, twilio: client, probe: async () => true }, Date.now())).toBe('not_confirmed');
+    expect(posts).toBe(before);
+    expect(outageOpen()).toBe(false);
+  });
+});
+
+describe('probeDb: only a connection-level failure counts as the database unreachable', () => {
+  let server: Server;
+  let base: string;
+  let answer: (res: import('node:http').ServerResponse) => void = (res) => res.end('[]');
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      req.resume();
+      answer(res);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+  const db = () => createDb({ url: base, serviceRoleKey: 'k', timeoutMs: 5000 });
+  const json = (status: number, body: unknown) => (res: import('node:http').ServerResponse) => {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
+
+  it('answers: reachable; a deadlock or statement timeout (PostgREST 500): reachable', async () => {
+    answer = json(200, []);
+    expect(await probeDb(db())).toBe(true);
+    answer = json(500, { code: '40P01', message: 'deadlock detected', details: null, hint: null });
+    expect(await probeDb(db())).toBe(true);
+    answer = json(500, { code: '57014', message: 'canceling statement due to statement timeout', details: null, hint: null });
+    expect(await probeDb(db())).toBe(true);
+  });
+
+  it('PostgREST cannot connect (503 PGRST001), a gateway 502, no answer within the deadline, nobody listening: unreachable', async () => {
+    answer = json(503, { code: 'PGRST001', message: 'Database client error. Retrying the connection.', details: null, hint: null });
+    expect(await probeDb(db())).toBe(false);
+    answer = (res) => {
+      res.writeHead(502);
+      res.end('bad gateway');
+    };
+    expect(await probeDb(db())).toBe(false);
+    answer = () => undefined; // never answers
+    const t = Date.now();
+    expect(await probeDb(db(), 300)).toBe(false);
+    expect(Date.now() - t).toBeLessThan(2000);
+    expect(await probeDb(createDb({ url: 'http://127.0.0.1:1', serviceRoleKey: 'k' }))).toBe(false);
   });
 });
