@@ -82,6 +82,28 @@ alter table public.alert_debugger_events enable row level security;
 create index alert_debugger_events_code_idx on public.alert_debugger_events (error_code, received_at desc);
 create index alert_debugger_events_received_idx on public.alert_debugger_events (received_at desc);
 
+-- LGPD (docs/recordings-access.md): alerts quote customers' numbers (a voicemail's caller in
+-- the title and detail, frozen again in the outbox's messages; a Debugger event's payload
+-- carries the failing webhook's parameters). Those mentions are exported and, on erasure,
+-- replaced by "erased"; the rows stay (the alert history and the delivery log).
+insert into public.lgpd_sources (name, position, note, select_sql, erase_sql) values
+('alerts', 84,
+ 'Alerts whose title, label or detail mention the phone (a voicemail''s caller): exported; on erasure the mentions are replaced, the alert kept.',
+ $q$select pg_catalog.to_jsonb(a) from public.alerts a where (case when pg_catalog.strpos(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace((a.title || ' ' || a.subject_label || ' ' || a.detail::text), ' ', ''), '-', ''), '.', ''), '(', ''), ')', ''), E'\t', ''), E'\n', ''), E'\r', ''), pg_catalog.right($1, 8)) > 0 then (a.title || ' ' || a.subject_label || ' ' || a.detail::text) ~ $3 else false end)$q$,
+ $q$update public.alerts a
+       set title = pg_catalog.regexp_replace(a.title, $3, 'erased', 'g'),
+           subject_label = pg_catalog.regexp_replace(a.subject_label, $3, 'erased', 'g'),
+           detail = public.lgpd_scrub(a.detail, $3)
+     where (case when pg_catalog.strpos(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace((a.title || ' ' || a.subject_label || ' ' || a.detail::text), ' ', ''), '-', ''), '.', ''), '(', ''), ')', ''), E'\t', ''), E'\n', ''), E'\r', ''), pg_catalog.right($1, 8)) > 0 then (a.title || ' ' || a.subject_label || ' ' || a.detail::text) ~ $3 else false end)$q$),
+('alert_deliveries', 85,
+ 'Alert messages (sent, pending or given up) that mention the phone: exported; on erasure the mentions are replaced, the delivery log kept.',
+ $q$select pg_catalog.to_jsonb(d) from public.alert_deliveries d where (case when pg_catalog.strpos(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(d.message::text, ' ', ''), '-', ''), '.', ''), '(', ''), ')', ''), E'\t', ''), E'\n', ''), E'\r', ''), pg_catalog.right($1, 8)) > 0 then d.message::text ~ $3 else false end)$q$,
+ $q$update public.alert_deliveries d set message = public.lgpd_scrub(d.message, $3) where (case when pg_catalog.strpos(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(d.message::text, ' ', ''), '-', ''), '.', ''), '(', ''), ')', ''), E'\t', ''), E'\n', ''), E'\r', ''), pg_catalog.right($1, 8)) > 0 then d.message::text ~ $3 else false end)$q$),
+('alert_debugger_events', 86,
+ 'Twilio Debugger events whose payload mentions the phone (the failing webhook''s From/To): exported; on erasure the mentions are replaced, the event kept (error code, resource, time).',
+ $q$select pg_catalog.to_jsonb(e) from public.alert_debugger_events e where (case when pg_catalog.strpos(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(e.payload::text, ' ', ''), '-', ''), '.', ''), '(', ''), ')', ''), E'\t', ''), E'\n', ''), E'\r', ''), pg_catalog.right($1, 8)) > 0 then e.payload::text ~ $3 else false end)$q$,
+ $q$update public.alert_debugger_events e set payload = public.lgpd_scrub(e.payload, $3) where (case when pg_catalog.strpos(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(e.payload::text, ' ', ''), '-', ''), '.', ''), '(', ''), ')', ''), E'\t', ''), E'\n', ''), E'\r', ''), pg_catalog.right($1, 8)) > 0 then e.payload::text ~ $3 else false end)$q$);
+
 -- 0.034 → '3,4%'
 create function public.alert_percent(p numeric) returns text
 language sql immutable set search_path = '' as $$

@@ -328,6 +328,45 @@ describe('other rules: queue wait, no agent in an open window, caller ID cap and
     expect(JSON.parse((await slackPosts(agent))[1]!.body).blocks[0].text.text).toBe('✅ Resolvido: Recado de voz');
   });
 
+  it('LGPD: the caller quoted by a voicemail alert, its messages and a Debugger event is exported, and erased on request', async () => {
+    const agent = `Bia Recado ${tag}`;
+    const [ag] = await q<{ id: string }>(`insert into agents (name, status) values ($1, 'offline') returning id`, [agent]);
+    const callSid = newCallSid();
+    const caller = newMobile('11');
+    await q(`insert into calls (call_sid, direction, from_number, to_number, status) values ($1, 'inbound', $2, '+551130001000', 'completed')`, [callSid, caller]);
+    const [r] = await q<{ id: string }>(
+      `insert into recordings (recording_sid, call_sid, status, kind, agent_id, duration, created_at) values ($1, $2, 'completed', 'voicemail', $3, 12, app_now()) returning id`,
+      ['RE' + randomBytes(16).toString('hex'), callSid, ag!.id],
+    );
+    await jobs();
+    const sid = 'NO' + randomBytes(16).toString('hex');
+    const payload = { error_code: '11200', resource_sid: callSid, webhook: { request: { url: 'https://x/voice', parameters: { From: caller, To: '+551130001000' } } } };
+    await q(`select alert_debugger_event($1, $2, 'Warning', '11200', $3, app_now(), $4::jsonb)`, [sid, 'AC' + 'a'.repeat(32), callSid, JSON.stringify(payload)]);
+    const digits = caller.slice(3);
+    const mentions = async () =>
+      (await q<{ n: number }>(
+        `select (select count(*) from alerts where (title || subject_label || detail::text) like '%' || $1 || '%')
+              + (select count(*) from alert_deliveries where message::text like '%' || $1 || '%')
+              + (select count(*) from alert_debugger_events where payload::text like '%' || $1 || '%') as n`,
+        [digits],
+      ))[0]!.n;
+    expect(Number(await mentions())).toBe(1 + 2 + 1); // the alert, its Slack and WhatsApp messages, the event
+
+    const [exp] = await q<{ doc: { counts: Record<string, number>; alerts: { title: string }[] } }>(`select lgpd_export($1, 'test') as doc`, [caller]);
+    expect(exp!.doc.counts).toMatchObject({ alerts: 1, alert_deliveries: 2, alert_debugger_events: 1 });
+    expect(exp!.doc.alerts[0]!.title).toBe(`Novo recado de voz para ${agent}: 12 s de ${caller}, ainda não ouvido`);
+
+    await q(`select lgpd_erase($1, 'test', $2)`, [caller, [r!.id]]);
+    expect(Number(await mentions())).toBe(0);
+    const [a] = await q<{ title: string }>(`select title from alerts where rule = 'voicemail' and detail->>'agent_id' = $1`, [ag!.id]);
+    expect(a!.title).toBe(`Novo recado de voz para ${agent}: 12 s de erased, ainda não ouvido`);
+    const [ev] = await q<{ payload: { webhook: { request: { parameters: { From: string } } } } }>(`select payload from alert_debugger_events where sid = $1`, [sid]);
+    expect(ev!.payload.webhook.request.parameters.From).toBe('erased');
+    await q(`delete from alert_debugger_events where sid = $1`, [sid]);
+    await q(`insert into recording_access_log (recording_id, purpose, outcome, actor) values ($1, 'listen', 'granted', 'test')`, [r!.id]);
+    await jobs();
+  });
+
   it("short calls: the Anatel monitor's projection near (warning) then over (critical, past the cool-down); a null monitor changes nothing", async () => {
     const number = newMobile('21');
     const monitor = (near: boolean, over: boolean) =>
