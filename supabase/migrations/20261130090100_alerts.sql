@@ -60,12 +60,18 @@ create table public.alert_deliveries (
   claimed_until   timestamptz,
   last_error      text check (length(last_error) <= 1000),
   created_at      timestamptz not null,
-  sent_at         timestamptz
+  sent_at         timestamptz,
+  -- Twilio's Message SID (WhatsApp, SMS): Twilio accepting a message is not its delivery
+  -- (63016 outside the 24-hour window, template errors arrive later on the message's status),
+  -- so the next heartbeats fetch it until delivered or failed (confirmed_at).
+  message_sid     text check (message_sid ~ '^(SM|MM)[0-9a-fA-F]{32}$'),
+  confirmed_at    timestamptz
 );
 alter table public.alert_deliveries enable row level security;
 comment on table public.alert_deliveries is 'Alert messages to send (Slack, WhatsApp/SMS): retried with backoff, then given up and reported. docs/alerts.md.';
 create index alert_deliveries_due_idx on public.alert_deliveries (next_attempt_at, id) where status = 'pending';
 create index alert_deliveries_alert_idx on public.alert_deliveries (alert_id);
+create index alert_deliveries_unconfirmed_idx on public.alert_deliveries (sent_at) where status = 'sent' and message_sid is not null and confirmed_at is null;
 
 -- Twilio Debugger events received by /webhooks/debugger (Sid: a repeated POST counts once).
 create table public.alert_debugger_events (
@@ -472,6 +478,12 @@ begin
 
   v_claimed := public.alert_deliveries_claim(v_now, p_claim_limit, p_lease_seconds);
   return pg_catalog.jsonb_build_object(
+    -- Twilio messages sent in the last hour whose final status is not known yet (to fetch).
+    'unconfirmed', (select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('id', u.id, 'channel', u.channel, 'message_sid', u.message_sid) order by u.id), '[]'::jsonb)
+                      from (select d.id, d.channel, d.message_sid from public.alert_deliveries d
+                             where d.status = 'sent' and d.message_sid is not null and d.confirmed_at is null
+                               and d.sent_at >= v_now - interval '1 hour'
+                             order by d.sent_at limit 20) u),
     'opened', pg_catalog.to_jsonb(v_opened), 'worse', pg_catalog.to_jsonb(v_worse), 'resolved', pg_catalog.to_jsonb(v_resolved),
     'open', (select pg_catalog.count(*) from public.alerts where status = 'open'),
     'deliveries', v_claimed);
@@ -574,11 +586,26 @@ begin
   -- The evaluation's lock: the failure reports it opens or closes are alerts too (two runs
   -- reporting the same channel would both insert one).
   perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('discador.alerts_evaluate'));
-  for r in select * from pg_catalog.jsonb_to_recordset(p_results) as x(id bigint, ok boolean, error text, retry_after_seconds numeric) loop
-    select * into d from public.alert_deliveries where id = r.id and status = 'pending' for update;
-    continue when not found;
+  for r in select * from pg_catalog.jsonb_to_recordset(p_results)
+                    as x(id bigint, ok boolean, error text, retry_after_seconds numeric, message_sid text, checked text) loop
+    if r.checked is not null then
+      -- A sent Twilio message's status, fetched later: delivered (or read) confirms it; failed
+      -- or undelivered turns it back into a failed attempt (below); anything else: not yet.
+      select * into d from public.alert_deliveries where id = r.id and status = 'sent' and confirmed_at is null for update;
+      continue when not found;
+      if r.checked in ('delivered', 'read') then
+        update public.alert_deliveries set confirmed_at = v_now where id = d.id;
+        continue;
+      end if;
+      continue when r.checked not in ('failed', 'undelivered');
+      update public.alert_deliveries set status = 'pending', sent_at = null, message_sid = null where id = d.id returning * into d;
+      r.ok := false;
+    else
+      select * into d from public.alert_deliveries where id = r.id and status = 'pending' for update;
+      continue when not found;
+    end if;
     if r.ok then
-      update public.alert_deliveries set status = 'sent', sent_at = v_now, claimed_until = null, last_error = null where id = d.id;
+      update public.alert_deliveries set status = 'sent', sent_at = v_now, claimed_until = null, last_error = null, message_sid = r.message_sid where id = d.id;
       v_sent := v_sent + 1;
       -- The channel works again: its failure report is over.
       for a in select * from public.alerts where rule = 'channel_failing' and subject = 'channel:' || d.channel and status = 'open' for update loop

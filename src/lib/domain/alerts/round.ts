@@ -7,7 +7,7 @@ import type { Db } from '../../runtime/db';
 import { unwrap } from '../../runtime/db';
 import { campaignWindowProfile, openDdds, type CampaignWindowColumns } from '../calling-window';
 import type { AdminHoliday } from '../holidays';
-import { sendOn, type SendResult } from './deliver';
+import { checkTwilioMessage, sendOn, type SendResult } from './deliver';
 import type { AlertMessage } from './format';
 import { alertChannels, alertSettings, deliverableChannels, type AlertConfig, type ChannelName } from './settings';
 
@@ -61,7 +61,14 @@ export async function runAlerts(deps: AlertDeps, opts: { now?: string | null } =
   const settings = alertSettings(deps.config);
   const windows = unwrap(await deps.db.rpc<Parameters<typeof openCampaigns>[0]>('alert_campaign_windows', {}));
   const evaluated = unwrap(
-    await deps.db.rpc<{ opened: number[]; worse: number[]; resolved: number[]; open: number; deliveries: ClaimedDelivery[] }>('alerts_evaluate', {
+    await deps.db.rpc<{
+      opened: number[];
+      worse: number[];
+      resolved: number[];
+      open: number;
+      deliveries: ClaimedDelivery[];
+      unconfirmed?: { id: number; channel: ChannelName; message_sid: string }[];
+    }>('alerts_evaluate', {
       p_now: opts.now ?? null,
       p_settings: settings,
       p_open_campaigns: openCampaigns(windows),
@@ -75,10 +82,28 @@ export async function runAlerts(deps: AlertDeps, opts: { now?: string | null } =
       return { d, r };
     }),
   );
-  if (results.length > 0) {
+  // Messages Twilio accepted earlier: their final status (a WhatsApp failure arrives there).
+  const checks = (
+    await Promise.all(
+      (evaluated.unconfirmed ?? []).map(async (u) => {
+        const s = await checkTwilioMessage(deps.twilio, u.message_sid);
+        return s && { id: u.id, ok: false, checked: s.status, error: `${u.channel}: ${s.status}${s.error ? ` (${s.error})` : ''}` };
+      }),
+    )
+  ).filter((c) => c !== null);
+  if (results.length > 0 || checks.length > 0) {
     unwrap(
       await deps.db.rpc('alert_deliveries_done', {
-        p_results: results.map(({ d, r }) => ({ id: d.id, ok: r.ok, error: r.ok ? null : r.error, retry_after_seconds: r.ok ? null : (r.retryAfterS ?? null) })),
+        p_results: [
+          ...results.map(({ d, r }) => ({
+            id: d.id,
+            ok: r.ok,
+            error: r.ok ? null : r.error,
+            retry_after_seconds: r.ok ? null : (r.retryAfterS ?? null),
+            message_sid: r.ok ? (r.sid ?? null) : null,
+          })),
+          ...checks,
+        ],
         p_settings: settings,
         p_channels: names,
         p_now: opts.now ?? null,
