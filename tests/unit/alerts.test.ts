@@ -106,6 +106,10 @@ describe('rendering', () => {
     });
     expect(messageBody(message())).toBe('🟠 Alerta: Espera na fila\nCliente esperando há 4 min na fila "geral" (limite 3 min; na fila: 2)\ndiscador · geral · aberto em 26/11/2026, 10:00 (Brasília)');
     expect(whatsappVariables(message({ title: '' }))['2']).toBe('-');
+    // WhatsApp refuses a variable with a newline or more than four spaces in a row (63013).
+    const v = whatsappVariables(message({ title: 'Fila\n"geral"\t\tcom      espaços ', subject_label: 'a\nb' }));
+    expect(v['2']).toBe('Fila "geral" com espaços');
+    expect(v['3']).toBe('discador · a b · aberto em 26/11/2026, 10:00 (Brasília)');
   });
 });
 
@@ -173,9 +177,9 @@ describe('sending', () => {
     let hang = false;
     const client = (() => ({ messages: { create: (p: Record<string, unknown>) => (calls.push(p), hang ? new Promise(() => undefined) : Promise.resolve({ sid: 'SM1' })) } })) as unknown as () => twilio.Twilio;
     const wa = { name: 'whatsapp' as const, to: 'whatsapp:+5511988887777', from: 'whatsapp:+551130009876', contentSid: 'HX' + 'a'.repeat(32) };
-    expect(await sendOn(wa, client, message())).toEqual({ ok: true });
-    expect(await sendOn({ ...wa, contentSid: null }, client, message())).toEqual({ ok: true });
-    expect(await sendOn({ name: 'sms', to: '+5511988887777', from: null }, client, message(), '+551130001000')).toEqual({ ok: true });
+    expect(await sendOn(wa, client, message())).toEqual({ ok: true, sid: 'SM1' });
+    expect(await sendOn({ ...wa, contentSid: null }, client, message())).toEqual({ ok: true, sid: 'SM1' });
+    expect(await sendOn({ name: 'sms', to: '+5511988887777', from: null }, client, message(), '+551130001000')).toEqual({ ok: true, sid: 'SM1' });
     expect(calls).toEqual([
       { to: wa.to, from: wa.from, contentSid: wa.contentSid, contentVariables: JSON.stringify(whatsappVariables(message())) },
       { to: wa.to, from: wa.from, body: messageBody(message()) },
