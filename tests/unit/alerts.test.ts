@@ -11,7 +11,8 @@ import { sendOn, sendSlack } from '../../src/lib/domain/alerts/deliver';
 import { noteDbUnavailable, outageOpen, probeDb, resetOutageState } from '../../src/lib/domain/alerts/db-outage';
 import { createDb } from '../../src/lib/runtime/db';
 import { brasiliaTime, cut, escapeMrkdwn, messageBody, slackPayload, whatsappVariables, type AlertMessage } from '../../src/lib/domain/alerts/format';
-import { openCampaigns } from '../../src/lib/domain/alerts/round';
+import { openCampaigns, runAlerts } from '../../src/lib/domain/alerts/round';
+import type { Db } from '../../src/lib/runtime/db';
 import { alertChannels, alertSettings, deliverableChannels, type AlertConfig } from '../../src/lib/domain/alerts/settings';
 import { ALERT_TITLES } from '../../src/lib/domain/alerts/texts';
 import { loadConfig } from '../../src/lib/runtime/config';
@@ -275,5 +276,44 @@ describe('probeDb: only a connection-level failure counts as the database unreac
     expect(await probeDb(db(), 300)).toBe(false);
     expect(Date.now() - t).toBeLessThan(2000);
     expect(await probeDb(createDb({ url: 'http://127.0.0.1:1', serviceRoleKey: 'k' }))).toBe(false);
+  });
+});
+
+describe('runAlerts records each send as it completes', () => {
+  it('a fast Slack post is written while a WhatsApp send still hangs (a round cut short does not re-send it)', async () => {
+    const server = createServer((req, res) => {
+      req.resume();
+      res.end('ok');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const slackUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/services/T/B/X`;
+    const done: { at: number; ids: number[] }[] = [];
+    const t0 = Date.now();
+    const db = {
+      client: null,
+      async rpc(fn: string, args: Record<string, unknown>) {
+        if (fn === 'alert_campaign_windows') return { data: { now_ms: Date.now(), campaigns: [] }, error: null };
+        if (fn === 'alerts_evaluate')
+          return {
+            data: { opened: [], worse: [], resolved: [], open: 1, deliveries: [1, 2].map((id) => ({ id, alert_id: 9, kind: 'opened', channel: id === 1 ? 'slack' : 'whatsapp', message: message(), attempt: 1 })) },
+            error: null,
+          };
+        done.push({ at: Date.now() - t0, ids: (args['p_results'] as { id: number }[]).map((r) => r.id) });
+        return { data: {}, error: null };
+      },
+    } as unknown as Db;
+    const hanging = (() => ({ messages: { create: () => new Promise(() => undefined) } })) as unknown as () => twilio.Twilio;
+    const cfg = config({ ALERT_SLACK_WEBHOOK_URL: slackUrl, ALERT_WHATSAPP_TO: 'whatsapp:+5511988887777', ALERT_WHATSAPP_FROM: 'whatsapp:+551130009876' });
+    try {
+      const round = runAlerts({ db, config: cfg, twilio: hanging });
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(done).toEqual([{ at: expect.any(Number), ids: [1] }]);
+      await round;
+      expect(done.map((d) => d.ids)).toEqual([[1], [2]]);
+      expect(done[1]!.at).toBeGreaterThanOrEqual(2900);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });
