@@ -144,7 +144,18 @@ describe('the Debugger webhook', () => {
     expect(parseDebuggerEvent({ ...ok, Level: 'INFO' })).toEqual({ ok: true, ignored: 'level INFO' });
     expect(parseDebuggerEvent({ ...ok, Sid: 'x', Payload: '[1]' })).toEqual({ ok: false, problems: ['Sid must be two capital letters and 32 hex characters', 'Payload must be a JSON object'] });
     expect(parseDebuggerEvent({ ...ok, Level: 'Fatal', Payload: '{"error_code":"1a"}' })).toEqual({ ok: false, problems: ['Level must be Error or Warning', 'Payload.error_code must be a Twilio error code (digits)'] });
-    expect(parseDebuggerEvent({ ...ok, Payload: 'x'.repeat(20001) })).toMatchObject({ ok: false, problems: ['Payload is longer than 20000 characters'] });
+    // A large Payload is trimmed, not refused: the event and its identifying fields are kept.
+    const big = { error_code: 11200, resource_sid: 'CA' + 'c'.repeat(32), more_info: { msg: 'x' }, webhook: { response: { body: '<html>' + 'y'.repeat(50_000) } } };
+    const trimmed = parseDebuggerEvent({ ...ok, Payload: JSON.stringify(big) });
+    expect(trimmed).toMatchObject({ ok: true, event: { errorCode: '11200', resourceSid: big.resource_sid } });
+    const kept = (trimmed as { event: { payload: Record<string, unknown> } }).event.payload;
+    expect(JSON.stringify(kept).length).toBeLessThanOrEqual(20_000);
+    expect(kept).toMatchObject({ error_code: 11200, resource_sid: big.resource_sid, more_info: { msg: 'x' }, truncated: true });
+    expect((kept['webhook'] as { response: { body: string } }).response.body).toMatch(/^<html>y+… \[48006 characters cut\]$/);
+    const many = { error_code: 12100, webhook: { parts: Array.from({ length: 100 }, () => 'z'.repeat(1000)) } };
+    const cut2 = (parseDebuggerEvent({ ...ok, Payload: JSON.stringify(many) }) as { event: { payload: Record<string, unknown> } }).event.payload;
+    expect(cut2).toMatchObject({ error_code: 12100, truncated: true });
+    expect(JSON.stringify(cut2).length).toBeLessThanOrEqual(20_000);
   });
 });
 
