@@ -498,6 +498,56 @@ describe('delivery failures', () => {
     expect(JSON.parse(resolvedPost.body).blocks[0].text.text).toBe('✅ Resolvido: Canal de alertas');
   });
 
+  it('an alert resolved while its opened message is still retrying on Slack: the opened one is dropped, only the resolved one goes out', async () => {
+    await slackMode({ status: 500 });
+    const number = newMobile('41');
+    await q(`insert into phone_numbers (phone_number, spam_flagged_at) values ($1, app_now())`, [number]);
+    await jobs();
+    const [a] = await alertOf('caller_id_spam', `caller_id:${number}`);
+    expect((await deliveriesOf(a!.id)).map((d) => [d.kind, d.channel, d.status])).toEqual([['opened', 'slack', 'pending'], ['opened', 'whatsapp', 'sent']]);
+    await q(`update phone_numbers set spam_flagged_at = null where phone_number = $1`, [number]);
+    await jobs(); // resolved: the pending opened message on Slack is superseded
+    await slackMode({ status: 200 });
+    const before = (await slackPosts(number)).length;
+    await advance(60);
+    await jobs();
+    await advance(60);
+    await jobs();
+    const after = (await slackPosts(number)).slice(before).map((p) => (JSON.parse(p.body) as { blocks: { text: { text: string } }[] }).blocks[0]!.text.text);
+    expect(after).toEqual(['✅ Resolvido: Número marcado como spam']);
+    const ds = await q<{ kind: string; channel: string; status: string; last_error: string | null }>(
+      `select kind, channel, status, last_error from alert_deliveries where alert_id = $1 order by id`,
+      [a!.id],
+    );
+    expect(ds.map((d) => [d.kind, d.channel, d.status, d.last_error])).toEqual([
+      ['opened', 'slack', 'failed', 'superseded'],
+      ['opened', 'whatsapp', 'sent', null],
+      ['resolved', 'slack', 'sent', null],
+      ['resolved', 'whatsapp', 'sent', null],
+    ]);
+  });
+
+  it('a channel no longer configured: its pending messages are dropped without a report, its failure report closes silently', async () => {
+    const number = newMobile('51');
+    await q(`insert into phone_numbers (phone_number, spam_flagged_at) values ($1, app_now())`, [number]);
+    await jobs();
+    const [a] = await alertOf('caller_id_spam', `caller_id:${number}`);
+    // As if SMS had been configured when these were queued.
+    await q(`select alert_enqueue($1, 'worse', array['sms'], app_now())`, [a!.id]);
+    await q(
+      `insert into alerts (rule, subject, subject_label, status, severity, title, value, first_seen_at, opened_at, updated_at)
+       values ('channel_failing', 'channel:sms', 'SMS', 'open', 'critical', 'Canal de alertas SMS falhando', 5, app_now(), app_now(), app_now())`,
+    );
+    const slackBefore = (await slackPosts('SMS')).length;
+    await jobs();
+    expect(await q(`select status, last_error from alert_deliveries where alert_id = $1 and channel = 'sms'`, [a!.id])).toEqual([{ status: 'failed', last_error: 'channel_removed' }]);
+    expect(await q(`select status, notifications from alerts where rule = 'channel_failing' and subject = 'channel:sms'`)).toEqual([{ status: 'resolved', notifications: 0 }]);
+    await jobs();
+    expect(await slackPosts('SMS')).toHaveLength(slackBefore);
+    await q(`update phone_numbers set spam_flagged_at = null where phone_number = $1`, [number]);
+    await jobs();
+  });
+
   it('a Slack that never answers: the heartbeat answers within its budget and a voice flow meanwhile is not slowed', async () => {
     await slackMode({ hang: true });
     const number = newMobile('41');
