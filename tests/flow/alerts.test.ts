@@ -613,4 +613,20 @@ describe('the database unreachable from the functions', () => {
     expect(posts).toHaveLength(2);
     expect(JSON.parse(posts[1]!.body).blocks[0].text.text).toBe('✅ Resolvido: Banco de dados');
   });
+
+  it('an outage recorded first by a process that could not announce it still gets its resolved message from the one that did', async () => {
+    const settings = { texts: { labels: { database: 'Banco de dados' }, db_unreachable: { critical: 'Banco de dados inacessível pelas funções por {minutes} min' } } };
+    const since = new Date(Date.now() + 86_400_000 * 3);
+    const until = new Date(since.getTime() + 120_000);
+    const [first] = await q<{ r: Record<string, unknown> }>(`select alert_db_outage($1, $2, array['slack'], $3, false) as r`, [since, until, settings]);
+    expect(first!.r).toMatchObject({ recorded: true });
+    const id = String(first!.r['alert_id']);
+    expect(await q(`select kind from alert_deliveries where alert_id = $1`, [id])).toEqual([]);
+    const [second] = await q<{ r: Record<string, unknown> }>(`select alert_db_outage($1, $2, array['slack'], $3, true) as r`, [since, until, settings]);
+    expect(second!.r).toEqual({ recorded: false, alert_id: Number(id), resolved_message: true });
+    expect(await q(`select kind, channel from alert_deliveries where alert_id = $1`, [id])).toEqual([{ kind: 'resolved', channel: 'slack' }]);
+    const [third] = await q<{ r: Record<string, unknown> }>(`select alert_db_outage($1, $2, array['slack'], $3, true) as r`, [since, until, settings]);
+    expect(third!.r).toEqual({ recorded: false });
+  });
 });
+
