@@ -328,6 +328,26 @@ describe('other rules: queue wait, no agent in an open window, caller ID cap and
     expect(JSON.parse((await slackPosts(agent))[1]!.body).blocks[0].text.text).toBe('✅ Resolvido: Recado de voz');
   });
 
+  it('an agent whose name is longer than a label may be does not stop the evaluation: the label is cut, other alerts still open', async () => {
+    const agent = 'Nome Muito Longo ' + 'x'.repeat(250);
+    const [ag] = await q<{ id: string }>(`insert into agents (name, status) values ($1, 'offline') returning id`, [agent]);
+    const callSid = newCallSid();
+    await q(`insert into calls (call_sid, direction, from_number, to_number, status) values ($1, 'inbound', $2, '+551130001000', 'completed')`, [callSid, newMobile('11')]);
+    const [r] = await q<{ id: string }>(
+      `insert into recordings (recording_sid, call_sid, status, kind, agent_id, duration, created_at) values ($1, $2, 'completed', 'voicemail', $3, 5, app_now()) returning id`,
+      ['RE' + randomBytes(16).toString('hex'), callSid, ag!.id],
+    );
+    const number = newMobile('61');
+    await q(`insert into phone_numbers (phone_number, spam_flagged_at) values ($1, app_now())`, [number]);
+    await jobs();
+    const [v] = await q<{ subject_label: string; status: string }>(`select subject_label, status from alerts where rule = 'voicemail' and detail->>'agent_id' = $1`, [ag!.id]);
+    expect(v).toEqual({ subject_label: agent.slice(0, 200), status: 'open' });
+    expect(await alertOf('caller_id_spam', `caller_id:${number}`)).toEqual([expect.objectContaining({ status: 'open' })]);
+    await q(`insert into recording_access_log (recording_id, purpose, outcome, actor) values ($1, 'listen', 'granted', 'test')`, [r!.id]);
+    await q(`update phone_numbers set spam_flagged_at = null where phone_number = $1`, [number]);
+    await jobs();
+  });
+
   it('LGPD: the caller quoted by a voicemail alert, its messages and a Debugger event is exported, and erased on request', async () => {
     const agent = `Bia Recado ${tag}`;
     const [ag] = await q<{ id: string }>(`insert into agents (name, status) values ($1, 'offline') returning id`, [agent]);
