@@ -61,6 +61,8 @@ export const ALERT_LABELS = {
   slack: 'Slack',
   whatsapp: 'WhatsApp',
   sms: 'SMS',
+  // after the abandon alert's cap when the campaign uses AMD: the rate with AMD's estimate
+  abandon_amd: '; com a estimativa do AMD: {rate}',
 } as const;
 
 /** Each rule's name, as a message's header says it. */
