@@ -530,6 +530,12 @@ export class RestApi {
       all.reverse();
       return { status: 200, body: page(all, 'messages', c.pathname, c.query) };
     });
+    // Fetch one message (its status as it moves: queued, sent, delivered; or failed with an error_code).
+    this.on('GET', '/Accounts/{AccountSid}/Messages/{Sid}.json', (c) => {
+      const m = S.messages.get(c.path.Sid as string);
+      if (!m || m.accountSid !== c.account.sid) throw notFound(c.pathname);
+      return { status: 200, body: { ...m.json } };
+    });
     // Delete a message's record (its log, body included): 204; an unknown SID 404. Messages
     // here are final once stored, so Twilio's 20009 ("not yet complete") never happens.
     this.on('DELETE', '/Accounts/{AccountSid}/Messages/{Sid}.json', (c) => {
@@ -574,17 +580,34 @@ export class RestApi {
     this.d.store.messages.set(sid, msg);
     const token = c.account.authToken;
     const cb = b.StatusCallback as string | undefined;
+    // WhatsApp free-form (a Body, no ContentSid) outside the 24-hour customer service window
+    // (no message from the recipient to this sender in the last 24 h) is accepted, then fails
+    // with 63016 (twilio.com/docs/api/errors/63016).
+    const dayAgo = t - 24 * 3600_000;
+    const outsideWindow =
+      wa && !content && from !== undefined &&
+      ![...this.d.store.messages.values()].some(
+        (m) => m.accountSid === c.account.sid && m.json.direction === 'inbound' && m.json.from === to && m.json.to === from && Date.parse(String(m.json.date_created)) >= dayAgo,
+      );
+    const steps: readonly (readonly [string, number])[] = outsideWindow ? [['failed', 500]] : [['sent', 500], ['delivered', 1500]];
     this.pending++;
     void (async () => {
-      for (const [status, delay] of [['sent', 500], ['delivered', 1500]] as const) {
+      for (const [status, delay] of steps) {
         await this.d.clock.sleep(delay);
         json.status = status;
         json.date_updated = rfc2822(this.d.clock.now());
         if (status === 'sent') json.date_sent = json.date_updated;
+        if (status === 'failed') {
+          json.error_code = 63016;
+          json.error_message = 'Failed to send freeform message because you are outside the allowed window. Please use a Template.';
+        }
         if (cb) {
           await this.d.webhooks.send({
             purpose: 'message-status', url: cb, authToken: token,
-            params: { AccountSid: c.account.sid, ApiVersion: API_VERSION, From: from ?? '', To: to, MessageSid: sid, SmsSid: sid, MessageStatus: status, SmsStatus: status },
+            params: {
+              AccountSid: c.account.sid, ApiVersion: API_VERSION, From: from ?? '', To: to, MessageSid: sid, SmsSid: sid, MessageStatus: status, SmsStatus: status,
+              ...(status === 'failed' ? { ErrorCode: '63016' } : {}),
+            },
           });
         }
       }

@@ -101,4 +101,19 @@ describe('outbound WhatsApp with a Content Template', () => {
     expect(await code(r.client.messages.create({ ...base, body: 'x', contentVariables: JSON.stringify({ 1: 'a' }) }))).toBe(21654);
     expect(r.emu.messages().filter((x) => x.json['to'] === `whatsapp:${customer}`)).toHaveLength(1);
   });
+
+  it('a WhatsApp Body outside the 24-hour window is accepted, then fails with 63016 (fetch shows it); a template, or a Body after the customer wrote, is delivered', async () => {
+    const base = { from: `whatsapp:${r.number}`, to: `whatsapp:${customer}` };
+    const body = await r.client.messages.create({ ...base, body: 'Alerta' });
+    const template = await r.client.messages.create({ ...base, contentSid: HX, contentVariables: JSON.stringify({ 1: 'a' }) });
+    expect(body.status).toBe('queued');
+    await r.emu.waitUntilIdle();
+    expect(await r.client.messages(body.sid).fetch()).toMatchObject({ status: 'failed', errorCode: 63016 });
+    expect(await r.client.messages(template.sid).fetch()).toMatchObject({ status: 'delivered', errorCode: null });
+    await r.emu.sendInboundMessage({ from: `whatsapp:${customer}`, to: `whatsapp:${r.number}`, body: 'oi' });
+    const inside = await r.client.messages.create({ ...base, body: 'Alerta' });
+    await r.emu.waitUntilIdle();
+    expect(await r.client.messages(inside.sid).fetch()).toMatchObject({ status: 'delivered' });
+    await expect(r.client.messages('SM' + '0'.repeat(32)).fetch()).rejects.toMatchObject({ status: 404 });
+  });
 });

@@ -60,12 +60,18 @@ create table public.alert_deliveries (
   claimed_until   timestamptz,
   last_error      text check (length(last_error) <= 1000),
   created_at      timestamptz not null,
-  sent_at         timestamptz
+  sent_at         timestamptz,
+  -- Twilio's Message SID (WhatsApp, SMS): Twilio accepting a message is not its delivery
+  -- (63016 outside the 24-hour window, template errors arrive later on the message's status),
+  -- so the next heartbeats fetch it until delivered or failed (confirmed_at).
+  message_sid     text check (message_sid ~ '^(SM|MM)[0-9a-fA-F]{32}$'),
+  confirmed_at    timestamptz
 );
 alter table public.alert_deliveries enable row level security;
 comment on table public.alert_deliveries is 'Alert messages to send (Slack, WhatsApp/SMS): retried with backoff, then given up and reported. docs/alerts.md.';
 create index alert_deliveries_due_idx on public.alert_deliveries (next_attempt_at, id) where status = 'pending';
 create index alert_deliveries_alert_idx on public.alert_deliveries (alert_id);
+create index alert_deliveries_unconfirmed_idx on public.alert_deliveries (sent_at) where status = 'sent' and message_sid is not null and confirmed_at is null;
 
 -- Twilio Debugger events received by /webhooks/debugger (Sid: a repeated POST counts once).
 create table public.alert_debugger_events (
@@ -81,6 +87,28 @@ create table public.alert_debugger_events (
 alter table public.alert_debugger_events enable row level security;
 create index alert_debugger_events_code_idx on public.alert_debugger_events (error_code, received_at desc);
 create index alert_debugger_events_received_idx on public.alert_debugger_events (received_at desc);
+
+-- LGPD (docs/recordings-access.md): alerts quote customers' numbers (a voicemail's caller in
+-- the title and detail, frozen again in the outbox's messages; a Debugger event's payload
+-- carries the failing webhook's parameters). Those mentions are exported and, on erasure,
+-- replaced by "erased"; the rows stay (the alert history and the delivery log).
+insert into public.lgpd_sources (name, position, note, select_sql, erase_sql) values
+('alerts', 84,
+ 'Alerts whose title, label or detail mention the phone (a voicemail''s caller): exported; on erasure the mentions are replaced, the alert kept.',
+ $q$select pg_catalog.to_jsonb(a) from public.alerts a where (case when pg_catalog.strpos(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace((a.title || ' ' || a.subject_label || ' ' || a.detail::text), ' ', ''), '-', ''), '.', ''), '(', ''), ')', ''), E'\t', ''), E'\n', ''), E'\r', ''), pg_catalog.right($1, 8)) > 0 then (a.title || ' ' || a.subject_label || ' ' || a.detail::text) ~ $3 else false end)$q$,
+ $q$update public.alerts a
+       set title = pg_catalog.regexp_replace(a.title, $3, 'erased', 'g'),
+           subject_label = pg_catalog.regexp_replace(a.subject_label, $3, 'erased', 'g'),
+           detail = public.lgpd_scrub(a.detail, $3)
+     where (case when pg_catalog.strpos(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace((a.title || ' ' || a.subject_label || ' ' || a.detail::text), ' ', ''), '-', ''), '.', ''), '(', ''), ')', ''), E'\t', ''), E'\n', ''), E'\r', ''), pg_catalog.right($1, 8)) > 0 then (a.title || ' ' || a.subject_label || ' ' || a.detail::text) ~ $3 else false end)$q$),
+('alert_deliveries', 85,
+ 'Alert messages (sent, pending or given up) that mention the phone: exported; on erasure the mentions are replaced, the delivery log kept.',
+ $q$select pg_catalog.to_jsonb(d) from public.alert_deliveries d where (case when pg_catalog.strpos(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(d.message::text, ' ', ''), '-', ''), '.', ''), '(', ''), ')', ''), E'\t', ''), E'\n', ''), E'\r', ''), pg_catalog.right($1, 8)) > 0 then d.message::text ~ $3 else false end)$q$,
+ $q$update public.alert_deliveries d set message = public.lgpd_scrub(d.message, $3) where (case when pg_catalog.strpos(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(d.message::text, ' ', ''), '-', ''), '.', ''), '(', ''), ')', ''), E'\t', ''), E'\n', ''), E'\r', ''), pg_catalog.right($1, 8)) > 0 then d.message::text ~ $3 else false end)$q$),
+('alert_debugger_events', 86,
+ 'Twilio Debugger events whose payload mentions the phone (the failing webhook''s From/To): exported; on erasure the mentions are replaced, the event kept (error code, resource, time).',
+ $q$select pg_catalog.to_jsonb(e) from public.alert_debugger_events e where (case when pg_catalog.strpos(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(e.payload::text, ' ', ''), '-', ''), '.', ''), '(', ''), ')', ''), E'\t', ''), E'\n', ''), E'\r', ''), pg_catalog.right($1, 8)) > 0 then e.payload::text ~ $3 else false end)$q$,
+ $q$update public.alert_debugger_events e set payload = public.lgpd_scrub(e.payload, $3) where (case when pg_catalog.strpos(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(e.payload::text, ' ', ''), '-', ''), '.', ''), '(', ''), ')', ''), E'\t', ''), E'\n', ''), E'\r', ''), pg_catalog.right($1, 8)) > 0 then e.payload::text ~ $3 else false end)$q$);
 
 -- 0.034 → '3,4%'
 create function public.alert_percent(p numeric) returns text
@@ -160,26 +188,32 @@ declare
   v_evaluated text[] := array['abandon', 'queue_wait', 'caller_id_cap', 'caller_id_spam', 'recording_transfers', 'twilio_debugger', 'voicemail'];
   v_voicemail boolean := coalesce((p_settings->>'voicemails')::boolean, false);
 begin
-  -- Abandon today against the campaign's cap, AMD's estimated hang-ups on humans included
-  -- (the board's abandon_rate_with_amd_today, docs/board.md).
+  -- Abandon today: the campaign's own abandons (abandoned / live, the board's
+  -- abandon_rate_today) against its cap. The rate counted with AMD's estimated hang-ups on
+  -- humans (abandon_rate_with_amd_today, docs/board.md) is a x own + (1 - a): it never falls
+  -- below 1 - a (4 % at the default a = 0.96, over a 3 % cap before any real abandon), which
+  -- no supervisor action changes, so it is shown in the title and detail but does not set the
+  -- severity (docs/alerts.md).
   select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-           'rule', 'abandon', 'subject', 'campaign:' || x.id, 'subject_label', x.name,
+           'rule', 'abandon', 'subject', 'campaign:' || x.id, 'subject_label', pg_catalog.left(x.name, 200),
            'severity', case when x.rate >= x.cap then 'critical' else 'warning' end,
-           'vars', pg_catalog.jsonb_build_object('rate', public.alert_percent(x.rate), 'cap', public.alert_percent(x.cap), 'live', x.live, 'abandoned', x.abandoned),
+           'vars', pg_catalog.jsonb_build_object('rate', public.alert_percent(x.rate), 'cap', public.alert_percent(x.cap), 'live', x.live, 'abandoned', x.abandoned,
+                     'amd', case when x.est > 0 then public.alert_render(coalesce(p_settings #>> '{texts,labels,abandon_amd}', '; AMD: {rate}'),
+                                                                         pg_catalog.jsonb_build_object('rate', public.alert_percent(x.rate_amd)), '') else '' end),
            'value', x.rate, 'threshold', x.cap,
            'detail', pg_catalog.jsonb_build_object('live_today', x.live, 'abandoned_today', x.abandoned,
-                       'amd_estimated_abandons_today', pg_catalog.round(x.est, 2), 'near_percent', v_near * 100),
+                       'amd_estimated_abandons_today', pg_catalog.round(x.est, 2), 'abandon_rate_with_amd_today', x.rate_amd,
+                       'amd_floor', pg_catalog.round(1 - x.accuracy, 4), 'near_percent', v_near * 100),
            'grace_minutes', 0, 'step', 0.01)), '[]'::jsonb)
     into v_part
-    from (select k.id, k.name, k.abandon_cap as cap, ab.live, ab.abandoned,
-                 ab.live * (1 - k.amd_human_accuracy) / k.amd_human_accuracy as est,
-                 case when ab.live > 0 then pg_catalog.round(
-                     (ab.abandoned + ab.live * (1 - k.amd_human_accuracy) / k.amd_human_accuracy)
-                   / (ab.live + ab.live * (1 - k.amd_human_accuracy) / k.amd_human_accuracy), 4) else 0 end as rate
-            from public.campaigns k
-            cross join lateral (select (select pg_catalog.count(*) from public.calls c where c.campaign_id = k.id and c.live_at >= v_day_start and c.live_at <= p_now)::integer as live,
-                                       (select pg_catalog.count(*) from public.calls c where c.campaign_id = k.id and c.abandoned_at >= v_day_start and c.abandoned_at <= p_now)::integer as abandoned) ab
-           where k.status <> 'finished') x
+    from (select y.*, case when y.live > 0 then pg_catalog.round((y.abandoned + y.est) / (y.live + y.est), 4) else 0 end as rate_amd
+            from (select k.id, k.name, k.abandon_cap as cap, k.amd_human_accuracy as accuracy, ab.live, ab.abandoned,
+                         ab.live * (1 - k.amd_human_accuracy) / k.amd_human_accuracy as est,
+                         case when ab.live > 0 then pg_catalog.round(ab.abandoned::numeric / ab.live, 4) else 0 end as rate
+                    from public.campaigns k
+                    cross join lateral (select (select pg_catalog.count(*) from public.calls c where c.campaign_id = k.id and c.live_at >= v_day_start and c.live_at <= p_now)::integer as live,
+                                               (select pg_catalog.count(*) from public.calls c where c.campaign_id = k.id and c.abandoned_at >= v_day_start and c.abandoned_at <= p_now)::integer as abandoned) ab
+                   where k.status <> 'finished') y) x
    where x.live >= v_min_live and x.rate > 0 and x.rate >= x.cap * v_near;
   v_conds := v_conds || v_part;
 
@@ -372,6 +406,10 @@ begin
              as x(rule text, subject text, subject_label text, severity text, vars jsonb, value numeric, threshold numeric,
                   detail jsonb, grace_minutes numeric, step numeric)
   loop
+    -- Names come from rows without a length limit (agents, queues): one too long or empty
+    -- must not fail the whole evaluation (every rule runs in this one transaction).
+    c.subject := pg_catalog.left(c.subject, 200);
+    c.subject_label := pg_catalog.left(coalesce(nullif(c.subject_label, ''), c.subject), 200);
     v_title := public.alert_render(p_settings #>> array['texts', c.rule, c.severity], coalesce(c.vars, '{}'::jsonb) || pg_catalog.jsonb_build_object('label', c.subject_label),
                                    c.rule || ': ' || c.subject_label);
     v_seen := v_seen || (c.rule || '|' || c.subject);
@@ -401,9 +439,12 @@ begin
         perform public.alert_enqueue(a.id, 'opened', p_channels, v_now);
       end if;
     else
+      -- A higher severity than last announced goes out at once; a value step at the same
+      -- severity waits for the cool-down (it is what repeats while a condition drifts).
       v_is_worse := public.alert_severity_rank(a.severity) > public.alert_severity_rank(a.last_sent_severity)
-                    or (c.step is not null and a.value is not null and a.last_sent_value is not null and a.value >= a.last_sent_value + c.step);
-      if v_is_worse and v_now - a.last_sent_at >= v_cooldown then
+                    or (c.step is not null and a.value is not null and a.last_sent_value is not null and a.value >= a.last_sent_value + c.step
+                        and v_now - a.last_sent_at >= v_cooldown);
+      if v_is_worse then
         perform public.alert_enqueue(a.id, 'worse', p_channels, v_now);
         v_worse := v_worse || a.id;
       end if;
@@ -422,17 +463,45 @@ begin
     if a.status = 'open' then
       v_resolved := v_resolved || a.id;
       if a.last_sent_at is not null then
+        perform public.alert_deliveries_supersede(a.id, v_now);
         perform public.alert_enqueue(a.id, 'resolved', p_channels, v_now);
       end if;
     end if;
   end loop;
 
+  -- A channel no longer configured: its pending messages are dropped (not given up, so no
+  -- failure report) and its failure report closes without a message.
+  update public.alert_deliveries set status = 'failed', claimed_until = null, last_error = 'channel_removed'
+   where status = 'pending' and not (channel = any (p_channels));
+  update public.alerts set status = 'resolved', resolved_at = v_now, updated_at = v_now
+   where rule = 'channel_failing' and status <> 'resolved'
+     and not (pg_catalog.substr(subject, 9) = any (p_channels));
+
   v_claimed := public.alert_deliveries_claim(v_now, p_claim_limit, p_lease_seconds);
   return pg_catalog.jsonb_build_object(
+    -- Twilio messages sent in the last hour whose final status is not known yet (to fetch).
+    'unconfirmed', (select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('id', u.id, 'channel', u.channel, 'message_sid', u.message_sid) order by u.id), '[]'::jsonb)
+                      from (select d.id, d.channel, d.message_sid from public.alert_deliveries d
+                             where d.status = 'sent' and d.message_sid is not null and d.confirmed_at is null
+                               and d.sent_at >= v_now - interval '1 hour'
+                             order by d.sent_at limit 20) u),
     'opened', pg_catalog.to_jsonb(v_opened), 'worse', pg_catalog.to_jsonb(v_worse), 'resolved', pg_catalog.to_jsonb(v_resolved),
     'open', (select pg_catalog.count(*) from public.alerts where status = 'open'),
     'deliveries', v_claimed);
 end $$;
+
+-- An alert resolved before its opened/worse messages went out: those are dropped (the
+-- resolved message carries the title) so that no channel hears "opened" after "resolved".
+-- A row leased by a run in progress stays (that run is sending it now).
+create function public.alert_deliveries_supersede(p_alert_id bigint, p_now timestamptz)
+returns void
+language sql
+set search_path = ''
+as $$
+  update public.alert_deliveries set status = 'failed', last_error = 'superseded'
+   where alert_id = p_alert_id and status = 'pending' and kind in ('opened', 'worse')
+     and (claimed_until is null or claimed_until < p_now)
+$$;
 
 -- Claims the due deliveries (pending, next attempt reached, not leased by another run).
 create function public.alert_deliveries_claim(p_now timestamptz, p_limit integer, p_lease_seconds integer)
@@ -443,6 +512,10 @@ as $$
   with due as (
     select d.id from public.alert_deliveries d
      where d.status = 'pending' and d.next_attempt_at <= p_now and (d.claimed_until is null or d.claimed_until < p_now)
+       -- one alert's messages on one channel go out in order: an earlier one still pending
+       -- (due later, or claimed by another run) holds the next back
+       and not exists (select 1 from public.alert_deliveries e
+                        where e.alert_id = d.alert_id and e.channel = d.channel and e.status = 'pending' and e.id < d.id)
      order by d.next_attempt_at, d.id
      limit greatest(0, least(p_limit, 100))
      for update skip locked),
@@ -511,11 +584,29 @@ begin
   if p_results is null or pg_catalog.jsonb_typeof(p_results) <> 'array' then
     raise exception 'p_results must be a JSON array' using errcode = '22023';
   end if;
-  for r in select * from pg_catalog.jsonb_to_recordset(p_results) as x(id bigint, ok boolean, error text, retry_after_seconds numeric) loop
-    select * into d from public.alert_deliveries where id = r.id and status = 'pending' for update;
-    continue when not found;
+  -- The evaluation's lock: the failure reports it opens or closes are alerts too (two runs
+  -- reporting the same channel would both insert one).
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('discador.alerts_evaluate'));
+  for r in select * from pg_catalog.jsonb_to_recordset(p_results)
+                    as x(id bigint, ok boolean, error text, retry_after_seconds numeric, message_sid text, checked text) loop
+    if r.checked is not null then
+      -- A sent Twilio message's status, fetched later: delivered (or read) confirms it; failed
+      -- or undelivered turns it back into a failed attempt (below); anything else: not yet.
+      select * into d from public.alert_deliveries where id = r.id and status = 'sent' and confirmed_at is null for update;
+      continue when not found;
+      if r.checked in ('delivered', 'read') then
+        update public.alert_deliveries set confirmed_at = v_now where id = d.id;
+        continue;
+      end if;
+      continue when r.checked not in ('failed', 'undelivered');
+      update public.alert_deliveries set status = 'pending', sent_at = null, message_sid = null where id = d.id returning * into d;
+      r.ok := false;
+    else
+      select * into d from public.alert_deliveries where id = r.id and status = 'pending' for update;
+      continue when not found;
+    end if;
     if r.ok then
-      update public.alert_deliveries set status = 'sent', sent_at = v_now, claimed_until = null, last_error = null where id = d.id;
+      update public.alert_deliveries set status = 'sent', sent_at = v_now, claimed_until = null, last_error = null, message_sid = r.message_sid where id = d.id;
       v_sent := v_sent + 1;
       -- The channel works again: its failure report is over.
       for a in select * from public.alerts where rule = 'channel_failing' and subject = 'channel:' || d.channel and status = 'open' for update loop
@@ -573,8 +664,17 @@ begin
     raise exception 'p_since must be a time before p_until' using errcode = '22023';
   end if;
   perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('discador.alert_db_outage'));
-  if exists (select 1 from public.alerts x where x.rule = 'db_unreachable' and x.opened_at <= p_until + interval '1 minute'
-                                            and coalesce(x.resolved_at, 'infinity') >= p_since - interval '1 minute') then
+  select * into a from public.alerts x where x.rule = 'db_unreachable' and x.opened_at <= p_until + interval '1 minute'
+                                        and coalesce(x.resolved_at, 'infinity') >= p_since - interval '1 minute'
+   order by x.id desc limit 1 for update;
+  if found then
+    -- Already recorded by another instance; when only this one announced it, its resolved
+    -- message is still owed.
+    if p_announced and a.last_sent_at is null then
+      update public.alerts set last_sent_at = p_since, last_sent_severity = 'critical', notifications = 1, updated_at = v_now where id = a.id;
+      perform public.alert_enqueue(a.id, 'resolved', p_channels, v_now);
+      return pg_catalog.jsonb_build_object('recorded', false, 'alert_id', a.id, 'resolved_message', true);
+    end if;
     return pg_catalog.jsonb_build_object('recorded', false);
   end if;
   insert into public.alerts (rule, subject, subject_label, status, severity, title, value, threshold, detail, first_seen_at, opened_at,
@@ -640,6 +740,7 @@ revoke execute on function public.alert_enqueue(bigint, text, text[], timestampt
 revoke execute on function public.alert_conditions(timestamptz, jsonb, bigint[]) from public, anon, authenticated;
 revoke execute on function public.alerts_evaluate(timestamptz, jsonb, bigint[], text[], integer, integer) from public, anon, authenticated;
 revoke execute on function public.alert_deliveries_claim(timestamptz, integer, integer) from public, anon, authenticated;
+revoke execute on function public.alert_deliveries_supersede(bigint, timestamptz) from public, anon, authenticated;
 revoke execute on function public.alert_channel_failing(text, text, text[], jsonb, timestamptz) from public, anon, authenticated;
 revoke execute on function public.alert_deliveries_done(jsonb, jsonb, text[], timestamptz) from public, anon, authenticated;
 revoke execute on function public.alert_debugger_event(text, text, text, text, text, timestamptz, jsonb) from public, anon, authenticated;
@@ -656,4 +757,5 @@ grant execute on function public.alert_severity_rank(text) to service_role;
 grant execute on function public.alert_enqueue(bigint, text, text[], timestamptz) to service_role;
 grant execute on function public.alert_conditions(timestamptz, jsonb, bigint[]) to service_role;
 grant execute on function public.alert_deliveries_claim(timestamptz, integer, integer) to service_role;
+grant execute on function public.alert_deliveries_supersede(bigint, timestamptz) to service_role;
 grant execute on function public.alert_channel_failing(text, text, text[], jsonb, timestamptz) to service_role;

@@ -46,11 +46,12 @@ interface AlertRow {
   subject_label: string;
   opened_at: Date;
   resolved_at: Date | null;
+  last_sent_at: Date | null;
   notifications: number;
 }
 async function alertOf(rule: string, subject: string): Promise<AlertRow> {
   const rows = await sql<AlertRow>(
-    `select id::text, status, severity, title, subject_label, opened_at, resolved_at, notifications from alerts where rule = $1 and subject = $2 order by id`,
+    `select id::text, status, severity, title, subject_label, opened_at, resolved_at, last_sent_at, notifications from alerts where rule = $1 and subject = $2 order by id`,
     [rule, subject],
   );
   expect(rows).toHaveLength(1);
@@ -74,9 +75,9 @@ const brasilia = (d: Date) =>
   new Intl.DateTimeFormat('pt-BR', { timeZone: 'America/Sao_Paulo', day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit' }).format(d);
 const mrkdwn = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-function expectedPost(rule: string, a: AlertRow, kind: 'opened' | 'resolved') {
-  const headline = kind === 'resolved' ? '✅ Resolvido' : a.severity === 'critical' ? '🔴 Alerta crítico' : '🟠 Alerta';
-  const when = kind === 'resolved' ? ` · resolvido em ${brasilia(a.resolved_at!)}` : '';
+function expectedPost(rule: string, a: AlertRow, kind: 'opened' | 'worse' | 'resolved') {
+  const headline = kind === 'resolved' ? '✅ Resolvido' : (a.severity === 'critical' ? '🔴 Alerta crítico' : '🟠 Alerta') + (kind === 'worse' ? ' (piorou)' : '');
+  const when = kind === 'resolved' ? ` · resolvido em ${brasilia(a.resolved_at!)}` : kind === 'worse' ? ` · em ${brasilia(a.last_sent_at!)}` : '';
   return {
     text: mrkdwn(`${headline}: ${a.title}`),
     blocks: [
@@ -194,17 +195,17 @@ describe('an alert on the board and on Slack', () => {
       expect(await postsAbout(number)).toEqual([expectedPost('caller_id_spam', spam, 'opened')]);
       expect(await postsAbout(queue)).toEqual([expectedPost('queue_wait', wait, 'opened')]);
 
-      // Within the cool-down: the same spam flag, and the wait now over twice the threshold
-      // (critical): the board says so, Slack gets nothing new.
+      // Within the cool-down: the same spam flag (nothing new), and the wait now over twice the
+      // threshold (critical): an escalation, on the board and on Slack at once.
       await sql(`update queue_entries set entered_at = app_now() - interval '400 seconds' where call_sid = $1`, [waitingSid]);
       await heartbeat();
       const worse = await alertOf('queue_wait', `queue:${queue}`);
-      expect(worse).toMatchObject({ id: wait.id, status: 'open', severity: 'critical', title: `Cliente esperando há 6 min na fila "${queue}" (limite 3 min; na fila: 1)`, notifications: 1 });
+      expect(worse).toMatchObject({ id: wait.id, status: 'open', severity: 'critical', title: `Cliente esperando há 6 min na fila "${queue}" (limite 3 min; na fila: 1)`, notifications: 2 });
       expect(await alertOf('caller_id_spam', `caller_id:${number}`)).toMatchObject({ id: spam.id, status: 'open', notifications: 1 });
       await expectRowWithin(page, worse, 3000);
       await shot('worse within the cool-down');
       expect(await postsAbout(number)).toHaveLength(1);
-      expect(await postsAbout(queue)).toHaveLength(1);
+      expect(await postsAbout(queue)).toEqual([expectedPost('queue_wait', wait, 'opened'), expectedPost('queue_wait', worse, 'worse')]);
       expect(await postsAbout(campaignAbout)).toHaveLength(1);
 
       // Cleared: off the board, and one "resolved" post each.
@@ -224,13 +225,13 @@ describe('an alert on the board and on Slack', () => {
       await expectGoneWithin(page, abandon.id, 3000);
       await shot('resolved off the board');
       expect(await postsAbout(number)).toEqual([expectedPost('caller_id_spam', spam, 'opened'), expectedPost('caller_id_spam', spamDone, 'resolved')]);
-      expect(await postsAbout(queue)).toEqual([expectedPost('queue_wait', wait, 'opened'), expectedPost('queue_wait', waitDone, 'resolved')]);
+      expect(await postsAbout(queue)).toEqual([expectedPost('queue_wait', wait, 'opened'), expectedPost('queue_wait', worse, 'worse'), expectedPost('queue_wait', waitDone, 'resolved')]);
       expect(await postsAbout(campaignAbout)).toEqual([expectedPost('abandon', abandon, 'opened'), expectedPost('abandon', abandonDone, 'resolved')]);
 
       // Nothing more on a further heartbeat.
       await heartbeat();
       expect(await postsAbout(number)).toHaveLength(2);
-      expect(await postsAbout(queue)).toHaveLength(2);
+      expect(await postsAbout(queue)).toHaveLength(3);
       expect(await postsAbout(campaignAbout)).toHaveLength(2);
     } catch (e) {
       await shot('failure').catch(() => undefined);

@@ -153,22 +153,28 @@ describe('abandon near and over the cap', () => {
     expect(await slackPosts(name)).toHaveLength(1);
   });
 
-  it('worse (over the cap) within the cool-down: the board says so, no message; past the cool-down: one message', async () => {
+  it('worse (over the cap): sent at once, cool-down or not; a further value step waits for the cool-down', async () => {
     await addCalls(2, true); // 3 / 42 = 7.1 %: over the cap
     await jobs();
     const [a] = await alertOf('abandon', `campaign:${campaignId}`);
-    expect(a).toMatchObject({ status: 'open', severity: 'critical', notifications: 1 });
-    expect(await slackPosts(name)).toHaveLength(1);
-
-    await advance(11 * 60);
-    await jobs();
-    const posts = await slackPosts(name);
+    expect(a).toMatchObject({ status: 'open', severity: 'critical', notifications: 2 });
+    let posts = await slackPosts(name);
     expect(posts).toHaveLength(2);
-    const body = JSON.parse(posts[1]!.body) as { text: string; blocks: { text?: { text: string } }[] };
+    let body = JSON.parse(posts[1]!.body) as { text: string; blocks: { text?: { text: string } }[] };
     expect(body.text).toBe(`🔴 Alerta crítico (piorou): Abandono acima do limite: campanha "${name}" em 7,1% hoje (limite 3,0%)`);
     expect(body.blocks[0]!.text!.text).toBe('🔴 Alerta crítico (piorou): Abandono');
+
+    await addCalls(1, true); // 4 / 43 = 9.3 %: a point higher, same severity: held by the cool-down
     await jobs();
     expect(await slackPosts(name)).toHaveLength(2);
+    await advance(11 * 60);
+    await jobs();
+    posts = await slackPosts(name);
+    expect(posts).toHaveLength(3);
+    body = JSON.parse(posts[2]!.body) as { text: string; blocks: { text?: { text: string } }[] };
+    expect(body.text).toBe(`🔴 Alerta crítico (piorou): Abandono acima do limite: campanha "${name}" em 9,3% hoje (limite 3,0%)`);
+    await jobs();
+    expect(await slackPosts(name)).toHaveLength(3);
   });
 
   it('resolves with a resolved message once the rate is back under the warning line', async () => {
@@ -177,20 +183,46 @@ describe('abandon near and over the cap', () => {
     const [a] = await alertOf('abandon', `campaign:${campaignId}`);
     expect(a!.status).toBe('resolved');
     const posts = await slackPosts(name);
-    expect(posts).toHaveLength(3);
+    expect(posts).toHaveLength(4);
     const resolved = await deliveriesOf(a!.id);
     const at = resolved.find((d) => d.kind === 'resolved' && d.channel === 'slack')!.message.at;
-    expect(JSON.parse(posts[2]!.body)).toEqual({
-      text: `✅ Resolvido: Abandono acima do limite: campanha "${name}" em 7,1% hoje (limite 3,0%)`,
+    expect(JSON.parse(posts[3]!.body)).toEqual({
+      text: `✅ Resolvido: Abandono acima do limite: campanha "${name}" em 9,3% hoje (limite 3,0%)`,
       blocks: [
         { type: 'header', text: { type: 'plain_text', text: '✅ Resolvido: Abandono', emoji: true } },
-        { type: 'section', text: { type: 'mrkdwn', text: `Abandono acima do limite: campanha "${name}" em 7,1% hoje (limite 3,0%)` } },
+        { type: 'section', text: { type: 'mrkdwn', text: `Abandono acima do limite: campanha "${name}" em 9,3% hoje (limite 3,0%)` } },
         { type: 'context', elements: [{ type: 'mrkdwn', text: `discador · ${name} · aberto em ${brasilia(a!.opened_at!)} · resolvido em ${brasilia(at)} (Brasília)` }] },
       ],
     });
-    expect(waMessages(name).map((m) => m.content!.variables!['1'])).toEqual(['🟠 Alerta: Abandono', '🔴 Alerta crítico (piorou): Abandono', '✅ Resolvido: Abandono']);
+    expect(waMessages(name).map((m) => m.content!.variables!['1'])).toEqual(['🟠 Alerta: Abandono', '🔴 Alerta crítico (piorou): Abandono', '🔴 Alerta crítico (piorou): Abandono', '✅ Resolvido: Abandono']);
     await jobs();
-    expect(await slackPosts(name)).toHaveLength(3);
+    expect(await slackPosts(name)).toHaveLength(4);
+  });
+
+  it('with AMD at 0.96 (the default), no real abandon opens nothing; the severity follows the campaign\'s own abandons, the AMD figure is in the title', async () => {
+    const amdName = `Alerta AMD ${tag}`;
+    const [k] = await q<{ id: string }>(`insert into campaigns (name, mode, status, abandon_cap) values ($1, 'predictive', 'paused', 0.03) returning id`, [amdName]);
+    const add = (n: number, abandoned: boolean) =>
+      q(
+        `insert into calls (call_sid, direction, from_number, to_number, status, campaign_id, created_at, live_at, abandoned_at)
+         select 'CA' || md5(random()::text || g), 'outbound-api', '+551130002000', '+5511970000000', 'completed', $1, app_now(), app_now(), case when $3 then app_now() end
+           from generate_series(1, $2) g`,
+        [k!.id, n, abandoned],
+      );
+    await add(40, false); // with the estimate: 4,0 %, over the 3 % cap with nothing abandoned
+    await jobs();
+    expect(await alertOf('abandon', `campaign:${k!.id}`)).toEqual([]);
+    expect(await slackPosts(amdName)).toHaveLength(0);
+
+    await add(1, true); // own: 1 / 41 = 2,4 % (warning); with the estimate 6,3 %
+    await jobs();
+    const [a] = await alertOf('abandon', `campaign:${k!.id}`);
+    expect(a).toMatchObject({ status: 'open', severity: 'warning' });
+    expect(a!.title).toBe(`Abandono perto do limite: campanha "${amdName}" em 2,4% hoje (limite 3,0%; com a estimativa do AMD: 6,3%)`);
+    const [d] = await q<{ detail: Record<string, unknown> }>(`select detail from alerts where id = $1`, [a!.id]);
+    expect(d!.detail).toMatchObject({ live_today: 41, abandoned_today: 1, abandon_rate_with_amd_today: 0.0634, amd_floor: 0.04 });
+    await q(`update campaigns set status = 'finished' where id = $1`, [k!.id]);
+    await jobs();
   });
 });
 
@@ -294,6 +326,65 @@ describe('other rules: queue wait, no agent in an open window, caller ID cap and
     await jobs();
     expect((await q<{ status: string }>(`select status from alerts where id = $1`, [a!.id]))[0]!.status).toBe('resolved');
     expect(JSON.parse((await slackPosts(agent))[1]!.body).blocks[0].text.text).toBe('✅ Resolvido: Recado de voz');
+  });
+
+  it('an agent whose name is longer than a label may be does not stop the evaluation: the label is cut, other alerts still open', async () => {
+    const agent = 'Nome Muito Longo ' + 'x'.repeat(250);
+    const [ag] = await q<{ id: string }>(`insert into agents (name, status) values ($1, 'offline') returning id`, [agent]);
+    const callSid = newCallSid();
+    await q(`insert into calls (call_sid, direction, from_number, to_number, status) values ($1, 'inbound', $2, '+551130001000', 'completed')`, [callSid, newMobile('11')]);
+    const [r] = await q<{ id: string }>(
+      `insert into recordings (recording_sid, call_sid, status, kind, agent_id, duration, created_at) values ($1, $2, 'completed', 'voicemail', $3, 5, app_now()) returning id`,
+      ['RE' + randomBytes(16).toString('hex'), callSid, ag!.id],
+    );
+    const number = newMobile('61');
+    await q(`insert into phone_numbers (phone_number, spam_flagged_at) values ($1, app_now())`, [number]);
+    await jobs();
+    const [v] = await q<{ subject_label: string; status: string }>(`select subject_label, status from alerts where rule = 'voicemail' and detail->>'agent_id' = $1`, [ag!.id]);
+    expect(v).toEqual({ subject_label: agent.slice(0, 200), status: 'open' });
+    expect(await alertOf('caller_id_spam', `caller_id:${number}`)).toEqual([expect.objectContaining({ status: 'open' })]);
+    await q(`insert into recording_access_log (recording_id, purpose, outcome, actor) values ($1, 'listen', 'granted', 'test')`, [r!.id]);
+    await q(`update phone_numbers set spam_flagged_at = null where phone_number = $1`, [number]);
+    await jobs();
+  });
+
+  it('LGPD: the caller quoted by a voicemail alert, its messages and a Debugger event is exported, and erased on request', async () => {
+    const agent = `Bia Recado ${tag}`;
+    const [ag] = await q<{ id: string }>(`insert into agents (name, status) values ($1, 'offline') returning id`, [agent]);
+    const callSid = newCallSid();
+    const caller = newMobile('11');
+    await q(`insert into calls (call_sid, direction, from_number, to_number, status) values ($1, 'inbound', $2, '+551130001000', 'completed')`, [callSid, caller]);
+    const [r] = await q<{ id: string }>(
+      `insert into recordings (recording_sid, call_sid, status, kind, agent_id, duration, created_at) values ($1, $2, 'completed', 'voicemail', $3, 12, app_now()) returning id`,
+      ['RE' + randomBytes(16).toString('hex'), callSid, ag!.id],
+    );
+    await jobs();
+    const sid = 'NO' + randomBytes(16).toString('hex');
+    const payload = { error_code: '11200', resource_sid: callSid, webhook: { request: { url: 'https://x/voice', parameters: { From: caller, To: '+551130001000' } } } };
+    await q(`select alert_debugger_event($1, $2, 'Warning', '11200', $3, app_now(), $4::jsonb)`, [sid, 'AC' + 'a'.repeat(32), callSid, JSON.stringify(payload)]);
+    const digits = caller.slice(3);
+    const mentions = async () =>
+      (await q<{ n: number }>(
+        `select (select count(*) from alerts where (title || subject_label || detail::text) like '%' || $1 || '%')
+              + (select count(*) from alert_deliveries where message::text like '%' || $1 || '%')
+              + (select count(*) from alert_debugger_events where payload::text like '%' || $1 || '%') as n`,
+        [digits],
+      ))[0]!.n;
+    expect(Number(await mentions())).toBe(1 + 2 + 1); // the alert, its Slack and WhatsApp messages, the event
+
+    const [exp] = await q<{ doc: { counts: Record<string, number>; alerts: { title: string }[] } }>(`select lgpd_export($1, 'test') as doc`, [caller]);
+    expect(exp!.doc.counts).toMatchObject({ alerts: 1, alert_deliveries: 2, alert_debugger_events: 1 });
+    expect(exp!.doc.alerts[0]!.title).toBe(`Novo recado de voz para ${agent}: 12 s de ${caller}, ainda não ouvido`);
+
+    await q(`select lgpd_erase($1, 'test', $2)`, [caller, [r!.id]]);
+    expect(Number(await mentions())).toBe(0);
+    const [a] = await q<{ title: string }>(`select title from alerts where rule = 'voicemail' and detail->>'agent_id' = $1`, [ag!.id]);
+    expect(a!.title).toBe(`Novo recado de voz para ${agent}: 12 s de erased, ainda não ouvido`);
+    const [ev] = await q<{ payload: { webhook: { request: { parameters: { From: string } } } } }>(`select payload from alert_debugger_events where sid = $1`, [sid]);
+    expect(ev!.payload.webhook.request.parameters.From).toBe('erased');
+    await q(`delete from alert_debugger_events where sid = $1`, [sid]);
+    await q(`insert into recording_access_log (recording_id, purpose, outcome, actor) values ($1, 'listen', 'granted', 'test')`, [r!.id]);
+    await jobs();
   });
 
   it("short calls: the Anatel monitor's projection near (warning) then over (critical, past the cool-down); a null monitor changes nothing", async () => {
@@ -427,6 +518,56 @@ describe('delivery failures', () => {
     expect(JSON.parse(resolvedPost.body).blocks[0].text.text).toBe('✅ Resolvido: Canal de alertas');
   });
 
+  it('an alert resolved while its opened message is still retrying on Slack: the opened one is dropped, only the resolved one goes out', async () => {
+    await slackMode({ status: 500 });
+    const number = newMobile('41');
+    await q(`insert into phone_numbers (phone_number, spam_flagged_at) values ($1, app_now())`, [number]);
+    await jobs();
+    const [a] = await alertOf('caller_id_spam', `caller_id:${number}`);
+    expect((await deliveriesOf(a!.id)).map((d) => [d.kind, d.channel, d.status])).toEqual([['opened', 'slack', 'pending'], ['opened', 'whatsapp', 'sent']]);
+    await q(`update phone_numbers set spam_flagged_at = null where phone_number = $1`, [number]);
+    await jobs(); // resolved: the pending opened message on Slack is superseded
+    await slackMode({ status: 200 });
+    const before = (await slackPosts(number)).length;
+    await advance(60);
+    await jobs();
+    await advance(60);
+    await jobs();
+    const after = (await slackPosts(number)).slice(before).map((p) => (JSON.parse(p.body) as { blocks: { text: { text: string } }[] }).blocks[0]!.text.text);
+    expect(after).toEqual(['✅ Resolvido: Número marcado como spam']);
+    const ds = await q<{ kind: string; channel: string; status: string; last_error: string | null }>(
+      `select kind, channel, status, last_error from alert_deliveries where alert_id = $1 order by id`,
+      [a!.id],
+    );
+    expect(ds.map((d) => [d.kind, d.channel, d.status, d.last_error])).toEqual([
+      ['opened', 'slack', 'failed', 'superseded'],
+      ['opened', 'whatsapp', 'sent', null],
+      ['resolved', 'slack', 'sent', null],
+      ['resolved', 'whatsapp', 'sent', null],
+    ]);
+  });
+
+  it('a channel no longer configured: its pending messages are dropped without a report, its failure report closes silently', async () => {
+    const number = newMobile('51');
+    await q(`insert into phone_numbers (phone_number, spam_flagged_at) values ($1, app_now())`, [number]);
+    await jobs();
+    const [a] = await alertOf('caller_id_spam', `caller_id:${number}`);
+    // As if SMS had been configured when these were queued.
+    await q(`select alert_enqueue($1, 'worse', array['sms'], app_now())`, [a!.id]);
+    await q(
+      `insert into alerts (rule, subject, subject_label, status, severity, title, value, first_seen_at, opened_at, updated_at)
+       values ('channel_failing', 'channel:sms', 'SMS', 'open', 'critical', 'Canal de alertas SMS falhando', 5, app_now(), app_now(), app_now())`,
+    );
+    const slackBefore = (await slackPosts('SMS')).length;
+    await jobs();
+    expect(await q(`select status, last_error from alert_deliveries where alert_id = $1 and channel = 'sms'`, [a!.id])).toEqual([{ status: 'failed', last_error: 'channel_removed' }]);
+    expect(await q(`select status, notifications from alerts where rule = 'channel_failing' and subject = 'channel:sms'`)).toEqual([{ status: 'resolved', notifications: 0 }]);
+    await jobs();
+    expect(await slackPosts('SMS')).toHaveLength(slackBefore);
+    await q(`update phone_numbers set spam_flagged_at = null where phone_number = $1`, [number]);
+    await jobs();
+  });
+
   it('a Slack that never answers: the heartbeat answers within its budget and a voice flow meanwhile is not slowed', async () => {
     await slackMode({ hang: true });
     const number = newMobile('41');
@@ -492,4 +633,20 @@ describe('the database unreachable from the functions', () => {
     expect(posts).toHaveLength(2);
     expect(JSON.parse(posts[1]!.body).blocks[0].text.text).toBe('✅ Resolvido: Banco de dados');
   });
+
+  it('an outage recorded first by a process that could not announce it still gets its resolved message from the one that did', async () => {
+    const settings = { texts: { labels: { database: 'Banco de dados' }, db_unreachable: { critical: 'Banco de dados inacessível pelas funções por {minutes} min' } } };
+    const since = new Date(Date.now() + 86_400_000 * 3);
+    const until = new Date(since.getTime() + 120_000);
+    const [first] = await q<{ r: Record<string, unknown> }>(`select alert_db_outage($1, $2, array['slack'], $3, false) as r`, [since, until, settings]);
+    expect(first!.r).toMatchObject({ recorded: true });
+    const id = String(first!.r['alert_id']);
+    expect(await q(`select kind from alert_deliveries where alert_id = $1`, [id])).toEqual([]);
+    const [second] = await q<{ r: Record<string, unknown> }>(`select alert_db_outage($1, $2, array['slack'], $3, true) as r`, [since, until, settings]);
+    expect(second!.r).toEqual({ recorded: false, alert_id: Number(id), resolved_message: true });
+    expect(await q(`select kind, channel from alert_deliveries where alert_id = $1`, [id])).toEqual([{ kind: 'resolved', channel: 'slack' }]);
+    const [third] = await q<{ r: Record<string, unknown> }>(`select alert_db_outage($1, $2, array['slack'], $3, true) as r`, [since, until, settings]);
+    expect(third!.r).toEqual({ recorded: false });
+  });
 });
+

@@ -8,9 +8,11 @@ import type { AddressInfo } from 'node:net';
 import type twilio from 'twilio';
 import { parseDebuggerEvent } from '../../src/lib/domain/alerts/debugger';
 import { sendOn, sendSlack } from '../../src/lib/domain/alerts/deliver';
-import { noteDbUnavailable, outageOpen, resetOutageState } from '../../src/lib/domain/alerts/db-outage';
+import { noteDbUnavailable, outageOpen, probeDb, resetOutageState } from '../../src/lib/domain/alerts/db-outage';
+import { createDb } from '../../src/lib/runtime/db';
 import { brasiliaTime, cut, escapeMrkdwn, messageBody, slackPayload, whatsappVariables, type AlertMessage } from '../../src/lib/domain/alerts/format';
-import { openCampaigns } from '../../src/lib/domain/alerts/round';
+import { openCampaigns, runAlerts } from '../../src/lib/domain/alerts/round';
+import type { Db } from '../../src/lib/runtime/db';
 import { alertChannels, alertSettings, deliverableChannels, type AlertConfig } from '../../src/lib/domain/alerts/settings';
 import { ALERT_TITLES } from '../../src/lib/domain/alerts/texts';
 import { loadConfig } from '../../src/lib/runtime/config';
@@ -105,6 +107,10 @@ describe('rendering', () => {
     });
     expect(messageBody(message())).toBe('🟠 Alerta: Espera na fila\nCliente esperando há 4 min na fila "geral" (limite 3 min; na fila: 2)\ndiscador · geral · aberto em 26/11/2026, 10:00 (Brasília)');
     expect(whatsappVariables(message({ title: '' }))['2']).toBe('-');
+    // WhatsApp refuses a variable with a newline or more than four spaces in a row (63013).
+    const v = whatsappVariables(message({ title: 'Fila\n"geral"\t\tcom      espaços ', subject_label: 'a\nb' }));
+    expect(v['2']).toBe('Fila "geral" com espaços');
+    expect(v['3']).toBe('discador · a b · aberto em 26/11/2026, 10:00 (Brasília)');
   });
 });
 
@@ -138,7 +144,18 @@ describe('the Debugger webhook', () => {
     expect(parseDebuggerEvent({ ...ok, Level: 'INFO' })).toEqual({ ok: true, ignored: 'level INFO' });
     expect(parseDebuggerEvent({ ...ok, Sid: 'x', Payload: '[1]' })).toEqual({ ok: false, problems: ['Sid must be two capital letters and 32 hex characters', 'Payload must be a JSON object'] });
     expect(parseDebuggerEvent({ ...ok, Level: 'Fatal', Payload: '{"error_code":"1a"}' })).toEqual({ ok: false, problems: ['Level must be Error or Warning', 'Payload.error_code must be a Twilio error code (digits)'] });
-    expect(parseDebuggerEvent({ ...ok, Payload: 'x'.repeat(20001) })).toMatchObject({ ok: false, problems: ['Payload is longer than 20000 characters'] });
+    // A large Payload is trimmed, not refused: the event and its identifying fields are kept.
+    const big = { error_code: 11200, resource_sid: 'CA' + 'c'.repeat(32), more_info: { msg: 'x' }, webhook: { response: { body: '<html>' + 'y'.repeat(50_000) } } };
+    const trimmed = parseDebuggerEvent({ ...ok, Payload: JSON.stringify(big) });
+    expect(trimmed).toMatchObject({ ok: true, event: { errorCode: '11200', resourceSid: big.resource_sid } });
+    const kept = (trimmed as { event: { payload: Record<string, unknown> } }).event.payload;
+    expect(JSON.stringify(kept).length).toBeLessThanOrEqual(20_000);
+    expect(kept).toMatchObject({ error_code: 11200, resource_sid: big.resource_sid, more_info: { msg: 'x' }, truncated: true });
+    expect((kept['webhook'] as { response: { body: string } }).response.body).toMatch(/^<html>y+… \[48006 characters cut\]$/);
+    const many = { error_code: 12100, webhook: { parts: Array.from({ length: 100 }, () => 'z'.repeat(1000)) } };
+    const cut2 = (parseDebuggerEvent({ ...ok, Payload: JSON.stringify(many) }) as { event: { payload: Record<string, unknown> } }).event.payload;
+    expect(cut2).toMatchObject({ error_code: 12100, truncated: true });
+    expect(JSON.stringify(cut2).length).toBeLessThanOrEqual(20_000);
   });
 });
 
@@ -172,9 +189,9 @@ describe('sending', () => {
     let hang = false;
     const client = (() => ({ messages: { create: (p: Record<string, unknown>) => (calls.push(p), hang ? new Promise(() => undefined) : Promise.resolve({ sid: 'SM1' })) } })) as unknown as () => twilio.Twilio;
     const wa = { name: 'whatsapp' as const, to: 'whatsapp:+5511988887777', from: 'whatsapp:+551130009876', contentSid: 'HX' + 'a'.repeat(32) };
-    expect(await sendOn(wa, client, message())).toEqual({ ok: true });
-    expect(await sendOn({ ...wa, contentSid: null }, client, message())).toEqual({ ok: true });
-    expect(await sendOn({ name: 'sms', to: '+5511988887777', from: null }, client, message(), '+551130001000')).toEqual({ ok: true });
+    expect(await sendOn(wa, client, message())).toEqual({ ok: true, sid: 'SM1' });
+    expect(await sendOn({ ...wa, contentSid: null }, client, message())).toEqual({ ok: true, sid: 'SM1' });
+    expect(await sendOn({ name: 'sms', to: '+5511988887777', from: null }, client, message(), '+551130001000')).toEqual({ ok: true, sid: 'SM1' });
     expect(calls).toEqual([
       { to: wa.to, from: wa.from, contentSid: wa.contentSid, contentVariables: JSON.stringify(whatsappVariables(message())) },
       { to: wa.to, from: wa.from, body: messageBody(message()) },
@@ -205,13 +222,109 @@ describe('the database-unreachable memory', () => {
   it('alerts once per cool-down per process; nothing configured: off', async () => {
     const cfg: AlertConfig = config({ ALERT_SLACK_WEBHOOK_URL: url, ALERT_COOLDOWN_MINUTES: '10' });
     const client = (() => ({})) as unknown as () => twilio.Twilio;
+    const down = async () => false;
     const t0 = Date.parse('2026-11-26T13:00:00Z');
-    expect(await noteDbUnavailable({ config: cfg, twilio: client }, t0)).toBe('sent');
-    expect(await noteDbUnavailable({ config: cfg, twilio: client }, t0 + 9 * 60_000)).toBe('cooldown');
-    expect(await noteDbUnavailable({ config: cfg, twilio: client }, t0 + 10 * 60_000)).toBe('sent');
+    expect(await noteDbUnavailable({ config: cfg, twilio: client, probe: down }, t0)).toBe('sent');
+    expect(await noteDbUnavailable({ config: cfg, twilio: client, probe: down }, t0 + 9 * 60_000)).toBe('cooldown');
+    expect(await noteDbUnavailable({ config: cfg, twilio: client, probe: down }, t0 + 10 * 60_000)).toBe('sent');
     expect(posts).toBe(2);
     expect(outageOpen()).toBe(true);
     resetOutageState();
-    expect(await noteDbUnavailable({ config: config(), twilio: client }, t0)).toBe('off');
+    expect(await noteDbUnavailable({ config: config(), twilio: client, probe: down }, t0)).toBe('off');
+  });
+
+  it('a failed request whose probe the database answers is not an outage: nothing sent, nothing remembered', async () => {
+    const cfg: AlertConfig = config({ ALERT_SLACK_WEBHOOK_URL: url, ALERT_COOLDOWN_MINUTES: '10' });
+    const client = (() => ({})) as unknown as () => twilio.Twilio;
+    const before = posts;
+    expect(await noteDbUnavailable({ config: cfg, twilio: client, probe: async () => true }, Date.now())).toBe('not_confirmed');
+    expect(posts).toBe(before);
+    expect(outageOpen()).toBe(false);
+  });
+});
+
+describe('probeDb: only a connection-level failure counts as the database unreachable', () => {
+  let server: Server;
+  let base: string;
+  let answer: (res: import('node:http').ServerResponse) => void = (res) => res.end('[]');
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      req.resume();
+      answer(res);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+  const db = () => createDb({ url: base, serviceRoleKey: 'k', timeoutMs: 5000 });
+  const json = (status: number, body: unknown) => (res: import('node:http').ServerResponse) => {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
+
+  it('answers: reachable; a deadlock or statement timeout (PostgREST 500): reachable', async () => {
+    answer = json(200, []);
+    expect(await probeDb(db())).toBe(true);
+    answer = json(500, { code: '40P01', message: 'deadlock detected', details: null, hint: null });
+    expect(await probeDb(db())).toBe(true);
+    answer = json(500, { code: '57014', message: 'canceling statement due to statement timeout', details: null, hint: null });
+    expect(await probeDb(db())).toBe(true);
+  });
+
+  it('PostgREST cannot connect (503 PGRST001), a gateway 502, no answer within the deadline, nobody listening: unreachable', async () => {
+    answer = json(503, { code: 'PGRST001', message: 'Database client error. Retrying the connection.', details: null, hint: null });
+    expect(await probeDb(db())).toBe(false);
+    answer = (res) => {
+      res.writeHead(502);
+      res.end('bad gateway');
+    };
+    expect(await probeDb(db())).toBe(false);
+    answer = () => undefined; // never answers
+    const t = Date.now();
+    expect(await probeDb(db(), 300)).toBe(false);
+    expect(Date.now() - t).toBeLessThan(2000);
+    expect(await probeDb(createDb({ url: 'http://127.0.0.1:1', serviceRoleKey: 'k' }))).toBe(false);
+  });
+});
+
+describe('runAlerts records each send as it completes', () => {
+  it('a fast Slack post is written while a WhatsApp send still hangs (a round cut short does not re-send it)', async () => {
+    const server = createServer((req, res) => {
+      req.resume();
+      res.end('ok');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const slackUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/services/T/B/X`;
+    const done: { at: number; ids: number[] }[] = [];
+    const t0 = Date.now();
+    const db = {
+      client: null,
+      async rpc(fn: string, args: Record<string, unknown>) {
+        if (fn === 'alert_campaign_windows') return { data: { now_ms: Date.now(), campaigns: [] }, error: null };
+        if (fn === 'alerts_evaluate')
+          return {
+            data: { opened: [], worse: [], resolved: [], open: 1, deliveries: [1, 2].map((id) => ({ id, alert_id: 9, kind: 'opened', channel: id === 1 ? 'slack' : 'whatsapp', message: message(), attempt: 1 })) },
+            error: null,
+          };
+        done.push({ at: Date.now() - t0, ids: (args['p_results'] as { id: number }[]).map((r) => r.id) });
+        return { data: {}, error: null };
+      },
+    } as unknown as Db;
+    const hanging = (() => ({ messages: { create: () => new Promise(() => undefined) } })) as unknown as () => twilio.Twilio;
+    const cfg = config({ ALERT_SLACK_WEBHOOK_URL: slackUrl, ALERT_WHATSAPP_TO: 'whatsapp:+5511988887777', ALERT_WHATSAPP_FROM: 'whatsapp:+551130009876' });
+    try {
+      const round = runAlerts({ db, config: cfg, twilio: hanging });
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(done).toEqual([{ at: expect.any(Number), ids: [1] }]);
+      await round;
+      expect(done.map((d) => d.ids)).toEqual([[1], [2]]);
+      expect(done[1]!.at).toBeGreaterThanOrEqual(2900);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });

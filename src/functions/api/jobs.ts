@@ -24,7 +24,7 @@ import { loadConfig } from '../../lib/runtime/config';
 import { DbUnavailable, getDb, type Db } from '../../lib/runtime/db';
 import type twilio from 'twilio';
 import { runAlerts } from '../../lib/domain/alerts/round';
-import { noteDbAvailable, noteDbUnavailable, outageOpen } from '../../lib/domain/alerts/db-outage';
+import { noteDbAvailable, noteDbUnavailable, outageOpen, probeDb } from '../../lib/domain/alerts/db-outage';
 import type { Config } from '../../lib/runtime/config';
 import { twilioClientOptions } from '../../lib/runtime/twilio-client';
 
@@ -58,7 +58,7 @@ async function alertRound(config: Config, db: Db, client: () => twilio.Twilio): 
     return { ...round };
   } catch (e) {
     if (e instanceof DbUnavailable) {
-      const outage = await noteDbUnavailable({ config, twilio: client });
+      const outage = await noteDbUnavailable({ config, twilio: client, probe: () => probeDb(db) });
       return { error: 'database_unavailable', outage_alert: outage };
     }
     console.error(`[discador] /api/jobs alerts: ${e instanceof Error ? e.message : String(e)}`);

@@ -23,7 +23,7 @@ import { HttpError, httpResponse } from './http';
 import { Field, FieldError, parseShape, type Infer, type Shape } from './validate';
 import { sessionTokenHash } from '../domain/auth/token';
 import type twilio from 'twilio';
-import { noteDbAvailable, noteDbUnavailable, outageOpen } from '../domain/alerts/db-outage';
+import { noteDbAvailable, noteDbUnavailable, outageOpen, probeDb } from '../domain/alerts/db-outage';
 import { twilioClientOptions } from './twilio-client';
 
 export type Role = 'admin' | 'supervisor' | 'agent';
@@ -373,13 +373,13 @@ export function apiFunction<S extends Shape = Record<never, never>>(
 /** An outage alert is sent only by a request that has this much time left (Functions stop at 10 s). */
 const OUTAGE_ALERT_BEFORE_MS = 6000;
 
-/** The database did not answer this request: the database-unreachable alert (alerts/db-outage). Never throws. */
+/** The database did not answer this request: the database-unreachable alert once a probe confirms it (alerts/db-outage). Never throws. */
 async function dbUnreachable(context: Context): Promise<void> {
   try {
     const config = loadConfig(context);
     // The runtime types name an older twilio package; the object is this project's twilio client.
     const client = () => context.getTwilioClient(twilioClientOptions(config.TWILIO_API_BASE_URL)) as unknown as twilio.Twilio;
-    await noteDbUnavailable({ config, twilio: client });
+    await noteDbUnavailable({ config, twilio: client, probe: () => probeDb(dbFor(config)) });
   } catch (e) {
     console.error(`[discador] database-unreachable alert: ${e instanceof Error ? e.message : String(e)}`);
   }

@@ -6,6 +6,13 @@
  * again it records the outage there (alert_db_outage: once per outage, whichever instance
  * comes first), which queues the "resolved" message for the heartbeat to deliver.
  *
+ * A failed request alone is not an outage: a slow query aborted at DB_TIMEOUT_MS, or a
+ * PostgREST 500 (deadlock, statement timeout: PostgREST maps SQLSTATE classes 40, 55, 57 to
+ * 500, docs.postgrest.org "HTTP Status Codes"), says nothing about reachability. Before the
+ * first alert of an outage the instance probes the database with a trivial read under its own
+ * short deadline (probeDb); only a probe that fails at the connection level (no answer, a
+ * gateway 502/503/504, PostgREST's connection errors PGRST000-PGRST003) confirms it.
+ *
  * Limits (docs/alerts.md): instances do not share memory, so every warm instance that sees the
  * outage may send its own alert (one per process per cool-down); a cold start
  * forgets; an instance that never sees the database again never records its view of it (another
@@ -20,6 +27,8 @@ import { ALERT_LABELS, DB_UNREACHABLE_OPENED } from './texts';
 
 /** How long the alert itself may take (ms): the request that noticed the outage waits for it. */
 export const OUTAGE_SEND_TIMEOUT_MS = 2500;
+/** How long the confirming probe may take (ms). */
+export const OUTAGE_PROBE_TIMEOUT_MS = 1500;
 /** After a send no channel accepted, the next try waits this long (ms). */
 const UNDELIVERED_RETRY_MS = 60_000;
 
@@ -64,11 +73,36 @@ export function outageMessage(sinceMs: number, nowMs: number): AlertMessage {
 }
 
 /**
- * The database did not answer: alert, unless this instance already did within the cool-down.
- * Never throws. Answers what it did.
+ * Whether the database answers a trivial read within `timeoutMs`. False only for a
+ * connection-level failure: no answer (network error, timeout), a gateway error (502, 503,
+ * 504) or PostgREST's own "cannot reach the database" codes (PGRST000-PGRST003). Any other
+ * answer, even an error, came from a reachable database. Never throws.
  */
-export async function noteDbUnavailable(deps: { config: AlertConfig; twilio: () => twilio.Twilio }, nowMs = Date.now()): Promise<'sent' | 'cooldown' | 'undelivered' | 'off'> {
-  state.downSince ??= nowMs;
+export async function probeDb(db: Db, timeoutMs = OUTAGE_PROBE_TIMEOUT_MS): Promise<boolean> {
+  try {
+    const { error, status } = await db.client.from('alerts').select('id').limit(1).abortSignal(AbortSignal.timeout(timeoutMs));
+    if (!error) return true;
+    const connection = !status || status === 502 || status === 503 || status === 504 || /^PGRST00[0-3]$/.test(error.code ?? '');
+    return !connection;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A database request failed: alert, once the outage is confirmed (`probe` answers false: see
+ * probeDb) and unless this instance already did within the cool-down. Never throws. Answers
+ * what it did ('not_confirmed': the database answers the probe, nothing recorded).
+ */
+export async function noteDbUnavailable(
+  deps: { config: AlertConfig; twilio: () => twilio.Twilio; probe: () => Promise<boolean> },
+  nowMs = Date.now(),
+): Promise<'sent' | 'cooldown' | 'undelivered' | 'off' | 'not_confirmed'> {
+  if (state.downSince === null) {
+    const reachable = await deps.probe().catch(() => false);
+    if (reachable) return 'not_confirmed';
+    state.downSince = nowMs;
+  }
   const cooldownMs = deps.config.ALERT_COOLDOWN_MINUTES * 60_000;
   if (state.announcedAt !== null && nowMs - state.announcedAt < Math.max(cooldownMs, 1)) return 'cooldown';
   if (state.announcedAt === null && state.triedAt !== null && nowMs - state.triedAt < UNDELIVERED_RETRY_MS) return 'cooldown';

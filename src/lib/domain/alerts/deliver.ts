@@ -11,7 +11,7 @@ import type { Channel } from './settings';
 export const SEND_TIMEOUT_MS = 3000;
 
 /** What one send did; retryAfterS from Slack's Retry-After (HTTP 429). */
-export type SendResult = { ok: true } | { ok: false; error: string; retryAfterS?: number };
+export type SendResult = { ok: true; sid?: string } | { ok: false; error: string; retryAfterS?: number };
 
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -60,11 +60,26 @@ export async function sendTwilioMessage(client: () => twilio.Twilio, ch: Exclude
       ch.name === 'whatsapp' && ch.contentSid
         ? { to: ch.to, from, contentSid: ch.contentSid, contentVariables: JSON.stringify(whatsappVariables(m)) }
         : { to: ch.to, from, body: messageBody(m) };
-    await within(client().messages.create(params), timeoutMs, ch.name);
-    return { ok: true };
+    const created = await within(client().messages.create(params), timeoutMs, ch.name);
+    // Accepted ("queued") is not delivered: the heartbeat fetches the status later (checkTwilioMessage).
+    return { ok: true, sid: created.sid };
   } catch (e) {
     const code = (e as { code?: unknown }).code;
     return { ok: false, error: `${ch.name}: ${typeof code === 'number' ? `Twilio error ${code}: ` : ''}${message(e)}`.slice(0, 500) };
+  }
+}
+
+/**
+ * The status of a message sent earlier (twilio.com/docs/messaging/api/message-resource#fetch-a-message-resource):
+ * "delivered"/"read" final, "failed"/"undelivered" final with an ErrorCode (e.g. 63016 outside
+ * WhatsApp's 24-hour window), anything else still on its way. Null when it could not be read.
+ */
+export async function checkTwilioMessage(client: () => twilio.Twilio, sid: string, timeoutMs = SEND_TIMEOUT_MS): Promise<{ status: string; error: string | null } | null> {
+  try {
+    const m = await within(client().messages(sid).fetch(), timeoutMs, 'message status');
+    return { status: m.status, error: m.errorCode ? `Twilio error ${m.errorCode}${m.errorMessage ? `: ${m.errorMessage}` : ''}` : null };
+  } catch {
+    return null;
   }
 }
 

@@ -95,11 +95,14 @@ export function slackPayload(m: AlertMessage): SlackPayload {
 
 /**
  * The WhatsApp template's variables (ContentVariables): 1 the headline and rule, 2 the title,
- * 3 the context line. The template approved for alerts reads them in that order, e.g.
- * "{{1}}\n{{2}}\n{{3}}". Twilio refuses empty values (error 21656): none is empty.
+ * 3 the context line. The template approved for alerts has fixed text around them (WhatsApp
+ * refuses a template that starts or ends with a variable: docs/alerts.md). Twilio refuses
+ * empty values (21656), and WhatsApp a variable with a newline, a tab or more than four spaces
+ * in a row (63013 from WhatsApp's 1008/1009): each is one line, runs of spaces folded.
  */
 export function whatsappVariables(m: AlertMessage): Record<'1' | '2' | '3', string> {
-  return { '1': cut(headerLine(m), 200), '2': cut(m.title || '-', 1000), '3': cut(contextLine(m), 300) };
+  const oneLine = (s: string, max: number) => cut(s.replace(/\s+/g, ' ').trim() || '-', max);
+  return { '1': oneLine(headerLine(m), 200), '2': oneLine(m.title, 1000), '3': oneLine(contextLine(m), 300) };
 }
 
 /** A WhatsApp or SMS Body: the same three lines. */

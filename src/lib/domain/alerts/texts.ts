@@ -24,8 +24,8 @@ export type AlertKind = 'opened' | 'worse' | 'resolved';
 /** Title templates by rule and severity ({label} is the subject's name; the rest per rule, docs/alerts.md). */
 export const ALERT_TITLES: Record<string, Partial<Record<AlertSeverity, string>>> = {
   abandon: {
-    warning: 'Abandono perto do limite: campanha "{label}" em {rate} hoje (limite {cap})',
-    critical: 'Abandono acima do limite: campanha "{label}" em {rate} hoje (limite {cap})',
+    warning: 'Abandono perto do limite: campanha "{label}" em {rate} hoje (limite {cap}{amd})',
+    critical: 'Abandono acima do limite: campanha "{label}" em {rate} hoje (limite {cap}{amd})',
   },
   short_calls: {
     warning: 'Chamadas curtas perto do limite da Anatel ({label}): projeção de {ratio} de chamadas curtas em {calls} chamadas hoje (limites {threshold} e {daily} chamadas)',
@@ -61,6 +61,8 @@ export const ALERT_LABELS = {
   slack: 'Slack',
   whatsapp: 'WhatsApp',
   sms: 'SMS',
+  // after the abandon alert's cap when the campaign uses AMD: the rate with AMD's estimate
+  abandon_amd: '; com a estimativa do AMD: {rate}',
 } as const;
 
 /** Each rule's name, as a message's header says it. */
