@@ -251,6 +251,13 @@ const config = (over: Record<string, string> = {}) =>
 /** Small thresholds the account is surely near (this suite alone places 30 short calls today). */
 const NEAR = { ANATEL_DAILY_CALLS: '20', ANATEL_SHORT_PERCENT: '1', ANATEL_NEAR_PERCENT: '80' };
 
+/** Campaigns this suite made: paused after each test, or every other suite's pacer rounds would dial their leads. */
+const made: number[] = [];
+afterEach(async () => {
+  await sql(`update campaigns set status = 'paused' where id = any($1::bigint[])`, [made]);
+  await sql(`update agents set status = 'offline', shift_call_sid = null where campaign_id = any($1::bigint[])`, [made]);
+});
+
 /** A power campaign at ratio 3, open all day, with two available agents and ten leads. */
 async function powerCampaign(): Promise<number> {
   const [k] = await sql<{ id: string }>(
@@ -260,6 +267,7 @@ async function powerCampaign(): Promise<number> {
     [`Anatel guarda ${randomBytes(4).toString('hex')}`],
   );
   const c = Number(k!.id);
+  made.push(c);
   for (let i = 0; i < 2; i++) {
     await sql(
       `insert into agents (name, campaign_id, status, status_changed_at, shift_call_sid, last_seen_at) values ($1, $2, 'available', now() - interval '30 seconds', $3, now())`,
