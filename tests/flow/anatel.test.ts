@@ -401,13 +401,22 @@ describe('the pace right after midnight', () => {
       `select ((date_trunc('day', now() at time zone 'America/Sao_Paulo') + interval '1 day') at time zone 'America/Sao_Paulo') as midnight`,
     )) as [{ midnight: string }];
     const t0 = new Date(midnight).getTime();
-    for (let i = 0; i < 10; i++) {
-      await sql(`insert into calls (call_sid, direction, caller_id, campaign_id, to_number, status, created_at) values ($1, 'outbound-api', $2, $3, $4, 'no-answer', $5)`, [
-        newCallSid(), mine.midnight, campaignId, newMobile('11'), new Date(t0 + 400 * i).toISOString(),
-      ]);
+    // Tomorrow's calls live only in this transaction (rolled back): committed, they would sit in
+    // every "last second" until midnight and fill the account's CPS for every other suite.
+    const c = await session();
+    let m: any;
+    try {
+      await c.client.query('begin');
+      for (let i = 0; i < 10; i++) {
+        await c.client.query(`insert into calls (call_sid, direction, caller_id, campaign_id, to_number, status, created_at) values ($1, 'outbound-api', $2, $3, $4, 'no-answer', $5)`, [
+          newCallSid(), mine.midnight, campaignId, newMobile('11'), new Date(t0 + 400 * i).toISOString(),
+        ]);
+      }
+      m = (await c.client.query(`select short_call_monitor($1::timestamptz, '{}') as m`, [new Date(t0 + 5000).toISOString()])).rows[0].m;
+    } finally {
+      await c.client.query('rollback').catch(() => undefined);
+      await c.client.end();
     }
-    const [r] = await sql<{ m: any }>(`select short_call_monitor($1::timestamptz, '{}') as m`, [new Date(t0 + 5000).toISOString()]);
-    const m = r!.m;
     expect(Number(m.rate_window_seconds)).toBe(900);
     const f = figuresOf(m, mine.midnight);
     expect(f).toMatchObject({ calls_today: 10, short_today: 10, calls_last_hour: 10 });
