@@ -101,6 +101,8 @@ export const REQUEST_TIMEOUT_MS = 15000;
 /** The header the front adds to every forwarded request, and its per-start secret (see twilio-run-guard.cjs). */
 export const FRONT_SECRET_HEADER = 'x-discador-front';
 const FRONT_SECRET_ENV = 'DISCADOR_FRONT_SECRET';
+/** Answered by twilio-run-guard.cjs itself with twilio-run's pid (the front's readiness probe). */
+const READY_PATH = '/__discador_ready';
 
 /** Most form parameters the functions' body parser accepts (body-parser's parameterLimit); more is 413 there too. */
 export const MAX_FORM_PARAMS = 1000;
@@ -313,10 +315,20 @@ export async function startFunctions(opts: {
   child.stderr?.on('data', (d: Buffer) => opts.log?.(`twilio-run: ${d.toString().trim()}`));
   killOnExit(child);
   const upstreamHost = '127.0.0.1';
+  let foreign = '';
   await waitFor('twilio-run', async () => {
     if (child.exitCode !== null) throw new Error(`twilio-run exited with ${child.exitCode}`);
-    return (await fetch(`http://${upstreamHost}:${opts.twilioRunPort}/__discador_ready`, { headers: { [FRONT_SECRET_HEADER]: secret } })).status > 0;
+    // Only this twilio-run answers its own pid. Anything else on the port means twilio-run
+    // could not bind it (it does not exit then): give up at once rather than forward to a stranger.
+    const r = await fetch(`http://${upstreamHost}:${opts.twilioRunPort}${READY_PATH}`, { headers: { [FRONT_SECRET_HEADER]: secret } });
+    const body = await r.text();
+    if (r.status !== 200 || body !== String(child.pid)) foreign = `status ${r.status}`;
+    return true;
   }, 60000, 200);
+  if (foreign) {
+    await stopChild(child);
+    throw new Error(`127.0.0.1:${opts.twilioRunPort} is served by another process (${foreign}), not by the twilio-run started here`);
+  }
 
   let routes = distRoutes(distDir);
   const lowerRoutes = () => new Map([...routes].map(([path, v]) => [path.toLowerCase(), v]));

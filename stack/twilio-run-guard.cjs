@@ -8,6 +8,9 @@
  *    the environment before any function loads). Any other request, from any process of the
  *    machine, gets 403 with no body and never reaches a function. The header is removed
  *    before twilio-run sees the request, so functions never see the secret.
+ *  - `GET /__discador_ready` from the front is answered here with this process's pid, so the
+ *    front knows the port it probes is served by the twilio-run it started and not by another
+ *    service that took the port first.
  * With no secret in the environment every request is refused.
  */
 'use strict';
@@ -17,6 +20,7 @@ const { timingSafeEqual } = require('node:crypto');
 
 const FRONT_SECRET_HEADER = 'x-discador-front';
 const FRONT_SECRET_ENV = 'DISCADOR_FRONT_SECRET';
+const READY_PATH = '/__discador_ready';
 
 const secret = Buffer.from(process.env[FRONT_SECRET_ENV] || '');
 delete process.env[FRONT_SECRET_ENV];
@@ -49,6 +53,12 @@ http.Server.prototype.emit = function frontOnly(event, req, res, ...rest) {
     res.writeHead(403, { 'content-length': '0', connection: 'close' }).end();
     return true;
   }
+  if (req.url === READY_PATH) {
+    req.resume();
+    const body = String(process.pid);
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) }).end(body);
+    return true;
+  }
   delete req.headers[FRONT_SECRET_HEADER];
   const raw = [];
   for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
@@ -59,4 +69,4 @@ http.Server.prototype.emit = function frontOnly(event, req, res, ...rest) {
   return emit.call(this, event, req, res, ...rest);
 };
 
-module.exports = { FRONT_SECRET_HEADER, FRONT_SECRET_ENV };
+module.exports = { FRONT_SECRET_HEADER, FRONT_SECRET_ENV, READY_PATH };

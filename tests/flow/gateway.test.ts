@@ -8,7 +8,7 @@
 import { cpSync, mkdtempSync, rmSync, statSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import twilio from 'twilio';
 import { env, sql } from '../helpers/db';
@@ -16,7 +16,7 @@ import { newCallSid, newMobile, signedPost, voiceRequest } from '../helpers/twil
 import { parseTwiml } from '../helpers/twiml';
 import { cmdline, holdRequest, listeners, processTree, rawRequest, rssBytes, startFrontProcess, type FrontProcess } from '../helpers/raw-http';
 import { createRestGateway } from '../../stack/rest-api';
-import { BODY_BUDGET_BYTES, FRONT_SECRET_HEADER, MAX_BODY_BYTES, MAX_CONNECTIONS, REQUEST_TIMEOUT_MS } from '../../stack/functions';
+import { BODY_BUDGET_BYTES, FRONT_SECRET_HEADER, MAX_BODY_BYTES, MAX_CONNECTIONS, REQUEST_TIMEOUT_MS, startFunctions } from '../../stack/functions';
 import { freePort } from '../../stack/ports';
 import { LOCAL } from '../../stack/defaults';
 
@@ -322,6 +322,28 @@ describe('files that hold keys are readable by their owner only', () => {
       .filter((p) => (statSync(p).mode & 0o077) !== 0)
       .map((p) => `${p} ${mode(p).toString(8)}`);
     expect(exposed).toEqual([]);
+  });
+});
+
+describe("twilio-run's port answered by another process", () => {
+  it('the front refuses to start at once instead of forwarding calls to a stranger', async () => {
+    // Another local service (here one answering 404 to everything, as PostgREST's gateway
+    // does) already listens where twilio-run was told to: twilio-run cannot bind and does not
+    // exit, and a front that took any answer for "ready" would forward every call there.
+    const taken = await freePort();
+    const stranger = createServer((_req, res) => res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"no route matched"}'));
+    await new Promise<void>((r) => stranger.listen(taken, '127.0.0.1', r));
+    const dir = mkdtempSync(join(tmpdir(), 'discador-front-'));
+    try {
+      const t = Date.now();
+      await expect(
+        startFunctions({ port: await freePort(), twilioRunPort: taken, env: { ACCOUNT_SID: env('TWILIO_ACCOUNT_SID'), AUTH_TOKEN: token() }, envFile: join(dir, 'functions.env'), authToken: token() }),
+      ).rejects.toThrow(`127.0.0.1:${taken} is served by another process (status 404)`);
+      expect(Date.now() - t).toBeLessThan(20000); // not the 60 s readiness timeout
+    } finally {
+      await new Promise<void>((r) => stranger.close(() => r()));
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

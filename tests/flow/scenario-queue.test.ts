@@ -6,7 +6,7 @@
  * is done here around it.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
+import { freePort } from '../../stack/ports';
 import { join } from 'node:path';
 import { LOCAL } from '../../stack/defaults';
 import { startEmulator } from '../../emulator';
@@ -19,17 +19,6 @@ let stack: StackProcess;
 let port: number;
 const sql = <T = Record<string, unknown>>(q: string, p: unknown[] = []) => sqlAt<T>(q, p, stack.env.DATABASE_URL);
 const dir = join(__dirname, '../../emulator/scenarios/discador');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const p = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(p));
-    });
-  });
-}
 
 beforeAll(async () => {
   port = await freePort();
