@@ -417,6 +417,51 @@ describe('other rules: queue wait, no agent in an open window, caller ID cap and
     expect((await alertOf('short_calls', `caller_id:${number}`))[0]!.status).toBe('resolved');
     expect(await slackPosts(number)).toHaveLength(3);
   });
+
+  it('a rule that fails alone: the others still open, its own open alerts stay open, and the failure is an alert until the rule runs again', async () => {
+    const number = newMobile('31');
+    const spammed = newMobile('41');
+    const healthy = `create or replace function public.short_call_monitor(p_now timestamptz, p_settings jsonb) returns jsonb language sql stable set search_path = '' as $$
+           select jsonb_build_object('short_call_seconds', 6, 'daily_calls_threshold', 100000, 'short_percent_threshold', 85, 'near_percent', 90,
+             'account', jsonb_build_object('near', false, 'over', false, 'projected_ratio', 0.1, 'projected_calls', 1000),
+             'caller_ids', jsonb_build_array(jsonb_build_object('caller_id', '${number}', 'near', true, 'over', false, 'projected_ratio', 0.8, 'projected_calls', 120000)))
+         $$`;
+    await q(healthy);
+    await jobs();
+    expect((await alertOf('short_calls', `caller_id:${number}`))[0]!.status).toBe('open');
+
+    // The monitor breaks (a bug, a row it did not expect); meanwhile a number is flagged as spam.
+    await q(`create or replace function public.short_call_monitor(p_now timestamptz, p_settings jsonb) returns jsonb language plpgsql stable set search_path = '' as $$
+               begin raise exception 'monitor broke' using errcode = '22012'; end $$`);
+    await q(`insert into phone_numbers (phone_number, daily_cap, spam_flagged_at) values ($1, 50, app_now())`, [spammed]);
+    const round = await jobs();
+    expect(round.status).toBe(200);
+    expect((await alertOf('caller_id_spam', `caller_id:${spammed}`))[0]).toMatchObject({ status: 'open', severity: 'critical' });
+    expect((await alertOf('short_calls', `caller_id:${number}`))[0]!.status).toBe('open'); // unknown while failing: not resolved
+    const [failed] = await alertOf('rule_failed', 'rule:short_calls');
+    expect(failed).toMatchObject({
+      status: 'open',
+      severity: 'critical',
+      title: 'A regra de alerta "Chamadas curtas (Anatel)" falhou e não está sendo avaliada: monitor broke',
+      notifications: 1,
+    });
+    const [detail] = await q<{ detail: unknown }>(`select detail from alerts where id = $1`, [failed!.id]);
+    expect(detail!.detail).toEqual({ rules: ['short_calls'], error: 'monitor broke', sqlstate: '22012' });
+    expect((await slackPosts('monitor broke')).map((p) => (JSON.parse(p.body) as { blocks: { text: { text: string } }[] }).blocks[0]!.text.text)).toEqual([
+      '🔴 Alerta crítico: Regra de alerta com falha',
+    ]);
+    await jobs(); // still failing: announced once
+    expect(await slackPosts('monitor broke')).toHaveLength(1);
+
+    await q(healthy);
+    await jobs();
+    expect((await alertOf('rule_failed', 'rule:short_calls'))[0]!.status).toBe('resolved');
+    expect((await alertOf('short_calls', `caller_id:${number}`))[0]!.status).toBe('open');
+    await q(`update phone_numbers set spam_flagged_at = null where phone_number = $1`, [spammed]);
+    await q(healthy.replace("'near', true", "'near', false"));
+    await jobs();
+    expect((await alertOf('short_calls', `caller_id:${number}`))[0]!.status).toBe('resolved');
+  });
 });
 
 describe('/webhooks/debugger', () => {

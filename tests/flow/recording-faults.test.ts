@@ -356,7 +356,8 @@ describe('the transfer', () => {
   });
 
   it('paused after the last part is saved, before completing: the next run completes without asking Twilio again; a 416 past the end means nothing left', async () => {
-    const budget = 3000;
+    // Enough for the media and both parts on a busy machine; the hook on the last part outlasts it.
+    const budget = 6000;
     const small = 1024 * 1024; // parts of 1 MiB keep this test fast (s3rver does not enforce S3's 5 MiB minimum)
     // The last (short) part is saved, then the run's time runs out before CompleteMultipartUpload.
     const pauseAfterLast = {
@@ -383,7 +384,7 @@ describe('the transfer', () => {
     expect(await run(other, { partSize: small, multipartThreshold: small })).toEqual([{ sid: other, outcome: 'done' }]);
     expect(emu.mediaRequests().filter((m) => m.sid === other).at(-1)).toEqual({ sid: other, status: 416, range: `bytes=${total}-` });
     expect(await s3Sha((await row(other)).s3_key!)).toBe(original.get(other));
-  }, 30000);
+  }, 60000);
 
   it('a read-back longer than a run resumes part by part across runs (no part read twice), then verified with the SHA-256 of Twilio\'s bytes and deleted', async () => {
     const budget = 1500;
@@ -411,7 +412,8 @@ describe('the transfer', () => {
     expect(r.parts.map((p) => p.n)).toEqual([1, 2, 3]);
     // Every part matched exactly once, in order: each run went on from the saved progress.
     expect(matched).toEqual([1, 2, 3]);
-    expect(progress.filter((x) => x !== null)).toEqual([1, 2]);
+    // (A run on a busy machine may stop before matching its part: the same progress twice.)
+    expect(progress.filter((x, i) => x !== null && x !== progress[i - 1])).toEqual([1, 2]);
     expect(runs).toBeGreaterThanOrEqual(3);
     expect(r).toMatchObject({ state: 'done', storage_status: 'deleted_from_twilio', readback: null });
     expect(r.sha256).toBe(original.get(sid)); // node:crypto's SHA-256 of the bytes Twilio served, taken before the transfer
@@ -421,11 +423,13 @@ describe('the transfer', () => {
 
   it('a byte changed in S3 during a resumed read-back (in a part already matched, or one still to read): not verified, not deleted; then redone', async () => {
     const budget = 1500;
+    const firstBudget = 6000;
     const small = 1024 * 1024;
     for (const at of [1000, small + 5000]) {
       const sid = await recording(70);
       let corrupted = false;
-      const slow = {
+      /** Stops the run after each part matched in the read-back: the hook outlasts the run's budget. */
+      const slowRun = (sleepMs: number) => ({
         partSize: small, multipartThreshold: small,
         onReadBackPart: async (_: string, p: { n: number }) => {
           if (p.n === 1 && !corrupted) {
@@ -437,14 +441,17 @@ describe('the transfer', () => {
             bytes[at] = bytes[at]! ^ 0xff;
             await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: bytes, ContentLength: bytes.length }));
           }
-          await new Promise((ok) => setTimeout(ok, budget));
+          await new Promise((ok) => setTimeout(ok, sleepMs));
         },
-      };
-      expect(await run(sid, slow, budget)).toEqual([{ sid, outcome: 'paused', state: 'pending' }]);
+      });
+      const slow = slowRun(budget);
+      // The first run uploads (three parts) and reads part 1 back: a budget that holds on a busy
+      // machine, and a hook that outlasts it so the run stops right after part 1 matched.
+      expect(await run(sid, slowRun(firstBudget), firstBudget)).toEqual([{ sid, outcome: 'paused', state: 'pending' }]);
       expect(await row(sid)).toMatchObject({ state: 'uploaded', readback: { parts: 1 } });
       // The object's ETag is no longer the one part 1 was matched in: read again from the first byte.
       let out = (await run(sid, slow, budget))[0]!;
-      for (let i = 0; i < 4 && out.outcome === 'paused'; i++) {
+      for (let i = 0; i < 8 && out.outcome === 'paused'; i++) {
         expect(inTwilio(sid)).toBe(true);
         out = (await run(sid, slow, budget))[0]!;
       }
@@ -455,7 +462,7 @@ describe('the transfer', () => {
       expect((await row(sid)).sha256).toBe(original.get(sid));
       expect(await s3Sha((await row(sid)).s3_key!)).toBe(original.get(sid));
     }
-  }, 40000);
+  }, 90000);
 
   it('a Complete that finished in S3 after its run stopped waiting: the next run takes the object (read back as always)', async () => {
     const small = 1024 * 1024;

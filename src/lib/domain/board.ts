@@ -83,7 +83,7 @@ export interface AnatelBoard extends Record<string, unknown> {
 /** One open alert as the board shows it (board_alerts, docs/alerts.md), newest first. */
 export interface BoardAlert extends Record<string, unknown> {
   id: number;
-  /** abandon, short_calls, queue_wait, no_agent, caller_id_cap, caller_id_spam, recording_transfers, twilio_debugger, channel_failing, db_unreachable */
+  /** An AlertRule (src/lib/domain/alerts/texts.ts): abandon, short_calls, queue_wait, …, rule_failed */
   rule: string;
   /** What the alert is about: campaign:<id>, queue:<name>, caller_id:<+E.164>, debugger:<code>, channel:<slack|whatsapp|sms>, recordings, account… */
   subject: string;

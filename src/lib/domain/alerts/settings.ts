@@ -4,7 +4,7 @@
  */
 import type { Config } from '../../runtime/config';
 import { anatelSettings } from '../anatel';
-import { ALERT_LABELS, ALERT_TITLES } from './texts';
+import { ALERT_LABELS, ALERT_RULE_PARTS, ALERT_TITLES } from './texts';
 
 export type AlertConfig = Pick<
   Config,
@@ -44,7 +44,7 @@ export function alertSettings(config: AlertConfig): Record<string, unknown> {
     retry_seconds: config.ALERT_RETRY_SECONDS,
     voicemails: config.ALERT_VOICEMAILS === 'on',
     anatel: anatelSettings(config),
-    texts: { ...ALERT_TITLES, labels: ALERT_LABELS },
+    texts: { ...ALERT_TITLES, labels: ALERT_LABELS, rule_parts: ALERT_RULE_PARTS },
   };
 }
 

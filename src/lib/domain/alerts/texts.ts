@@ -16,7 +16,8 @@ export type AlertRule =
   | 'channel_failing'
   | 'db_unreachable'
   | 'opt_out_not_stored'
-  | 'voicemail';
+  | 'voicemail'
+  | 'rule_failed';
 
 export type AlertSeverity = 'warning' | 'critical';
 export type AlertKind = 'opened' | 'worse' | 'resolved';
@@ -51,7 +52,20 @@ export const ALERT_TITLES: Record<string, Partial<Record<AlertSeverity, string>>
   channel_failing: { critical: 'Canal de alertas {label} falhando: mensagens não entregues: {count} ({error})' },
   db_unreachable: { critical: 'Banco de dados inacessível pelas funções por {minutes} min' },
   voicemail: { warning: 'Novo recado de voz para {label}: {seconds} s de {from}, ainda não ouvido' },
+  rule_failed: { critical: 'A regra de alerta "{label}" falhou e não está sendo avaliada: {error}' },
 };
+
+/** The parts of the rules' evaluation, as a failed part's alert names it (alert_conditions). */
+export const ALERT_RULE_PARTS = {
+  abandon: 'Abandono',
+  short_calls: 'Chamadas curtas (Anatel)',
+  queue_wait: 'Espera na fila',
+  no_agent: 'Campanha sem agentes',
+  caller_ids: 'Números (limite diário e spam)',
+  recording_transfers: 'Gravações',
+  twilio_debugger: 'Erros da Twilio',
+  voicemail: 'Recado de voz',
+} as const;
 
 /** Subjects that are not a row's name. */
 export const ALERT_LABELS = {
@@ -79,6 +93,7 @@ export const ALERT_RULE_NAMES: Record<AlertRule, string> = {
   db_unreachable: 'Banco de dados',
   opt_out_not_stored: 'Opt-out não registrado',
   voicemail: 'Recado de voz',
+  rule_failed: 'Regra de alerta com falha',
 };
 
 /** A message's headline: what happened to the alert. */
