@@ -585,6 +585,43 @@ describe('a supervisor never stays in the room without the customer, whatever or
   });
 });
 
+describe("the heartbeat's sweep", () => {
+  it('a supervisor the room callbacks never took out (lost, or the removal failed) is taken out by /api/jobs, and only once', async () => {
+    const agent = await agentWithLogin();
+    const shift = await startShift(agent);
+    const sid = await customerOnCall(agent, { hangupAfter: 20 });
+    const boss = await bossWithLogin();
+    const started = await api('/api/supervisor/monitor', boss.token, { call_sid: sid, mode: 'barge', to: newMobile('11') });
+    expect(started.status).toBe(200);
+    const id = (started.json['monitor'] as { monitor_id: number }).monitor_id;
+    const leg = await joinedLeg(id);
+    // The room's callbacks no longer name supervisors to take out (as when Twilio's callback is
+    // lost or every delete fails): the rest of the room's handling is unchanged.
+    const [{ def }] = (await sql<{ def: string }>(`select pg_get_functiondef('public.supervisor_conference_event(jsonb)'::regprocedure) as def`)) as [{ def: string }];
+    await sql(`create or replace function public.supervisor_conference_event(p_event jsonb) returns jsonb language sql set search_path = '' as $$ select public.apply_conference_event(p_event) $$`);
+    try {
+      await s.emulator.waitForCall(sid);
+      await statusIs(agent.id, 'wrap_up');
+      expect(hears(leg, shift)).toBe(true); // left behind: still hears the agent
+      // Within the grace period (the start may still be under way) the sweep leaves it alone.
+      const early = await api('/api/jobs', boss.token, {});
+      expect(early.status).toBe(200);
+      expect((early.json['supervisors'] as { removed: number[] }).removed).not.toContain(id);
+      await sql(`update supervisor_monitors set created_at = created_at - interval '1 minute' where id = $1`, [id]);
+      const swept = await api('/api/jobs', boss.token, {});
+      expect(swept.status).toBe(200);
+      expect(swept.json['supervisors']).toMatchObject({ removed: expect.arrayContaining([id]), failed: [] });
+      await until('the leg left the room', async () => (hears(leg, shift) ? undefined : true));
+      const [m] = await sql<{ status: string; end_reason: string }>(`select status, end_reason from supervisor_monitors where id = $1`, [id]);
+      expect(m).toEqual({ status: 'ended', end_reason: 'swept' });
+      const again = await api('/api/jobs', boss.token, {});
+      expect((again.json['supervisors'] as { removed: number[] }).removed).not.toContain(id);
+    } finally {
+      await sql(def);
+    }
+  });
+});
+
 describe('who the supervisor may be called on', () => {
   it("refuses the account's own numbers, opted-out numbers and numbers outside Brazil; nothing asked of Twilio", async () => {
     const agent = await agentWithLogin();

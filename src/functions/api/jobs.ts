@@ -5,9 +5,11 @@
  * the database cannot be reached it sends the database-unreachable alert itself. Recordings:
  * runs due S3 transfer jobs (download from Twilio, SHA-256, upload, read back, compare, then
  * delete from Twilio; resumed with backoff) for about 8 s, then retention (S3 copies older than RECORDING_RETENTION_DAYS, never below 90,
- * are deleted; the row keeps s3_deleted_at). Answers {alerts: {opened, worse, resolved, open,
- * deliveries, channels} (or {error}), transfers: [{sid, outcome, …}], retention: {deleted,
- * errors}}. docs/recordings.md.
+ * are deleted; the row keeps s3_deleted_at). Supervisors: takes out of the agent's room every
+ * supervisor whose customer is gone and whom the room's callbacks did not take out
+ * (docs/supervisor-actions.md). Answers {alerts: {opened, worse, resolved, open, deliveries,
+ * channels} (or {error}), supervisors: {removed, failed} (or {error}), transfers: [{sid,
+ * outcome, …}], retention: {deleted, errors}}. docs/recordings.md.
  *
  * Who may call: the heartbeat, with the same credential as /api/tick
  * (`X-Discador-Tick: t=<unix seconds>,v1=<hex HMAC-SHA256(TICK_SECRET, t)>`, or a JSON body
@@ -24,6 +26,7 @@ import { loadConfig } from '../../lib/runtime/config';
 import { DbUnavailable, getDb, type Db } from '../../lib/runtime/db';
 import type twilio from 'twilio';
 import { runAlerts } from '../../lib/domain/alerts/round';
+import { sweepMonitors } from '../../lib/domain/supervisor';
 import { noteDbAvailable, noteDbUnavailable, outageOpen, probeDb } from '../../lib/domain/alerts/db-outage';
 import type { Config } from '../../lib/runtime/config';
 import { twilioClientOptions } from '../../lib/runtime/twilio-client';
@@ -68,6 +71,16 @@ async function alertRound(config: Config, db: Db, client: () => twilio.Twilio): 
   }
 }
 
+/** Supervisors left in a room without their customer, taken out (never throws). */
+async function supervisorSweep(db: Db, client: () => twilio.Twilio): Promise<Record<string, unknown>> {
+  try {
+    return { ...(await sweepMonitors({ db, twilio: client })) };
+  } catch (e) {
+    console.error(`[discador] /api/jobs supervisor sweep: ${e instanceof Error ? e.message : String(e)}`);
+    return { error: e instanceof DbUnavailable ? 'database_unavailable' : 'failure' };
+  }
+}
+
 function field(event: Record<string, unknown>, name: string): string | undefined {
   const v = event[name];
   return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
@@ -96,21 +109,26 @@ export const handler = (context: Context, event: Record<string, unknown>, callba
     // The runtime types name an older twilio package; the object is this project's twilio client.
     const client = () => context.getTwilioClient(twilioClientOptions(config.TWILIO_API_BASE_URL)) as unknown as twilio.Twilio;
     const alerts = alertRound(config, db, client);
+    const supervisors = supervisorSweep(db, client);
     const deps = transferDeps(config, db, context as unknown as Record<string, unknown>);
-    if (!deps) return jsonResponse(200, { alerts: await alerts, transfers: [], retention: { deleted: 0, errors: [] }, note: 'S3_BUCKET is not set: recordings stay in Twilio' });
+    if (!deps) {
+      return jsonResponse(200, {
+        alerts: await alerts, supervisors: await supervisors, transfers: [], retention: { deleted: 0, errors: [] }, note: 'S3_BUCKET is not set: recordings stay in Twilio',
+      });
+    }
     const recordings = (async () => {
       const transfers = await runRecordingJobs(deps, { budgetMs: TRANSFER_BUDGET_MS - (Date.now() - started) });
       const retention = await runRetention(deps, { days: config.RECORDING_RETENTION_DAYS, budgetMs: Math.max(0, RUN_DEADLINE_MS - 500 - (Date.now() - started)) });
       return { transfers, retention };
     })();
     // Both run to their end (nothing may still run once the function has answered).
-    const [a, r] = await Promise.allSettled([alerts, recordings]);
+    const [a, r, sw] = await Promise.allSettled([alerts, recordings, supervisors]);
     if (r.status === 'rejected') {
       // The recordings' errors do not say why; the alert round knows when it was the database.
       if (a.status === 'fulfilled' && a.value['error'] === 'database_unavailable') throw new DbUnavailable(String(r.reason));
       throw r.reason;
     }
-    return jsonResponse(200, { alerts: a.status === 'fulfilled' ? a.value : { error: 'failure' }, ...r.value });
+    return jsonResponse(200, { alerts: a.status === 'fulfilled' ? a.value : { error: 'failure' }, supervisors: sw.status === 'fulfilled' ? sw.value : { error: 'failure' }, ...r.value });
   };
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {

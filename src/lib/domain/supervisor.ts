@@ -245,3 +245,46 @@ export async function rpcOrRefuse<T extends object>(db: Db, fn: string, args: Re
 export async function rpc<T>(db: Db, fn: string, args: Record<string, unknown>): Promise<T> {
   return unwrap(await db.rpc<T>(fn, args));
 }
+
+/** How long a monitor may exist before the sweep looks at it (its start may still be under way). */
+export const SWEEP_GRACE_SECONDS = 10;
+
+/**
+ * The heartbeat's sweep: takes every supervisor whose customer is gone out of the agent's room
+ * (Participants delete by the label supervisor-<monitor id>; 404: already gone) and ends those
+ * monitors. A delete that fails otherwise leaves the monitor for the next beat. Never throws
+ * for Twilio's failures; each delete waits at most `timeoutMs`.
+ */
+export async function sweepMonitors(deps: { db: Db; twilio: TwilioOf; timeoutMs?: number; limit?: number }): Promise<{ removed: number[]; failed: { monitor_id: number; error: string }[] }> {
+  const stale = unwrap(
+    await deps.db.rpc<{ monitor_id: number; conference_sid: string; participant: string }[]>('supervisor_monitors_stale', {
+      p_grace_seconds: SWEEP_GRACE_SECONDS,
+      p_limit: deps.limit ?? 20,
+    }),
+  ) ?? [];
+  if (stale.length === 0) return { removed: [], failed: [] };
+  const client = deps.twilio();
+  const timeoutMs = deps.timeoutMs ?? 3000;
+  const removed: number[] = [];
+  const failed: { monitor_id: number; error: string }[] = [];
+  await Promise.all(
+    stale.map(async (m) => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      });
+      try {
+        await Promise.race([client.conferences(m.conference_sid).participants(m.participant).remove(), late]);
+        removed.push(m.monitor_id);
+      } catch (e) {
+        if (isGone(e)) removed.push(m.monitor_id);
+        else failed.push({ monitor_id: m.monitor_id, error: twilioFailure(e).message });
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
+  if (removed.length) unwrap(await deps.db.rpc<number>('supervisor_monitors_swept', { p_ids: removed.sort((a, b) => a - b) }));
+  for (const f of failed) console.error(`[discador] supervisor of monitor ${f.monitor_id} not swept: ${f.error}`);
+  return { removed, failed };
+}
