@@ -29,6 +29,8 @@ const tag = randomBytes(3).toString('hex');
 
 let emulator: Emulator;
 let stack: StackProcess;
+/** short_call_monitor as the migrations define it (some tests below replace it with stand-ins). */
+let realMonitor = '';
 const q = <T = Record<string, unknown>>(text: string, params: unknown[] = []) => sqlAt<T>(text, params, stack.env.DATABASE_URL);
 
 const slack = () => slackStandin(stack.env.SLACK_STANDIN_URL);
@@ -88,6 +90,7 @@ beforeAll(async () => {
     '--functions-env', 'ALERT_RETRY_SECONDS=1',
     '--functions-env', 'ALERT_VOICEMAILS=on',
   ]);
+  realMonitor = (await q<{ def: string }>(`select pg_get_functiondef('public.short_call_monitor(timestamptz, jsonb)'::regprocedure) as def`))[0]!.def;
   // The seed's campaigns, numbers and queues are not this file's subjects: quiet them.
   await q(`update campaigns set status = 'finished' where status <> 'finished'`);
   await q(`update phone_numbers set spam_flagged_at = null, calls_today = 0`);
@@ -695,3 +698,43 @@ describe('the database unreachable from the functions', () => {
   });
 });
 
+describe('the short-call rule from real call rows', () => {
+  it("through the real monitor: a caller ID near Anatel's thresholds opens a warning, over them a critical one, and its calls gone resolve it", async () => {
+    await q(realMonitor);
+    // No calling window open: the projection is today's own count (docs/anatel.md).
+    await q(`update campaigns set status = 'finished' where status <> 'finished'`);
+    const number = newMobile('51');
+    /** n unanswered attempts from `number` today (São Paulo), 10 minutes ago on the database's clock. */
+    const place = (n: number, batch: string) =>
+      q(
+        `insert into calls (call_sid, direction, caller_id, from_number, to_number, status, duration, created_at)
+         select 'CA' || md5($1 || $3 || g::text), 'outbound-api', $1, $1, '+5511' || (900000000 + g)::text, 'no-answer', 0, x.t
+           from generate_series(1, $2::int) g,
+                (select greatest(app_now() - interval '10 minutes',
+                                 (date_trunc('day', app_now() at time zone 'America/Sao_Paulo') at time zone 'America/Sao_Paulo') + interval '1 second') as t) x`,
+        [number, n, batch],
+      );
+    // 85,000 of the default 100,000 calls a day, every one short: past 80 % of both thresholds.
+    await place(85_000, 'a');
+    await jobs();
+    let [a] = await alertOf('short_calls', `caller_id:${number}`);
+    expect(a).toMatchObject({
+      status: 'open',
+      severity: 'warning',
+      title: `Chamadas curtas perto do limite da Anatel (${number}): projeção de 100,0% de chamadas curtas em 85000 chamadas hoje (limites 85,0% e 100000 chamadas)`,
+    });
+    await place(20_000, 'b');
+    await jobs();
+    [a] = await alertOf('short_calls', `caller_id:${number}`);
+    expect(a).toMatchObject({ status: 'open', severity: 'critical', notifications: 2 });
+    expect(a!.title).toContain('acima do limite da Anatel');
+    await q(`delete from calls where caller_id = $1`, [number]);
+    await jobs();
+    expect((await alertOf('short_calls', `caller_id:${number}`))[0]!.status).toBe('resolved');
+    expect((await slackPosts(number)).map((p) => (JSON.parse(p.body) as { blocks: { text: { text: string } }[] }).blocks[0]!.text.text)).toEqual([
+      '🟠 Alerta: Chamadas curtas (Anatel)',
+      '🔴 Alerta crítico (piorou): Chamadas curtas (Anatel)',
+      '✅ Resolvido: Chamadas curtas (Anatel)',
+    ]);
+  }, 120_000);
+});
