@@ -513,6 +513,45 @@ as $$
            limit greatest(1, least(coalesce(p_limit, 50), 500))) x;
 $$;
 
+-- The heartbeat's sweep (/api/jobs): the room's callbacks take a supervisor out once their
+-- customer is gone, but Twilio does not retry those callbacks and a removal can fail. The
+-- heartbeat asks for every such monitor past a grace period, deletes its participant (by its
+-- label, which also reaches a leg still ringing) and marks the ones gone from the room.
+-- Live monitors (dialing or joined) created more than p_grace_seconds ago whose customer is no
+-- longer the agent's live call: [{monitor_id, conference_sid, participant}], oldest first, at
+-- most p_limit.
+create function public.supervisor_monitors_stale(p_grace_seconds integer, p_limit integer)
+returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+  select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+           'monitor_id', x.id, 'conference_sid', x.conference_sid, 'participant', 'supervisor-' || x.id) order by x.id), '[]'::jsonb)
+    from (select m.id, m.conference_sid
+            from public.supervisor_monitors m
+           where m.status <> 'ended'
+             and m.created_at < public.app_now() - pg_catalog.make_interval(secs => greatest(coalesce(p_grace_seconds, 10), 0))
+             and not public.supervisor_monitor_call_live(m)
+           order by m.id
+           limit greatest(1, least(coalesce(p_limit, 20), 100))) x;
+$$;
+
+-- The monitors the sweep took out of their room (deleted, or already gone: Twilio's 404): ended,
+-- reason `swept`, unless something ended them meanwhile. Answers how many it ended.
+create function public.supervisor_monitors_swept(p_ids bigint[])
+returns integer
+language sql
+set search_path = ''
+as $$
+  with ended as (
+    update public.supervisor_monitors m
+       set status = 'ended', ended_at = public.app_now(), end_reason = 'swept'
+     where m.id = any (coalesce(p_ids, '{}'::bigint[])) and m.status <> 'ended'
+    returning 1)
+  select pg_catalog.count(*)::integer from ended;
+$$;
+
 revoke execute on function
   public.supervisor_log(jsonb, text, text, jsonb, text),
   public.supervisor_monitor_json(public.supervisor_monitors),
@@ -527,7 +566,9 @@ revoke execute on function
   public.supervisor_call_status(bigint, text, text),
   public.supervisor_agent_status(jsonb, bigint, text, text),
   public.supervisor_campaign(jsonb, bigint, text, jsonb),
-  public.supervisor_actions_list(integer)
+  public.supervisor_actions_list(integer),
+  public.supervisor_monitors_stale(integer, integer),
+  public.supervisor_monitors_swept(bigint[])
   from public, anon, authenticated;
 grant execute on function
   public.supervisor_log(jsonb, text, text, jsonb, text),
@@ -539,5 +580,7 @@ grant execute on function
   public.supervisor_call_status(bigint, text, text),
   public.supervisor_agent_status(jsonb, bigint, text, text),
   public.supervisor_campaign(jsonb, bigint, text, jsonb),
-  public.supervisor_actions_list(integer)
+  public.supervisor_actions_list(integer),
+  public.supervisor_monitors_stale(integer, integer),
+  public.supervisor_monitors_swept(bigint[])
   to service_role;
