@@ -16,8 +16,8 @@
  * whose customer is no longer the agent's live call (checked on every event of the room, so the
  * agent's next customer joining removes one left behind), and a supervisor's leg joining after
  * its customer left. A supervisor never stays on the agent's next call, whatever order the
- * callbacks come in; a failed delete is logged, never the webhook's (the next room event asks
- * again).
+ * callbacks come in; a failed delete is logged, never the webhook's (the next room event, or
+ * the jobs heartbeat's sweep, asks again).
  */
 import type twilio from 'twilio';
 import { unwrap } from '../../lib/runtime/db';
@@ -25,6 +25,7 @@ import { webhookFunction } from '../../lib/runtime/handler';
 import { parseParams } from '../../lib/runtime/params';
 import { int, text } from '../../lib/runtime/validate';
 import { twilioClientOptions } from '../../lib/runtime/twilio-client';
+import { removeSupervisors, type MonitorToRemove } from '../../lib/domain/supervisor';
 
 /** Twilio's conference callback parameters discador reads. */
 const conferenceParams = {
@@ -38,14 +39,6 @@ const conferenceParams = {
   // Numbers the conference's callbacks in the order Twilio produced them.
   SequenceNumber: int(0, 2_147_483_647).orElse(undefined),
 };
-
-/** A supervisor to take out of the room (their customer is gone). */
-interface MonitorToRemove {
-  monitor_id: number;
-  conference_sid: string;
-  /** The leg's CallSid or its label supervisor-<monitor id>: Participants delete takes either. */
-  participant: string;
-}
 
 export const handler = webhookFunction(async ({ config, params, db, context }) => {
   const p = parseParams(conferenceParams, params);
@@ -65,19 +58,6 @@ export const handler = webhookFunction(async ({ config, params, db, context }) =
   const remove = applied?.remove ?? [];
   if (remove.length) {
     // The runtime types name an older twilio package; the object is this project's twilio client.
-    const client = context.getTwilioClient(twilioClientOptions(config.TWILIO_API_BASE_URL)) as unknown as twilio.Twilio;
-    await Promise.all(
-      remove.map((m) =>
-        client
-          .conferences(m.conference_sid)
-          .participants(m.participant)
-          .remove()
-          .catch((e: unknown) => {
-            if ((e as { status?: unknown }).status !== 404) {
-              console.error(`[discador] supervisor of monitor ${m.monitor_id} not removed: ${e instanceof Error ? e.message : String(e)}`);
-            }
-          }),
-      ),
-    );
+    await removeSupervisors(context.getTwilioClient(twilioClientOptions(config.TWILIO_API_BASE_URL)) as unknown as twilio.Twilio, remove);
   }
 });

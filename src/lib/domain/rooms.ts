@@ -7,6 +7,7 @@ import twilio from 'twilio';
 import { urlFor, type Config } from '../runtime/config';
 import { MESSAGES } from './messages';
 import { addVoicemail, say } from './twiml';
+import { within } from '../runtime/deadline';
 
 type VoiceResponse = twilio.twiml.VoiceResponse;
 
@@ -183,18 +184,12 @@ export function customerRecordingParams(config: Config) {
  * the call.
  */
 export async function startCustomerRecording(client: twilio.Twilio, config: Config, callSid: string): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${RECORDING_START_BUDGET_MS} ms`)), RECORDING_START_BUDGET_MS);
-  });
   try {
-    await Promise.race([client.calls(callSid).recordings.create(customerRecordingParams(config)), late]);
+    await within(client.calls(callSid).recordings.create(customerRecordingParams(config)), RECORDING_START_BUDGET_MS);
     return true;
   } catch (e) {
     console.error(`[discador] recording of call ${callSid} not started: ${e instanceof Error ? e.message : String(e)}`);
     return false;
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -19,6 +19,7 @@ import { unwrap, type Db } from '../runtime/db';
 import { HttpError } from '../runtime/http';
 import { apiFunction, ForbiddenRole, parseBody, type ApiInput } from '../runtime/api';
 import { FieldError, Field, type Infer, type Shape } from '../runtime/validate';
+import { within } from '../runtime/deadline';
 
 export const MONITOR_MODES = ['listen', 'whisper', 'barge'] as const;
 export type MonitorMode = (typeof MONITOR_MODES)[number];
@@ -246,45 +247,55 @@ export async function rpc<T>(db: Db, fn: string, args: Record<string, unknown>):
   return unwrap(await db.rpc<T>(fn, args));
 }
 
+/** A supervisor to take out of an agent's room. */
+export interface MonitorToRemove {
+  monitor_id: number;
+  conference_sid: string;
+  /** The leg's CallSid or its label supervisor-<monitor id>: Participants delete takes either. */
+  participant: string;
+}
+
+/**
+ * Deletes each supervisor's participant from its room, all at once, each waiting at most
+ * `timeoutMs`. Twilio's 404 (participant or room already gone) counts as removed. Never throws;
+ * failures are logged and answered.
+ */
+export async function removeSupervisors(
+  client: twilio.Twilio,
+  list: MonitorToRemove[],
+  timeoutMs = Infinity,
+): Promise<{ removed: number[]; failed: { monitor_id: number; error: string }[] }> {
+  const removed: number[] = [];
+  const failed: { monitor_id: number; error: string }[] = [];
+  await Promise.all(
+    list.map(async (m) => {
+      try {
+        await within(client.conferences(m.conference_sid).participants(m.participant).remove(), timeoutMs);
+        removed.push(m.monitor_id);
+      } catch (e) {
+        if (isGone(e)) removed.push(m.monitor_id);
+        else failed.push({ monitor_id: m.monitor_id, error: twilioFailure(e).message });
+      }
+    }),
+  );
+  for (const f of failed) console.error(`[discador] supervisor of monitor ${f.monitor_id} not removed: ${f.error}`);
+  return { removed: removed.sort((a, b) => a - b), failed };
+}
+
 /** How long a monitor may exist before the sweep looks at it (its start may still be under way). */
 export const SWEEP_GRACE_SECONDS = 10;
 
 /**
  * The heartbeat's sweep: takes every supervisor whose customer is gone out of the agent's room
- * (Participants delete by the label supervisor-<monitor id>; 404: already gone) and ends those
- * monitors. A delete that fails otherwise leaves the monitor for the next beat. Never throws
- * for Twilio's failures; each delete waits at most `timeoutMs`.
+ * (by the label supervisor-<monitor id>) and ends those monitors; a delete that fails leaves
+ * the monitor for the next beat. Each delete waits at most `timeoutMs`.
  */
 export async function sweepMonitors(deps: { db: Db; twilio: TwilioOf; timeoutMs?: number; limit?: number }): Promise<{ removed: number[]; failed: { monitor_id: number; error: string }[] }> {
-  const stale = unwrap(
-    await deps.db.rpc<{ monitor_id: number; conference_sid: string; participant: string }[]>('supervisor_monitors_stale', {
-      p_grace_seconds: SWEEP_GRACE_SECONDS,
-      p_limit: deps.limit ?? 20,
-    }),
-  ) ?? [];
+  const stale =
+    unwrap(await deps.db.rpc<MonitorToRemove[]>('supervisor_monitors_stale', { p_grace_seconds: SWEEP_GRACE_SECONDS, p_limit: deps.limit ?? 20 })) ?? [];
   if (stale.length === 0) return { removed: [], failed: [] };
-  const client = deps.twilio();
-  const timeoutMs = deps.timeoutMs ?? 3000;
-  const removed: number[] = [];
-  const failed: { monitor_id: number; error: string }[] = [];
-  await Promise.all(
-    stale.map(async (m) => {
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-      });
-      try {
-        await Promise.race([client.conferences(m.conference_sid).participants(m.participant).remove(), late]);
-        removed.push(m.monitor_id);
-      } catch (e) {
-        if (isGone(e)) removed.push(m.monitor_id);
-        else failed.push({ monitor_id: m.monitor_id, error: twilioFailure(e).message });
-      } finally {
-        clearTimeout(timer);
-      }
-    }),
-  );
-  if (removed.length) unwrap(await deps.db.rpc<number>('supervisor_monitors_swept', { p_ids: removed.sort((a, b) => a - b) }));
-  for (const f of failed) console.error(`[discador] supervisor of monitor ${f.monitor_id} not swept: ${f.error}`);
-  return { removed, failed };
+  const out = await removeSupervisors(deps.twilio(), stale, deps.timeoutMs ?? 3000);
+  if (out.removed.length) unwrap(await deps.db.rpc<number>('supervisor_monitors_swept', { p_ids: out.removed }));
+  return out;
 }
+

@@ -6,22 +6,13 @@
 import type twilio from 'twilio';
 import { messageBody, slackPayload, whatsappVariables, type AlertMessage } from './format';
 import type { Channel } from './settings';
+import { within } from '../../runtime/deadline';
 
 /** How long one send may take (ms). */
 export const SEND_TIMEOUT_MS = 3000;
 
 /** What one send did; retryAfterS from Slack's Retry-After (HTTP 429). */
 export type SendResult = { ok: true; sid?: string } | { ok: false; error: string; retryAfterS?: number };
-
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 

@@ -8,6 +8,7 @@ import type { Db } from '../../runtime/db';
 import { statusCallbackUrl, voiceFallbackUrl } from '../callback-urls';
 import { ATTEMPT_PARAM } from '../call-events';
 import { refusalKind, STATUS_EVENTS, twilioRefusal, type RefusalKind } from './calls-create';
+import { within } from '../../runtime/deadline';
 
 /** A lead claimed for dialing (claim_leads): its dial attempt, number, caller ID and fields. */
 export interface ClaimedLead {
@@ -73,7 +74,7 @@ export async function placeCampaignCall(
   }
   let call: { sid: string; accountSid: string };
   try {
-    call = await withTimeout(deps.twilio.calls.create({
+    call = await within(deps.twilio.calls.create({
       to: claimed.to,
       from: claimed.caller_id,
       url: withAttempt('/voice/outbound'),
@@ -135,12 +136,3 @@ async function release(deps: { db: Db }, attemptId: number, code: number | null,
   }
 }
 
-/** Rejects (without status: not a refusal) when `p` has not settled within `ms`. */
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  if (!Number.isFinite(ms)) return p;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${Math.round(ms)} ms`)), ms);
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
-}
