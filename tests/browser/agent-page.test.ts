@@ -16,7 +16,7 @@ import { startEmulator, type Emulator } from '../../emulator';
 import { newCallSid, newMobile } from '../helpers/twilio';
 import { statusCallbackUrl, voiceFallbackUrl, voiceInboundUrl } from '../../src/lib/domain/callback-urls';
 import { formatPhoneBR } from '../../src/web/agent/format';
-import { launch, notifications, type TestBrowser } from './browser';
+import { launch, notifications, type TestBrowser, steps } from './browser';
 
 jest.setTimeout(180000);
 
@@ -24,18 +24,6 @@ const ANA = { email: 'ana@discador.local', password: 'demo-ana', did: '+55113000
 let s: { emulator: Emulator; stack: StackProcess };
 let base: string;
 const sql = <T = Record<string, unknown>>(q: string, p: unknown[] = []) => sqlAt<T>(q, p, s.stack.env.DATABASE_URL);
-
-/** Runs a test's steps; on failure saves a screenshot of the page and adds its errors to the failure. */
-async function steps(b: TestBrowser, fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (e) {
-    await b.shot('failure').catch(() => undefined);
-    const shown = (await b.page.$$eval('.error:not([hidden])', (els) => els.map((el) => el.textContent)).catch(() => [])).filter(Boolean);
-    if (e instanceof Error && shown.length) e.message += `\nerrors on the page: ${JSON.stringify(shown)}`;
-    throw e;
-  }
-}
 
 /** Polls fn until it returns a truthy value (or throws the last failure after `ms`). */
 async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 20000): Promise<T> {

@@ -109,3 +109,18 @@ export async function launch(
 export function notifications(page: Page): Promise<{ title: string; body: string; tag: string }[]> {
   return page.evaluate('window.__notifications ? [...window.__notifications] : []') as Promise<{ title: string; body: string; tag: string }[]>;
 }
+
+/**
+ * Runs a test's steps; on failure saves a screenshot of the page and adds to the failure what
+ * the page shows in `shownSelector` (its error messages, by default).
+ */
+export async function steps(b: TestBrowser, fn: () => Promise<void>, shownSelector = '.error:not([hidden])'): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    await b.shot('failure').catch(() => undefined);
+    const shown = (await b.page.$$eval(shownSelector, (els) => els.map((el) => el.textContent)).catch(() => [])).filter(Boolean);
+    if (e instanceof Error && shown.length) e.message += `\nerrors on the page: ${JSON.stringify(shown)}`;
+    throw e;
+  }
+}

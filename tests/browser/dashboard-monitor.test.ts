@@ -13,17 +13,17 @@
  * is asked of the server; a supervisor without a softphone listens on a phone, and the page
  * clears the monitoring when the customer hangs up; signing out unregisters the Device.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Page, Route } from 'playwright-core';
-import { agentRoomStack, type RoomAgent } from '../helpers/agent-room-stack';
+import { agentRoomStack } from '../helpers/agent-room-stack';
 import type { EmulatedStack } from '../helpers/emulated-stack';
 import { newMobile } from '../helpers/twilio';
 import { hashPassword } from '../../src/lib/domain/auth/password';
-import { launch, type TestBrowser } from './browser';
+import { launch, type TestBrowser, steps } from './browser';
 
 jest.setTimeout(60000);
 let s: EmulatedStack;
-const { sql, fb, agentWithLogin, until, agentRow, statusIs, startShift, api, history } = agentRoomStack(
+const { sql, fb, agentWithLogin, until, startShift, api, hears, customerOnCall, roomSnapshot, supervisorLog: logOf } = agentRoomStack(
   { speed: 1, sessionNumber: '+551130009930', didPrefix: '+5511300093' },
   (x) => (s = x),
 );
@@ -47,55 +47,11 @@ async function supervisor(): Promise<Boss> {
   return { id: u!.id, email, password };
 }
 
-const hears = (a: string, b: string) => s.emulator.hears(a).has(b);
-
-/** An inbound customer talking to the agent in the agent's room (the agent answered through the API); answers its CallSid. */
-async function customerOnCall(agent: RoomAgent, shift: string): Promise<string> {
-  const sid = await s.emulator.placeInboundCall({ from: newMobile('21'), to: agent.did, party: { hangupAfter: 300 } });
-  await until('offer', async () => ((await agentRow(agent.id)).current_call_sid === sid ? true : undefined));
-  expect((await api('/api/agent/answer', agent.token, { call_sid: sid })).status).toBe(200);
-  await until('customer and agent hear each other', async () => (hears(sid, shift) && hears(shift, sid) ? true : undefined));
-  await statusIs(agent.id, 'busy');
-  await until('customer join applied', async () =>
-    (await sql(`select 1 from agent_room_legs where agent_id = $1 and call_sid = $2 and joined_at is not null`, [agent.id, sid])).length ? true : undefined,
-  );
-  return sid;
-}
-
-/** Everything monitoring must not change: the call, the agent, the room's legs, the agent's history. */
-async function roomSnapshot(agentId: number, callSid: string) {
-  return {
-    call: await sql(`select status, agent_id, answered_at, ended_at, duration, updated_at from calls where call_sid = $1`, [callSid]),
-    agent: await sql(`select status, current_call_sid, shift_call_sid, room_conference_sid, status_changed_at, pause_reason from agents where id = $1`, [agentId]),
-    legs: await sql(`select call_sid, label, joined_at, left_at from agent_room_legs where agent_id = $1 order by call_sid`, [agentId]),
-    history: await history(agentId),
-  };
-}
-
 async function monitors(userId: string) {
   return sql<{ id: string; status: string; mode: string; endpoint: string; participant_call_sid: string | null }>(
     `select id, status, mode, endpoint, participant_call_sid from supervisor_monitors where user_id = $1 order by id`,
     [userId],
   );
-}
-
-async function logOf(userId: string) {
-  return sql<{ action: string; target: string; result: string; role: string; user_email: string; detail: Record<string, unknown> }>(
-    `select action, target, result, role, user_email, detail from supervisor_actions where user_id = $1 order by id`,
-    [userId],
-  );
-}
-
-/** Runs a test's steps; on failure saves a screenshot and adds the page's shown errors to the failure. */
-async function steps(b: TestBrowser, fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (e) {
-    await b.shot('failure').catch(() => undefined);
-    const shown = (await b.page.$$eval('.error:not([hidden])', (els) => els.map((el) => el.textContent)).catch(() => [])).filter(Boolean);
-    if (e instanceof Error && shown.length) e.message += `\nerrors on the page: ${JSON.stringify(shown)}`;
-    throw e;
-  }
 }
 
 async function signIn(page: Page, boss: Boss): Promise<void> {
@@ -117,7 +73,7 @@ describe('monitoring from the dashboard', () => {
   it('listen, whisper, barge and leave in the browser; a call ending meanwhile, a refused microphone, a phone', async () => {
     const agent = await agentWithLogin();
     const shift = await startShift(agent);
-    const sid = await customerOnCall(agent, shift);
+    const sid = await customerOnCall(agent, { hangupAfter: 300 });
     const boss = await supervisor();
     const identity = `supervisor-${boss.id}`;
     const before = await roomSnapshot(agent.id, sid);
@@ -260,7 +216,7 @@ describe('monitoring from the dashboard', () => {
     // A call that ends while "Ouvir" is on its way: 409 call_ended in pt-BR, nothing created.
     const agent2 = await agentWithLogin();
     const shift2 = await startShift(agent2);
-    const sid2 = await customerOnCall(agent2, shift2);
+    const sid2 = await customerOnCall(agent2, { hangupAfter: 300 });
     await steps(b, async () => {
       const row = `tr[data-testid="call-${sid2}"]`;
       await page.waitForSelector(row);

@@ -32,7 +32,7 @@ import {
   formatPercent,
   formatPhone,
 } from '../../src/web/dashboard/format';
-import { launch, type TestBrowser } from './browser';
+import { launch, type TestBrowser, steps } from './browser';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
@@ -82,18 +82,6 @@ async function until(what: string, fn: () => boolean, ms = 5000): Promise<void> 
   while (!fn()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Runs a test's steps; on failure saves a screenshot and adds the page's visible errors to the failure. */
-async function steps(b: TestBrowser, fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (e) {
-    await b.shot('failure').catch(() => undefined);
-    const shown = (await b.page.$$eval('.error:not([hidden]), .banner:not([hidden])', (els) => els.map((el) => el.textContent)).catch(() => [])).filter(Boolean);
-    if (e instanceof Error && shown.length) e.message += `\nerrors on the page: ${JSON.stringify(shown)}`;
-    throw e;
   }
 }
 
@@ -216,6 +204,9 @@ afterAll(async () => {
   await stack?.stop();
 });
 
+/** On failure the page's errors and banners are added to the message. */
+const pageSteps = (b: TestBrowser, fn: () => Promise<void>) => steps(b, fn, '.error:not([hidden]), .banner:not([hidden])');
+
 describe('the supervisor board', () => {
   let b: TestBrowser | undefined;
   afterEach(async () => {
@@ -226,7 +217,7 @@ describe('the supervisor board', () => {
   it('shows every figure as the database has it, and a change within 3 s', async () => {
     b = await launch('dashboard board equals database');
     const tb = b;
-    await steps(tb, async () => {
+    await pageSteps(tb, async () => {
       const { page } = tb;
       const res = await page.goto(`${base}/dashboard.html`);
       expect(res?.status()).toBe(200);
@@ -423,7 +414,7 @@ describe('the supervisor board', () => {
   it('an agent session sees that the page is restricted, and nothing of the board', async () => {
     b = await launch('dashboard agent restricted');
     const tb = b;
-    await steps(tb, async () => {
+    await pageSteps(tb, async () => {
       const { page } = tb;
       const refused = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/board');
       await signIn(page, AGENT);
@@ -449,7 +440,7 @@ describe('the supervisor board', () => {
   it('a failing /api/board keeps the last board with a stale banner, and recovers', async () => {
     b = await launch('dashboard stale and recovery');
     const tb = b;
-    await steps(tb, async () => {
+    await pageSteps(tb, async () => {
       const { page } = tb;
       await signIn(page, SUPERVISOR);
       const row = `tr[data-testid="agent-${agentIds['falando']}"]`;
@@ -494,7 +485,7 @@ describe('the supervisor board', () => {
   it('a reload while the API fails keeps the session and retries; a locked account counts down on the form', async () => {
     b = await launch('dashboard reload outage and lockout');
     const tb = b;
-    await steps(tb, async () => {
+    await pageSteps(tb, async () => {
       const { page } = tb;
       await signIn(page, SUPERVISOR);
       const row = `tr[data-testid="agent-${agentIds['falando']}"]`;
@@ -533,7 +524,7 @@ describe('the supervisor board', () => {
   it('draws open alerts and the Anatel block from the board; "—" while there is no Anatel monitor', async () => {
     b = await launch('dashboard alerts and anatel');
     const tb = b;
-    await steps(tb, async () => {
+    await pageSteps(tb, async () => {
       const { page } = tb;
       await signIn(page, SUPERVISOR);
       const first = await (await page.waitForResponse((r) => new URL(r.url()).pathname === '/api/board' && r.status() === 200)).json();
@@ -587,7 +578,7 @@ describe('the supervisor board', () => {
   it('supervisor actions send the contract requests, confirm the destructive ones and show the API refusals', async () => {
     b = await launch('dashboard actions');
     const tb = b;
-    await steps(tb, async () => {
+    await pageSteps(tb, async () => {
       const { page } = tb;
       const sent: { path: string; body: any }[] = [];
       // The actions' answers as the contract gives them (the page is tested apart from the endpoints).

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { sql as sqlAt } from '../helpers/db';
 import { startStackProcess, type StackProcess } from '../helpers/stack';
 import { newCallSid, newMobile } from '../helpers/twilio';
-import { launch, type TestBrowser } from './browser';
+import { launch, type TestBrowser, steps } from './browser';
 
 jest.setTimeout(60000);
 
@@ -106,15 +106,6 @@ async function chartOf(b: TestBrowser, id: string): Promise<{ labels: string[]; 
     for (let i = 3; i < data.length; i += 4) if (data[i] > 0) painted++;
     return { ...JSON.parse(canvas.dataset.chart || '{}'), painted };
   })()`);
-}
-
-async function steps(b: TestBrowser, fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (e) {
-    await b.shot('failure').catch(() => undefined);
-    throw e;
-  }
 }
 
 describe('the history page', () => {

@@ -9,7 +9,7 @@
  * the emulator in this process.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { agentRoomStack, type RoomAgent } from '../helpers/agent-room-stack';
+import { agentRoomStack } from '../helpers/agent-room-stack';
 import type { EmulatedStack } from '../helpers/emulated-stack';
 import { newMobile } from '../helpers/twilio';
 import { session } from '../helpers/db';
@@ -20,7 +20,7 @@ import { handler as voiceToken } from '../../src/functions/api/voice-token';
 jest.setTimeout(60000);
 let s: EmulatedStack;
 const SESSION_NUMBER = '+551130009980';
-const { sql, fb, agentWithLogin, until, agentRow, statusIs, startShift, api, history } = agentRoomStack(
+const { sql, fb, agentWithLogin, until, agentRow, statusIs, startShift, api, history, hears, customerOnCall, roomSnapshot: roomRows, supervisorLog: logOf } = agentRoomStack(
   { speed: 5, sessionNumber: SESSION_NUMBER, didPrefix: '+5511300096' },
   (x) => (s = x),
 );
@@ -46,40 +46,9 @@ async function get(path: string, token: string): Promise<{ status: number; json:
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 
-/** The log rows of one user, oldest first. */
-async function logOf(userId: string) {
-  return sql<{ action: string; target: string; result: string; role: string; user_email: string; address: string | null; detail: Record<string, unknown> }>(
-    `select action, target, result, role, user_email, address, detail from supervisor_actions where user_id = $1 order by id`,
-    [userId],
-  );
-}
-
-/** Everything the supervisor's leg must not change: the call, the agent, the room's legs, the agent's history, the recordings. */
+/** Everything the supervisor's leg must not change: the room's rows and the recordings. */
 async function roomSnapshot(agentId: number, callSid: string) {
-  return {
-    call: await sql(`select status, agent_id, answered_at, ended_at, duration, updated_at from calls where call_sid = $1`, [callSid]),
-    agent: await sql(`select status, current_call_sid, shift_call_sid, room_conference_sid, status_changed_at, pause_reason from agents where id = $1`, [agentId]),
-    legs: await sql(`select call_sid, label, joined_at, left_at from agent_room_legs where agent_id = $1 order by call_sid`, [agentId]),
-    history: await history(agentId),
-    recordings: s.emulator.recordings().map((r) => [r.callSid, r.status === 'in-progress' ? 'live' : 'done']),
-  };
-}
-
-const hears = (a: string, b: string) => s.emulator.hears(a).has(b);
-
-/** An inbound customer talking to the agent in the agent's room; answers its CallSid. */
-async function customerOnCall(agent: RoomAgent, party: { hangupAfter: number } = { hangupAfter: 200 }): Promise<string> {
-  const sid = await s.emulator.placeInboundCall({ from: newMobile('21'), to: agent.did, party });
-  await until('offer', async () => ((await agentRow(agent.id)).current_call_sid === sid ? true : undefined));
-  expect((await api('/api/agent/answer', agent.token, { call_sid: sid })).status).toBe(200);
-  const shift = (await agentRow(agent.id)).shift_call_sid!;
-  await until('customer and agent hear each other', async () => (hears(sid, shift) && hears(shift, sid) ? true : undefined));
-  await statusIs(agent.id, 'busy');
-  // The room's join callback applied too (the answer may make the agent busy before it arrives).
-  await until('customer join applied', async () =>
-    (await sql(`select 1 from agent_room_legs where agent_id = $1 and call_sid = $2 and joined_at is not null`, [agent.id, sid])).length ? true : undefined,
-  );
-  return sid;
+  return { ...(await roomRows(agentId, callSid)), recordings: s.emulator.recordings().map((r) => [r.callSid, r.status === 'in-progress' ? 'live' : 'done']) };
 }
 
 /** The monitor's leg CallSid once the supervisor joined the room. */

@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { sql as sqlAt } from './db';
 import { startEmulatedStack, type EmulatedStack } from './emulated-stack';
+import { newMobile } from './twilio';
 
 /** An agent made for a test: its row id, softphone identity, own number and session token. */
 export interface RoomAgent {
@@ -33,6 +34,14 @@ export interface AgentRoomStack {
   startShift(agent: RoomAgent): Promise<string>;
   /** A POST to the functions with the agent's bearer token. */
   api(path: string, token: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }>;
+  /** Whether the emulator's leg `a` hears leg `b` now. */
+  hears(a: string, b: string): boolean;
+  /** An inbound customer talking to the agent in the agent's room (answered through the API), the join applied; answers its CallSid. */
+  customerOnCall(agent: RoomAgent, party?: { hangupAfter: number }): Promise<string>;
+  /** What a supervisor's leg must not change: the call, the agent, the room's legs, the agent's history. */
+  roomSnapshot(agentId: number, callSid: string): Promise<Record<string, unknown>>;
+  /** The supervisor action log of one user, oldest first. */
+  supervisorLog(userId: string): Promise<{ action: string; target: string; result: string; role: string; user_email: string; address: string | null; detail: Record<string, unknown> }[]>;
 }
 
 /**
@@ -76,7 +85,7 @@ export function agentRoomStack(
     return a!;
   }
 
-  return {
+  const h: AgentRoomStack = {
     sql,
     fb,
     until,
@@ -110,5 +119,28 @@ export function agentRoomStack(
       stack().emulator.addNumber({ phoneNumber: did, voiceUrl: `${fb()}/voice/inbound`, statusCallback: `${fb()}/webhooks/call-status` });
       return { id, identity, did, token };
     },
+    hears: (a, b) => stack().emulator.hears(a).has(b),
+    async customerOnCall(agent, party = { hangupAfter: 200 }) {
+      const sid = await stack().emulator.placeInboundCall({ from: newMobile('21'), to: agent.did, party });
+      await until('offer', async () => ((await agentRow(agent.id)).current_call_sid === sid ? true : undefined));
+      expect((await h.api('/api/agent/answer', agent.token, { call_sid: sid })).status).toBe(200);
+      const shift = (await agentRow(agent.id)).shift_call_sid!;
+      await until('customer and agent hear each other', async () => (h.hears(sid, shift) && h.hears(shift, sid) ? true : undefined));
+      await h.statusIs(agent.id, 'busy');
+      // The room's join callback applied too (the answer may make the agent busy before it arrives).
+      await until('customer join applied', async () =>
+        (await sql(`select 1 from agent_room_legs where agent_id = $1 and call_sid = $2 and joined_at is not null`, [agent.id, sid])).length ? true : undefined,
+      );
+      return sid;
+    },
+    roomSnapshot: async (agentId, callSid) => ({
+      call: await sql(`select status, agent_id, answered_at, ended_at, duration, updated_at from calls where call_sid = $1`, [callSid]),
+      agent: await sql(`select status, current_call_sid, shift_call_sid, room_conference_sid, status_changed_at, pause_reason from agents where id = $1`, [agentId]),
+      legs: await sql(`select call_sid, label, joined_at, left_at from agent_room_legs where agent_id = $1 order by call_sid`, [agentId]),
+      history: await h.history(agentId),
+    }),
+    supervisorLog: (userId) =>
+      sql(`select action, target, result, role, user_email, address, detail from supervisor_actions where user_id = $1 order by id`, [userId]),
   };
+  return h;
 }
