@@ -20,17 +20,24 @@ afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
 });
 
-/** Runs `count` freePort() calls in a fresh process; returns its pid and the ports it got, none bound. */
-function portsOfAnotherProcess(dir: string, name: string, count: number, hold: string): Promise<{ pid: number; ports: number[] }> {
+/** Runs `count` freePort() calls in a fresh process; returns its pid, the ports it got (none bound) and its exit. */
+function portsOfAnotherProcess(
+  dir: string,
+  name: string,
+  count: number,
+  hold: string,
+): Promise<{ pid: number; ports: number[]; exited: Promise<number | null> }> {
   const script = join(dir, `${name}.ts`);
   writeFileSync(
     script,
-    `import { writeFileSync, existsSync } from 'node:fs';
+    `import { writeFileSync, existsSync, renameSync } from 'node:fs';
 import { freePort } from ${JSON.stringify(join(root, 'stack', 'ports'))};
 (async () => {
   const ports: number[] = [];
   for (let i = 0; i < ${count}; i++) ports.push(await freePort());
-  writeFileSync(${JSON.stringify(join(dir, `${name}.json`))}, JSON.stringify({ pid: process.pid, ports }));
+  // Written whole, then renamed into place: the test never reads it half-written.
+  writeFileSync(${JSON.stringify(join(dir, `${name}.json.part`))}, JSON.stringify({ pid: process.pid, ports }));
+  renameSync(${JSON.stringify(join(dir, `${name}.json.part`))}, ${JSON.stringify(join(dir, `${name}.json`))});
   // Alive, holding its reservations, until told to go.
   while (!existsSync(${JSON.stringify(hold)})) await new Promise((r) => setTimeout(r, 50));
 })();
@@ -38,12 +45,16 @@ import { freePort } from ${JSON.stringify(join(root, 'stack', 'ports'))};
   );
   const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: root, stdio: 'ignore' });
   children.push(child);
+  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
   return new Promise((resolve, reject) => {
     const out = join(dir, `${name}.json`);
     const poll = setInterval(() => {
-      if (existsSync(out)) {
-        clearInterval(poll);
-        resolve(JSON.parse(readFileSync(out, 'utf8')) as { pid: number; ports: number[] });
+      if (!existsSync(out)) return;
+      clearInterval(poll);
+      try {
+        resolve({ ...(JSON.parse(readFileSync(out, 'utf8')) as { pid: number; ports: number[] }), exited });
+      } catch (e) {
+        reject(e as Error);
       }
     }, 50);
     child.once('exit', (code) => {
@@ -66,12 +77,17 @@ it('two processes asking at once for 400 ports each never get the same one, and 
     expect(a.ports.filter((p) => b.ports.includes(p))).toEqual([]);
     expect(readFileSync(reservation(a.ports[0]!), 'utf8')).toBe(String(a.pid));
     writeFileSync(hold, '');
-    const gone = Date.now() + 20000;
-    while (existsSync(reservation(a.ports[0]!)) || existsSync(reservation(b.ports[0]!))) {
-      if (Date.now() > gone) throw new Error('reservations still there after both processes exited');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    expect([...a.ports, ...b.ports].filter((p) => existsSync(reservation(p)))).toEqual([]);
+    expect(await Promise.all([a.exited, b.exited])).toEqual([0, 0]);
+    // Gone, or already reserved anew by another process on the machine (stacks of other suites).
+    const holder = (p: number) => {
+      try {
+        return readFileSync(reservation(p), 'utf8');
+      } catch {
+        return null;
+      }
+    };
+    expect(a.ports.filter((p) => holder(p) === String(a.pid))).toEqual([]);
+    expect(b.ports.filter((p) => holder(p) === String(b.pid))).toEqual([]);
   } finally {
     writeFileSync(hold, '');
     await new Promise((r) => setTimeout(r, 200));
