@@ -52,14 +52,14 @@ export function reservePort(port: number): boolean {
       return true;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      let holder = NaN;
+      let holder: string | null = null;
       try {
-        holder = Number(readFileSync(file, 'utf8'));
+        holder = readFileSync(file, 'utf8');
       } catch {
         // removed meanwhile: try again
       }
       // A file being written holds no pid yet: taken, not stale.
-      if (alive(holder) || readableButEmpty(file)) return false;
+      if (holder === '' || (holder !== null && alive(Number(holder)))) return false;
       try {
         unlinkSync(file); // left by a process that is gone
       } catch {
@@ -68,14 +68,6 @@ export function reservePort(port: number): boolean {
     }
   }
   return false;
-}
-
-function readableButEmpty(file: string): boolean {
-  try {
-    return readFileSync(file, 'utf8') === '';
-  } catch {
-    return false;
-  }
 }
 
 /** Gives a port reserved by freePort back (also done for every one of them when the process exits). */

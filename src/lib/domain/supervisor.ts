@@ -291,11 +291,9 @@ export const SWEEP_GRACE_SECONDS = 10;
  * the monitor for the next beat. Each delete waits at most `timeoutMs`.
  */
 export async function sweepMonitors(deps: { db: Db; twilio: TwilioOf; timeoutMs?: number; limit?: number }): Promise<{ removed: number[]; failed: { monitor_id: number; error: string }[] }> {
-  const stale =
-    unwrap(await deps.db.rpc<MonitorToRemove[]>('supervisor_monitors_stale', { p_grace_seconds: SWEEP_GRACE_SECONDS, p_limit: deps.limit ?? 20 })) ?? [];
+  const stale = (await rpc<MonitorToRemove[] | null>(deps.db, 'supervisor_monitors_stale', { p_grace_seconds: SWEEP_GRACE_SECONDS, p_limit: deps.limit ?? 20 })) ?? [];
   if (stale.length === 0) return { removed: [], failed: [] };
   const out = await removeSupervisors(deps.twilio(), stale, deps.timeoutMs ?? 3000);
-  if (out.removed.length) unwrap(await deps.db.rpc<number>('supervisor_monitors_swept', { p_ids: out.removed }));
+  if (out.removed.length) await rpc<number>(deps.db, 'supervisor_monitors_swept', { p_ids: out.removed });
   return out;
 }
-
